@@ -1,0 +1,187 @@
+//! auth-api request and response bodies.
+
+use std::sync::LazyLock;
+
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError};
+
+use super::char_len;
+
+static USERNAME_RE: LazyLock<Regex> = LazyLock::new(|| {
+    #[allow(clippy::unwrap_used)] // a literal pattern; covered by tests
+    Regex::new(r"^[a-z0-9_.]{3,32}$").unwrap()
+});
+
+/// The public view of an account.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    /// `"email"` or `"google"`.
+    pub provider: String,
+    pub verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What other users may see of an account (no email).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicProfile {
+    pub id: String,
+    pub username: String,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+}
+
+fn validate_username(value: &str) -> Result<(), ValidationError> {
+    if USERNAME_RE.is_match(value) {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("username");
+        e.message = Some("must be 3-32 characters of a-z, 0-9, '_' and '.'".into());
+        Err(e)
+    }
+}
+
+fn validate_password(value: &str) -> Result<(), ValidationError> {
+    let n = char_len(value);
+    if !(12..=128).contains(&n) {
+        let mut e = ValidationError::new("length");
+        e.message = Some("must be 12-128 characters".into());
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn validate_display_name(value: &str) -> Result<(), ValidationError> {
+    let n = char_len(value.trim());
+    if (1..=64).contains(&n) && !value.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("display_name");
+        e.message = Some("must be 1-64 printable characters".into());
+        Err(e)
+    }
+}
+
+/// `POST /api/auth/signup`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct SignupRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    pub email: String,
+    #[validate(custom(function = "validate_username"))]
+    pub username: String,
+    /// 12–128 characters of any Unicode; the server also refuses the most common passwords.
+    #[validate(custom(function = "validate_password"))]
+    pub password: String,
+    #[validate(custom(function = "validate_display_name"))]
+    pub display_name: Option<String>,
+}
+
+/// `POST /api/auth/request-otp`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestOtpRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    pub email: String,
+}
+
+fn validate_otp_code(value: &str) -> Result<(), ValidationError> {
+    if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("otp");
+        e.message = Some("must be 6 digits".into());
+        Err(e)
+    }
+}
+
+/// `POST /api/auth/verify-otp`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifyOtpRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    pub email: String,
+    #[validate(custom(function = "validate_otp_code"))]
+    pub code: String,
+}
+
+/// `POST /api/auth/login`; `login` is an email or a username.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginRequest {
+    #[validate(length(min = 1, max = 254, message = "must be 1-254 characters"))]
+    pub login: String,
+    #[validate(length(min = 1, max = 1024, message = "must be 1-1024 bytes"))]
+    pub password: String,
+}
+
+/// Returned by verify-otp, login and the OAuth callback's token fetch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthResponse {
+    pub user: User,
+    pub access_token: String,
+    /// Seconds until `accessToken` expires.
+    pub expires_in: u64,
+}
+
+/// Returned by `POST /api/auth/refresh`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: u64,
+}
+
+/// `{ "user": … }` bodies (signup, verify-me).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserResponse {
+    pub user: User,
+}
+
+/// `GET /api/users/search?q=`: a username prefix.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSearchQuery {
+    #[validate(length(min = 1, max = 32, message = "must be 1-32 characters"))]
+    pub q: String,
+}
+
+/// `GET /api/users/search` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSearchResponse {
+    pub users: Vec<PublicProfile>,
+}
+
+/// An ECDH P-256 public key as a JWK (`{"kty":"EC","crv":"P-256","x":…,"y":…}`).
+/// Field presence is checked here; that the point is on the curve is checked by auth-api.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeyJwk {
+    #[validate(length(equal = 2, message = "must be \"EC\""))]
+    pub kty: String,
+    #[validate(length(equal = 5, message = "must be \"P-256\""))]
+    pub crv: String,
+    #[validate(length(min = 43, max = 43, message = "must be 32 bytes base64url"))]
+    pub x: String,
+    #[validate(length(min = 43, max = 43, message = "must be 32 bytes base64url"))]
+    pub y: String,
+}
+
+/// `PUT /api/users/me/keys` and `GET /api/users/{id}/keys`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeyBody {
+    #[validate(nested)]
+    pub public_key: PublicKeyJwk,
+}

@@ -1,0 +1,207 @@
+//! realtime REST bodies and the chat/message shapes shared with socket events.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError, ValidationErrors};
+
+use super::char_len;
+use crate::ids::{validate_object_id, validate_uuid, validate_uuid_list};
+
+/// Largest group a client may create or grow to.
+pub const MAX_GROUP_MEMBERS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatType {
+    Direct,
+    Group,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    #[default]
+    Text,
+    Image,
+    File,
+}
+
+/// Attachment metadata (the bytes themselves live elsewhere; the seed used a CDN).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageMetadata {
+    #[validate(length(min = 1, max = 255, message = "must be 1-255 characters"))]
+    pub file_name: Option<String>,
+    #[validate(range(min = 0, max = 1_073_741_824_u64, message = "must be at most 1 GiB"))]
+    pub file_size: Option<u64>,
+    #[validate(length(min = 1, max = 127, message = "must be 1-127 characters"))]
+    pub mime_type: Option<String>,
+}
+
+/// A stored message as every client sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    pub id: String,
+    pub chat_id: String,
+    pub sender_id: String,
+    pub client_msg_id: String,
+    /// Plaintext, or base64 ciphertext when `encrypted`.
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+    pub encrypted: bool,
+    #[serde(rename = "type")]
+    pub kind: MessageType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MessageMetadata>,
+    pub timestamp: DateTime<Utc>,
+    pub read_by: Vec<String>,
+    pub delivered_to: Vec<String>,
+}
+
+/// A chat as its members see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: ChatType,
+    pub participants: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub admins: Vec<String>,
+    /// True for groups that can be joined with a passcode (the hash never leaves the server).
+    pub has_passcode: bool,
+    pub last_message: Option<Message>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// Messages from others the caller has not read (filled in by `GET /api/chats`).
+    #[serde(default)]
+    pub unread_count: u64,
+}
+
+fn validate_chat_name(value: &str) -> Result<(), ValidationError> {
+    let n = char_len(value.trim());
+    if (1..=100).contains(&n) && !value.chars().any(char::is_control) {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("name");
+        e.message = Some("must be 1-100 printable characters".into());
+        Err(e)
+    }
+}
+
+fn validate_passcode(value: &str) -> Result<(), ValidationError> {
+    if (4..=64).contains(&char_len(value)) {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("passcode");
+        e.message = Some("must be 4-64 characters".into());
+        Err(e)
+    }
+}
+
+/// `POST /api/chats`: `{"type":"direct","userId"}` or `{"type":"group","name","memberIds","passcode"?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum CreateChatRequest {
+    #[serde(rename_all = "camelCase")]
+    Direct { user_id: String },
+    #[serde(rename_all = "camelCase")]
+    Group {
+        name: String,
+        #[serde(default)]
+        member_ids: Vec<String>,
+        #[serde(default)]
+        passcode: Option<String>,
+    },
+}
+
+impl Validate for CreateChatRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        match self {
+            CreateChatRequest::Direct { user_id } => {
+                if let Err(e) = validate_uuid(user_id) {
+                    errors.add("userId", e);
+                }
+            }
+            CreateChatRequest::Group {
+                name,
+                member_ids,
+                passcode,
+            } => {
+                if let Err(e) = validate_chat_name(name) {
+                    errors.add("name", e);
+                }
+                if member_ids.len() >= MAX_GROUP_MEMBERS {
+                    let mut e = ValidationError::new("length");
+                    e.message = Some(format!("at most {} members", MAX_GROUP_MEMBERS - 1).into());
+                    errors.add("memberIds", e);
+                } else if let Err(e) = validate_uuid_list(member_ids) {
+                    errors.add("memberIds", e);
+                }
+                if let Some(Err(e)) = passcode.as_deref().map(validate_passcode) {
+                    errors.add("passcode", e);
+                }
+            }
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// `PATCH /api/chats/{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct RenameChatRequest {
+    #[validate(custom(function = "validate_chat_name"))]
+    pub name: String,
+}
+
+/// `POST /api/chats/{id}/members`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct AddMembersRequest {
+    #[validate(length(min = 1, max = 100, message = "must list 1-100 users"))]
+    #[validate(custom(function = "validate_uuid_list"))]
+    pub user_ids: Vec<String>,
+}
+
+
+/// `POST /api/chats/{id}/join`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinChatRequest {
+    #[validate(custom(function = "validate_passcode"))]
+    pub passcode: String,
+}
+
+/// `GET /api/chats/{id}/messages?before=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesQuery {
+    #[validate(custom(function = "validate_object_id"))]
+    pub before: Option<String>,
+    #[validate(range(min = 1, max = 100, message = "must be 1-100"))]
+    pub limit: Option<u32>,
+}
+
+/// A newest-first page of history; pass `nextCursor` as `before` to get the next (older) page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagePage {
+    pub messages: Vec<Message>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/chats` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatList {
+    pub chats: Vec<Chat>,
+}

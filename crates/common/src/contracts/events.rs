@@ -1,0 +1,232 @@
+//! Socket.IO event names and payloads. Every client event is answered through an ack:
+//! `{"ok":true, …}` or `{"ok":false,"error":{code,message}}` (see [`crate::error::ApiError::to_ack`]).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use validator::{Validate, ValidationError, ValidationErrors};
+
+use super::char_len;
+use super::chat::{Chat, Message, MessageMetadata, MessageType};
+use crate::ids::{validate_client_msg_id, validate_object_id};
+
+/// Client → server event names.
+pub mod client {
+    pub const SEND_MESSAGE: &str = "send_message";
+    pub const JOIN_CHAT: &str = "join_chat";
+    pub const LEAVE_CHAT: &str = "leave_chat";
+    pub const TYPING: &str = "typing";
+    pub const READ_RECEIPT: &str = "read_receipt";
+    pub const DELIVERED: &str = "delivered";
+    pub const SYNC: &str = "sync";
+}
+
+/// Server → client event names.
+pub mod server {
+    pub const NEW_MESSAGE: &str = "new_message";
+    pub const MESSAGE_DELIVERED: &str = "message_delivered";
+    pub const USER_TYPING: &str = "user_typing";
+    pub const MESSAGE_READ: &str = "message_read";
+    pub const USER_ONLINE: &str = "user_online";
+    pub const USER_OFFLINE: &str = "user_offline";
+    pub const CHAT_UPDATED: &str = "chat_updated";
+}
+
+/// Longest plaintext message, in characters.
+pub const MAX_PLAINTEXT_CHARS: usize = 5000;
+/// Longest ciphertext, in base64 characters: AES-GCM of 5000 four-byte characters plus its tag.
+pub const MAX_CIPHERTEXT_CHARS: usize = 26_700;
+/// Longest IV, in base64 characters (a 12-byte GCM nonce is 16).
+pub const MAX_IV_CHARS: usize = 32;
+
+/// `send_message`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessage {
+    pub chat_id: String,
+    pub client_msg_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub encrypted: bool,
+    #[serde(default)]
+    pub iv: Option<String>,
+    #[serde(default, rename = "type")]
+    pub kind: Option<MessageType>,
+    #[serde(default)]
+    pub metadata: Option<MessageMetadata>,
+}
+
+fn err(code: &'static str, message: String) -> ValidationError {
+    let mut e = ValidationError::new(code);
+    e.message = Some(message.into());
+    e
+}
+
+fn is_base64(s: &str) -> bool {
+    s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
+}
+
+impl Validate for SendMessage {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Err(e) = validate_object_id(&self.chat_id) {
+            errors.add("chatId", e);
+        }
+        if let Err(e) = validate_client_msg_id(&self.client_msg_id) {
+            errors.add("clientMsgId", e);
+        }
+        if self.content.trim().is_empty() {
+            errors.add("content", err("length", "must not be empty".into()));
+        } else if self.encrypted {
+            if self.content.len() > MAX_CIPHERTEXT_CHARS || !is_base64(&self.content) {
+                let msg = format!(
+                    "ciphertext must be base64 of at most {MAX_CIPHERTEXT_CHARS} characters"
+                );
+                errors.add("content", err("ciphertext", msg));
+            }
+            match &self.iv {
+                Some(iv) if !iv.is_empty() && iv.len() <= MAX_IV_CHARS && is_base64(iv) => {}
+                _ => errors.add(
+                    "iv",
+                    err("iv", "encrypted messages need a base64 iv".into()),
+                ),
+            }
+        } else if char_len(&self.content) > MAX_PLAINTEXT_CHARS {
+            let msg = format!("must be at most {MAX_PLAINTEXT_CHARS} characters");
+            errors.add("content", err("length", msg));
+        }
+        if let Some(Err(e)) = self.metadata.as_ref().map(Validate::validate) {
+            errors.add(
+                "metadata",
+                err("metadata", e.to_string().replace('\n', "; ")),
+            );
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// `join_chat`, `leave_chat` and `typing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatRef {
+    #[validate(custom(function = "validate_object_id"))]
+    pub chat_id: String,
+}
+
+/// `read_receipt` (this message and every earlier one are read) and `delivered`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRef {
+    #[validate(custom(function = "validate_object_id"))]
+    pub chat_id: String,
+    #[validate(custom(function = "validate_object_id"))]
+    pub message_id: String,
+}
+
+/// Most messages one `sync` answer carries.
+pub const MAX_SYNC_LIMIT: u32 = 500;
+/// Most chats one `sync` may name.
+pub const MAX_SYNC_CURSORS: usize = 2000;
+
+/// `sync`: per chat, the id of the newest message the client already has. Chats of the caller
+/// absent from `cursors` are synced from their start. The answer is [`SyncResponse`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncRequest {
+    #[serde(default)]
+    pub cursors: BTreeMap<String, String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl Validate for SyncRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.cursors.len() > MAX_SYNC_CURSORS {
+            errors.add(
+                "cursors",
+                err("length", format!("at most {MAX_SYNC_CURSORS} chats")),
+            );
+        }
+        let bad = self.cursors.iter().any(|(chat, msg)| {
+            validate_object_id(chat).is_err() || validate_object_id(msg).is_err()
+        });
+        if bad {
+            errors.add(
+                "cursors",
+                err(
+                    "object_id",
+                    "keys and values must be 24-hex-digit ids".into(),
+                ),
+            );
+        }
+        if matches!(self.limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
+            errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The `sync` ack: missed messages in ascending order per chat; repeat with advanced cursors
+/// while `hasMore` is true.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResponse {
+    pub ok: bool,
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+}
+
+/// The `send_message` ack on success.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SendMessageAck {
+    pub ok: bool,
+    pub message: Message,
+}
+
+/// `message_delivered` and `message_read`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReceiptEvent {
+    pub chat_id: String,
+    pub message_id: String,
+    pub user_id: String,
+}
+
+/// `user_typing`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypingEvent {
+    pub chat_id: String,
+    pub user_id: String,
+}
+
+/// `user_online` / `user_offline`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceEvent {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left
+/// (or when the chat was deleted), so the client drops it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatUpdatedEvent {
+    pub chat: Chat,
+    #[serde(default)]
+    pub removed: bool,
+}

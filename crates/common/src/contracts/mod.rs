@@ -1,0 +1,13 @@
+//! Typed contracts of every REST body and Socket.IO event payload. JSON is camelCase throughout.
+//!
+//! Request types derive `Deserialize + Validate`; handlers call `validate()` (REST through the
+//! services' `ValidJson` extractor, sockets before acting) so one rule serves both transports.
+
+pub mod auth;
+pub mod chat;
+pub mod events;
+
+/// Counts characters (Unicode scalar values), which is what users mean by "length".
+pub(crate) fn char_len(s: &str) -> usize {
+    s.chars().count()
+}

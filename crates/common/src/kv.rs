@@ -1,0 +1,389 @@
+//! The key-value port both services keep short-lived state in (OTP codes, sessions, rate-limit
+//! counters, presence, typing) plus a pub/sub channel (session revocations).
+//!
+//! Two adapters hold the same contract (see the `kv_contract` tests): [`RedisKv`] for deployments
+//! with several instances, and [`MemoryKv`], an in-process TTL map for the embedded single-node mode.
+//! Every key and channel is prefixed, so tests (and tenants) sharing one Redis never collide.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+
+#[derive(Debug, thiserror::Error)]
+#[error("key-value store unavailable: {0}")]
+pub struct KvError(pub String);
+
+pub type KvResult<T> = Result<T, KvError>;
+
+/// A TTL key-value store with pub/sub.
+#[async_trait]
+pub trait Kv: Send + Sync + 'static {
+    /// Which adapter this is, for start-up logs (`"redis"` or `"memory"`).
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> KvResult<()>;
+    async fn get(&self, key: &str) -> KvResult<Option<String>>;
+    /// Sets `key`; with `ttl` it expires, without it it stays.
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> KvResult<()>;
+    /// Sets `key` only if absent; true when it was set.
+    async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> KvResult<bool>;
+    /// Deletes `key`; true when it existed.
+    async fn del(&self, key: &str) -> KvResult<bool>;
+    /// Atomically reads and deletes `key` (single-use values such as OAuth `state`).
+    async fn take(&self, key: &str) -> KvResult<Option<String>>;
+    /// Adds `delta` to the integer at `key` (0 when absent) and returns the new value. The TTL is
+    /// set only when the key is created, so a fixed window is not extended by later hits.
+    async fn incr(&self, key: &str, delta: i64, ttl: Duration) -> KvResult<i64>;
+    /// Resets the TTL of an existing key; false when the key does not exist.
+    async fn expire(&self, key: &str, ttl: Duration) -> KvResult<bool>;
+    /// Remaining lifetime of `key`; `None` when absent or without expiry.
+    async fn ttl(&self, key: &str) -> KvResult<Option<Duration>>;
+    async fn publish(&self, channel: &str, message: &str) -> KvResult<()>;
+    /// Messages published on `channel` from now on.
+    async fn subscribe(&self, channel: &str) -> KvResult<BoxStream<'static, String>>;
+}
+
+/// In-process adapter for the embedded single-node mode.
+pub struct MemoryKv {
+    entries: DashMap<String, (String, Option<Instant>)>,
+    channels: DashMap<String, broadcast::Sender<String>>,
+    writes: AtomicU64,
+}
+
+impl Default for MemoryKv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryKv {
+    pub fn new() -> Self {
+        Self {
+            entries: DashMap::new(),
+            channels: DashMap::new(),
+            writes: AtomicU64::new(0),
+        }
+    }
+
+    fn live(expiry: &Option<Instant>) -> bool {
+        expiry.is_none_or(|at| at > Instant::now())
+    }
+
+    /// Drops expired entries now and then, so memory stays bounded without a sweeper task.
+    fn wrote(&self) {
+        if self.writes.fetch_add(1, Ordering::Relaxed) % 1024 == 1023 {
+            self.entries.retain(|_, (_, exp)| Self::live(exp));
+        }
+    }
+}
+
+#[async_trait]
+impl Kv for MemoryKv {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> KvResult<()> {
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> KvResult<Option<String>> {
+        Ok(self
+            .entries
+            .get(key)
+            .filter(|e| Self::live(&e.1))
+            .map(|e| e.0.clone()))
+    }
+
+    async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> KvResult<()> {
+        self.entries.insert(
+            key.to_owned(),
+            (value.to_owned(), ttl.map(|t| Instant::now() + t)),
+        );
+        self.wrote();
+        Ok(())
+    }
+
+    async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> KvResult<bool> {
+        use dashmap::mapref::entry::Entry;
+        let fresh = (value.to_owned(), Some(Instant::now() + ttl));
+        let set = match self.entries.entry(key.to_owned()) {
+            Entry::Occupied(o) if Self::live(&o.get().1) => false,
+            Entry::Occupied(mut o) => {
+                o.insert(fresh);
+                true
+            }
+            Entry::Vacant(v) => {
+                v.insert(fresh);
+                true
+            }
+        };
+        self.wrote();
+        Ok(set)
+    }
+
+    async fn del(&self, key: &str) -> KvResult<bool> {
+        Ok(self
+            .entries
+            .remove(key)
+            .is_some_and(|(_, e)| Self::live(&e.1)))
+    }
+
+    async fn take(&self, key: &str) -> KvResult<Option<String>> {
+        Ok(self
+            .entries
+            .remove(key)
+            .filter(|(_, e)| Self::live(&e.1))
+            .map(|(_, e)| e.0))
+    }
+
+    async fn incr(&self, key: &str, delta: i64, ttl: Duration) -> KvResult<i64> {
+        let mut entry = self
+            .entries
+            .entry(key.to_owned())
+            .or_insert_with(|| ("0".into(), Some(Instant::now() + ttl)));
+        if !Self::live(&entry.1) {
+            *entry = ("0".into(), Some(Instant::now() + ttl));
+        }
+        let current: i64 = entry
+            .0
+            .parse()
+            .map_err(|_| KvError(format!("{key} is not an integer")))?;
+        let next = current.saturating_add(delta);
+        entry.0 = next.to_string();
+        drop(entry);
+        self.wrote();
+        Ok(next)
+    }
+
+    async fn expire(&self, key: &str, ttl: Duration) -> KvResult<bool> {
+        Ok(match self.entries.get_mut(key) {
+            Some(mut e) if Self::live(&e.1) => {
+                e.1 = Some(Instant::now() + ttl);
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn ttl(&self, key: &str) -> KvResult<Option<Duration>> {
+        Ok(self
+            .entries
+            .get(key)
+            .and_then(|e| e.1)
+            .and_then(|at| at.checked_duration_since(Instant::now())))
+    }
+
+    async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {
+        if let Some(tx) = self.channels.get(channel) {
+            // No subscriber is not an error: pub/sub is fire-and-forget, as in Redis.
+            let _ = tx.send(message.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> KvResult<BoxStream<'static, String>> {
+        let rx = self
+            .channels
+            .entry(channel.to_owned())
+            .or_insert_with(|| broadcast::channel(1024).0)
+            .subscribe();
+        let stream = tokio_stream_from(rx);
+        Ok(stream)
+    }
+}
+
+fn tokio_stream_from(rx: broadcast::Receiver<String>) -> BoxStream<'static, String> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        loop {
+            match rx.recv().await {
+                Ok(msg) => return Some((msg, rx)),
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::warn!(skipped = n, "in-process subscriber lagged");
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+    .boxed()
+}
+
+#[cfg(feature = "redis")]
+pub use redis_adapter::RedisKv;
+
+#[cfg(feature = "redis")]
+mod redis_adapter {
+    use super::*;
+    use redis::AsyncCommands;
+    use redis::aio::ConnectionManager;
+
+    /// Redis adapter: one multiplexed, auto-reconnecting connection for commands, and a dedicated
+    /// connection per subscription.
+    pub struct RedisKv {
+        client: redis::Client,
+        conn: ConnectionManager,
+        prefix: Arc<str>,
+    }
+
+    fn err(e: redis::RedisError) -> KvError {
+        KvError(e.to_string())
+    }
+
+    impl RedisKv {
+        /// Connects to `url`; every key and channel is prefixed with `prefix`.
+        pub async fn connect(url: &str, prefix: &str) -> KvResult<Self> {
+            let client = redis::Client::open(url).map_err(err)?;
+            let config = redis::aio::ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(3)))
+                .set_response_timeout(Some(Duration::from_secs(3)))
+                .set_number_of_retries(2);
+            let conn = tokio::time::timeout(
+                Duration::from_secs(5),
+                client.get_connection_manager_with_config(config),
+            )
+            .await
+            .map_err(|_| KvError("timed out connecting to Redis".into()))?
+            .map_err(err)?;
+            Ok(Self {
+                client,
+                conn,
+                prefix: prefix.into(),
+            })
+        }
+
+        fn k(&self, key: &str) -> String {
+            format!("{}{key}", self.prefix)
+        }
+    }
+
+    #[async_trait]
+    impl Kv for RedisKv {
+        fn backend(&self) -> &'static str {
+            "redis"
+        }
+
+        async fn ping(&self) -> KvResult<()> {
+            let mut c = self.conn.clone();
+            redis::cmd("PING")
+                .query_async::<String>(&mut c)
+                .await
+                .map(|_| ())
+                .map_err(err)
+        }
+
+        async fn get(&self, key: &str) -> KvResult<Option<String>> {
+            self.conn.clone().get(self.k(key)).await.map_err(err)
+        }
+
+        async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> KvResult<()> {
+            let mut c = self.conn.clone();
+            match ttl {
+                Some(t) => c.pset_ex::<_, _, ()>(self.k(key), value, millis(t)).await,
+                None => c.set::<_, _, ()>(self.k(key), value).await,
+            }
+            .map_err(err)
+        }
+
+        async fn set_nx(&self, key: &str, value: &str, ttl: Duration) -> KvResult<bool> {
+            let mut c = self.conn.clone();
+            let reply: Option<String> = redis::cmd("SET")
+                .arg(self.k(key))
+                .arg(value)
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl))
+                .query_async(&mut c)
+                .await
+                .map_err(err)?;
+            Ok(reply.is_some())
+        }
+
+        async fn del(&self, key: &str) -> KvResult<bool> {
+            let n: i64 = self.conn.clone().del(self.k(key)).await.map_err(err)?;
+            Ok(n > 0)
+        }
+
+        async fn take(&self, key: &str) -> KvResult<Option<String>> {
+            self.conn.clone().get_del(self.k(key)).await.map_err(err)
+        }
+
+        async fn incr(&self, key: &str, delta: i64, ttl: Duration) -> KvResult<i64> {
+            let key = self.k(key);
+            let (value, _): (i64, i64) = redis::pipe()
+                .atomic()
+                .cmd("INCRBY")
+                .arg(&key)
+                .arg(delta)
+                .cmd("PEXPIRE")
+                .arg(&key)
+                .arg(millis(ttl))
+                .arg("NX")
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(err)?;
+            Ok(value)
+        }
+
+        async fn expire(&self, key: &str, ttl: Duration) -> KvResult<bool> {
+            let n: i64 = redis::cmd("PEXPIRE")
+                .arg(self.k(key))
+                .arg(millis(ttl))
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(err)?;
+            Ok(n == 1)
+        }
+
+        async fn ttl(&self, key: &str) -> KvResult<Option<Duration>> {
+            let ms: i64 = redis::cmd("PTTL")
+                .arg(self.k(key))
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(err)?;
+            Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+        }
+
+        async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {
+            self.conn
+                .clone()
+                .publish::<_, _, ()>(self.k(channel), message)
+                .await
+                .map_err(err)
+        }
+
+        async fn subscribe(&self, channel: &str) -> KvResult<BoxStream<'static, String>> {
+            let mut pubsub = self.client.get_async_pubsub().await.map_err(err)?;
+            pubsub.subscribe(self.k(channel)).await.map_err(err)?;
+            Ok(pubsub
+                .into_on_message()
+                .filter_map(|m| async move { m.get_payload::<String>().ok() })
+                .boxed())
+        }
+    }
+
+    fn millis(d: Duration) -> u64 {
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+    }
+}
+
+/// A shared handle to whichever adapter is configured.
+pub type SharedKv = Arc<dyn Kv>;
+
+/// Connects to Redis when `redis_url` is set, else returns the in-process store.
+pub async fn connect(redis_url: Option<&str>, prefix: &str) -> KvResult<SharedKv> {
+    match redis_url {
+        #[cfg(feature = "redis")]
+        Some(url) => Ok(Arc::new(RedisKv::connect(url, prefix).await?)),
+        #[cfg(not(feature = "redis"))]
+        Some(_) => Err(KvError("built without the redis feature".into())),
+        None => {
+            let _ = prefix;
+            Ok(Arc::new(MemoryKv::new()))
+        }
+    }
+}

@@ -1,0 +1,306 @@
+use common::contracts::auth::{LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest};
+use common::contracts::chat::{CreateChatRequest, MessagesQuery};
+use common::contracts::events::{
+    ChatRef, MAX_PLAINTEXT_CHARS, MessageRef, SendMessage, SyncRequest,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+const CHAT: &str = "65a1b2c3d4e5f60718293a4b";
+const MSG: &str = "65a1b2c3d4e5f60718293a4c";
+const USER: &str = "3f2b8a5e-8c1d-4c7e-9b7a-2d4f6a8c0e12";
+
+/// Parses `json` as `T`, serializes it back, and checks nothing was lost.
+fn round_trip<T: DeserializeOwned + Serialize>(json: serde_json::Value) -> T {
+    let value: T = serde_json::from_value(json.clone()).expect("parses");
+    let back = serde_json::to_value(&value).unwrap();
+    for (k, v) in json.as_object().unwrap() {
+        assert_eq!(
+            back.get(k),
+            Some(v),
+            "field {k} lost in the round trip: {back}"
+        );
+    }
+    value
+}
+
+/// The field names a client sees in the `validation_failed` body for `value`.
+fn invalid_fields<T: Validate>(value: &T) -> Vec<String> {
+    let errs = value.validate().expect_err("should be invalid");
+    let api = common::ApiError::from(errs);
+    assert_eq!(api.code(), common::ErrorCode::ValidationFailed);
+    api.body
+        .fields
+        .expect("validation errors name their fields")
+        .into_keys()
+        .collect()
+}
+
+#[test]
+fn signup_round_trips_in_camel_case_and_validates() {
+    let req: SignupRequest = round_trip(serde_json::json!({
+        "email": "ana@example.com", "username": "ana.b_1", "password": "correct horse battery", "displayName": "Ana"
+    }));
+    req.validate().unwrap();
+}
+
+#[test]
+fn signup_rejects_empty_too_long_and_malformed_fields() {
+    let mut req = SignupRequest {
+        email: String::new(),
+        username: "ab".into(),
+        password: "x".repeat(129),
+        display_name: Some(String::new()),
+    };
+    let mut fields = invalid_fields(&req);
+    fields.sort();
+    assert_eq!(fields, ["displayName", "email", "password", "username"]);
+    req.username = "x".repeat(33);
+    req.email = format!("{}@example.com", "a".repeat(250));
+    assert!(invalid_fields(&req).contains(&"username".to_owned()));
+    assert!(invalid_fields(&req).contains(&"email".to_owned()));
+    req.username = "UPPER".into();
+    assert!(invalid_fields(&req).contains(&"username".to_owned()));
+}
+
+#[test]
+fn passwords_count_characters_not_bytes() {
+    let req = SignupRequest {
+        email: "a@example.com".into(),
+        username: "anna".into(),
+        password: "пароль-пароль".into(), // 13 characters, 25 bytes
+        display_name: None,
+    };
+    req.validate().unwrap();
+}
+
+#[test]
+fn verify_otp_requires_six_digits() {
+    for bad in ["", "12345", "1234567", "12a456"] {
+        let req = VerifyOtpRequest {
+            email: "a@example.com".into(),
+            code: bad.into(),
+        };
+        assert_eq!(invalid_fields(&req), ["code"], "{bad:?}");
+    }
+    VerifyOtpRequest {
+        email: "a@example.com".into(),
+        code: "012345".into(),
+    }
+    .validate()
+    .unwrap();
+}
+
+#[test]
+fn login_rejects_empty_fields() {
+    let req = LoginRequest {
+        login: String::new(),
+        password: String::new(),
+    };
+    let mut fields = invalid_fields(&req);
+    fields.sort();
+    assert_eq!(fields, ["login", "password"]);
+}
+
+#[test]
+fn public_key_body_round_trips_and_checks_shape() {
+    let body: PublicKeyBody = round_trip(serde_json::json!({"publicKey": {
+        "kty": "EC", "crv": "P-256",
+        "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+        "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+    }}));
+    body.validate().unwrap();
+    let bad: PublicKeyBody = serde_json::from_value(serde_json::json!({"publicKey": {
+        "kty": "EC", "crv": "P-256", "x": "short", "y": ""
+    }}))
+    .unwrap();
+    assert!(bad.validate().is_err());
+}
+
+#[test]
+fn create_chat_is_tagged_by_type() {
+    let direct: CreateChatRequest =
+        round_trip(serde_json::json!({"type": "direct", "userId": USER}));
+    direct.validate().unwrap();
+    let group: CreateChatRequest = round_trip(
+        serde_json::json!({"type": "group", "name": "Team", "memberIds": [USER], "passcode": "1234"}),
+    );
+    group.validate().unwrap();
+    assert!(
+        serde_json::from_value::<CreateChatRequest>(serde_json::json!({"type": "channel"}))
+            .is_err()
+    );
+}
+
+#[test]
+fn create_chat_rejects_malformed_ids_and_empty_names() {
+    let direct = CreateChatRequest::Direct {
+        user_id: "not-a-uuid".into(),
+    };
+    assert_eq!(invalid_fields(&direct), ["userId"]);
+    let group = CreateChatRequest::Group {
+        name: "  ".into(),
+        member_ids: vec!["42".into()],
+        passcode: Some("1".into()),
+    };
+    let mut fields = invalid_fields(&group);
+    fields.sort();
+    assert_eq!(fields, ["memberIds", "name", "passcode"]);
+}
+
+#[test]
+fn send_message_round_trips_and_validates() {
+    let msg: SendMessage = round_trip(serde_json::json!({
+        "chatId": CHAT, "clientMsgId": "c-1", "content": "hello", "encrypted": false, "type": "text"
+    }));
+    msg.validate().unwrap();
+    let enc: SendMessage = round_trip(serde_json::json!({
+        "chatId": CHAT, "clientMsgId": "c-2", "content": "q83vEjRWeJA=", "encrypted": true, "iv": "AAECAwQFBgcICQoL"
+    }));
+    enc.validate().unwrap();
+}
+
+#[test]
+fn send_message_rejects_empty_oversized_and_malformed_payloads() {
+    let base = SendMessage {
+        chat_id: CHAT.into(),
+        client_msg_id: "c-1".into(),
+        content: "hi".into(),
+        encrypted: false,
+        iv: None,
+        kind: None,
+        metadata: None,
+    };
+    let cases = [
+        (
+            SendMessage {
+                content: String::new(),
+                ..base.clone()
+            },
+            "content",
+        ),
+        (
+            SendMessage {
+                content: "   ".into(),
+                ..base.clone()
+            },
+            "content",
+        ),
+        (
+            SendMessage {
+                content: "é".repeat(MAX_PLAINTEXT_CHARS + 1),
+                ..base.clone()
+            },
+            "content",
+        ),
+        (
+            SendMessage {
+                chat_id: "123".into(),
+                ..base.clone()
+            },
+            "chatId",
+        ),
+        (
+            SendMessage {
+                chat_id: format!("{CHAT}0"),
+                ..base.clone()
+            },
+            "chatId",
+        ),
+        (
+            SendMessage {
+                client_msg_id: String::new(),
+                ..base.clone()
+            },
+            "clientMsgId",
+        ),
+        (
+            SendMessage {
+                client_msg_id: "x".repeat(65),
+                ..base.clone()
+            },
+            "clientMsgId",
+        ),
+        (
+            SendMessage {
+                client_msg_id: "a b".into(),
+                ..base.clone()
+            },
+            "clientMsgId",
+        ),
+        (
+            SendMessage {
+                encrypted: true,
+                iv: None,
+                ..base.clone()
+            },
+            "iv",
+        ),
+        (
+            SendMessage {
+                encrypted: true,
+                iv: Some("AAAA".into()),
+                content: "not base64!".into(),
+                ..base.clone()
+            },
+            "content",
+        ),
+        (
+            SendMessage {
+                encrypted: true,
+                iv: Some("AAAA".into()),
+                content: "A".repeat(30_000),
+                ..base.clone()
+            },
+            "content",
+        ),
+    ];
+    for (msg, field) in cases {
+        assert_eq!(invalid_fields(&msg), [field], "{msg:?}");
+    }
+    let exactly_max = SendMessage {
+        content: "é".repeat(MAX_PLAINTEXT_CHARS),
+        ..base
+    };
+    exactly_max.validate().unwrap();
+}
+
+#[test]
+fn chat_and_message_refs_require_object_ids() {
+    assert_eq!(
+        invalid_fields(&ChatRef {
+            chat_id: "zz".into()
+        }),
+        ["chatId"]
+    );
+    let r = MessageRef {
+        chat_id: CHAT.into(),
+        message_id: "nope".into(),
+    };
+    assert_eq!(invalid_fields(&r), ["messageId"]);
+    MessageRef {
+        chat_id: CHAT.into(),
+        message_id: MSG.into(),
+    }
+    .validate()
+    .unwrap();
+}
+
+#[test]
+fn sync_and_history_queries_are_bounded() {
+    let ok: SyncRequest = round_trip(serde_json::json!({"cursors": {CHAT: MSG}, "limit": 100}));
+    ok.validate().unwrap();
+    let bad: SyncRequest =
+        serde_json::from_value(serde_json::json!({"cursors": {"x": MSG}, "limit": 0})).unwrap();
+    let mut fields = invalid_fields(&bad);
+    fields.sort();
+    assert_eq!(fields, ["cursors", "limit"]);
+    let q = MessagesQuery {
+        before: Some("x".into()),
+        limit: Some(101),
+    };
+    let mut fields = invalid_fields(&q);
+    fields.sort();
+    assert_eq!(fields, ["before", "limit"]);
+}

@@ -1,0 +1,235 @@
+//! The `Kv` contract suite: every test body runs against the in-process adapter and against real
+//! Redis (`TEST_REDIS_URL`), so the embedded default and production behave the same.
+
+use std::time::Duration;
+
+use common::kv::{Kv, MemoryKv, RedisKv};
+use common::testing::{backend_url, unique_name};
+use futures::StreamExt;
+
+async fn adapters(test: &str) -> Vec<Box<dyn Kv>> {
+    let mut all: Vec<Box<dyn Kv>> = vec![Box::new(MemoryKv::new())];
+    if let Some(url) = backend_url("TEST_REDIS_URL") {
+        let prefix = format!("{}:", unique_name(test));
+        all.push(Box::new(
+            RedisKv::connect(&url, &prefix)
+                .await
+                .expect("connect to TEST_REDIS_URL"),
+        ));
+    }
+    all
+}
+
+/// Polls `check` until it holds or `deadline` passes.
+async fn eventually<F, Fut>(deadline: Duration, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let end = tokio::time::Instant::now() + deadline;
+    loop {
+        if check().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > end {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn set_get_del_round_trip() {
+    for kv in adapters("set_get_del").await {
+        let b = kv.backend();
+        kv.ping().await.unwrap();
+        assert_eq!(kv.get("a").await.unwrap(), None, "{b}");
+        kv.set("a", "1", None).await.unwrap();
+        assert_eq!(kv.get("a").await.unwrap().as_deref(), Some("1"), "{b}");
+        assert_eq!(kv.ttl("a").await.unwrap(), None, "{b}: no expiry");
+        assert!(kv.del("a").await.unwrap(), "{b}");
+        assert!(!kv.del("a").await.unwrap(), "{b}");
+        assert_eq!(kv.get("a").await.unwrap(), None, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn values_expire_after_their_ttl() {
+    for kv in adapters("expire").await {
+        let b = kv.backend();
+        kv.set("k", "v", Some(Duration::from_millis(150)))
+            .await
+            .unwrap();
+        let ttl = kv.ttl("k").await.unwrap().expect("has a ttl");
+        assert!(ttl <= Duration::from_millis(150), "{b}");
+        assert!(
+            eventually(Duration::from_secs(3), || async {
+                kv.get("k").await.unwrap().is_none()
+            })
+            .await,
+            "{b}"
+        );
+        assert!(
+            !kv.expire("k", Duration::from_secs(5)).await.unwrap(),
+            "{b}: expire of a missing key"
+        );
+        kv.set("k2", "v", Some(Duration::from_millis(100)))
+            .await
+            .unwrap();
+        assert!(
+            kv.expire("k2", Duration::from_secs(60)).await.unwrap(),
+            "{b}"
+        );
+        assert!(
+            kv.ttl("k2").await.unwrap().unwrap() > Duration::from_secs(30),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn set_nx_sets_only_when_absent_or_expired() {
+    for kv in adapters("set_nx").await {
+        let b = kv.backend();
+        assert!(
+            kv.set_nx("lock", "first", Duration::from_millis(150))
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        assert!(
+            !kv.set_nx("lock", "second", Duration::from_secs(1))
+                .await
+                .unwrap(),
+            "{b}"
+        );
+        assert_eq!(
+            kv.get("lock").await.unwrap().as_deref(),
+            Some("first"),
+            "{b}"
+        );
+        assert!(
+            eventually(Duration::from_secs(3), || async {
+                kv.set_nx("lock", "third", Duration::from_secs(5))
+                    .await
+                    .unwrap()
+            })
+            .await,
+            "{b}: settable again after expiry"
+        );
+        assert_eq!(
+            kv.get("lock").await.unwrap().as_deref(),
+            Some("third"),
+            "{b}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn take_reads_and_deletes_exactly_once() {
+    for kv in adapters("take").await {
+        let b = kv.backend();
+        kv.set("state", "xyz", Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let (first, second) = tokio::join!(kv.take("state"), kv.take("state"));
+        let got: Vec<_> = [first.unwrap(), second.unwrap()]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(got, ["xyz"], "{b}: single use");
+        assert_eq!(kv.take("missing").await.unwrap(), None, "{b}");
+    }
+}
+
+#[tokio::test]
+async fn incr_counts_within_a_fixed_window() {
+    for kv in adapters("incr").await {
+        let b = kv.backend();
+        assert_eq!(
+            kv.incr("n", 1, Duration::from_millis(300)).await.unwrap(),
+            1,
+            "{b}"
+        );
+        assert_eq!(
+            kv.incr("n", 2, Duration::from_secs(60)).await.unwrap(),
+            3,
+            "{b}"
+        );
+        assert_eq!(
+            kv.incr("n", -1, Duration::from_secs(60)).await.unwrap(),
+            2,
+            "{b}"
+        );
+        let ttl = kv.ttl("n").await.unwrap().expect("window ttl");
+        assert!(
+            ttl <= Duration::from_millis(300),
+            "{b}: later hits must not extend the window"
+        );
+        assert!(
+            eventually(Duration::from_secs(3), || async {
+                kv.get("n").await.unwrap().is_none()
+            })
+            .await,
+            "{b}: window ends"
+        );
+        assert_eq!(
+            kv.incr("n", 1, Duration::from_secs(60)).await.unwrap(),
+            1,
+            "{b}: new window"
+        );
+        kv.set("text", "abc", None).await.unwrap();
+        assert!(
+            kv.incr("text", 1, Duration::from_secs(1)).await.is_err(),
+            "{b}: not an integer"
+        );
+    }
+}
+
+#[tokio::test]
+async fn published_messages_reach_every_subscriber() {
+    for kv in adapters("pubsub").await {
+        let b = kv.backend();
+        let mut one = kv.subscribe("revoked").await.unwrap();
+        let mut two = kv.subscribe("revoked").await.unwrap();
+        let mut other = kv.subscribe("elsewhere").await.unwrap();
+        // A Redis SUBSCRIBE is confirmed before `subscribe` returns, so publishing now is seen.
+        kv.publish("revoked", "session-1").await.unwrap();
+        kv.publish("revoked", "session-2").await.unwrap();
+        for sub in [&mut one, &mut two] {
+            let got: Vec<String> =
+                tokio::time::timeout(Duration::from_secs(5), sub.by_ref().take(2).collect())
+                    .await
+                    .unwrap_or_else(|_| panic!("{b}: messages not delivered"));
+            assert_eq!(got, ["session-1", "session-2"], "{b}");
+        }
+        let nothing = tokio::time::timeout(Duration::from_millis(200), other.next()).await;
+        assert!(nothing.is_err(), "{b}: other channels stay quiet");
+        kv.publish("nobody-listens", "x").await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn keys_of_different_prefixes_do_not_collide() {
+    let Some(url) = backend_url("TEST_REDIS_URL") else {
+        return;
+    };
+    let a = RedisKv::connect(&url, &format!("{}:", unique_name("a")))
+        .await
+        .unwrap();
+    let b = RedisKv::connect(&url, &format!("{}:", unique_name("b")))
+        .await
+        .unwrap();
+    a.set("same", "a", Some(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert_eq!(b.get("same").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_not_a_hang() {
+    let started = std::time::Instant::now();
+    let result = RedisKv::connect("redis://127.0.0.1:9", "x:").await;
+    assert!(result.is_err());
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

@@ -1,0 +1,6 @@
+//! The `common` crate's contract tests: one binary, one module per area.
+
+mod contracts;
+mod errors;
+mod jwt;
+mod kv;
