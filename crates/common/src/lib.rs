@@ -13,6 +13,7 @@ pub mod error;
 pub mod ids;
 pub mod jwt;
 pub mod kv;
+pub mod observability;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

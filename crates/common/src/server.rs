@@ -62,3 +62,30 @@ pub async fn serve(
     .with_graceful_shutdown(shutdown)
     .await
 }
+
+/// Whether the process was started as `<binary> --healthcheck` (the Docker `HEALTHCHECK`).
+pub fn healthcheck_requested() -> bool {
+    std::env::args().skip(1).any(|a| a == "--healthcheck")
+}
+
+/// Probes `GET http://127.0.0.1:{port}/healthz` once; success when it answers 200 within 3 s.
+/// Lets the runtime image stay free of curl/wget.
+pub async fn healthcheck(port: u16) -> std::process::ExitCode {
+    let url = format!("http://127.0.0.1:{port}/healthz");
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build();
+    let ok = match client {
+        Ok(c) => c
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    if ok {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    }
+}

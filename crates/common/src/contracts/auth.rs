@@ -9,6 +9,11 @@ use validator::{Validate, ValidationError};
 
 use super::char_len;
 
+/// The `Kv` pub/sub channel on which auth-api announces revoked sessions (logout, refresh-token
+/// reuse). The payload is the bare session id (the `sid` claim of that session's access tokens);
+/// realtime subscribes and disconnects the session's sockets.
+pub const SESSION_REVOKED_CHANNEL: &str = "auth:session_revoked";
+
 static USERNAME_RE: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a literal pattern; covered by tests
     Regex::new(r"^[a-z0-9_.]{3,32}$").unwrap()

@@ -172,7 +172,6 @@ pub struct AddMembersRequest {
     pub user_ids: Vec<String>,
 }
 
-
 /// `POST /api/chats/{id}/join`.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate)]
 #[serde(rename_all = "camelCase")]

@@ -4,3 +4,4 @@ mod contracts;
 mod errors;
 mod jwt;
 mod kv;
+mod observability;
