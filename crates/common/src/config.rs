@@ -167,3 +167,67 @@ fn read_dotenv() -> std::collections::HashMap<String, String> {
         .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
         .collect()
 }
+
+/// The production guard: with `APP_ENV=production`, a service refuses to start with insecure
+/// settings and names every one of them. Outside production it only logs them as warnings.
+#[derive(Debug, Default)]
+pub struct ProductionGuard {
+    production: bool,
+    problems: Vec<(String, String)>,
+}
+
+impl ProductionGuard {
+    pub fn new(env: &Env) -> Self {
+        Self {
+            production: env.is_production(),
+            problems: Vec::new(),
+        }
+    }
+
+    /// Records `problem` about variable `name` unless `ok`.
+    pub fn require(&mut self, ok: bool, name: &str, problem: &str) -> &mut Self {
+        if !ok {
+            self.problems.push((name.to_owned(), problem.to_owned()));
+        }
+        self
+    }
+
+    /// Refuses an allow-list containing `*` (CORS/Origin must name the real origins).
+    pub fn no_wildcard(&mut self, name: &str, list: &[String]) -> &mut Self {
+        let ok = !list.iter().any(|o| o.trim() == "*" || o.contains('*'));
+        self.require(
+            ok,
+            name,
+            "a wildcard allow-list is not allowed in production",
+        )
+    }
+
+    /// `Ok` outside production or when nothing is wrong; otherwise an error naming every problem.
+    pub fn finish(&self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            return Ok(());
+        }
+        if !self.production {
+            for (name, problem) in &self.problems {
+                tracing::warn!(variable = %name, "{problem} (allowed outside APP_ENV=production)");
+            }
+            return Ok(());
+        }
+        let names = self
+            .problems
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let details = self
+            .problems
+            .iter()
+            .map(|(n, p)| format!("{n}: {p}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Err(ConfigError::new(
+            &names,
+            format!("insecure settings refused with APP_ENV=production: {details}"),
+        ))
+    }
+}
