@@ -209,7 +209,7 @@ impl ProductionGuard {
         }
         if !self.production {
             for (name, problem) in &self.problems {
-                tracing::warn!(variable = %name, "{problem} (allowed outside APP_ENV=production)");
+                tracing::info!(variable = %name, "{problem} in production (fine for local development)");
             }
             return Ok(());
         }

@@ -1,0 +1,168 @@
+//! `UserStore` on PostgreSQL (production). Migrations in the workspace's `migrations/` are applied
+//! at start-up.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+use super::{like_prefix, store_error};
+use crate::ports::{NewUser, StoreResult, UserRecord, UserStore};
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects and applies pending migrations.
+    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+        let options: PgConnectOptions = url.parse()?;
+        let pool = PgPoolOptions::new()
+            .max_connections(10)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("../../migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl UserStore for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn create_user(&self, u: NewUser) -> StoreResult<UserRecord> {
+        let now = Utc::now();
+        sqlx::query_as::<_, UserRecord>(
+            "INSERT INTO users (id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+             RETURNING id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at",
+        )
+        .bind(Uuid::now_v7())
+        .bind(&u.email)
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.display_name)
+        .bind(&u.avatar)
+        .bind(&u.provider)
+        .bind(&u.provider_id)
+        .bind(u.verified)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
+    async fn find_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>> {
+        sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn find_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
+        sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn find_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>> {
+        sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn mark_verified(&self, id: Uuid) -> StoreResult<()> {
+        sqlx::query("UPDATE users SET verified = TRUE, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn find_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UserRecord>> {
+        sqlx::query_as(
+            "SELECT u.id, u.email, u.username, u.password_hash, u.display_name, u.avatar, u.provider, u.provider_id, u.verified, u.created_at, u.updated_at
+             FROM identities i JOIN users u ON u.id = i.user_id WHERE i.provider = $1 AND i.subject = $2",
+        )
+        .bind(provider)
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
+    async fn link_identity(&self, user_id: Uuid, provider: &str, subject: &str) -> StoreResult<()> {
+        sqlx::query("INSERT INTO identities (provider, subject, user_id, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(provider)
+            .bind(subject)
+            .bind(user_id)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn search_by_username_prefix(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<UserRecord>> {
+        sqlx::query_as(
+            "SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at
+             FROM users WHERE username LIKE $1 ESCAPE '\\' ORDER BY username LIMIT $2",
+        )
+        .bind(like_prefix(prefix))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
+    async fn set_public_key(&self, user_id: Uuid, jwk_json: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO user_keys (user_id, public_key, updated_at) VALUES ($1, $2, $3)
+             ON CONFLICT (user_id) DO UPDATE SET public_key = EXCLUDED.public_key, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(user_id)
+        .bind(jwk_json)
+        .bind(Utc::now())
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn public_key(&self, user_id: Uuid) -> StoreResult<Option<String>> {
+        sqlx::query_scalar("SELECT public_key FROM user_keys WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+}

@@ -1,0 +1,59 @@
+//! Reading accounts: the caller's own account, public profiles and username search.
+
+use common::contracts::auth::PublicProfile;
+use common::{ApiError, ErrorCode};
+use uuid::Uuid;
+
+use super::AuthService;
+use crate::ports::UserRecord;
+
+pub const SEARCH_LIMIT: i64 = 20;
+
+pub fn to_profile(u: &UserRecord) -> PublicProfile {
+    PublicProfile {
+        id: u.id.to_string(),
+        username: u.username.clone(),
+        display_name: u.display_name.clone(),
+        avatar: u.avatar.clone(),
+    }
+}
+
+fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such user")
+}
+
+/// Path ids that are not UUIDs simply do not exist.
+pub fn parse_id(id: &str) -> Result<Uuid, ApiError> {
+    id.parse().map_err(|_| not_found())
+}
+
+impl AuthService {
+    pub async fn user(&self, id: Uuid) -> Result<UserRecord, ApiError> {
+        self.store.find_by_id(id).await?.ok_or_else(not_found)
+    }
+
+    /// Users whose username starts with `q` (lower-cased; only username characters allowed).
+    pub async fn search(&self, q: &str) -> Result<Vec<PublicProfile>, ApiError> {
+        let q = q.trim().to_lowercase();
+        if q.is_empty()
+            || q.len() > 32
+            || !q
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.')
+        {
+            return Err(ApiError::field(
+                "q",
+                "must be 1-32 characters of a-z, 0-9, '_' and '.'",
+            ));
+        }
+        let users = self
+            .store
+            .search_by_username_prefix(&q, SEARCH_LIMIT)
+            .await?;
+        Ok(users
+            .iter()
+            .filter(|u| u.verified)
+            .map(to_profile)
+            .collect())
+    }
+}

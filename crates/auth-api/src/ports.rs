@@ -1,0 +1,100 @@
+//! The ports the domain needs from the outside world. Ephemeral state (OTP codes, sessions, rate
+//! limits, OAuth state) goes through common's `Kv` port; durable accounts through [`UserStore`];
+//! email through [`Mailer`]. Each trait has one contract test suite run against every adapter.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct UserRecord {
+    pub id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    /// `email` or `google`: how the account was created.
+    pub provider: String,
+    pub provider_id: Option<String>,
+    pub verified: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What creating an account needs; email must already be lower-cased.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub email: String,
+    pub username: String,
+    pub password_hash: Option<String>,
+    pub display_name: Option<String>,
+    pub avatar: Option<String>,
+    pub provider: String,
+    pub provider_id: Option<String>,
+    pub verified: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("username already registered")]
+    UsernameTaken,
+    #[error("identity already linked")]
+    IdentityTaken,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Durable accounts, external identities and the public-key directory.
+#[async_trait]
+pub trait UserStore: Send + Sync + 'static {
+    /// `"postgres"` or `"sqlite"`, for start-up logs.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+    /// Inserts a user; a duplicate email or username is reported as such.
+    async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord>;
+    async fn find_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    async fn find_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
+    async fn find_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
+    async fn mark_verified(&self, id: Uuid) -> StoreResult<()>;
+    /// The user an external identity (`provider`, `subject`) is linked to.
+    async fn find_by_identity(
+        &self,
+        provider: &str,
+        subject: &str,
+    ) -> StoreResult<Option<UserRecord>>;
+    async fn link_identity(&self, user_id: Uuid, provider: &str, subject: &str) -> StoreResult<()>;
+    /// Users whose username starts with `prefix` (taken literally, no wildcards), by username.
+    async fn search_by_username_prefix(
+        &self,
+        prefix: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<UserRecord>>;
+    /// Stores (or replaces) the user's ECDH public key, as JWK JSON text.
+    async fn set_public_key(&self, user_id: Uuid, jwk_json: &str) -> StoreResult<()>;
+    async fn public_key(&self, user_id: Uuid) -> StoreResult<Option<String>>;
+}
+
+/// An email to send.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
+
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// `"smtp"` or `"dev-mailbox"`, for start-up logs.
+    fn backend(&self) -> &'static str;
+    async fn send(&self, mail: Mail) -> Result<(), MailError>;
+}

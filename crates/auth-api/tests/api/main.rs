@@ -1,0 +1,16 @@
+//! auth-api integration tests: one binary (link once), modules by area. Flow tests run against
+//! both backend sets — embedded (SQLite, in-process Kv, dev mailbox) and real (PostgreSQL, Redis,
+//! SMTP sink) — through the `both!` macro; real ones skip locally when `TEST_*` is unset and fail
+//! under `CI=true`.
+
+mod helpers;
+mod mailbox;
+
+mod errors;
+mod flow;
+mod google;
+mod limits;
+mod security;
+mod startup;
+mod store_contract;
+mod users;

@@ -1,0 +1,150 @@
+//! The `UserStore` contract, run against every adapter (SQLite always; PostgreSQL when
+//! `TEST_DATABASE_URL` is set), so the embedded default behaves like production.
+
+use std::sync::Arc;
+
+use auth_api::adapters::{postgres::PostgresStore, sqlite::SqliteStore};
+use auth_api::ports::{NewUser, StoreError, UserStore};
+use common::testing::backend_url;
+
+use crate::helpers::{fresh_postgres, temp_dir};
+
+fn new_user(email: &str, username: &str) -> NewUser {
+    NewUser {
+        email: email.into(),
+        username: username.into(),
+        password_hash: Some("$argon2id$dummy".into()),
+        display_name: Some("Test".into()),
+        avatar: None,
+        provider: "email".into(),
+        provider_id: None,
+        verified: false,
+    }
+}
+
+async fn contract(store: Arc<dyn UserStore>) {
+    store.ping().await.unwrap();
+    let alice = store
+        .create_user(new_user("alice@example.com", "alice_1"))
+        .await
+        .unwrap();
+    assert!(!alice.verified);
+    assert_eq!(
+        store.find_by_id(alice.id).await.unwrap().as_ref(),
+        Some(&alice)
+    );
+    assert_eq!(
+        store
+            .find_by_email("alice@example.com")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(alice.id)
+    );
+    assert_eq!(
+        store
+            .find_by_username("alice_1")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(alice.id)
+    );
+    assert!(
+        store
+            .find_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    assert!(matches!(
+        store
+            .create_user(new_user("alice@example.com", "other"))
+            .await,
+        Err(StoreError::EmailTaken)
+    ));
+    assert!(matches!(
+        store
+            .create_user(new_user("other@example.com", "alice_1"))
+            .await,
+        Err(StoreError::UsernameTaken)
+    ));
+
+    store.mark_verified(alice.id).await.unwrap();
+    assert!(store.find_by_id(alice.id).await.unwrap().unwrap().verified);
+
+    store
+        .link_identity(alice.id, "google", "sub-1")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_by_identity("google", "sub-1")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(alice.id)
+    );
+    assert!(
+        store
+            .find_by_identity("google", "sub-2")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(matches!(
+        store.link_identity(alice.id, "google", "sub-1").await,
+        Err(StoreError::IdentityTaken)
+    ));
+
+    // `_` is literal in a prefix search, not a wildcard.
+    store
+        .create_user(new_user("b@example.com", "alicex1"))
+        .await
+        .unwrap();
+    store
+        .create_user(new_user("c@example.com", "bob"))
+        .await
+        .unwrap();
+    let names =
+        |v: Vec<auth_api::ports::UserRecord>| v.into_iter().map(|u| u.username).collect::<Vec<_>>();
+    assert_eq!(
+        names(store.search_by_username_prefix("alice", 10).await.unwrap()),
+        ["alice_1", "alicex1"]
+    );
+    assert_eq!(
+        names(store.search_by_username_prefix("alice_", 10).await.unwrap()),
+        ["alice_1"]
+    );
+    assert_eq!(
+        names(store.search_by_username_prefix("a", 1).await.unwrap()),
+        ["alice_1"]
+    );
+
+    assert!(store.public_key(alice.id).await.unwrap().is_none());
+    store.set_public_key(alice.id, r#"{"k":1}"#).await.unwrap();
+    store.set_public_key(alice.id, r#"{"k":2}"#).await.unwrap();
+    assert_eq!(
+        store.public_key(alice.id).await.unwrap().as_deref(),
+        Some(r#"{"k":2}"#)
+    );
+}
+
+#[tokio::test]
+async fn the_sqlite_store_keeps_the_user_store_contract() {
+    let dir = temp_dir();
+    let store = SqliteStore::open(&dir.join("auth.db")).await.unwrap();
+    contract(Arc::new(store)).await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_user_store_contract() {
+    let Some(admin) = backend_url("TEST_DATABASE_URL") else {
+        return;
+    };
+    let store = PostgresStore::connect(&fresh_postgres(&admin).await)
+        .await
+        .unwrap();
+    contract(Arc::new(store)).await;
+}

@@ -1,0 +1,105 @@
+//! Profiles, username search and the public-key directory.
+
+use serde_json::json;
+
+use crate::both;
+use crate::helpers::{Backends, spawn_app};
+
+both!(
+    search_finds_users_by_username_prefix_when_signed_in,
+    profiles_are_public_and_unknown_ids_are_404,
+    a_valid_p256_key_is_stored_and_an_off_curve_key_refused
+);
+
+async fn search_finds_users_by_username_prefix_when_signed_in(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("search").await;
+    let token = me.body["accessToken"].as_str().unwrap();
+    let username = me.body["user"]["username"].as_str().unwrap();
+    let prefix = &username[..5];
+    let r = app
+        .get(&format!("/api/users/search?q={prefix}"), Some(token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let names: Vec<&str> = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&username));
+    assert!(
+        r.body["users"][0].get("email").is_none(),
+        "search never exposes emails"
+    );
+    assert_eq!(
+        app.get(&format!("/api/users/search?q={prefix}"), None)
+            .await
+            .status,
+        401
+    );
+    let r = app.get("/api/users/search?q=%25", Some(token)).await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"));
+}
+
+async fn profiles_are_public_and_unknown_ids_are_404(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("profile").await;
+    let id = me.body["user"]["id"].as_str().unwrap();
+    let r = app.get(&format!("/api/users/{id}"), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["username"], me.body["user"]["username"]);
+    assert!(r.body.get("email").is_none());
+    assert_eq!(
+        app.get("/api/users/not-a-uuid", None).await.code(),
+        "not_found"
+    );
+    assert_eq!(
+        app.get(&format!("/api/users/{}", uuid::Uuid::new_v4()), None)
+            .await
+            .status,
+        404
+    );
+}
+
+async fn a_valid_p256_key_is_stored_and_an_off_curve_key_refused(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("keys").await;
+    let token = me.body["accessToken"].as_str().unwrap();
+    let id = me.body["user"]["id"].as_str().unwrap();
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let jwk: serde_json::Value =
+        serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap();
+
+    let put = |body: serde_json::Value| {
+        app.client
+            .put(format!("{}/api/users/me/keys", app.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let r = put(json!({"publicKey": jwk})).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let got = app.get(&format!("/api/users/{id}/keys"), None).await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["publicKey"]["x"], jwk["x"]);
+    assert!(got.body["publicKey"].get("d").is_none());
+
+    // Flip the last character of y: still 32 bytes, no longer on the curve.
+    let mut bad = jwk.clone();
+    let y = bad["y"].as_str().unwrap().to_owned();
+    let last = if y.ends_with('A') { 'Q' } else { 'A' };
+    bad["y"] = json!(format!("{}{last}", &y[..y.len() - 1]));
+    let r = put(json!({"publicKey": bad})).await.unwrap();
+    assert_eq!(r.status(), 422);
+    let r = put(json!({"publicKey": {"kty": "EC", "crv": "P-256", "x": "short", "y": "short"}}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+}
