@@ -1,0 +1,137 @@
+//! The one-command local run (`bash scripts/dev.sh`): auth-api, realtime and the built PWA in one
+//! process, on one origin, on embedded backends.
+//!
+//! Both services are built exactly as their own binaries build them, from their own `Config`, and
+//! share one in-process `Kv`, so a logout in auth-api reaches realtime's revocation listener as it
+//! would through Redis. Their routers are chained on one listener: auth-api first, then realtime,
+//! then the PWA's static files (with `index.html` for client-side routes). One origin means no
+//! CORS and a same-site session cookie. This is a developer convenience; production runs the two
+//! services as separate containers behind a load balancer (see README, "Deploy").
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::Request;
+use axum::response::{Html, IntoResponse};
+use common::config::Env;
+use common::kv::{MemoryKv, SharedKv};
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::services::{ServeDir, ServeFile};
+
+/// What the launcher needs to know; everything else is the services' embedded defaults.
+#[derive(Debug, Clone)]
+pub struct LaunchConfig {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    pub web_dir: PathBuf,
+}
+
+impl LaunchConfig {
+    pub fn from_env(env: &Env) -> Result<Self, common::config::ConfigError> {
+        Ok(Self {
+            host: env.or("HOST", "127.0.0.1".to_owned())?,
+            port: env.or("PORT", 3000)?,
+            data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
+            web_dir: PathBuf::from(env.or("WEB_DIR", "web/dist".to_owned())?),
+        })
+    }
+}
+
+/// The bound listener and the combined router.
+pub struct Launched {
+    pub listener: TcpListener,
+    pub addr: SocketAddr,
+    pub router: Router,
+}
+
+impl Launched {
+    /// The URL to open (`localhost` so the browser treats it as a secure context for the service
+    /// worker, whatever the bound loopback address).
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+/// Binds the listener, builds both services for its origin, and chains their routers.
+pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
+    let listener = common::server::bind(&config.host, config.port)
+        .await
+        .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+    let addr = listener.local_addr()?;
+    let origin = format!("http://{addr}");
+    let origins = format!(
+        "{origin},http://localhost:{port},http://127.0.0.1:{port}",
+        port = addr.port()
+    );
+    let data_dir = config.data_dir.display().to_string();
+    let kv: SharedKv = Arc::new(MemoryKv::new());
+
+    // Each service binds an unused loopback port of its own; requests come through ours.
+    let auth_env = Env::from_pairs([
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("DATA_DIR", data_dir.clone()),
+        ("PUBLIC_URL", origin.clone()),
+        ("APP_URL", origin.clone()),
+        ("ALLOWED_ORIGINS", origins.clone()),
+    ]);
+    let auth =
+        auth_api::Application::build_with_kv(auth_api::Config::from_env(&auth_env)?, kv.clone())
+            .await
+            .context("building auth-api")?;
+
+    let realtime_env = Env::from_pairs([
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("DATA_DIR", data_dir),
+        ("ALLOWED_ORIGINS", origins),
+        ("AUTH_JWKS_URL", format!("{origin}/.well-known/jwks.json")),
+    ]);
+    let realtime =
+        realtime::Application::build_with_kv(realtime::Config::from_env(&realtime_env)?, kv)
+            .await
+            .context("building realtime")?;
+
+    // realtime's Socket.IO layer wraps its router's fallback, so its router is called as a whole
+    // for its paths rather than given another fallback.
+    let (realtime_router, files) = (realtime.router(), static_files(&config.web_dir));
+    let router = auth.router().fallback(move |req: Request| {
+        let target = if is_realtime_path(req.uri().path()) {
+            realtime_router.clone()
+        } else {
+            files.clone()
+        };
+        async move { target.oneshot(req).await.into_response() }
+    });
+    // The services' own listeners are dropped here: their routers are served on ours.
+    drop((auth, realtime));
+    Ok(Launched {
+        listener,
+        addr,
+        router,
+    })
+}
+
+/// Paths realtime serves (auth-api's routes matched first, so `/api/…` left over is realtime's).
+fn is_realtime_path(path: &str) -> bool {
+    path.starts_with("/socket.io/") || path.starts_with("/api/")
+}
+
+/// The built PWA, or a page explaining how to build it.
+fn static_files(web_dir: &Path) -> Router {
+    let index = web_dir.join("index.html");
+    if index.is_file() {
+        Router::new().fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))
+    } else {
+        tracing::warn!(dir = %web_dir.display(), "the PWA is not built; run `bash scripts/dev.sh`");
+        Router::new().fallback(|| async {
+            Html("<h1>Batiyoun</h1><p>The PWA is not built yet: run <code>bash scripts/dev.sh</code> \
+                  (or <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>).</p>")
+        })
+    }
+}

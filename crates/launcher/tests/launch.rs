@@ -1,0 +1,183 @@
+//! The one-process launcher serves the PWA, auth-api and realtime from one origin, and a token
+//! minted by its auth-api is accepted by its realtime.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use launcher::{LaunchConfig, launch};
+use serde_json::{Value, json};
+
+struct Running {
+    base: String,
+    data_dir: PathBuf,
+    http: reqwest::Client,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+async fn start() -> Running {
+    let root = std::env::temp_dir().join(common::testing::unique_name("launcher"));
+    let (data_dir, web_dir) = (root.join("data"), root.join("web"));
+    std::fs::create_dir_all(&web_dir).unwrap();
+    std::fs::write(
+        web_dir.join("index.html"),
+        "<!doctype html><title>Batiyoun PWA</title>",
+    )
+    .unwrap();
+    std::fs::write(web_dir.join("app.js"), "console.log('app')").unwrap();
+    let config = LaunchConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        data_dir: data_dir.clone(),
+        web_dir,
+    };
+    let launched = launch(&config).await.expect("launch");
+    let base = launched.url();
+    tokio::spawn(common::server::serve(
+        launched.listener,
+        launched.router,
+        std::future::pending(),
+    ));
+    Running {
+        base,
+        data_dir: root,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Running {
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("origin", &self.base)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The newest 6-digit code mailed to `email`, from the dev mailbox file.
+    async fn code_for(&self, email: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(self.data_dir.join("data/dev-mailbox.log"))
+                .unwrap_or_default();
+            // Each mail is a block starting `--- <time> ---`; the code is in the newest one to `email`.
+            let code = text
+                .split("--- ")
+                .filter(|block| block.contains(email))
+                .last()
+                .and_then(|block| {
+                    block
+                        .split(|c: char| !c.is_ascii_digit())
+                        .find(|w| w.len() == 6)
+                        .map(str::to_owned)
+                });
+            if let Some(code) = code {
+                return code;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no code for {email} in the dev mailbox:\n{text}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_pwa_and_both_apis_share_one_origin() {
+    let app = start().await;
+    assert!(
+        app.get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Batiyoun PWA")
+    );
+    assert_eq!(
+        app.get("/app.js").await.text().await.unwrap(),
+        "console.log('app')"
+    );
+    let deep = app.get("/chats/some-client-route").await;
+    assert!(
+        deep.text().await.unwrap().contains("Batiyoun PWA"),
+        "client routes fall back to index.html"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let jwks: Value = app
+        .get("/.well-known/jwks.json")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["alg"], "EdDSA");
+    let handshake = app
+        .get("/socket.io/?EIO=4&transport=polling")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        handshake.starts_with("0{") && handshake.contains("\"sid\""),
+        "{handshake}"
+    );
+    let chats = app.get("/api/chats").await;
+    assert_eq!(chats.status(), 401);
+    let body: Value = chats.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+}
+
+#[tokio::test]
+async fn a_user_signed_up_through_the_launcher_can_use_the_realtime_api() {
+    let app = start().await;
+    let email = format!("{}@example.com", common::testing::unique_name("l"));
+    let signup = app
+        .post(
+            "/api/auth/signup",
+            &json!({"email": email, "username": "launcher_user", "password": "glacier-mosaic-71-tundra"}),
+        )
+        .await;
+    assert_eq!(signup.status(), 201, "{}", signup.text().await.unwrap());
+    let code = app.code_for(&email).await;
+    let verified: Value = app
+        .post(
+            "/api/auth/verify-otp",
+            &json!({"email": email, "code": code}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = verified["accessToken"]
+        .as_str()
+        .expect("access token")
+        .to_owned();
+    let chats = app
+        .http
+        .get(format!("{}/api/chats", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        chats.status(),
+        200,
+        "realtime verifies auth-api's token through the shared origin's JWKS"
+    );
+    let body: Value = chats.json().await.unwrap();
+    assert_eq!(body["chats"], json!([]));
+}
