@@ -1,0 +1,124 @@
+// The load balancer of the deployment (deploy/nginx/batiyoun.conf, run by Debian's nginx) in front
+// of two realtime processes sharing Redis and the Mongo-wire server: REST and Socket.IO through
+// it, the polling → websocket upgrade on the sticky upstream, a websocket-only client, and a
+// message fanned out to a user's devices on both instances.
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { NGINX, startNginx } from '../lb/nginx.mjs';
+import { REPO, ack, connect, ensureBinary, next, rest, startAuth, startRealtime } from '../realtime/harness.mjs';
+
+/** A backend URL for the test; skips locally when unset, fails under CI=true. */
+function backend(name) {
+  const url = process.env[name];
+  if (url) return url;
+  if (process.env.CI === 'true') throw new Error(`${name} is not set, and CI=true requires the real backend`);
+  return null;
+}
+
+const redis = backend('TEST_REDIS_URL');
+const mongo = backend('TEST_MONGODB_URL');
+const hasNginx = fs.existsSync(NGINX);
+if (process.env.CI === 'true' && !hasNginx) throw new Error(`${NGINX} missing: .ci/run installs nginx-light`);
+const skip = !redis || !mongo || !hasNginx ? 'needs TEST_REDIS_URL, TEST_MONGODB_URL and nginx' : false;
+
+const user = () => ({ sub: crypto.randomUUID(), sid: crypto.randomUUID() });
+const hostPort = (url) => new URL(url).host;
+
+describe('nginx load balancer in front of two realtime instances', { skip, timeout: 120_000 }, () => {
+  let auth;
+  let nodes = [];
+  let lb;
+  let webRoot;
+  const sockets = [];
+
+  before(async () => {
+    ensureBinary();
+    auth = await startAuth();
+    const tag = crypto.randomUUID().slice(0, 8);
+    const env = {
+      AUTH_JWKS_URL: auth.url,
+      REDIS_URL: redis,
+      REDIS_PREFIX: `t_lb_${tag}:`,
+      MONGODB_URL: mongo,
+      MONGODB_DB: `t_lb_${tag}`,
+    };
+    nodes = [await startRealtime(env), await startRealtime(env)];
+    webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'batiyoun-web-'));
+    fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>Batiyoun</title>');
+    fs.chmodSync(webRoot, 0o755); // nginx workers run as an unprivileged user
+    lb = await startNginx({
+      repo: REPO,
+      realtime: nodes.map((n) => hostPort(n.url)),
+      auth: hostPort(auth.url),
+      webRoot,
+    });
+  });
+
+  after(async () => {
+    for (const s of sockets) s.close();
+    await lb?.stop();
+    for (const n of nodes) await n.stop();
+    await auth?.close();
+    if (webRoot) fs.rmSync(webRoot, { recursive: true, force: true });
+  });
+
+  const open = async (url, u, opts) => {
+    const s = await connect(url, auth.mint(u), opts);
+    sockets.push(s);
+    return s;
+  };
+
+  test('routes the PWA, auth-api and realtime paths', async () => {
+    assert.match(await (await fetch(`${lb.url}/`)).text(), /Batiyoun/);
+    assert.match(await (await fetch(`${lb.url}/some/client/route`)).text(), /Batiyoun/, 'SPA fallback');
+    const jwks = await (await fetch(`${lb.url}/.well-known/jwks.json`)).json();
+    assert.equal(jwks.keys[0].alg, 'EdDSA', '/.well-known goes to auth-api');
+    const chats = await rest(lb.url, auth.mint(user()), 'GET', '/api/chats');
+    assert.equal(chats.status, 200, '/api/chats goes to realtime');
+  });
+
+  test('a polling client upgrades to websocket through the balancer and chats with a websocket-only client', async () => {
+    const [alice, bob] = [user(), user()];
+    const created = await rest(lb.url, auth.mint(alice), 'POST', '/api/chats', { type: 'direct', userId: bob.sub });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const chatId = created.body.id;
+
+    const a = await open(lb.url, alice, { transports: ['polling', 'websocket'] });
+    if (a.io.engine.transport.name !== 'websocket') {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no upgrade to websocket through nginx')), 10_000);
+        a.io.engine.once('upgrade', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    assert.equal(a.io.engine.transport.name, 'websocket');
+    const b = await open(lb.url, bob, { transports: ['websocket'] });
+    // Bob's other devices, one on each instance, bypassing the balancer: both must get the message.
+    const bobOnEach = await Promise.all(nodes.map((n) => open(n.url, bob)));
+
+    const sent = await ack(a, 'send_message', { chatId, clientMsgId: crypto.randomUUID(), content: 'through nginx', encrypted: false });
+    assert.equal(sent.ok, true, JSON.stringify(sent));
+    assert.deepEqual(await next(b, 'new_message'), sent.message);
+    for (const device of bobOnEach) assert.deepEqual(await next(device, 'new_message'), sent.message);
+
+    const reply = await ack(b, 'send_message', { chatId, clientMsgId: crypto.randomUUID(), content: 'back at you', encrypted: false });
+    assert.equal(reply.ok, true, JSON.stringify(reply));
+    assert.equal((await next(a, 'new_message')).content, 'back at you');
+
+    // nginx logs a proxied WebSocket when it closes.
+    a.close();
+    b.close();
+    const upgraded = /GET \/socket\.io\/\?EIO=4&transport=websocket[^"]* HTTP\/1\.1" 101/;
+    const deadline = Date.now() + 10_000;
+    while (!upgraded.test(lb.accessLog()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const log = lb.accessLog();
+    assert.match(log, /GET \/socket\.io\/\?EIO=4&transport=polling[^"]* HTTP\/1\.1" 200/, 'polling went through nginx');
+    assert.match(log, upgraded, 'websocket upgrade went through nginx');
+  });
+});
