@@ -10,9 +10,10 @@ use std::fmt;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// Every error code a client may receive. The serialized name is the contract; never rename one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body was not valid JSON for the endpoint (syntax or shape).
@@ -139,13 +140,20 @@ impl fmt::Display for ErrorCode {
 }
 
 /// The inner error object: `{"code":"…","message":"…","fields":{…}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ErrorBody {
     pub code: ErrorCode,
     pub message: String,
     /// Per-field messages; present only for `validation_failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// The REST error envelope, `{"error":{…}}`: what [`ApiError`] renders, and the schema every
+/// documented error response refers to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorBody,
 }
 
 /// An error as served to a client. Build with [`ApiError::new`] or the `From` conversions.
@@ -285,11 +293,7 @@ fn to_camel_case(name: &str) -> String {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.body.code.status();
-        let mut response = (
-            status,
-            axum::Json(serde_json::json!({ "error": self.body })),
-        )
-            .into_response();
+        let mut response = (status, axum::Json(ErrorResponse { error: self.body })).into_response();
         if let Some(secs) = self.retry_after
             && let Ok(value) = secs.to_string().parse()
         {

@@ -5,7 +5,8 @@
 //! - [`error`]: the stable error-code table and the one error body used by REST and socket acks;
 //! - [`jwt`]: access-token claims, minting (auth-api only) and JWKS-based verification (realtime);
 //! - [`kv`]: the key-value/TTL port (Redis or in-process) both services keep ephemeral state in;
-//! - [`config`], [`telemetry`], [`server`]: the start-up plumbing both binaries share.
+//! - [`config`], [`telemetry`], [`server`]: the start-up plumbing both binaries share;
+//! - [`openapi`]: the pieces of the services' OpenAPI documents they have in common.
 
 pub mod config;
 pub mod contracts;
@@ -14,6 +15,7 @@ pub mod ids;
 pub mod jwt;
 pub mod kv;
 pub mod observability;
+pub mod openapi;
 pub mod server;
 pub mod telemetry;
 pub mod testing;

@@ -46,18 +46,26 @@ pub fn prometheus() -> Option<&'static PrometheusHandle> {
 }
 
 /// `GET /metrics` in the Prometheus text format.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "meta",
+    responses(
+        (status = 200, description = "Prometheus text exposition format",
+            body = String, content_type = "text/plain; version=0.0.4"),
+        (status = 503, description = "The metrics recorder could not be installed"),
+    ),
+)]
+pub async fn metrics() -> Response {
+    match prometheus() {
+        Some(h) => ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response(),
+        None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+/// The router serving [`metrics`].
 pub fn metrics_route() -> Router {
-    Router::new().route(
-        "/metrics",
-        get(|| async {
-            match prometheus() {
-                Some(h) => {
-                    ([("content-type", "text/plain; version=0.0.4")], h.render()).into_response()
-                }
-                None => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
-            }
-        }),
-    )
+    Router::new().route("/metrics", get(metrics))
 }
 
 async fn record(req: Request, next: Next) -> Response {

@@ -41,12 +41,29 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; draining connections");
 }
 
+/// The `GET /healthz` body: `{"status":"ok"}`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct Liveness {
+    /// Always `"ok"`.
+    pub status: String,
+}
+
 /// `GET /healthz`: the process is alive (no backend is consulted).
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "meta",
+    responses((status = 200, description = "The process is alive", body = Liveness)),
+)]
+pub async fn healthz() -> axum::Json<Liveness> {
+    axum::Json(Liveness {
+        status: "ok".to_owned(),
+    })
+}
+
+/// The router serving [`healthz`].
 pub fn liveness() -> Router {
-    Router::new().route(
-        "/healthz",
-        get(|| async { axum::Json(serde_json::json!({"status": "ok"})) }),
-    )
+    Router::new().route("/healthz", get(healthz))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then drains in-flight requests.

@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use common::contracts::auth::{
-    AuthResponse, LoginRequest, RequestOtpRequest, SignupRequest, TokenResponse, UserResponse,
-    VerifyOtpRequest,
+    AuthResponse, LoginRequest, MessageResponse, RequestOtpRequest, SignupRequest, TokenResponse,
+    UserResponse, VerifyOtpRequest,
 };
+use common::error::ErrorResponse;
 use common::{ApiError, ErrorCode};
 
 use super::AppState;
@@ -39,6 +40,22 @@ fn signed_in(state: &AppState, issued: Issued) -> Response {
     response
 }
 
+/// Creates an unverified account and emails it a one-time code.
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    tag = "auth",
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Account created, unverified; a code is on its way", body = UserResponse),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 409, description = "`email_taken` or `username_taken`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`, with per-field messages (a too common password included)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited` (codes per IP per hour); see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: a backend is down; retry later", body = ErrorResponse),
+    ),
+)]
 pub async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -53,6 +70,22 @@ pub async fn signup(
     ))
 }
 
+/// Emails a fresh code if the address has an account. The answer is the same either way, so it
+/// does not reveal which addresses are registered.
+#[utoipa::path(
+    post,
+    path = "/api/auth/request-otp",
+    tag = "auth",
+    request_body = RequestOtpRequest,
+    responses(
+        (status = 202, description = "Accepted, whatever the email", body = MessageResponse),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: resend cooldown, or the per-email / per-IP hourly budget; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn request_otp(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -61,11 +94,27 @@ pub async fn request_otp(
     let result = state.auth.request_otp(&req.email, ip).await;
     outcome("auth_otp_requests_total", &result);
     result?;
-    let body =
-        serde_json::json!({ "message": "if this email has an account, a code is on its way" });
+    let body = MessageResponse {
+        message: "if this email has an account, a code is on its way".to_owned(),
+    };
     Ok((StatusCode::ACCEPTED, Json(body)))
 }
 
+/// Checks a one-time code, marks the email verified and signs the user in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/verify-otp",
+    tag = "auth",
+    request_body = VerifyOtpRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = AuthResponse,
+            headers(("set-cookie" = String, description = "The session cookie (refresh token)"))),
+        (status = 400, description = "`invalid_otp` (wrong, expired, used or burnt after 5 attempts) or `invalid_json`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn verify_otp(
     State(state): State<AppState>,
     ValidJson(req): ValidJson<VerifyOtpRequest>,
@@ -76,6 +125,24 @@ pub async fn verify_otp(
     Ok(signed_in(&state, issued))
 }
 
+/// Password sign-in by email or username.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = AuthResponse,
+            headers(("set-cookie" = String, description = "The session cookie (refresh token)"))),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`invalid_credentials`: the same for an unknown user and a wrong password", body = ErrorResponse),
+        (status = 403, description = "`email_not_verified`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many failures for this login or IP; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -88,7 +155,21 @@ pub async fn login(
 }
 
 /// Rotates the session cookie and returns a new access token. A failed refresh clears the cookie
-/// so the client stops presenting a dead token.
+/// so the client stops presenting a dead token. Presenting an already-rotated refresh token revokes
+/// the whole session.
+#[utoipa::path(
+    post,
+    path = "/api/auth/refresh",
+    tag = "auth",
+    security(("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "A new access token; the session cookie is rotated", body = TokenResponse,
+            headers(("set-cookie" = String, description = "The rotated session cookie"))),
+        (status = 401, description = "`unauthorized`: no, expired, revoked or reused session cookie (the cookie is cleared)", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`: the cookie came with a foreign `Origin` (or neither `Origin` nor `X-Requested-With`)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = match state.web.cookie.read(&headers) {
         Some(token) => state.auth.refresh(&token).await,
@@ -116,6 +197,18 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// Ends the current session (idempotent: without a valid session it just clears the cookie).
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    security((), ("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 204, description = "Signed out; the session is revoked and the cookie cleared",
+            headers(("set-cookie" = String, description = "Clears the session cookie"))),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     who: Result<Authenticated, ApiError>,
@@ -128,6 +221,18 @@ pub async fn logout(
     Ok(response)
 }
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/api/auth/verify-me",
+    tag = "auth",
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = UserResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn verify_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,

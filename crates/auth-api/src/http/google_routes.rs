@@ -4,24 +4,32 @@
 use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use common::error::ErrorResponse;
 use common::{ApiError, ErrorCode};
 use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::cookies::append;
 use crate::domain::oauth;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct StartQuery {
     /// A path on the app to land on afterwards (`/chats`); anything else is ignored.
     return_to: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// What the provider appends to the redirect URI.
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
+    /// The authorization code.
     code: Option<String>,
+    /// The single-use `state` issued by `GET /api/auth/google`.
     state: Option<String>,
+    /// Set instead of `code` when the user or the provider refused.
     error: Option<String>,
 }
 
@@ -48,6 +56,20 @@ fn safe_path(path: Option<String>) -> String {
     }
 }
 
+/// Starts Google sign-in: redirects to the provider with `state`, PKCE (S256) and `nonce`.
+#[utoipa::path(
+    get,
+    path = "/api/auth/google",
+    operation_id = "google_start",
+    tag = "google",
+    params(StartQuery),
+    responses(
+        (status = 302, description = "Redirect to the provider's authorization endpoint",
+            headers(("location" = String, description = "The provider's authorization URL"))),
+        (status = 404, description = "`not_found`: Google sign-in is not configured", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn start(
     State(state): State<AppState>,
     Query(q): Query<StartQuery>,
@@ -60,6 +82,26 @@ pub async fn start(
     Ok(redirect(&url))
 }
 
+/// The provider's redirect back: checks `state`, exchanges the code, validates the ID token, signs
+/// the account in and redirects to the app.
+#[utoipa::path(
+    get,
+    path = "/api/auth/google/callback",
+    operation_id = "google_callback",
+    tag = "google",
+    params(CallbackQuery),
+    responses(
+        (status = 302, description = "Signed in; redirect to the app with the session cookie set",
+            headers(
+                ("location" = String, description = "The app URL to land on"),
+                ("set-cookie" = String, description = "The session cookie (refresh token)"),
+            )),
+        (status = 400, description = "`oauth_failed`: refused, missing or reused `state`, failed code exchange or ID-token check", body = ErrorResponse),
+        (status = 404, description = "`not_found`: Google sign-in is not configured", body = ErrorResponse),
+        (status = 409, description = "`conflict`: the identity cannot be linked to the existing account", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn callback(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,

@@ -12,11 +12,14 @@ mod users_routes;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::routing::{get, post, put};
+use axum::{Extension, Router};
+use common::openapi::SecurityAddon;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::domain::AuthService;
 use crate::domain::oauth::Google;
@@ -41,7 +44,63 @@ pub struct AppState {
     pub web: Arc<Web>,
 }
 
-/// Every route, with CORS, the Origin check, the body limit and request tracing.
+/// The document's fixed parts; the paths and their schemas come from the routes themselves.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Batiyoun auth-api",
+        description = "Accounts, email one-time codes, password and Google sign-in, sessions, \
+                       access-token minting and the end-to-end public-key directory. Errors are \
+                       `{\"error\":{\"code\",\"message\",\"fields\"?}}` with a stable `code`.",
+    ),
+    modifiers(&SecurityAddon),
+    tags(
+        (name = "auth", description = "Sign-up, one-time codes, sign-in and sessions"),
+        (name = "google", description = "Sign-in with Google (OpenID Connect, PKCE)"),
+        (name = "users", description = "Profiles, username search and public keys"),
+        (name = "meta", description = "Keys, health, readiness, metrics and this document"),
+    ),
+)]
+struct ApiDoc;
+
+/// The API routes, each registered through `routes!` together with its `#[utoipa::path]`
+/// documentation, so the served path and method are the documented ones. Add routes here with
+/// `.routes(routes!(handler))`, never with a bare `.route(…)`: `tests/api/openapi.rs` pins the
+/// documented set and calls every documented operation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(auth_routes::signup))
+        .routes(routes!(auth_routes::request_otp))
+        .routes(routes!(auth_routes::verify_otp))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::refresh))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(auth_routes::verify_me))
+        .routes(routes!(google_routes::start))
+        .routes(routes!(google_routes::callback))
+        .routes(routes!(users_routes::search))
+        .routes(routes!(users_routes::put_key))
+        .routes(routes!(users_routes::profile))
+        .routes(routes!(users_routes::get_key))
+        .routes(routes!(meta_routes::jwks))
+        .routes(routes!(meta_routes::readyz))
+        .routes(routes!(meta_routes::openapi_json))
+}
+
+/// The OpenAPI document of every route [`router`] serves (the API routes plus the liveness and
+/// metrics routes `common` adds).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = api_routes().split_for_parts();
+    with_shared_paths(doc)
+}
+
+fn with_shared_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    doc.merge(common::openapi::SharedPaths::openapi());
+    doc
+}
+
+/// Every route, with CORS, the Origin check, the body limit and request tracing, and the OpenAPI
+/// document of them all at `GET /api/openapi.json`.
 pub fn router(state: AppState) -> Router {
     let origins: Vec<HeaderValue> = state
         .web
@@ -60,28 +119,21 @@ pub fn router(state: AppState) -> Router {
         ])
         .max_age(Duration::from_secs(600));
 
-    let api = Router::new()
-        .route("/api/auth/signup", post(auth_routes::signup))
-        .route("/api/auth/request-otp", post(auth_routes::request_otp))
-        .route("/api/auth/verify-otp", post(auth_routes::verify_otp))
-        .route("/api/auth/login", post(auth_routes::login))
-        .route("/api/auth/refresh", post(auth_routes::refresh))
-        .route("/api/auth/logout", post(auth_routes::logout))
-        .route("/api/auth/verify-me", get(auth_routes::verify_me))
-        .route("/api/auth/google", get(google_routes::start))
-        .route("/api/auth/google/callback", get(google_routes::callback))
-        .route("/api/users/search", get(users_routes::search))
-        .route("/api/users/me/keys", put(users_routes::put_key))
-        .route("/api/users/{id}", get(users_routes::profile))
-        .route("/api/users/{id}/keys", get(users_routes::get_key))
-        .route("/.well-known/jwks.json", get(meta_routes::jwks))
-        .route("/readyz", get(meta_routes::readyz))
+    let (api, doc) = api_routes()
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             csrf::require_allowed_origin,
         ))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state);
+        .with_state(state)
+        .split_for_parts();
+    let doc = with_shared_paths(doc);
+    // Serialized once; a failure here is a bug in a schema, caught by the tests.
+    let json = doc.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot serialize the OpenAPI document");
+        "{}".to_owned()
+    });
+    let api: Router = api.layer(Extension(meta_routes::OpenApiJson(json.into())));
 
     // Request ids, per-request spans and route metrics (`GET /metrics`) come from common.
     common::observability::instrument(api.merge(common::server::liveness())).layer(cors)

@@ -4,12 +4,26 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use common::ApiError;
 use common::contracts::auth::{PublicKeyBody, PublicProfile, UserSearchQuery, UserSearchResponse};
+use common::error::ErrorResponse;
 
 use super::AppState;
 use super::extract::{Authenticated, ValidJson};
 use crate::domain::users::{parse_id, to_profile};
 
 /// `GET /api/users/search?q=` (signed-in users only, so the directory cannot be scraped anonymously).
+#[utoipa::path(
+    get,
+    path = "/api/users/search",
+    tag = "users",
+    params(UserSearchQuery),
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "Up to 20 users whose username starts with `q`", body = UserSearchResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `q` is missing", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn search(
     State(state): State<AppState>,
     Authenticated(_): Authenticated,
@@ -20,6 +34,18 @@ pub async fn search(
     Ok(Json(UserSearchResponse { users }))
 }
 
+/// A user's public profile.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The public profile", body = PublicProfile),
+        (status = 404, description = "`not_found`: no such user (or not a UUID)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn profile(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -28,6 +54,23 @@ pub async fn profile(
     Ok(Json(to_profile(&user)))
 }
 
+/// Publishes the caller's end-to-end public key (ECDH P-256, JWK), replacing any previous one.
+#[utoipa::path(
+    put,
+    path = "/api/users/me/keys",
+    tag = "users",
+    request_body = PublicKeyBody,
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The stored key, normalised", body = PublicKeyBody),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed` (cookie-authenticated from a foreign origin)", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: malformed or off-curve key", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn put_key(
     State(state): State<AppState>,
     Authenticated(me): Authenticated,
@@ -40,6 +83,18 @@ pub async fn put_key(
     Ok(Json(PublicKeyBody { public_key }))
 }
 
+/// A user's end-to-end public key.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/keys",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user's public key", body = PublicKeyBody),
+        (status = 404, description = "`not_found`: no such user, or no key published", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
 pub async fn get_key(
     State(state): State<AppState>,
     Path(id): Path<String>,

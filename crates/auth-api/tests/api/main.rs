@@ -10,6 +10,7 @@ mod errors;
 mod flow;
 mod google;
 mod limits;
+mod openapi;
 mod security;
 mod startup;
 mod store_contract;

@@ -5,6 +5,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
 
 use super::char_len;
@@ -20,9 +21,10 @@ static USERNAME_RE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The public view of an account.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    #[schema(format = Uuid)]
     pub id: String,
     pub email: String,
     pub username: String,
@@ -35,9 +37,10 @@ pub struct User {
 }
 
 /// What other users may see of an account (no email).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicProfile {
+    #[schema(format = Uuid)]
     pub id: String,
     pub username: String,
     pub display_name: Option<String>,
@@ -76,25 +79,30 @@ fn validate_display_name(value: &str) -> Result<(), ValidationError> {
 }
 
 /// `POST /api/auth/signup`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignupRequest {
     #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
     pub email: String,
     #[validate(custom(function = "validate_username"))]
+    #[schema(pattern = "^[a-z0-9_.]{3,32}$")]
     pub username: String,
     /// 12–128 characters of any Unicode; the server also refuses the most common passwords.
     #[validate(custom(function = "validate_password"))]
+    #[schema(min_length = 12, max_length = 128, format = Password)]
     pub password: String,
     #[validate(custom(function = "validate_display_name"))]
+    #[schema(min_length = 1, max_length = 64)]
     pub display_name: Option<String>,
 }
 
 /// `POST /api/auth/request-otp`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RequestOtpRequest {
     #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
     pub email: String,
 }
 
@@ -109,27 +117,30 @@ fn validate_otp_code(value: &str) -> Result<(), ValidationError> {
 }
 
 /// `POST /api/auth/verify-otp`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerifyOtpRequest {
     #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
     pub email: String,
     #[validate(custom(function = "validate_otp_code"))]
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
 }
 
 /// `POST /api/auth/login`; `login` is an email or a username.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginRequest {
     #[validate(length(min = 1, max = 254, message = "must be 1-254 characters"))]
     pub login: String,
     #[validate(length(min = 1, max = 1024, message = "must be 1-1024 bytes"))]
+    #[schema(min_length = 1, format = Password)]
     pub password: String,
 }
 
 /// Returned by verify-otp, login and the OAuth callback's token fetch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthResponse {
     pub user: User,
@@ -139,7 +150,7 @@ pub struct AuthResponse {
 }
 
 /// Returned by `POST /api/auth/refresh`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenResponse {
     pub access_token: String,
@@ -147,22 +158,25 @@ pub struct TokenResponse {
 }
 
 /// `{ "user": … }` bodies (signup, verify-me).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserResponse {
     pub user: User,
 }
 
 /// `GET /api/users/search?q=`: a username prefix.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct UserSearchQuery {
+    /// The start of a username (1-32 characters).
+    #[param(min_length = 1, max_length = 32)]
     #[validate(length(min = 1, max = 32, message = "must be 1-32 characters"))]
     pub q: String,
 }
 
 /// `GET /api/users/search` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSearchResponse {
     pub users: Vec<PublicProfile>,
@@ -170,7 +184,7 @@ pub struct UserSearchResponse {
 
 /// An ECDH P-256 public key as a JWK (`{"kty":"EC","crv":"P-256","x":…,"y":…}`).
 /// Field presence is checked here; that the point is on the curve is checked by auth-api.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicKeyJwk {
     #[validate(length(equal = 2, message = "must be \"EC\""))]
@@ -183,8 +197,16 @@ pub struct PublicKeyJwk {
     pub y: String,
 }
 
+/// `202` from `POST /api/auth/request-otp`: a fixed message, whatever the email (no account
+/// enumeration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageResponse {
+    pub message: String,
+}
+
 /// `PUT /api/users/me/keys` and `GET /api/users/{id}/keys`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PublicKeyBody {
     #[validate(nested)]

@@ -1,0 +1,192 @@
+//! The OpenAPI document at `GET /api/openapi.json` stays in sync with the router: it lists
+//! exactly the routes the issue specifies, every documented operation is really served (and
+//! answers with a status it documents), and the document is self-consistent.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::helpers::{Backends, TestApp, spawn_app};
+
+/// Every route auth-api serves, from the issue's endpoint list plus the operational routes.
+/// Adding a route without documenting it, or documenting one that is gone, fails the tests below.
+const EXPECTED: &[(&str, &str)] = &[
+    ("post", "/api/auth/signup"),
+    ("post", "/api/auth/request-otp"),
+    ("post", "/api/auth/verify-otp"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/verify-me"),
+    ("get", "/api/auth/google"),
+    ("get", "/api/auth/google/callback"),
+    ("get", "/api/users/search"),
+    ("get", "/api/users/{id}"),
+    ("put", "/api/users/me/keys"),
+    ("get", "/api/users/{id}/keys"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/readyz"),
+    ("get", "/healthz"),
+    ("get", "/metrics"),
+    ("get", "/api/openapi.json"),
+];
+
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+async fn served_document(app: &TestApp) -> Value {
+    let resp = app
+        .client
+        .get(format!("{}/api/openapi.json", app.base))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(
+        content_type.starts_with("application/json"),
+        "{content_type}"
+    );
+    serde_json::from_str(&resp.text().await.unwrap()).expect("the document is JSON")
+}
+
+/// `(method, path, operation)` for every operation in the document.
+fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+    let mut out = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if METHODS.contains(&method.as_str()) {
+                out.push((method.clone(), path.clone(), op.clone()));
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_served_document_lists_exactly_the_expected_routes() {
+    let app = spawn_app(Backends::Embedded).await.expect("embedded app");
+    let doc = served_document(&app).await;
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(doc["info"]["title"], "Batiyoun auth-api");
+    assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
+
+    let documented: BTreeSet<(String, String)> = operations(&doc)
+        .into_iter()
+        .map(|(m, p, _)| (m, p))
+        .collect();
+    let expected: BTreeSet<(String, String)> = EXPECTED
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    let missing: Vec<_> = expected.difference(&documented).collect();
+    let unexpected: Vec<_> = documented.difference(&expected).collect();
+    assert!(
+        missing.is_empty() && unexpected.is_empty(),
+        "not documented: {missing:?}; documented but not expected: {unexpected:?}"
+    );
+
+    // The library function and the served document agree.
+    let built = serde_json::to_value(auth_api::http::openapi()).unwrap();
+    assert_eq!(built, doc);
+}
+
+/// A response the router produced itself because nothing matched (axum's bare 404/405), as
+/// opposed to a handler's `not_found` error body.
+fn unrouted(status: u16, body: &Value) -> bool {
+    status == 405 || (status == 404 && body["error"]["code"].as_str().is_none())
+}
+
+#[tokio::test]
+async fn every_documented_operation_is_served_with_a_documented_status() {
+    let app = spawn_app(Backends::Embedded).await.expect("embedded app");
+    let doc = served_document(&app).await;
+    let id = uuid::Uuid::new_v4().to_string();
+    for (method, path, op) in operations(&doc) {
+        let url = format!("{}{}", app.base, path.replace("{id}", &id));
+        assert!(!url.contains('{'), "unfilled path parameter in {path}");
+        let method_ = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let mut req = app
+            .client
+            .request(method_, &url)
+            .header("origin", &app.origin);
+        if method == "post" || method == "put" {
+            req = req.json(&serde_json::json!({}));
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status().as_u16();
+        let body: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap_or(Value::Null);
+        assert!(
+            !unrouted(status, &body),
+            "{method} {path} is documented but not served ({status})"
+        );
+        let documented = op["responses"]
+            .as_object()
+            .expect("responses")
+            .contains_key(&status.to_string());
+        assert!(
+            documented,
+            "{method} {path} answered {status}, which it does not document: {body}"
+        );
+    }
+}
+
+/// Every `$ref` in `value`, as a JSON pointer into the document.
+fn refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => out.push(r.clone()),
+                    _ => refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_operation_documents_a_success_and_every_reference_resolves() {
+    let app = spawn_app(Backends::Embedded).await.expect("embedded app");
+    let doc = served_document(&app).await;
+    let schemes = doc["components"]["securitySchemes"]
+        .as_object()
+        .expect("security schemes");
+    for (method, path, op) in operations(&doc) {
+        let statuses: Vec<u16> = op["responses"]
+            .as_object()
+            .expect("responses")
+            .keys()
+            .map(|s| s.parse().expect("numeric status"))
+            .collect();
+        assert!(
+            statuses.iter().any(|s| (200..400).contains(s)),
+            "{method} {path} documents no 2xx/3xx response: {statuses:?}"
+        );
+        for requirement in op["security"].as_array().into_iter().flatten() {
+            for name in requirement.as_object().unwrap().keys() {
+                assert!(
+                    schemes.contains_key(name),
+                    "{method} {path}: unknown scheme {name}"
+                );
+            }
+        }
+    }
+
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(
+        all.iter()
+            .any(|r| r == "#/components/schemas/ErrorResponse"),
+        "errors are documented with the shared envelope"
+    );
+    for r in all {
+        let pointer = r
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("external $ref {r}"));
+        assert!(doc.pointer(pointer).is_some(), "unresolved $ref {r}");
+    }
+}
