@@ -1,0 +1,7 @@
+//! `ChatStore` adapters: MongoDB (production) and SQLite (the embedded default).
+
+pub mod mongo;
+pub mod sqlite;
+
+pub use mongo::MongoStore;
+pub use sqlite::SqliteStore;

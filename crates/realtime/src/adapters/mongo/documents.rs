@@ -1,0 +1,115 @@
+//! BSON mapping of chats and messages, and driver errors mapped to `StoreError`.
+
+use bson::oid::ObjectId;
+use bson::{Document, doc};
+use chrono::{DateTime, Utc};
+use common::contracts::chat::{ChatType, Message};
+use mongodb::error::{ErrorKind, WriteFailure};
+
+use crate::ports::{ChatRecord, StoreError, StoreResult};
+
+pub(super) fn err(e: mongodb::error::Error) -> StoreError {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000 => StoreError::Duplicate,
+        ErrorKind::Command(c) if c.code == 11000 => StoreError::Duplicate,
+        ErrorKind::ServerSelection { .. }
+        | ErrorKind::Io(_)
+        | ErrorKind::ConnectionPoolCleared { .. } => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+pub(super) fn bad(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Other(format!("malformed document: {e}"))
+}
+
+pub(super) fn oid(id: &str) -> Option<ObjectId> {
+    ObjectId::parse_str(id).ok()
+}
+
+pub(super) fn date(t: DateTime<Utc>) -> bson::DateTime {
+    bson::DateTime::from_millis(t.timestamp_millis())
+}
+
+pub(super) fn strings(d: &Document, key: &str) -> Vec<String> {
+    d.get_array(key)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub(super) fn message_doc(m: &Message) -> StoreResult<Document> {
+    let Some(id) = oid(&m.id) else {
+        return Err(bad("message id"));
+    };
+    let mut d = doc! {
+        "_id": id,
+        "chatId": &m.chat_id,
+        "senderId": &m.sender_id,
+        "clientMsgId": &m.client_msg_id,
+        "content": &m.content,
+        "encrypted": m.encrypted,
+        "type": bson::to_bson(&m.kind).map_err(bad)?,
+        "timestamp": date(m.timestamp),
+        "readBy": &m.read_by,
+        "deliveredTo": &m.delivered_to,
+    };
+    if let Some(iv) = &m.iv {
+        d.insert("iv", iv);
+    }
+    if let Some(meta) = &m.metadata {
+        d.insert("metadata", bson::to_document(meta).map_err(bad)?);
+    }
+    Ok(d)
+}
+
+pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
+    let s = |k: &str| d.get_str(k).map(str::to_owned).map_err(bad);
+    Ok(Message {
+        id: d.get_object_id("_id").map_err(bad)?.to_hex(),
+        chat_id: s("chatId")?,
+        sender_id: s("senderId")?,
+        client_msg_id: s("clientMsgId")?,
+        content: s("content")?,
+        iv: d.get_str("iv").ok().map(str::to_owned),
+        encrypted: d.get_bool("encrypted").unwrap_or(false),
+        kind: d
+            .get("type")
+            .cloned()
+            .map(bson::from_bson)
+            .transpose()
+            .map_err(bad)?
+            .unwrap_or_default(),
+        metadata: match d.get_document("metadata") {
+            Ok(m) => Some(bson::from_document(m.clone()).map_err(bad)?),
+            Err(_) => None,
+        },
+        timestamp: d.get_datetime("timestamp").map_err(bad)?.to_chrono(),
+        read_by: strings(d, "readBy"),
+        delivered_to: strings(d, "deliveredTo"),
+    })
+}
+
+pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
+    Ok(ChatRecord {
+        id: d.get_object_id("_id").map_err(bad)?.to_hex(),
+        kind: if d.get_str("type").map_err(bad)? == "group" {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        },
+        participants: strings(d, "participants"),
+        name: d.get_str("name").ok().map(str::to_owned),
+        admins: strings(d, "admins"),
+        passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
+        last_message: match d.get_document("lastMessage") {
+            Ok(m) => Some(message_from(m)?),
+            Err(_) => None,
+        },
+        last_message_at: d.get_datetime("lastMessageAt").ok().map(|t| t.to_chrono()),
+        created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
+    })
+}

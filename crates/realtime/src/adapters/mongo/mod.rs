@@ -1,0 +1,329 @@
+//! The MongoDB `ChatStore` (official `mongodb` 3.x driver): collections `chats` and `messages`.
+//!
+//! Message inserts use the configured write concern (default `majority`, journaled), so an ack
+//! means the message is durable. `(senderId, clientMsgId)` is unique, which makes resends
+//! idempotent: the duplicate-key error returns the original. Short server-selection timeouts make
+//! an unreachable server fail fast as `Unavailable`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bson::{Bson, Document, doc};
+use common::contracts::chat::{ChatType, Message};
+use futures::TryStreamExt;
+use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument, WriteConcern};
+use mongodb::{Client, Collection, IndexModel};
+
+mod documents;
+
+use documents::{bad, chat_from, date, err, message_doc, message_from, oid};
+
+use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+
+pub struct MongoStore {
+    client: Client,
+    chats: Collection<Document>,
+    messages: Collection<Document>,
+    durable: WriteConcern,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers, and creates the indexes.
+    pub async fn connect(
+        url: &str,
+        db: &str,
+        write_concern: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        let mut options = ClientOptions::parse(url).await?;
+        options.server_selection_timeout = Some(timeout);
+        options.connect_timeout = Some(timeout);
+        options.app_name = Some("batiyoun-realtime".into());
+        let client = Client::with_options(options)?;
+        let db = client.database(db);
+        let w = match write_concern {
+            "majority" => Acknowledgment::Majority,
+            n => Acknowledgment::Nodes(n.parse().map_err(|_| {
+                anyhow::anyhow!("MONGODB_WRITE_CONCERN must be `majority` or a number, got {n:?}")
+            })?),
+        };
+        let durable = WriteConcern::builder().w(w).journal(true).build();
+        let store = Self {
+            client,
+            chats: db.collection("chats"),
+            messages: db.collection("messages"),
+            durable,
+        };
+        store
+            .ping()
+            .await
+            .map_err(|e| anyhow::anyhow!("MongoDB unreachable: {e}"))?;
+        // History by chat: ObjectId order, so `_id` alone sorts within a chat. (`{chatId, _id}` would
+        // be the ideal compound index, but the nx-27017 test server fails inserts with `_id` in a
+        // compound index; `{chatId, timestamp}` serves the same queries on both.)
+        store
+            .messages
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"chatId": 1, "timestamp": -1})
+                    .build(),
+            )
+            .await?;
+        store
+            .messages
+            .create_index(
+                IndexModel::builder()
+                    .keys(doc! {"senderId": 1, "clientMsgId": 1})
+                    .options(
+                        IndexOptions::builder()
+                            .unique(true)
+                            .name("idempotency".to_owned())
+                            .build(),
+                    )
+                    .build(),
+            )
+            .await?;
+        store
+            .chats
+            .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
+            .await?;
+        Ok(store)
+    }
+
+    async fn find_messages(
+        &self,
+        filter: Document,
+        sort: i32,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let docs: Vec<Document> = self
+            .messages
+            .find(filter)
+            .sort(doc! {"_id": sort})
+            .limit(i64::from(limit))
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        docs.iter().map(message_from).collect()
+    }
+
+    async fn update_chat(&self, id: &str, update: Document) -> StoreResult<Option<ChatRecord>> {
+        let Some(id) = oid(id) else { return Ok(None) };
+        let d = self
+            .chats
+            .find_one_and_update(doc! {"_id": id}, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(err)?;
+        d.as_ref().map(chat_from).transpose()
+    }
+}
+
+#[async_trait]
+impl ChatStore for MongoStore {
+    fn backend(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.client
+            .database("admin")
+            .run_command(doc! {"ping": 1})
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
+        let Some(id) = oid(&c.id) else {
+            return Err(bad("chat id"));
+        };
+        let mut d = doc! {
+            "_id": id,
+            "type": if c.kind == ChatType::Group { "group" } else { "direct" },
+            "participants": &c.participants,
+            "admins": &c.admins,
+            "lastMessage": Bson::Null,
+            // Hex id of `lastMessage`, "" when none: a string, so "only move forward" is a plain
+            // `$lt` (nx-27017 cannot compare ObjectIds outside `_id`; strings order the same).
+            "lastMessageId": "",
+            "lastMessageAt": Bson::Null,
+            "createdAt": date(c.created_at),
+        };
+        if let Some(n) = &c.name {
+            d.insert("name", n);
+        }
+        if let Some(h) = &c.passcode_hash {
+            d.insert("passcodeHash", h);
+        }
+        self.chats
+            .insert_one(d)
+            .write_concern(self.durable.clone())
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let Some(id) = oid(id) else { return Ok(None) };
+        let d = self.chats.find_one(doc! {"_id": id}).await.map_err(err)?;
+        d.as_ref().map(chat_from).transpose()
+    }
+
+    async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
+        // `$in: [user]` rather than `participants: user`: equivalent on MongoDB, and the nx-27017
+        // test server misses array-element equality on an indexed array field.
+        let docs: Vec<Document> = self
+            .chats
+            .find(doc! {"participants": {"$in": [user]}})
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        let mut chats = docs
+            .iter()
+            .map(chat_from)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // Sorted here: "last activity" falls back to creation time, which a sort spec cannot say.
+        chats.sort_by(|a, b| {
+            let ka = (a.last_message_at.unwrap_or(a.created_at), &a.id);
+            let kb = (b.last_message_at.unwrap_or(b.created_at), &b.id);
+            kb.cmp(&ka)
+        });
+        Ok(chats)
+    }
+
+    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_chat(id, doc! {"$set": {"name": name}}).await
+    }
+
+    async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
+        let Some(oid) = oid(id) else { return Ok(false) };
+        self.messages
+            .delete_many(doc! {"chatId": id})
+            .await
+            .map_err(err)?;
+        let r = self
+            .chats
+            .delete_one(doc! {"_id": oid})
+            .await
+            .map_err(err)?;
+        Ok(r.deleted_count > 0)
+    }
+
+    async fn add_participants(
+        &self,
+        id: &str,
+        users: &[String],
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.update_chat(id, doc! {"$addToSet": {"participants": {"$each": users}}})
+            .await
+    }
+
+    async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_chat(id, doc! {"$pull": {"participants": user, "admins": user}})
+            .await
+    }
+
+    async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
+        let message = m.into_message();
+        let d = message_doc(&message)?;
+        match self
+            .messages
+            .insert_one(d)
+            .write_concern(self.durable.clone())
+            .await
+            .map_err(err)
+        {
+            Ok(_) => {}
+            Err(StoreError::Duplicate) => {
+                let filter =
+                    doc! {"senderId": &message.sender_id, "clientMsgId": &message.client_msg_id};
+                return match self.messages.find_one(filter).await.map_err(err)? {
+                    Some(d) => Ok(Inserted::Existing(message_from(&d)?)),
+                    None => Err(StoreError::Duplicate),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        // The chat's preview; only ever moves forward, so concurrent sends cannot rewind it.
+        if let Some(chat) = oid(&message.chat_id) {
+            let filter = doc! {"_id": chat, "lastMessageId": {"$lt": &message.id}};
+            let update = doc! {"$set": {
+                "lastMessage": message_doc(&message)?,
+                "lastMessageId": &message.id,
+                "lastMessageAt": date(message.timestamp),
+            }};
+            self.chats.update_one(filter, update).await.map_err(err)?;
+        }
+        Ok(Inserted::New(message))
+    }
+
+    async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
+        let Some(id) = oid(id) else { return Ok(None) };
+        let d = self
+            .messages
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(err)?;
+        d.as_ref().map(message_from).transpose()
+    }
+
+    async fn messages_before(
+        &self,
+        chat: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut filter = doc! {"chatId": chat};
+        if let Some(b) = before.and_then(oid) {
+            filter.insert("_id", doc! {"$lt": b});
+        }
+        self.find_messages(filter, -1, limit).await
+    }
+
+    async fn messages_after(
+        &self,
+        chat: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let mut filter = doc! {"chatId": chat};
+        if let Some(a) = after.and_then(oid) {
+            filter.insert("_id", doc! {"$gt": a});
+        }
+        self.find_messages(filter, 1, limit).await
+    }
+
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+        let Some(upto) = oid(upto) else { return Ok(0) };
+        let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$ne": user}};
+        let r = self
+            .messages
+            .update_many(filter, doc! {"$addToSet": {"readBy": user}})
+            .await
+            .map_err(err)?;
+        Ok(r.modified_count)
+    }
+
+    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+        let Some(id) = oid(message) else {
+            return Ok(false);
+        };
+        let filter = doc! {"_id": id, "deliveredTo": {"$ne": user}};
+        let r = self
+            .messages
+            .update_one(filter, doc! {"$addToSet": {"deliveredTo": user}})
+            .await
+            .map_err(err)?;
+        Ok(r.modified_count > 0)
+    }
+
+    async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
+        let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$ne": user}};
+        self.messages.count_documents(filter).await.map_err(err)
+    }
+}

@@ -1,0 +1,311 @@
+//! The embedded `ChatStore`: one SQLite file (`DATA_DIR/realtime.db`), WAL with `synchronous=FULL`
+//! so an acknowledged message survives a crash. Lists (participants, readBy…) are JSON arrays;
+//! ids are lowercase 24-hex strings, so text order is id order. Read-modify-write updates are
+//! serialised by a mutex: this process is the file's only writer.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::contracts::chat::Message;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use tokio::sync::Mutex;
+
+mod rows;
+
+use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, message_kind, ms};
+
+use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write: Mutex<()>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/realtime.db`.
+    pub async fn open(dir: &Path) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join("realtime.db");
+        let opts = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&pool).await?;
+        }
+        Ok(Self {
+            pool,
+            write: Mutex::new(()),
+        })
+    }
+
+    async fn update_lists(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut ChatRecord),
+    ) -> StoreResult<Option<ChatRecord>> {
+        let _guard = self.write.lock().await;
+        let Some(mut chat) = self.get_chat(id).await? else {
+            return Ok(None);
+        };
+        f(&mut chat);
+        sqlx::query("UPDATE chats SET participants = ?1, admins = ?2, name = ?3 WHERE id = ?4")
+            .bind(json(&chat.participants)?)
+            .bind(json(&chat.admins)?)
+            .bind(chat.name.clone())
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(Some(chat))
+    }
+}
+
+#[async_trait]
+impl ChatStore for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(c.id.clone())
+        .bind(kind_str(c.kind))
+        .bind(json(&c.participants)?)
+        .bind(c.name.clone())
+        .bind(json(&c.admins)?)
+        .bind(c.passcode_hash.clone())
+        .bind(ms(c.created_at))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(err)
+    }
+
+    async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let row = sqlx::query("SELECT * FROM chats WHERE id = ?1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.as_ref().map(chat_from_row).transpose()
+    }
+
+    async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants) WHERE value = ?1)
+             ORDER BY COALESCE(last_message_at, created_at) DESC, id DESC",
+        )
+        .bind(user.to_owned())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(chat_from_row).collect()
+    }
+
+    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| c.name = Some(name.to_owned()))
+            .await
+    }
+
+    async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
+        let _guard = self.write.lock().await;
+        let mut tx = self.pool.begin().await.map_err(err)?;
+        sqlx::query("DELETE FROM messages WHERE chat_id = ?1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        let n = sqlx::query("DELETE FROM chats WHERE id = ?1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        tx.commit().await.map_err(err)?;
+        Ok(n.rows_affected() > 0)
+    }
+
+    async fn add_participants(
+        &self,
+        id: &str,
+        users: &[String],
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            for u in users {
+                if !c.participants.contains(u) {
+                    c.participants.push(u.clone());
+                }
+            }
+        })
+        .await
+    }
+
+    async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            c.participants.retain(|p| p != user);
+            c.admins.retain(|p| p != user);
+        })
+        .await
+    }
+
+    async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
+        let _guard = self.write.lock().await;
+        let metadata = m.metadata.as_ref().map(json).transpose()?;
+        let inserted = sqlx::query(
+            "INSERT INTO messages (id, chat_id, sender_id, client_msg_id, content, iv, encrypted, kind, metadata, timestamp)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        )
+        .bind(m.id.clone())
+        .bind(m.chat_id.clone())
+        .bind(m.sender_id.clone())
+        .bind(m.client_msg_id.clone())
+        .bind(m.content.clone())
+        .bind(m.iv.clone())
+        .bind(i64::from(m.encrypted))
+        .bind(message_kind(m.kind))
+        .bind(metadata)
+        .bind(ms(m.timestamp))
+        .execute(&self.pool)
+        .await
+        .map_err(err);
+        match inserted {
+            Ok(_) => {}
+            Err(StoreError::Duplicate) => {
+                let row = sqlx::query(
+                    "SELECT * FROM messages WHERE sender_id = ?1 AND client_msg_id = ?2",
+                )
+                .bind(m.sender_id.clone())
+                .bind(m.client_msg_id.clone())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(err)?;
+                return match row {
+                    Some(r) => Ok(Inserted::Existing(message_from_row(&r)?)),
+                    None => Err(StoreError::Duplicate),
+                };
+            }
+            Err(e) => return Err(e),
+        }
+        let message = m.into_message();
+        sqlx::query(
+            "UPDATE chats SET last_message = ?1, last_message_id = ?2, last_message_at = ?3
+             WHERE id = ?4 AND (last_message_id IS NULL OR last_message_id < ?2)",
+        )
+        .bind(json(&message)?)
+        .bind(message.id.clone())
+        .bind(ms(message.timestamp))
+        .bind(message.chat_id.clone())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(Inserted::New(message))
+    }
+
+    async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
+        let row = sqlx::query("SELECT * FROM messages WHERE id = ?1")
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.as_ref().map(message_from_row).transpose()
+    }
+
+    async fn messages_before(
+        &self,
+        chat: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE chat_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+        )
+        .bind(chat.to_owned())
+        .bind(before.map(str::to_owned))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn messages_after(
+        &self,
+        chat: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let rows = sqlx::query(
+            "SELECT * FROM messages WHERE chat_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id ASC LIMIT ?3",
+        )
+        .bind(chat.to_owned())
+        .bind(after.map(str::to_owned))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(message_from_row).collect()
+    }
+
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+        let _guard = self.write.lock().await;
+        let r = sqlx::query(
+            "UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?1)
+             WHERE chat_id = ?2 AND id <= ?3 AND sender_id <> ?1
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?1)",
+        )
+        .bind(user.to_owned())
+        .bind(chat.to_owned())
+        .bind(upto.to_owned())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected())
+    }
+
+    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+        let _guard = self.write.lock().await;
+        let r = sqlx::query(
+            "UPDATE messages SET delivered_to = json_insert(delivered_to, '$[#]', ?1)
+             WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)",
+        )
+        .bind(user.to_owned())
+        .bind(message.to_owned())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND sender_id <> ?2
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?2)",
+        )
+        .bind(chat.to_owned())
+        .bind(user.to_owned())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,108 @@
+//! The SQLite schema, row mapping and error mapping of the embedded store.
+
+use chrono::{DateTime, TimeZone, Utc};
+use common::contracts::chat::{ChatType, Message, MessageType};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::ports::{ChatRecord, StoreError, StoreResult};
+
+pub(super) const SCHEMA: [&str; 5] = [
+    "CREATE TABLE IF NOT EXISTS chats (
+        id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
+        admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
+        last_message_at INTEGER, created_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS messages (
+        id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
+        client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
+        kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
+        read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]')",
+    "CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
+    "CREATE INDEX IF NOT EXISTS chats_activity ON chats (last_message_at)",
+];
+
+pub(super) fn err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+pub(super) fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+}
+
+pub(super) fn parse<T: serde::de::DeserializeOwned>(s: &str) -> StoreResult<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Other(format!("corrupt row: {e}")))
+}
+
+pub(super) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(super) fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+pub(super) fn kind_str(k: ChatType) -> &'static str {
+    match k {
+        ChatType::Direct => "direct",
+        ChatType::Group => "group",
+    }
+}
+
+pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
+    let g = |e: sqlx::Error| StoreError::Other(e.to_string());
+    let kind: String = r.try_get("kind").map_err(g)?;
+    let last: Option<String> = r.try_get("last_message").map_err(g)?;
+    Ok(ChatRecord {
+        id: r.try_get("id").map_err(g)?,
+        kind: if kind == "group" {
+            ChatType::Group
+        } else {
+            ChatType::Direct
+        },
+        participants: parse(&r.try_get::<String, _>("participants").map_err(g)?)?,
+        name: r.try_get("name").map_err(g)?,
+        admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
+        passcode_hash: r.try_get("passcode_hash").map_err(g)?,
+        last_message: last.as_deref().map(parse).transpose()?,
+        last_message_at: r
+            .try_get::<Option<i64>, _>("last_message_at")
+            .map_err(g)?
+            .map(from_ms),
+        created_at: from_ms(r.try_get("created_at").map_err(g)?),
+    })
+}
+
+pub(super) fn message_from_row(r: &SqliteRow) -> StoreResult<Message> {
+    let g = |e: sqlx::Error| StoreError::Other(e.to_string());
+    let kind: String = r.try_get("kind").map_err(g)?;
+    let metadata: Option<String> = r.try_get("metadata").map_err(g)?;
+    Ok(Message {
+        id: r.try_get("id").map_err(g)?,
+        chat_id: r.try_get("chat_id").map_err(g)?,
+        sender_id: r.try_get("sender_id").map_err(g)?,
+        client_msg_id: r.try_get("client_msg_id").map_err(g)?,
+        content: r.try_get("content").map_err(g)?,
+        iv: r.try_get("iv").map_err(g)?,
+        encrypted: r.try_get::<i64, _>("encrypted").map_err(g)? != 0,
+        kind: parse(&format!("\"{kind}\""))?,
+        metadata: metadata.as_deref().map(parse).transpose()?,
+        timestamp: from_ms(r.try_get("timestamp").map_err(g)?),
+        read_by: parse(&r.try_get::<String, _>("read_by").map_err(g)?)?,
+        delivered_to: parse(&r.try_get::<String, _>("delivered_to").map_err(g)?)?,
+    })
+}
+
+pub(super) fn message_kind(k: MessageType) -> &'static str {
+    match k {
+        MessageType::Text => "text",
+        MessageType::Image => "image",
+        MessageType::File => "file",
+    }
+}

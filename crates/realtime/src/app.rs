@@ -1,0 +1,260 @@
+//! `Application`: wires config → adapters → domain → transports, binds the listener, and serves
+//! until a shutdown future resolves. Tests build the very same application on port 0.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use common::jwt::JwksVerifier;
+use common::kv::SharedKv;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use socketioxide::SocketIo;
+use socketioxide::adapter::{Adapter, LocalAdapter};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::layer::SocketIoLayer;
+use socketioxide_redis::drivers::redis::redis_client;
+use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::adapters::{MongoStore, SqliteStore};
+use crate::config::Config;
+use crate::domain::{ChatService, MessageService, Presence};
+use crate::http::{self, AppState};
+use crate::ports::{ChatStore, Fanout};
+use crate::socket::{self, Services, SocketFanout};
+
+/// The channel auth-api publishes revoked session ids on (bare id strings).
+pub use common::contracts::auth::SESSION_REVOKED_CHANNEL;
+
+type Closer = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
+
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    close_sockets: Closer,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Application {
+    /// Builds with the key-value store named by `REDIS_URL` (in-process when unset).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let redis = config.redis_url.as_ref().map(|s| s.expose().to_owned());
+        let kv = common::kv::connect(redis.as_deref(), &config.redis_prefix)
+            .await
+            .context("connecting to Redis (REDIS_URL)")?;
+        Self::build_with_kv(config, kv).await
+    }
+
+    /// Builds with an injected key-value store (the one-process dev mode shares one with auth-api).
+    /// Fan-out uses Redis when `REDIS_URL` is set, the in-process adapter otherwise.
+    pub async fn build_with_kv(config: Config, kv: SharedKv) -> anyhow::Result<Self> {
+        let store: Arc<dyn ChatStore> = match &config.mongodb_url {
+            Some(url) => Arc::new(
+                MongoStore::connect(
+                    url.expose(),
+                    &config.mongodb_db,
+                    &config.mongodb_write_concern,
+                    config.mongodb_timeout,
+                )
+                .await
+                .context("connecting to MongoDB (MONGODB_URL)")?,
+            ),
+            None => Arc::new(
+                SqliteStore::open(&config.data_dir)
+                    .await
+                    .context("opening the embedded SQLite store")?,
+            ),
+        };
+        let chats = ChatService::new(store.clone());
+        let presence = Presence::new(kv.clone(), config.limits.clone());
+        let services = Arc::new(Services {
+            messages: MessageService::new(store.clone(), chats.clone()),
+            chats,
+            presence: presence.clone(),
+            verifier: Arc::new(JwksVerifier::new(
+                &config.auth_jwks_url,
+                &config.jwt_issuer,
+                &config.jwt_audience,
+            )),
+            allowed_origins: config.allowed_origins.clone(),
+            limits: config.limits.clone(),
+        });
+        let builder = SocketIo::builder()
+            .req_path("/socket.io")
+            // `max_payload` bounds polling bodies only; WebSocket messages have their own limits
+            // (64 MiB by default), so both are set to the same bound.
+            .max_payload(config.limits.max_payload)
+            .ws_max_message_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
+            .ws_max_frame_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
+            .with_state(services.clone());
+        let (socket_layer, fanout, close_sockets): (Router, Arc<dyn Fanout>, Closer) =
+            match &config.redis_url {
+                Some(url) => {
+                    let client =
+                        redis_client::Client::open(resp3(url.expose())).context("REDIS_URL")?;
+                    let adapter_config = RedisAdapterConfig::new()
+                        .with_prefix(format!("{}socket.io", config.redis_prefix));
+                    let adapter = RedisAdapterCtr::new_with_redis_config(&client, adapter_config)
+                        .await
+                        .context("connecting the Socket.IO Redis adapter (Redis 7+, RESP3)")?;
+                    let (layer, io) = builder
+                        .with_adapter::<RedisAdapter<_>>(adapter)
+                        .build_layer();
+                    io.ns("/", socket::on_connect.with(socket::authenticate))
+                        .await
+                        .map_err(|e| {
+                            anyhow::anyhow!("initialising the Socket.IO Redis adapter: {e}")
+                        })?;
+                    finish(layer, io)
+                }
+                None => {
+                    let (layer, io) = builder.with_adapter::<LocalAdapter>(()).build_layer();
+                    io.ns("/", socket::on_connect.with(socket::authenticate));
+                    finish(layer, io)
+                }
+            };
+        tracing::info!(
+            store = store.backend(),
+            kv = kv.backend(),
+            fanout = if config.redis_url.is_some() {
+                "redis"
+            } else {
+                "in-process"
+            },
+            "realtime backends: store={}, kv={}, fan-out={}",
+            store.backend(),
+            kv.backend(),
+            if config.redis_url.is_some() {
+                "redis"
+            } else {
+                "in-process"
+            },
+        );
+
+        let mut revoked = kv
+            .subscribe(SESSION_REVOKED_CHANNEL)
+            .await
+            .context("subscribing to session revocations")?;
+        let revoker = fanout.clone();
+        let tasks = vec![
+            tokio::spawn(async move {
+                while let Some(sid) = revoked.next().await {
+                    tracing::info!("session revoked; disconnecting its sockets");
+                    revoker.disconnect_session_local(sid.trim()).await;
+                }
+            }),
+            presence.spawn_refresh(),
+        ];
+
+        let state = AppState {
+            services,
+            fanout,
+            store,
+            kv,
+        };
+        let router = http::router(state)
+            .merge(socket_layer)
+            .layer(cors(&config.allowed_origins));
+        let listener = common::server::bind(&config.host, config.port)
+            .await
+            .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+        let addr = listener.local_addr()?;
+        Ok(Self {
+            listener,
+            addr,
+            router,
+            close_sockets,
+            tasks,
+        })
+    }
+
+    /// Every route: `/api/…`, `/socket.io/`, `/healthz`, `/readyz`.
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until ctrl-c / SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_with_shutdown(common::server::shutdown_signal())
+            .await
+    }
+
+    /// Serves until `shutdown` resolves, then closes every socket and drains HTTP requests.
+    pub async fn run_with_shutdown(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            addr,
+            router,
+            close_sockets,
+            tasks,
+        } = self;
+        tracing::info!("listening on http://{addr}");
+        let shutdown = async move {
+            shutdown.await;
+            close_sockets().await;
+        };
+        let served = common::server::serve(listener, router, shutdown).await;
+        for t in tasks {
+            t.abort();
+        }
+        served.context("serving HTTP")
+    }
+}
+
+/// The Socket.IO layer on a router of its own (it answers `/socket.io/` before any route), the
+/// fan-out port, and a way to close every socket at shutdown.
+fn finish<A: Adapter>(
+    layer: SocketIoLayer<A>,
+    io: SocketIo<A>,
+) -> (Router, Arc<dyn Fanout>, Closer) {
+    let router = Router::new().layer(layer);
+    let fanout: Arc<dyn Fanout> = Arc::new(SocketFanout::new(io.clone()));
+    let close: Closer = Arc::new(move || {
+        let io = io.clone();
+        Box::pin(async move { io.close().await })
+    });
+    (router, fanout, close)
+}
+
+/// The socketioxide Redis driver speaks RESP3 (Redis 7+); ask for it unless the URL already does.
+fn resp3(url: &str) -> String {
+    if url.contains("protocol=") {
+        url.to_owned()
+    } else if url.contains('?') {
+        format!("{url}&protocol=resp3")
+    } else {
+        format!("{url}?protocol=resp3")
+    }
+}
+
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderValue, Method, header};
+    let origins: Vec<HeaderValue> = origins.iter().filter_map(|o| o.parse().ok()).collect();
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .allow_credentials(true)
+}

@@ -1,0 +1,176 @@
+//! Typed configuration of the realtime service, read once at start-up from the environment.
+//!
+//! Every variable is optional: unset backend URLs select the embedded defaults (SQLite under
+//! `DATA_DIR`, in-process fan-out and key-value store), which the start-up log names.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::config::{ConfigError, Env, Secret};
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    /// auth-api's JWKS endpoint; tokens are verified against it (realtime never mints).
+    pub auth_jwks_url: String,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Browser origins allowed to open a socket. A handshake without `Origin` (non-browser
+    /// clients) is allowed: the Origin check exists to stop cross-site WebSocket hijacking, which
+    /// only browsers can be tricked into, and browsers always send `Origin` on WebSocket/XHR.
+    pub allowed_origins: Vec<String>,
+    pub mongodb_url: Option<Secret>,
+    pub mongodb_db: String,
+    /// Write concern for message inserts: `majority` (default) or a node count such as `1`.
+    pub mongodb_write_concern: String,
+    /// Server-selection / connect timeout, so an unreachable MongoDB fails fast (`unavailable`).
+    pub mongodb_timeout: Duration,
+    pub data_dir: PathBuf,
+    pub redis_url: Option<Secret>,
+    pub redis_prefix: String,
+    pub limits: Limits,
+}
+
+/// Abuse limits and timings.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest Engine.IO payload accepted, in bytes.
+    pub max_payload: u64,
+    /// Events a socket may send in a burst.
+    pub rate_burst: u32,
+    /// Events per second a socket may sustain.
+    pub rate_per_sec: f64,
+    /// Minimum interval between two `user_typing` broadcasts of one user in one chat.
+    pub typing_throttle: Duration,
+    /// How long a typing indicator lives (`chat:{chatId}:typing:{userId}`).
+    pub typing_ttl: Duration,
+    /// Lifetime of `user:online:{userId}`; refreshed while the user has a socket.
+    pub presence_ttl: Duration,
+    /// How often live sockets refresh their user's presence keys.
+    pub presence_refresh: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_payload: 64 * 1024,
+            rate_burst: 30,
+            rate_per_sec: 10.0,
+            typing_throttle: Duration::from_secs(2),
+            typing_ttl: Duration::from_secs(3),
+            presence_ttl: Duration::from_secs(300),
+            presence_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Config {
+    /// Reads every variable; a malformed one stops start-up naming it.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let d = Limits::default();
+        let limits = Limits {
+            max_payload: env.or("MAX_PAYLOAD_BYTES", d.max_payload)?,
+            rate_burst: env.or("SOCKET_RATE_BURST", d.rate_burst)?,
+            rate_per_sec: env.or("SOCKET_RATE_PER_SEC", d.rate_per_sec)?,
+            typing_throttle: Duration::from_millis(env.or("TYPING_THROTTLE_MS", 2000)?),
+            typing_ttl: Duration::from_millis(env.or("TYPING_TTL_MS", 3000)?),
+            presence_ttl: Duration::from_secs(env.or("PRESENCE_TTL_SECS", 300)?),
+            presence_refresh: Duration::from_secs(env.or("PRESENCE_REFRESH_SECS", 60)?),
+        };
+        if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
+        {
+            return Err(ConfigError::new(
+                "SOCKET_RATE_BURST",
+                "burst and SOCKET_RATE_PER_SEC must be positive",
+            ));
+        }
+        if limits.max_payload < 1024 {
+            return Err(ConfigError::new(
+                "MAX_PAYLOAD_BYTES",
+                "must be at least 1024",
+            ));
+        }
+        Ok(Self {
+            host: env.or("HOST", "127.0.0.1".to_owned())?,
+            port: env.or("PORT", 3002)?,
+            auth_jwks_url: env.or(
+                "AUTH_JWKS_URL",
+                "http://127.0.0.1:3001/.well-known/jwks.json".to_owned(),
+            )?,
+            jwt_issuer: env.or("JWT_ISSUER", "batiyoun-auth".to_owned())?,
+            jwt_audience: env.or("JWT_AUDIENCE", "batiyoun".to_owned())?,
+            allowed_origins: env.list(
+                "ALLOWED_ORIGINS",
+                &["http://localhost:3000", "http://127.0.0.1:3000"],
+            ),
+            mongodb_url: env.secret("MONGODB_URL"),
+            mongodb_db: env.or("MONGODB_DB", "batiyoun".to_owned())?,
+            mongodb_write_concern: env.or("MONGODB_WRITE_CONCERN", "majority".to_owned())?,
+            mongodb_timeout: Duration::from_millis(env.or("MONGODB_TIMEOUT_MS", 2000)?),
+            data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
+            redis_url: env.secret("REDIS_URL"),
+            redis_prefix: env.or("REDIS_PREFIX", String::new())?,
+            limits,
+        })
+    }
+
+    /// Defaults for everything (tests override fields).
+    pub fn for_tests() -> Self {
+        let mut c = Self::from_env(&Env::from_pairs(Vec::<(String, String)>::new()))
+            .unwrap_or_else(|e| panic!("default config is invalid: {e}"));
+        c.port = 0;
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_environment() {
+        let c =
+            Config::from_env(&Env::from_pairs(Vec::<(String, String)>::new())).expect("defaults");
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 3002));
+        assert_eq!(
+            c.auth_jwks_url,
+            "http://127.0.0.1:3001/.well-known/jwks.json"
+        );
+        assert_eq!(
+            (c.jwt_issuer.as_str(), c.jwt_audience.as_str()),
+            ("batiyoun-auth", "batiyoun")
+        );
+        assert_eq!(
+            c.allowed_origins,
+            ["http://localhost:3000", "http://127.0.0.1:3000"]
+        );
+        assert!(c.mongodb_url.is_none() && c.redis_url.is_none());
+        assert_eq!(c.mongodb_db, "batiyoun");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert_eq!(c.limits.max_payload, 64 * 1024);
+    }
+
+    #[test]
+    fn a_malformed_variable_is_named_in_the_error() {
+        for (name, value) in [
+            ("PORT", "http"),
+            ("SOCKET_RATE_BURST", "0"),
+            ("MAX_PAYLOAD_BYTES", "10"),
+        ] {
+            let err = Config::from_env(&Env::from_pairs([(name, value)])).expect_err(name);
+            assert_eq!(err.name, name);
+        }
+    }
+
+    #[test]
+    fn a_secret_url_is_never_printed() {
+        let c = Config::from_env(&Env::from_pairs([(
+            "MONGODB_URL",
+            "mongodb://user:hunter2@db",
+        )]))
+        .expect("config");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,53 @@
+//! The domain core: chats, messages and presence. It talks only to ports (`ChatStore`, `Kv`) and
+//! returns data; the transports (REST in `crate::http`, Socket.IO in `crate::socket`) validate
+//! input, call it, and emit events.
+
+pub mod chats;
+pub mod messages;
+pub mod passcode;
+pub mod presence;
+
+use common::{ApiError, ErrorCode};
+use sha2::{Digest, Sha256};
+
+use crate::ports::StoreError;
+
+pub use chats::ChatService;
+pub use messages::MessageService;
+pub use presence::Presence;
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(cause) => ApiError::unavailable(cause),
+            StoreError::Duplicate => ApiError::new(ErrorCode::Conflict, "already exists"),
+            StoreError::Other(cause) => ApiError::internal(cause),
+        }
+    }
+}
+
+/// A fresh 24-hex-digit ObjectId (time-ordered; a per-process counter orders ids of one second).
+pub fn new_object_id() -> String {
+    bson::oid::ObjectId::new().to_hex()
+}
+
+/// The id of the one direct chat between two users: derived from the sorted pair, so concurrent
+/// creations collide on the primary key instead of creating two chats.
+pub fn direct_chat_id(a: &str, b: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    let digest = Sha256::digest(format!("direct|{lo}|{hi}").as_bytes());
+    hex::encode(&digest[..12])
+}
+
+/// Ids from clients are validated as 24 hex digits; stored ids are lowercase.
+pub fn normalize_id(id: &str) -> String {
+    id.to_ascii_lowercase()
+}
+
+pub(crate) fn not_a_member() -> ApiError {
+    ApiError::new(ErrorCode::NotAMember, "you are not a member of this chat")
+}
+
+pub(crate) fn chat_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "chat not found")
+}

@@ -1,0 +1,75 @@
+//! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS) and
+//! `ValidJson<T>` (JSON body that must parse — `invalid_json` — and validate —
+//! `validation_failed`), so every failure has the common error body.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use common::{ApiError, ErrorCode};
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use super::AppState;
+
+/// The authenticated caller.
+pub struct AuthUser {
+    pub user_id: String,
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let unauthorized =
+            || ApiError::new(ErrorCode::Unauthorized, "a valid access token is required");
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(unauthorized)?;
+        match state.services.verifier.verify_access(token.trim()).await {
+            Ok(claims) => Ok(Self {
+                user_id: claims.sub,
+            }),
+            Err(e) => {
+                tracing::debug!(reason = %e, "REST request refused: bad token");
+                Err(unauthorized())
+            }
+        }
+    }
+}
+
+/// A JSON body that parsed and validated.
+pub struct ValidJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state)
+            .await
+            .map_err(|e: JsonRejection| ApiError::new(ErrorCode::InvalidJson, e.body_text()))?;
+        value.validate()?;
+        Ok(Self(value))
+    }
+}
+
+/// A path id must be a 24-hex-digit ObjectId.
+pub fn object_id(id: &str) -> Result<(), ApiError> {
+    if common::ids::is_object_id(id) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::NotFound, "chat not found"))
+    }
+}

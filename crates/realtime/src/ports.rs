@@ -1,0 +1,163 @@
+//! The ports the domain talks to. Adapters live in `crate::adapters` (MongoDB, SQLite) and
+//! `crate::socket::fanout` (Socket.IO, local or over Redis); short-lived state (presence, typing,
+//! revocations) goes through `common::kv::Kv`.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use common::contracts::chat::{ChatType, Message, MessageMetadata, MessageType};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached (server selection, network, I/O); retrying later is safe.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A unique key already exists.
+    #[error("duplicate key")]
+    Duplicate,
+    #[error("store error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A chat as stored (the passcode hash never leaves the server).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatRecord {
+    pub id: String,
+    pub kind: ChatType,
+    pub participants: Vec<String>,
+    pub name: Option<String>,
+    pub admins: Vec<String>,
+    pub passcode_hash: Option<String>,
+    /// A snapshot of the newest message, for chat lists.
+    pub last_message: Option<Message>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ChatRecord {
+    pub fn is_member(&self, user: &str) -> bool {
+        self.participants.iter().any(|p| p == user)
+    }
+
+    pub fn is_admin(&self, user: &str) -> bool {
+        self.admins.iter().any(|p| p == user)
+    }
+}
+
+/// A message to insert; the store assigns nothing — ids and timestamps come from the domain so
+/// every adapter stores the same values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewMessage {
+    pub id: String,
+    pub chat_id: String,
+    pub sender_id: String,
+    pub client_msg_id: String,
+    pub content: String,
+    pub iv: Option<String>,
+    pub encrypted: bool,
+    pub kind: MessageType,
+    pub metadata: Option<MessageMetadata>,
+    pub timestamp: DateTime<Utc>,
+}
+
+impl NewMessage {
+    pub fn into_message(self) -> Message {
+        Message {
+            id: self.id,
+            chat_id: self.chat_id,
+            sender_id: self.sender_id,
+            client_msg_id: self.client_msg_id,
+            content: self.content,
+            iv: self.iv,
+            encrypted: self.encrypted,
+            kind: self.kind,
+            metadata: self.metadata,
+            timestamp: self.timestamp,
+            read_by: Vec::new(),
+            delivered_to: Vec::new(),
+        }
+    }
+}
+
+/// The result of an idempotent insert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inserted {
+    /// The message was written (and acknowledged durably by the backend).
+    New(Message),
+    /// The same sender already sent this `clientMsgId`; this is the original.
+    Existing(Message),
+}
+
+/// Chats and messages. Message order is the order of their ids (ObjectIds: time, then a
+/// per-process counter), both in history (newest first) and in `sync` (oldest first).
+#[async_trait]
+pub trait ChatStore: Send + Sync + 'static {
+    /// `mongodb` or `sqlite`, for logs.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Inserts a chat; `Duplicate` when the id exists (direct chats have a pair-derived id).
+    async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()>;
+    async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
+    /// The user's chats, most recent activity (last message, else creation) first.
+    async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>>;
+    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
+    /// Deletes the chat and its messages; true when it existed.
+    async fn delete_chat(&self, id: &str) -> StoreResult<bool>;
+    /// Adds users (ignoring ones already in); the chat as it is now.
+    async fn add_participants(&self, id: &str, users: &[String])
+    -> StoreResult<Option<ChatRecord>>;
+    /// Removes a user from participants and admins; the chat as it is now.
+    async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>>;
+
+    /// Inserts a message idempotently on `(senderId, clientMsgId)` and records it as the chat's
+    /// last message. Returns only after the write is durable.
+    async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted>;
+    async fn get_message(&self, id: &str) -> StoreResult<Option<Message>>;
+    /// Newest first, strictly older than `before` when given.
+    async fn messages_before(
+        &self,
+        chat: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Oldest first, strictly newer than `after` when given.
+    async fn messages_after(
+        &self,
+        chat: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+    /// Marks every message of `chat` up to and including `upto` not sent by `user` as read by it;
+    /// returns how many changed.
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64>;
+    /// Adds `user` to the message's `deliveredTo`; true when it changed.
+    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool>;
+    /// Messages of `chat` from others not yet read by `user`.
+    async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
+}
+
+/// Delivery of server → client events to users' sockets on every instance.
+#[async_trait]
+pub trait Fanout: Send + Sync + 'static {
+    /// Emits `event` to every socket of each user (rooms `user:{id}`).
+    async fn to_users(&self, users: &[String], event: &'static str, payload: serde_json::Value);
+    /// Makes every socket of `user` leave the chat's live room (after removal from the chat).
+    async fn leave_chat_room(&self, user: &str, chat: &str);
+    /// Disconnects this instance's sockets of session `sid`.
+    async fn disconnect_session_local(&self, sid: &str);
+}
+
+pub fn user_room(user: &str) -> String {
+    format!("user:{user}")
+}
+
+pub fn chat_room(chat: &str) -> String {
+    format!("chat:{chat}")
+}
+
+pub fn session_room(sid: &str) -> String {
+    format!("sid:{sid}")
+}

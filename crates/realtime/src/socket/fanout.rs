@@ -1,0 +1,43 @@
+//! The `Fanout` port implemented with the `SocketIo` handle: rooms `user:{id}` reach every socket
+//! of a user on every instance (through the Redis adapter when configured).
+
+use async_trait::async_trait;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+
+use super::rooms_of;
+use crate::ports::{Fanout, chat_room, session_room, user_room};
+
+pub struct SocketFanout<A: Adapter> {
+    io: SocketIo<A>,
+}
+
+impl<A: Adapter> SocketFanout<A> {
+    pub fn new(io: SocketIo<A>) -> Self {
+        Self { io }
+    }
+}
+
+#[async_trait]
+impl<A: Adapter> Fanout for SocketFanout<A> {
+    async fn to_users(&self, users: &[String], event: &'static str, payload: serde_json::Value) {
+        if users.is_empty() {
+            return;
+        }
+        if let Err(e) = self.io.to(rooms_of(users)).emit(event, &payload).await {
+            tracing::warn!(error = %e, event, "broadcast failed");
+        }
+    }
+
+    async fn leave_chat_room(&self, user: &str, chat: &str) {
+        if let Err(e) = self.io.to(user_room(user)).leave(chat_room(chat)).await {
+            tracing::warn!(error = %e, "cannot remove sockets from chat room");
+        }
+    }
+
+    async fn disconnect_session_local(&self, sid: &str) {
+        if let Err(e) = self.io.local().to(session_room(sid)).disconnect().await {
+            tracing::warn!(error = %e, "cannot disconnect revoked session");
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `send_message`: validate, check membership, store durably (idempotent on `clientMsgId`), fan
+//! out `new_message` to every participant's sockets (the sender's other devices too), then ack
+//! with the stored message. A resend is fanned out again (clients dedupe by message id), so a
+//! crash between storing and fanning out cannot lose the live delivery.
+
+use std::sync::Arc;
+
+use common::contracts::events::{SendMessage, server};
+use serde_json::json;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use validator::Validate;
+
+use super::{Session, SharedServices, emit, invalid_payload, reply, rooms_of};
+
+pub async fn send_message<A: Adapter>(
+    s: SocketRef<A>,
+    ack: AckSender<A>,
+    TryData(data): TryData<SendMessage>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
+    let result = async {
+        session.limiter.check()?;
+        let req = data.map_err(invalid_payload)?;
+        req.validate()?;
+        let sent = app.messages.send(&session.user_id, req).await?;
+        emit(
+            s.to(rooms_of(&sent.participants)),
+            server::NEW_MESSAGE,
+            &sent.message,
+        )
+        .await;
+        Ok(json!({ "ok": true, "message": sent.message }))
+    }
+    .await;
+    reply(ack, result);
+}

@@ -1,0 +1,159 @@
+//! The Socket.IO transport: connect-time authentication, one module per event group, and the
+//! `Fanout` adapter REST handlers use to emit. Every handler is generic over the socketioxide
+//! adapter `A`, so the same code runs with the in-process `LocalAdapter` and the `RedisAdapter`.
+
+pub mod auth;
+pub mod chats;
+pub mod fanout;
+pub mod limit;
+pub mod messages;
+pub mod receipts;
+pub mod sync;
+
+use std::sync::Arc;
+
+use common::ApiError;
+use common::contracts::events::{PresenceEvent, client, server};
+use common::jwt::JwksVerifier;
+use serde::Serialize;
+use socketioxide::SocketIo;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State};
+use socketioxide::operators::BroadcastOperators;
+
+use crate::config::Limits;
+use crate::domain::{ChatService, MessageService, Presence};
+use crate::ports::{session_room, user_room};
+
+pub use auth::{Session, authenticate};
+pub use fanout::SocketFanout;
+
+/// What socket handlers share (`with_state`).
+pub struct Services {
+    pub chats: ChatService,
+    pub messages: MessageService,
+    pub presence: Presence,
+    pub verifier: Arc<JwksVerifier>,
+    pub allowed_origins: Vec<String>,
+    pub limits: Limits,
+}
+
+pub type SharedServices = Arc<Services>;
+
+/// Joins the socket's rooms and registers its event handlers. Called by [`authenticate`] once
+/// the socket is accepted, i.e. *before* socketioxide sends the CONNECT answer: the async connect
+/// handler runs only after that answer, so a client emitting right away could otherwise race
+/// the registration and lose its first event.
+pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, session: &Session) {
+    s.join([user_room(&session.user_id), session_room(&session.sid)]);
+    s.on(client::SEND_MESSAGE, messages::send_message::<A>);
+    s.on(client::JOIN_CHAT, chats::join_chat::<A>);
+    s.on(client::LEAVE_CHAT, chats::leave_chat::<A>);
+    s.on(client::TYPING, chats::typing::<A>);
+    s.on(client::READ_RECEIPT, receipts::read_receipt::<A>);
+    s.on(client::DELIVERED, receipts::delivered::<A>);
+    s.on(client::SYNC, sync::sync::<A>);
+    s.on_disconnect(on_disconnect::<A>);
+}
+
+/// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
+/// the client sees its CONNECT answer, its handlers, rooms and presence are in place.
+pub async fn on_connect<A: Adapter>(s: SocketRef<A>, Extension(session): Extension<Arc<Session>>) {
+    tracing::debug!(user = %session.user_id, socket = %s.id, "socket connected");
+}
+
+/// Counts the socket for presence and announces the user online when this is their first
+/// socket on any instance.
+pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, session: &Session) {
+    match app.presence.connected(&session.user_id).await {
+        Ok(true) => {
+            let event = PresenceEvent {
+                user_id: session.user_id.clone(),
+                last_seen: None,
+            };
+            announce(
+                app,
+                s.broadcast(),
+                &session.user_id,
+                server::USER_ONLINE,
+                &event,
+            )
+            .await;
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "presence update failed"),
+    }
+}
+
+async fn on_disconnect<A: Adapter>(
+    io: SocketIo<A>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
+    match app.presence.disconnected(&session.user_id).await {
+        Ok(Some(last_seen)) => {
+            let event = PresenceEvent {
+                user_id: session.user_id.clone(),
+                last_seen: Some(last_seen),
+            };
+            announce(
+                &app,
+                io.broadcast(),
+                &session.user_id,
+                server::USER_OFFLINE,
+                &event,
+            )
+            .await;
+        }
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "presence update failed"),
+    }
+}
+
+/// Tells everyone who shares a chat with `user`.
+async fn announce<A: Adapter, T: Serialize + ?Sized>(
+    app: &Services,
+    op: BroadcastOperators<A>,
+    user: &str,
+    event: &'static str,
+    payload: &T,
+) {
+    match app.chats.contacts(user).await {
+        Ok(contacts) if !contacts.is_empty() => {
+            emit(op.to(rooms_of(&contacts)), event, payload).await
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot load contacts for presence"),
+    }
+}
+
+pub(crate) fn rooms_of(users: &[String]) -> Vec<String> {
+    users.iter().map(|u| user_room(u)).collect()
+}
+
+/// Emits, logging (not failing) when fan-out is impossible: the message is already stored, and
+/// clients catch up through `sync`.
+pub(crate) async fn emit<A: Adapter, T: Serialize + ?Sized>(
+    op: BroadcastOperators<A>,
+    event: &'static str,
+    payload: &T,
+) {
+    if let Err(e) = op.emit(event, payload).await {
+        tracing::warn!(error = %e, event, "broadcast failed");
+    }
+}
+
+/// Answers an event's ack: `{"ok":true,…}` or `{"ok":false,"error":{…}}`.
+pub(crate) fn reply<A: Adapter>(ack: AckSender<A>, result: Result<serde_json::Value, ApiError>) {
+    let value = result.unwrap_or_else(|e| e.to_ack());
+    // A client that did not ask for an ack gets none; that is not an error.
+    let _ = ack.send(&value);
+}
+
+/// A payload that does not deserialize into the event's type.
+pub(crate) fn invalid_payload(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(
+        common::ErrorCode::InvalidJson,
+        format!("invalid event payload: {e}"),
+    )
+}

@@ -1,0 +1,72 @@
+//! Receipts: `read_receipt` (this message and every earlier one are read; all members get
+//! `message_read`) and `delivered` (the sender gets `message_delivered`).
+
+use std::sync::Arc;
+
+use common::contracts::events::{MessageRef, ReceiptEvent, server};
+use serde_json::json;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
+use validator::Validate;
+
+use super::{Session, SharedServices, emit, invalid_payload, reply, rooms_of};
+use crate::ports::user_room;
+
+pub async fn read_receipt<A: Adapter>(
+    s: SocketRef<A>,
+    ack: AckSender<A>,
+    TryData(data): TryData<MessageRef>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
+    let result = async {
+        session.limiter.check()?;
+        let req = data.map_err(invalid_payload)?;
+        req.validate()?;
+        let receipt = app.messages.read(&session.user_id, &req).await?;
+        let event = ReceiptEvent {
+            chat_id: receipt.chat.id.clone(),
+            message_id: receipt.message.id.clone(),
+            user_id: session.user_id.clone(),
+        };
+        emit(
+            s.to(rooms_of(&receipt.chat.participants)),
+            server::MESSAGE_READ,
+            &event,
+        )
+        .await;
+        Ok(json!({ "ok": true }))
+    }
+    .await;
+    reply(ack, result);
+}
+
+pub async fn delivered<A: Adapter>(
+    s: SocketRef<A>,
+    ack: AckSender<A>,
+    TryData(data): TryData<MessageRef>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
+    let result = async {
+        session.limiter.check()?;
+        let req = data.map_err(invalid_payload)?;
+        req.validate()?;
+        if let Some(receipt) = app.messages.delivered(&session.user_id, &req).await? {
+            let event = ReceiptEvent {
+                chat_id: receipt.chat.id.clone(),
+                message_id: receipt.message.id.clone(),
+                user_id: session.user_id.clone(),
+            };
+            emit(
+                s.to(user_room(&receipt.message.sender_id)),
+                server::MESSAGE_DELIVERED,
+                &event,
+            )
+            .await;
+        }
+        Ok(json!({ "ok": true }))
+    }
+    .await;
+    reply(ack, result);
+}

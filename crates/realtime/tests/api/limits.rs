@@ -1,0 +1,137 @@
+//! Abuse limits: payload size, event rate, typing throttle and expiry.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{Backend, Setup, User, WAIT, cmid, code, ok, spawn_app, spawn_with};
+use crate::on_both_backends;
+
+on_both_backends!(
+    an_oversize_payload_closes_the_socket_and_stores_nothing,
+    events_beyond_the_rate_limit_are_answered_rate_limited,
+    typing_reaches_joined_members_is_throttled_and_expires,
+);
+
+async fn an_oversize_payload_closes_the_socket_and_stores_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let sa = app.socket(&a).await;
+    let huge = "A".repeat(100 * 1024);
+    let sent = sa
+        .client
+        .emit("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": huge, "encrypted": true, "iv": "AAAAAAAAAAAAAAAA"}))
+        .await;
+    // The server drops the connection (over WebSocket the frame limit closes it; over polling the
+    // body limit closes the session). Observed server-side, whatever the client transport noticed:
+    // the user's only socket is gone.
+    if sent.is_ok() {
+        let key = format!("user:online:{}", a.id);
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while app.kv.get(&key).await.expect("kv").is_some() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "an oversize payload did not end the connection"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let history: serde_json::Value = app
+        .get(&a, &format!("/api/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history["messages"], json!([]));
+}
+
+async fn events_beyond_the_rate_limit_are_answered_rate_limited(backend: Backend) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| {
+        c.limits.rate_burst = 5;
+        c.limits.rate_per_sec = 0.5;
+    });
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let sa = app.socket(&a).await;
+    let mut codes = Vec::new();
+    for _ in 0..8 {
+        let ack = sa.ack("join_chat", json!({"chatId": chat})).await;
+        codes.push(if ok(&ack) {
+            "ok".to_owned()
+        } else {
+            code(&ack).to_owned()
+        });
+    }
+    assert_eq!(codes.iter().filter(|c| *c == "ok").count(), 5, "{codes:?}");
+    assert_eq!(
+        codes.iter().filter(|c| *c == "rate_limited").count(),
+        3,
+        "{codes:?}"
+    );
+}
+
+async fn typing_reaches_joined_members_is_throttled_and_expires(backend: Backend) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| {
+        c.limits.typing_ttl = Duration::from_millis(600);
+        c.limits.typing_throttle = Duration::from_millis(400);
+    });
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    assert!(ok(&sb.ack("join_chat", json!({"chatId": chat})).await));
+    assert!(ok(&sa.ack("typing", json!({"chatId": chat})).await));
+    assert_eq!(
+        sb.next("user_typing").await,
+        json!({"chatId": chat, "userId": a.id})
+    );
+    assert!(ok(&sa.ack("typing", json!({"chatId": chat})).await));
+    assert!(
+        !sb.received("user_typing").await,
+        "a second keystroke within the throttle is not rebroadcast"
+    );
+    assert!(
+        !sa.received("user_typing").await,
+        "the typist is not told about themself"
+    );
+
+    let key = format!("chat:{chat}:typing:{}", a.id);
+    assert!(
+        app.kv.get(&key).await.expect("kv").is_some(),
+        "typing state is in the shared store"
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.kv.get(&key).await.expect("kv").is_some() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "typing never expired"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // After expiry (and the throttle window) a new keystroke is broadcast again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        assert!(ok(&sa.ack("typing", json!({"chatId": chat})).await));
+        if sb
+            .try_next("user_typing", Duration::from_millis(200))
+            .await
+            .is_some()
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "typing was never broadcast again"
+        );
+    }
+}

@@ -1,0 +1,12 @@
+//! The realtime integration tests: one binary, one module per area. Behaviour tests run twice,
+//! on the embedded adapters and on MongoDB + Redis (`TEST_MONGODB_URL`, `TEST_REDIS_URL`).
+
+mod connect;
+mod helpers;
+mod limits;
+mod membership;
+mod messaging;
+mod multi_instance;
+mod presence;
+mod resilience;
+mod store_contract;

@@ -1,0 +1,264 @@
+//! Membership is checked on every event and endpoint; group administration and passcode joins.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, User, cmid, code, ok, spawn_app};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_non_member_cannot_join_send_read_or_fetch_history,
+    invalid_events_are_refused_with_validation_failed,
+    groups_are_administered_by_admins_and_members_hear_about_changes,
+    a_passcode_group_is_joined_with_the_right_passcode_only,
+    rest_requires_a_valid_bearer_token,
+);
+
+async fn a_non_member_cannot_join_send_read_or_fetch_history(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, eve) = (User::new(), User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let sa = app.socket(&a).await;
+    let sent = sa.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": "private", "encrypted": false})).await;
+    let msg_id = sent["message"]["id"].clone();
+    let se = app.socket(&eve).await;
+
+    let join = se.ack("join_chat", json!({"chatId": chat})).await;
+    assert_eq!(code(&join), "not_a_member", "{join}");
+    let send = se
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "hi", "encrypted": false}),
+        )
+        .await;
+    assert_eq!(code(&send), "not_a_member", "{send}");
+    let read = se
+        .ack("read_receipt", json!({"chatId": chat, "messageId": msg_id}))
+        .await;
+    assert_eq!(code(&read), "not_a_member", "{read}");
+    let typing = se.ack("typing", json!({"chatId": chat})).await;
+    assert_eq!(code(&typing), "not_a_member", "{typing}");
+    let history = app.get(&eve, &format!("/api/chats/{chat}/messages")).await;
+    assert_eq!(history.status(), 403);
+    let body: serde_json::Value = history.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "not_a_member");
+    assert_eq!(
+        app.get(&eve, &format!("/api/chats/{chat}")).await.status(),
+        403
+    );
+    let synced = se.ack("sync", json!({})).await;
+    assert_eq!(
+        synced["messages"],
+        json!([]),
+        "sync never leaks other chats"
+    );
+    assert!(!se.received("new_message").await);
+}
+
+async fn invalid_events_are_refused_with_validation_failed(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let sa = app.socket(&a).await;
+    let empty = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "  ", "encrypted": false}),
+        )
+        .await;
+    assert_eq!(code(&empty), "validation_failed", "{empty}");
+    let long = sa.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": "x".repeat(5001), "encrypted": false})).await;
+    assert_eq!(code(&long), "validation_failed", "{long}");
+    let bad_id = sa.ack("join_chat", json!({"chatId": "not-an-id"})).await;
+    assert_eq!(code(&bad_id), "validation_failed", "{bad_id}");
+    let wrong_shape = sa.ack("send_message", json!("just a string")).await;
+    assert_eq!(code(&wrong_shape), "invalid_json", "{wrong_shape}");
+    let max = sa.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": "é".repeat(5000), "encrypted": false})).await;
+    assert!(ok(&max), "5000 characters are allowed: {max}");
+    let bad_body = app
+        .http
+        .post(app.url("/api/chats"))
+        .bearer_auth(app.auth.token(&a))
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(bad_body.status(), 400);
+    let bad_user = app
+        .post(&a, "/api/chats", json!({"type": "direct", "userId": "bob"}))
+        .await;
+    assert_eq!(bad_user.status(), 422);
+}
+
+async fn groups_are_administered_by_admins_and_members_hear_about_changes(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (admin, m, newcomer) = (User::new(), User::new(), User::new());
+    let created = app
+        .post(
+            &admin,
+            "/api/chats",
+            json!({"type": "group", "name": "Team", "memberIds": [m.id]}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let group: serde_json::Value = created.json().await.expect("json");
+    let id = group["id"].as_str().expect("id").to_owned();
+    assert_eq!(group["admins"], json!([admin.id]));
+    let sm = app.socket(&m).await;
+
+    let patch = |user: &User, body| {
+        app.http
+            .patch(app.url(&format!("/api/chats/{id}")))
+            .bearer_auth(app.auth.token(user))
+            .json(&body)
+            .send()
+    };
+    assert_eq!(
+        patch(&m, json!({"name": "Mine"}))
+            .await
+            .expect("PATCH")
+            .status(),
+        403,
+        "members cannot rename"
+    );
+    assert_eq!(
+        patch(&admin, json!({"name": "Renamed"}))
+            .await
+            .expect("PATCH")
+            .status(),
+        200
+    );
+    let update = sm.next("chat_updated").await;
+    assert_eq!(update["chat"]["name"], "Renamed");
+
+    let added = app
+        .post(
+            &admin,
+            &format!("/api/chats/{id}/members"),
+            json!({"userIds": [newcomer.id]}),
+        )
+        .await;
+    assert_eq!(added.status(), 200);
+    assert_eq!(
+        sm.next("chat_updated").await["chat"]["participants"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let sn = app.socket(&newcomer).await;
+    let hello = sn
+        .ack(
+            "send_message",
+            json!({"chatId": id, "clientMsgId": cmid(), "content": "hi all", "encrypted": false}),
+        )
+        .await;
+    assert!(ok(&hello), "{hello}");
+
+    let kick = app
+        .http
+        .delete(app.url(&format!("/api/chats/{id}/members/{}", newcomer.id)))
+        .bearer_auth(app.auth.token(&admin))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(kick.status(), 200);
+    let removed = sn.next("chat_updated").await;
+    assert_eq!(removed["removed"], true);
+    let after = sn.ack("send_message", json!({"chatId": id, "clientMsgId": cmid(), "content": "still here?", "encrypted": false})).await;
+    assert_eq!(code(&after), "not_a_member", "{after}");
+
+    let leave = app
+        .http
+        .delete(app.url(&format!("/api/chats/{id}/members/{}", m.id)))
+        .bearer_auth(app.auth.token(&m))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(leave.status(), 200, "a member may leave");
+    let gone = app
+        .http
+        .delete(app.url(&format!("/api/chats/{id}")))
+        .bearer_auth(app.auth.token(&admin))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(gone.status(), 204);
+    assert_eq!(
+        app.get(&admin, &format!("/api/chats/{id}")).await.status(),
+        404
+    );
+}
+
+async fn a_passcode_group_is_joined_with_the_right_passcode_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (admin, guest) = (User::new(), User::new());
+    let group: serde_json::Value = app
+        .post(
+            &admin,
+            "/api/chats",
+            json!({"type": "group", "name": "Quick", "passcode": "open-sesame"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(group["hasPasscode"], true);
+    assert!(
+        group.get("passcodeHash").is_none(),
+        "the hash never leaves the server"
+    );
+    let id = group["id"].as_str().expect("id");
+    let wrong = app
+        .post(
+            &guest,
+            &format!("/api/chats/{id}/join"),
+            json!({"passcode": "wrong-one"}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 403);
+    let body: serde_json::Value = wrong.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "invalid_passcode");
+    let right = app
+        .post(
+            &guest,
+            &format!("/api/chats/{id}/join"),
+            json!({"passcode": "open-sesame"}),
+        )
+        .await;
+    assert_eq!(right.status(), 200);
+    assert_eq!(
+        app.get(&guest, &format!("/api/chats/{id}")).await.status(),
+        200
+    );
+}
+
+async fn rest_requires_a_valid_bearer_token(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let none = app
+        .http
+        .get(app.url("/api/chats"))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(none.status(), 401);
+    let bad = app
+        .http
+        .get(app.url("/api/chats"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(bad.status(), 401);
+    let body: serde_json::Value = bad.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unauthorized");
+}

@@ -1,0 +1,230 @@
+//! Direct messages end to end: send, receive, ack, history, receipts, idempotency, sync.
+
+use serde_json::json;
+
+use crate::helpers::{Backend, User, cmid, ok, spawn_app};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_direct_message_reaches_the_recipient_and_history_and_the_read_receipt_reaches_the_sender,
+    a_resent_client_msg_id_returns_the_original_and_stores_no_duplicate,
+    the_senders_other_device_receives_the_message_too,
+    delivery_is_reported_to_the_sender,
+    an_offline_user_catches_up_through_sync_after_reconnecting,
+    the_chat_list_orders_by_activity_and_counts_unread_messages,
+);
+
+async fn a_direct_message_reaches_the_recipient_and_history_and_the_read_receipt_reaches_the_sender(
+    backend: Backend,
+) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    assert_eq!(
+        app.direct_chat(&b, &a).await,
+        chat,
+        "one direct chat per pair"
+    );
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+
+    let ack = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "hello", "encrypted": false}),
+        )
+        .await;
+    assert!(ok(&ack), "{ack}");
+    let stored = &ack["message"];
+    assert_eq!(stored["content"], "hello");
+    assert_eq!(stored["senderId"], a.id.as_str());
+    assert_eq!(stored["chatId"], chat.as_str());
+
+    let received = sb.next("new_message").await;
+    assert_eq!(
+        &received, stored,
+        "the recipient gets exactly the stored message"
+    );
+
+    let history: serde_json::Value = app
+        .get(&b, &format!("/api/chats/{chat}/messages?limit=10"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
+    assert_eq!(&history["messages"][0], stored);
+
+    let read = sb
+        .ack(
+            "read_receipt",
+            json!({"chatId": chat, "messageId": stored["id"]}),
+        )
+        .await;
+    assert!(ok(&read), "{read}");
+    let receipt = sa.next("message_read").await;
+    assert_eq!(
+        receipt,
+        json!({"chatId": chat, "messageId": stored["id"], "userId": b.id})
+    );
+    let history: serde_json::Value = app
+        .get(&a, &format!("/api/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history["messages"][0]["readBy"], json!([b.id]));
+}
+
+async fn a_resent_client_msg_id_returns_the_original_and_stores_no_duplicate(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let sa = app.socket(&a).await;
+    let id = cmid();
+    let first = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": id, "content": "once", "encrypted": false}),
+        )
+        .await;
+    let again = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": id, "content": "once", "encrypted": false}),
+        )
+        .await;
+    assert!(ok(&first) && ok(&again), "{first} {again}");
+    assert_eq!(first["message"], again["message"]);
+    let history: serde_json::Value = app
+        .get(&a, &format!("/api/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
+}
+
+async fn the_senders_other_device_receives_the_message_too(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (phone, laptop) = (app.socket(&a).await, app.socket(&a.other_device()).await);
+    let ack = phone.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": "sync me", "encrypted": false})).await;
+    assert!(ok(&ack), "{ack}");
+    assert_eq!(laptop.next("new_message").await, ack["message"]);
+}
+
+async fn delivery_is_reported_to_the_sender(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    let ack = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "hi", "encrypted": false}),
+        )
+        .await;
+    let msg = sb.next("new_message").await;
+    let d = sb
+        .ack("delivered", json!({"chatId": chat, "messageId": msg["id"]}))
+        .await;
+    assert!(ok(&d), "{d}");
+    let event = sa.next("message_delivered").await;
+    assert_eq!(
+        event,
+        json!({"chatId": chat, "messageId": ack["message"]["id"], "userId": b.id})
+    );
+}
+
+async fn an_offline_user_catches_up_through_sync_after_reconnecting(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    let first = sa
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "m0", "encrypted": false}),
+        )
+        .await;
+    let seen = sb.next("new_message").await;
+    assert_eq!(seen, first["message"]);
+    sb.disconnect().await;
+
+    let mut sent = Vec::new();
+    for i in 1..=5 {
+        let ack = sa.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": format!("m{i}"), "encrypted": false})).await;
+        assert!(ok(&ack), "{ack}");
+        sent.push(ack["message"]["id"].clone());
+    }
+
+    let sb = app.socket(&b).await;
+    let mut cursor = seen["id"].as_str().expect("id").to_owned();
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let page = sb
+            .ack(
+                "sync",
+                json!({"cursors": {chat.clone(): cursor}, "limit": 2}),
+            )
+            .await;
+        assert!(ok(&page), "{page}");
+        let msgs = page["messages"].as_array().expect("messages").clone();
+        if let Some(last) = msgs.last() {
+            cursor = last["id"].as_str().expect("id").to_owned();
+        }
+        got.extend(msgs.into_iter().map(|m| m["id"].clone()));
+        if page["hasMore"] != json!(true) {
+            break;
+        }
+    }
+    assert_eq!(got, sent, "every missed message, in order, exactly once");
+}
+
+async fn the_chat_list_orders_by_activity_and_counts_unread_messages(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    let ab = app.direct_chat(&a, &b).await;
+    let ac = app.direct_chat(&a, &c).await;
+    let (sb, sc) = (app.socket(&b).await, app.socket(&c).await);
+    for text in ["one", "two"] {
+        let ack = sb
+            .ack(
+                "send_message",
+                json!({"chatId": ab, "clientMsgId": cmid(), "content": text, "encrypted": false}),
+            )
+            .await;
+        assert!(ok(&ack), "{ack}");
+    }
+    let last = sc
+        .ack(
+            "send_message",
+            json!({"chatId": ac, "clientMsgId": cmid(), "content": "three", "encrypted": false}),
+        )
+        .await;
+    let list: serde_json::Value = app.get(&a, "/api/chats").await.json().await.expect("json");
+    let chats = list["chats"].as_array().expect("chats");
+    assert_eq!(chats.len(), 2);
+    assert_eq!(chats[0]["id"], ac.as_str(), "most recent activity first");
+    assert_eq!(chats[0]["unreadCount"], 1);
+    assert_eq!(chats[0]["lastMessage"]["id"], last["message"]["id"]);
+    assert_eq!(chats[1]["unreadCount"], 2);
+    let list: serde_json::Value = app.get(&b, "/api/chats").await.json().await.expect("json");
+    assert_eq!(
+        list["chats"][0]["unreadCount"], 0,
+        "own messages are never unread"
+    );
+}

@@ -1,0 +1,279 @@
+//! The `ChatStore` contract, run against every adapter: SQLite (always) and MongoDB
+//! (`TEST_MONGODB_URL`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use common::contracts::chat::{ChatType, MessageType};
+use realtime::adapters::{MongoStore, SqliteStore};
+use realtime::domain::{direct_chat_id, new_object_id};
+use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
+
+async fn sqlite() -> Arc<dyn ChatStore> {
+    let dir = std::env::temp_dir().join(common::testing::unique_name("store"));
+    Arc::new(SqliteStore::open(&dir).await.expect("open sqlite"))
+}
+
+async fn mongo() -> Option<Arc<dyn ChatStore>> {
+    let url = common::testing::backend_url("TEST_MONGODB_URL")?;
+    let db = common::testing::unique_name("store");
+    Some(Arc::new(
+        MongoStore::connect(&url, &db, "majority", Duration::from_secs(3))
+            .await
+            .expect("connect mongo"),
+    ))
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test]
+                async fn sqlite() {
+                    super::$name(super::sqlite().await).await;
+                }
+                #[tokio::test]
+                async fn mongodb() {
+                    if let Some(store) = super::mongo().await {
+                        super::$name(store).await;
+                    }
+                }
+            }
+        )*
+    };
+}
+
+contract!(
+    chats_round_trip_and_duplicate_ids_are_refused,
+    membership_changes_are_persisted,
+    messages_insert_idempotently_and_page_in_id_order,
+    receipts_and_unread_counts_follow_reads,
+    deleting_a_chat_deletes_its_messages,
+);
+
+fn user() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
+    ChatRecord {
+        id: if kind == ChatType::Direct {
+            direct_chat_id(&participants[0], &participants[1])
+        } else {
+            new_object_id()
+        },
+        kind,
+        name: (kind == ChatType::Group).then(|| "group".to_owned()),
+        admins: if kind == ChatType::Group {
+            vec![participants[0].clone()]
+        } else {
+            vec![]
+        },
+        participants,
+        passcode_hash: None,
+        last_message: None,
+        last_message_at: None,
+        created_at: Utc::now().trunc_subsecs(3),
+    }
+}
+
+fn message(chat: &str, sender: &str, client_msg_id: &str, content: &str) -> NewMessage {
+    NewMessage {
+        id: new_object_id(),
+        chat_id: chat.to_owned(),
+        sender_id: sender.to_owned(),
+        client_msg_id: client_msg_id.to_owned(),
+        content: content.to_owned(),
+        iv: None,
+        encrypted: false,
+        kind: MessageType::Text,
+        metadata: None,
+        timestamp: Utc::now().trunc_subsecs(3),
+    }
+}
+
+async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    assert_eq!(store.get_chat(&c.id).await.expect("get"), Some(c.clone()));
+    assert!(matches!(
+        store.insert_chat(&c).await,
+        Err(StoreError::Duplicate)
+    ));
+    assert_eq!(store.chats_of(&b).await.expect("list"), vec![c]);
+    assert!(store.chats_of(&user()).await.expect("list").is_empty());
+    assert_eq!(store.get_chat(&new_object_id()).await.expect("get"), None);
+}
+
+async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let added = store
+        .add_participants(&g.id, &[c.clone(), b.clone()])
+        .await
+        .expect("add")
+        .expect("exists");
+    assert_eq!(added.participants, vec![a.clone(), b.clone(), c.clone()]);
+    let renamed = store
+        .rename_chat(&g.id, "new name")
+        .await
+        .expect("rename")
+        .expect("exists");
+    assert_eq!(renamed.name.as_deref(), Some("new name"));
+    let removed = store
+        .remove_participant(&g.id, &a)
+        .await
+        .expect("remove")
+        .expect("exists");
+    assert_eq!(removed.participants, vec![b.clone(), c.clone()]);
+    assert!(removed.admins.is_empty());
+    assert_eq!(
+        store
+            .get_chat(&g.id)
+            .await
+            .expect("get")
+            .expect("exists")
+            .participants,
+        vec![b, c]
+    );
+    assert!(store.chats_of(&a).await.expect("list").is_empty());
+}
+
+async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        match store
+            .insert_message(message(&c.id, &a, &format!("m{i}"), &format!("text {i}")))
+            .await
+            .expect("insert")
+        {
+            Inserted::New(m) => ids.push(m.id),
+            Inserted::Existing(_) => panic!("fresh message reported as existing"),
+        }
+    }
+    let Inserted::Existing(original) = store
+        .insert_message(message(&c.id, &a, "m2", "changed"))
+        .await
+        .expect("resend")
+    else {
+        panic!("a resend must return the original")
+    };
+    assert_eq!(original.id, ids[2]);
+    assert_eq!(original.content, "text 2");
+    // Another sender may reuse the same clientMsgId.
+    assert!(matches!(
+        store
+            .insert_message(message(&c.id, &b, "m2", "b's"))
+            .await
+            .expect("insert"),
+        Inserted::New(_)
+    ));
+
+    let newest = store.messages_before(&c.id, None, 3).await.expect("page");
+    let newest_ids: Vec<_> = newest.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(newest.len(), 3);
+    let older = store
+        .messages_before(&c.id, Some(&ids[2]), 10)
+        .await
+        .expect("page");
+    assert_eq!(
+        older.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        vec![ids[1].clone(), ids[0].clone()]
+    );
+    let after = store
+        .messages_after(&c.id, Some(&ids[1]), 3)
+        .await
+        .expect("page");
+    assert_eq!(
+        after.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        ids[2..5].to_vec()
+    );
+    assert_eq!(newest_ids[1..], [ids[4].clone(), ids[3].clone()]);
+    let chat = store.get_chat(&c.id).await.expect("get").expect("exists");
+    assert_eq!(chat.last_message.map(|m| m.id), Some(newest_ids[0].clone()));
+    let fetched = store
+        .get_message(&ids[0])
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(fetched.content, "text 0");
+    assert_eq!(fetched.timestamp, original.timestamp.min(fetched.timestamp));
+}
+
+async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        let Inserted::New(m) = store
+            .insert_message(message(&c.id, &a, &format!("r{i}"), "x"))
+            .await
+            .expect("insert")
+        else {
+            panic!("new")
+        };
+        ids.push(m.id);
+    }
+    assert_eq!(store.unread_count(&c.id, &b).await.expect("count"), 4);
+    assert_eq!(store.unread_count(&c.id, &a).await.expect("count"), 0);
+    assert_eq!(store.mark_read(&c.id, &ids[2], &b).await.expect("read"), 3);
+    assert_eq!(
+        store.mark_read(&c.id, &ids[2], &b).await.expect("read"),
+        0,
+        "idempotent"
+    );
+    assert_eq!(store.unread_count(&c.id, &b).await.expect("count"), 1);
+    assert_eq!(
+        store.mark_read(&c.id, &ids[3], &a).await.expect("read"),
+        0,
+        "own messages are not marked"
+    );
+    assert!(store.mark_delivered(&ids[3], &b).await.expect("delivered"));
+    assert!(!store.mark_delivered(&ids[3], &b).await.expect("delivered"));
+    let m = store
+        .get_message(&ids[3])
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(m.delivered_to, vec![b.clone()]);
+    assert!(m.read_by.is_empty());
+    assert_eq!(
+        store
+            .get_message(&ids[0])
+            .await
+            .expect("get")
+            .expect("exists")
+            .read_by,
+        vec![b]
+    );
+}
+
+async fn deleting_a_chat_deletes_its_messages(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b]);
+    store.insert_chat(&g).await.expect("insert");
+    let Inserted::New(m) = store
+        .insert_message(message(&g.id, &a, "d0", "bye"))
+        .await
+        .expect("insert")
+    else {
+        panic!("new")
+    };
+    assert!(store.delete_chat(&g.id).await.expect("delete"));
+    assert!(!store.delete_chat(&g.id).await.expect("delete"));
+    assert_eq!(store.get_message(&m.id).await.expect("get"), None);
+    assert!(
+        store
+            .messages_before(&g.id, None, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+}
