@@ -80,13 +80,13 @@ async fn the_previous_signing_key_stays_published_after_a_rotation() {
 
 both!(metrics_show_login_outcomes_and_request_counts_after_traffic);
 
-/// The value of the first sample line starting with `prefix` and containing every `needle`.
+/// The sum of every sample line starting with `prefix` and containing every `needle` (summing
+/// over the other labels keeps the value monotonic while parallel tests add label sets).
 fn sample(text: &str, prefix: &str, needles: &[&str]) -> f64 {
     text.lines()
-        .find(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0)
+        .filter(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 async fn metrics_show_login_outcomes_and_request_counts_after_traffic(b: Backends) {

@@ -1,0 +1,251 @@
+// Browser end-to-end tests of the PWA against the whole system (the launcher), driving Debian's
+// chromium through playwright-core. Locally they skip with a reason when the launcher or chromium
+// is missing; under CI=true that is a failure.
+//
+// Run against an already running system instead of spawning the launcher:
+//   BATIYOUN_URL=http://localhost:3000 BATIYOUN_MAILBOX=./data/dev-mailbox.log node --test suites/browser.test.mjs
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { IN_CI, api, buildWeb, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper } from '../browser/harness.mjs';
+
+const missing = missingPrerequisite();
+if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
+
+const TIMEOUT = 20_000;
+const PASSWORD = 'correct horse battery staple';
+
+describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
+  let system;
+  let browser;
+
+  before(async () => {
+    buildWeb();
+    system = await startSystem();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await system?.stop();
+  });
+
+  async function newPage(viewport) {
+    const context = await browser.newContext({ viewport, baseURL: system.url });
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+    return { context, page };
+  }
+
+  /** Signs up through the UI, reads the code from the dev mailbox, verifies; ends on the chat list. */
+  async function signUp(page, who) {
+    const username = randomName(`${who}_`);
+    const email = `${username.replace('_', '.')}@example.test`;
+    await page.goto('/');
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Username', { exact: true }).fill(username);
+    await page.getByLabel('Display name (optional)').fill(who.toUpperCase());
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    const code = await readOtp(system.mailbox, email);
+    await page.getByLabel('Verification code').fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Chats' }).waitFor();
+    return { username, email };
+  }
+
+  async function openDm(page, otherUsername) {
+    await page.getByTestId('new-chat').click();
+    await page.getByLabel('Search by username').fill(otherUsername);
+    await page.locator(`[data-testid=user-result][data-username="${otherUsername}"]`).click();
+    await page.getByTestId('chat-view').waitFor();
+  }
+
+  async function send(page, text) {
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+  }
+
+  const message = (page, text) => page.getByTestId('message').filter({ hasText: text });
+  const myMessageWithStatus = (page, text, statuses) =>
+    page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
+
+  test('two users sign up, start a DM, chat both ways with typing and read ticks', async (t) => {
+    const a = await newPage({ width: 375, height: 740 }); // a phone
+    const b = await newPage({ width: 1280, height: 800 });
+    const step = stepper(t.name, { a: a.page, b: b.page });
+    try {
+      const alice = await step('signup-a', () => signUp(a.page, 'alice'));
+      const bob = await step('signup-b', () => signUp(b.page, 'bob'));
+
+      await step('a-opens-dm', () => openDm(a.page, bob.username));
+      await step('a-sends', async () => {
+        await send(a.page, 'Hello Bob, from Alice');
+        await myMessageWithStatus(a.page, 'Hello Bob, from Alice', ['sent', 'delivered', 'read']).waitFor();
+      });
+      await step('b-sees-chat-in-list', async () => {
+        const item = b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' });
+        await item.waitFor();
+        await item.filter({ hasText: 'Hello Bob, from Alice' }).waitFor();
+        await item.click();
+      });
+      await step('b-receives', () => message(b.page, 'Hello Bob, from Alice').waitFor());
+      await step('a-sees-read-tick', () => myMessageWithStatus(a.page, 'Hello Bob, from Alice', ['read']).waitFor());
+
+      await step('typing-indicator', async () => {
+        await b.page.getByLabel('Message', { exact: true }).pressSequentially('Hi Al', { delay: 20 });
+        await a.page.getByTestId('typing').filter({ hasText: /BOB is typing/ }).waitFor();
+      });
+      await step('b-replies', async () => {
+        await b.page.getByLabel('Message', { exact: true }).fill('Hi Alice, Bob here');
+        await b.page.getByLabel('Message', { exact: true }).press('Enter');
+        await message(a.page, 'Hi Alice, Bob here').waitFor();
+        await myMessageWithStatus(b.page, 'Hi Alice, Bob here', ['read']).waitFor();
+      });
+      await step('typing-clears', () => a.page.getByTestId('typing').filter({ hasText: /^$/ }).waitFor());
+      await step('no-duplicates', async () => {
+        assert.equal(await message(a.page, 'Hello Bob, from Alice').count(), 1);
+        assert.equal(await message(b.page, 'Hello Bob, from Alice').count(), 1);
+        assert.equal(await message(a.page, 'Hi Alice, Bob here').count(), 1);
+        assert.equal(await message(b.page, 'Hi Alice, Bob here').count(), 1);
+      });
+      await step('logout', async () => {
+        await a.page.getByTestId('logout').click();
+        await a.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        // and back in with the password
+        await a.page.getByLabel('Username or email').fill(alice.username);
+        await a.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await a.page.getByRole('button', { name: 'Log in' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice, Bob here' }).waitFor();
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  });
+
+  test('a passcode group: create, join by ID and passcode, unread badge, history paging', async (t) => {
+    const e = await newPage({ width: 1280, height: 800 });
+    const f = await newPage({ width: 375, height: 740 });
+    const step = stepper(t.name, { e: e.page, f: f.page });
+    try {
+      await step('signup-e', () => signUp(e.page, 'erin'));
+      const frank = await step('signup-f', () => signUp(f.page, 'frank'));
+      const groupId = await step('e-creates-group', async () => {
+        await e.page.getByTestId('new-group').click();
+        await e.page.getByLabel('Group name').fill('Book club');
+        await e.page.getByLabel('Passcode (optional)').fill('open sesame');
+        await e.page.getByRole('button', { name: 'Create group' }).click();
+        await e.page.getByTestId('chat-view').waitFor();
+        return e.page.getByTestId('chat-view').getAttribute('data-chat-id');
+      });
+      await step('f-wrong-passcode', async () => {
+        await f.page.getByTestId('join-group').click();
+        await f.page.getByLabel('Group ID').fill(groupId);
+        await f.page.getByLabel('Passcode', { exact: true }).fill('not the one');
+        await f.page.getByRole('button', { name: 'Join' }).click();
+        await f.page.getByRole('alert').filter({ hasText: 'Wrong passcode' }).waitFor();
+      });
+      await step('f-joins', async () => {
+        await f.page.getByLabel('Passcode', { exact: true }).fill('open sesame');
+        await f.page.getByRole('button', { name: 'Join' }).click();
+        await f.page.locator(`[data-testid=chat-view][data-chat-id="${groupId}"]`).waitFor();
+      });
+      await step('e-sends-history', async () => {
+        const box = e.page.getByLabel('Message', { exact: true });
+        for (let i = 1; i <= 35; i++) {
+          await box.fill(`Chapter ${i}`);
+          await box.press('Enter');
+        }
+        await myMessageWithStatus(e.page, 'Chapter 35', ['sent', 'delivered', 'read']).waitFor();
+        await message(f.page, 'Chapter 35').waitFor();
+      });
+      await step('unread-badge', async () => {
+        await f.page.getByRole('link', { name: 'Back to chats' }).click();
+        await send(e.page, 'Did you finish it?');
+        const item = f.page.getByTestId('chat-item').filter({ hasText: 'Book club' });
+        await item.filter({ hasText: 'Did you finish it?' }).getByTestId('unread').filter({ hasText: '1' }).waitFor();
+        await item.click();
+        await message(f.page, 'Did you finish it?').waitFor();
+      });
+      await step('fresh-login-pages-history', async () => {
+        // Logging out wipes the local cache; logging back in must page the history from the server.
+        await f.page.getByTestId('logout').click();
+        await f.page.getByLabel('Username or email').fill(frank.username);
+        await f.page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+        await f.page.getByRole('button', { name: 'Log in' }).click();
+        await f.page.getByTestId('chat-item').filter({ hasText: 'Book club' }).click();
+        await f.page.waitForFunction(() => document.querySelectorAll('[data-testid=message]').length >= 30);
+        assert.equal(await f.page.getByTestId('message').count(), 30, 'one page of history first');
+        await f.page.getByTestId('load-older').waitFor();
+        await f.page.getByTestId('scroller').evaluate((el) => el.scrollTo(0, 0));
+        await f.page.waitForFunction(() => document.querySelectorAll('[data-testid=message]').length === 36);
+        await f.page.getByTestId('load-older').waitFor({ state: 'hidden' });
+        const first = await f.page.getByTestId('message-body').first().textContent();
+        assert.match(first, /: Chapter 1$/);
+      });
+    } finally {
+      await e.context.close();
+      await f.context.close();
+    }
+  });
+
+  test('a message sent offline survives a reload and arrives exactly once', async (t) => {
+    const c = await newPage({ width: 375, height: 740 });
+    const d = await newPage({ width: 1024, height: 768 });
+    const step = stepper(t.name, { c: c.page, d: d.page });
+    const offlineText = `Sent while offline ${Date.now()}`;
+    try {
+      await step('signup-c', () => signUp(c.page, 'carol'));
+      const dave = await step('signup-d', () => signUp(d.page, 'dave'));
+      await step('c-opens-dm', () => openDm(c.page, dave.username));
+      await step('warm-up-message', async () => {
+        await send(c.page, 'Before going offline');
+        await d.page.getByTestId('chat-item').filter({ hasText: 'CAROL' }).click();
+        await message(d.page, 'Before going offline').waitFor();
+      });
+      await step('service-worker-controls-page', () =>
+        c.page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: TIMEOUT }),
+      );
+
+      await step('go-offline', async () => {
+        await c.context.setOffline(true);
+        await c.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+      });
+      await step('send-offline-shows-pending', async () => {
+        await send(c.page, offlineText);
+        await myMessageWithStatus(c.page, offlineText, ['pending']).waitFor();
+      });
+      await step('reload-offline', async () => {
+        await c.page.reload();
+        await c.page.getByTestId('chat-view').waitFor();
+        await myMessageWithStatus(c.page, offlineText, ['pending']).waitFor();
+        assert.equal(await message(d.page, offlineText).count(), 0, 'nothing may leave an offline browser');
+      });
+      await step('back-online', async () => {
+        await c.context.setOffline(false);
+        await myMessageWithStatus(c.page, offlineText, ['sent', 'delivered', 'read']).waitFor();
+        await message(d.page, offlineText).waitFor();
+        await myMessageWithStatus(c.page, offlineText, ['read']).waitFor();
+      });
+      await step('exactly-once', async () => {
+        assert.equal(await message(c.page, offlineText).count(), 1);
+        assert.equal(await message(d.page, offlineText).count(), 1);
+        // and on the server: log in as Dave from Node and read the history.
+        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
+        const chatId = await c.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        const { messages } = await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken });
+        assert.equal(messages.filter((m) => m.content === offlineText).length, 1, 'the server stored it once');
+        // a reload of the receiver shows it once too (history + local cache + sync merge)
+        await d.page.reload();
+        await message(d.page, offlineText).waitFor();
+        assert.equal(await message(d.page, offlineText).count(), 1);
+      });
+    } finally {
+      await c.context.close();
+      await d.context.close();
+    }
+  });
+});

@@ -1,0 +1,210 @@
+// REST client and the access token. The token lives in this module's memory only; the refresh
+// token is an HttpOnly cookie the browser sends to /api/auth/refresh.
+import type { AuthResponse, Chat, ErrorBody, MessagePage, PublicProfile, TokenResponse, User } from './types';
+
+export class ApiError extends Error {
+  constructor(
+    public status: number,
+    public body: ErrorBody,
+  ) {
+    super(body.message || body.code);
+  }
+  get code(): string {
+    return this.body.code;
+  }
+}
+
+/** A fetch that never reached the server (offline, DNS, connection refused). */
+export class NetworkError extends Error {}
+
+let accessToken: string | null = null;
+let expiresAt = 0;
+let refreshTimer: ReturnType<typeof setTimeout> | undefined;
+let inflight: Promise<string> | null = null;
+let onSessionLost: () => void = () => {};
+
+export function setSessionLostHandler(fn: () => void): void {
+  onSessionLost = fn;
+}
+
+export function hasToken(): boolean {
+  return accessToken !== null && Date.now() < expiresAt;
+}
+
+function setToken(t: TokenResponse): void {
+  accessToken = t.accessToken;
+  expiresAt = Date.now() + t.expiresIn * 1000;
+  clearTimeout(refreshTimer);
+  // Refresh a minute before expiry (or at 80% of a short lifetime).
+  const lead = Math.min(60_000, t.expiresIn * 200);
+  refreshTimer = setTimeout(() => {
+    refresh().catch(() => {});
+  }, Math.max(1000, t.expiresIn * 1000 - lead));
+}
+
+export function clearToken(): void {
+  accessToken = null;
+  expiresAt = 0;
+  clearTimeout(refreshTimer);
+}
+
+async function request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (auth) {
+    if (!hasToken()) await refresh();
+    headers.Authorization = `Bearer ${accessToken}`;
+  }
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+  } catch (e) {
+    throw new NetworkError(String(e));
+  }
+  if (res.status === 401 && auth) {
+    // The token may have been revoked or expired early: one refresh, one retry.
+    await refresh();
+    headers.Authorization = `Bearer ${accessToken}`;
+    try {
+      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+    } catch (e) {
+      throw new NetworkError(String(e));
+    }
+  }
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  let json: unknown = undefined;
+  try {
+    json = text ? JSON.parse(text) : undefined;
+  } catch {
+    /* not JSON */
+  }
+  if (!res.ok) {
+    const err = (json as { error?: ErrorBody } | undefined)?.error ?? { code: `http_${res.status}`, message: res.statusText || `HTTP ${res.status}` };
+    throw new ApiError(res.status, err);
+  }
+  return json as T;
+}
+
+/**
+ * Exchanges the session cookie for a fresh access token. Single-flight within the tab and
+ * serialized across tabs (Web Locks) because the server rotates the refresh token and treats a
+ * reused one as theft.
+ */
+export function refresh(): Promise<string> {
+  if (inflight) return inflight;
+  const run = async (): Promise<string> => {
+    let res: Response;
+    try {
+      res = await fetch('/api/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { Accept: 'application/json' } });
+    } catch (e) {
+      throw new NetworkError(String(e));
+    }
+    if (!res.ok) {
+      let body: ErrorBody = { code: 'unauthorized', message: 'session expired' };
+      try {
+        body = ((await res.json()) as { error: ErrorBody }).error ?? body;
+      } catch {
+        /* ignore */
+      }
+      if (res.status === 401 || res.status === 403) {
+        clearToken();
+        onSessionLost();
+      }
+      throw new ApiError(res.status, body);
+    }
+    const t = (await res.json()) as TokenResponse;
+    setToken(t);
+    return t.accessToken;
+  };
+  const locked = (): Promise<string> =>
+    navigator.locks ? navigator.locks.request('batiyoun-refresh', run).then((t) => t) : run();
+  inflight = locked().finally(() => {
+    inflight = null;
+  });
+  return inflight;
+}
+
+// --- auth-api ---------------------------------------------------------------------------------
+
+export const auth = {
+  signup: (b: { email: string; username: string; password: string; displayName?: string }) =>
+    request<{ user: User }>('POST', '/api/auth/signup', b, false),
+  requestOtp: (email: string) => request<void>('POST', '/api/auth/request-otp', { email }, false),
+  async verifyOtp(email: string, code: string): Promise<User> {
+    const r = await request<AuthResponse>('POST', '/api/auth/verify-otp', { email, code }, false);
+    setToken(r);
+    return r.user;
+  },
+  async login(login: string, password: string): Promise<User> {
+    const r = await request<AuthResponse>('POST', '/api/auth/login', { login, password }, false);
+    setToken(r);
+    return r.user;
+  },
+  async logout(): Promise<void> {
+    try {
+      await request<void>('POST', '/api/auth/logout', undefined, false);
+    } finally {
+      clearToken();
+    }
+  },
+  verifyMe: () => request<{ user: User }>('GET', '/api/auth/verify-me').then((r) => r.user),
+};
+
+export const users = {
+  search: (q: string) =>
+    request<{ users: PublicProfile[] }>('GET', `/api/users/search?q=${encodeURIComponent(q)}`).then((r) => r.users),
+  get: (id: string) => request<PublicProfile>('GET', `/api/users/${encodeURIComponent(id)}`),
+};
+
+// --- realtime ---------------------------------------------------------------------------------
+
+export const chats = {
+  list: () => request<{ chats: Chat[] }>('GET', '/api/chats').then((r) => r.chats),
+  direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
+  group: (name: string, memberIds: string[], passcode?: string) =>
+    request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),
+  join: (chatId: string, passcode: string) =>
+    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join`, { passcode }),
+  messages: (chatId: string, before?: string, limit = 30) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (before) q.set('before', before);
+    return request<MessagePage>('GET', `/api/chats/${encodeURIComponent(chatId)}/messages?${q}`);
+  },
+};
+
+/** A human sentence for an error, with per-field details when the server gave them. */
+export function describeError(e: unknown): string {
+  if (e instanceof NetworkError) return 'You appear to be offline. Try again when you are connected.';
+  if (e instanceof ApiError) {
+    if (e.body.fields) {
+      return Object.entries(e.body.fields)
+        .map(([f, msgs]) => `${f}: ${msgs.join(', ')}`)
+        .join('; ');
+    }
+    switch (e.code) {
+      case 'invalid_credentials':
+        return 'Wrong username/email or password.';
+      case 'email_not_verified':
+        return 'Your email is not verified yet. Enter the code we sent you.';
+      case 'email_taken':
+        return 'That email is already registered. Try logging in.';
+      case 'username_taken':
+        return 'That username is taken. Pick another one.';
+      case 'invalid_otp':
+        return 'That code is wrong or has expired. Request a new one.';
+      case 'rate_limited':
+        return 'Too many attempts. Please wait a little and try again.';
+      case 'invalid_passcode':
+        return 'Wrong passcode.';
+      default:
+        return e.message;
+    }
+  }
+  return e instanceof Error ? e.message : String(e);
+}

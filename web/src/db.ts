@@ -1,0 +1,111 @@
+// IndexedDB, one database per signed-in user ("batiyoun:<userId>"):
+//   messages  (keyPath id, index chatId)   — what we have of each chat's history
+//   outbox    (keyPath clientMsgId)         — sent by the user, not yet acknowledged by the server
+//   chats     (keyPath id)                  — the chat list, for offline start
+//   profiles  (keyPath id)                  — other users' public profiles
+import type { Chat, Message, OutboxItem, PublicProfile } from './types';
+
+const VERSION = 1;
+let db: IDBDatabase | null = null;
+let dbName = '';
+
+function req<T>(r: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onerror = () => reject(tx.error);
+    tx.onabort = () => reject(tx.error);
+  });
+}
+
+export async function openDb(userId: string): Promise<void> {
+  if (db && dbName === `batiyoun:${userId}`) return;
+  db?.close();
+  dbName = `batiyoun:${userId}`;
+  const open = indexedDB.open(dbName, VERSION);
+  open.onupgradeneeded = () => {
+    const d = open.result;
+    const m = d.createObjectStore('messages', { keyPath: 'id' });
+    m.createIndex('chatId', 'chatId');
+    d.createObjectStore('outbox', { keyPath: 'clientMsgId' });
+    d.createObjectStore('chats', { keyPath: 'id' });
+    d.createObjectStore('profiles', { keyPath: 'id' });
+  };
+  db = await req(open);
+}
+
+export async function deleteDb(): Promise<void> {
+  if (!db) return;
+  const name = dbName;
+  db.close();
+  db = null;
+  dbName = '';
+  await req(indexedDB.deleteDatabase(name)).catch(() => {});
+}
+
+function store(name: string, mode: IDBTransactionMode = 'readonly'): IDBObjectStore {
+  if (!db) throw new Error('database not open');
+  return db.transaction(name, mode).objectStore(name);
+}
+
+async function putAll<T>(name: string, items: T[]): Promise<void> {
+  if (!db || items.length === 0) return;
+  const tx = db.transaction(name, 'readwrite');
+  const s = tx.objectStore(name);
+  for (const it of items) s.put(it);
+  await done(tx);
+}
+
+export const putMessages = (ms: Message[]) => putAll('messages', ms);
+export const putChats = (cs: Chat[]) => putAll('chats', cs);
+export const putProfiles = (ps: PublicProfile[]) => putAll('profiles', ps);
+
+export async function messagesOf(chatId: string): Promise<Message[]> {
+  if (!db) return [];
+  return req(store('messages').index('chatId').getAll(IDBKeyRange.only(chatId))) as Promise<Message[]>;
+}
+
+export async function allChats(): Promise<Chat[]> {
+  if (!db) return [];
+  return req(store('chats').getAll()) as Promise<Chat[]>;
+}
+
+export async function deleteChat(chatId: string): Promise<void> {
+  if (!db) return;
+  const tx = db.transaction(['chats', 'messages'], 'readwrite');
+  tx.objectStore('chats').delete(chatId);
+  const idx = tx.objectStore('messages').index('chatId');
+  const keys = await req(idx.getAllKeys(IDBKeyRange.only(chatId)));
+  for (const k of keys) tx.objectStore('messages').delete(k);
+  await done(tx);
+}
+
+export async function allProfiles(): Promise<PublicProfile[]> {
+  if (!db) return [];
+  return req(store('profiles').getAll()) as Promise<PublicProfile[]>;
+}
+
+export async function outbox(): Promise<OutboxItem[]> {
+  if (!db) return [];
+  const items = (await req(store('outbox').getAll())) as OutboxItem[];
+  return items.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+}
+
+export async function addOutbox(item: OutboxItem): Promise<void> {
+  await putAll('outbox', [item]);
+}
+
+/** Removes an outbox entry and stores the acknowledged message in one transaction. */
+export async function settleOutbox(clientMsgId: string, message?: Message): Promise<void> {
+  if (!db) return;
+  const tx = db.transaction(['outbox', 'messages'], 'readwrite');
+  tx.objectStore('outbox').delete(clientMsgId);
+  if (message) tx.objectStore('messages').put(message);
+  await done(tx);
+}

@@ -1,0 +1,22 @@
+// Socket.IO event names: mirror crates/common/src/contracts/events.rs.
+export const C = {
+  SEND_MESSAGE: 'send_message',
+  JOIN_CHAT: 'join_chat',
+  LEAVE_CHAT: 'leave_chat',
+  TYPING: 'typing',
+  READ_RECEIPT: 'read_receipt',
+  DELIVERED: 'delivered',
+  SYNC: 'sync',
+} as const;
+
+export const S = {
+  NEW_MESSAGE: 'new_message',
+  MESSAGE_DELIVERED: 'message_delivered',
+  USER_TYPING: 'user_typing',
+  MESSAGE_READ: 'message_read',
+  USER_ONLINE: 'user_online',
+  USER_OFFLINE: 'user_offline',
+  CHAT_UPDATED: 'chat_updated',
+} as const;
+
+export const MAX_PLAINTEXT_CHARS = 5000;

@@ -1,0 +1,144 @@
+import './styles.css';
+import { ApiError, NetworkError, auth, refresh, setSessionLostHandler } from './api';
+import * as db from './db';
+import * as store from './store';
+import type { User } from './types';
+import { chatListView, chatView, joinView, loginView, newChatView, newGroupView, signupView, verifyView, type AppActions, type View } from './views';
+
+const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
+const main = document.getElementById('main')!;
+const banner = document.getElementById('status')!;
+let current: View | null = null;
+let notice: string | undefined;
+
+const app: AppActions = {
+  async signedIn(user: User) {
+    localStorage.setItem(LAST_USER, JSON.stringify(user));
+    await store.start(user);
+    store.connect(sessionLost);
+    const next = new URLSearchParams(location.hash.split('?')[1] ?? '').get('next');
+    go(next && next.startsWith('#/') ? next : '#/');
+  },
+  async logout() {
+    const pending = (await db.outbox().catch(() => [])).filter((o) => !o.failed);
+    if (pending.length && !confirm(`${pending.length} message(s) have not been sent yet and will be lost. Log out anyway?`)) return;
+    try {
+      await auth.logout();
+    } catch {
+      /* offline: the cookie is cleared next time; local data goes now */
+    }
+    await endSession('You have been logged out.', true);
+  },
+  go,
+};
+
+/**
+ * An explicit logout wipes this user's local database (shared devices); a lost session keeps it,
+ * so unsent messages in the outbox go out after the same user logs in again.
+ */
+async function endSession(message: string, wipe: boolean): Promise<void> {
+  localStorage.removeItem(LAST_USER);
+  await store.stop(wipe);
+  notice = message;
+  go('#/login');
+}
+
+function sessionLost(): void {
+  if (!store.state.me) return;
+  void endSession('Your session has ended. Please log in again.', false);
+}
+setSessionLostHandler(sessionLost);
+
+function go(hash: string): void {
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+const PUBLIC = new Set(['login', 'signup', 'verify']);
+
+function route(): void {
+  const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
+  const [name, arg] = path.split('/');
+  const params = new URLSearchParams(query);
+  const signedIn = store.state.me !== null;
+
+  if (!signedIn && !PUBLIC.has(name)) return go('#/login');
+  if (signedIn && PUBLIC.has(name)) return go('#/');
+
+  let view: View;
+  switch (name) {
+    case 'login':
+      view = loginView(app, notice);
+      notice = undefined;
+      break;
+    case 'signup':
+      view = signupView(app);
+      break;
+    case 'verify':
+      view = verifyView(app, params.get('email') ?? '');
+      break;
+    case 'new':
+      view = newChatView(app);
+      break;
+    case 'group':
+      view = newGroupView(app);
+      break;
+    case 'join':
+      view = joinView(app);
+      break;
+    case 'chat':
+      view = arg ? chatView(app, arg) : chatListView(app);
+      break;
+    default:
+      view = chatListView(app);
+  }
+  current?.cleanup?.();
+  current = view;
+  main.replaceChildren(view.el);
+  (view.focus ?? view.el.querySelector('h1') ?? main).focus();
+}
+
+function renderBanner(): void {
+  const c = store.state.me ? store.state.conn : 'online';
+  banner.dataset.state = c;
+  banner.setAttribute('data-testid', 'conn-status');
+  banner.hidden = c === 'online';
+  banner.textContent = c === 'offline' ? 'You are offline. Messages you send will be delivered when you reconnect.' : c === 'connecting' ? 'Connecting…' : '';
+}
+store.subscribe((t) => {
+  if (t === 'conn') renderBanner();
+});
+
+/** Start-up: the session cookie gives an access token; offline we start from the cached user. */
+async function boot(): Promise<void> {
+  window.addEventListener('hashchange', route);
+  const cached = localStorage.getItem(LAST_USER);
+  try {
+    await refresh();
+    const user = await auth.verifyMe();
+    localStorage.setItem(LAST_USER, JSON.stringify(user));
+    await store.start(user);
+    store.connect(sessionLost);
+  } catch (e) {
+    if (e instanceof NetworkError && cached) {
+      // Offline start: show cached chats and the outbox; connect once the network is back.
+      await store.start(JSON.parse(cached) as User);
+      store.connect(sessionLost);
+      window.addEventListener('online', () => void refresh().catch(() => {}), { once: true });
+    } else if (e instanceof ApiError && cached) {
+      localStorage.removeItem(LAST_USER);
+    }
+  }
+  // After Google sign-in the callback lands on APP_URL; clean the query string away.
+  if (location.search && store.state.me) history.replaceState(null, '', location.pathname + location.hash);
+  renderBanner();
+  route();
+}
+
+if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getItem('batiyoun.devSW'))) {
+  window.addEventListener('load', () => {
+    navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker registration failed', e));
+  });
+}
+
+void boot();

@@ -1,0 +1,652 @@
+// Client state, the socket, the outbox and resync. Views subscribe to topics and re-render.
+import { io, type Socket } from 'socket.io-client';
+import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
+import * as db from './db';
+import { C, S } from './events';
+import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PublicProfile, ReceiptEvent, TypingEvent, User } from './types';
+
+/** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
+export interface ViewMessage {
+  key: string; // senderId/clientMsgId — the server's idempotency key, so ack and new_message match
+  id?: string;
+  chatId: string;
+  senderId: string;
+  clientMsgId: string;
+  content: string;
+  timestamp: string;
+  readBy: string[];
+  deliveredTo: string[];
+  pending: boolean;
+  failed?: string;
+}
+
+export type ConnState = 'offline' | 'connecting' | 'online';
+
+type Listener = (topic: string) => void;
+const listeners = new Set<Listener>();
+export function subscribe(fn: Listener): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+function emit(topic: string): void {
+  for (const l of [...listeners]) l(topic);
+}
+
+export const state = {
+  me: null as User | null,
+  conn: 'offline' as ConnState,
+  chats: new Map<string, Chat>(),
+  messages: new Map<string, Map<string, ViewMessage>>(),
+  /** Per chat: the cursor for older history; null once the start is reached; absent = not fetched. */
+  history: new Map<string, string | null>(),
+  profiles: new Map<string, PublicProfile>(),
+  presence: new Map<string, { online: boolean; lastSeen?: string }>(),
+  typing: new Map<string, Map<string, number>>(),
+  openChat: null as string | null,
+};
+
+let socket: Socket | null = null;
+
+const keyOf = (senderId: string, clientMsgId: string) => `${senderId}/${clientMsgId}`;
+
+function fromMessage(m: Message): ViewMessage {
+  return {
+    key: keyOf(m.senderId, m.clientMsgId),
+    id: m.id,
+    chatId: m.chatId,
+    senderId: m.senderId,
+    clientMsgId: m.clientMsgId,
+    content: m.encrypted ? '🔒 Encrypted message' : m.content,
+    timestamp: m.timestamp,
+    readBy: m.readBy ?? [],
+    deliveredTo: m.deliveredTo ?? [],
+    pending: false,
+  };
+}
+
+function fromOutbox(o: OutboxItem): ViewMessage {
+  return {
+    key: keyOf(o.senderId, o.clientMsgId),
+    chatId: o.chatId,
+    senderId: o.senderId,
+    clientMsgId: o.clientMsgId,
+    content: o.content,
+    timestamp: o.createdAt,
+    readBy: [],
+    deliveredTo: [],
+    pending: true,
+    failed: o.failed,
+  };
+}
+
+function chatMessages(chatId: string): Map<string, ViewMessage> {
+  let m = state.messages.get(chatId);
+  if (!m) {
+    m = new Map();
+    state.messages.set(chatId, m);
+  }
+  return m;
+}
+
+/** Stored messages first by time, then by id; pending ones last in the order they were written. */
+export function sortedMessages(chatId: string): ViewMessage[] {
+  return [...chatMessages(chatId).values()].sort((a, b) => {
+    if (a.pending !== b.pending) return a.pending ? 1 : -1;
+    const t = a.timestamp.localeCompare(b.timestamp);
+    if (t !== 0) return t;
+    return (a.id ?? a.clientMsgId).localeCompare(b.id ?? b.clientMsgId);
+  });
+}
+
+export function newestStoredId(chatId: string): string | undefined {
+  const list = sortedMessages(chatId).filter((m) => !m.pending);
+  return list.length ? list[list.length - 1].id : undefined;
+}
+
+export function oldestStoredId(chatId: string): string | undefined {
+  return sortedMessages(chatId).find((m) => !m.pending)?.id;
+}
+
+// --- names ------------------------------------------------------------------------------------
+
+export function displayName(userId: string): string {
+  if (state.me && userId === state.me.id) return 'You';
+  const p = state.profiles.get(userId);
+  return p ? p.displayName || p.username : 'Someone';
+}
+
+export function chatTitle(chat: Chat): string {
+  if (chat.type === 'group') return chat.name || 'Group';
+  const other = chat.participants.find((p) => p !== state.me?.id);
+  return other ? displayName(other) : 'Just you';
+}
+
+export function otherParticipant(chat: Chat): string | undefined {
+  return chat.type === 'direct' ? chat.participants.find((p) => p !== state.me?.id) : undefined;
+}
+
+const profileFetches = new Map<string, Promise<void>>();
+async function ensureProfiles(ids: string[]): Promise<void> {
+  const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
+  await Promise.all(
+    missing.map((id) => {
+      let p = profileFetches.get(id);
+      if (!p) {
+        p = usersApi
+          .get(id)
+          .then(async (prof) => {
+            state.profiles.set(id, prof);
+            await db.putProfiles([prof]);
+          })
+          .catch(() => {})
+          .finally(() => profileFetches.delete(id));
+        profileFetches.set(id, p);
+      }
+      return p;
+    }),
+  );
+  if (missing.length) emit('chats');
+}
+
+export function rememberProfile(p: PublicProfile): void {
+  state.profiles.set(p.id, p);
+  db.putProfiles([p]).catch(() => {});
+}
+
+// --- chats ------------------------------------------------------------------------------------
+
+export function upsertChat(chat: Chat): void {
+  const prev = state.chats.get(chat.id);
+  // Keep our own unread/lastMessage if the server's copy is older than what we saw live.
+  if (prev && prev.lastMessageAt && chat.lastMessageAt && prev.lastMessageAt > chat.lastMessageAt) {
+    chat = { ...chat, lastMessage: prev.lastMessage, lastMessageAt: prev.lastMessageAt };
+  }
+  state.chats.set(chat.id, chat);
+  db.putChats([chat]).catch(() => {});
+  void ensureProfiles(chat.participants);
+  emit('chats');
+}
+
+function removeChat(chatId: string): void {
+  state.chats.delete(chatId);
+  state.messages.delete(chatId);
+  db.deleteChat(chatId).catch(() => {});
+  emit('chats');
+}
+
+export function sortedChats(): Chat[] {
+  return [...state.chats.values()].sort((a, b) =>
+    (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt),
+  );
+}
+
+export async function loadChats(): Promise<void> {
+  const list = await chatsApi.list();
+  const seen = new Set(list.map((c) => c.id));
+  for (const id of [...state.chats.keys()]) if (!seen.has(id)) removeChat(id);
+  for (const c of list) {
+    upsertChat(c);
+    if (c.lastMessage) ingest([c.lastMessage], { live: false, deliver: true });
+  }
+}
+
+// --- messages ---------------------------------------------------------------------------------
+
+/**
+ * Adds or updates stored messages. `live` means they just arrived from the server (new_message or
+ * sync): messages from others are then acknowledged as delivered and counted as unread.
+ */
+function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void {
+  const touched = new Set<string>();
+  const fresh: Message[] = [];
+  for (const m of ms) {
+    const map = chatMessages(m.chatId);
+    const key = keyOf(m.senderId, m.clientMsgId);
+    const prev = map.get(key);
+    const vm = fromMessage(m);
+    if (prev && !prev.pending) {
+      vm.readBy = union(prev.readBy, vm.readBy);
+      vm.deliveredTo = union(prev.deliveredTo, vm.deliveredTo);
+    }
+    map.set(key, vm);
+    touched.add(m.chatId);
+    if (!prev || prev.pending) fresh.push(m);
+    const chat = state.chats.get(m.chatId);
+    if (chat && (!chat.lastMessageAt || chat.lastMessageAt <= m.timestamp)) {
+      chat.lastMessage = m;
+      chat.lastMessageAt = m.timestamp;
+    }
+  }
+  db.putMessages(ms).catch(() => {});
+  if (opts.deliver && !opts.live) {
+    for (const m of fresh) {
+      if (m.senderId !== state.me?.id && !m.deliveredTo.includes(state.me?.id ?? '')) {
+        socket?.emit(C.DELIVERED, { chatId: m.chatId, messageId: m.id }, () => {});
+      }
+    }
+  }
+  if (opts.live) {
+    for (const m of fresh) {
+      if (m.senderId === state.me?.id) continue;
+      if (state.typing.get(m.chatId)?.delete(m.senderId)) emit(`typing:${m.chatId}`);
+      socket?.emit(C.DELIVERED, { chatId: m.chatId, messageId: m.id }, () => {});
+      const chat = state.chats.get(m.chatId);
+      if (chat && !(state.openChat === m.chatId && document.visibilityState === 'visible')) {
+        chat.unreadCount = (chat.unreadCount ?? 0) + 1;
+      }
+    }
+    const unknown = fresh.filter((m) => !state.chats.has(m.chatId));
+    if (unknown.length) loadChats().catch(() => {});
+  }
+  for (const id of touched) {
+    applyStashedReceipts(id);
+    emit(`messages:${id}`);
+  }
+  if (touched.size) emit('chats');
+  if (opts.live && fresh.some((m) => m.senderId !== state.me?.id)) {
+    for (const m of fresh) if (m.senderId !== state.me?.id) emit(`incoming:${m.chatId}`);
+    markOpenChatRead();
+  }
+}
+
+function union(a: string[], b: string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/** Loads the cached history (and pending outbox) of a chat from IndexedDB. */
+export async function loadCachedMessages(chatId: string): Promise<void> {
+  const ms = await db.messagesOf(chatId);
+  const map = chatMessages(chatId);
+  for (const m of ms) {
+    const key = keyOf(m.senderId, m.clientMsgId);
+    if (!map.has(key)) map.set(key, fromMessage(m));
+  }
+  emit(`messages:${chatId}`);
+}
+
+/** Fetches the newest page (first call) or the page before the oldest message we show. */
+export async function loadOlder(chatId: string): Promise<boolean> {
+  const cursor = state.history.get(chatId);
+  if (cursor === null) return false; // reached the start
+  const before = cursor === undefined ? undefined : cursor;
+  const limit = 30;
+  const page = await chatsApi.messages(chatId, before, limit);
+  // A short page is the start of the chat, whatever the cursor says.
+  state.history.set(chatId, page.messages.length < limit ? null : (page.nextCursor ?? null));
+  ingest(page.messages, { live: false });
+  return page.messages.length > 0;
+}
+
+export function hasMoreHistory(chatId: string): boolean {
+  return state.history.get(chatId) !== null;
+}
+
+// --- sending and the outbox -------------------------------------------------------------------
+
+function newClientMsgId(): string {
+  return crypto.randomUUID();
+}
+
+export async function sendMessage(chatId: string, content: string): Promise<void> {
+  if (!state.me) return;
+  const item: OutboxItem = {
+    clientMsgId: newClientMsgId(),
+    chatId,
+    senderId: state.me.id,
+    content,
+    createdAt: new Date().toISOString(),
+  };
+  await db.addOutbox(item); // durable before anything else: survives a reload or a crash
+  const vm = fromOutbox(item);
+  chatMessages(chatId).set(vm.key, vm);
+  emit(`messages:${chatId}`);
+  void flushOutbox();
+}
+
+let flushing = false;
+let flushAgain = false;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Sends every outbox item, oldest first, with its clientMsgId; the server dedupes resends. */
+export async function flushOutbox(): Promise<void> {
+  if (flushing) {
+    flushAgain = true;
+    return;
+  }
+  flushing = true;
+  try {
+    do {
+      flushAgain = false;
+      const items = (await db.outbox()).filter((o) => !o.failed);
+      for (const item of items) {
+        if (!socket?.connected) return;
+        let ack: Ack<{ message: Message }>;
+        try {
+          ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, {
+            chatId: item.chatId,
+            clientMsgId: item.clientMsgId,
+            content: item.content,
+            encrypted: false,
+            type: 'text',
+          });
+        } catch {
+          scheduleRetry();
+          return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+        }
+        if (ack.ok) {
+          // Show it as stored at once: receipts for it may already be on their way.
+          ingest([ack.message], { live: false });
+          await db.settleOutbox(item.clientMsgId, ack.message);
+        } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
+          scheduleRetry();
+          return;
+        } else {
+          item.failed = ack.error.message || ack.error.code;
+          await db.addOutbox(item);
+          const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
+          if (vm) vm.failed = item.failed;
+          emit(`messages:${item.chatId}`);
+        }
+      }
+    } while (flushAgain);
+  } finally {
+    flushing = false;
+  }
+}
+
+function scheduleRetry(): void {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => void flushOutbox(), 3000);
+}
+
+export async function discardFailed(chatId: string, clientMsgId: string): Promise<void> {
+  if (!state.me) return;
+  await db.settleOutbox(clientMsgId);
+  chatMessages(chatId).delete(keyOf(state.me.id, clientMsgId));
+  emit(`messages:${chatId}`);
+}
+
+async function loadOutbox(): Promise<void> {
+  for (const o of await db.outbox()) {
+    const vm = fromOutbox(o);
+    chatMessages(o.chatId).set(vm.key, vm);
+    emit(`messages:${o.chatId}`);
+  }
+}
+
+// --- read receipts and typing -----------------------------------------------------------------
+
+const lastReadSent = new Map<string, string>();
+
+/** Tells the server the newest message from others in the open chat is read (if visible). */
+export function markOpenChatRead(): void {
+  const chatId = state.openChat;
+  if (!chatId || !state.me || document.visibilityState !== 'visible') return;
+  const chat = state.chats.get(chatId);
+  if (chat && chat.unreadCount) {
+    chat.unreadCount = 0;
+    emit('chats');
+  }
+  const newest = sortedMessages(chatId)
+    .filter((m) => !m.pending && m.senderId !== state.me!.id)
+    .pop();
+  if (!newest?.id || newest.readBy.includes(state.me.id) || lastReadSent.get(chatId) === newest.id) return;
+  if (!socket?.connected) return;
+  lastReadSent.set(chatId, newest.id);
+  socket.emit(C.READ_RECEIPT, { chatId, messageId: newest.id }, (ack: Ack<object>) => {
+    if (!ack?.ok) lastReadSent.delete(chatId);
+  });
+}
+
+let lastTypingSent = 0;
+export function sendTyping(chatId: string): void {
+  const now = Date.now();
+  if (now - lastTypingSent < 2000 || !socket?.connected) return;
+  lastTypingSent = now;
+  socket.emit(C.TYPING, { chatId }, () => {});
+}
+
+export function typingUsers(chatId: string): string[] {
+  const m = state.typing.get(chatId);
+  if (!m) return [];
+  const now = Date.now();
+  return [...m.entries()].filter(([, until]) => until > now).map(([u]) => u);
+}
+
+function onTyping(e: TypingEvent): void {
+  if (e.userId === state.me?.id) return;
+  let m = state.typing.get(e.chatId);
+  if (!m) {
+    m = new Map();
+    state.typing.set(e.chatId, m);
+  }
+  m.set(e.userId, Date.now() + 3500);
+  emit(`typing:${e.chatId}`);
+  setTimeout(() => emit(`typing:${e.chatId}`), 3600);
+}
+
+/** Receipts for messages we do not hold yet (e.g. they beat our own send ack). */
+let stashed: { e: ReceiptEvent; kind: 'read' | 'delivered' }[] = [];
+
+function applyStashedReceipts(chatId: string): void {
+  const mine = stashed.filter((r) => r.e.chatId === chatId);
+  if (!mine.length) return;
+  stashed = stashed.filter((r) => r.e.chatId !== chatId);
+  for (const r of mine) onReceipt(r.e, r.kind);
+}
+
+function onReceipt(e: ReceiptEvent, kind: 'read' | 'delivered'): void {
+  const list = sortedMessages(e.chatId).filter((m) => !m.pending);
+  const idx = list.findIndex((m) => m.id === e.messageId);
+  if (idx < 0) {
+    stashed.push({ e, kind });
+    if (stashed.length > 200) stashed.shift();
+    return;
+  }
+  const changed: ViewMessage[] = [];
+  // A read receipt covers that message and every earlier one; delivered covers just the one.
+  const targets = kind === 'read' ? list.slice(0, idx + 1) : [list[idx]];
+  for (const m of targets) {
+    if (m.senderId === e.userId) continue;
+    const arr = kind === 'read' ? m.readBy : m.deliveredTo;
+    if (!arr.includes(e.userId)) {
+      arr.push(e.userId);
+      if (kind === 'read' && !m.deliveredTo.includes(e.userId)) m.deliveredTo.push(e.userId);
+      changed.push(m);
+    }
+  }
+  if (changed.length) {
+    void db.messagesOf(e.chatId).then((stored) => {
+      const byId = new Map(changed.map((c) => [c.id, c]));
+      const upd = stored.filter((s) => byId.has(s.id)).map((s) => ({ ...s, readBy: byId.get(s.id)!.readBy, deliveredTo: byId.get(s.id)!.deliveredTo }));
+      return db.putMessages(upd);
+    });
+    emit(`messages:${e.chatId}`);
+  }
+}
+
+/** ✓ sent, ✓✓ delivered, ✓✓ (coloured) read — for our own messages. */
+export function statusOf(m: ViewMessage): 'failed' | 'pending' | 'sent' | 'delivered' | 'read' {
+  if (m.failed) return 'failed';
+  if (m.pending) return 'pending';
+  const others = (l: string[]) => l.some((u) => u !== m.senderId);
+  if (others(m.readBy)) return 'read';
+  if (others(m.deliveredTo)) return 'delivered';
+  return 'sent';
+}
+
+// --- the connection ---------------------------------------------------------------------------
+
+function setConn(c: ConnState): void {
+  if (state.conn === c) return;
+  state.conn = c;
+  emit('conn');
+}
+
+let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+let backoff = 1000;
+let onSessionLostCb: () => void = () => {};
+
+function scheduleReconnect(): void {
+  clearTimeout(reconnectTimer);
+  if (!navigator.onLine) return; // the 'online' event reconnects
+  reconnectTimer = setTimeout(() => {
+    if (socket && !socket.connected && state.me) socket.connect();
+  }, backoff);
+  backoff = Math.min(backoff * 2, 30_000);
+}
+
+export function connect(onSessionLost: () => void): void {
+  onSessionLostCb = onSessionLost;
+  if (!socket) {
+    socket = io({
+      path: '/socket.io/',
+      autoConnect: false,
+      transports: ['websocket', 'polling'],
+      // Called on every (re)connect: always a fresh access token from the refresh cookie.
+      auth: (cb) => {
+        refresh()
+          .then((token) => cb({ token }))
+          .catch(() => cb({ token: '' }));
+      },
+    });
+    socket.on('connect', () => {
+      backoff = 1000;
+      setConn('online');
+      void afterConnect();
+    });
+    socket.on('disconnect', (reason) => {
+      setConn(navigator.onLine ? 'connecting' : 'offline');
+      // The server closed us (e.g. the session was revoked): check the session, then retry.
+      if (reason === 'io server disconnect') void checkSessionThenReconnect();
+    });
+    socket.on('connect_error', () => {
+      setConn(navigator.onLine ? 'connecting' : 'offline');
+      // socket.active is false when the server refused the handshake (unauthorized): the client
+      // will not retry on its own, so we do, after confirming the session still exists.
+      if (!socket!.active) void checkSessionThenReconnect();
+    });
+    socket.on(S.NEW_MESSAGE, (m: Message) => ingest([m], { live: true }));
+    socket.on(S.MESSAGE_DELIVERED, (e: ReceiptEvent) => onReceipt(e, 'delivered'));
+    socket.on(S.MESSAGE_READ, (e: ReceiptEvent) => onReceipt(e, 'read'));
+    socket.on(S.USER_TYPING, onTyping);
+    socket.on(S.USER_ONLINE, (e: PresenceEvent) => {
+      state.presence.set(e.userId, { online: true });
+      emit('presence');
+    });
+    socket.on(S.USER_OFFLINE, (e: PresenceEvent) => {
+      state.presence.set(e.userId, { online: false, lastSeen: e.lastSeen });
+      emit('presence');
+    });
+    socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => {
+      if (e.removed) removeChat(e.chat.id);
+      else upsertChat(e.chat);
+    });
+  }
+  if (navigator.onLine) {
+    setConn('connecting');
+    socket.connect();
+  }
+}
+
+async function checkSessionThenReconnect(): Promise<void> {
+  try {
+    await refresh();
+    scheduleReconnect();
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 401 || e.status === 403)) onSessionLostCb();
+    else scheduleReconnect();
+  }
+}
+
+export function disconnect(): void {
+  clearTimeout(reconnectTimer);
+  socket?.disconnect();
+  socket = null;
+  setConn('offline');
+}
+
+/** After every (re)connect: refresh the chat list, send the outbox, then fetch what we missed. */
+async function afterConnect(): Promise<void> {
+  try {
+    await loadChats();
+  } catch (e) {
+    if (!(e instanceof NetworkError)) console.warn('loading chats failed', e);
+  }
+  if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
+  await flushOutbox();
+  await resync();
+  markOpenChatRead();
+}
+
+async function resync(): Promise<void> {
+  const cursors: Record<string, string> = {};
+  for (const chatId of state.chats.keys()) {
+    const newest = newestStoredId(chatId);
+    if (newest) cursors[chatId] = newest;
+  }
+  for (let i = 0; i < 50 && socket?.connected; i++) {
+    let ack: Ack<{ messages: Message[]; hasMore: boolean }>;
+    try {
+      ack = await socket.timeout(15_000).emitWithAck(C.SYNC, { cursors, limit: 200 });
+    } catch {
+      return;
+    }
+    if (!ack.ok) return;
+    // Not "live": the chat list we just loaded already counts these as unread.
+    if (ack.messages.length) ingest(ack.messages, { live: false, deliver: true });
+    for (const m of ack.messages) cursors[m.chatId] = m.id; // ascending per chat
+    if (!ack.hasMore || ack.messages.length === 0) return;
+  }
+}
+
+export function openChat(chatId: string | null): void {
+  if (state.openChat && state.openChat !== chatId && socket?.connected) {
+    socket.emit(C.LEAVE_CHAT, { chatId: state.openChat }, () => {});
+  }
+  state.openChat = chatId;
+  if (chatId && socket?.connected) socket.emit(C.JOIN_CHAT, { chatId }, () => {});
+}
+
+// --- lifecycle --------------------------------------------------------------------------------
+
+/** Loads the signed-in user's cached state (works offline). */
+export async function start(me: User): Promise<void> {
+  state.me = me;
+  await db.openDb(me.id);
+  for (const p of await db.allProfiles()) state.profiles.set(p.id, p);
+  for (const c of await db.allChats()) state.chats.set(c.id, c);
+  await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
+  await loadOutbox();
+  emit('chats');
+}
+
+export async function stop(wipe: boolean): Promise<void> {
+  disconnect();
+  if (wipe) await db.deleteDb();
+  state.me = null;
+  state.chats.clear();
+  state.messages.clear();
+  state.history.clear();
+  state.profiles.clear();
+  state.presence.clear();
+  state.typing.clear();
+  state.openChat = null;
+  emit('chats');
+}
+
+window.addEventListener('online', () => {
+  backoff = 1000;
+  if (socket && state.me && !socket.connected) {
+    setConn('connecting');
+    socket.connect();
+  }
+});
+window.addEventListener('offline', () => {
+  // Don't wait for a heartbeat timeout: go to the outbox path at once.
+  if (socket) {
+    socket.disconnect();
+    setConn('offline');
+  }
+});
+document.addEventListener('visibilitychange', () => markOpenChatRead());

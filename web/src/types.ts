@@ -1,0 +1,102 @@
+// Wire types: mirror crates/common/src/contracts/{auth,chat,events}.rs (JSON is camelCase).
+
+export interface User {
+  id: string;
+  email: string;
+  username: string;
+  displayName: string | null;
+  avatar: string | null;
+  provider: string;
+  verified: boolean;
+  createdAt: string;
+}
+
+export interface PublicProfile {
+  id: string;
+  username: string;
+  displayName: string | null;
+  avatar: string | null;
+}
+
+export interface AuthResponse {
+  user: User;
+  accessToken: string;
+  expiresIn: number;
+}
+
+export interface TokenResponse {
+  accessToken: string;
+  expiresIn: number;
+}
+
+export type MessageType = 'text' | 'image' | 'file';
+
+export interface Message {
+  id: string;
+  chatId: string;
+  senderId: string;
+  clientMsgId: string;
+  content: string;
+  iv?: string;
+  encrypted: boolean;
+  type: MessageType;
+  metadata?: { fileName?: string; fileSize?: number; mimeType?: string };
+  timestamp: string;
+  readBy: string[];
+  deliveredTo: string[];
+}
+
+export interface Chat {
+  id: string;
+  type: 'direct' | 'group';
+  participants: string[];
+  name?: string;
+  admins: string[];
+  hasPasscode: boolean;
+  lastMessage: Message | null;
+  lastMessageAt: string | null;
+  createdAt: string;
+  unreadCount: number;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  nextCursor: string | null;
+}
+
+/** A message the user sent that the server has not acknowledged yet (kept in the outbox). */
+export interface OutboxItem {
+  clientMsgId: string;
+  chatId: string;
+  senderId: string;
+  content: string;
+  createdAt: string;
+  /** Set when the server refused it for good (validation, not a member…). */
+  failed?: string;
+}
+
+export interface ErrorBody {
+  code: string;
+  message: string;
+  fields?: Record<string, string[]>;
+}
+
+export type Ack<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };
+
+export interface ReceiptEvent {
+  chatId: string;
+  messageId: string;
+  userId: string;
+}
+export interface TypingEvent {
+  chatId: string;
+  userId: string;
+}
+export interface PresenceEvent {
+  userId: string;
+  lastSeen?: string;
+}
+export interface ChatUpdatedEvent {
+  chat: Chat;
+  removed: boolean;
+}
