@@ -157,7 +157,9 @@ impl Application {
             store,
             kv,
         };
-        let router = http::router(state)
+        // Request ids, per-request spans and route metrics (`GET /metrics`) come from common;
+        // the Socket.IO layer stays outermost of the merged routers so it sees `/socket.io/`.
+        let router = common::observability::instrument(http::router(state))
             .merge(socket_layer)
             .layer(cors(&config.allowed_origins));
         let listener = common::server::bind(&config.host, config.port)

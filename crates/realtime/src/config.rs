@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::config::{ConfigError, Env, Secret};
+use common::config::{ConfigError, Env, ProductionGuard, Secret};
 
 /// Everything `Application::build` needs.
 #[derive(Debug, Clone)]
@@ -92,7 +92,7 @@ impl Config {
                 "must be at least 1024",
             ));
         }
-        Ok(Self {
+        let config = Self {
             host: env.or("HOST", "127.0.0.1".to_owned())?,
             port: env.or("PORT", 3002)?,
             auth_jwks_url: env.or(
@@ -113,7 +113,34 @@ impl Config {
             redis_url: env.secret("REDIS_URL"),
             redis_prefix: env.or("REDIS_PREFIX", String::new())?,
             limits,
-        })
+        };
+        config.production_guard(env)?;
+        Ok(config)
+    }
+
+    /// With `APP_ENV=production`, refuses settings that only fit a single laptop: a wildcard or
+    /// plain-http Origin allow-list, embedded storage, in-process fan-out.
+    fn production_guard(&self, env: &Env) -> Result<(), ConfigError> {
+        ProductionGuard::new(env)
+            .no_wildcard("ALLOWED_ORIGINS", &self.allowed_origins)
+            .require(
+                self.allowed_origins
+                    .iter()
+                    .all(|o| o.starts_with("https://")),
+                "ALLOWED_ORIGINS",
+                "browsers must reach the service over https",
+            )
+            .require(
+                self.mongodb_url.is_some(),
+                "MONGODB_URL",
+                "MongoDB must be configured",
+            )
+            .require(
+                self.redis_url.is_some(),
+                "REDIS_URL",
+                "Redis must be configured (fan-out and presence across instances)",
+            )
+            .finish()
     }
 
     /// Defaults for everything (tests override fields).
@@ -128,6 +155,30 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn production_refuses_each_insecure_setting_and_names_it() {
+        let good = [
+            ("APP_ENV", "production"),
+            ("ALLOWED_ORIGINS", "https://chat.example.com"),
+            ("MONGODB_URL", "mongodb://mongo.internal:27017"),
+            ("REDIS_URL", "redis://redis.internal:6379"),
+        ];
+        assert!(Config::from_env(&Env::from_pairs(good)).is_ok());
+        let bad = [
+            ("ALLOWED_ORIGINS", "*"),
+            ("ALLOWED_ORIGINS", "http://chat.example.com"),
+            ("MONGODB_URL", ""),
+            ("REDIS_URL", ""),
+        ];
+        for (name, value) in bad {
+            let pairs = good
+                .iter()
+                .map(|&(k, v)| (k, if k == name { value } else { v }));
+            let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(name);
+            assert!(err.to_string().contains(name), "{name}: {err}");
+        }
+    }
 
     #[test]
     fn defaults_need_no_environment() {

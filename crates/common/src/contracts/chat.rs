@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::char_len;
@@ -10,14 +11,14 @@ use crate::ids::{validate_object_id, validate_uuid, validate_uuid_list};
 /// Largest group a client may create or grow to.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ChatType {
     Direct,
     Group,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     #[default]
@@ -27,24 +28,31 @@ pub enum MessageType {
 }
 
 /// Attachment metadata (the bytes themselves live elsewhere; the seed used a CDN).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageMetadata {
     #[validate(length(min = 1, max = 255, message = "must be 1-255 characters"))]
+    #[schema(min_length = 1, max_length = 255)]
     pub file_name: Option<String>,
     #[validate(range(min = 0, max = 1_073_741_824_u64, message = "must be at most 1 GiB"))]
+    #[schema(maximum = 1_073_741_824_u64)]
     pub file_size: Option<u64>,
     #[validate(length(min = 1, max = 127, message = "must be 1-127 characters"))]
+    #[schema(min_length = 1, max_length = 127)]
     pub mime_type: Option<String>,
 }
 
 /// A stored message as every client sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub chat_id: String,
+    #[schema(format = Uuid)]
     pub sender_id: String,
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub client_msg_id: String,
     /// Plaintext, or base64 ciphertext when `encrypted`.
     pub content: String,
@@ -61,9 +69,10 @@ pub struct Message {
 }
 
 /// A chat as its members see it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub id: String,
     #[serde(rename = "type")]
     pub kind: ChatType,
@@ -103,17 +112,22 @@ fn validate_passcode(value: &str) -> Result<(), ValidationError> {
 }
 
 /// `POST /api/chats`: `{"type":"direct","userId"}` or `{"type":"group","name","memberIds","passcode"?}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CreateChatRequest {
     #[serde(rename_all = "camelCase")]
-    Direct { user_id: String },
+    Direct {
+        #[schema(format = Uuid)]
+        user_id: String,
+    },
     #[serde(rename_all = "camelCase")]
     Group {
+        #[schema(min_length = 1, max_length = 100)]
         name: String,
         #[serde(default)]
         member_ids: Vec<String>,
         #[serde(default)]
+        #[schema(min_length = 4, max_length = 64)]
         passcode: Option<String>,
     },
 }
@@ -156,42 +170,50 @@ impl Validate for CreateChatRequest {
 }
 
 /// `PATCH /api/chats/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RenameChatRequest {
     #[validate(custom(function = "validate_chat_name"))]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 
 /// `POST /api/chats/{id}/members`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AddMembersRequest {
     #[validate(length(min = 1, max = 100, message = "must list 1-100 users"))]
     #[validate(custom(function = "validate_uuid_list"))]
+    #[schema(min_items = 1, max_items = 100)]
     pub user_ids: Vec<String>,
 }
 
 /// `POST /api/chats/{id}/join`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JoinChatRequest {
     #[validate(custom(function = "validate_passcode"))]
+    #[schema(min_length = 4, max_length = 64)]
     pub passcode: String,
 }
 
 /// `GET /api/chats/{id}/messages?before=&limit=`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
+    /// Only messages older than this message id (a previous page's `nextCursor`).
     #[validate(custom(function = "validate_object_id"))]
+    #[param(pattern = "^[0-9a-fA-F]{24}$")]
     pub before: Option<String>,
+    /// Page size, 1-100 (default 50).
     #[validate(range(min = 1, max = 100, message = "must be 1-100"))]
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
 }
 
 /// A newest-first page of history; pass `nextCursor` as `before` to get the next (older) page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagePage {
     pub messages: Vec<Message>,
@@ -199,7 +221,7 @@ pub struct MessagePage {
 }
 
 /// `GET /api/chats` response.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatList {
     pub chats: Vec<Chat>,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::char_len;
@@ -41,10 +42,13 @@ pub const MAX_CIPHERTEXT_CHARS: usize = 26_700;
 pub const MAX_IV_CHARS: usize = 32;
 
 /// `send_message`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessage {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub chat_id: String,
+    /// The sender's idempotency key: a resend with the same key returns the original message.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub client_msg_id: String,
     pub content: String,
     #[serde(default)]
@@ -112,20 +116,23 @@ impl Validate for SendMessage {
 }
 
 /// `join_chat`, `leave_chat` and `typing`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatRef {
     #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub chat_id: String,
 }
 
 /// `read_receipt` (this message and every earlier one are read) and `delivered`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRef {
     #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub chat_id: String,
     #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub message_id: String,
 }
 
@@ -136,12 +143,15 @@ pub const MAX_SYNC_CURSORS: usize = 2000;
 
 /// `sync`: per chat, the id of the newest message the client already has. Chats of the caller
 /// absent from `cursors` are synced from their start. The answer is [`SyncResponse`].
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
+    /// Chat id → id of the newest message the client has (both 24 hex digits).
     #[serde(default)]
     pub cursors: BTreeMap<String, String>,
+    /// Most messages in this answer, 1-500.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
 }
 
@@ -179,7 +189,7 @@ impl Validate for SyncRequest {
 
 /// The `sync` ack: missed messages in ascending order per chat; repeat with advanced cursors
 /// while `hasMore` is true.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResponse {
     pub ok: bool,
@@ -188,7 +198,7 @@ pub struct SyncResponse {
 }
 
 /// The `send_message` ack on success.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SendMessageAck {
     pub ok: bool,
@@ -196,7 +206,7 @@ pub struct SendMessageAck {
 }
 
 /// `message_delivered` and `message_read`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiptEvent {
     pub chat_id: String,
@@ -205,7 +215,7 @@ pub struct ReceiptEvent {
 }
 
 /// `user_typing`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypingEvent {
     pub chat_id: String,
@@ -213,7 +223,7 @@ pub struct TypingEvent {
 }
 
 /// `user_online` / `user_offline`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceEvent {
     pub user_id: String,
@@ -223,7 +233,7 @@ pub struct PresenceEvent {
 
 /// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left
 /// (or when the chat was deleted), so the client drops it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdatedEvent {
     pub chat: Chat,

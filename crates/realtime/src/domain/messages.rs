@@ -62,7 +62,11 @@ impl MessageService {
             // Millisecond precision: what every backend stores, so acks equal history.
             timestamp: Utc::now().trunc_subsecs(3),
         };
-        let (message, fresh) = match self.store.insert_message(new).await? {
+        let started = std::time::Instant::now();
+        let inserted = self.store.insert_message(new).await;
+        metrics::histogram!("realtime_store_write_seconds", "backend" => self.store.backend())
+            .record(started.elapsed().as_secs_f64());
+        let (message, fresh) = match inserted? {
             Inserted::New(m) => (m, true),
             Inserted::Existing(m) if m.chat_id == chat.id => (m, false),
             Inserted::Existing(_) => {

@@ -9,6 +9,7 @@ use common::contracts::chat::{
     MessagesQuery, RenameChatRequest,
 };
 use common::contracts::events::{ChatUpdatedEvent, server};
+use common::error::ErrorResponse;
 use validator::Validate;
 
 use super::AppState;
@@ -50,6 +51,23 @@ async fn announce(state: &AppState, change: &ChatChange) {
     }
 }
 
+/// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
+/// A group's creator is its admin; with a `passcode`, others may join it.
+#[utoipa::path(
+    post,
+    path = "/api/chats",
+    tag = "chats",
+    request_body = CreateChatRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "The chat was created", body = Chat),
+        (status = 200, description = "The direct chat already existed", body = Chat),
+        (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: bad user ids, name or passcode, or a direct chat with yourself", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     user: AuthUser,
@@ -67,6 +85,18 @@ pub async fn create(
     Ok((status, Json(to_contract(&change.chat, 0))))
 }
 
+/// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`.
+#[utoipa::path(
+    get,
+    path = "/api/chats",
+    tag = "chats",
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The caller's chats", body = ChatList),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
@@ -76,6 +106,21 @@ pub async fn list(
     }))
 }
 
+/// One chat of the caller.
+#[utoipa::path(
+    get,
+    path = "/api/chats/{id}",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat", body = Chat),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
@@ -86,6 +131,24 @@ pub async fn get_one(
     Ok(Json(to_contract(&chat, 0)))
 }
 
+/// Renames a group (admins only).
+#[utoipa::path(
+    patch,
+    path = "/api/chats/{id}",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    request_body = RenameChatRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The renamed chat", body = Chat),
+        (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: the name is not 1-100 printable characters", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn rename(
     State(state): State<AppState>,
     user: AuthUser,
@@ -102,6 +165,21 @@ pub async fn rename(
     Ok(Json(to_contract(&change.chat, 0)))
 }
 
+/// Deletes a group (admins only); its members get `chat_updated` with `removed: true`.
+#[utoipa::path(
+    delete,
+    path = "/api/chats/{id}",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 204, description = "The chat was deleted"),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     user: AuthUser,
@@ -113,6 +191,24 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Adds users to a group (admins only); users already in it are ignored.
+#[utoipa::path(
+    post,
+    path = "/api/chats/{id}/members",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    request_body = AddMembersRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat with its new members", body = Chat),
+        (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: not 1-100 UUIDs, or the group would exceed 1000 members", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn add_members(
     State(state): State<AppState>,
     user: AuthUser,
@@ -129,6 +225,25 @@ pub async fn add_members(
     Ok(Json(to_contract(&change.chat, 0)))
 }
 
+/// Removes a member from a group: an admin removes anyone, a member removes themself (leaves).
+#[utoipa::path(
+    delete,
+    path = "/api/chats/{id}/members/{user_id}",
+    tag = "chats",
+    params(
+        ("id" = String, Path, description = "The chat's id (24 hex digits)"),
+        ("user_id" = Uuid, Path, description = "The member to remove"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat without that member", body = Chat),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat cannot be left)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `user_id` is not a UUID", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     user: AuthUser,
@@ -145,6 +260,25 @@ pub async fn remove_member(
     Ok(Json(to_contract(&change.chat, 0)))
 }
 
+/// Joins a passcode-protected group (a member joining again gets the chat unchanged).
+#[utoipa::path(
+    post,
+    path = "/api/chats/{id}/join",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    request_body = JoinChatRequest,
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat, with the caller a member", body = Chat),
+        (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`invalid_passcode`, or `forbidden`: the chat cannot be joined with a passcode", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 409, description = "`conflict`: the group is full", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: the passcode is not 4-64 characters", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn join(
     State(state): State<AppState>,
     user: AuthUser,
@@ -161,6 +295,22 @@ pub async fn join(
     Ok(Json(to_contract(&change.chat, 0)))
 }
 
+/// A chat's history, newest first; pass `nextCursor` as `before` for the next (older) page.
+#[utoipa::path(
+    get,
+    path = "/api/chats/{id}/messages",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), MessagesQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "A page of messages", body = MessagePage),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: bad `before` or `limit`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
 pub async fn messages(
     State(state): State<AppState>,
     user: AuthUser,

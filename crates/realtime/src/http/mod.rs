@@ -1,14 +1,26 @@
-//! The REST transport: `/api/chats…` (Bearer access tokens, members only), `/healthz`, `/readyz`.
+//! The REST transport: `/api/chats…` (Bearer access tokens, members only), `/healthz`, `/readyz`
+//! and the OpenAPI document of them all at `/api/openapi.json`.
 
 pub mod chats;
 pub mod extract;
 pub mod health;
+mod meta;
+pub mod socket_events;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
+use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
+use common::contracts::events::{
+    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, ReceiptEvent, SendMessage,
+    SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
+};
+use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
+use common::openapi::SecurityAddon;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::ports::{ChatStore, Fanout};
 use crate::socket::SharedServices;
@@ -22,23 +34,80 @@ pub struct AppState {
     pub kv: SharedKv,
 }
 
+/// The document's fixed parts; the paths and their schemas come from the routes themselves. The
+/// Socket.IO events are described in `info.description` ([`socket_events::description`]) and
+/// their payloads listed as components, so clients can generate types for them too.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Batiyoun realtime",
+        description = socket_events::description(),
+    ),
+    modifiers(&SecurityAddon),
+    components(schemas(
+        SendMessage,
+        ChatRef,
+        MessageRef,
+        SyncRequest,
+        SyncResponse,
+        SendMessageAck,
+        ReceiptEvent,
+        TypingEvent,
+        PresenceEvent,
+        ChatUpdatedEvent,
+        Message,
+        MessageMetadata,
+        MessageType,
+        Chat,
+        ChatType,
+        ErrorBody,
+        ErrorResponse,
+    )),
+    tags(
+        (name = "chats", description = "Direct and group chats, membership and message history \
+                                        (Bearer access token; members only)"),
+        (name = "meta", description = "Health, readiness, metrics and this document"),
+    ),
+)]
+struct ApiDoc;
+
+/// The API routes, each registered through `routes!` together with its `#[utoipa::path]`
+/// documentation, so the served path and method are the documented ones. Add routes here with
+/// `.routes(routes!(handler))`, never with a bare `.route(…)`: `tests/api/openapi.rs` pins the
+/// documented set and calls every documented operation.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(chats::create, chats::list))
+        .routes(routes!(chats::get_one, chats::rename, chats::remove))
+        .routes(routes!(chats::add_members))
+        .routes(routes!(chats::remove_member))
+        .routes(routes!(chats::join))
+        .routes(routes!(chats::messages))
+        .routes(routes!(health::readyz))
+        .routes(routes!(meta::openapi_json))
+}
+
+/// The OpenAPI document of every route the service serves: the API routes, plus the liveness
+/// route [`router`] merges and the metrics route the application adds (both from `common`).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, doc) = api_routes().split_for_parts();
+    with_shared_paths(doc)
+}
+
+fn with_shared_paths(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    doc.merge(common::openapi::SharedPaths::openapi());
+    doc
+}
+
+/// The REST routes, `/healthz`, and the OpenAPI document at `GET /api/openapi.json`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/chats", post(chats::create).get(chats::list))
-        .route(
-            "/api/chats/{id}",
-            get(chats::get_one)
-                .patch(chats::rename)
-                .delete(chats::remove),
-        )
-        .route("/api/chats/{id}/members", post(chats::add_members))
-        .route(
-            "/api/chats/{id}/members/{user_id}",
-            delete(chats::remove_member),
-        )
-        .route("/api/chats/{id}/join", post(chats::join))
-        .route("/api/chats/{id}/messages", get(chats::messages))
-        .route("/readyz", get(health::readyz))
-        .with_state(state)
-        .merge(common::server::liveness())
+    let (api, doc) = api_routes().with_state(state).split_for_parts();
+    let doc = with_shared_paths(doc);
+    // Serialized once; a failure here is a bug in a schema, caught by the tests.
+    let json = doc.to_json().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot serialize the OpenAPI document");
+        "{}".to_owned()
+    });
+    let api: Router = api.layer(Extension(meta::OpenApiJson(json.into())));
+    api.merge(common::server::liveness())
 }

@@ -36,6 +36,7 @@ impl RateLimiter {
             Ok(())
         } else {
             *state = (tokens, now);
+            metrics::counter!("rate_limit_hits_total", "service" => "realtime").increment(1);
             let wait = ((1.0 - tokens) / self.per_sec).ceil().max(1.0) as u64;
             Err(
                 ApiError::new(ErrorCode::RateLimited, "too many events; slow down")

@@ -25,12 +25,17 @@ pub async fn send_message<A: Adapter>(
         let req = data.map_err(invalid_payload)?;
         req.validate()?;
         let sent = app.messages.send(&session.user_id, req).await?;
+        if sent.fresh {
+            metrics::counter!("realtime_messages_accepted_total").increment(1);
+        }
+        let started = std::time::Instant::now();
         emit(
             s.to(rooms_of(&sent.participants)),
             server::NEW_MESSAGE,
             &sent.message,
         )
         .await;
+        metrics::histogram!("realtime_fanout_seconds").record(started.elapsed().as_secs_f64());
         Ok(json!({ "ok": true, "message": sent.message }))
     }
     .await;

@@ -54,6 +54,7 @@ pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, session: &Session) {
     s.on(client::DELIVERED, receipts::delivered::<A>);
     s.on(client::SYNC, sync::sync::<A>);
     s.on_disconnect(on_disconnect::<A>);
+    metrics::gauge!("realtime_connected_sockets").increment(1.0);
 }
 
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
@@ -90,6 +91,7 @@ async fn on_disconnect<A: Adapter>(
     State(app): State<SharedServices>,
     Extension(session): Extension<Arc<Session>>,
 ) {
+    metrics::gauge!("realtime_connected_sockets").decrement(1.0);
     match app.presence.disconnected(&session.user_id).await {
         Ok(Some(last_seen)) => {
             let event = PresenceEvent {

@@ -53,6 +53,7 @@ pub async fn delivered<A: Adapter>(
         let req = data.map_err(invalid_payload)?;
         req.validate()?;
         if let Some(receipt) = app.messages.delivered(&session.user_id, &req).await? {
+            metrics::counter!("realtime_messages_delivered_total").increment(1);
             let event = ReceiptEvent {
                 chat_id: receipt.chat.id.clone(),
                 message_id: receipt.message.id.clone(),

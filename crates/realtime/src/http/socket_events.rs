@@ -1,0 +1,159 @@
+//! The Socket.IO interface, described in the OpenAPI document's `info.description` (OpenAPI has
+//! no notion of events). The payload types named here are components of the document
+//! (`#/components/schemas/<name>`), so clients can generate types for them too; the tests check
+//! that every event name is described and every named schema exists.
+
+use common::contracts::events::{client, server};
+
+/// A client → server event: its name, the schema of its payload and of its successful ack, and
+/// what it does.
+pub struct ClientEvent {
+    pub name: &'static str,
+    pub payload: &'static str,
+    pub ack: &'static str,
+    pub effect: &'static str,
+}
+
+/// A server → client event: its name, the schema of its payload, and when it is sent.
+pub struct ServerEvent {
+    pub name: &'static str,
+    pub payload: &'static str,
+    pub when: &'static str,
+}
+
+/// Every event a client may emit.
+pub const CLIENT_EVENTS: &[ClientEvent] = &[
+    ClientEvent {
+        name: client::SEND_MESSAGE,
+        payload: "SendMessage",
+        ack: "SendMessageAck",
+        effect: "Stores the message (idempotent per `clientMsgId`), sends `new_message` to every \
+                 participant's sockets except the sending one, then acks.",
+    },
+    ClientEvent {
+        name: client::JOIN_CHAT,
+        payload: "ChatRef",
+        ack: "`{ok: true}`",
+        effect: "Subscribes the socket to the chat's typing indicators.",
+    },
+    ClientEvent {
+        name: client::LEAVE_CHAT,
+        payload: "ChatRef",
+        ack: "`{ok: true}`",
+        effect: "Unsubscribes the socket from the chat's typing indicators.",
+    },
+    ClientEvent {
+        name: client::TYPING,
+        payload: "ChatRef",
+        ack: "`{ok: true}`",
+        effect: "`user_typing` to the chat's subscribed sockets, not the typist's own.",
+    },
+    ClientEvent {
+        name: client::READ_RECEIPT,
+        payload: "MessageRef",
+        ack: "`{ok: true}`",
+        effect: "This message and every earlier one are read by the caller; `message_read` to \
+                 all members.",
+    },
+    ClientEvent {
+        name: client::DELIVERED,
+        payload: "MessageRef",
+        ack: "`{ok: true}`",
+        effect: "Recorded in the message's `deliveredTo`; `message_delivered` to its sender.",
+    },
+    ClientEvent {
+        name: client::SYNC,
+        payload: "SyncRequest",
+        ack: "SyncResponse",
+        effect: "Missed messages, oldest first per chat; repeat with advanced cursors while \
+                 `hasMore`.",
+    },
+];
+
+/// Every event the server emits.
+pub const SERVER_EVENTS: &[ServerEvent] = &[
+    ServerEvent {
+        name: server::NEW_MESSAGE,
+        payload: "Message",
+        when: "A message was sent to a chat of the user (to the sender's other sockets too).",
+    },
+    ServerEvent {
+        name: server::MESSAGE_DELIVERED,
+        payload: "ReceiptEvent",
+        when: "A recipient's client confirmed delivery (to the sender).",
+    },
+    ServerEvent {
+        name: server::MESSAGE_READ,
+        payload: "ReceiptEvent",
+        when: "A member read up to this message (to all members).",
+    },
+    ServerEvent {
+        name: server::USER_TYPING,
+        payload: "TypingEvent",
+        when: "A member is typing (to sockets that joined the chat).",
+    },
+    ServerEvent {
+        name: server::USER_ONLINE,
+        payload: "PresenceEvent",
+        when: "A user sharing a chat came online.",
+    },
+    ServerEvent {
+        name: server::USER_OFFLINE,
+        payload: "PresenceEvent",
+        when: "A user sharing a chat went offline (`lastSeen` set).",
+    },
+    ServerEvent {
+        name: server::CHAT_UPDATED,
+        payload: "ChatUpdatedEvent",
+        when: "A chat was created, renamed, joined, deleted or its members changed; \
+               `removed: true` tells a removed user (everyone, on delete) to drop it.",
+    },
+];
+
+/// A schema name (a component of the document) in code style; prose is kept as is.
+fn schema(name: &str) -> String {
+    if name.starts_with('`') {
+        name.to_owned()
+    } else {
+        format!("`{name}`")
+    }
+}
+
+/// The document's `info.description`: the REST conventions and the Socket.IO events.
+pub fn description() -> String {
+    let mut out = String::from(
+        "Chats, membership, message history and live messaging. REST routes take an access \
+         token from auth-api as `Authorization: Bearer <token>`; errors are \
+         `{\"error\":{\"code\",\"message\",\"fields\"?}}` (`ErrorResponse`) with a stable \
+         `code`.\n\n\
+         ## Socket.IO\n\n\
+         Connect to path `/socket.io/`, namespace `/` (websocket or polling) with \
+         `auth: {token: <access token>}`. A refusal arrives as `connect_error` with message \
+         `unauthorized` or `origin_not_allowed`. Every client event is answered through its ack: \
+         on success the schema below, on failure `{ok: false, error: ErrorBody}` (codes \
+         `invalid_json`, `validation_failed`, `not_a_member`, `not_found`, `rate_limited`, \
+         `conflict`, `unavailable`; after `unavailable` nothing was broadcast — resend with the \
+         same `clientMsgId`).\n\n\
+         | client → server | payload | ack | effect |\n\
+         |---|---|---|---|\n",
+    );
+    for e in CLIENT_EVENTS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            e.name,
+            schema(e.payload),
+            schema(e.ack),
+            e.effect
+        ));
+    }
+    out.push_str("\n| server → client | payload | sent when |\n|---|---|---|\n");
+    for e in SERVER_EVENTS {
+        out.push_str(&format!(
+            "| `{}` | {} | {} |\n",
+            e.name,
+            schema(e.payload),
+            e.when
+        ));
+    }
+    out
+}
