@@ -57,10 +57,39 @@ pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, session: &Session) {
     metrics::gauge!("realtime_connected_sockets").increment(1.0);
 }
 
+/// Most contacts whose presence is reported to a newly connected socket.
+const PRESENCE_SNAPSHOT_MAX: usize = 1000;
+
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
-/// the client sees its CONNECT answer, its handlers, rooms and presence are in place.
-pub async fn on_connect<A: Adapter>(s: SocketRef<A>, Extension(session): Extension<Arc<Session>>) {
+/// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
+/// left is the presence snapshot: `user_online`/`user_offline` only announce changes, so a new
+/// socket is told which of its contacts are online right now.
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
     tracing::debug!(user = %session.user_id, socket = %s.id, "socket connected");
+    let contacts = match app.chats.contacts(&session.user_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            return tracing::warn!(error = %e, "cannot load contacts for the presence snapshot");
+        }
+    };
+    for contact in contacts
+        .into_iter()
+        .filter(|c| *c != session.user_id)
+        .take(PRESENCE_SNAPSHOT_MAX)
+    {
+        if app.presence.is_online(&contact).await.unwrap_or(false) {
+            let event = PresenceEvent {
+                user_id: contact,
+                last_seen: None,
+            };
+            // The socket may already be gone; nothing to do then.
+            let _ = s.emit(server::USER_ONLINE, &event);
+        }
+    }
 }
 
 /// Counts the socket for presence and announces the user online when this is their first

@@ -5,7 +5,33 @@ use std::time::Duration;
 use crate::helpers::{Backend, User, spawn_app};
 use crate::on_both_backends;
 
-on_both_backends!(a_user_with_two_sockets_goes_offline_only_when_both_are_gone);
+on_both_backends!(
+    a_user_with_two_sockets_goes_offline_only_when_both_are_gone,
+    a_new_socket_is_told_which_contacts_are_already_online
+);
+
+async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, stranger) = (User::new(), User::new(), User::new());
+    app.direct_chat(&a, &b).await;
+    let _sb = app.socket(&b).await;
+    let _s_stranger = app.socket(&stranger).await;
+    let sa = app.socket(&a).await;
+    let snapshot = sa.next("user_online").await;
+    assert_eq!(
+        snapshot["userId"],
+        b.id.as_str(),
+        "b shares a chat with a and is online"
+    );
+    assert!(
+        sa.try_next("user_online", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "only contacts are reported, and the user is not told about itself"
+    );
+}
 
 async fn a_user_with_two_sockets_goes_offline_only_when_both_are_gone(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
