@@ -5,26 +5,12 @@
 use std::process::ExitCode;
 
 use auth_api::{Application, Config};
-use common::config::Env;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let env = Env::process();
-    if common::server::healthcheck_requested() {
-        return common::server::healthcheck(env.or("PORT", 3001).unwrap_or(3001)).await;
-    }
-    common::telemetry::init();
-    let run = async {
-        let config = Config::from_env(&env)?;
-        let app = Application::build(config).await?;
+    common::server::run_service("auth-api", 3001, |env| async move {
+        let app = Application::build(Config::from_env(&env)?).await?;
         app.run_until_stopped().await
-    };
-    match run.await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("auth-api stopped: {e:#}");
-            eprintln!("auth-api: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }

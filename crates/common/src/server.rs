@@ -106,3 +106,26 @@ pub async fn healthcheck(port: u16) -> std::process::ExitCode {
         std::process::ExitCode::FAILURE
     }
 }
+
+/// The body of both services' `main`: answers `--healthcheck` (probing `PORT`, default
+/// `default_port`), otherwise initialises tracing and runs `serve` with the process environment,
+/// turning a start-up or serving error into a logged message and a failing exit code.
+pub async fn run_service<F, Fut>(name: &str, default_port: u16, serve: F) -> std::process::ExitCode
+where
+    F: FnOnce(crate::config::Env) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let env = crate::config::Env::process();
+    if healthcheck_requested() {
+        return healthcheck(env.or("PORT", default_port).unwrap_or(default_port)).await;
+    }
+    crate::telemetry::init();
+    match serve(env).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{name} stopped: {e:#}");
+            eprintln!("{name}: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

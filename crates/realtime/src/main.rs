@@ -4,27 +4,13 @@
 
 use std::process::ExitCode;
 
-use common::config::Env;
 use realtime::{Application, Config};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let env = Env::process();
-    if common::server::healthcheck_requested() {
-        return common::server::healthcheck(env.or("PORT", 3002).unwrap_or(3002)).await;
-    }
-    common::telemetry::init();
-    let run = async {
-        let config = Config::from_env(&env)?;
-        let app = Application::build(config).await?;
+    common::server::run_service("realtime", 3002, |env| async move {
+        let app = Application::build(Config::from_env(&env)?).await?;
         app.run_until_stopped().await
-    };
-    match run.await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("realtime stopped: {e:#}");
-            eprintln!("realtime: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    })
+    .await
 }

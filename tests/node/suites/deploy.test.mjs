@@ -71,7 +71,7 @@ describe('deployment files', () => {
       assert.match(text, /^USER (?!root|0\b)\S+/m, `${file} runs as non-root`);
       assert.match(text, new RegExp(`HEALTHCHECK[\\s\\S]*${bin}", "--healthcheck"`), `${file} has a HEALTHCHECK`);
       const src = read(`crates/${manifest.split('/')[1]}/src/main.rs`);
-      assert.match(src, /healthcheck_requested\(\)/, `${bin} implements --healthcheck`);
+      assert.match(src, /run_service\(/, `${bin} implements --healthcheck through common::server::run_service`);
     }
   });
 
