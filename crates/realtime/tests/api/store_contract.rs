@@ -50,6 +50,7 @@ contract!(
     messages_insert_idempotently_and_page_in_id_order,
     receipts_and_unread_counts_follow_reads,
     deleting_a_chat_deletes_its_messages,
+    concurrent_sends_and_resends_are_each_stored_once,
 );
 
 fn user() -> String {
@@ -276,4 +277,45 @@ async fn deleting_a_chat_deletes_its_messages(store: Arc<dyn ChatStore>) {
             .expect("page")
             .is_empty()
     );
+}
+
+/// Concurrent inserts (one group-commit batch on SQLite), with resends of the same `clientMsgId`
+/// racing each other: each distinct message is stored once, and every resend gets the original.
+async fn concurrent_sends_and_resends_are_each_stored_once(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let sends = (0..60).map(|i| {
+        let store = store.clone();
+        let m = message(&c.id, &a, &format!("c{}", i % 20), &format!("text {i}"));
+        tokio::spawn(async move { store.insert_message(m).await })
+    });
+    let mut fresh = std::collections::HashMap::new();
+    let mut all = Vec::new();
+    for r in futures::future::join_all(sends).await {
+        match r.expect("task").expect("insert") {
+            Inserted::New(m) => {
+                assert!(
+                    fresh
+                        .insert(m.client_msg_id.clone(), m.id.clone())
+                        .is_none()
+                );
+                all.push(m);
+            }
+            Inserted::Existing(m) => all.push(m),
+        }
+    }
+    assert_eq!(fresh.len(), 20, "each clientMsgId stored exactly once");
+    for m in &all {
+        assert_eq!(
+            fresh.get(&m.client_msg_id),
+            Some(&m.id),
+            "a resend returns the original"
+        );
+    }
+    let page = store
+        .messages_before(&c.id, None, 100)
+        .await
+        .expect("history");
+    assert_eq!(page.len(), 20);
 }

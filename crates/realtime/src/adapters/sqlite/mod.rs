@@ -1,9 +1,11 @@
 //! The embedded `ChatStore`: one SQLite file (`DATA_DIR/realtime.db`), WAL with `synchronous=FULL`
 //! so an acknowledged message survives a crash. Lists (participants, readBy…) are JSON arrays;
 //! ids are lowercase 24-hex strings, so text order is id order. Read-modify-write updates are
-//! serialised by a mutex: this process is the file's only writer.
+//! serialised by a mutex: this process is the file's only writer. Message inserts are group-committed
+//! (`group_commit`): one transaction, one fsync, per batch of concurrent sends.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -11,17 +13,20 @@ use common::contracts::chat::Message;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, mpsc, oneshot};
 
+mod group_commit;
 mod rows;
 
-use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, message_kind, ms};
+use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms};
 
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
 pub struct SqliteStore {
     pool: SqlitePool,
-    write: Mutex<()>,
+    write: Arc<Mutex<()>>,
+    /// Message inserts go through the group-commit writer (one transaction per batch).
+    inserts: mpsc::Sender<group_commit::Pending>,
 }
 
 impl SqliteStore {
@@ -42,9 +47,12 @@ impl SqliteStore {
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await?;
         }
+        let write = Arc::new(Mutex::new(()));
+        let inserts = group_commit::spawn(pool.clone(), write.clone());
         Ok(Self {
             pool,
-            write: Mutex::new(()),
+            write,
+            inserts,
         })
     }
 
@@ -169,56 +177,13 @@ impl ChatStore for SqliteStore {
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
-        let _guard = self.write.lock().await;
-        let metadata = m.metadata.as_ref().map(json).transpose()?;
-        let inserted = sqlx::query(
-            "INSERT INTO messages (id, chat_id, sender_id, client_msg_id, content, iv, encrypted, kind, metadata, timestamp)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )
-        .bind(m.id.clone())
-        .bind(m.chat_id.clone())
-        .bind(m.sender_id.clone())
-        .bind(m.client_msg_id.clone())
-        .bind(m.content.clone())
-        .bind(m.iv.clone())
-        .bind(i64::from(m.encrypted))
-        .bind(message_kind(m.kind))
-        .bind(metadata)
-        .bind(ms(m.timestamp))
-        .execute(&self.pool)
-        .await
-        .map_err(err);
-        match inserted {
-            Ok(_) => {}
-            Err(StoreError::Duplicate) => {
-                let row = sqlx::query(
-                    "SELECT * FROM messages WHERE sender_id = ?1 AND client_msg_id = ?2",
-                )
-                .bind(m.sender_id.clone())
-                .bind(m.client_msg_id.clone())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(err)?;
-                return match row {
-                    Some(r) => Ok(Inserted::Existing(message_from_row(&r)?)),
-                    None => Err(StoreError::Duplicate),
-                };
-            }
-            Err(e) => return Err(e),
-        }
-        let message = m.into_message();
-        sqlx::query(
-            "UPDATE chats SET last_message = ?1, last_message_id = ?2, last_message_at = ?3
-             WHERE id = ?4 AND (last_message_id IS NULL OR last_message_id < ?2)",
-        )
-        .bind(json(&message)?)
-        .bind(message.id.clone())
-        .bind(ms(message.timestamp))
-        .bind(message.chat_id.clone())
-        .execute(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(Inserted::New(message))
+        let stopped = || StoreError::Unavailable("message writer stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.inserts
+            .send(group_commit::Pending { message: m, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {

@@ -1,0 +1,227 @@
+//! One Socket.IO v4 client over a raw WebSocket (Engine.IO v4, websocket transport only), cheap
+//! enough that one process holds tens of thousands: a task per connection, no polling upgrade,
+//! no JSON parsing on the delivery path (the benchmark's own `content` is scanned for).
+//!
+//! Wire format used: open `0{…}`, CONNECT `40{"token":…}` → `40{"sid":…}` or `44{"message":…}`,
+//! event `42[…]`, emit with ack `42<id>[…]` → `43<id>[…]`, ping `2` → pong `3`.
+//! Message `content` is `"<msg>:<sent_us>"`: a global message number and the send time in
+//! microseconds since the recorder's epoch (one clock: loopback, one process).
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::{SinkExt, StreamExt};
+use tokio::net::TcpSocket;
+use tokio::sync::{mpsc, oneshot};
+use tokio_tungstenite::tungstenite::Message as Ws;
+
+/// Everything a scenario measures, shared by its connections.
+pub struct Recorder {
+    pub epoch: Instant,
+    /// `(receiving connection, message, latency µs)` per `new_message` of ours.
+    pub deliveries: Mutex<Vec<(u32, u32, u32)>>,
+    /// `(message, latency µs)` per positive ack.
+    pub acks: Mutex<Vec<(u32, u32)>>,
+    pub nacks: AtomicU64,
+    pub protocol_errors: AtomicU64,
+    pub disconnects: AtomicU64,
+    /// Next message number (closed-loop senders take theirs here).
+    pub next_msg: AtomicU32,
+}
+
+impl Recorder {
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self {
+            epoch: Instant::now(),
+            deliveries: Mutex::new(Vec::new()),
+            acks: Mutex::new(Vec::new()),
+            nacks: AtomicU64::new(0),
+            protocol_errors: AtomicU64::new(0),
+            disconnects: AtomicU64::new(0),
+            next_msg: AtomicU32::new(0),
+        })
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    /// The `send_message` frame for message `msg` in `chat`, stamped now.
+    pub fn send_frame(&self, msg: u32, chat: &str) -> String {
+        format!(
+            r#"42{msg}["send_message",{{"chatId":"{chat}","clientMsgId":"m{msg}","content":"{msg}:{}","encrypted":false}}]"#,
+            self.now_us()
+        )
+    }
+
+    fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        m.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn take_deliveries(&self) -> Vec<(u32, u32, u32)> {
+        std::mem::take(&mut *Self::lock(&self.deliveries))
+    }
+
+    pub fn take_acks(&self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut *Self::lock(&self.acks))
+    }
+}
+
+/// After each ack, the connection sends the next message itself until `until` (durable-send
+/// scenario; the driver sends each connection's first message).
+pub struct ClosedLoop {
+    pub chat_id: String,
+    pub until: Instant,
+}
+
+/// A live connection: frames sent through `tx` go out as WebSocket text.
+pub struct Conn {
+    pub tx: mpsc::UnboundedSender<String>,
+}
+
+/// Connects from `local` to `server` (`127.0.0.1:port`), authenticates with `token`, and resolves
+/// once the namespace CONNECT is answered. The connection then lives in its own task until the
+/// server closes it or every `Conn` handle is dropped.
+pub async fn connect(
+    idx: u32,
+    local: IpAddr,
+    server: SocketAddr,
+    token: &str,
+    rec: Arc<Recorder>,
+    closed_loop: Option<ClosedLoop>,
+) -> Result<Conn, String> {
+    let sock = TcpSocket::new_v4().map_err(|e| format!("socket: {e}"))?;
+    sock.bind(SocketAddr::new(local, 0))
+        .map_err(|e| format!("bind {local}: {e}"))?;
+    let stream = sock
+        .connect(server)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let url = format!("ws://{server}/socket.io/?EIO=4&transport=websocket");
+    let (mut ws, _) = tokio_tungstenite::client_async(url, stream)
+        .await
+        .map_err(|e| format!("websocket: {e}"))?;
+    // Engine.IO open packet, then the Socket.IO CONNECT with auth.
+    match ws.next().await {
+        Some(Ok(Ws::Text(t))) if t.starts_with('0') => {}
+        other => return Err(format!("no open packet: {other:?}")),
+    }
+    ws.send(Ws::text(format!(r#"40{{"token":"{token}"}}"#)))
+        .await
+        .map_err(|e| format!("send connect: {e}"))?;
+    loop {
+        match ws.next().await {
+            Some(Ok(Ws::Text(t))) if t.starts_with("40") => break,
+            Some(Ok(Ws::Text(t))) if t.starts_with("44") => return Err(format!("refused: {t}")),
+            Some(Ok(Ws::Text(t))) if t.as_str() == "2" => {
+                let _ = ws.send(Ws::text("3")).await;
+            }
+            Some(Ok(_)) => {}
+            other => return Err(format!("no connect answer: {other:?}")),
+        }
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel::<String>();
+    let (ready_tx, ready_rx) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = ready_tx.send(());
+        let (mut sink, mut stream) = ws.split();
+        loop {
+            tokio::select! {
+                out = rx.recv() => match out {
+                    Some(frame) => if sink.send(Ws::text(frame)).await.is_err() { break },
+                    None => break,
+                },
+                inc = stream.next() => {
+                    let text = match inc {
+                        Some(Ok(Ws::Text(t))) => t,
+                        Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => {
+                            rec.disconnects.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                        Some(Ok(_)) => continue,
+                    };
+                    let reply = on_text(idx, text.as_str(), &rec, closed_loop.as_ref());
+                    if let Some(frame) = reply
+                        && sink.send(Ws::text(frame)).await.is_err()
+                    {
+                        rec.disconnects.fetch_add(1, Ordering::Relaxed);
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(1), ready_rx).await;
+    Ok(Conn { tx })
+}
+
+/// Handles one incoming frame; returns a frame to send back (pong, next closed-loop message).
+fn on_text(idx: u32, t: &str, rec: &Recorder, cl: Option<&ClosedLoop>) -> Option<String> {
+    if t == "2" {
+        return Some("3".to_owned());
+    }
+    if let Some(body) = t.strip_prefix("42") {
+        if body.starts_with(r#"["new_message""#) {
+            match stamp(body) {
+                Some((msg, sent)) => {
+                    let lat = rec.now_us().saturating_sub(sent).min(u32::MAX as u64) as u32;
+                    Recorder::lock(&rec.deliveries).push((idx, msg, lat));
+                }
+                None => {
+                    rec.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        return None;
+    }
+    if let Some(body) = t.strip_prefix("43") {
+        let ok = body.contains(r#"[{"ok":true"#);
+        match (ok, stamp(body)) {
+            (true, Some((msg, sent))) => {
+                let lat = rec.now_us().saturating_sub(sent).min(u32::MAX as u64) as u32;
+                Recorder::lock(&rec.acks).push((msg, lat));
+            }
+            _ => {
+                rec.nacks.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        let cl = cl?;
+        if Instant::now() >= cl.until {
+            return None;
+        }
+        let msg = rec.next_msg.fetch_add(1, Ordering::Relaxed);
+        return Some(rec.send_frame(msg, &cl.chat_id));
+    }
+    None
+}
+
+/// The `(message, sent_us)` stamp in a frame's `"content":"<msg>:<sent_us>"`.
+fn stamp(body: &str) -> Option<(u32, u64)> {
+    const KEY: &str = r#""content":""#;
+    let start = body.find(KEY)? + KEY.len();
+    let rest = &body[start..];
+    let end = rest.find('"')?;
+    let (msg, sent) = rest[..end].split_once(':')?;
+    Some((msg.parse().ok()?, sent.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stamp_reads_the_benchmark_content() {
+        let f = r#"["new_message",{"id":"x","content":"17:123456","encrypted":false}]"#;
+        assert_eq!(stamp(f), Some((17, 123_456)));
+        assert_eq!(stamp(r#"["new_message",{"content":"hello"}]"#), None);
+    }
+
+    #[test]
+    fn a_ping_is_answered_with_a_pong() {
+        let rec = Recorder::new();
+        assert_eq!(on_text(0, "2", &rec, None).as_deref(), Some("3"));
+    }
+}

@@ -1,0 +1,194 @@
+//! The servers under test as child processes: started pinned (`taskset -c`), ready once they log
+//! `listening on http://…`, measured through `/proc/<pid>` (VmRSS, utime+stime), stopped with
+//! SIGTERM then SIGKILL.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// How to start one server.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub label: String,
+    pub program: String,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// `taskset -c` list, if pinned.
+    pub cores: Option<String>,
+}
+
+pub struct Server {
+    pub label: String,
+    pub pid: u32,
+    pub addr: SocketAddr,
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn ticks_per_sec() -> f64 {
+    100.0 // USER_HZ on Linux x86_64
+}
+
+impl Server {
+    pub async fn start(spec: &Spec) -> anyhow::Result<Server> {
+        let mut cmd = match &spec.cores {
+            Some(cores) => {
+                let mut c = Command::new("taskset");
+                c.arg("-c").arg(cores).arg(&spec.program);
+                c
+            }
+            None => Command::new(&spec.program),
+        };
+        cmd.args(&spec.args)
+            .current_dir(&spec.cwd)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(spec.env.iter().cloned())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", spec.program))?;
+        let pid = child.id().context("child has no pid")?;
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (addr_tx, mut addr_rx) = tokio::sync::mpsc::unbounded_channel::<SocketAddr>();
+        for reader in [
+            child
+                .stdout
+                .take()
+                .map(|o| Box::new(o) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|e| Box::new(e) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let log = log.clone();
+            let tx = addr_tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(reader).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(addr) = listening_addr(&line) {
+                        let _ = tx.send(addr);
+                    }
+                    let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
+                    if l.len() < 200 {
+                        l.push(line);
+                    }
+                }
+            });
+        }
+        drop(addr_tx);
+        let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx.recv()).await;
+        let mut server = Server {
+            label: spec.label.clone(),
+            pid,
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            child,
+            log,
+        };
+        match addr {
+            Ok(Some(a)) => server.addr = a,
+            _ => {
+                let log = server.log_tail();
+                server.stop().await;
+                bail!("{} did not start:\n{log}", spec.label);
+            }
+        }
+        Ok(server)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn log_tail(&self) -> String {
+        let l = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        let tail: Vec<String> = l.iter().rev().take(20).rev().cloned().collect();
+        format!("[{}]\n{}", self.label, tail.join("\n"))
+    }
+
+    /// Resident set size in KiB.
+    pub fn rss_kb(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// CPU seconds (user + system, all threads) used so far.
+    pub fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
+        // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14, stime 15.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let utime: f64 = f.get(11)?.parse().ok()?;
+        let stime: f64 = f.get(12)?.parse().ok()?;
+        Some((utime + stime) / ticks_per_sec())
+    }
+
+    pub async fn stop(mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// `listening on http://ADDR` (realtime, the baseline) or `… listening addr=ADDR` (auth-api,
+/// text or JSON logs).
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    if !line.contains("listening") {
+        return None;
+    }
+    let at = ["listening on http://", "addr=", r#""addr":""#]
+        .iter()
+        .find_map(|k| line.find(k).map(|i| i + k.len()))?;
+    let rest = &line[at..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == ':'))
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listening_line_is_found_in_text_and_json_logs() {
+        let a = listening_addr(r#"{"message":"listening on http://127.0.0.1:4242","x":1}"#);
+        assert_eq!(a, Some(SocketAddr::from(([127, 0, 0, 1], 4242))));
+        assert_eq!(
+            listening_addr("INFO auth-api listening addr=127.0.0.1:81"),
+            Some(SocketAddr::from(([127, 0, 0, 1], 81)))
+        );
+        assert_eq!(
+            listening_addr("listening on http://127.0.0.1:80"),
+            Some(SocketAddr::from(([127, 0, 0, 1], 80)))
+        );
+    }
+}
