@@ -30,3 +30,13 @@ pub fn unique_name(test: &str) -> String {
         &id[..12]
     )
 }
+
+/// The sum of every Prometheus sample line in `text` whose name starts with `prefix` and that
+/// contains every `needle`. Summing over the other labels keeps the value monotonic while
+/// parallel tests add label sets, so tests compare a before/after delta of it.
+pub fn metric_sum(text: &str, prefix: &str, needles: &[&str]) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

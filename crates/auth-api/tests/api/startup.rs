@@ -3,6 +3,7 @@
 use auth_api::{Application, Config};
 use common::config::Env;
 use common::jwt::SigningKey;
+use common::testing::metric_sum;
 
 use crate::both;
 use crate::helpers::{Backends, spawn_app, temp_dir};
@@ -80,15 +81,6 @@ async fn the_previous_signing_key_stays_published_after_a_rotation() {
 
 both!(metrics_show_login_outcomes_and_request_counts_after_traffic);
 
-/// The sum of every sample line starting with `prefix` and containing every `needle` (summing
-/// over the other labels keeps the value monotonic while parallel tests add label sets).
-fn sample(text: &str, prefix: &str, needles: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 async fn metrics_show_login_outcomes_and_request_counts_after_traffic(b: Backends) {
     let Some(app) = spawn_app(b).await else {
         return;
@@ -113,7 +105,7 @@ async fn metrics_show_login_outcomes_and_request_counts_after_traffic(b: Backend
 
     // The recorder is process-wide (tests share it), so compare deltas, never absolute values.
     let delta = |prefix: &str, needles: &[&str]| {
-        sample(&after, prefix, needles) - sample(&before, prefix, needles)
+        metric_sum(&after, prefix, needles) - metric_sum(&before, prefix, needles)
     };
     assert!(
         delta("auth_logins_total", &["outcome=\"invalid_credentials\""]) >= 1.0,

@@ -1,21 +1,13 @@
 //! `/metrics` after traffic: request counts by route, connected sockets, accepted and delivered
 //! messages, store-write and fan-out latency histograms.
 
+use common::testing::metric_sum;
 use serde_json::json;
 
 use crate::helpers::{Backend, User, cmid, ok, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(metrics_move_after_messaging_traffic);
-
-/// The sum of every sample line starting with `prefix` and containing every `needle` (summing
-/// over the other labels keeps the value monotonic while parallel tests add label sets).
-fn sample(text: &str, prefix: &str, needles: &[&str]) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
 
 async fn metrics_move_after_messaging_traffic(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
@@ -49,7 +41,7 @@ async fn metrics_move_after_messaging_traffic(backend: Backend) {
 
     // One recorder per test process, shared by parallel tests: compare deltas, never totals.
     let delta = |prefix: &str, needles: &[&str]| {
-        sample(&after, prefix, needles) - sample(&before, prefix, needles)
+        metric_sum(&after, prefix, needles) - metric_sum(&before, prefix, needles)
     };
     assert!(
         delta("realtime_messages_accepted_total", &[]) >= 1.0,
