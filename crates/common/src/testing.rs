@@ -40,3 +40,52 @@ pub fn metric_sum(text: &str, prefix: &str, needles: &[&str]) -> f64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }
+
+/// Helpers for the services' OpenAPI sync tests (both read the served document the same way).
+pub mod openapi {
+    use serde_json::Value;
+
+    const METHODS: &[&str] = &[
+        "get", "put", "post", "delete", "options", "head", "patch", "trace",
+    ];
+
+    /// `(method, path, operation)` for every operation in the document.
+    pub fn operations(doc: &Value) -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in doc["paths"].as_object().into_iter().flatten() {
+            for (method, op) in item.as_object().into_iter().flatten() {
+                if METHODS.contains(&method.as_str()) {
+                    out.push((method.clone(), path.clone(), op.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    /// A response the router produced because nothing matched (axum's bare 404/405), as opposed
+    /// to a handler's `not_found` error body.
+    pub fn unrouted(status: u16, body: &Value) -> bool {
+        status == 405 || (status == 404 && body["error"]["code"].as_str().is_none())
+    }
+
+    /// Every `$ref` string anywhere in `value`.
+    pub fn refs(value: &Value) -> Vec<String> {
+        fn walk(value: &Value, out: &mut Vec<String>) {
+            match value {
+                Value::Object(map) => {
+                    for (k, v) in map {
+                        match (k.as_str(), v) {
+                            ("$ref", Value::String(r)) => out.push(r.clone()),
+                            _ => walk(v, out),
+                        }
+                    }
+                }
+                Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        walk(value, &mut out);
+        out
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use common::testing::openapi::{operations, refs, unrouted};
 use serde_json::Value;
 
 use crate::helpers::{Backends, TestApp, spawn_app};
@@ -31,10 +32,6 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/openapi.json"),
 ];
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
 async fn served_document(app: &TestApp) -> Value {
     let resp = app
         .client
@@ -49,19 +46,6 @@ async fn served_document(app: &TestApp) -> Value {
         "{content_type}"
     );
     serde_json::from_str(&resp.text().await.unwrap()).expect("the document is JSON")
-}
-
-/// `(method, path, operation)` for every operation in the document.
-fn operations(doc: &Value) -> Vec<(String, String, Value)> {
-    let mut out = Vec::new();
-    for (path, item) in doc["paths"].as_object().expect("paths") {
-        for (method, op) in item.as_object().expect("path item") {
-            if METHODS.contains(&method.as_str()) {
-                out.push((method.clone(), path.clone(), op.clone()));
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -90,12 +74,6 @@ async fn the_served_document_lists_exactly_the_expected_routes() {
     // The library function and the served document agree.
     let built = serde_json::to_value(auth_api::http::openapi()).unwrap();
     assert_eq!(built, doc);
-}
-
-/// A response the router produced itself because nothing matched (axum's bare 404/405), as
-/// opposed to a handler's `not_found` error body.
-fn unrouted(status: u16, body: &Value) -> bool {
-    status == 405 || (status == 404 && body["error"]["code"].as_str().is_none())
 }
 
 #[tokio::test]
@@ -132,22 +110,6 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
     }
 }
 
-/// Every `$ref` in `value`, as a JSON pointer into the document.
-fn refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => out.push(r.clone()),
-                    _ => refs(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-        _ => {}
-    }
-}
-
 #[tokio::test]
 async fn every_operation_documents_a_success_and_every_reference_resolves() {
     let app = spawn_app(Backends::Embedded).await.expect("embedded app");
@@ -176,8 +138,7 @@ async fn every_operation_documents_a_success_and_every_reference_resolves() {
         }
     }
 
-    let mut all = Vec::new();
-    refs(&doc, &mut all);
+    let all = refs(&doc);
     assert!(
         all.iter()
             .any(|r| r == "#/components/schemas/ErrorResponse"),

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use common::contracts::events::{client, server};
+use common::testing::openapi::{operations, refs, unrouted};
 use serde_json::Value;
 
 use crate::helpers::{Backend, TestApp, User, spawn_app};
@@ -42,10 +43,6 @@ const EVENT_SCHEMAS: &[&str] = &[
     "ChatUpdatedEvent",
 ];
 
-const METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-
 async fn served_document(app: &TestApp) -> Value {
     let resp = app
         .http
@@ -60,19 +57,6 @@ async fn served_document(app: &TestApp) -> Value {
         "{content_type}"
     );
     serde_json::from_str(&resp.text().await.unwrap()).expect("the document is JSON")
-}
-
-/// `(method, path, operation)` for every operation in the document.
-fn operations(doc: &Value) -> Vec<(String, String, Value)> {
-    let mut out = Vec::new();
-    for (path, item) in doc["paths"].as_object().expect("paths") {
-        for (method, op) in item.as_object().expect("path item") {
-            if METHODS.contains(&method.as_str()) {
-                out.push((method.clone(), path.clone(), op.clone()));
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]
@@ -101,12 +85,6 @@ async fn the_served_document_lists_exactly_the_expected_routes() {
     // The library function and the served document agree.
     let built = serde_json::to_value(realtime::http::openapi()).unwrap();
     assert_eq!(built, doc);
-}
-
-/// A response the router produced itself because nothing matched (axum's bare 404/405), as
-/// opposed to a handler's `not_found` error body.
-fn unrouted(status: u16, body: &Value) -> bool {
-    status == 405 || (status == 404 && body["error"]["code"].as_str().is_none())
 }
 
 /// Calls every documented operation, without a token and then with a valid one (on a chat id
@@ -149,22 +127,6 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
                  document: {body}"
             );
         }
-    }
-}
-
-/// Every `$ref` in `value`, as a JSON pointer into the document.
-fn refs(value: &Value, out: &mut Vec<String>) {
-    match value {
-        Value::Object(map) => {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("$ref", Value::String(r)) => out.push(r.clone()),
-                    _ => refs(v, out),
-                }
-            }
-        }
-        Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
-        _ => {}
     }
 }
 
@@ -217,8 +179,7 @@ async fn every_operation_documents_a_success_and_every_reference_resolves() {
         }
     }
 
-    let mut all = Vec::new();
-    refs(&doc, &mut all);
+    let all = refs(&doc);
     assert!(
         all.iter()
             .any(|r| r == "#/components/schemas/ErrorResponse"),
