@@ -28,6 +28,8 @@ pub trait Kv: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     async fn ping(&self) -> KvResult<()>;
     async fn get(&self, key: &str) -> KvResult<Option<String>>;
+    /// The values of several keys in one round trip, in the order of `keys`.
+    async fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<String>>>;
     /// Sets `key`; with `ttl` it expires, without it it stays.
     async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> KvResult<()>;
     /// Sets `key` only if absent; true when it was set.
@@ -90,6 +92,14 @@ impl Kv for MemoryKv {
 
     async fn ping(&self) -> KvResult<()> {
         Ok(())
+    }
+
+    async fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<String>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.get(key).await?);
+        }
+        Ok(out)
     }
 
     async fn get(&self, key: &str) -> KvResult<Option<String>> {
@@ -278,6 +288,19 @@ mod redis_adapter {
 
         async fn get(&self, key: &str) -> KvResult<Option<String>> {
             self.conn.clone().get(self.k(key)).await.map_err(err)
+        }
+
+        async fn get_many(&self, keys: &[String]) -> KvResult<Vec<Option<String>>> {
+            if keys.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = keys.iter().map(|k| self.k(k)).collect();
+            // MGET always answers a list (even for one key), unlike GET on a key slice.
+            redis::cmd("MGET")
+                .arg(&keys)
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(err)
         }
 
         async fn set(&self, key: &str, value: &str, ttl: Option<Duration>) -> KvResult<()> {

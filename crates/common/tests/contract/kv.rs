@@ -54,6 +54,34 @@ async fn set_get_del_round_trip() {
 }
 
 #[tokio::test]
+async fn get_many_answers_in_key_order_with_gaps_for_missing_keys() {
+    for kv in adapters("get_many").await {
+        let b = kv.backend();
+        assert_eq!(
+            kv.get_many(&[]).await.unwrap(),
+            Vec::<Option<String>>::new(),
+            "{b}"
+        );
+        kv.set("one", "1", None).await.unwrap();
+        kv.set("three", "3", Some(Duration::from_secs(60)))
+            .await
+            .unwrap();
+        let keys = ["one", "two", "three"].map(String::from);
+        let got = kv.get_many(&keys).await.unwrap();
+        assert_eq!(
+            got,
+            [Some("1".to_owned()), None, Some("3".to_owned())],
+            "{b}"
+        );
+        assert_eq!(
+            kv.get_many(&keys[..1]).await.unwrap(),
+            [Some("1".to_owned())],
+            "{b}: one key"
+        );
+    }
+}
+
+#[tokio::test]
 async fn values_expire_after_their_ttl() {
     for kv in adapters("expire").await {
         let b = kv.backend();

@@ -90,6 +90,18 @@ impl Presence {
         Ok(self.kv.get(&online_key(user)).await?.is_some())
     }
 
+    /// Which of `users` are online, in one round trip to the store.
+    pub async fn online_among(&self, users: Vec<String>) -> KvResult<Vec<String>> {
+        let keys: Vec<String> = users.iter().map(|u| online_key(u)).collect();
+        let values = self.kv.get_many(&keys).await?;
+        Ok(users
+            .into_iter()
+            .zip(values)
+            .filter(|(_, v)| v.is_some())
+            .map(|(u, _)| u)
+            .collect())
+    }
+
     pub async fn last_seen(&self, user: &str) -> KvResult<Option<DateTime<Utc>>> {
         Ok(self
             .kv

@@ -70,25 +70,27 @@ pub async fn on_connect<A: Adapter>(
     Extension(session): Extension<Arc<Session>>,
 ) {
     tracing::debug!(user = %session.user_id, socket = %s.id, "socket connected");
-    let contacts = match app.chats.contacts(&session.user_id).await {
-        Ok(c) => c,
+    let contacts: Vec<String> = match app.chats.contacts(&session.user_id).await {
+        Ok(c) => c
+            .into_iter()
+            .filter(|c| *c != session.user_id)
+            .take(PRESENCE_SNAPSHOT_MAX)
+            .collect(),
         Err(e) => {
             return tracing::warn!(error = %e, "cannot load contacts for the presence snapshot");
         }
     };
-    for contact in contacts
-        .into_iter()
-        .filter(|c| *c != session.user_id)
-        .take(PRESENCE_SNAPSHOT_MAX)
-    {
-        if app.presence.is_online(&contact).await.unwrap_or(false) {
-            let event = PresenceEvent {
-                user_id: contact,
-                last_seen: None,
-            };
-            // The socket may already be gone; nothing to do then.
-            let _ = s.emit(server::USER_ONLINE, &event);
-        }
+    let online = match app.presence.online_among(contacts).await {
+        Ok(online) => online,
+        Err(e) => return tracing::warn!(error = %e, "cannot read presence for the snapshot"),
+    };
+    for user_id in online {
+        let event = PresenceEvent {
+            user_id,
+            last_seen: None,
+        };
+        // The socket may already be gone; nothing to do then.
+        let _ = s.emit(server::USER_ONLINE, &event);
     }
 }
 
