@@ -134,20 +134,14 @@ impl Config {
             port: env.or("PORT", 3001)?,
             public_url,
             production,
-            database_url: env
-                .secret("DATABASE_URL")
-                .filter(|s| !s.expose().is_empty()),
+            database_url: env.secret("DATABASE_URL"),
             data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
-            redis_url: env.secret("REDIS_URL").filter(|s| !s.expose().is_empty()),
+            redis_url: env.secret("REDIS_URL"),
             redis_prefix: env.or("REDIS_PREFIX", String::new())?,
-            smtp_url: env.secret("SMTP_URL").filter(|s| !s.expose().is_empty()),
+            smtp_url: env.secret("SMTP_URL"),
             smtp_from: env.or("SMTP_FROM", "Batiyoun <no-reply@localhost>".to_owned())?,
-            jwt_signing_key: env
-                .secret("JWT_SIGNING_KEY")
-                .filter(|s| !s.expose().is_empty()),
-            jwt_previous_signing_key: env
-                .secret("JWT_PREVIOUS_SIGNING_KEY")
-                .filter(|s| !s.expose().is_empty()),
+            jwt_signing_key: env.secret("JWT_SIGNING_KEY"),
+            jwt_previous_signing_key: env.secret("JWT_PREVIOUS_SIGNING_KEY"),
             jwt_issuer: env.or("JWT_ISSUER", "batiyoun-auth".to_owned())?,
             jwt_audience: env.or("JWT_AUDIENCE", "batiyoun".to_owned())?,
             access_token_ttl,

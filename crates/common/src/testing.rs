@@ -62,6 +62,44 @@ pub mod openapi {
         out
     }
 
+    /// Fetches `GET {base}/api/openapi.json`, checking it is served as JSON.
+    pub async fn served_document(http: &reqwest::Client, base: &str) -> Value {
+        let resp = http
+            .get(format!("{base}/api/openapi.json"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 200);
+        let content_type = resp.headers()["content-type"]
+            .to_str()
+            .unwrap_or("")
+            .to_owned();
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        serde_json::from_str(&resp.text().await.expect("body")).expect("the document is JSON")
+    }
+
+    /// Asserts the document's `(method, path)` set is exactly `expected`, naming the differences.
+    pub fn assert_exact_routes(doc: &Value, expected: &[(&str, &str)]) {
+        use std::collections::BTreeSet;
+        let documented: BTreeSet<(String, String)> = operations(doc)
+            .into_iter()
+            .map(|(m, p, _)| (m, p))
+            .collect();
+        let expected: BTreeSet<(String, String)> = expected
+            .iter()
+            .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+            .collect();
+        let missing: Vec<_> = expected.difference(&documented).collect();
+        let unexpected: Vec<_> = documented.difference(&expected).collect();
+        assert!(
+            missing.is_empty() && unexpected.is_empty(),
+            "not documented: {missing:?}; documented but not expected: {unexpected:?}"
+        );
+    }
+
     /// A response the router produced because nothing matched (axum's bare 404/405), as opposed
     /// to a handler's `not_found` error body.
     pub fn unrouted(status: u16, body: &Value) -> bool {

@@ -2,12 +2,10 @@
 //! exactly the routes the issue specifies, every documented operation is really served (and
 //! answers with a status it documents), and the document is self-consistent.
 
-use std::collections::BTreeSet;
-
-use common::testing::openapi::{operations, refs, unrouted};
+use common::testing::openapi::{assert_exact_routes, operations, refs, served_document, unrouted};
 use serde_json::Value;
 
-use crate::helpers::{Backends, TestApp, spawn_app};
+use crate::helpers::{Backends, spawn_app};
 
 /// Every route auth-api serves, from the issue's endpoint list plus the operational routes.
 /// Adding a route without documenting it, or documenting one that is gone, fails the tests below.
@@ -32,44 +30,15 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/openapi.json"),
 ];
 
-async fn served_document(app: &TestApp) -> Value {
-    let resp = app
-        .client
-        .get(format!("{}/api/openapi.json", app.base))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    serde_json::from_str(&resp.text().await.unwrap()).expect("the document is JSON")
-}
-
 #[tokio::test]
 async fn the_served_document_lists_exactly_the_expected_routes() {
     let app = spawn_app(Backends::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.client, &app.base).await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["title"], "Batiyoun auth-api");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
 
-    let documented: BTreeSet<(String, String)> = operations(&doc)
-        .into_iter()
-        .map(|(m, p, _)| (m, p))
-        .collect();
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
-    let missing: Vec<_> = expected.difference(&documented).collect();
-    let unexpected: Vec<_> = documented.difference(&expected).collect();
-    assert!(
-        missing.is_empty() && unexpected.is_empty(),
-        "not documented: {missing:?}; documented but not expected: {unexpected:?}"
-    );
+    assert_exact_routes(&doc, EXPECTED);
 
     // The library function and the served document agree.
     let built = serde_json::to_value(auth_api::http::openapi()).unwrap();
@@ -79,7 +48,7 @@ async fn the_served_document_lists_exactly_the_expected_routes() {
 #[tokio::test]
 async fn every_documented_operation_is_served_with_a_documented_status() {
     let app = spawn_app(Backends::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.client, &app.base).await;
     let id = uuid::Uuid::new_v4().to_string();
     for (method, path, op) in operations(&doc) {
         let url = format!("{}{}", app.base, path.replace("{id}", &id));
@@ -113,7 +82,7 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
 #[tokio::test]
 async fn every_operation_documents_a_success_and_every_reference_resolves() {
     let app = spawn_app(Backends::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.client, &app.base).await;
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");

@@ -6,10 +6,10 @@
 use std::collections::BTreeSet;
 
 use common::contracts::events::{client, server};
-use common::testing::openapi::{operations, refs, unrouted};
+use common::testing::openapi::{assert_exact_routes, operations, refs, served_document, unrouted};
 use serde_json::Value;
 
-use crate::helpers::{Backend, TestApp, User, spawn_app};
+use crate::helpers::{Backend, User, spawn_app};
 
 /// Every route realtime serves, from the endpoint list plus the operational routes.
 /// Adding a route without documenting it, or documenting one that is gone, fails the tests below.
@@ -43,44 +43,15 @@ const EVENT_SCHEMAS: &[&str] = &[
     "ChatUpdatedEvent",
 ];
 
-async fn served_document(app: &TestApp) -> Value {
-    let resp = app
-        .http
-        .get(app.url("/api/openapi.json"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 200);
-    let content_type = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(
-        content_type.starts_with("application/json"),
-        "{content_type}"
-    );
-    serde_json::from_str(&resp.text().await.unwrap()).expect("the document is JSON")
-}
-
 #[tokio::test]
 async fn the_served_document_lists_exactly_the_expected_routes() {
     let app = spawn_app(Backend::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.http, &app.url("")).await;
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["info"]["title"], "Batiyoun realtime");
     assert_eq!(doc["info"]["version"], env!("CARGO_PKG_VERSION"));
 
-    let documented: BTreeSet<(String, String)> = operations(&doc)
-        .into_iter()
-        .map(|(m, p, _)| (m, p))
-        .collect();
-    let expected: BTreeSet<(String, String)> = EXPECTED
-        .iter()
-        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-        .collect();
-    let missing: Vec<_> = expected.difference(&documented).collect();
-    let unexpected: Vec<_> = documented.difference(&expected).collect();
-    assert!(
-        missing.is_empty() && unexpected.is_empty(),
-        "not documented: {missing:?}; documented but not expected: {unexpected:?}"
-    );
+    assert_exact_routes(&doc, EXPECTED);
 
     // The library function and the served document agree.
     let built = serde_json::to_value(realtime::http::openapi()).unwrap();
@@ -92,7 +63,7 @@ async fn the_served_document_lists_exactly_the_expected_routes() {
 #[tokio::test]
 async fn every_documented_operation_is_served_with_a_documented_status() {
     let app = spawn_app(Backend::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.http, &app.url("")).await;
     let user = User::new();
     let chat_id = "0123456789abcdef01234567";
     let member = uuid::Uuid::new_v4().to_string();
@@ -133,7 +104,7 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
 #[tokio::test]
 async fn every_operation_documents_a_success_and_every_reference_resolves() {
     let app = spawn_app(Backend::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.http, &app.url("")).await;
     let schemes = doc["components"]["securitySchemes"]
         .as_object()
         .expect("security schemes");
@@ -198,7 +169,7 @@ async fn every_operation_documents_a_success_and_every_reference_resolves() {
 #[tokio::test]
 async fn the_description_covers_every_socket_event_and_its_schemas_are_components() {
     let app = spawn_app(Backend::Embedded).await.expect("embedded app");
-    let doc = served_document(&app).await;
+    let doc = served_document(&app.http, &app.url("")).await;
     let description = doc["info"]["description"].as_str().expect("description");
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
 
