@@ -337,6 +337,29 @@ fn fanout_rows(
         )
         .ratio_target(10.0),
     );
+    rows.push(
+        Row::new(
+            scen,
+            "share of that server CPU spent in the kernel (syscalls, loopback TCP)",
+            false,
+        )
+        .values(
+            f(o, |r| r.max_step_kernel_share),
+            f(b, |r| r.max_step_kernel_share),
+        )
+        .without_ratio(),
+    );
+    rows.push(
+        Row::new(
+            scen,
+            "deliveries per server user-space CPU-second at that rate",
+            true,
+        )
+        .values(
+            f(o, |r| r.max_deliveries_per_user_cpu_sec),
+            f(b, |r| r.max_deliveries_per_user_cpu_sec),
+        ),
+    );
     let rate = o.as_ref().or(b.as_ref()).map_or(0.0, |r| r.moderate_rate);
     rows.push(
         Row::new(

@@ -41,6 +41,12 @@ impl Row {
         self
     }
 
+    /// For a descriptive row (a share, a breakdown) where a ratio would read as an advantage.
+    pub fn without_ratio(mut self) -> Row {
+        self.ratio = None;
+        self
+    }
+
     /// A target on the ratio (ours' advantage ≥ `min`).
     pub fn ratio_target(mut self, min: f64) -> Row {
         self.target = format!("≥ {min}×");

@@ -11,7 +11,7 @@ use crate::conn::{ClosedLoop, Conn, Recorder};
 use crate::harness::{
     Ctx, Delivered, Impl, Store, analyze, connect_all, create_rooms, drain, publish,
 };
-use crate::servers::Server;
+use crate::servers::{CpuTimes, Server};
 
 /// Idle authenticated connections: server RSS per connection at each count.
 #[derive(Debug, Serialize)]
@@ -67,6 +67,9 @@ pub struct Step {
     pub msgs_per_sec: f64,
     pub deliveries_per_sec: f64,
     pub deliveries_per_cpu_sec: f64,
+    /// Share of the server's CPU time spent in the kernel (system calls and, on loopback, the
+    /// receivers' TCP path run on the writer's behalf); the rest is user space.
+    pub server_kernel_share: f64,
     /// Share of its core the load generator itself used during the step (near 1.0: the step was
     /// bounded by the load generator, not the server).
     pub loadgen_cpu: f64,
@@ -92,6 +95,10 @@ pub struct FanoutResult {
     pub max_deliveries_per_sec: f64,
     /// Deliveries per server CPU-second at that step.
     pub max_deliveries_per_cpu_sec: f64,
+    /// Deliveries per server CPU-second spent in user space at that step (kernel time excluded).
+    pub max_deliveries_per_user_cpu_sec: f64,
+    /// The server's kernel share of CPU at that step.
+    pub max_step_kernel_share: f64,
     pub nacks: u64,
 }
 
@@ -162,20 +169,31 @@ pub async fn fanout(
     res.moderate_duplicates = d.duplicates;
     eprintln!("  moderate {d:?}");
     // Ramp until p99 passes 100 ms.
-    let cpu = || servers.iter().filter_map(Server::cpu_secs).sum::<f64>();
+    let cpu = || {
+        servers
+            .iter()
+            .filter_map(Server::cpu_times)
+            .fold(CpuTimes::default(), |a, t| CpuTimes {
+                user: a.user + t.user,
+                system: a.system + t.system,
+            })
+    };
     let quiet = Duration::from_millis(300);
     for &rate in &plan.ramp {
         let (t0, c0, l0) = (Instant::now(), cpu(), self_cpu_secs());
         let msgs = publish(&rec, &pubs, rate, Duration::from_secs(plan.step_secs)).await;
         drain(&rec, quiet, Duration::from_secs(5)).await;
         let span = (t0.elapsed().saturating_sub(quiet)).as_secs_f64();
-        let used = cpu() - c0;
+        let c1 = cpu();
+        let (user, system) = (c1.user - c0.user, c1.system - c0.system);
+        let used = user + system;
         let d = measure(&rec, msgs, expected);
         let unique = (d.received - d.duplicates) as f64;
         let step = Step {
             msgs_per_sec: rate,
             deliveries_per_sec: unique / span,
             deliveries_per_cpu_sec: if used > 0.0 { unique / used } else { f64::NAN },
+            server_kernel_share: if used > 0.0 { system / used } else { f64::NAN },
             loadgen_cpu: (self_cpu_secs() - l0) / t0.elapsed().as_secs_f64(),
             p50_ms: d.p50_ms,
             p99_ms: d.p99_ms,
@@ -187,6 +205,9 @@ pub async fn fanout(
         if ok && step.deliveries_per_sec > res.max_deliveries_per_sec {
             res.max_deliveries_per_sec = step.deliveries_per_sec;
             res.max_deliveries_per_cpu_sec = step.deliveries_per_cpu_sec;
+            res.max_deliveries_per_user_cpu_sec =
+                step.deliveries_per_cpu_sec / (1.0 - step.server_kernel_share);
+            res.max_step_kernel_share = step.server_kernel_share;
         }
         res.steps.push(step);
         if !ok {

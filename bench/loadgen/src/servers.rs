@@ -24,6 +24,14 @@ pub struct Spec {
     pub cores: Option<String>,
 }
 
+/// CPU seconds of a process: user space and kernel (system calls, and on loopback the TCP
+/// receive path of the peer it writes to).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CpuTimes {
+    pub user: f64,
+    pub system: f64,
+}
+
 pub struct Server {
     pub label: String,
     pub pid: u32,
@@ -134,13 +142,21 @@ impl Server {
 
     /// CPU seconds (user + system, all threads) used so far.
     pub fn cpu_secs(&self) -> Option<f64> {
+        self.cpu_times().map(|t| t.user + t.system)
+    }
+
+    /// CPU seconds used so far, split into user space and the kernel (all threads).
+    pub fn cpu_times(&self) -> Option<CpuTimes> {
         let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
         // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14, stime 15.
         let rest = &stat[stat.rfind(')')? + 2..];
         let f: Vec<&str> = rest.split_whitespace().collect();
         let utime: f64 = f.get(11)?.parse().ok()?;
         let stime: f64 = f.get(12)?.parse().ok()?;
-        Some((utime + stime) / ticks_per_sec())
+        Some(CpuTimes {
+            user: utime / ticks_per_sec(),
+            system: stime / ticks_per_sec(),
+        })
     }
 
     pub async fn stop(mut self) {
