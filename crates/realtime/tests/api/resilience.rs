@@ -1,10 +1,19 @@
 //! MongoDB stops: sends fail with `unavailable` (never `ok:true`) and nothing is broadcast; the
-//! client may resend later with the same `clientMsgId`.
+//! client may resend later with the same `clientMsgId`. Sends in flight when it stops are each
+//! answered (stored, or `Unavailable`), never left hanging in a batch.
 
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use chrono::{SubsecRound, Utc};
+use common::contracts::chat::{ChatType, MessageType};
+use realtime::adapters::MongoStore;
+use realtime::domain::new_object_id;
+use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
 use serde_json::json;
+use tokio::sync::Notify;
 
 use crate::helpers::{Backend, Setup, User, WAIT, cmid, code, ok, spawn_with};
 
@@ -89,4 +98,91 @@ async fn with_mongodb_stopped_a_send_is_refused_unavailable_and_nothing_is_broad
     assert!(!sb.received("new_message").await, "nothing was broadcast");
     let ready = app.http.get(app.url("/readyz")).send().await.expect("GET");
     assert_eq!(ready.status(), 503);
+}
+
+/// nx-27017 is killed while batches of sends are being written: every send still gets an answer,
+/// and that answer is either "stored" or `Unavailable` (the client resends later).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_mongodb_killed_mid_batch_every_pending_send_is_answered() {
+    let Some((mut mongo, url)) = start_nx27017().await else {
+        return;
+    };
+    let store = MongoStore::connect(&url, "killed", "majority", Duration::from_millis(1500))
+        .await
+        .expect("connect");
+    let (a, b) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let chat = ChatRecord {
+        id: new_object_id(),
+        kind: ChatType::Group,
+        participants: vec![a.clone(), b],
+        name: Some("killed".into()),
+        admins: vec![a.clone()],
+        passcode_hash: None,
+        last_message: None,
+        last_message_at: None,
+        created_at: Utc::now().trunc_subsecs(3),
+    };
+    store.insert_chat(&chat).await.expect("insert chat");
+    let store: Arc<dyn ChatStore> = Arc::new(store);
+    // Told once the first 100 sends are stored: the writer is busy with the batches behind them.
+    let (stored, busy) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
+    let send = |n: usize| {
+        let (store, stored, busy) = (store.clone(), stored.clone(), busy.clone());
+        let m = NewMessage {
+            id: new_object_id(),
+            chat_id: chat.id.clone(),
+            sender_id: a.clone(),
+            client_msg_id: format!("k{n}"),
+            content: format!("message {n}"),
+            iv: None,
+            encrypted: false,
+            kind: MessageType::Text,
+            metadata: None,
+            timestamp: Utc::now().trunc_subsecs(3),
+        };
+        tokio::spawn(async move {
+            let r = store.insert_message(m).await;
+            if r.is_ok() && stored.fetch_add(1, Ordering::SeqCst) + 1 == 100 {
+                busy.notify_one();
+            }
+            r
+        })
+    };
+
+    let in_flight: Vec<_> = (0..3000).map(send).collect();
+    tokio::time::timeout(WAIT, busy.notified())
+        .await
+        .expect("the first sends are stored");
+    mongo.0.kill().await.expect("stop nx-27017");
+    let after: Vec<_> = (3000..3050).map(send).collect();
+    let (in_flight, after) = tokio::time::timeout(
+        WAIT,
+        futures::future::join(
+            futures::future::join_all(in_flight),
+            futures::future::join_all(after),
+        ),
+    )
+    .await
+    .expect("every pending send is answered, none hangs");
+    let mut refused = 0;
+    for answer in in_flight {
+        match answer.expect("task") {
+            Ok(Inserted::New(_)) => {}
+            Err(StoreError::Unavailable(_)) => refused += 1,
+            other => panic!("a send is stored or unavailable, not {other:?}"),
+        }
+    }
+    assert!(refused > 0, "sends still queued at the kill are refused");
+    for answer in after {
+        let answer = answer.expect("task");
+        assert!(
+            matches!(answer, Err(StoreError::Unavailable(_))),
+            "{answer:?}"
+        );
+    }
+    let late = store.get_chat(&chat.id).await;
+    assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
-use common::contracts::chat::{ChatType, MessageType};
+use common::contracts::chat::{ChatType, Message, MessageType};
 use realtime::adapters::{MongoStore, SqliteStore};
 use realtime::domain::{direct_chat_id, new_object_id};
 use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
@@ -51,6 +51,9 @@ contract!(
     receipts_and_unread_counts_follow_reads,
     deleting_a_chat_deletes_its_messages,
     concurrent_sends_and_resends_are_each_stored_once,
+    a_batch_with_resends_inside_it_stores_each_message_once,
+    the_last_message_only_moves_forward,
+    concurrent_chat_reads_each_get_their_own_chat,
 );
 
 fn user() -> String {
@@ -318,4 +321,145 @@ async fn concurrent_sends_and_resends_are_each_stored_once(store: Arc<dyn ChatSt
         .await
         .expect("history");
     assert_eq!(page.len(), 20);
+}
+
+/// Sends issued together from one task (queued before the writer runs, so one batch on the
+/// current-thread test runtime): resends of a `clientMsgId` inside the batch and of one stored
+/// before it all get the original, and each chat's last message is its newest.
+async fn a_batch_with_resends_inside_it_stores_each_message_once(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let one = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let two = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&one).await.expect("insert");
+    store.insert_chat(&two).await.expect("insert");
+    let Inserted::New(before) = store
+        .insert_message(message(&one.id, &a, "k0", "stored before"))
+        .await
+        .expect("insert")
+    else {
+        panic!("new")
+    };
+    let batch = vec![
+        message(&one.id, &a, "k0", "resend of a stored one"),
+        message(&one.id, &a, "k1", "k1"),
+        message(&two.id, &b, "k1", "another sender's k1"),
+        message(&one.id, &a, "k1", "k1, resent in the batch"),
+        message(&two.id, &a, "k2", "newest of two"),
+        message(&one.id, &a, "k1", "k1, resent again"),
+        message(&one.id, &b, "k3", "newest of one"),
+    ];
+    let results: Vec<Inserted> =
+        futures::future::join_all(batch.into_iter().map(|m| store.insert_message(m)))
+            .await
+            .into_iter()
+            .map(|r| r.expect("insert"))
+            .collect();
+
+    let Inserted::Existing(original) = &results[0] else {
+        panic!("a resend of a stored message returns it")
+    };
+    assert_eq!(original, &before);
+    // One of the three k1 is stored (unordered inserts may apply in any order); the others get it.
+    let k1: Vec<&Message> = [1, 3, 5]
+        .iter()
+        .filter_map(|&i| match &results[i] {
+            Inserted::New(m) => Some(m),
+            Inserted::Existing(_) => None,
+        })
+        .collect();
+    assert_eq!(k1.len(), 1, "k1 stored once");
+    for i in [1, 3, 5] {
+        match &results[i] {
+            Inserted::New(m) | Inserted::Existing(m) => assert_eq!(m, k1[0], "resend {i}"),
+        }
+    }
+    let fresh: Vec<&Message> = results
+        .iter()
+        .filter_map(|r| match r {
+            Inserted::New(m) => Some(m),
+            Inserted::Existing(_) => None,
+        })
+        .collect();
+    assert_eq!(fresh.len(), 4, "k1 (a), k1 (b), k2, k3");
+    assert_eq!(
+        store
+            .messages_before(&one.id, None, 10)
+            .await
+            .expect("page")
+            .len(),
+        3,
+        "k0, k1, k3"
+    );
+    for (c, newest) in [(&one, &results[6]), (&two, &results[4])] {
+        let Inserted::New(newest) = newest else {
+            panic!("new")
+        };
+        let stored = store.get_chat(&c.id).await.expect("get").expect("exists");
+        assert_eq!(stored.last_message.as_ref(), Some(newest));
+        assert_eq!(stored.last_message_at, Some(newest.timestamp));
+    }
+}
+
+/// A message with an older id stored after a newer one does not rewind the chat's last message.
+async fn the_last_message_only_moves_forward(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let older = message(&c.id, &a, "f0", "older id");
+    let newer = message(&c.id, &b, "f1", "newer id");
+    assert!(older.id < newer.id);
+    store.insert_message(newer.clone()).await.expect("insert");
+    store.insert_message(older).await.expect("insert");
+    let stored = store.get_chat(&c.id).await.expect("get").expect("exists");
+    assert_eq!(stored.last_message.map(|m| m.id), Some(newer.id));
+}
+
+/// Reads issued together (one coalesced read on MongoDB) each get their own chat, or none.
+async fn concurrent_chat_reads_each_get_their_own_chat(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let chats = [
+        chat(ChatType::Direct, vec![a.clone(), b.clone()]),
+        chat(ChatType::Direct, vec![a.clone(), c.clone()]),
+        chat(ChatType::Group, vec![b.clone(), c.clone()]),
+    ];
+    for ch in &chats {
+        store.insert_chat(ch).await.expect("insert");
+    }
+    let missing = new_object_id();
+    let ids = [
+        &chats[0].id,
+        &chats[1].id,
+        &missing,
+        &chats[2].id,
+        &chats[0].id,
+    ];
+    let read = futures::future::join_all(ids.iter().map(|id| store.get_chat(id))).await;
+    let read: Vec<Option<ChatRecord>> = read.into_iter().map(|r| r.expect("get")).collect();
+    assert_eq!(
+        read,
+        vec![
+            Some(chats[0].clone()),
+            Some(chats[1].clone()),
+            None,
+            Some(chats[2].clone()),
+            Some(chats[0].clone()),
+        ]
+    );
+    // Nothing is cached: a change is seen by the next read.
+    store
+        .add_participants(&chats[2].id, std::slice::from_ref(&a))
+        .await
+        .expect("add");
+    let again =
+        futures::future::join_all([store.get_chat(&chats[2].id), store.get_chat("not an id")])
+            .await;
+    assert!(
+        again[0]
+            .as_ref()
+            .expect("get")
+            .as_ref()
+            .expect("exists")
+            .is_member(&a)
+    );
+    assert_eq!(again[1].as_ref().expect("get"), &None);
 }

@@ -19,6 +19,15 @@ pub(super) fn err(e: mongodb::error::Error) -> StoreError {
     }
 }
 
+/// The same error again, for every sender of a batch that failed as a whole.
+pub(super) fn copy(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
+        StoreError::Duplicate => StoreError::Duplicate,
+        StoreError::Other(m) => StoreError::Other(m.clone()),
+    }
+}
+
 pub(super) fn bad(e: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("malformed document: {e}"))
 }
@@ -94,6 +103,16 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
 }
 
 pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
+    let last_message = match d.get_document("lastMessage") {
+        Ok(m) => Some(message_from(m)?),
+        Err(_) => None,
+    };
+    // `lastMessageAt` is the last message's timestamp. nx-27017 stores a top-level date set by
+    // `$set` as a string, so when it is not a date it is read from the message itself.
+    let last_message_at = match d.get_datetime("lastMessageAt") {
+        Ok(t) => Some(t.to_chrono()),
+        Err(_) => last_message.as_ref().map(|m| m.timestamp),
+    };
     Ok(ChatRecord {
         id: d.get_object_id("_id").map_err(bad)?.to_hex(),
         kind: if d.get_str("type").map_err(bad)? == "group" {
@@ -105,11 +124,8 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         name: d.get_str("name").ok().map(str::to_owned),
         admins: strings(d, "admins"),
         passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
-        last_message: match d.get_document("lastMessage") {
-            Ok(m) => Some(message_from(m)?),
-            Err(_) => None,
-        },
-        last_message_at: d.get_datetime("lastMessageAt").ok().map(|t| t.to_chrono()),
+        last_message,
+        last_message_at,
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
     })
 }

@@ -3,7 +3,9 @@
 //! Message inserts use the configured write concern (default `majority`, journaled), so an ack
 //! means the message is durable. `(senderId, clientMsgId)` is unique, which makes resends
 //! idempotent: the duplicate-key error returns the original. Short server-selection timeouts make
-//! an unreachable server fail fast as `Unavailable`.
+//! an unreachable server fail fast as `Unavailable`. The hot path is batched: message inserts are
+//! group-committed (`group_commit`: one `insert_many` and one `update` per batch of concurrent
+//! sends), and chat reads are coalesced (`chat_reads`: one `find` per batch of concurrent reads).
 
 use std::time::Duration;
 
@@ -13,18 +15,29 @@ use common::contracts::chat::{ChatType, Message};
 use futures::TryStreamExt;
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, IndexModel};
+use tokio::sync::{mpsc, oneshot};
 
+mod chat_reads;
 mod documents;
+mod group_commit;
 
-use documents::{bad, chat_from, date, err, message_doc, message_from, oid};
+use documents::{bad, chat_from, date, err, message_from, oid};
 
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+
+/// Collection names.
+const CHATS: &str = "chats";
+const MESSAGES: &str = "messages";
 
 pub struct MongoStore {
     client: Client,
     chats: Collection<Document>,
     messages: Collection<Document>,
     durable: WriteConcern,
+    /// Message inserts go through the group-commit writer (one `insert_many` per batch).
+    inserts: mpsc::Sender<group_commit::Pending>,
+    /// Chat reads go through the loader (one `find` per batch).
+    chat_reads: mpsc::Sender<chat_reads::Read>,
 }
 
 impl MongoStore {
@@ -50,8 +63,10 @@ impl MongoStore {
         let durable = WriteConcern::builder().w(w).journal(true).build();
         let store = Self {
             client,
-            chats: db.collection("chats"),
-            messages: db.collection("messages"),
+            chats: db.collection(CHATS),
+            messages: db.collection(MESSAGES),
+            inserts: group_commit::spawn(db.clone(), durable.clone())?,
+            chat_reads: chat_reads::spawn(db.collection(CHATS)),
             durable,
         };
         store
@@ -168,8 +183,10 @@ impl ChatStore for MongoStore {
 
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
         let Some(id) = oid(id) else { return Ok(None) };
-        let d = self.chats.find_one(doc! {"_id": id}).await.map_err(err)?;
-        d.as_ref().map(chat_from).transpose()
+        let (reply, answer) = oneshot::channel();
+        let read = chat_reads::Read { id, reply };
+        self.chat_reads.send(read).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
@@ -229,37 +246,10 @@ impl ChatStore for MongoStore {
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
-        let message = m.into_message();
-        let d = message_doc(&message)?;
-        match self
-            .messages
-            .insert_one(d)
-            .write_concern(self.durable.clone())
-            .await
-            .map_err(err)
-        {
-            Ok(_) => {}
-            Err(StoreError::Duplicate) => {
-                let filter =
-                    doc! {"senderId": &message.sender_id, "clientMsgId": &message.client_msg_id};
-                return match self.messages.find_one(filter).await.map_err(err)? {
-                    Some(d) => Ok(Inserted::Existing(message_from(&d)?)),
-                    None => Err(StoreError::Duplicate),
-                };
-            }
-            Err(e) => return Err(e),
-        }
-        // The chat's preview; only ever moves forward, so concurrent sends cannot rewind it.
-        if let Some(chat) = oid(&message.chat_id) {
-            let filter = doc! {"_id": chat, "lastMessageId": {"$lt": &message.id}};
-            let update = doc! {"$set": {
-                "lastMessage": message_doc(&message)?,
-                "lastMessageId": &message.id,
-                "lastMessageAt": date(message.timestamp),
-            }};
-            self.chats.update_one(filter, update).await.map_err(err)?;
-        }
-        Ok(Inserted::New(message))
+        let (reply, answer) = oneshot::channel();
+        let pending = group_commit::Pending { message: m, reply };
+        self.inserts.send(pending).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
@@ -326,4 +316,9 @@ impl ChatStore for MongoStore {
         let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$ne": user}};
         self.messages.count_documents(filter).await.map_err(err)
     }
+}
+
+/// The writer or loader task is gone (only while the runtime shuts down).
+fn stopped() -> StoreError {
+    StoreError::Unavailable("MongoDB batch task stopped".into())
 }

@@ -1,0 +1,323 @@
+//! Group commit for message inserts. A message used to cost two awaited writes (`insert_one`, then
+//! the chat's `lastMessage`), one sender at a time. Here one writer task takes every insert queued
+//! while the previous batch was being written and writes them with ONE `insert_many` (unordered),
+//! then moves each touched chat's `lastMessage` forward with ONE `update` command, both with the
+//! durable write concern (`sync` skips chats by `lastMessage`, so it must not be rolled back
+//! either). Each sender gets its answer only after both were acknowledged (ack-after-write).
+//! Idempotency is still the unique `(senderId, clientMsgId)` index: unordered, every document is
+//! tried and a resend (also one in the same batch) fails alone with a duplicate key; one `find`
+//! then fetches the originals. Nothing waits for a batch to fill: an idle store writes at once.
+
+use std::collections::HashMap;
+
+use bson::{Bson, Document, doc};
+use common::contracts::chat::Message;
+use futures::TryStreamExt;
+use mongodb::error::{ErrorKind, InsertManyError};
+use mongodb::options::WriteConcern;
+use mongodb::{Collection, Database};
+use tokio::sync::{mpsc, oneshot};
+
+use super::documents::{copy, date, err, message_doc, message_from, oid};
+use super::{CHATS, MESSAGES};
+use crate::ports::{Inserted, NewMessage, StoreError, StoreResult};
+
+/// Most inserts in one `insert_many`.
+const MAX_BATCH: usize = 256;
+/// Most bytes of statements in one `update` command (a command may have 16 MiB).
+const MAX_UPDATE_BYTES: usize = 8 << 20;
+/// MongoDB's duplicate-key error code.
+const DUPLICATE_KEY: i32 = 11000;
+
+pub(super) struct Pending {
+    pub message: NewMessage,
+    pub reply: oneshot::Sender<StoreResult<Inserted>>,
+}
+
+/// Starts the writer; it stops when the returned sender (the store) is dropped.
+pub(super) fn spawn(db: Database, durable: WriteConcern) -> anyhow::Result<mpsc::Sender<Pending>> {
+    let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
+    let writer = Writer {
+        messages: db.collection(MESSAGES),
+        db,
+        concern: bson::to_document(&durable)?,
+        durable,
+    };
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            let (messages, replies): (Vec<_>, Vec<_>) = batch
+                .drain(..)
+                .map(|p| (p.message.into_message(), p.reply))
+                .unzip();
+            let results = writer.write(messages).await;
+            let down = results.iter().find_map(|r| match r {
+                Err(e @ StoreError::Unavailable(_)) => Some(copy(e)),
+                _ => None,
+            });
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+            // The server is unreachable: the sends that queued while this batch waited for it
+            // would each wait as long again, batch after batch. They get the same answer now (the
+            // client resends later); the next send tries the server again.
+            if let Some(e) = down {
+                while let Ok(p) = rx.try_recv() {
+                    let _ = p.reply.send(Err(copy(&e)));
+                }
+            }
+        }
+    });
+    Ok(tx)
+}
+
+struct Writer {
+    db: Database,
+    messages: Collection<Document>,
+    durable: WriteConcern,
+    /// `durable` as a command field, for the `update` command.
+    concern: Document,
+}
+
+/// What happened to one message of the batch.
+enum Outcome {
+    Written,
+    /// Its `(senderId, clientMsgId)` was taken, by an earlier send or one in this batch.
+    Taken,
+    /// The original of a taken `(senderId, clientMsgId)`.
+    Existing(Box<Message>),
+    Failed(StoreError),
+}
+
+impl Writer {
+    /// Writes a batch; one answer per message, in order.
+    async fn write(&self, messages: Vec<Message>) -> Vec<StoreResult<Inserted>> {
+        let mut outcomes = self.insert(&messages).await;
+        self.find_originals(&messages, &mut outcomes).await;
+        self.move_last_messages(&messages, &mut outcomes).await;
+        messages
+            .into_iter()
+            .zip(outcomes)
+            .map(|(m, o)| match o {
+                Outcome::Written => Ok(Inserted::New(m)),
+                Outcome::Existing(original) => Ok(Inserted::Existing(*original)),
+                Outcome::Taken => Err(StoreError::Duplicate),
+                Outcome::Failed(e) => Err(e),
+            })
+            .collect()
+    }
+
+    /// One unordered `insert_many`: a document that fails fails alone.
+    async fn insert(&self, messages: &[Message]) -> Vec<Outcome> {
+        let mut docs = Vec::with_capacity(messages.len());
+        // Position in `messages` of each entry of `docs`.
+        let mut slot = Vec::with_capacity(messages.len());
+        let mut outcomes: Vec<Outcome> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match message_doc(m) {
+                Ok(d) => {
+                    docs.push(d);
+                    slot.push(i);
+                    Outcome::Written
+                }
+                Err(e) => Outcome::Failed(e),
+            })
+            .collect();
+        if docs.is_empty() {
+            return outcomes;
+        }
+        let Err(e) = self
+            .messages
+            .insert_many(&docs)
+            .ordered(false)
+            .write_concern(self.durable.clone())
+            .await
+        else {
+            return outcomes;
+        };
+        match *e.kind {
+            ErrorKind::InsertMany(InsertManyError {
+                write_errors: Some(errors),
+                write_concern_error: None,
+                ..
+            }) => {
+                for w in errors {
+                    if let Some(&i) = slot.get(w.index) {
+                        outcomes[i] = if w.code == DUPLICATE_KEY {
+                            Outcome::Taken
+                        } else {
+                            Outcome::Failed(StoreError::Other(w.message))
+                        };
+                    }
+                }
+            }
+            // Unreachable, or written but not known to be durable: the whole batch fails (a
+            // resend is safe; it finds the original if there is one).
+            _ => {
+                let e = err(e);
+                for i in slot {
+                    outcomes[i] = Outcome::Failed(copy(&e));
+                }
+            }
+        }
+        outcomes
+    }
+
+    /// Fetches the originals of every taken `(senderId, clientMsgId)` with one `find`.
+    async fn find_originals(&self, messages: &[Message], outcomes: &mut [Outcome]) {
+        let taken: Vec<usize> = (0..messages.len())
+            .filter(|&i| matches!(outcomes[i], Outcome::Taken))
+            .collect();
+        if taken.is_empty() {
+            return;
+        }
+        let keys: Vec<Document> = taken
+            .iter()
+            .map(|&i| {
+                let m = &messages[i];
+                doc! {"senderId": &m.sender_id, "clientMsgId": &m.client_msg_id}
+            })
+            .collect();
+        let found = match self.find_messages(doc! {"$or": keys}).await {
+            Ok(found) => found,
+            Err(e) => {
+                for i in taken {
+                    outcomes[i] = Outcome::Failed(copy(&e));
+                }
+                return;
+            }
+        };
+        for i in taken {
+            let m = &messages[i];
+            let original = found
+                .iter()
+                .find(|o| o.sender_id == m.sender_id && o.client_msg_id == m.client_msg_id);
+            // None: the duplicate key was another one (`_id`); the answer stays `Duplicate`.
+            if let Some(o) = original {
+                outcomes[i] = Outcome::Existing(Box::new(o.clone()));
+            }
+        }
+    }
+
+    async fn find_messages(&self, filter: Document) -> StoreResult<Vec<Message>> {
+        let docs: Vec<Document> = self
+            .messages
+            .find(filter)
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        docs.iter().map(message_from).collect()
+    }
+
+    /// Moves each touched chat's `lastMessage` forward to its newest message of the batch: one
+    /// `update` command, one statement per chat. A chat whose update failed fails its messages.
+    async fn move_last_messages(&self, messages: &[Message], outcomes: &mut [Outcome]) {
+        let mut newest: HashMap<&str, &Message> = HashMap::new();
+        for (m, o) in messages.iter().zip(outcomes.iter()) {
+            if matches!(o, Outcome::Written) {
+                let n = newest.entry(m.chat_id.as_str()).or_insert(m);
+                if m.id > n.id {
+                    *n = m;
+                }
+            }
+        }
+        let mut failed: HashMap<&str, StoreError> = HashMap::new();
+        let mut chunk: Vec<(&str, Document)> = Vec::new();
+        let mut bytes = 0;
+        for m in newest.into_values() {
+            let statement = match last_message_update(m) {
+                Ok(Some(s)) => s,
+                Ok(None) => continue,
+                Err(e) => {
+                    failed.insert(&m.chat_id, e);
+                    continue;
+                }
+            };
+            let size = bson::to_vec(&statement).map_or(0, |b| b.len());
+            if bytes + size > MAX_UPDATE_BYTES && !chunk.is_empty() {
+                self.update_chats(std::mem::take(&mut chunk), &mut failed)
+                    .await;
+                bytes = 0;
+            }
+            bytes += size;
+            chunk.push((&m.chat_id, statement));
+        }
+        if !chunk.is_empty() {
+            self.update_chats(chunk, &mut failed).await;
+        }
+        for (m, o) in messages.iter().zip(outcomes.iter_mut()) {
+            if let (Outcome::Written, Some(e)) = (&o, failed.get(m.chat_id.as_str())) {
+                *o = Outcome::Failed(copy(e));
+            }
+        }
+    }
+
+    /// One `update` command (`Collection` has no multi-statement update below MongoDB 8's
+    /// `bulkWrite`); records the chats whose statement failed.
+    async fn update_chats<'a>(
+        &self,
+        statements: Vec<(&'a str, Document)>,
+        failed: &mut HashMap<&'a str, StoreError>,
+    ) {
+        let (chats, updates): (Vec<&str>, Vec<Document>) = statements.into_iter().unzip();
+        let command = doc! {
+            "update": CHATS,
+            "updates": updates,
+            "ordered": false,
+            "writeConcern": self.concern.clone(),
+        };
+        match self.db.run_command(command).await {
+            // Applied, but not known to be durable.
+            Ok(reply) if reply.contains_key("writeConcernError") => {
+                let why = reply
+                    .get_document("writeConcernError")
+                    .and_then(|e| e.get_str("errmsg"))
+                    .unwrap_or("write concern not satisfied");
+                for chat in chats {
+                    failed.insert(chat, StoreError::Other(why.to_owned()));
+                }
+            }
+            Ok(reply) => {
+                let errors = reply
+                    .get_array("writeErrors")
+                    .map_or(&[][..], Vec::as_slice);
+                for e in errors.iter().filter_map(Bson::as_document) {
+                    let chat = e
+                        .get_i32("index")
+                        .ok()
+                        .and_then(|i| chats.get(usize::try_from(i).ok()?));
+                    if let Some(&chat) = chat {
+                        let why = e.get_str("errmsg").unwrap_or("chat update failed");
+                        failed.insert(chat, StoreError::Other(why.to_owned()));
+                    }
+                }
+            }
+            Err(e) => {
+                let e = err(e);
+                for chat in chats {
+                    failed.insert(chat, copy(&e));
+                }
+            }
+        }
+    }
+}
+
+/// The statement moving a chat's `lastMessage` forward to `m` (None: not a chat id). Only ever
+/// forward, so concurrent batches, on any instance, cannot rewind it. `lastMessageId` is the hex
+/// id: a string, so "forward" is a plain `$lt` (see `insert_chat`).
+fn last_message_update(m: &Message) -> StoreResult<Option<Document>> {
+    let Some(chat) = oid(&m.chat_id) else {
+        return Ok(None);
+    };
+    Ok(Some(doc! {
+        "q": {"_id": chat, "lastMessageId": {"$lt": &m.id}},
+        "u": {"$set": {
+            "lastMessage": message_doc(m)?,
+            "lastMessageId": &m.id,
+            "lastMessageAt": date(m.timestamp),
+        }},
+    }))
+}
