@@ -6,8 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message, MessageMetadata, MessageType};
 
-/// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a store call failed. `Clone`: a batch that fails as a whole gives every sender the same error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached (server selection, network, I/O); retrying later is safe.
     #[error("store unavailable: {0}")]

@@ -12,7 +12,7 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::documents::{chat_from, copy, err};
+use super::documents::{chat_from, err};
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
 /// Most chats in one `find`.
@@ -41,13 +41,13 @@ pub(super) fn spawn(chats: Collection<Document>) -> mpsc::Sender<Read> {
                 }
                 Err(e) => {
                     for r in batch.drain(..) {
-                        let _ = r.reply.send(Err(copy(&e)));
+                        let _ = r.reply.send(Err(e.clone()));
                     }
                     // Unreachable: the reads queued meanwhile get the same answer now rather than
                     // a timeout each, batch after batch (as the writer does).
                     if matches!(e, StoreError::Unavailable(_)) {
                         while let Ok(r) = rx.try_recv() {
-                            let _ = r.reply.send(Err(copy(&e)));
+                            let _ = r.reply.send(Err(e.clone()));
                         }
                     }
                 }

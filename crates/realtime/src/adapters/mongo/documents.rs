@@ -19,15 +19,6 @@ pub(super) fn err(e: mongodb::error::Error) -> StoreError {
     }
 }
 
-/// The same error again, for every sender of a batch that failed as a whole.
-pub(super) fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Duplicate => StoreError::Duplicate,
-        StoreError::Other(m) => StoreError::Other(m.clone()),
-    }
-}
-
 pub(super) fn bad(e: impl std::fmt::Display) -> StoreError {
     StoreError::Other(format!("malformed document: {e}"))
 }

@@ -18,7 +18,7 @@ use mongodb::options::WriteConcern;
 use mongodb::{Collection, Database};
 use tokio::sync::{mpsc, oneshot};
 
-use super::documents::{copy, date, err, message_doc, message_from, oid};
+use super::documents::{date, err, message_doc, message_from, oid};
 use super::{CHATS, MESSAGES};
 use crate::ports::{Inserted, NewMessage, StoreError, StoreResult};
 
@@ -52,7 +52,7 @@ pub(super) fn spawn(db: Database, durable: WriteConcern) -> anyhow::Result<mpsc:
                 .unzip();
             let results = writer.write(messages).await;
             let down = results.iter().find_map(|r| match r {
-                Err(e @ StoreError::Unavailable(_)) => Some(copy(e)),
+                Err(e @ StoreError::Unavailable(_)) => Some(e.clone()),
                 _ => None,
             });
             for (reply, result) in replies.into_iter().zip(results) {
@@ -63,7 +63,7 @@ pub(super) fn spawn(db: Database, durable: WriteConcern) -> anyhow::Result<mpsc:
             // client resends later); the next send tries the server again.
             if let Some(e) = down {
                 while let Ok(p) = rx.try_recv() {
-                    let _ = p.reply.send(Err(copy(&e)));
+                    let _ = p.reply.send(Err(e.clone()));
                 }
             }
         }
@@ -157,7 +157,7 @@ impl Writer {
             _ => {
                 let e = err(e);
                 for i in slot {
-                    outcomes[i] = Outcome::Failed(copy(&e));
+                    outcomes[i] = Outcome::Failed(e.clone());
                 }
             }
         }
@@ -183,7 +183,7 @@ impl Writer {
             Ok(found) => found,
             Err(e) => {
                 for i in taken {
-                    outcomes[i] = Outcome::Failed(copy(&e));
+                    outcomes[i] = Outcome::Failed(e.clone());
                 }
                 return;
             }
@@ -250,7 +250,7 @@ impl Writer {
         }
         for (m, o) in messages.iter().zip(outcomes.iter_mut()) {
             if let (Outcome::Written, Some(e)) = (&o, failed.get(m.chat_id.as_str())) {
-                *o = Outcome::Failed(copy(e));
+                *o = Outcome::Failed(e.clone());
             }
         }
     }
@@ -298,7 +298,7 @@ impl Writer {
             Err(e) => {
                 let e = err(e);
                 for chat in chats {
-                    failed.insert(chat, copy(&e));
+                    failed.insert(chat, e.clone());
                 }
             }
         }

@@ -42,21 +42,13 @@ pub(super) fn spawn(pool: SqlitePool, write: Arc<Mutex<()>>) -> mpsc::Sender<Pen
                 Err(e) => {
                     // The COMMIT (or BEGIN) failed: nothing in the batch is durable.
                     for p in batch.drain(..) {
-                        let _ = p.reply.send(Err(copy(&e)));
+                        let _ = p.reply.send(Err(e.clone()));
                     }
                 }
             }
         }
     });
     tx
-}
-
-fn copy(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Unavailable(m) => StoreError::Unavailable(m.clone()),
-        StoreError::Duplicate => StoreError::Duplicate,
-        StoreError::Other(m) => StoreError::Other(m.clone()),
-    }
 }
 
 async fn write_batch(
