@@ -30,6 +30,11 @@ use crate::socket::{self, Services, SocketFanout};
 /// The channel auth-api publishes revoked session ids on (bare id strings).
 pub use common::contracts::auth::SESSION_REVOKED_CHANNEL;
 
+/// Each WebSocket's read buffer (socketioxide's default is 4 KiB). It is allocated per socket and
+/// zero-filled on every read, so it is resident for every idle connection; client events are a
+/// few hundred bytes, and a larger frame still arrives whole (the buffer grows for it).
+const WS_READ_BUFFER: usize = 512;
+
 type Closer = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
 pub struct Application {
@@ -91,6 +96,7 @@ impl Application {
             .max_payload(config.limits.max_payload)
             .ws_max_message_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
             .ws_max_frame_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
+            .ws_read_buffer_size(WS_READ_BUFFER)
             .with_state(services.clone());
         let (socket_layer, fanout, close_sockets): (Router, Arc<dyn Fanout>, Closer) =
             match &config.redis_url {

@@ -6,3 +6,4 @@ mod errors;
 mod jwt;
 mod kv;
 mod observability;
+mod server;
