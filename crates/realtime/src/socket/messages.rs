@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
+use common::contracts::chat::Message;
 use common::contracts::events::{SendMessage, server};
-use serde_json::json;
+use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use validator::Validate;
@@ -36,8 +37,25 @@ pub async fn send_message<A: Adapter>(
         )
         .await;
         metrics::histogram!("realtime_fanout_seconds").record(started.elapsed().as_secs_f64());
-        Ok(json!({ "ok": true, "message": sent.message }))
+        Ok(sent.message)
     }
     .await;
-    reply(ack, result);
+    match result {
+        // Serialised straight from the message, not through a `serde_json::Value` copy of it.
+        // A client that did not ask for an ack gets none; that is not an error.
+        Ok(message) => {
+            let _ = ack.send(&Accepted {
+                ok: true,
+                message: &message,
+            });
+        }
+        Err(e) => reply(ack, Err(e)),
+    }
+}
+
+/// The ack of a stored message: `{"ok":true,"message":{…}}`.
+#[derive(Serialize)]
+struct Accepted<'a> {
+    ok: bool,
+    message: &'a Message,
 }

@@ -54,6 +54,7 @@ contract!(
     a_batch_with_resends_inside_it_stores_each_message_once,
     the_last_message_only_moves_forward,
     concurrent_chat_reads_each_get_their_own_chat,
+    a_taken_message_id_fails_alone_in_its_batch,
 );
 
 fn user() -> String {
@@ -462,4 +463,48 @@ async fn concurrent_chat_reads_each_get_their_own_chat(store: Arc<dyn ChatStore>
             .is_member(&a)
     );
     assert_eq!(again[1].as_ref().expect("get"), &None);
+}
+
+/// A message whose id is taken (by a stored message, or an earlier one of its batch) is refused
+/// as a duplicate, and only it: the rest of its batch is stored, and the chat's last message is
+/// the newest one actually stored.
+async fn a_taken_message_id_fails_alone_in_its_batch(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let stored = message(&c.id, &a, "t0", "stored");
+    store.insert_message(stored.clone()).await.expect("insert");
+    let fresh = message(&c.id, &b, "t2", "fresh");
+    let batch = vec![
+        NewMessage {
+            id: stored.id.clone(),
+            ..message(&c.id, &a, "t1", "reuses a stored id")
+        },
+        fresh.clone(),
+        NewMessage {
+            id: fresh.id.clone(),
+            ..message(&c.id, &b, "t3", "reuses an id of its batch")
+        },
+    ];
+    let results =
+        futures::future::join_all(batch.into_iter().map(|m| store.insert_message(m))).await;
+    assert!(
+        matches!(results[0], Err(StoreError::Duplicate)),
+        "{:?}",
+        results[0]
+    );
+    let Ok(Inserted::New(written)) = &results[1] else {
+        panic!("the fresh message is stored: {:?}", results[1]);
+    };
+    assert_eq!(written, &fresh.clone().into_message());
+    assert!(
+        matches!(results[2], Err(StoreError::Duplicate)),
+        "{:?}",
+        results[2]
+    );
+    let page = store.messages_before(&c.id, None, 10).await.expect("page");
+    let contents: Vec<&str> = page.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(contents, ["fresh", "stored"]);
+    let chat = store.get_chat(&c.id).await.expect("get").expect("exists");
+    assert_eq!(chat.last_message.as_ref(), Some(written));
 }

@@ -1,8 +1,10 @@
 //! The embedded `ChatStore`: one SQLite file (`DATA_DIR/realtime.db`), WAL with `synchronous=FULL`
 //! so an acknowledged message survives a crash. Lists (participants, readBy…) are JSON arrays;
 //! ids are lowercase 24-hex strings, so text order is id order. Read-modify-write updates are
-//! serialised by a mutex: this process is the file's only writer. Message inserts are group-committed
-//! (`group_commit`): one transaction, one fsync, per batch of concurrent sends.
+//! serialised by a mutex: this process is the file's only writer. The hot path is batched, each
+//! on a connection of its own (`connection`): message inserts are group-committed (`group_commit`:
+//! one transaction, one fsync, per batch of concurrent sends) and chat reads are coalesced
+//! (`chat_reads`: one query per batch of concurrent reads).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,9 +17,12 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+mod chat_reads;
+mod connection;
 mod group_commit;
 mod rows;
 
+use connection::OwnConnection;
 use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms};
 
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
@@ -27,6 +32,8 @@ pub struct SqliteStore {
     write: Arc<Mutex<()>>,
     /// Message inserts go through the group-commit writer (one transaction per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
+    /// Chat reads go through the loader (one query per batch).
+    chat_reads: mpsc::Sender<chat_reads::Read>,
 }
 
 impl SqliteStore {
@@ -39,20 +46,28 @@ impl SqliteStore {
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
+            // Statement journals (a batch insert or update may need to undo itself alone inside
+            // its transaction) stay in memory rather than spilling to a temporary file.
+            .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(5));
+        // No ping before each use: it is one more round trip to the connection's thread, and a
+        // connection that broke still fails its query (and the ping on release retires it).
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
-            .connect_with(opts)
+            .test_before_acquire(false)
+            .connect_with(opts.clone())
             .await?;
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await?;
         }
         let write = Arc::new(Mutex::new(()));
-        let inserts = group_commit::spawn(pool.clone(), write.clone());
+        let inserts = group_commit::spawn(OwnConnection::open(opts.clone()).await?, write.clone());
+        let chat_reads = chat_reads::spawn(OwnConnection::open(opts).await?);
         Ok(Self {
             pool,
             write,
             inserts,
+            chat_reads,
         })
     }
 
@@ -111,12 +126,14 @@ impl ChatStore for SqliteStore {
     }
 
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-        let row = sqlx::query("SELECT * FROM chats WHERE id = ?1")
-            .bind(id.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(err)?;
-        row.as_ref().map(chat_from_row).transpose()
+        let stopped = || StoreError::Unavailable("chat loader stopped".into());
+        let (reply, answer) = oneshot::channel();
+        let read = chat_reads::Read {
+            id: id.to_owned(),
+            reply,
+        };
+        self.chat_reads.send(read).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
