@@ -4,6 +4,8 @@ use bson::oid::ObjectId;
 use bson::{Document, doc};
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
+use futures::TryStreamExt;
+use mongodb::Cursor;
 use mongodb::error::{ErrorKind, WriteFailure};
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
@@ -119,4 +121,10 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         last_message_at,
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
     })
+}
+
+/// Every message a `find` returned, in cursor order.
+pub(super) async fn messages_from(cursor: Cursor<Document>) -> StoreResult<Vec<Message>> {
+    let docs: Vec<Document> = cursor.try_collect().await.map_err(err)?;
+    docs.iter().map(message_from).collect()
 }

@@ -12,13 +12,12 @@ use std::collections::HashMap;
 
 use bson::{Bson, Document, doc};
 use common::contracts::chat::Message;
-use futures::TryStreamExt;
 use mongodb::error::{ErrorKind, InsertManyError};
 use mongodb::options::WriteConcern;
 use mongodb::{Collection, Database};
 use tokio::sync::{mpsc, oneshot};
 
-use super::documents::{date, err, message_doc, message_from, oid};
+use super::documents::{date, err, message_doc, messages_from, oid};
 use super::{CHATS, MESSAGES};
 use crate::ports::{Inserted, NewMessage, StoreError, StoreResult};
 
@@ -201,15 +200,8 @@ impl Writer {
     }
 
     async fn find_messages(&self, filter: Document) -> StoreResult<Vec<Message>> {
-        let docs: Vec<Document> = self
-            .messages
-            .find(filter)
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
-        docs.iter().map(message_from).collect()
+        let cursor = self.messages.find(filter).await.map_err(err)?;
+        messages_from(cursor).await
     }
 
     /// Moves each touched chat's `lastMessage` forward to its newest message of the batch: one

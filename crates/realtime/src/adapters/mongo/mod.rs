@@ -21,7 +21,7 @@ mod chat_reads;
 mod documents;
 mod group_commit;
 
-use documents::{bad, chat_from, date, err, message_from, oid};
+use documents::{bad, chat_from, date, err, message_from, messages_from, oid};
 
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
@@ -111,17 +111,14 @@ impl MongoStore {
         sort: i32,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let docs: Vec<Document> = self
+        let cursor = self
             .messages
             .find(filter)
             .sort(doc! {"_id": sort})
             .limit(i64::from(limit))
             .await
-            .map_err(err)?
-            .try_collect()
-            .await
             .map_err(err)?;
-        docs.iter().map(message_from).collect()
+        messages_from(cursor).await
     }
 
     async fn update_chat(&self, id: &str, update: Document) -> StoreResult<Option<ChatRecord>> {
