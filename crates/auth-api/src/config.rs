@@ -211,7 +211,7 @@ mod tests {
 
     #[test]
     fn no_environment_gives_the_embedded_local_defaults() {
-        let c = Config::from_env(&env(&[])).unwrap();
+        let c = Config::from_env(&env(&[])).expect("defaults are valid");
         assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 3001));
         assert!(c.database_url.is_none() && c.redis_url.is_none() && c.smtp_url.is_none());
         assert!(!c.cookie_secure);
@@ -247,7 +247,11 @@ mod tests {
     fn production_refuses_insecure_cookies_and_defaults_to_secure() {
         let err = production_with(&[("COOKIE_SECURE", "false")]).unwrap_err();
         assert_eq!(err.name, "COOKIE_SECURE");
-        assert!(production_with(&[]).unwrap().cookie_secure);
+        assert!(
+            production_with(&[])
+                .expect("production config")
+                .cookie_secure
+        );
     }
 
     #[test]

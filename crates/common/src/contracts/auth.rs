@@ -1,9 +1,6 @@
 //! auth-api request and response bodies.
 
-use std::sync::LazyLock;
-
 use chrono::{DateTime, Utc};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::{Validate, ValidationError};
@@ -14,11 +11,6 @@ use super::char_len;
 /// reuse). The payload is the bare session id (the `sid` claim of that session's access tokens);
 /// realtime subscribes and disconnects the session's sockets.
 pub const SESSION_REVOKED_CHANNEL: &str = "auth:session_revoked";
-
-static USERNAME_RE: LazyLock<Regex> = LazyLock::new(|| {
-    #[allow(clippy::unwrap_used)] // a literal pattern; covered by tests
-    Regex::new(r"^[a-z0-9_.]{3,32}$").unwrap()
-});
 
 /// The public view of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -48,7 +40,9 @@ pub struct PublicProfile {
 }
 
 fn validate_username(value: &str) -> Result<(), ValidationError> {
-    if USERNAME_RE.is_match(value) {
+    // 3-32 of a-z, 0-9, `_`, `.`: all ASCII, so bytes are characters.
+    let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.';
+    if (3..=32).contains(&value.len()) && value.bytes().all(allowed) {
         Ok(())
     } else {
         let mut e = ValidationError::new("username");

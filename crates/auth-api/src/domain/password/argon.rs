@@ -101,7 +101,7 @@ mod tests {
     #[test]
     fn hashes_verify_with_the_argon2_crate_and_carry_our_parameters() {
         let mut memory = Memory::default();
-        let phc = hash(&mut memory, b"correct horse battery").unwrap();
+        let phc = hash(&mut memory, b"correct horse battery").expect("hash");
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         let argon = stock(params());
         assert!(
@@ -115,7 +115,10 @@ mod tests {
                 .is_err()
         );
         // A second hash of the same password has its own salt.
-        assert_ne!(phc, hash(&mut memory, b"correct horse battery").unwrap());
+        assert_ne!(
+            phc,
+            hash(&mut memory, b"correct horse battery").expect("hash")
+        );
     }
 
     #[test]
@@ -126,16 +129,19 @@ mod tests {
         let argon2i = Argon2::new(
             Algorithm::Argon2i,
             Version::V0x13,
-            Params::new(64, 1, 1, None).unwrap(),
+            Params::new(64, 1, 1, None).expect("params"),
         );
         let hashers = [
             stock(params()),
-            stock(Params::new(256, 3, 2, Some(16)).unwrap()),
-            stock(Params::new(32 * 1024, 1, 1, None).unwrap()),
+            stock(Params::new(256, 3, 2, Some(16)).expect("params")),
+            stock(Params::new(32 * 1024, 1, 1, None).expect("params")),
             argon2i,
         ];
         for argon in hashers {
-            let phc = argon.hash_password(b"p4ssw0rd").unwrap().to_string();
+            let phc = argon
+                .hash_password(b"p4ssw0rd")
+                .expect("stock hash")
+                .to_string();
             assert!(verify(&mut memory, b"p4ssw0rd", &phc), "{phc}");
             assert!(!verify(&mut memory, b"p4ssw0rD", &phc), "{phc}");
             assert!(!verify(&mut memory, b"", &phc), "{phc}");
@@ -145,8 +151,8 @@ mod tests {
     #[test]
     fn malformed_hashes_match_nothing() {
         let mut memory = Memory::default();
-        let phc = hash(&mut memory, b"pw").unwrap();
-        let no_output = phc.rsplit_once('$').unwrap().0;
+        let phc = hash(&mut memory, b"pw").expect("hash");
+        let no_output = phc.rsplit_once('$').expect("PHC output field").0;
         for bad in [
             "",
             "not a hash",
@@ -162,7 +168,7 @@ mod tests {
     #[test]
     fn released_memory_is_grown_again_on_use() {
         let mut memory = Memory::default();
-        let phc = hash(&mut memory, b"pw").unwrap();
+        let phc = hash(&mut memory, b"pw").expect("hash");
         memory.release();
         assert!(verify(&mut memory, b"pw", &phc));
     }

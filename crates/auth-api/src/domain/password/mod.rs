@@ -61,27 +61,32 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_and_verifies_on_the_hashing_threads() {
-        let hasher = Hasher::new().unwrap();
-        let hash = hasher.hash("glacier-mosaic".into()).await.unwrap();
+        let hasher = Hasher::new().expect("hasher starts");
+        let hash = hasher.hash("glacier-mosaic".into()).await.expect("hash");
         assert!(
             hasher
                 .verify("glacier-mosaic".into(), Some(hash.clone()))
                 .await
-                .unwrap()
+                .expect("verify")
         );
         assert!(
             !hasher
                 .verify("glacier-mosaiC".into(), Some(hash))
                 .await
-                .unwrap()
+                .expect("verify")
         );
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
-        let hasher = Hasher::new().unwrap();
+        let hasher = Hasher::new().expect("hasher starts");
         assert!(hasher.dummy.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(!hasher.verify(String::new(), None).await.unwrap());
-        assert!(!hasher.verify("glacier-mosaic".into(), None).await.unwrap());
+        assert!(!hasher.verify(String::new(), None).await.expect("verify"));
+        assert!(
+            !hasher
+                .verify("glacier-mosaic".into(), None)
+                .await
+                .expect("verify")
+        );
     }
 }

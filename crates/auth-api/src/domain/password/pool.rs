@@ -101,7 +101,7 @@ mod tests {
 
     #[tokio::test]
     async fn runs_at_most_one_job_per_thread_at_a_time() {
-        let pool = Pool::start(2).unwrap();
+        let pool = Pool::start(2).expect("pool starts");
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let jobs = (0..8).map(|i| {
             let (running, most) = (running.clone(), most.clone());
@@ -113,34 +113,36 @@ mod tests {
                 i
             })
         });
-        let done: Vec<i32> = futures::future::try_join_all(jobs).await.unwrap();
+        let done: Vec<i32> = futures::future::try_join_all(jobs)
+            .await
+            .expect("every job runs");
         assert_eq!(done, (0..8).collect::<Vec<_>>());
         assert!(most.load(Ordering::SeqCst) <= 2);
     }
 
     #[tokio::test]
     async fn a_panicking_job_fails_its_caller_and_the_thread_carries_on() {
-        let pool = Pool::start(1).unwrap();
+        let pool = Pool::start(1).expect("pool starts");
         assert!(pool.run(|_memory| panic!("boom")).await.is_err());
-        assert_eq!(pool.run(|_memory| 7).await.unwrap(), 7);
+        assert_eq!(pool.run(|_memory| 7).await.expect("job runs"), 7);
     }
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
     async fn hashing_threads_run_at_nice_10() {
-        let pool = Pool::start(1).unwrap();
+        let pool = Pool::start(1).expect("pool starts");
         let nice = pool
             .run(|_memory| {
-                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("thread stat");
                 // After the `(comm)`: state is field 3, nice is field 19.
-                let fields: Vec<String> = stat[stat.rfind(')').unwrap() + 2..]
+                let fields: Vec<String> = stat[stat.rfind(')').expect("comm field") + 2..]
                     .split_whitespace()
                     .map(str::to_owned)
                     .collect();
-                fields[16].parse::<i32>().unwrap()
+                fields[16].parse::<i32>().expect("nice value")
             })
             .await
-            .unwrap();
+            .expect("job runs");
         assert_eq!(nice, 10);
     }
 }
