@@ -1,5 +1,6 @@
 //! `ChatStore` adapters: MongoDB (production) and SQLite (the embedded default).
 
+mod coalesce;
 pub mod mongo;
 pub mod sqlite;
 

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bson::oid::ObjectId;
 use bson::{Bson, Document, doc};
 use common::contracts::chat::{ChatType, Message};
 use futures::TryStreamExt;
@@ -23,6 +24,7 @@ mod group_commit;
 
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid};
 
+use crate::adapters::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
 /// Collection names.
@@ -37,7 +39,7 @@ pub struct MongoStore {
     /// Message inserts go through the group-commit writer (one `insert_many` per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
     /// Chat reads go through the loader (one `find` per batch).
-    chat_reads: mpsc::Sender<chat_reads::Read>,
+    chat_reads: Loader<ObjectId, ChatRecord>,
 }
 
 impl MongoStore {
@@ -66,7 +68,7 @@ impl MongoStore {
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
             inserts: group_commit::spawn(db.clone(), durable.clone())?,
-            chat_reads: chat_reads::spawn(db.collection(CHATS)),
+            chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS))),
             durable,
         };
         store
@@ -180,10 +182,7 @@ impl ChatStore for MongoStore {
 
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
         let Some(id) = oid(id) else { return Ok(None) };
-        let (reply, answer) = oneshot::channel();
-        let read = chat_reads::Read { id, reply };
-        self.chat_reads.send(read).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.chat_reads.get(id).await
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {

@@ -25,6 +25,7 @@ mod rows;
 use connection::OwnConnection;
 use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms};
 
+use crate::adapters::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
 pub struct SqliteStore {
@@ -33,7 +34,7 @@ pub struct SqliteStore {
     /// Message inserts go through the group-commit writer (one transaction per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
     /// Chat reads go through the loader (one query per batch).
-    chat_reads: mpsc::Sender<chat_reads::Read>,
+    chat_reads: Loader<String, ChatRecord>,
 }
 
 impl SqliteStore {
@@ -62,7 +63,7 @@ impl SqliteStore {
         }
         let write = Arc::new(Mutex::new(()));
         let inserts = group_commit::spawn(OwnConnection::open(opts.clone()).await?, write.clone());
-        let chat_reads = chat_reads::spawn(OwnConnection::open(opts).await?);
+        let chat_reads = Loader::spawn(chat_reads::ChatFetch(OwnConnection::open(opts).await?));
         Ok(Self {
             pool,
             write,
@@ -126,14 +127,7 @@ impl ChatStore for SqliteStore {
     }
 
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-        let stopped = || StoreError::Unavailable("chat loader stopped".into());
-        let (reply, answer) = oneshot::channel();
-        let read = chat_reads::Read {
-            id: id.to_owned(),
-            reply,
-        };
-        self.chat_reads.send(read).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.chat_reads.get(id.to_owned()).await
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
