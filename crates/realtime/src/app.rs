@@ -20,7 +20,7 @@ use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::adapters::{MongoStore, SqliteStore};
+use crate::adapters::{Deadline, MongoStore, Patience, SqliteStore};
 use crate::config::Config;
 use crate::domain::{ChatService, MessageService, Presence};
 use crate::http::{self, AppState};
@@ -59,16 +59,21 @@ impl Application {
     /// Fan-out uses Redis when `REDIS_URL` is set, the in-process adapter otherwise.
     pub async fn build_with_kv(config: Config, kv: SharedKv) -> anyhow::Result<Self> {
         let store: Arc<dyn ChatStore> = match &config.mongodb_url {
-            Some(url) => Arc::new(
-                MongoStore::connect(
+            Some(url) => {
+                let patience = Patience {
+                    connect: config.mongodb_timeout,
+                    answer: config.mongodb_answer_timeout,
+                };
+                let mongo = MongoStore::connect(
                     url.expose(),
                     &config.mongodb_db,
                     &config.mongodb_write_concern,
-                    config.mongodb_timeout,
+                    patience,
                 )
                 .await
-                .context("connecting to MongoDB (MONGODB_URL)")?,
-            ),
+                .context("connecting to MongoDB (MONGODB_URL)")?;
+                Arc::new(Deadline::new(mongo, patience.answer))
+            }
             None => Arc::new(
                 SqliteStore::open(&config.data_dir)
                     .await

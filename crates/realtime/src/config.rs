@@ -27,6 +27,10 @@ pub struct Config {
     pub mongodb_write_concern: String,
     /// Server-selection / connect timeout, so an unreachable MongoDB fails fast (`unavailable`).
     pub mongodb_timeout: Duration,
+    /// Longest wait for MongoDB's answer to one operation (`unavailable` after): the driver has
+    /// no socket timeout, and a hung server or a half-open connection would otherwise hold a
+    /// request, and every send queued behind it, for hours.
+    pub mongodb_answer_timeout: Duration,
     pub data_dir: PathBuf,
     pub redis_url: Option<Secret>,
     pub redis_prefix: String,
@@ -109,6 +113,9 @@ impl Config {
             mongodb_db: env.or("MONGODB_DB", "batiyoun".to_owned())?,
             mongodb_write_concern: env.or("MONGODB_WRITE_CONCERN", "majority".to_owned())?,
             mongodb_timeout: Duration::from_millis(env.or("MONGODB_TIMEOUT_MS", 2000)?),
+            mongodb_answer_timeout: Duration::from_millis(
+                env.or("MONGODB_ANSWER_TIMEOUT_MS", 10_000)?,
+            ),
             data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
             redis_url: env.secret("REDIS_URL"),
             redis_prefix: env.or("REDIS_PREFIX", String::new())?,

@@ -1,8 +1,10 @@
 //! `ChatStore` adapters: MongoDB (production) and SQLite (the embedded default).
 
 mod coalesce;
+pub mod deadline;
 pub mod mongo;
 pub mod sqlite;
 
-pub use mongo::MongoStore;
+pub use deadline::Deadline;
+pub use mongo::{MongoStore, Patience};
 pub use sqlite::SqliteStore;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{ChatType, MessageType};
-use realtime::adapters::MongoStore;
+use realtime::adapters::{MongoStore, Patience};
 use realtime::domain::new_object_id;
 use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
 use serde_json::json;
@@ -107,7 +107,11 @@ async fn with_mongodb_killed_mid_batch_every_pending_send_is_answered() {
     let Some((mut mongo, url)) = start_nx27017().await else {
         return;
     };
-    let store = MongoStore::connect(&url, "killed", "majority", Duration::from_millis(1500))
+    let patience = Patience {
+        connect: Duration::from_millis(1500),
+        answer: Duration::from_secs(10),
+    };
+    let store = MongoStore::connect(&url, "killed", "majority", patience)
         .await
         .expect("connect");
     let (a, b) = (
@@ -185,4 +189,140 @@ async fn with_mongodb_killed_mid_batch_every_pending_send_is_answered() {
     }
     let late = store.get_chat(&chat.id).await;
     assert!(matches!(late, Err(StoreError::Unavailable(_))), "{late:?}");
+}
+
+/// Sends a signal to the nx-27017 child (`STOP` pauses it: connections stay open, nothing
+/// answers — a hung server, as opposed to a dead one).
+fn signal(mongo: &Mongo, name: &str) {
+    let pid = mongo.0.id().expect("nx-27017 is running");
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// A hung MongoDB (paused, connections open) does not hang the sender: the send is refused
+/// `unavailable` once the answer deadline passes. Resumed, the same send is stored exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_mongodb_hung_a_send_is_refused_in_time_and_stored_once_after() {
+    let Some((mongo, url)) = start_nx27017().await else {
+        return;
+    };
+    let mut setup = Setup::new(Backend::Real);
+    setup.mongodb_url = Some(url);
+    setup.tweak = Box::new(|c| {
+        c.mongodb_timeout = Duration::from_millis(1500);
+        c.mongodb_answer_timeout = Duration::from_millis(1500);
+    });
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    let send = |id: &str| json!({"chatId": chat, "clientMsgId": id, "content": "hello", "encrypted": false});
+
+    signal(&mongo, "STOP");
+    let id = cmid();
+    let hung = tokio::time::timeout(WAIT, sa.ack("send_message", send(&id)))
+        .await
+        .expect("answered while MongoDB hangs");
+    assert_eq!(code(&hung), "unavailable", "{hung}");
+    assert!(!sb.received("new_message").await, "nothing was broadcast");
+
+    signal(&mongo, "CONT");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let stored = loop {
+        let answer = sa.ack("send_message", send(&id)).await;
+        if ok(&answer) {
+            break answer;
+        }
+        assert_eq!(code(&answer), "unavailable", "{answer}");
+        assert!(tokio::time::Instant::now() < deadline, "{answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let got = sb.next("new_message").await;
+    assert_eq!(got["id"], stored["message"]["id"], "{got}");
+    let history: serde_json::Value = app
+        .get(&b, &format!("/api/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let copies = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|m| m["clientMsgId"] == id.as_str())
+        .count();
+    assert_eq!(copies, 1, "{history}");
+}
+
+/// The batch writer itself gives up on a hung server: a send answered `Unavailable`, then the
+/// writer recovers once the server does; a resend of the timed-out send finds at most one copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_batch_writer_gives_up_on_a_hung_mongodb_and_recovers() {
+    let Some((mongo, url)) = start_nx27017().await else {
+        return;
+    };
+    let patience = Patience {
+        connect: Duration::from_millis(1500),
+        answer: Duration::from_millis(1500),
+    };
+    let store = MongoStore::connect(&url, "hung", "majority", patience)
+        .await
+        .expect("connect");
+    let sender = uuid::Uuid::new_v4().to_string();
+    let chat = ChatRecord {
+        id: new_object_id(),
+        kind: ChatType::Group,
+        participants: vec![sender.clone()],
+        name: Some("hung".into()),
+        admins: vec![sender.clone()],
+        passcode_hash: None,
+        last_message: None,
+        last_message_at: None,
+        created_at: Utc::now().trunc_subsecs(3),
+    };
+    store.insert_chat(&chat).await.expect("insert chat");
+    let message = |client_msg_id: &str| NewMessage {
+        id: new_object_id(),
+        chat_id: chat.id.clone(),
+        sender_id: sender.clone(),
+        client_msg_id: client_msg_id.to_owned(),
+        content: "hello".into(),
+        iv: None,
+        encrypted: false,
+        kind: MessageType::Text,
+        metadata: None,
+        timestamp: Utc::now().trunc_subsecs(3),
+    };
+
+    signal(&mongo, "STOP");
+    let hung = tokio::time::timeout(WAIT, store.insert_message(message("h1")))
+        .await
+        .expect("the writer answers while MongoDB hangs");
+    assert!(matches!(hung, Err(StoreError::Unavailable(_))), "{hung:?}");
+
+    signal(&mongo, "CONT");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    for id in ["h1", "h2"] {
+        loop {
+            match store.insert_message(message(id)).await {
+                Ok(_) => break,
+                Err(StoreError::Unavailable(e)) => {
+                    assert!(tokio::time::Instant::now() < deadline, "{e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+    }
+    let stored = store
+        .messages_after(&chat.id, None, 10)
+        .await
+        .expect("history");
+    let ids: Vec<&str> = stored.iter().map(|m| m.client_msg_id.as_str()).collect();
+    assert_eq!(ids, ["h1", "h2"], "each send stored once");
 }

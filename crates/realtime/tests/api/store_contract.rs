@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{ChatType, Message, MessageType};
-use realtime::adapters::{MongoStore, SqliteStore};
+use realtime::adapters::{Deadline, MongoStore, Patience, SqliteStore};
 use realtime::domain::{direct_chat_id, new_object_id};
 use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
 
@@ -18,11 +18,15 @@ async fn sqlite() -> Arc<dyn ChatStore> {
 async fn mongo() -> Option<Arc<dyn ChatStore>> {
     let url = common::testing::backend_url("TEST_MONGODB_URL")?;
     let db = common::testing::unique_name("store");
-    Some(Arc::new(
-        MongoStore::connect(&url, &db, "majority", Duration::from_secs(3))
-            .await
-            .expect("connect mongo"),
-    ))
+    // As the service deploys it: every operation under a deadline.
+    let patience = Patience {
+        connect: Duration::from_secs(3),
+        answer: Duration::from_secs(10),
+    };
+    let store = MongoStore::connect(&url, &db, "majority", patience)
+        .await
+        .expect("connect mongo");
+    Some(Arc::new(Deadline::new(store, patience.answer)))
 }
 
 macro_rules! contract {

@@ -7,8 +7,12 @@
 //! Idempotency is still the unique `(senderId, clientMsgId)` index: unordered, every document is
 //! tried and a resend (also one in the same batch) fails alone with a duplicate key; one `find`
 //! then fetches the originals. Nothing waits for a batch to fill: an idle store writes at once.
+//! A batch the server has not answered within the deadline fails as `Unavailable` (see
+//! `adapters::deadline`): the writer drops its connection and the next batch starts afresh,
+//! instead of every later send waiting behind a connection that will never answer.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use common::contracts::chat::Message;
@@ -19,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::documents::{date, err, message_doc, messages_from, oid};
 use super::{CHATS, MESSAGES};
+use crate::adapters::deadline::within;
 use crate::ports::{Inserted, NewMessage, StoreError, StoreResult};
 
 /// Most inserts in one `insert_many`.
@@ -33,8 +38,13 @@ pub(super) struct Pending {
     pub reply: oneshot::Sender<StoreResult<Inserted>>,
 }
 
-/// Starts the writer; it stops when the returned sender (the store) is dropped.
-pub(super) fn spawn(db: Database, durable: WriteConcern) -> anyhow::Result<mpsc::Sender<Pending>> {
+/// Starts the writer; it stops when the returned sender (the store) is dropped. A batch gets
+/// `deadline` to be written.
+pub(super) fn spawn(
+    db: Database,
+    durable: WriteConcern,
+    deadline: Duration,
+) -> anyhow::Result<mpsc::Sender<Pending>> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     let writer = Writer {
         messages: db.collection(MESSAGES),
@@ -49,7 +59,15 @@ pub(super) fn spawn(db: Database, durable: WriteConcern) -> anyhow::Result<mpsc:
                 .drain(..)
                 .map(|p| (p.message.into_message(), p.reply))
                 .unzip();
-            let results = writer.write(messages).await;
+            let count = messages.len();
+            let results = match within(deadline, "MongoDB", async {
+                Ok(writer.write(messages).await)
+            })
+            .await
+            {
+                Ok(results) => results,
+                Err(e) => (0..count).map(|_| Err(e.clone())).collect(),
+            };
             let down = results.iter().find_map(|r| match r {
                 Err(e @ StoreError::Unavailable(_)) => Some(e.clone()),
                 _ => None,

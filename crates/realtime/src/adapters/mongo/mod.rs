@@ -31,6 +31,15 @@ use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, Stor
 const CHATS: &str = "chats";
 const MESSAGES: &str = "messages";
 
+/// How long to wait for MongoDB.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// To find a server and open a connection: an unreachable server fails this fast.
+    pub connect: Duration,
+    /// For an answer to an operation already sent (the driver has no socket timeout).
+    pub answer: Duration,
+}
+
 pub struct MongoStore {
     client: Client,
     chats: Collection<Document>,
@@ -43,16 +52,19 @@ pub struct MongoStore {
 }
 
 impl MongoStore {
-    /// Connects, checks the server answers, and creates the indexes.
+    /// Connects, checks the server answers, and creates the indexes. `patience.connect` bounds
+    /// finding a server and opening a connection; `patience.answer` bounds the batched writes and
+    /// reads this store runs in its own tasks (wrap the store in `adapters::Deadline` to bound
+    /// every operation of its callers as well).
     pub async fn connect(
         url: &str,
         db: &str,
         write_concern: &str,
-        timeout: Duration,
+        patience: Patience,
     ) -> anyhow::Result<Self> {
         let mut options = ClientOptions::parse(url).await?;
-        options.server_selection_timeout = Some(timeout);
-        options.connect_timeout = Some(timeout);
+        options.server_selection_timeout = Some(patience.connect);
+        options.connect_timeout = Some(patience.connect);
         options.app_name = Some("batiyoun-realtime".into());
         let client = Client::with_options(options)?;
         let db = client.database(db);
@@ -67,8 +79,8 @@ impl MongoStore {
             client,
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
-            inserts: group_commit::spawn(db.clone(), durable.clone())?,
-            chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS))),
+            inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer)?,
+            chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
         };
         store

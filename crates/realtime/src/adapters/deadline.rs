@@ -1,0 +1,130 @@
+//! A deadline on every store operation, for stores reached over a network.
+//!
+//! The MongoDB driver has no socket timeout (it rejects `socketTimeoutMS`): a server that stops
+//! answering without closing its connections — paused, overloaded, or behind a half-open
+//! connection after a network partition — would hold a request until TCP gives up, which takes
+//! hours. Past the deadline the caller gets `Unavailable`, the same answer as for a server that
+//! is down. An insert that timed out may still be written; the client's resend with the same
+//! `clientMsgId` is idempotent either way, so nothing is lost or stored twice.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use common::contracts::chat::Message;
+
+use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+
+/// `inner`, with every operation bounded by `limit`.
+pub struct Deadline<S> {
+    inner: S,
+    limit: Duration,
+}
+
+impl<S: ChatStore> Deadline<S> {
+    pub fn new(inner: S, limit: Duration) -> Self {
+        Self { inner, limit }
+    }
+
+    async fn bound<T>(&self, op: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        within(self.limit, self.inner.backend(), op).await
+    }
+}
+
+/// `op`'s result, or `Unavailable` when `backend` has not answered within `limit`.
+pub(crate) async fn within<T>(
+    limit: Duration,
+    backend: &str,
+    op: impl Future<Output = StoreResult<T>>,
+) -> StoreResult<T> {
+    tokio::time::timeout(limit, op)
+        .await
+        .unwrap_or_else(|_| Err(overdue(backend, limit)))
+}
+
+pub(crate) fn overdue(backend: &str, limit: Duration) -> StoreError {
+    StoreError::Unavailable(format!("{backend} did not answer within {limit:?}"))
+}
+
+#[async_trait]
+impl<S: ChatStore> ChatStore for Deadline<S> {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.bound(self.inner.ping()).await
+    }
+
+    async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()> {
+        self.bound(self.inner.insert_chat(chat)).await
+    }
+
+    async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.get_chat(id)).await
+    }
+
+    async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
+        self.bound(self.inner.chats_of(user)).await
+    }
+
+    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.rename_chat(id, name)).await
+    }
+
+    async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
+        self.bound(self.inner.delete_chat(id)).await
+    }
+
+    async fn add_participants(
+        &self,
+        id: &str,
+        users: &[String],
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.add_participants(id, users)).await
+    }
+
+    async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.remove_participant(id, user)).await
+    }
+
+    async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
+        self.bound(self.inner.insert_message(msg)).await
+    }
+
+    async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
+        self.bound(self.inner.get_message(id)).await
+    }
+
+    async fn messages_before(
+        &self,
+        chat: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.bound(self.inner.messages_before(chat, before, limit))
+            .await
+    }
+
+    async fn messages_after(
+        &self,
+        chat: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.bound(self.inner.messages_after(chat, after, limit))
+            .await
+    }
+
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+        self.bound(self.inner.mark_read(chat, upto, user)).await
+    }
+
+    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+        self.bound(self.inner.mark_delivered(message, user)).await
+    }
+
+    async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
+        self.bound(self.inner.unread_count(chat, user)).await
+    }
+}
