@@ -107,46 +107,13 @@ async fn with_mongodb_killed_mid_batch_every_pending_send_is_answered() {
     let Some((mut mongo, url)) = start_nx27017().await else {
         return;
     };
-    let patience = Patience {
-        connect: Duration::from_millis(1500),
-        answer: Duration::from_secs(10),
-    };
-    let store = MongoStore::connect(&url, "killed", "majority", patience)
-        .await
-        .expect("connect");
-    let (a, b) = (
-        uuid::Uuid::new_v4().to_string(),
-        uuid::Uuid::new_v4().to_string(),
-    );
-    let chat = ChatRecord {
-        id: new_object_id(),
-        kind: ChatType::Group,
-        participants: vec![a.clone(), b],
-        name: Some("killed".into()),
-        admins: vec![a.clone()],
-        passcode_hash: None,
-        last_message: None,
-        last_message_at: None,
-        created_at: Utc::now().trunc_subsecs(3),
-    };
-    store.insert_chat(&chat).await.expect("insert chat");
+    let (store, chat, a) = store_with_chat(&url, "killed", Duration::from_secs(10)).await;
     let store: Arc<dyn ChatStore> = Arc::new(store);
     // Told once the first 100 sends are stored: the writer is busy with the batches behind them.
     let (stored, busy) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
     let send = |n: usize| {
         let (store, stored, busy) = (store.clone(), stored.clone(), busy.clone());
-        let m = NewMessage {
-            id: new_object_id(),
-            chat_id: chat.id.clone(),
-            sender_id: a.clone(),
-            client_msg_id: format!("k{n}"),
-            content: format!("message {n}"),
-            iv: None,
-            encrypted: false,
-            kind: MessageType::Text,
-            metadata: None,
-            timestamp: Utc::now().trunc_subsecs(3),
-        };
+        let m = message(&chat, &a, &format!("k{n}"));
         tokio::spawn(async move {
             let r = store.insert_message(m).await;
             if r.is_ok() && stored.fetch_add(1, Ordering::SeqCst) + 1 == 100 {
@@ -266,38 +233,8 @@ async fn the_batch_writer_gives_up_on_a_hung_mongodb_and_recovers() {
     let Some((mongo, url)) = start_nx27017().await else {
         return;
     };
-    let patience = Patience {
-        connect: Duration::from_millis(1500),
-        answer: Duration::from_millis(1500),
-    };
-    let store = MongoStore::connect(&url, "hung", "majority", patience)
-        .await
-        .expect("connect");
-    let sender = uuid::Uuid::new_v4().to_string();
-    let chat = ChatRecord {
-        id: new_object_id(),
-        kind: ChatType::Group,
-        participants: vec![sender.clone()],
-        name: Some("hung".into()),
-        admins: vec![sender.clone()],
-        passcode_hash: None,
-        last_message: None,
-        last_message_at: None,
-        created_at: Utc::now().trunc_subsecs(3),
-    };
-    store.insert_chat(&chat).await.expect("insert chat");
-    let message = |client_msg_id: &str| NewMessage {
-        id: new_object_id(),
-        chat_id: chat.id.clone(),
-        sender_id: sender.clone(),
-        client_msg_id: client_msg_id.to_owned(),
-        content: "hello".into(),
-        iv: None,
-        encrypted: false,
-        kind: MessageType::Text,
-        metadata: None,
-        timestamp: Utc::now().trunc_subsecs(3),
-    };
+    let (store, chat, sender) = store_with_chat(&url, "hung", Duration::from_millis(1500)).await;
+    let message = |client_msg_id: &str| message(&chat, &sender, client_msg_id);
 
     signal(&mongo, "STOP");
     let hung = tokio::time::timeout(WAIT, store.insert_message(message("h1")))
@@ -325,4 +262,53 @@ async fn the_batch_writer_gives_up_on_a_hung_mongodb_and_recovers() {
         .expect("history");
     let ids: Vec<&str> = stored.iter().map(|m| m.client_msg_id.as_str()).collect();
     assert_eq!(ids, ["h1", "h2"], "each send stored once");
+}
+
+/// A store on `url` (database `db`) whose batches get `answer` to be written, with a group chat
+/// of two in it; returns the store, the chat and the first member.
+async fn store_with_chat(
+    url: &str,
+    db: &str,
+    answer: Duration,
+) -> (MongoStore, ChatRecord, String) {
+    let patience = Patience {
+        connect: Duration::from_millis(1500),
+        answer,
+    };
+    let store = MongoStore::connect(url, db, "majority", patience)
+        .await
+        .expect("connect");
+    let (a, b) = (
+        uuid::Uuid::new_v4().to_string(),
+        uuid::Uuid::new_v4().to_string(),
+    );
+    let chat = ChatRecord {
+        id: new_object_id(),
+        kind: ChatType::Group,
+        participants: vec![a.clone(), b],
+        name: Some(db.into()),
+        admins: vec![a.clone()],
+        passcode_hash: None,
+        last_message: None,
+        last_message_at: None,
+        created_at: Utc::now().trunc_subsecs(3),
+    };
+    store.insert_chat(&chat).await.expect("insert chat");
+    (store, chat, a)
+}
+
+/// A text message from `sender` in `chat`.
+fn message(chat: &ChatRecord, sender: &str, client_msg_id: &str) -> NewMessage {
+    NewMessage {
+        id: new_object_id(),
+        chat_id: chat.id.clone(),
+        sender_id: sender.to_owned(),
+        client_msg_id: client_msg_id.to_owned(),
+        content: format!("message {client_msg_id}"),
+        iv: None,
+        encrypted: false,
+        kind: MessageType::Text,
+        metadata: None,
+        timestamp: Utc::now().trunc_subsecs(3),
+    }
 }
