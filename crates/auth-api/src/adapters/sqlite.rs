@@ -32,6 +32,11 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .acquire_timeout(Duration::from_secs(5))
+            // sqlx pings every connection it hands out by default: on SQLite that is one more
+            // round trip to the connection's worker thread per statement (two thread hand-offs
+            // per login, each preempting the hashing thread), and it checks nothing a file
+            // connection can lose. A failing statement still reports its error.
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations-sqlite").run(&pool).await?;
