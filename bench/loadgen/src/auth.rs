@@ -3,6 +3,10 @@
 //! mailbox) pinned with the servers; one account is signed up and verified through the real
 //! email-code flow (the code is read from the dev mailbox file).
 //!
+//! Two storms of 4 clients logging in back to back: first alone (realtime's sockets connected,
+//! nobody publishing), whose share of the floor is the login's non-hash overhead; then during a
+//! publish load on realtime, for the WebSocket p99 and the share left to logins beside it.
+//!
 //! The floor the storm is compared with is measured on the server core itself, right before and
 //! right after the storm (the servers idle): consecutive floors on this shared machine differ by up
 //! to 20-30%, and the two cores differ too, so a floor taken on the other core a minute earlier
@@ -32,10 +36,18 @@ pub struct AuthResult {
     pub floor_beside_realtime_per_sec: Option<f64>,
     /// The floor measured on the load generator's core at the start of the scenario (descriptive).
     pub floor_loadgen_core_per_sec: Option<f64>,
+    /// Logins/s of the storm alone (realtime's sockets connected, no messages): what logins cost
+    /// with nothing else on the server core.
+    pub logins_per_sec_alone: f64,
+    /// `logins_per_sec_alone` as a share of the floor (1.0 = nothing but hashing): the
+    /// non-hash overhead of a login.
+    pub share_of_floor_alone: f64,
+    /// Logins during the storm under the publish load.
     pub logins: u64,
     pub login_errors: u64,
     pub logins_per_sec: f64,
-    /// Logins/s as a share of the floor (1.0 = nothing but hashing).
+    /// Logins/s under the publish load as a share of the floor: realtime's share of the core
+    /// counts against it.
     pub share_of_floor: f64,
     pub login_p99_ms: f64,
     /// auth-api's CPU time (user + system) per login during the storm; the hash alone costs
@@ -186,51 +198,20 @@ async fn run(
     let quiet = measure(&rec, msgs);
     let floor_secs = Duration::from_secs(if quick { 2 } else { 3 });
     let floor_before = server_core_floor(ctx, floor_secs, false).await?;
-    // The storm: 4 clients logging in back to back, while the same publish rate goes on.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (storm_start, auth_cpu, rt_cpu) = (Instant::now(), auth.cpu_secs(), rt.cpu_secs());
     let url = format!("{base}/api/auth/login");
-    let workers: Vec<_> = (0..4)
-        .map(|_| {
-            let (http, url, login, stop) =
-                (ctx.http.clone(), url.clone(), login.clone(), stop.clone());
-            tokio::spawn(async move {
-                let (mut lats, mut errors) = (Vec::new(), 0u64);
-                while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
-                    let ok = http
-                        .post(&url)
-                        .json(&json!({"login": login, "password": PASSWORD}))
-                        .send()
-                        .await
-                        .is_ok_and(|r| r.status().is_success());
-                    if ok {
-                        lats.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                    } else {
-                        errors += 1;
-                    }
-                }
-                (lats, errors)
-            })
-        })
-        .collect();
+    // The storm alone: the sockets stay connected, nobody publishes.
+    let alone = Storm::start(ctx, &url, &login);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let (alone_lats, _, alone_elapsed) = alone.finish().await;
+    // The storm again, while the same publish rate goes on.
+    let (auth_cpu, rt_cpu) = (auth.cpu_secs(), rt.cpu_secs());
+    let storm = Storm::start(ctx, &url, &login);
     // Let the storm reach steady state before measuring the sockets.
     tokio::time::sleep(Duration::from_secs(1)).await;
     let msgs = publish(&rec, &pubs, rate, Duration::from_secs(secs)).await;
     drain(&rec, Duration::from_millis(300), Duration::from_secs(3)).await;
-    stop.store(true, Ordering::Relaxed);
+    let (mut lats, errors, elapsed) = storm.finish().await;
     let storm = measure(&rec, msgs);
-    let mut lats = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        if let Ok((l, e)) = w.await {
-            lats.extend(l);
-            errors += e;
-        }
-    }
-    // From the first login sent to the last one answered (the warm-up second included: its
-    // logins are counted too).
-    let elapsed = storm_start.elapsed().as_secs_f64();
     let auth_cpu = auth.cpu_secs().zip(auth_cpu).map_or(0.0, |(b, a)| b - a);
     let rt_cpu = rt.cpu_secs().zip(rt_cpu).map_or(0.0, |(b, a)| b - a);
     let floor_after = server_core_floor(ctx, floor_secs, false).await?;
@@ -254,6 +235,8 @@ async fn run(
         // Descriptive only: its failure does not void the scenario.
         floor_beside_realtime_per_sec: beside.inspect_err(|e| eprintln!("  auth: {e:#}")).ok(),
         floor_loadgen_core_per_sec: loadgen_core_floor,
+        logins_per_sec_alone: alone_lats.len() as f64 / alone_elapsed,
+        share_of_floor_alone: alone_lats.len() as f64 / alone_elapsed / floor,
         logins: lats.len() as u64,
         login_errors: errors,
         logins_per_sec,
@@ -272,6 +255,66 @@ async fn run(
             .map(|d| d.missing + d.duplicates)
             .sum(),
     })
+}
+
+/// 4 clients logging in back to back until `finish`.
+struct Storm {
+    stop: Arc<AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<(Vec<u32>, u64)>>,
+    started: Instant,
+}
+
+impl Storm {
+    fn start(ctx: &Ctx, url: &str, login: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let workers = (0..4)
+            .map(|_| {
+                let (http, url, login, stop) = (
+                    ctx.http.clone(),
+                    url.to_owned(),
+                    login.to_owned(),
+                    stop.clone(),
+                );
+                tokio::spawn(async move {
+                    let (mut lats, mut errors) = (Vec::new(), 0u64);
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        let ok = http
+                            .post(&url)
+                            .json(&json!({"login": login, "password": PASSWORD}))
+                            .send()
+                            .await
+                            .is_ok_and(|r| r.status().is_success());
+                        if ok {
+                            lats.push(t.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                        } else {
+                            errors += 1;
+                        }
+                    }
+                    (lats, errors)
+                })
+            })
+            .collect();
+        Self {
+            stop,
+            workers,
+            started: Instant::now(),
+        }
+    }
+
+    /// Stops the clients; their login latencies (µs), failed logins, and the seconds from the
+    /// first login sent to the last one answered.
+    async fn finish(self) -> (Vec<u32>, u64, f64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (mut lats, mut errors) = (Vec::new(), 0);
+        for w in self.workers {
+            if let Ok((l, e)) = w.await {
+                lats.extend(l);
+                errors += e;
+            }
+        }
+        (lats, errors, self.started.elapsed().as_secs_f64())
+    }
 }
 
 fn measure(rec: &Recorder, msgs: std::ops::Range<u32>) -> crate::harness::Delivered {

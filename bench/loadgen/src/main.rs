@@ -421,8 +421,20 @@ fn fanout_rows(
 fn auth_rows(rows: &mut Vec<Row>, a: &auth::AuthResult) {
     let scen = "auth (auth-api and realtime on the server core)";
     rows.push(
-        Row::new(scen, "auth-api logins/s, 4 clients back to back", true)
-            .values(Some(a.logins_per_sec), None),
+        Row::new(
+            scen,
+            "auth-api logins/s, 4 clients back to back, alone",
+            true,
+        )
+        .values(Some(a.logins_per_sec_alone), None),
+    );
+    rows.push(
+        Row::new(
+            scen,
+            "auth-api logins/s, 4 clients back to back, during the publish load",
+            true,
+        )
+        .values(Some(a.logins_per_sec), None),
     );
     rows.push(
         Row::new(
@@ -441,12 +453,24 @@ fn auth_rows(rows: &mut Vec<Row>, a: &auth::AuthResult) {
         .values(a.floor_beside_realtime_per_sec, None),
     );
     rows.push(
-        Row::new(scen, "login throughput / argon2id floor", true)
-            .values(Some(a.share_of_floor), None)
-            .target(
-                "≥ 0.90 (non-hash overhead < 10%)",
-                Some(a.share_of_floor >= 0.9),
-            ),
+        Row::new(
+            scen,
+            "login throughput / argon2id floor, logins alone (sockets connected, no messages)",
+            true,
+        )
+        .values(Some(a.share_of_floor_alone), None)
+        .target(
+            "≥ 0.90 (non-hash overhead < 10%)",
+            Some(a.share_of_floor_alone >= 0.9),
+        ),
+    );
+    rows.push(
+        Row::new(
+            scen,
+            "login throughput / argon2id floor, during realtime's publish load (its CPU counts against logins)",
+            true,
+        )
+        .values(Some(a.share_of_floor), None),
     );
     rows.push(
         Row::new(
