@@ -2,6 +2,8 @@
 //! `crate::socket::fanout` (Socket.IO, local or over Redis); short-lived state (presence, typing,
 //! revocations) goes through `common::kv::Kv`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message, MessageMetadata, MessageType};
@@ -21,7 +23,9 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A chat as stored (the passcode hash never leaves the server).
+/// A chat as stored (the passcode hash never leaves the server): who is in it and what it is
+/// called. Its activity (the newest message) is not part of it: that is the messages' own
+/// (`ChatStore::last_messages`), so a send writes the message and nothing else.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChatRecord {
     pub id: String,
@@ -30,9 +34,6 @@ pub struct ChatRecord {
     pub name: Option<String>,
     pub admins: Vec<String>,
     pub passcode_hash: Option<String>,
-    /// A snapshot of the newest message, for chat lists.
-    pub last_message: Option<Message>,
-    pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -101,7 +102,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Inserts a chat; `Duplicate` when the id exists (direct chats have a pair-derived id).
     async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()>;
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
-    /// The user's chats, most recent activity (last message, else creation) first.
+    /// The user's chats, in no particular order.
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>>;
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
     /// Deletes the chat and its messages; true when it existed.
@@ -112,9 +113,11 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Removes a user from participants and admins; the chat as it is now.
     async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>>;
 
-    /// Inserts a message idempotently on `(senderId, clientMsgId)` and records it as the chat's
-    /// last message. Returns only after the write is durable.
+    /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
+    /// is durable.
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted>;
+    /// The newest message (highest id) of each of `chats` that has one, keyed by chat id.
+    async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>>;
     async fn get_message(&self, id: &str) -> StoreResult<Option<Message>>;
     /// Newest first, strictly older than `before` when given.
     async fn messages_before(

@@ -7,6 +7,7 @@
 //! is down. An insert that timed out may still be written; the client's resend with the same
 //! `clientMsgId` is idempotent either way, so nothing is lost or stored twice.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
 
@@ -90,6 +91,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
 
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
+    }
+
+    async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>> {
+        self.bound(self.inner.last_messages(chats)).await
     }
 
     async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {

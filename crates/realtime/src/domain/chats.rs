@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use common::contracts::chat::{Chat, ChatType, CreateChatRequest, MAX_GROUP_MEMBERS};
+use common::contracts::chat::{Chat, ChatType, CreateChatRequest, MAX_GROUP_MEMBERS, Message};
 use common::{ApiError, ErrorCode};
 
 use super::passcode::{hash_passcode, verify_passcode};
@@ -101,8 +101,6 @@ impl ChatService {
             name: None,
             admins: vec![],
             passcode_hash: None,
-            last_message: None,
-            last_message_at: None,
             created_at: Utc::now(),
         };
         match self.store.insert_chat(&chat).await {
@@ -148,8 +146,6 @@ impl ChatService {
             name: Some(name.to_owned()),
             admins: vec![user.to_owned()],
             passcode_hash,
-            last_message: None,
-            last_message_at: None,
             created_at: Utc::now(),
         };
         self.store.insert_chat(&chat).await?;
@@ -162,16 +158,49 @@ impl ChatService {
 
     /// The caller's chats, most recent activity first, with unread counts.
     pub async fn list(&self, user: &str) -> Result<Vec<Chat>, ApiError> {
-        let records = self.store.chats_of(user).await?;
-        let mut chats = Vec::with_capacity(records.len());
-        for r in records {
-            let unread = match &r.last_message {
+        let active = self.by_activity(user).await?;
+        let mut chats = Vec::with_capacity(active.len());
+        for (r, last) in active {
+            let unread = match &last {
                 Some(_) => self.store.unread_count(&r.id, user).await?,
                 None => 0,
             };
-            chats.push(to_contract(&r, unread));
+            chats.push(to_contract(&r, last, unread));
         }
         Ok(chats)
+    }
+
+    /// The caller's chats with their newest message, most recent activity (the newest message,
+    /// else creation) first.
+    pub async fn by_activity(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(ChatRecord, Option<Message>)>, ApiError> {
+        let records = self.store.chats_of(user).await?;
+        let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
+        let mut last = self.store.last_messages(&ids).await?;
+        let mut active: Vec<(ChatRecord, Option<Message>)> = records
+            .into_iter()
+            .map(|r| {
+                let m = last.remove(&r.id);
+                (r, m)
+            })
+            .collect();
+        active.sort_by(|(a, am), (b, bm)| {
+            let ka = (am.as_ref().map_or(a.created_at, |m| m.timestamp), &a.id);
+            let kb = (bm.as_ref().map_or(b.created_at, |m| m.timestamp), &b.id);
+            kb.cmp(&ka)
+        });
+        Ok(active)
+    }
+
+    /// The client-facing shape of `chat` with its newest message (no unread count).
+    pub async fn view(&self, chat: &ChatRecord) -> Result<Chat, ApiError> {
+        let mut last = self
+            .store
+            .last_messages(std::slice::from_ref(&chat.id))
+            .await?;
+        Ok(to_contract(chat, last.remove(&chat.id), 0))
     }
 
     pub async fn rename(
@@ -330,8 +359,8 @@ impl ChatService {
     }
 }
 
-/// The client-facing shape of a chat.
-pub fn to_contract(r: &ChatRecord, unread_count: u64) -> Chat {
+/// The client-facing shape of a chat whose newest message is `last`.
+pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> Chat {
     Chat {
         id: r.id.clone(),
         kind: r.kind,
@@ -339,8 +368,8 @@ pub fn to_contract(r: &ChatRecord, unread_count: u64) -> Chat {
         name: r.name.clone(),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
-        last_message: r.last_message.clone(),
-        last_message_at: r.last_message_at,
+        last_message_at: last.as_ref().map(|m| m.timestamp),
+        last_message: last,
         created_at: r.created_at,
         unread_count,
     }

@@ -145,8 +145,8 @@ impl MessageService {
         let mut budget = req.limit.unwrap_or(DEFAULT_SYNC).clamp(1, MAX_SYNC_LIMIT);
         let mut messages = Vec::new();
         let mut has_more = false;
-        for chat in self.store.chats_of(user).await? {
-            let Some(last) = chat.last_message.as_ref() else {
+        for (chat, last) in self.chats.by_activity(user).await? {
+            let Some(last) = last else {
                 continue;
             };
             let cursor = req

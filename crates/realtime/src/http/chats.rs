@@ -15,10 +15,23 @@ use validator::Validate;
 use super::AppState;
 use super::extract::{AuthUser, ValidJson, object_id};
 use crate::domain::chats::{ChatChange, to_contract};
+use crate::ports::ChatRecord;
 
-/// Tells the chat's members (and removed users) about the change.
-async fn announce(state: &AppState, change: &ChatChange) {
-    let chat = to_contract(&change.chat, 0);
+/// The chat as clients see it, with its newest message. Called after a change is done, so a
+/// store that does not answer for the newest message leaves it out rather than failing the change.
+async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
+    match state.services.chats.view(chat).await {
+        Ok(view) => view,
+        Err(e) => {
+            tracing::warn!(error = ?e, "chat view without its newest message");
+            to_contract(chat, None, 0)
+        }
+    }
+}
+
+/// Tells the chat's members (and removed users) about the change; the chat as they see it now.
+async fn announce(state: &AppState, change: &ChatChange) -> Chat {
+    let chat = view(state, &change.chat).await;
     let current: Vec<String> = change
         .chat
         .participants
@@ -40,7 +53,7 @@ async fn announce(state: &AppState, change: &ChatChange) {
             state.fanout.leave_chat_room(user, &change.chat.id).await;
         }
         if let Ok(v) = serde_json::to_value(ChatUpdatedEvent {
-            chat,
+            chat: chat.clone(),
             removed: true,
         }) {
             state
@@ -49,6 +62,7 @@ async fn announce(state: &AppState, change: &ChatChange) {
                 .await;
         }
     }
+    chat
 }
 
 /// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
@@ -75,14 +89,10 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<Chat>), ApiError> {
     let change = state.services.chats.create(&user.user_id, req).await?;
     if change.created {
-        announce(&state, &change).await;
-    }
-    let status = if change.created {
-        StatusCode::CREATED
+        Ok((StatusCode::CREATED, Json(announce(&state, &change).await)))
     } else {
-        StatusCode::OK
-    };
-    Ok((status, Json(to_contract(&change.chat, 0))))
+        Ok((StatusCode::OK, Json(view(&state, &change.chat).await)))
+    }
 }
 
 /// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`.
@@ -128,7 +138,7 @@ pub async fn get_one(
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
-    Ok(Json(to_contract(&chat, 0)))
+    Ok(Json(state.services.chats.view(&chat).await?))
 }
 
 /// Renames a group (admins only).
@@ -161,8 +171,7 @@ pub async fn rename(
         .chats
         .rename(&user.user_id, &id, &req.name)
         .await?;
-    announce(&state, &change).await;
-    Ok(Json(to_contract(&change.chat, 0)))
+    Ok(Json(announce(&state, &change).await))
 }
 
 /// Deletes a group (admins only); its members get `chat_updated` with `removed: true`.
@@ -221,8 +230,7 @@ pub async fn add_members(
         .chats
         .add_members(&user.user_id, &id, &req.user_ids)
         .await?;
-    announce(&state, &change).await;
-    Ok(Json(to_contract(&change.chat, 0)))
+    Ok(Json(announce(&state, &change).await))
 }
 
 /// Removes a member from a group: an admin removes anyone, a member removes themself (leaves).
@@ -256,8 +264,7 @@ pub async fn remove_member(
         .chats
         .remove_member(&user.user_id, &id, &target)
         .await?;
-    announce(&state, &change).await;
-    Ok(Json(to_contract(&change.chat, 0)))
+    Ok(Json(announce(&state, &change).await))
 }
 
 /// Joins a passcode-protected group (a member joining again gets the chat unchanged).
@@ -291,8 +298,7 @@ pub async fn join(
         .chats
         .join(&user.user_id, &id, &req.passcode)
         .await?;
-    announce(&state, &change).await;
-    Ok(Json(to_contract(&change.chat, 0)))
+    Ok(Json(announce(&state, &change).await))
 }
 
 /// A chat's history, newest first; pass `nextCursor` as `before` for the next (older) page.

@@ -159,6 +159,14 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         )
         .await;
     assert!(ok(&hello), "{hello}");
+    let one: serde_json::Value = app
+        .get(&admin, &format!("/api/chats/{id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(one["lastMessage"]["id"], hello["message"]["id"]);
+    assert_eq!(one["lastMessageAt"], hello["message"]["timestamp"]);
 
     let kick = app
         .http
@@ -170,6 +178,11 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     assert_eq!(kick.status(), 200);
     let removed = sn.next("chat_updated").await;
     assert_eq!(removed["removed"], true);
+    let kept = sm.next("chat_updated").await;
+    assert_eq!(
+        kept["chat"]["lastMessage"]["id"], hello["message"]["id"],
+        "a change keeps the chat's newest message"
+    );
     let after = sn.ack("send_message", json!({"chatId": id, "clientMsgId": cmid(), "content": "still here?", "encrypted": false})).await;
     assert_eq!(code(&after), "not_a_member", "{after}");
 

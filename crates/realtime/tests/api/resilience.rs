@@ -289,8 +289,6 @@ async fn store_with_chat(
         name: Some(db.into()),
         admins: vec![a.clone()],
         passcode_hash: None,
-        last_message: None,
-        last_message_at: None,
         created_at: Utc::now().trunc_subsecs(3),
     };
     store.insert_chat(&chat).await.expect("insert chat");

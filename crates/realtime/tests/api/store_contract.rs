@@ -1,6 +1,7 @@
 //! The `ChatStore` contract, run against every adapter: SQLite (always) and MongoDB
 //! (`TEST_MONGODB_URL`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,7 @@ contract!(
     concurrent_sends_and_resends_are_each_stored_once,
     a_batch_with_resends_inside_it_stores_each_message_once,
     the_last_message_only_moves_forward,
+    last_messages_answer_each_chat_that_has_one,
     concurrent_chat_reads_each_get_their_own_chat,
     a_taken_message_id_fails_alone_in_its_batch,
 );
@@ -81,8 +83,6 @@ fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         },
         participants,
         passcode_hash: None,
-        last_message: None,
-        last_message_at: None,
         created_at: Utc::now().trunc_subsecs(3),
     }
 }
@@ -204,8 +204,10 @@ async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatSt
         ids[2..5].to_vec()
     );
     assert_eq!(newest_ids[1..], [ids[4].clone(), ids[3].clone()]);
-    let chat = store.get_chat(&c.id).await.expect("get").expect("exists");
-    assert_eq!(chat.last_message.map(|m| m.id), Some(newest_ids[0].clone()));
+    assert_eq!(
+        last_of(&store, &c.id).await.map(|m| m.id),
+        Some(newest_ids[0].clone())
+    );
     let fetched = store
         .get_message(&ids[0])
         .await
@@ -399,13 +401,12 @@ async fn a_batch_with_resends_inside_it_stores_each_message_once(store: Arc<dyn 
         let Inserted::New(newest) = newest else {
             panic!("new")
         };
-        let stored = store.get_chat(&c.id).await.expect("get").expect("exists");
-        assert_eq!(stored.last_message.as_ref(), Some(newest));
-        assert_eq!(stored.last_message_at, Some(newest.timestamp));
+        assert_eq!(last_of(&store, &c.id).await.as_ref(), Some(newest));
     }
 }
 
-/// A message with an older id stored after a newer one does not rewind the chat's last message.
+/// A chat's last message is its highest id: one with an older id stored after a newer one does
+/// not rewind it.
 async fn the_last_message_only_moves_forward(store: Arc<dyn ChatStore>) {
     let (a, b) = (user(), user());
     let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
@@ -415,8 +416,43 @@ async fn the_last_message_only_moves_forward(store: Arc<dyn ChatStore>) {
     assert!(older.id < newer.id);
     store.insert_message(newer.clone()).await.expect("insert");
     store.insert_message(older).await.expect("insert");
-    let stored = store.get_chat(&c.id).await.expect("get").expect("exists");
-    assert_eq!(stored.last_message.map(|m| m.id), Some(newer.id));
+    assert_eq!(last_of(&store, &c.id).await.map(|m| m.id), Some(newer.id));
+}
+
+/// `last_messages` answers for every chat asked that has a message, and only for those.
+async fn last_messages_answer_each_chat_that_has_one(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let busy = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    let quiet = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    let other = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    for c in [&busy, &quiet, &other] {
+        store.insert_chat(c).await.expect("insert");
+    }
+    let mut newest = HashMap::new();
+    for (i, c) in [&busy, &other, &busy].into_iter().enumerate() {
+        let m = message(&c.id, &a, &format!("l{i}"), &format!("to {}", c.id));
+        let Inserted::New(m) = store.insert_message(m).await.expect("insert") else {
+            panic!("new")
+        };
+        newest.insert(c.id.clone(), m);
+    }
+    let asked = [
+        busy.id.clone(),
+        quiet.id.clone(),
+        other.id.clone(),
+        new_object_id(),
+    ];
+    assert_eq!(store.last_messages(&asked).await.expect("read"), newest);
+    assert!(store.last_messages(&[]).await.expect("read").is_empty());
+}
+
+/// The newest message of `chat`, through `last_messages`.
+async fn last_of(store: &Arc<dyn ChatStore>, chat: &str) -> Option<Message> {
+    let mut last = store
+        .last_messages(&[chat.to_owned()])
+        .await
+        .expect("last messages");
+    last.remove(chat)
 }
 
 /// Reads issued together (one coalesced read on MongoDB) each get their own chat, or none.
@@ -509,6 +545,5 @@ async fn a_taken_message_id_fails_alone_in_its_batch(store: Arc<dyn ChatStore>) 
     let page = store.messages_before(&c.id, None, 10).await.expect("page");
     let contents: Vec<&str> = page.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["fresh", "stored"]);
-    let chat = store.get_chat(&c.id).await.expect("get").expect("exists");
-    assert_eq!(chat.last_message.as_ref(), Some(written));
+    assert_eq!(last_of(&store, &c.id).await.as_ref(), Some(written));
 }

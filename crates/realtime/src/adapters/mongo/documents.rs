@@ -96,16 +96,6 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
 }
 
 pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
-    let last_message = match d.get_document("lastMessage") {
-        Ok(m) => Some(message_from(m)?),
-        Err(_) => None,
-    };
-    // `lastMessageAt` is the last message's timestamp. nx-27017 stores a top-level date set by
-    // `$set` as a string, so when it is not a date it is read from the message itself.
-    let last_message_at = match d.get_datetime("lastMessageAt") {
-        Ok(t) => Some(t.to_chrono()),
-        Err(_) => last_message.as_ref().map(|m| m.timestamp),
-    };
     Ok(ChatRecord {
         id: d.get_object_id("_id").map_err(bad)?.to_hex(),
         kind: if d.get_str("type").map_err(bad)? == "group" {
@@ -117,8 +107,6 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         name: d.get_str("name").ok().map(str::to_owned),
         admins: strings(d, "admins"),
         passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
-        last_message,
-        last_message_at,
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
     })
 }

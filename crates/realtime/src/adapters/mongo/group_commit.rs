@@ -1,9 +1,9 @@
 //! Group commit for message inserts. A message used to cost two awaited writes (`insert_one`, then
 //! the chat's `lastMessage`), one sender at a time. Here one writer task takes every insert queued
-//! while the previous batch was being written and writes them with ONE `insert_many` (unordered),
-//! then moves each touched chat's `lastMessage` forward with ONE `update` command, both with the
-//! durable write concern (`sync` skips chats by `lastMessage`, so it must not be rolled back
-//! either). Each sender gets its answer only after both were acknowledged (ack-after-write).
+//! while the previous batch was being written and writes them with ONE `insert_many` (unordered)
+//! with the durable write concern, and nothing else: a chat's newest message is read from the
+//! messages themselves (`MongoStore::last_messages`), so no second write per batch. Each sender
+//! gets its answer only after the insert was acknowledged (ack-after-write).
 //! Idempotency is still the unique `(senderId, clientMsgId)` index: unordered, every document is
 //! tried and a resend (also one in the same batch) fails alone with a duplicate key; one `find`
 //! then fetches the originals. Nothing waits for a batch to fill: an idle store writes at once.
@@ -11,25 +11,22 @@
 //! `adapters::deadline`): the writer drops its connection and the next batch starts afresh,
 //! instead of every later send waiting behind a connection that will never answer.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use bson::{Bson, Document, doc};
+use bson::{Document, doc};
 use common::contracts::chat::Message;
 use mongodb::error::{ErrorKind, InsertManyError};
 use mongodb::options::WriteConcern;
 use mongodb::{Collection, Database};
 use tokio::sync::{mpsc, oneshot};
 
-use super::documents::{date, err, message_doc, messages_from, oid};
-use super::{CHATS, MESSAGES};
+use super::MESSAGES;
+use super::documents::{err, message_doc, messages_from};
 use crate::adapters::deadline::within;
 use crate::ports::{Inserted, NewMessage, StoreError, StoreResult};
 
 /// Most inserts in one `insert_many`.
 const MAX_BATCH: usize = 256;
-/// Most bytes of statements in one `update` command (a command may have 16 MiB).
-const MAX_UPDATE_BYTES: usize = 8 << 20;
 /// MongoDB's duplicate-key error code.
 const DUPLICATE_KEY: i32 = 11000;
 
@@ -48,8 +45,6 @@ pub(super) fn spawn(
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     let writer = Writer {
         messages: db.collection(MESSAGES),
-        db,
-        concern: bson::to_document(&durable)?,
         durable,
     };
     tokio::spawn(async move {
@@ -89,11 +84,8 @@ pub(super) fn spawn(
 }
 
 struct Writer {
-    db: Database,
     messages: Collection<Document>,
     durable: WriteConcern,
-    /// `durable` as a command field, for the `update` command.
-    concern: Document,
 }
 
 /// What happened to one message of the batch.
@@ -111,7 +103,6 @@ impl Writer {
     async fn write(&self, messages: Vec<Message>) -> Vec<StoreResult<Inserted>> {
         let mut outcomes = self.insert(&messages).await;
         self.find_originals(&messages, &mut outcomes).await;
-        self.move_last_messages(&messages, &mut outcomes).await;
         messages
             .into_iter()
             .zip(outcomes)
@@ -221,113 +212,4 @@ impl Writer {
         let cursor = self.messages.find(filter).await.map_err(err)?;
         messages_from(cursor).await
     }
-
-    /// Moves each touched chat's `lastMessage` forward to its newest message of the batch: one
-    /// `update` command, one statement per chat. A chat whose update failed fails its messages.
-    async fn move_last_messages(&self, messages: &[Message], outcomes: &mut [Outcome]) {
-        let mut newest: HashMap<&str, &Message> = HashMap::new();
-        for (m, o) in messages.iter().zip(outcomes.iter()) {
-            if matches!(o, Outcome::Written) {
-                let n = newest.entry(m.chat_id.as_str()).or_insert(m);
-                if m.id > n.id {
-                    *n = m;
-                }
-            }
-        }
-        let mut failed: HashMap<&str, StoreError> = HashMap::new();
-        let mut chunk: Vec<(&str, Document)> = Vec::new();
-        let mut bytes = 0;
-        for m in newest.into_values() {
-            let statement = match last_message_update(m) {
-                Ok(Some(s)) => s,
-                Ok(None) => continue,
-                Err(e) => {
-                    failed.insert(&m.chat_id, e);
-                    continue;
-                }
-            };
-            let size = bson::to_vec(&statement).map_or(0, |b| b.len());
-            if bytes + size > MAX_UPDATE_BYTES && !chunk.is_empty() {
-                self.update_chats(std::mem::take(&mut chunk), &mut failed)
-                    .await;
-                bytes = 0;
-            }
-            bytes += size;
-            chunk.push((&m.chat_id, statement));
-        }
-        if !chunk.is_empty() {
-            self.update_chats(chunk, &mut failed).await;
-        }
-        for (m, o) in messages.iter().zip(outcomes.iter_mut()) {
-            if let (Outcome::Written, Some(e)) = (&o, failed.get(m.chat_id.as_str())) {
-                *o = Outcome::Failed(e.clone());
-            }
-        }
-    }
-
-    /// One `update` command (`Collection` has no multi-statement update below MongoDB 8's
-    /// `bulkWrite`); records the chats whose statement failed.
-    async fn update_chats<'a>(
-        &self,
-        statements: Vec<(&'a str, Document)>,
-        failed: &mut HashMap<&'a str, StoreError>,
-    ) {
-        let (chats, updates): (Vec<&str>, Vec<Document>) = statements.into_iter().unzip();
-        let command = doc! {
-            "update": CHATS,
-            "updates": updates,
-            "ordered": false,
-            "writeConcern": self.concern.clone(),
-        };
-        match self.db.run_command(command).await {
-            // Applied, but not known to be durable.
-            Ok(reply) if reply.contains_key("writeConcernError") => {
-                let why = reply
-                    .get_document("writeConcernError")
-                    .and_then(|e| e.get_str("errmsg"))
-                    .unwrap_or("write concern not satisfied");
-                for chat in chats {
-                    failed.insert(chat, StoreError::Other(why.to_owned()));
-                }
-            }
-            Ok(reply) => {
-                let errors = reply
-                    .get_array("writeErrors")
-                    .map_or(&[][..], Vec::as_slice);
-                for e in errors.iter().filter_map(Bson::as_document) {
-                    let chat = e
-                        .get_i32("index")
-                        .ok()
-                        .and_then(|i| chats.get(usize::try_from(i).ok()?));
-                    if let Some(&chat) = chat {
-                        let why = e.get_str("errmsg").unwrap_or("chat update failed");
-                        failed.insert(chat, StoreError::Other(why.to_owned()));
-                    }
-                }
-            }
-            Err(e) => {
-                let e = err(e);
-                for chat in chats {
-                    failed.insert(chat, e.clone());
-                }
-            }
-        }
-    }
-}
-
-/// The statement moving a chat's `lastMessage` forward to `m` (None: not a chat id). Only ever
-/// forward, so concurrent batches, on any instance, cannot rewind it. `lastMessageId` is the hex
-/// id: a string, so "forward" is a plain `$lt` (see `insert_chat`).
-fn last_message_update(m: &Message) -> StoreResult<Option<Document>> {
-    let Some(chat) = oid(&m.chat_id) else {
-        return Ok(None);
-    };
-    Ok(Some(doc! {
-        "q": {"_id": chat, "lastMessageId": {"$lt": &m.id}},
-        "u": {"$set": {
-            "lastMessage": message_doc(m)?,
-            "lastMessageId": &m.id,
-            "lastMessageAt": date(m.timestamp),
-        }},
-    }))
 }

@@ -4,16 +4,19 @@
 //! means the message is durable. `(senderId, clientMsgId)` is unique, which makes resends
 //! idempotent: the duplicate-key error returns the original. Short server-selection timeouts make
 //! an unreachable server fail fast as `Unavailable`. The hot path is batched: message inserts are
-//! group-committed (`group_commit`: one `insert_many` and one `update` per batch of concurrent
-//! sends), and chat reads are coalesced (`chat_reads`: one `find` per batch of concurrent reads).
+//! group-committed (`group_commit`: one `insert_many` per batch of concurrent sends), and chat
+//! reads are coalesced (`chat_reads`: one `find` per batch of concurrent reads). A send writes its
+//! message and nothing else: a chat's newest message is read from `messages` when a chat list or
+//! `sync` needs it, not copied into the chat document on every send.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bson::oid::ObjectId;
-use bson::{Bson, Document, doc};
+use bson::{Document, doc};
 use common::contracts::chat::{ChatType, Message};
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument, WriteConcern};
 use mongodb::{Client, Collection, IndexModel};
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +29,9 @@ use documents::{bad, chat_from, date, err, message_from, messages_from, oid};
 
 use crate::adapters::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+
+/// How many chats' newest messages `last_messages` reads at once.
+const LAST_MESSAGE_READS: usize = 16;
 
 /// Collection names.
 const CHATS: &str = "chats";
@@ -135,6 +141,12 @@ impl MongoStore {
         messages_from(cursor).await
     }
 
+    /// The chat's newest message, with the chat's id.
+    async fn last_message(&self, chat: &str) -> StoreResult<Option<(String, Message)>> {
+        let last = self.find_messages(doc! {"chatId": chat}, -1, 1).await?;
+        Ok(last.into_iter().next().map(|m| (chat.to_owned(), m)))
+    }
+
     async fn update_chat(&self, id: &str, update: Document) -> StoreResult<Option<ChatRecord>> {
         let Some(id) = oid(id) else { return Ok(None) };
         let d = self
@@ -171,11 +183,6 @@ impl ChatStore for MongoStore {
             "type": if c.kind == ChatType::Group { "group" } else { "direct" },
             "participants": &c.participants,
             "admins": &c.admins,
-            "lastMessage": Bson::Null,
-            // Hex id of `lastMessage`, "" when none: a string, so "only move forward" is a plain
-            // `$lt` (nx-27017 cannot compare ObjectIds outside `_id`; strings order the same).
-            "lastMessageId": "",
-            "lastMessageAt": Bson::Null,
             "createdAt": date(c.created_at),
         };
         if let Some(n) = &c.name {
@@ -208,17 +215,7 @@ impl ChatStore for MongoStore {
             .try_collect()
             .await
             .map_err(err)?;
-        let mut chats = docs
-            .iter()
-            .map(chat_from)
-            .collect::<StoreResult<Vec<_>>>()?;
-        // Sorted here: "last activity" falls back to creation time, which a sort spec cannot say.
-        chats.sort_by(|a, b| {
-            let ka = (a.last_message_at.unwrap_or(a.created_at), &a.id);
-            let kb = (b.last_message_at.unwrap_or(b.created_at), &b.id);
-            kb.cmp(&ka)
-        });
-        Ok(chats)
+        docs.iter().map(chat_from).collect()
     }
 
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
@@ -258,6 +255,22 @@ impl ChatStore for MongoStore {
         let pending = group_commit::Pending { message: m, reply };
         self.inserts.send(pending).await.map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>> {
+        // One indexed `find … sort limit 1` per chat (the query of a history's first page), a few
+        // at a time: `$group` with `$first` would be one round trip, but MongoDB sorts every
+        // message of those chats in memory for it unless `{chatId, _id}` is indexed, which the
+        // nx-27017 test server cannot do (see `connect`).
+        let reads: Vec<_> = chats.iter().map(|chat| self.last_message(chat)).collect();
+        let mut reads = futures::stream::iter(reads).buffer_unordered(LAST_MESSAGE_READS);
+        let mut last = HashMap::with_capacity(chats.len());
+        while let Some(found) = reads.next().await {
+            if let Some((chat, m)) = found? {
+                last.insert(chat, m);
+            }
+        }
+        Ok(last)
     }
 
     async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {

@@ -61,7 +61,6 @@ pub(super) fn kind_str(k: ChatType) -> &'static str {
 pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
     let g = |e: sqlx::Error| StoreError::Other(e.to_string());
     let kind: String = r.try_get("kind").map_err(g)?;
-    let last: Option<String> = r.try_get("last_message").map_err(g)?;
     Ok(ChatRecord {
         id: r.try_get("id").map_err(g)?,
         kind: if kind == "group" {
@@ -73,11 +72,6 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         name: r.try_get("name").map_err(g)?,
         admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
-        last_message: last.as_deref().map(parse).transpose()?,
-        last_message_at: r
-            .try_get::<Option<i64>, _>("last_message_at")
-            .map_err(g)?
-            .map(from_ms),
         created_at: from_ms(r.try_get("created_at").map_err(g)?),
     })
 }
