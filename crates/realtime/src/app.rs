@@ -20,7 +20,7 @@ use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::adapters::{Deadline, MongoStore, Patience, SqliteStore};
+use crate::adapters::{ChatCache, Deadline, MongoStore, Patience, SqliteStore};
 use crate::config::Config;
 use crate::domain::{ChatService, MessageService, Presence};
 use crate::http::{self, AppState};
@@ -58,7 +58,7 @@ impl Application {
     /// Builds with an injected key-value store (the one-process dev mode shares one with auth-api).
     /// Fan-out uses Redis when `REDIS_URL` is set, the in-process adapter otherwise.
     pub async fn build_with_kv(config: Config, kv: SharedKv) -> anyhow::Result<Self> {
-        let store: Arc<dyn ChatStore> = match &config.mongodb_url {
+        let backend: Arc<dyn ChatStore> = match &config.mongodb_url {
             Some(url) => {
                 let patience = Patience {
                     connect: config.mongodb_timeout,
@@ -80,6 +80,8 @@ impl Application {
                     .context("opening the embedded SQLite store")?,
             ),
         };
+        let (cache, cache_listener) = ChatCache::new(backend, kv.clone());
+        let store: Arc<dyn ChatStore> = Arc::new(cache);
         let chats = ChatService::new(store.clone());
         let presence = Presence::new(kv.clone(), config.limits.clone());
         let services = Arc::new(Services {
@@ -160,6 +162,7 @@ impl Application {
                 }
             }),
             presence.spawn_refresh(),
+            cache_listener,
         ];
 
         let state = AppState {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{Auth, Backend, Setup, TestApp, User, cmid, ok, spawn_with};
+use crate::helpers::{Auth, Backend, Setup, TestApp, User, cmid, code, ok, spawn_with};
 
 async fn two_instances() -> Option<(TestApp, TestApp)> {
     let auth = Auth::start().await;
@@ -90,4 +90,65 @@ async fn a_revocation_disconnects_the_session_on_every_instance() {
         .expect("publish");
     assert!(s1.closed(Duration::from_secs(5)).await);
     assert!(s2.closed(Duration::from_secs(5)).await);
+}
+
+/// Chats are cached per instance (`adapters::chat_cache`): a member removed through one instance
+/// is refused by the other well before the cache's TTL, and one added there is let in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
+    let Some((one, two)) = two_instances().await else {
+        return;
+    };
+    let (admin, m, newcomer) = (User::new(), User::new(), User::new());
+    let created = one
+        .post(
+            &admin,
+            "/api/chats",
+            json!({"type": "group", "name": "Cached", "memberIds": [m.id]}),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let group: serde_json::Value = created.json().await.expect("json");
+    let id = group["id"].as_str().expect("id").to_owned();
+    let send = |text: &str| json!({"chatId": id, "clientMsgId": cmid(), "content": text, "encrypted": false});
+
+    // Instance two reads the chat (and caches it) for m's sends; the newcomer is refused there.
+    let (sm, sn) = (two.socket(&m).await, two.socket(&newcomer).await);
+    for text in ["one", "two"] {
+        let ack = sm.ack("send_message", send(text)).await;
+        assert!(ok(&ack), "{ack}");
+    }
+    let refused = sn.ack("send_message", send("let me in")).await;
+    assert_eq!(code(&refused), "not_a_member", "{refused}");
+
+    let added = one
+        .post(
+            &admin,
+            &format!("/api/chats/{id}/members"),
+            json!({"userIds": [newcomer.id]}),
+        )
+        .await;
+    assert_eq!(added.status(), 200);
+    let kick = one
+        .http
+        .delete(one.url(&format!("/api/chats/{id}/members/{}", m.id)))
+        .bearer_auth(one.auth.token(&admin))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(kick.status(), 200);
+
+    // The change reaches instance two over Redis in about a millisecond; the cache's TTL is
+    // 10 s. Polled (a few tries), never slept.
+    let mut answer = serde_json::Value::Null;
+    for _ in 0..20 {
+        answer = sm.ack("send_message", send("still in?")).await;
+        if code(&answer) == "not_a_member" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(code(&answer), "not_a_member", "{answer}");
+    let welcome = sn.ack("send_message", send("hello")).await;
+    assert!(ok(&welcome), "the added member may send at once: {welcome}");
 }

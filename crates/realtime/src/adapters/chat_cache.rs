@@ -1,0 +1,254 @@
+//! A cache of chats (who is in them) in front of a `ChatStore`, shared by every instance's
+//! invalidations.
+//!
+//! Every socket event reads its chat to check membership and find the recipients, so without a
+//! cache each send costs a store read of the chat document (its whole participant list) besides
+//! the message write. Chats change rarely (rename, members added or removed, delete), and every
+//! change goes through this decorator on some instance, which then:
+//!
+//! 1. drops its own entry right after the store write (a read that started before the write and
+//!    ends after it is not cached: the generation it started with is gone), and
+//! 2. publishes the chat id on the Kv channel [`CHAT_CHANGED_CHANNEL`]; every instance drops
+//!    its entry when the id arrives (Redis pub/sub; in-process in embedded mode).
+//!
+//! So another instance serves a stale chat only for the time a publish takes to arrive. Pub/sub
+//! is fire-and-forget, so two more bounds hold when it is not: the cache is used only while the
+//! subscription is up (cleared on every (re)subscription), and an entry is read again after
+//! [`TTL`] whatever happens. Missing chats are never cached, and nothing but `get_chat` is.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use common::contracts::chat::Message;
+use common::kv::SharedKv;
+use futures::StreamExt;
+use tokio::task::JoinHandle;
+
+use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreResult};
+
+/// The Kv channel chat ids are published on when a chat changes (bare id strings).
+pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
+/// The longest an entry is served without reading the store again.
+pub const TTL: Duration = Duration::from_secs(10);
+/// Most cached chats; past it, expired entries go, then everything.
+const CAPACITY: usize = 50_000;
+/// Wait before subscribing again after the subscription failed or ended.
+const RESUBSCRIBE: Duration = Duration::from_secs(1);
+
+/// `inner`, with `get_chat` answered from memory while it can be trusted.
+pub struct ChatCache {
+    inner: Arc<dyn ChatStore>,
+    kv: SharedKv,
+    entries: Arc<Entries>,
+}
+
+#[derive(Default)]
+struct Entries {
+    chats: Mutex<HashMap<String, (ChatRecord, Instant)>>,
+    /// Bumped by every invalidation: a read that saw another generation when it started is not
+    /// cached.
+    generation: AtomicU64,
+    /// The invalidation subscription is up; until it is, nothing is cached or served.
+    live: AtomicBool,
+}
+
+impl Entries {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ChatRecord, Instant)>> {
+        // A panic while holding the lock cannot leave the map inconsistent (single operations).
+        self.chats.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn fresh(&self, id: &str) -> Option<ChatRecord> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let chats = self.lock();
+        let (chat, at) = chats.get(id)?;
+        (at.elapsed() < TTL).then(|| chat.clone())
+    }
+
+    fn keep(&self, chat: &ChatRecord, generation: u64) {
+        let mut chats = self.lock();
+        // Checked under the lock, which every invalidation also takes.
+        if !self.live.load(Ordering::Acquire)
+            || self.generation.load(Ordering::Acquire) != generation
+        {
+            return;
+        }
+        if chats.len() >= CAPACITY {
+            chats.retain(|_, (_, at)| at.elapsed() < TTL);
+            if chats.len() >= CAPACITY {
+                chats.clear();
+            }
+        }
+        chats.insert(chat.id.clone(), (chat.clone(), Instant::now()));
+    }
+
+    fn forget(&self, id: &str) {
+        let mut chats = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        chats.remove(id);
+    }
+
+    fn forget_all(&self, live: bool) {
+        let mut chats = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.live.store(live, Ordering::Release);
+        chats.clear();
+    }
+}
+
+impl ChatCache {
+    /// Wraps `inner` and starts listening for other instances' changes; the task ends once the
+    /// cache is dropped and the next change arrives (or with the runtime).
+    pub fn new(inner: Arc<dyn ChatStore>, kv: SharedKv) -> (Self, JoinHandle<()>) {
+        let entries = Arc::new(Entries::default());
+        let listener = tokio::spawn(listen(kv.clone(), Arc::downgrade(&entries)));
+        (Self { inner, kv, entries }, listener)
+    }
+
+    /// After a change to chat `id` was written: drop it here, and tell the other instances.
+    async fn changed(&self, id: &str) {
+        self.entries.forget(id);
+        if let Err(e) = self.kv.publish(CHAT_CHANGED_CHANNEL, id).await {
+            tracing::warn!(
+                error = %e,
+                "could not tell other instances a chat changed; they see it within {TTL:?}"
+            );
+        }
+    }
+}
+
+/// Drops the entries other instances (and this one) announce as changed, resubscribing when the
+/// subscription fails or ends; the cache is off while it is down.
+async fn listen(kv: SharedKv, entries: Weak<Entries>) {
+    loop {
+        match kv.subscribe(CHAT_CHANGED_CHANNEL).await {
+            Ok(mut changes) => {
+                // Whatever changed while unsubscribed is unknown: start empty.
+                let Some(e) = entries.upgrade() else { return };
+                e.forget_all(true);
+                drop(e);
+                while let Some(id) = changes.next().await {
+                    let Some(e) = entries.upgrade() else { return };
+                    e.forget(id.trim());
+                }
+                let Some(e) = entries.upgrade() else { return };
+                e.forget_all(false);
+                tracing::warn!("chat change subscription ended; chat cache off until it is back");
+            }
+            Err(e) => {
+                if entries.strong_count() == 0 {
+                    return;
+                }
+                tracing::warn!(error = %e, "subscribing to chat changes; chat cache off");
+            }
+        }
+        tokio::time::sleep(RESUBSCRIBE).await;
+    }
+}
+
+#[async_trait]
+impl ChatStore for ChatCache {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+
+    async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()> {
+        // Nothing to drop: a missing chat is never cached.
+        self.inner.insert_chat(chat).await
+    }
+
+    async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        if let Some(chat) = self.entries.fresh(id) {
+            return Ok(Some(chat));
+        }
+        let generation = self.entries.generation.load(Ordering::Acquire);
+        let chat = self.inner.get_chat(id).await?;
+        if let Some(c) = &chat {
+            self.entries.keep(c, generation);
+        }
+        Ok(chat)
+    }
+
+    async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
+        self.inner.chats_of(user).await
+    }
+
+    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.rename_chat(id, name).await;
+        self.changed(id).await;
+        chat
+    }
+
+    async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
+        let deleted = self.inner.delete_chat(id).await;
+        self.changed(id).await;
+        deleted
+    }
+
+    async fn add_participants(
+        &self,
+        id: &str,
+        users: &[String],
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.add_participants(id, users).await;
+        self.changed(id).await;
+        chat
+    }
+
+    async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.remove_participant(id, user).await;
+        self.changed(id).await;
+        chat
+    }
+
+    async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
+        self.inner.insert_message(msg).await
+    }
+
+    async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>> {
+        self.inner.last_messages(chats).await
+    }
+
+    async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
+        self.inner.get_message(id).await
+    }
+
+    async fn messages_before(
+        &self,
+        chat: &str,
+        before: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner.messages_before(chat, before, limit).await
+    }
+
+    async fn messages_after(
+        &self,
+        chat: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner.messages_after(chat, after, limit).await
+    }
+
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+        self.inner.mark_read(chat, upto, user).await
+    }
+
+    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+        self.inner.mark_delivered(message, user).await
+    }
+
+    async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
+        self.inner.unread_count(chat, user).await
+    }
+}
