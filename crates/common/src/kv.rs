@@ -1,5 +1,6 @@
 //! The key-value port both services keep short-lived state in (OTP codes, sessions, rate-limit
-//! counters, presence, typing) plus a pub/sub channel (session revocations).
+//! counters, presence, typing) plus pub/sub channels (session revocations, chat changes), with
+//! [`follow`] to stay subscribed across reconnections.
 //!
 //! Two adapters hold the same contract (see the `kv_contract` tests): [`RedisKv`] for deployments
 //! with several instances, and [`MemoryKv`], an in-process TTL map for the embedded single-node mode.
@@ -206,6 +207,57 @@ impl Kv for MemoryKv {
         let stream = tokio_stream_from(rx);
         Ok(stream)
     }
+}
+
+/// What [`follow`] saw on a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    /// Subscribed (at first, and again after every `Down`): messages published from now on
+    /// arrive; any published while down are lost.
+    Up,
+    Message(String),
+    /// The subscription ended (e.g. the Redis connection dropped); `follow` subscribes again.
+    Down,
+}
+
+/// Follows `channel` for as long as the stream is polled. A plain [`Kv::subscribe`] stream ends
+/// for good when its connection drops; this one subscribes again, waiting `retry` between tries,
+/// and says when it was down, so callers can make up for what they missed.
+pub fn follow(kv: SharedKv, channel: &str, retry: Duration) -> BoxStream<'static, Followed> {
+    enum State {
+        Subscribe { again: bool },
+        Live(BoxStream<'static, String>),
+    }
+    let channel: Arc<str> = channel.into();
+    futures::stream::unfold(State::Subscribe { again: false }, move |state| {
+        let (kv, channel) = (kv.clone(), channel.clone());
+        async move {
+            match state {
+                State::Subscribe { again } => {
+                    if again {
+                        tokio::time::sleep(retry).await;
+                    }
+                    loop {
+                        match kv.subscribe(&channel).await {
+                            Ok(messages) => return Some((Followed::Up, State::Live(messages))),
+                            Err(e) => {
+                                tracing::warn!(error = %e, %channel, "subscribing; trying again");
+                                tokio::time::sleep(retry).await;
+                            }
+                        }
+                    }
+                }
+                State::Live(mut messages) => match messages.next().await {
+                    Some(m) => Some((Followed::Message(m), State::Live(messages))),
+                    None => {
+                        tracing::warn!(%channel, "subscription ended; subscribing again");
+                        Some((Followed::Down, State::Subscribe { again: true }))
+                    }
+                },
+            }
+        }
+    })
+    .boxed()
 }
 
 fn tokio_stream_from(rx: broadcast::Receiver<String>) -> BoxStream<'static, String> {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use common::jwt::JwksVerifier;
-use common::kv::SharedKv;
+use common::kv::{Followed, SharedKv};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use socketioxide::SocketIo;
@@ -34,6 +34,9 @@ pub use common::contracts::auth::SESSION_REVOKED_CHANNEL;
 /// zero-filled on every read, so it is resident for every idle connection; client events are a
 /// few hundred bytes, and a larger frame still arrives whole (the buffer grows for it).
 const WS_READ_BUFFER: usize = 512;
+
+/// Wait before subscribing again to a Kv channel whose subscription ended.
+const RESUBSCRIBE: std::time::Duration = std::time::Duration::from_secs(1);
 
 type Closer = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -149,16 +152,25 @@ impl Application {
             },
         );
 
-        let mut revoked = kv
-            .subscribe(SESSION_REVOKED_CHANNEL)
-            .await
-            .context("subscribing to session revocations")?;
+        // Followed, not merely subscribed: a Redis subscription ends for good when its
+        // connection drops, and revocations would then stop reaching this instance.
+        let mut revoked = common::kv::follow(kv.clone(), SESSION_REVOKED_CHANNEL, RESUBSCRIBE);
+        // Subscribed before serving, so no revocation published from now on is missed.
+        revoked.next().await;
         let revoker = fanout.clone();
         let tasks = vec![
             tokio::spawn(async move {
-                while let Some(sid) = revoked.next().await {
-                    tracing::info!("session revoked; disconnecting its sockets");
-                    revoker.disconnect_session_local(sid.trim()).await;
+                while let Some(event) = revoked.next().await {
+                    match event {
+                        Followed::Message(sid) => {
+                            tracing::info!("session revoked; disconnecting its sockets");
+                            revoker.disconnect_session_local(sid.trim()).await;
+                        }
+                        Followed::Down => tracing::warn!(
+                            "revocation subscription lost; revocations published until it is back are missed"
+                        ),
+                        Followed::Up => tracing::info!("revocation subscription back"),
+                    }
                 }
             }),
             presence.spawn_refresh(),

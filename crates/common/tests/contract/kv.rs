@@ -1,9 +1,10 @@
 //! The `Kv` contract suite: every test body runs against the in-process adapter and against real
 //! Redis (`TEST_REDIS_URL`), so the embedded default and production behave the same.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use common::kv::{Kv, MemoryKv, RedisKv};
+use common::kv::{Followed, Kv, MemoryKv, RedisKv, SharedKv, follow};
 use common::testing::{backend_url, unique_name};
 use futures::StreamExt;
 
@@ -260,4 +261,71 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
     let result = RedisKv::connect("redis://127.0.0.1:9", "x:").await;
     assert!(result.is_err());
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+/// A TCP relay to Redis whose live connections can be cut, as a network failure would.
+struct Relay {
+    url: String,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    async fn start(redis_url: &str) -> Self {
+        let upstream = redis_url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind relay");
+        let url = format!("redis://{}", listener.local_addr().expect("relay address"));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = links.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let link = tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                kept.lock().expect("links").push(link.abort_handle());
+            }
+        });
+        Self { url, links }
+    }
+
+    /// Drops every connection made so far (both ends close).
+    fn cut(&self) {
+        for link in self.links.lock().expect("links").drain(..) {
+            link.abort();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_followed_channel_subscribes_again_after_its_connection_drops() {
+    let Some(url) = backend_url("TEST_REDIS_URL") else {
+        return;
+    };
+    let relay = Relay::start(&url).await;
+    let prefix = format!("{}:", unique_name("follow"));
+    let through: SharedKv = Arc::new(RedisKv::connect(&relay.url, &prefix).await.unwrap());
+    let direct = RedisKv::connect(&url, &prefix).await.unwrap();
+    let mut followed = follow(through, "changes", Duration::from_millis(50));
+    let mut next = async || {
+        tokio::time::timeout(Duration::from_secs(5), followed.next())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream goes on")
+    };
+    assert_eq!(next().await, Followed::Up);
+    direct.publish("changes", "one").await.unwrap();
+    assert_eq!(next().await, Followed::Message("one".into()));
+
+    relay.cut();
+    assert_eq!(next().await, Followed::Down, "the drop is reported");
+    assert_eq!(next().await, Followed::Up, "and the channel followed again");
+    direct.publish("changes", "two").await.unwrap();
+    assert_eq!(next().await, Followed::Message("two".into()));
 }

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use common::contracts::chat::Message;
-use common::kv::SharedKv;
+use common::kv::{self, Followed, SharedKv};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
@@ -122,32 +122,18 @@ impl ChatCache {
     }
 }
 
-/// Drops the entries other instances (and this one) announce as changed, resubscribing when the
-/// subscription fails or ends; the cache is off while it is down.
+/// Drops the entries other instances (and this one) announce as changed. The cache is off while
+/// the subscription is down, and starts empty each time it is up (what changed meanwhile is
+/// unknown).
 async fn listen(kv: SharedKv, entries: Weak<Entries>) {
-    loop {
-        match kv.subscribe(CHAT_CHANGED_CHANNEL).await {
-            Ok(mut changes) => {
-                // Whatever changed while unsubscribed is unknown: start empty.
-                let Some(e) = entries.upgrade() else { return };
-                e.forget_all(true);
-                drop(e);
-                while let Some(id) = changes.next().await {
-                    let Some(e) = entries.upgrade() else { return };
-                    e.forget(id.trim());
-                }
-                let Some(e) = entries.upgrade() else { return };
-                e.forget_all(false);
-                tracing::warn!("chat change subscription ended; chat cache off until it is back");
-            }
-            Err(e) => {
-                if entries.strong_count() == 0 {
-                    return;
-                }
-                tracing::warn!(error = %e, "subscribing to chat changes; chat cache off");
-            }
+    let mut changes = kv::follow(kv, CHAT_CHANGED_CHANNEL, RESUBSCRIBE);
+    while let Some(event) = changes.next().await {
+        let Some(e) = entries.upgrade() else { return };
+        match event {
+            Followed::Up => e.forget_all(true),
+            Followed::Message(id) => e.forget(id.trim()),
+            Followed::Down => e.forget_all(false),
         }
-        tokio::time::sleep(RESUBSCRIBE).await;
     }
 }
 
