@@ -33,8 +33,9 @@ use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreResult};
 pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
 /// The longest an entry is served without reading the store again.
 pub const TTL: Duration = Duration::from_secs(10);
-/// Most cached chats; past it, expired entries go, then everything.
-const CAPACITY: usize = 50_000;
+/// The memory bound: most participants summed over cached chats (plus one per chat), about
+/// 100 bytes each. Past it, expired entries go, then everything.
+const MAX_WEIGHT: usize = 1_000_000;
 /// Wait before subscribing again after the subscription failed or ended.
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
 
@@ -47,7 +48,7 @@ pub struct ChatCache {
 
 #[derive(Default)]
 struct Entries {
-    chats: Mutex<HashMap<String, (ChatRecord, Instant)>>,
+    chats: Mutex<Cached>,
     /// Bumped by every invalidation: a read that saw another generation when it started is not
     /// cached.
     generation: AtomicU64,
@@ -55,8 +56,47 @@ struct Entries {
     live: AtomicBool,
 }
 
+/// The cached chats and their summed weight.
+#[derive(Default)]
+struct Cached {
+    chats: HashMap<String, (ChatRecord, Instant)>,
+    weight: usize,
+}
+
+fn weight(chat: &ChatRecord) -> usize {
+    chat.participants.len() + 1
+}
+
+impl Cached {
+    fn remove(&mut self, id: &str) {
+        if let Some((chat, _)) = self.chats.remove(id) {
+            self.weight -= weight(&chat);
+        }
+    }
+
+    fn clear(&mut self) {
+        self.chats.clear();
+        self.weight = 0;
+    }
+
+    fn insert(&mut self, chat: &ChatRecord) {
+        self.remove(&chat.id);
+        let w = weight(chat);
+        if self.weight + w > MAX_WEIGHT {
+            self.chats.retain(|_, (_, at)| at.elapsed() < TTL);
+            self.weight = self.chats.values().map(|(c, _)| weight(c)).sum();
+            if self.weight + w > MAX_WEIGHT {
+                self.clear();
+            }
+        }
+        self.weight += w;
+        self.chats
+            .insert(chat.id.clone(), (chat.clone(), Instant::now()));
+    }
+}
+
 impl Entries {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (ChatRecord, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
         // A panic while holding the lock cannot leave the map inconsistent (single operations).
         self.chats.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -65,39 +105,32 @@ impl Entries {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        let chats = self.lock();
-        let (chat, at) = chats.get(id)?;
+        let cached = self.lock();
+        let (chat, at) = cached.chats.get(id)?;
         (at.elapsed() < TTL).then(|| chat.clone())
     }
 
     fn keep(&self, chat: &ChatRecord, generation: u64) {
-        let mut chats = self.lock();
+        let mut cached = self.lock();
         // Checked under the lock, which every invalidation also takes.
-        if !self.live.load(Ordering::Acquire)
-            || self.generation.load(Ordering::Acquire) != generation
+        if self.live.load(Ordering::Acquire)
+            && self.generation.load(Ordering::Acquire) == generation
         {
-            return;
+            cached.insert(chat);
         }
-        if chats.len() >= CAPACITY {
-            chats.retain(|_, (_, at)| at.elapsed() < TTL);
-            if chats.len() >= CAPACITY {
-                chats.clear();
-            }
-        }
-        chats.insert(chat.id.clone(), (chat.clone(), Instant::now()));
     }
 
     fn forget(&self, id: &str) {
-        let mut chats = self.lock();
+        let mut cached = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
-        chats.remove(id);
+        cached.remove(id);
     }
 
     fn forget_all(&self, live: bool) {
-        let mut chats = self.lock();
+        let mut cached = self.lock();
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.live.store(live, Ordering::Release);
-        chats.clear();
+        cached.clear();
     }
 }
 
@@ -236,5 +269,66 @@ impl ChatStore for ChatCache {
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         self.inner.unread_count(chat, user).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use common::contracts::chat::ChatType;
+
+    use super::*;
+
+    fn group(id: usize, members: usize) -> ChatRecord {
+        ChatRecord {
+            id: format!("{id:024x}"),
+            kind: ChatType::Group,
+            participants: (0..members).map(|m| format!("user-{m}")).collect(),
+            name: None,
+            admins: vec![],
+            passcode_hash: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn the_cache_never_holds_more_than_its_weight() {
+        let mut cached = Cached::default();
+        for id in 0..3_000 {
+            cached.insert(&group(id, 999));
+            assert!(cached.weight <= MAX_WEIGHT, "weight {}", cached.weight);
+            assert_eq!(
+                cached.weight,
+                cached.chats.values().map(|(c, _)| weight(c)).sum::<usize>()
+            );
+        }
+        assert!(!cached.chats.is_empty());
+    }
+
+    #[test]
+    fn reads_are_served_only_while_live_and_not_across_an_invalidation() {
+        let entries = Entries::default();
+        let chat = group(1, 3);
+        entries.keep(&chat, 0);
+        assert_eq!(
+            entries.fresh(&chat.id),
+            None,
+            "nothing is kept while not live"
+        );
+
+        entries.forget_all(true);
+        let started = entries.generation.load(Ordering::Acquire);
+        entries.keep(&chat, started);
+        assert_eq!(entries.fresh(&chat.id), Some(chat.clone()));
+
+        // A read that started before an invalidation is not kept.
+        let before = entries.generation.load(Ordering::Acquire);
+        entries.forget(&chat.id);
+        entries.keep(&chat, before);
+        assert_eq!(entries.fresh(&chat.id), None);
+
+        entries.keep(&chat, entries.generation.load(Ordering::Acquire));
+        entries.forget_all(false);
+        assert_eq!(entries.fresh(&chat.id), None, "down: the cache is off");
     }
 }
