@@ -127,3 +127,55 @@ pub mod openapi {
         out
     }
 }
+
+/// A TCP relay in front of a server (e.g. Redis) whose live connections a test can cut, as a
+/// network failure or a server restart would. New connections go through again at once.
+pub struct Relay {
+    /// `redis://127.0.0.1:<relay port>`: the relayed server's URL, through the relay.
+    pub url: String,
+    links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    /// Relays to the host and port of `redis_url` (`redis://host:port`).
+    pub async fn start(redis_url: &str) -> Self {
+        let upstream = redis_url
+            .trim_start_matches("redis://")
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the relay");
+        let url = format!(
+            "redis://{}",
+            listener.local_addr().expect("the relay's address")
+        );
+        let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = links.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
+                    continue;
+                };
+                let link = tokio::spawn(async move {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                });
+                if let Ok(mut links) = kept.lock() {
+                    links.push(link.abort_handle());
+                }
+            }
+        });
+        Self { url, links }
+    }
+
+    /// Drops every connection made so far (both ends close).
+    pub fn cut(&self) {
+        if let Ok(mut links) = self.links.lock() {
+            for link in links.drain(..) {
+                link.abort();
+            }
+        }
+    }
+}

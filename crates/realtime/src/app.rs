@@ -16,7 +16,7 @@ use socketioxide::adapter::{Adapter, LocalAdapter};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide_redis::drivers::redis::redis_client;
-use socketioxide_redis::{RedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
+use socketioxide_redis::{CustomRedisAdapter, RedisAdapterConfig, RedisAdapterCtr};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -25,6 +25,7 @@ use crate::config::Config;
 use crate::domain::{ChatService, MessageService, Presence};
 use crate::http::{self, AppState};
 use crate::ports::{ChatStore, Fanout};
+use crate::socket::redis_driver::ReconnectingDriver;
 use crate::socket::{self, Services, SocketFanout};
 
 /// The channel auth-api publishes revoked session ids on (bare id strings).
@@ -115,11 +116,13 @@ impl Application {
                         redis_client::Client::open(resp3(url.expose())).context("REDIS_URL")?;
                     let adapter_config = RedisAdapterConfig::new()
                         .with_prefix(format!("{}socket.io", config.redis_prefix));
-                    let adapter = RedisAdapterCtr::new_with_redis_config(&client, adapter_config)
+                    // Our driver, not the crate's own: its connection never reconnects.
+                    let driver = ReconnectingDriver::connect(client)
                         .await
                         .context("connecting the Socket.IO Redis adapter (Redis 7+, RESP3)")?;
+                    let adapter = RedisAdapterCtr::new_with_driver(driver, adapter_config);
                     let (layer, io) = builder
-                        .with_adapter::<RedisAdapter<_>>(adapter)
+                        .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter)
                         .build_layer();
                     io.ns("/", socket::on_connect.with(socket::authenticate))
                         .await

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::kv::{Followed, Kv, MemoryKv, RedisKv, SharedKv, follow};
-use common::testing::{backend_url, unique_name};
+use common::testing::{Relay, backend_url, unique_name};
 use futures::StreamExt;
 
 async fn adapters(test: &str) -> Vec<Box<dyn Kv>> {
@@ -261,46 +261,6 @@ async fn an_unreachable_redis_is_an_error_not_a_hang() {
     let result = RedisKv::connect("redis://127.0.0.1:9", "x:").await;
     assert!(result.is_err());
     assert!(started.elapsed() < Duration::from_secs(30));
-}
-
-/// A TCP relay to Redis whose live connections can be cut, as a network failure would.
-struct Relay {
-    url: String,
-    links: Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
-}
-
-impl Relay {
-    async fn start(redis_url: &str) -> Self {
-        let upstream = redis_url
-            .trim_start_matches("redis://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind relay");
-        let url = format!("redis://{}", listener.local_addr().expect("relay address"));
-        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = links.clone();
-        tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
-                    continue;
-                };
-                let link = tokio::spawn(async move {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                });
-                kept.lock().expect("links").push(link.abort_handle());
-            }
-        });
-        Self { url, links }
-    }
-
-    /// Drops every connection made so far (both ends close).
-    fn cut(&self) {
-        for link in self.links.lock().expect("links").drain(..) {
-            link.abort();
-        }
-    }
 }
 
 #[tokio::test]

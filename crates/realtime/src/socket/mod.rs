@@ -8,6 +8,7 @@ pub mod fanout;
 pub mod limit;
 pub mod messages;
 pub mod receipts;
+pub mod redis_driver;
 pub mod sync;
 
 use std::sync::Arc;

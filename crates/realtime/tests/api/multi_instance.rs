@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{Auth, Backend, Setup, TestApp, User, cmid, code, ok, spawn_with};
+use common::testing::Relay;
+
+use crate::helpers::{Auth, Backend, Setup, TestApp, User, cmid, code, ok, real_urls, spawn_with};
 
 async fn two_instances() -> Option<(TestApp, TestApp)> {
     let auth = Auth::start().await;
@@ -151,4 +153,71 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
     assert_eq!(code(&answer), "not_a_member", "{answer}");
     let welcome = sn.ack("send_message", send("hello")).await;
     assert!(ok(&welcome), "the added member may send at once: {welcome}");
+}
+
+/// A dropped Redis connection (a restart, a network blip) must not end fan-out between
+/// instances: instance one reaches Redis through a relay whose connections are cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fan_out_between_instances_survives_a_dropped_redis_connection() {
+    let Some((redis_url, _)) = real_urls().map(|(_, redis)| (redis, ())) else {
+        return;
+    };
+    let relay = Relay::start(&redis_url).await;
+    let auth = Auth::start().await;
+    let through = relay.url.clone();
+    let first = Setup {
+        auth: Some(auth.clone()),
+        tweak: Box::new(move |c| c.redis_url = Some(common::config::Secret::new(through))),
+        ..Setup::new(Backend::Real)
+    };
+    let name = first.name.clone();
+    let Some(one) = spawn_with(first).await else {
+        return;
+    };
+    let Some(two) = spawn_with(Setup {
+        auth: Some(auth),
+        name,
+        ..Setup::new(Backend::Real)
+    })
+    .await
+    else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = one.direct_chat(&a, &b).await;
+    let (sa, sb) = (one.socket(&a).await, two.socket(&b).await);
+    let send = |text: &str| json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false});
+    let ack = sa.ack("send_message", send("before")).await;
+    assert!(ok(&ack), "{ack}");
+    assert_eq!(sb.next("new_message").await["content"], "before");
+
+    relay.cut();
+    // Each direction is tried until a message gets through (the reconnection takes a moment);
+    // with a connection that never comes back, none ever does.
+    for (from, to, way) in [(&sa, &sb, "one → two"), (&sb, &sa, "two → one")] {
+        let mut through = false;
+        for attempt in 0..40 {
+            let text = format!("{way} #{attempt}");
+            let ack = from.ack("send_message", send(&text)).await;
+            assert!(ok(&ack), "the message is stored either way: {ack}");
+            if let Some(m) = to.try_next("new_message", Duration::from_millis(250)).await {
+                assert!(
+                    m["content"].as_str().is_some_and(|c| c.starts_with(way)),
+                    "{m}"
+                );
+                through = true;
+                break;
+            }
+        }
+        assert!(
+            through,
+            "{way}: fan-out never resumed after the Redis connection dropped"
+        );
+        // What queued while cut may arrive late: drain it.
+        while to
+            .try_next("new_message", Duration::from_millis(200))
+            .await
+            .is_some()
+        {}
+    }
 }
