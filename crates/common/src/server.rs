@@ -7,6 +7,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Uri, header};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 
 /// Binds `host:port` (port 0 picks a free port; read it back with `local_addr`).
@@ -78,6 +79,14 @@ pub async fn serve(
     let service = tower::ServiceBuilder::new()
         .map_request(detach_upgrade_head)
         .service(router);
+    // No Nagle: a socket's frames (an ack, then a `new_message`) go out as written. With Nagle a
+    // second small write waits for the peer to ACK the first, which a delayed-ACK client holds
+    // back up to 40 ms over a real network.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY on an accepted connection");
+        }
+    });
     axum::serve(
         listener,
         axum::ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(service),
