@@ -99,15 +99,7 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         return;
     };
     let (admin, m, newcomer) = (User::new(), User::new(), User::new());
-    let created = app
-        .post(
-            &admin,
-            "/api/chats",
-            json!({"type": "group", "name": "Team", "memberIds": [m.id]}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let group: serde_json::Value = created.json().await.expect("json");
+    let group = app.group(&admin, "Team", &[&m]).await;
     let id = group["id"].as_str().expect("id").to_owned();
     assert_eq!(group["admins"], json!([admin.id]));
     let sm = app.socket(&m).await;
@@ -169,12 +161,8 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     assert_eq!(one["lastMessageAt"], hello["message"]["timestamp"]);
 
     let kick = app
-        .http
-        .delete(app.url(&format!("/api/chats/{id}/members/{}", newcomer.id)))
-        .bearer_auth(app.auth.token(&admin))
-        .send()
-        .await
-        .expect("DELETE");
+        .delete(&admin, &format!("/api/chats/{id}/members/{}", newcomer.id))
+        .await;
     assert_eq!(kick.status(), 200);
     let removed = sn.next("chat_updated").await;
     assert_eq!(removed["removed"], true);
@@ -187,20 +175,10 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     assert_eq!(code(&after), "not_a_member", "{after}");
 
     let leave = app
-        .http
-        .delete(app.url(&format!("/api/chats/{id}/members/{}", m.id)))
-        .bearer_auth(app.auth.token(&m))
-        .send()
-        .await
-        .expect("DELETE");
+        .delete(&m, &format!("/api/chats/{id}/members/{}", m.id))
+        .await;
     assert_eq!(leave.status(), 200, "a member may leave");
-    let gone = app
-        .http
-        .delete(app.url(&format!("/api/chats/{id}")))
-        .bearer_auth(app.auth.token(&admin))
-        .send()
-        .await
-        .expect("DELETE");
+    let gone = app.delete(&admin, &format!("/api/chats/{id}")).await;
     assert_eq!(gone.status(), 204);
     assert_eq!(
         app.get(&admin, &format!("/api/chats/{id}")).await.status(),

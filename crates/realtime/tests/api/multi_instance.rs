@@ -102,15 +102,7 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
         return;
     };
     let (admin, m, newcomer) = (User::new(), User::new(), User::new());
-    let created = one
-        .post(
-            &admin,
-            "/api/chats",
-            json!({"type": "group", "name": "Cached", "memberIds": [m.id]}),
-        )
-        .await;
-    assert_eq!(created.status(), 201);
-    let group: serde_json::Value = created.json().await.expect("json");
+    let group = one.group(&admin, "Cached", &[&m]).await;
     let id = group["id"].as_str().expect("id").to_owned();
     let send = |text: &str| json!({"chatId": id, "clientMsgId": cmid(), "content": text, "encrypted": false});
 
@@ -132,12 +124,8 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
         .await;
     assert_eq!(added.status(), 200);
     let kick = one
-        .http
-        .delete(one.url(&format!("/api/chats/{id}/members/{}", m.id)))
-        .bearer_auth(one.auth.token(&admin))
-        .send()
-        .await
-        .expect("DELETE");
+        .delete(&admin, &format!("/api/chats/{id}/members/{}", m.id))
+        .await;
     assert_eq!(kick.status(), 200);
 
     // The change reaches instance two over Redis in about a millisecond; the cache's TTL is

@@ -258,6 +258,29 @@ impl TestApp {
             .expect("POST")
     }
 
+    pub async fn delete(&self, user: &User, path: &str) -> reqwest::Response {
+        self.http
+            .delete(self.url(path))
+            .bearer_auth(self.auth.token(user))
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Creates a group of `admin` and `members`; the created chat.
+    pub async fn group(&self, admin: &User, name: &str, members: &[&User]) -> Value {
+        let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+        let r = self
+            .post(
+                admin,
+                "/api/chats",
+                json!({"type": "group", "name": name, "memberIds": ids}),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "create group");
+        r.json().await.expect("json")
+    }
+
     /// Creates (or fetches) the direct chat of `a` and `b`; its id.
     pub async fn direct_chat(&self, a: &User, b: &User) -> String {
         let r = self
