@@ -74,13 +74,16 @@ impl Running {
         loop {
             let text = std::fs::read_to_string(self.data_dir.join("data/dev-mailbox.log"))
                 .unwrap_or_default();
-            // Each mail is a block starting `--- <time> ---`; the code is in the newest one to `email`.
+            // Each mail is a block starting `--- <time> ---`; the code is in the subject of the
+            // newest one to `email`. Only the subject line is searched: the time and the address
+            // (random hex) can hold six digits in a row too.
             let code = text
                 .split("--- ")
                 .filter(|block| block.contains(email))
                 .last()
-                .and_then(|block| {
-                    block
+                .and_then(|block| block.lines().find(|l| l.starts_with("Subject:")))
+                .and_then(|subject| {
+                    subject
                         .split(|c: char| !c.is_ascii_digit())
                         .find(|w| w.len() == 6)
                         .map(str::to_owned)

@@ -35,7 +35,9 @@ impl ReconnectingDriver {
         let handlers: Handlers = Arc::default();
         let routes = handlers.clone();
         let config = ConnectionManagerConfig::new()
+            // As the Kv's commands (the crate's default is 500 ms, short for a busy Redis).
             .set_connection_timeout(Some(Duration::from_secs(3)))
+            .set_response_timeout(Some(Duration::from_secs(3)))
             .set_push_sender(move |push: PushInfo| {
                 route(push, &routes);
                 Ok::<(), std::convert::Infallible>(())
