@@ -38,6 +38,8 @@ const WS_READ_BUFFER: usize = 512;
 
 /// Wait before subscribing again to a Kv channel whose subscription ended.
 const RESUBSCRIBE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long start-up waits for the revocation subscription.
+const SUBSCRIBE_AT_START: std::time::Duration = std::time::Duration::from_secs(10);
 
 type Closer = Arc<dyn Fn() -> BoxFuture<'static, ()> + Send + Sync>;
 
@@ -158,8 +160,14 @@ impl Application {
         // Followed, not merely subscribed: a Redis subscription ends for good when its
         // connection drops, and revocations would then stop reaching this instance.
         let mut revoked = common::kv::follow(kv.clone(), SESSION_REVOKED_CHANNEL, RESUBSCRIBE);
-        // Subscribed before serving, so no revocation published from now on is missed.
-        revoked.next().await;
+        // Subscribed before serving, so no revocation published from now on is missed; a Kv
+        // that will not subscribe stops start-up, as a plain subscribe did.
+        match tokio::time::timeout(SUBSCRIBE_AT_START, revoked.next()).await {
+            Ok(Some(Followed::Up)) => {}
+            _ => anyhow::bail!(
+                "subscribing to session revocations: no subscription within {SUBSCRIBE_AT_START:?}"
+            ),
+        }
         let revoker = fanout.clone();
         let tasks = vec![
             tokio::spawn(async move {

@@ -129,13 +129,7 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     let update = sm.next("chat_updated").await;
     assert_eq!(update["chat"]["name"], "Renamed");
 
-    let added = app
-        .post(
-            &admin,
-            &format!("/api/chats/{id}/members"),
-            json!({"userIds": [newcomer.id]}),
-        )
-        .await;
+    let added = app.add_members(&admin, &id, &[&newcomer]).await;
     assert_eq!(added.status(), 200);
     assert_eq!(
         sm.next("chat_updated").await["chat"]["participants"]

@@ -115,13 +115,7 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
     let refused = sn.ack("send_message", send("let me in")).await;
     assert_eq!(code(&refused), "not_a_member", "{refused}");
 
-    let added = one
-        .post(
-            &admin,
-            &format!("/api/chats/{id}/members"),
-            json!({"userIds": [newcomer.id]}),
-        )
-        .await;
+    let added = one.add_members(&admin, &id, &[&newcomer]).await;
     assert_eq!(added.status(), 200);
     let kick = one
         .delete(&admin, &format!("/api/chats/{id}/members/{}", m.id))

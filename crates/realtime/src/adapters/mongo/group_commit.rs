@@ -41,7 +41,7 @@ pub(super) fn spawn(
     db: Database,
     durable: WriteConcern,
     deadline: Duration,
-) -> anyhow::Result<mpsc::Sender<Pending>> {
+) -> mpsc::Sender<Pending> {
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     let writer = Writer {
         messages: db.collection(MESSAGES),
@@ -80,7 +80,7 @@ pub(super) fn spawn(
             }
         }
     });
-    Ok(tx)
+    tx
 }
 
 struct Writer {

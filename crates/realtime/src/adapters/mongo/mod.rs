@@ -85,7 +85,7 @@ impl MongoStore {
             client,
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
-            inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer)?,
+            inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
         };

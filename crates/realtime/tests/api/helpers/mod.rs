@@ -281,6 +281,22 @@ impl TestApp {
         r.json().await.expect("json")
     }
 
+    /// `admin` adds `users` to group `chat`; the response.
+    pub async fn add_members(
+        &self,
+        admin: &User,
+        chat: &str,
+        users: &[&User],
+    ) -> reqwest::Response {
+        let ids: Vec<&str> = users.iter().map(|u| u.id.as_str()).collect();
+        self.post(
+            admin,
+            &format!("/api/chats/{chat}/members"),
+            json!({"userIds": ids}),
+        )
+        .await
+    }
+
     /// Creates (or fetches) the direct chat of `a` and `b`; its id.
     pub async fn direct_chat(&self, a: &User, b: &User) -> String {
         let r = self
