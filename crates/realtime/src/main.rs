@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use realtime::{Application, Config};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     common::server::run_service("realtime", 3002, |env| async move {
