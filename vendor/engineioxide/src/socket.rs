@@ -212,8 +212,15 @@ where
     /// pending signal, like the one-slot channel it replaces.
     pub(crate) heartbeat: Notify,
 
-    /// A cancellation token that will be triggered when the socket is being closed.
+    /// A cancellation token that will be triggered when the socket is being closed. Cancel it
+    /// with [`Socket::cancel`] only, so that [`Socket::closing`] is set first.
     pub(crate) cancellation_token: CancellationToken,
+    /// Set by [`Socket::cancel`] just before the token is cancelled (Batiyoun patch, see
+    /// `PATCHES.md`): a lock-free check for the WebSocket loop, which wakes on every queued
+    /// packet. `CancellationToken::is_cancelled` takes a mutex, and polling its `cancelled()`
+    /// future takes a second one; the loop polls that future once, to be woken by it, and
+    /// checks this flag after that.
+    closing: AtomicBool,
 
     /// Function to call when the socket is closed
     close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
@@ -249,6 +256,7 @@ where
             queue: PacketQueue::new(config.max_buffer_size),
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),
+            closing: AtomicBool::new(false),
 
             close_fn,
 
@@ -266,6 +274,18 @@ where
 
         self.queue.try_send_one(packet)
     }
+    /// Tells every task of this socket to stop: sets [`Socket::closing`], then cancels the
+    /// token (whose waiters are woken after the flag is visible).
+    pub(crate) fn cancel(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.cancellation_token.cancel();
+    }
+
+    /// Whether [`Socket::cancel`] was called; one atomic load.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     pub(crate) fn is_upgrading(&self) -> bool {
         self.upgrading.load(Ordering::Relaxed)
     }
@@ -605,6 +625,7 @@ where
             queue: PacketQueue::new(buffer_size),
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),
+            closing: AtomicBool::new(false),
             close_fn,
 
             data: D::default(),

@@ -408,6 +408,7 @@ where
         };
 
         let mut cancelled = pin!(socket.cancellation_token.cancelled());
+        let mut cancel_registered = false;
         let first_deadline = heartbeat.start(Instant::now());
         let mut deadline = pin!(tokio::time::sleep_until(
             first_deadline.unwrap_or_else(Instant::now)
@@ -416,8 +417,16 @@ where
 
         loop {
             let event = poll_fn(|cx| {
-                if cancelled.as_mut().poll(cx).is_ready() {
+                // Once `cancelled` has been polled it stays registered, and `Socket::cancel`
+                // sets the flag before waking it: after the first poll the flag is enough.
+                if socket.is_closing() {
                     return Poll::Ready(Event::Cancelled);
+                }
+                if !cancel_registered {
+                    if cancelled.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Event::Cancelled);
+                    }
+                    cancel_registered = true;
                 }
                 writer.poll_write(cx, &mut ws, &socket);
                 if let Poll::Ready(msg) = ws.poll_next_unpin(cx) {
@@ -867,11 +876,37 @@ mod tests {
         let conn = tokio::spawn(run(engine.clone(), socket.clone(), server, Heartbeat::Task));
         tokio::time::sleep(Duration::from_millis(20)).await;
 
-        socket.cancellation_token.cancel();
+        socket.cancel();
         tokio::time::timeout(TIMEOUT, conn)
             .await
             .expect("the connection should stop")
             .unwrap();
+    }
+
+    /// A connection that has been running for a while (woken by packets many times since it
+    /// first polled the token) stops when the session is closed on the server's side: after its
+    /// first poll the loop checks `Socket::is_closing`, which `Socket::cancel` sets.
+    #[tokio::test]
+    async fn running_connection_stops_when_the_session_is_closed() {
+        let (engine, mut disconnects) = engine(EngineIoConfig::default());
+        let socket = ws_session(&engine);
+        let (server, mut client) = ws_pair().await;
+        let conn = tokio::spawn(run(engine.clone(), socket.clone(), server, Heartbeat::Task));
+        for i in 0..20 {
+            socket.emit(format!("{i}")).unwrap();
+            assert_eq!(next_text(&mut client).await, format!("4{i}"));
+        }
+
+        engine.close_session(socket.id, DisconnectReason::ClosingServer);
+        tokio::time::timeout(TIMEOUT, conn)
+            .await
+            .expect("the connection should stop")
+            .unwrap();
+        let reason = tokio::time::timeout(TIMEOUT, disconnects.recv())
+            .await
+            .expect("the session is closed")
+            .expect("a reason");
+        assert_eq!(reason, DisconnectReason::ClosingServer);
     }
 
     /// The inline heartbeat pings right away, then closes a client that does not answer within
