@@ -1,16 +1,13 @@
 //! Live chat activity: `join_chat` / `leave_chat` subscribe a socket to a chat's room (members
 //! only), and `typing` tells the chat's other members (throttled; the indicator expires).
 
-use std::sync::Arc;
-
 use common::ApiError;
 use common::contracts::events::{ChatRef, TypingEvent, server};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use validator::Validate;
 
-use super::{Session, SharedServices, emit, invalid_payload, reply};
+use super::{Call, Session, SharedServices, emit, invalid_payload, reply};
 use crate::ports::{chat_room, user_room};
 
 async fn member_chat_id(
@@ -28,12 +25,14 @@ async fn member_chat_id(
         .id)
 }
 
-pub async fn join_chat<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<ChatRef>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn join_chat<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, ChatRef>,
 ) {
     let result = member_chat_id(&app, &session, data).await.map(|id| {
         s.join(chat_room(&id));
@@ -42,12 +41,14 @@ pub async fn join_chat<A: Adapter>(
     reply(ack, result);
 }
 
-pub async fn leave_chat<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<ChatRef>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn leave_chat<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, ChatRef>,
 ) {
     let result = member_chat_id(&app, &session, data).await.map(|id| {
         s.leave(chat_room(&id));
@@ -56,12 +57,14 @@ pub async fn leave_chat<A: Adapter>(
     reply(ack, result);
 }
 
-pub async fn typing<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<ChatRef>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn typing<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, ChatRef>,
 ) {
     let result = async {
         let chat = member_chat_id(&app, &session, data).await?;

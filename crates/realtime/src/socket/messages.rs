@@ -3,23 +3,22 @@
 //! with the stored message. A resend is fanned out again (clients dedupe by message id), so a
 //! crash between storing and fanning out cannot lose the live delivery.
 
-use std::sync::Arc;
-
 use common::contracts::chat::Message;
 use common::contracts::events::{SendMessage, server};
 use serde::Serialize;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use validator::Validate;
 
-use super::{Session, SharedServices, emit, invalid_payload, reply, rooms_of};
+use super::{Call, emit, invalid_payload, reply, rooms_of};
 
-pub async fn send_message<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<SendMessage>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn send_message<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, SendMessage>,
 ) {
     let result = async {
         session.limiter.check()?;

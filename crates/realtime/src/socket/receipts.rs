@@ -1,23 +1,22 @@
 //! Receipts: `read_receipt` (this message and every earlier one are read; all members get
 //! `message_read`) and `delivered` (the sender gets `message_delivered`).
 
-use std::sync::Arc;
-
 use common::contracts::events::{MessageRef, ReceiptEvent, server};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, SocketRef, State, TryData};
 use validator::Validate;
 
-use super::{Session, SharedServices, emit, invalid_payload, reply, rooms_of};
+use super::{Call, emit, invalid_payload, reply, rooms_of};
 use crate::ports::user_room;
 
-pub async fn read_receipt<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<MessageRef>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn read_receipt<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, MessageRef>,
 ) {
     let result = async {
         session.limiter.check()?;
@@ -41,12 +40,14 @@ pub async fn read_receipt<A: Adapter>(
     reply(ack, result);
 }
 
-pub async fn delivered<A: Adapter>(
-    s: SocketRef<A>,
-    ack: AckSender<A>,
-    TryData(data): TryData<MessageRef>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn delivered<A: Adapter>(
+    Call {
+        s,
+        ack,
+        data,
+        app,
+        session,
+    }: Call<A, MessageRef>,
 ) {
     let result = async {
         session.limiter.check()?;

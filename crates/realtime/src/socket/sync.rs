@@ -3,20 +3,20 @@
 //! after, oldest first per chat, bounded by `limit`; it repeats with advanced cursors while
 //! `hasMore`. Live `new_message` events may overlap a sync: clients dedupe by message id.
 
-use std::sync::Arc;
-
 use common::contracts::events::SyncRequest;
 use socketioxide::adapter::Adapter;
-use socketioxide::extract::{AckSender, Extension, State, TryData};
 use validator::Validate;
 
-use super::{Session, SharedServices, invalid_payload, reply};
+use super::{Call, invalid_payload, reply};
 
-pub async fn sync<A: Adapter>(
-    ack: AckSender<A>,
-    TryData(data): TryData<SyncRequest>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
+pub(crate) async fn sync<A: Adapter>(
+    Call {
+        ack,
+        data,
+        app,
+        session,
+        ..
+    }: Call<A, SyncRequest>,
 ) {
     let result = async {
         session.limiter.check()?;

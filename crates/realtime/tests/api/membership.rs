@@ -76,6 +76,15 @@ async fn invalid_events_are_refused_with_validation_failed(backend: Backend) {
     assert_eq!(code(&bad_id), "validation_failed", "{bad_id}");
     let wrong_shape = sa.ack("send_message", json!("just a string")).await;
     assert_eq!(code(&wrong_shape), "invalid_json", "{wrong_shape}");
+    let no_payload = sa.ack("read_receipt", json!(null)).await;
+    assert_eq!(code(&no_payload), "invalid_json", "{no_payload}");
+    // An event nobody handles is ignored: no answer, and the socket keeps working.
+    sa.emit("no_such_event", json!({"chatId": chat})).await;
+    let after = sa.ack("join_chat", json!({"chatId": chat})).await;
+    assert!(
+        ok(&after),
+        "the socket still answers after an unknown event: {after}"
+    );
     let max = sa.ack("send_message", json!({"chatId": chat, "clientMsgId": cmid(), "content": "é".repeat(5000), "encrypted": false})).await;
     assert!(ok(&max), "5000 characters are allowed: {max}");
     let bad_body = app

@@ -92,6 +92,11 @@ impl TestSocket {
         }
     }
 
+    /// Emits `event` without asking for an ack.
+    pub async fn emit(&self, event: &str, payload: Value) {
+        self.client.emit(event, payload).await.expect("emit");
+    }
+
     /// Emits `event` and waits for its ack.
     pub async fn ack(&self, event: &str, payload: Value) -> Value {
         let (tx, rx) = tokio::sync::oneshot::channel();
