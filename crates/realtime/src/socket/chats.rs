@@ -25,61 +25,44 @@ async fn member_chat_id(
         .id)
 }
 
-pub(crate) async fn join_chat<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, ChatRef>,
-) {
-    let result = member_chat_id(&app, &session, data).await.map(|id| {
-        s.join(chat_room(&id));
-        json!({ "ok": true })
-    });
-    reply(ack, result);
+pub(crate) async fn join_chat<A: Adapter>(call: Call<A, ChatRef>) {
+    let result = member_chat_id(&call.app, &call.session, call.data)
+        .await
+        .map(|id| {
+            call.s.join(chat_room(&id));
+            json!({ "ok": true })
+        });
+    reply(call.ack, result);
 }
 
-pub(crate) async fn leave_chat<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, ChatRef>,
-) {
-    let result = member_chat_id(&app, &session, data).await.map(|id| {
-        s.leave(chat_room(&id));
-        json!({ "ok": true })
-    });
-    reply(ack, result);
+pub(crate) async fn leave_chat<A: Adapter>(call: Call<A, ChatRef>) {
+    let result = member_chat_id(&call.app, &call.session, call.data)
+        .await
+        .map(|id| {
+            call.s.leave(chat_room(&id));
+            json!({ "ok": true })
+        });
+    reply(call.ack, result);
 }
 
-pub(crate) async fn typing<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, ChatRef>,
-) {
+pub(crate) async fn typing<A: Adapter>(call: Call<A, ChatRef>) {
     let result = async {
-        let chat = member_chat_id(&app, &session, data).await?;
-        let broadcast = app
+        let chat = member_chat_id(&call.app, &call.session, call.data).await?;
+        let broadcast = call
+            .app
             .presence
-            .typing(&chat, &session.user_id)
+            .typing(&chat, &call.session.user_id)
             .await
             .map_err(ApiError::unavailable)?;
         if broadcast {
             let event = TypingEvent {
                 chat_id: chat.clone(),
-                user_id: session.user_id.clone(),
+                user_id: call.session.user_id.clone(),
             };
             emit(
-                s.to(chat_room(&chat)).except(user_room(&session.user_id)),
+                call.s
+                    .to(chat_room(&chat))
+                    .except(user_room(&call.session.user_id)),
                 server::USER_TYPING,
                 &event,
             )
@@ -88,5 +71,5 @@ pub(crate) async fn typing<A: Adapter>(
         Ok(json!({ "ok": true }))
     }
     .await;
-    reply(ack, result);
+    reply(call.ack, result);
 }

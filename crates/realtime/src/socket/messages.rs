@@ -11,26 +11,18 @@ use validator::Validate;
 
 use super::{Call, emit, invalid_payload, reply, rooms_of};
 
-pub(crate) async fn send_message<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, SendMessage>,
-) {
+pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
     let result = async {
-        session.limiter.check()?;
-        let req = data.map_err(invalid_payload)?;
+        call.session.limiter.check()?;
+        let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        let sent = app.messages.send(&session.user_id, req).await?;
+        let sent = call.app.messages.send(&call.session.user_id, req).await?;
         if sent.fresh {
             metrics::counter!("realtime_messages_accepted_total").increment(1);
         }
         let started = std::time::Instant::now();
         emit(
-            s.to(rooms_of(&sent.participants)),
+            call.s.to(rooms_of(&sent.participants)),
             server::NEW_MESSAGE,
             &sent.message,
         )
@@ -43,12 +35,12 @@ pub(crate) async fn send_message<A: Adapter>(
         // Serialised straight from the message, not through a `serde_json::Value` copy of it.
         // A client that did not ask for an ack gets none; that is not an error.
         Ok(message) => {
-            let _ = ack.send(&Accepted {
+            let _ = call.ack.send(&Accepted {
                 ok: true,
                 message: &message,
             });
         }
-        Err(e) => reply(ack, Err(e)),
+        Err(e) => reply(call.ack, Err(e)),
     }
 }
 

@@ -9,27 +9,19 @@ use validator::Validate;
 use super::{Call, emit, invalid_payload, reply, rooms_of};
 use crate::ports::user_room;
 
-pub(crate) async fn read_receipt<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, MessageRef>,
-) {
+pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
     let result = async {
-        session.limiter.check()?;
-        let req = data.map_err(invalid_payload)?;
+        call.session.limiter.check()?;
+        let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        let receipt = app.messages.read(&session.user_id, &req).await?;
+        let receipt = call.app.messages.read(&call.session.user_id, &req).await?;
         let event = ReceiptEvent {
             chat_id: receipt.chat.id.clone(),
             message_id: receipt.message.id.clone(),
-            user_id: session.user_id.clone(),
+            user_id: call.session.user_id.clone(),
         };
         emit(
-            s.to(rooms_of(&receipt.chat.participants)),
+            call.s.to(rooms_of(&receipt.chat.participants)),
             server::MESSAGE_READ,
             &event,
         )
@@ -37,31 +29,28 @@ pub(crate) async fn read_receipt<A: Adapter>(
         Ok(json!({ "ok": true }))
     }
     .await;
-    reply(ack, result);
+    reply(call.ack, result);
 }
 
-pub(crate) async fn delivered<A: Adapter>(
-    Call {
-        s,
-        ack,
-        data,
-        app,
-        session,
-    }: Call<A, MessageRef>,
-) {
+pub(crate) async fn delivered<A: Adapter>(call: Call<A, MessageRef>) {
     let result = async {
-        session.limiter.check()?;
-        let req = data.map_err(invalid_payload)?;
+        call.session.limiter.check()?;
+        let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        if let Some(receipt) = app.messages.delivered(&session.user_id, &req).await? {
+        if let Some(receipt) = call
+            .app
+            .messages
+            .delivered(&call.session.user_id, &req)
+            .await?
+        {
             metrics::counter!("realtime_messages_delivered_total").increment(1);
             let event = ReceiptEvent {
                 chat_id: receipt.chat.id.clone(),
                 message_id: receipt.message.id.clone(),
-                user_id: session.user_id.clone(),
+                user_id: call.session.user_id.clone(),
             };
             emit(
-                s.to(user_room(&receipt.message.sender_id)),
+                call.s.to(user_room(&receipt.message.sender_id)),
                 server::MESSAGE_DELIVERED,
                 &event,
             )
@@ -70,5 +59,5 @@ pub(crate) async fn delivered<A: Adapter>(
         Ok(json!({ "ok": true }))
     }
     .await;
-    reply(ack, result);
+    reply(call.ack, result);
 }

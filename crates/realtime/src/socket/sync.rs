@@ -9,22 +9,14 @@ use validator::Validate;
 
 use super::{Call, invalid_payload, reply};
 
-pub(crate) async fn sync<A: Adapter>(
-    Call {
-        ack,
-        data,
-        app,
-        session,
-        ..
-    }: Call<A, SyncRequest>,
-) {
+pub(crate) async fn sync<A: Adapter>(call: Call<A, SyncRequest>) {
     let result = async {
-        session.limiter.check()?;
-        let req = data.map_err(invalid_payload)?;
+        call.session.limiter.check()?;
+        let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        let page = app.messages.sync(&session.user_id, &req).await?;
+        let page = call.app.messages.sync(&call.session.user_id, &req).await?;
         serde_json::to_value(page).map_err(common::ApiError::internal)
     }
     .await;
-    reply(ack, result);
+    reply(call.ack, result);
 }
