@@ -63,6 +63,21 @@ pub(crate) struct Call<A: Adapter, T> {
     pub session: Arc<Session>,
 }
 
+impl<A: Adapter> Call<A, serde_json::Value> {
+    /// The same call with its payload decoded into the event's type.
+    fn typed<T: DeserializeOwned>(self) -> Call<A, T> {
+        Call {
+            s: self.s,
+            ack: self.ack,
+            data: self
+                .data
+                .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string())),
+            app: self.app,
+            session: self.session,
+        }
+    }
+}
+
 /// Routes every client event. ONE handler for all events rather than one `on(event, …)` per event
 /// and socket: socketioxide keeps a socket's handlers in a map of its own, which for seven events
 /// cost 341 bytes per connection (heaptrack, 19k idle sockets). Unknown events are ignored, as
@@ -75,32 +90,21 @@ async fn dispatch<A: Adapter>(
     State(app): State<SharedServices>,
     Extension(session): Extension<Arc<Session>>,
 ) {
-    fn call<A: Adapter, T: DeserializeOwned>(
-        s: SocketRef<A>,
-        ack: AckSender<A>,
-        data: Result<serde_json::Value, impl std::fmt::Display>,
-        app: SharedServices,
-        session: Arc<Session>,
-    ) -> Call<A, T> {
-        let data = data
-            .map_err(|e| e.to_string())
-            .and_then(|v| serde_json::from_value(v).map_err(|e| e.to_string()));
-        Call {
-            s,
-            ack,
-            data,
-            app,
-            session,
-        }
-    }
+    let call = Call {
+        s,
+        ack,
+        data: data.map_err(|e| e.to_string()),
+        app,
+        session,
+    };
     match event.as_str() {
-        client::SEND_MESSAGE => messages::send_message(call(s, ack, data, app, session)).await,
-        client::JOIN_CHAT => chats::join_chat(call(s, ack, data, app, session)).await,
-        client::LEAVE_CHAT => chats::leave_chat(call(s, ack, data, app, session)).await,
-        client::TYPING => chats::typing(call(s, ack, data, app, session)).await,
-        client::READ_RECEIPT => receipts::read_receipt(call(s, ack, data, app, session)).await,
-        client::DELIVERED => receipts::delivered(call(s, ack, data, app, session)).await,
-        client::SYNC => sync::sync(call(s, ack, data, app, session)).await,
+        client::SEND_MESSAGE => messages::send_message(call.typed()).await,
+        client::JOIN_CHAT => chats::join_chat(call.typed()).await,
+        client::LEAVE_CHAT => chats::leave_chat(call.typed()).await,
+        client::TYPING => chats::typing(call.typed()).await,
+        client::READ_RECEIPT => receipts::read_receipt(call.typed()).await,
+        client::DELIVERED => receipts::delivered(call.typed()).await,
+        client::SYNC => sync::sync(call.typed()).await,
         _ => tracing::debug!(event, "unknown client event ignored"),
     }
 }
