@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use bson::{Document, doc};
+use bson::{Document, RawDocumentBuf, doc};
 use common::contracts::chat::Message;
 use mongodb::error::{ErrorKind, InsertManyError};
 use mongodb::options::WriteConcern;
@@ -45,6 +45,7 @@ pub(super) fn spawn(
     let (tx, mut rx) = mpsc::channel::<Pending>(4 * MAX_BATCH);
     let writer = Writer {
         messages: db.collection(MESSAGES),
+        inserts: db.collection(MESSAGES),
         durable,
     };
     tokio::spawn(async move {
@@ -85,6 +86,8 @@ pub(super) fn spawn(
 
 struct Writer {
     messages: Collection<Document>,
+    /// The same collection, written as raw BSON (`message_doc`).
+    inserts: Collection<RawDocumentBuf>,
     durable: WriteConcern,
 }
 
@@ -136,7 +139,7 @@ impl Writer {
             return outcomes;
         }
         let Err(e) = self
-            .messages
+            .inserts
             .insert_many(&docs)
             .ordered(false)
             .write_concern(self.durable.clone())
