@@ -64,6 +64,8 @@ impl Application {
     /// Builds with an injected key-value store (the one-process dev mode shares one with auth-api).
     /// Fan-out uses Redis when `REDIS_URL` is set, the in-process adapter otherwise.
     pub async fn build_with_kv(config: Config, kv: SharedKv) -> anyhow::Result<Self> {
+        // Before the services below take their metric handles (a handle taken earlier is a no-op).
+        let _ = common::observability::prometheus();
         let backend: Arc<dyn ChatStore> = match &config.mongodb_url {
             Some(url) => {
                 let patience = Patience {

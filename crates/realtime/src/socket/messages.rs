@@ -18,7 +18,7 @@ pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
         req.validate()?;
         let sent = call.app.messages.send(&call.session.user_id, req).await?;
         if sent.fresh {
-            metrics::counter!("realtime_messages_accepted_total").increment(1);
+            call.app.messages.metrics.accepted.increment(1);
         }
         let started = std::time::Instant::now();
         emit(
@@ -27,7 +27,11 @@ pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
             &sent.message,
         )
         .await;
-        metrics::histogram!("realtime_fanout_seconds").record(started.elapsed().as_secs_f64());
+        call.app
+            .messages
+            .metrics
+            .fanout_seconds
+            .record(started.elapsed().as_secs_f64());
         Ok(sent.message)
     }
     .await;
