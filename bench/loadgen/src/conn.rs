@@ -24,6 +24,10 @@ pub struct Recorder {
     pub deliveries: Mutex<Vec<(u32, u32, u32)>>,
     /// `(message, latency µs)` per positive ack.
     pub acks: Mutex<Vec<(u32, u32)>>,
+    /// Every other event received (e.g. `chat_updated` when rooms are created): `drain` waits
+    /// for these too, so a phase does not start while the previous one's traffic is still
+    /// being written.
+    pub other_events: AtomicU64,
     pub nacks: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub disconnects: AtomicU64,
@@ -37,6 +41,7 @@ impl Recorder {
             epoch: Instant::now(),
             deliveries: Mutex::new(Vec::new()),
             acks: Mutex::new(Vec::new()),
+            other_events: AtomicU64::new(0),
             nacks: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
@@ -174,6 +179,8 @@ fn on_text(idx: u32, t: &str, rec: &Recorder, cl: Option<&ClosedLoop>) -> Option
                     rec.protocol_errors.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        } else {
+            rec.other_events.fetch_add(1, Ordering::Relaxed);
         }
         return None;
     }

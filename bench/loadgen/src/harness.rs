@@ -300,12 +300,13 @@ pub async fn publish(
     first..rec.next_msg.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Waits until no new delivery or ack has arrived for `quiet`, at most `max`.
+/// Waits until no new delivery, ack or other event has arrived for `quiet`, at most `max`.
 pub async fn drain(rec: &Recorder, quiet: Duration, max: Duration) {
     let start = Instant::now();
     let count = || {
         rec.deliveries.lock().map(|d| d.len()).unwrap_or(0)
             + rec.acks.lock().map(|a| a.len()).unwrap_or(0)
+            + rec.other_events.load(std::sync::atomic::Ordering::Relaxed) as usize
     };
     let mut last = count();
     let mut last_change = Instant::now();
