@@ -44,7 +44,7 @@ pub struct MessageService {
 /// The send path's metrics, registered once. `metrics::histogram!(name, label => value)` looks
 /// the series up in the recorder's registry on every call (building and hashing its key was
 /// 1.4% of the server's CPU in a rooms-of-10 fan-out profile). Handles taken before a recorder
-/// is installed record nothing, so `App` installs it first.
+/// is installed record nothing, so `Application::build_with_kv` installs it first.
 #[derive(Clone)]
 pub struct SendMetrics {
     pub accepted: metrics::Counter,
