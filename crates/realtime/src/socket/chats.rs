@@ -5,6 +5,7 @@ use common::ApiError;
 use common::contracts::events::{ChatRef, TypingEvent, server};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
 use validator::Validate;
 
 use super::{Call, Session, SharedServices, emit, invalid_payload, reply};
@@ -26,20 +27,23 @@ async fn member_chat_id(
 }
 
 pub(crate) async fn join_chat<A: Adapter>(call: Call<A, ChatRef>) {
-    let result = member_chat_id(&call.app, &call.session, call.data)
-        .await
-        .map(|id| {
-            call.s.join(chat_room(&id));
-            json!({ "ok": true })
-        });
-    reply(call.ack, result);
+    change_room(call, |s, room| s.join(room)).await
 }
 
 pub(crate) async fn leave_chat<A: Adapter>(call: Call<A, ChatRef>) {
+    change_room(call, |s, room| s.leave(room)).await
+}
+
+/// Once the sender is known to be a member, joins the socket to the chat's room or leaves it
+/// (`change`) and acks `{"ok":true}`.
+async fn change_room<A: Adapter>(
+    call: Call<A, ChatRef>,
+    change: impl FnOnce(&SocketRef<A>, String),
+) {
     let result = member_chat_id(&call.app, &call.session, call.data)
         .await
         .map(|id| {
-            call.s.leave(chat_room(&id));
+            change(&call.s, chat_room(&id));
             json!({ "ok": true })
         });
     reply(call.ack, result);
