@@ -43,7 +43,7 @@ pub(crate) async fn delivered<A: Adapter>(call: Call<A, MessageRef>) {
             .delivered(&call.session.user_id, &req)
             .await?
         {
-            metrics::counter!("realtime_messages_delivered_total").increment(1);
+            call.app.messages.metrics.delivered.increment(1);
             let event = ReceiptEvent {
                 chat_id: receipt.chat.id.clone(),
                 message_id: receipt.message.id.clone(),
