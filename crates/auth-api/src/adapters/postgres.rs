@@ -9,7 +9,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
-use super::{POSTGRES_MIGRATIONS, like_prefix, store_error};
+use super::{POSTGRES_MIGRATIONS, like_prefix, migrator, store_error};
 use crate::ports::{NewUser, StoreResult, UserRecord, UserStore};
 
 pub struct PostgresStore {
@@ -25,7 +25,7 @@ impl PostgresStore {
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
-        super::migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
+        migrator(POSTGRES_MIGRATIONS).run(&pool).await?;
         Ok(Self { pool })
     }
 }

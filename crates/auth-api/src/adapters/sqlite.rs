@@ -10,7 +10,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use uuid::Uuid;
 
-use super::{SQLITE_MIGRATIONS, like_prefix, store_error};
+use super::{SQLITE_MIGRATIONS, like_prefix, migrator, store_error};
 use crate::ports::{NewUser, StoreResult, UserRecord, UserStore};
 
 pub struct SqliteStore {
@@ -39,7 +39,7 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(options)
             .await?;
-        super::migrator(SQLITE_MIGRATIONS).run(&pool).await?;
+        migrator(SQLITE_MIGRATIONS).run(&pool).await?;
         Ok(Self { pool })
     }
 }
