@@ -418,6 +418,16 @@ fn fanout_rows(
         .values(f(o, bad), f(b, bad))
         .target("0", o.as_ref().map(|r| bad(r) == 0.0)),
     );
+    let refused = |r: &scenarios::FanoutResult| f64::from(r.connect_failures);
+    rows.push(
+        Row::new(
+            scen,
+            "connections that failed to connect (their rooms do not publish)",
+            false,
+        )
+        .values(f(o, refused), f(b, refused))
+        .target("0", o.as_ref().map(|r| r.connect_failures == 0)),
+    );
 }
 
 fn auth_rows(rows: &mut Vec<Row>, a: &auth::AuthResult) {

@@ -83,6 +83,8 @@ pub struct Step {
 pub struct FanoutResult {
     pub connections: u32,
     pub connect_failures: u32,
+    /// Rooms that did not publish because a member failed to connect.
+    pub rooms_left_out: u32,
     pub room_size: u32,
     pub moderate_rate: f64,
     pub moderate_deliveries: u64,
@@ -139,15 +141,24 @@ pub async fn fanout(
     let chats = create_rooms(ctx, &servers[0].base_url(), &rooms).await?;
     drain(&rec, Duration::from_millis(500), Duration::from_secs(5)).await;
     rec.take_deliveries();
+    // A room publishes only if every member connected: each of its messages is then expected
+    // at exactly `r - 1` receivers. A failed connection is reported (`connect_failures`), never
+    // counted as a lost delivery.
     let pubs: Vec<(&Conn, &str)> = rooms
         .iter()
         .zip(&chats)
+        .filter(|(m, _)| all_connected(m, &conns))
         .filter_map(|(m, c)| Some((conns.get(m[0] as usize)?.as_ref()?, c.as_str())))
         .collect();
+    let rooms_left_out = (rooms.len() - pubs.len()) as u32;
+    if rooms_left_out > 0 {
+        eprintln!("  fanout: {rooms_left_out} rooms left out (a member failed to connect)");
+    }
     let expected = u64::from(r - 1);
     let mut res = FanoutResult {
         connections: n - failed,
         connect_failures: failed,
+        rooms_left_out,
         room_size: r,
         moderate_rate: plan.moderate_rate,
         ..Default::default()
@@ -228,6 +239,13 @@ pub async fn fanout(
     res.nacks = rec.nacks.load(std::sync::atomic::Ordering::Relaxed);
     drop(conns);
     Ok(res)
+}
+
+/// Whether every member of a room (user numbers, indexes into `conns`) is connected.
+fn all_connected<C>(members: &[u32], conns: &[Option<C>]) -> bool {
+    members
+        .iter()
+        .all(|&u| conns.get(u as usize).is_some_and(Option::is_some))
 }
 
 /// CPU seconds this process has used (utime + stime).
@@ -372,4 +390,20 @@ async fn durable_on(
         nacks: rec.nacks.load(std::sync::atomic::Ordering::Relaxed),
         duplicate_acks: n - ids.len() as u64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::all_connected;
+
+    #[test]
+    fn a_room_with_a_member_that_failed_to_connect_is_not_complete() {
+        let conns = [Some(()), None, Some(()), Some(())];
+        assert!(all_connected(&[0, 2, 3], &conns));
+        assert!(!all_connected(&[0, 1], &conns));
+        assert!(
+            !all_connected(&[3, 4], &conns),
+            "a member past the end never connected"
+        );
+    }
 }
