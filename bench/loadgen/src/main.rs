@@ -238,7 +238,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             } else {
                 // From 100: on a slow host the baseline's two nodes missed 250 msgs/s (p99 past
                 // 100 ms, also on the retry), which left it with no figure at all.
-                vec![100.0, 250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0]
+                vec![
+                    100.0, 250.0, 500.0, 1000.0, 1500.0, 2000.0, 3000.0, 4000.0, 6000.0, 8000.0,
+                ]
             },
             step_secs: if quick { 2 } else { 3 },
         };
@@ -319,7 +321,7 @@ fn fanout_plan(quick: bool, r: u32) -> FanoutPlan {
             connections: 10_000,
             moderate_rate: 5.0,
             moderate_secs: 5,
-            ramp: vec![10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0],
+            ramp: vec![10.0, 20.0, 40.0, 60.0, 80.0, 100.0, 120.0, 160.0, 200.0],
             step_secs: 3,
         },
     }
