@@ -126,6 +126,41 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             }
             rows.push(row);
         }
+        // The per-connection figure above counts from the idle server, so the first step also
+        // pays for the allocator's and runtime's warm-up; these two rows separate the two.
+        if let [.., prev, last] = counts {
+            let pick = |r: &Option<Vec<scenarios::IdlePoint>>, i: usize| {
+                r.as_ref().and_then(|v| v.get(i)).cloned()
+            };
+            let (ip, il) = (counts.len() - 2, counts.len() - 1);
+            let marginal = |r: &Option<Vec<scenarios::IdlePoint>>| {
+                let (p, l) = (pick(r, ip)?, pick(r, il)?);
+                let added = l
+                    .connections
+                    .checked_sub(p.connections)
+                    .filter(|&n| n > 0)?;
+                Some(l.rss_kb.saturating_sub(p.rss_kb) as f64 / f64::from(added))
+            };
+            rows.push(
+                Row::new(
+                    "idle connections",
+                    &format!("server RSS per connection added from {prev} to {last} (KiB)"),
+                    false,
+                )
+                .values(marginal(&o), marginal(&b)),
+            );
+            let total = |r: &Option<Vec<scenarios::IdlePoint>>| {
+                pick(r, il).map(|p| p.rss_kb as f64 / 1024.0)
+            };
+            rows.push(
+                Row::new(
+                    "idle connections",
+                    &format!("server RSS in all at {last} connections (MiB)"),
+                    false,
+                )
+                .values(total(&o), total(&b)),
+            );
+        }
         raw.insert("idle".into(), serde_json::json!({"ours": o, "baseline": b}));
     }
 
