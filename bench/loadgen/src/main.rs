@@ -129,17 +129,20 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         // The per-connection figure above counts from the idle server, so the first step also
         // pays for the allocator's and runtime's warm-up; these two rows separate the two.
         if let [.., prev, last] = counts {
-            let pick = |r: &Option<Vec<scenarios::IdlePoint>>, i: usize| {
-                r.as_ref().and_then(|v| v.get(i)).cloned()
+            let last_two = |r: &Option<Vec<scenarios::IdlePoint>>| match r.as_deref() {
+                Some([.., p, l]) => Some((
+                    p.rss_kb,
+                    l.rss_kb,
+                    l.connections.saturating_sub(p.connections),
+                )),
+                _ => None,
             };
-            let (ip, il) = (counts.len() - 2, counts.len() - 1);
             let marginal = |r: &Option<Vec<scenarios::IdlePoint>>| {
-                let (p, l) = (pick(r, ip)?, pick(r, il)?);
-                let added = l
-                    .connections
-                    .checked_sub(p.connections)
-                    .filter(|&n| n > 0)?;
-                Some(l.rss_kb.saturating_sub(p.rss_kb) as f64 / f64::from(added))
+                let (p_kb, l_kb, added) = last_two(r).filter(|&(_, _, n)| n > 0)?;
+                Some(l_kb.saturating_sub(p_kb) as f64 / f64::from(added))
+            };
+            let total = |r: &Option<Vec<scenarios::IdlePoint>>| {
+                last_two(r).map(|(_, l_kb, _)| l_kb as f64 / 1024.0)
             };
             rows.push(
                 Row::new(
@@ -149,9 +152,6 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
                 )
                 .values(marginal(&o), marginal(&b)),
             );
-            let total = |r: &Option<Vec<scenarios::IdlePoint>>| {
-                pick(r, il).map(|p| p.rss_kb as f64 / 1024.0)
-            };
             rows.push(
                 Row::new(
                     "idle connections",

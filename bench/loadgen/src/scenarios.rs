@@ -14,7 +14,7 @@ use crate::harness::{
 use crate::servers::{CpuTimes, Server};
 
 /// Idle authenticated connections: server RSS per connection at each count.
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize)]
 pub struct IdlePoint {
     pub connections: u32,
     pub failed: u32,
