@@ -134,11 +134,18 @@ pub async fn fanout(
     // Connect first, then create the rooms: nobody shares a chat at connect time, so our
     // presence announcement (user_online to chat partners, which the baseline does not have)
     // stays out of the measurement.
-    let (conns, failed, err, _) = connect_all(ctx, 0..n, addr_of, &rec, |_| None).await;
+    let (conns, failed, err, connecting) = connect_all(ctx, 0..n, addr_of, &rec, |_| None).await;
     if let Some(e) = err {
         eprintln!("  fanout: {failed} connections failed, first: {e}");
     }
+    let creating = Instant::now();
     let chats = create_rooms(ctx, &servers[0].base_url(), &rooms).await?;
+    eprintln!(
+        "  fanout: {n} connections in {:.1} s, {} rooms created in {:.1} s",
+        connecting.as_secs_f64(),
+        rooms.len(),
+        creating.elapsed().as_secs_f64()
+    );
     drain(&rec, Duration::from_millis(500), Duration::from_secs(5)).await;
     rec.take_deliveries();
     // A room publishes only if every member connected: each of its messages is then expected
