@@ -20,13 +20,31 @@ LOADGEN_CORE=${BENCH_LOADGEN_CORE:-1}
 MONGO_PORT=${BENCH_MONGO_PORT:-27118}
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
-say "build (release): realtime, auth-api, loadgen"
+# The baseline's npm packages and the nx-27017 virtualenv are downloads, not compilation: fetch
+# them while cargo compiles (on a fresh clone the build is most of the wall time), then wait.
+NX=${NX27017_BIN:-}
+for c in /opt/nxvenv/bin/nx-27017 "$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"; do
+  [ -z "$NX" ] && [ -x "$c" ] && NX=$c
+done
+prepare() {
+  if [ ! -d bench/baseline-node/node_modules ] || [ bench/baseline-node/package-lock.json -nt bench/baseline-node/node_modules ]; then
+    (cd bench/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  if [ -z "$NX" ]; then
+    python3 -m venv "$HOME/.cache/batiyoun/nxvenv"
+    "$HOME/.cache/batiyoun/nxvenv/bin/pip" install -q nx-27017
+  fi
+}
+say "baseline npm ci and nx-27017 virtualenv (in the background), build (release): realtime, auth-api, loadgen"
+prepare >/tmp/bench-prepare.log 2>&1 &
+PREPARE_PID=$!
 cargo build --release -q -p realtime -p auth-api -p loadgen
-
-say "baseline: npm ci"
-if [ ! -d bench/baseline-node/node_modules ] || [ bench/baseline-node/package-lock.json -nt bench/baseline-node/node_modules ]; then
-  (cd bench/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
+if ! wait "$PREPARE_PID"; then
+  cat /tmp/bench-prepare.log >&2
+  echo "bench/run.sh: npm ci or the nx-27017 install failed (log above)" >&2
+  exit 1
 fi
+[ -z "$NX" ] && NX="$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"
 
 say "Redis 127.0.0.1:6379"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
@@ -37,15 +55,6 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 say "nx-27017 (MongoDB-wire test server) on 127.0.0.1:$MONGO_PORT"
-NX=${NX27017_BIN:-}
-for c in /opt/nxvenv/bin/nx-27017 "$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"; do
-  [ -z "$NX" ] && [ -x "$c" ] && NX=$c
-done
-if [ -z "$NX" ]; then
-  python3 -m venv "$HOME/.cache/batiyoun/nxvenv"
-  "$HOME/.cache/batiyoun/nxvenv/bin/pip" install -q nx-27017
-  NX="$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"
-fi
 NX_VERSION=$("$(dirname "$NX")/pip" show nx-27017 2>/dev/null | awk '/^Version/{print $2}' || true)
 NX_PID=
 cleanup() { [ -n "$NX_PID" ] && kill "$NX_PID" 2>/dev/null || true; }
