@@ -102,7 +102,7 @@ pub async fn connect(
     // The source port is chosen at connect(), for this destination. A bind() to port 0 would
     // pick one no socket on `local` holds, whatever its peer: a search the kernel makes longer
     // with every socket in TIME_WAIT, and a scenario that closes its connections leaves tens of
-    // thousands. Connecting the next scenario's 10,000 then spent ~90 % of the load generator's
+    // thousands. Connecting the next scenario's 10,000 then spent ~90% of the load generator's
     // core in that search (`inet_csk_get_port`), ~20 s, with the server idle.
     nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::IpBindAddressNoPort, &true)
         .map_err(|e| format!("IP_BIND_ADDRESS_NO_PORT: {e}"))?;

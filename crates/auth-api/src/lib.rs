@@ -19,12 +19,11 @@ pub mod startup;
 pub use config::Config;
 pub use startup::Application;
 
-/// The `auth-api` binary's whole body: `src/main.rs` only calls it (and, for `realtime`, names
-/// the allocator).
+/// The `auth-api` binary's whole body: `src/main.rs` only calls it.
 ///
 /// It lives in the library because a binary compiles again, in its own crate, the generic and
 /// async code it instantiates from a library: with the server's future built in `main.rs`, the
-/// release build compiled most of the service twice (bench/README.md, "Build time").
+/// release build compiled most of the service twice (bench/README.md, "Build and suite time").
 #[tokio::main]
 pub async fn main() -> std::process::ExitCode {
     common::server::run_service("auth-api", 3001, |env| async move {

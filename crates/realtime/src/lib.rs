@@ -18,12 +18,11 @@ pub mod socket;
 pub use app::Application;
 pub use config::Config;
 
-/// The `realtime` binary's whole body: `src/main.rs` only calls it (and, for `realtime`, names
-/// the allocator).
+/// The `realtime` binary's whole body: `src/main.rs` only calls it (and names the allocator).
 ///
 /// It lives in the library because a binary compiles again, in its own crate, the generic and
 /// async code it instantiates from a library: with the server's future built in `main.rs`, the
-/// release build compiled most of the service twice (bench/README.md, "Build time").
+/// release build compiled most of the service twice (bench/README.md, "Build and suite time").
 #[tokio::main]
 pub async fn main() -> std::process::ExitCode {
     common::server::run_service("realtime", 3002, |env| async move {
