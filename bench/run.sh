@@ -3,7 +3,7 @@
 # baseline (bench/baseline-node), side by side in one run, servers pinned to core 0 and the load
 # generator to core 1. Writes bench/results/<date>.md and .json. See bench/README.md.
 #
-#   bash bench/run.sh                 # full suite (about 5 minutes on 2 cores, plus the build)
+#   bash bench/run.sh                 # full suite (about 6 minutes on 2 cores, plus the build)
 #   bash bench/run.sh --quick         # small counts, about 1.5 minutes (development)
 #   bash bench/run.sh --only idle,durable
 #
@@ -14,6 +14,14 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 say() { printf '\n== %s\n' "$*" >&2; }
 wait_for() { local n=$1; shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; return 1; }
+
+# One suite at a time on a machine: a second run would share the first's nx-27017 (its port is
+# open), lose it when the first run exits, and both would measure each other's load.
+exec 9>"${TMPDIR:-/tmp}/batiyoun-bench.lock"
+if ! flock -n 9; then
+  echo "bench/run.sh: another run is in progress on this machine (lock ${TMPDIR:-/tmp}/batiyoun-bench.lock)" >&2
+  exit 1
+fi
 
 SERVER_CORE=${BENCH_SERVER_CORE:-0}
 LOADGEN_CORE=${BENCH_LOADGEN_CORE:-1}
@@ -49,8 +57,9 @@ fi
 say "Redis 127.0.0.1:6379"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   mkdir -p /var/lib/redis /var/log/redis
+  # 9>&-: the daemon must not hold the run's lock after the run.
   redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
-    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log 9>&-
   wait_for 30 redis-cli -h 127.0.0.1 -p 6379 ping
 fi
 
@@ -63,7 +72,7 @@ if ! (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null; then
   # Pinned with the load generator so the server core measures only the server under test.
   taskset -c "$LOADGEN_CORE" "$NX" --db memory --host 127.0.0.1 -p "$MONGO_PORT" \
     --log-file "/tmp/bench-nx-27017-$MONGO_PORT.log" --pid-file "/tmp/bench-nx-27017-$MONGO_PORT.pid" \
-    >/tmp/bench-nx-27017.out 2>&1 &
+    >/tmp/bench-nx-27017.out 2>&1 9>&- &
   NX_PID=$!
   wait_for 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$MONGO_PORT"
 fi
