@@ -70,8 +70,11 @@ describe('deployment files', () => {
       assert.match(text, /cargo chef cook/, `${file} caches dependencies in their own layer`);
       assert.match(text, /^USER (?!root|0\b)\S+/m, `${file} runs as non-root`);
       assert.match(text, new RegExp(`HEALTHCHECK[\\s\\S]*${bin}", "--healthcheck"`), `${file} has a HEALTHCHECK`);
-      const src = read(`crates/${manifest.split('/')[1]}/src/main.rs`);
-      assert.match(src, /run_service\(/, `${bin} implements --healthcheck through common::server::run_service`);
+      // The binary's body is the library's `main` (compiled once, with the library).
+      const srcDir = `crates/${manifest.split('/')[1]}/src`;
+      const lib = bin.replace('-', '_');
+      assert.match(read(`${srcDir}/main.rs`), new RegExp(`\\b${lib}::main\\(\\)`), `${bin}'s main.rs runs ${lib}::main`);
+      assert.match(read(`${srcDir}/lib.rs`), /run_service\(/, `${bin} implements --healthcheck through common::server::run_service`);
     }
   });
 
