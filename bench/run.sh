@@ -17,9 +17,10 @@ wait_for() { local n=$1; shift; for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 &&
 
 # One suite at a time on a machine: a second run would share the first's nx-27017 (its port is
 # open), lose it when the first run exits, and both would measure each other's load.
-exec 9>"${TMPDIR:-/tmp}/batiyoun-bench.lock"
+LOCK="${TMPDIR:-/tmp}/batiyoun-bench.lock"
+exec 9>"$LOCK"
 if ! flock -n 9; then
-  echo "bench/run.sh: another run is in progress on this machine (lock ${TMPDIR:-/tmp}/batiyoun-bench.lock)" >&2
+  echo "bench/run.sh: another run is in progress on this machine (lock $LOCK)" >&2
   exit 1
 fi
 
@@ -30,8 +31,9 @@ TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 
 # The baseline's npm packages and the nx-27017 virtualenv are downloads, not compilation: fetch
 # them while cargo compiles (on a fresh clone the build is most of the wall time), then wait.
+NX_VENV="$HOME/.cache/batiyoun/nxvenv"
 NX=${NX27017_BIN:-}
-for c in /opt/nxvenv/bin/nx-27017 "$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"; do
+for c in /opt/nxvenv/bin/nx-27017 "$NX_VENV/bin/nx-27017"; do
   [ -z "$NX" ] && [ -x "$c" ] && NX=$c
 done
 prepare() {
@@ -39,8 +41,8 @@ prepare() {
     (cd bench/baseline-node && npm ci --no-audit --no-fund --loglevel=error)
   fi
   if [ -z "$NX" ]; then
-    python3 -m venv "$HOME/.cache/batiyoun/nxvenv"
-    "$HOME/.cache/batiyoun/nxvenv/bin/pip" install -q nx-27017
+    python3 -m venv "$NX_VENV"
+    "$NX_VENV/bin/pip" install -q nx-27017
   fi
 }
 say "baseline npm ci and nx-27017 virtualenv (in the background), build (release): realtime, auth-api, loadgen"
@@ -52,7 +54,7 @@ if ! wait "$PREPARE_PID"; then
   echo "bench/run.sh: npm ci or the nx-27017 install failed (log above)" >&2
   exit 1
 fi
-[ -z "$NX" ] && NX="$HOME/.cache/batiyoun/nxvenv/bin/nx-27017"
+[ -z "$NX" ] && NX="$NX_VENV/bin/nx-27017"
 
 say "Redis 127.0.0.1:6379"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
