@@ -56,6 +56,14 @@ pub struct AuthResult {
     /// `auth_cpu_ms_per_login` over the floor's CPU per verify: auth-api's own overhead (1.0 =
     /// a login costs auth-api exactly one verify), without realtime's share of the core.
     pub auth_cpu_per_login_over_verify: f64,
+    /// CPU time of auth-api's hashing threads per login of the storm alone, over the floor's
+    /// CPU per verify: ~1.0 when a hash costs auth-api what it costs the raw loop.
+    pub hash_cpu_per_login_over_verify: Option<f64>,
+    /// CPU time of every other auth-api thread (HTTP, the account and session store, the JWT)
+    /// per login of the storm alone, over the floor's CPU per verify: the non-hash overhead
+    /// itself, measured in the storm's own seconds, so a floor that drifts between its two
+    /// measurements moves it by the same few per cent of itself and not by as many points.
+    pub non_hash_cpu_per_login_over_verify: Option<f64>,
     /// CPU seconds realtime used per second of the same publish load without logins.
     pub realtime_core_use_quiet: f64,
     /// CPU seconds realtime used per second of the storm (its deliveries, counted against logins).
@@ -200,9 +208,15 @@ async fn run(
     let floor_before = server_core_floor(ctx, floor_secs, false).await?;
     let url = format!("{base}/api/auth/login");
     // The storm alone: the sockets stay connected, nobody publishes.
+    let threads_before = auth.thread_cpu_secs(HASHING_THREADS);
     let alone = Storm::start(ctx, &url, &login);
     tokio::time::sleep(Duration::from_secs(secs)).await;
     let (alone_lats, _, alone_elapsed) = alone.finish().await;
+    let split = split_per_login(
+        threads_before,
+        auth.thread_cpu_secs(HASHING_THREADS),
+        alone_lats.len(),
+    );
     // The storm again, while the same publish rate goes on.
     let (auth_cpu, rt_cpu) = (auth.cpu_secs(), rt.cpu_secs());
     let storm = Storm::start(ctx, &url, &login);
@@ -216,6 +230,11 @@ async fn run(
     let rt_cpu = rt.cpu_secs().zip(rt_cpu).map_or(0.0, |(b, a)| b - a);
     let floor_after = server_core_floor(ctx, floor_secs, false).await?;
     let floor = (floor_before + floor_after) / 2.0;
+    if split.is_none() {
+        eprintln!(
+            "  auth: no CPU time on auth-api's `{HASHING_THREADS}*` threads during the storm"
+        );
+    }
     // Descriptive: the floor beside realtime serving the same publish load, at the priority of
     // auth-api's hashing threads, i.e. what sharing the core costs a hash with no auth-api at all.
     let (beside, msgs) = tokio::join!(
@@ -244,6 +263,8 @@ async fn run(
         login_p99_ms: crate::harness::percentile(&lats, 0.99),
         auth_cpu_ms_per_login,
         auth_cpu_per_login_over_verify: auth_cpu_ms_per_login * floor / 1000.0,
+        hash_cpu_per_login_over_verify: split.map(|(hash, _)| hash * floor),
+        non_hash_cpu_per_login_over_verify: split.map(|(_, rest)| rest * floor),
         realtime_core_use_quiet,
         realtime_core_use_storm: rt_cpu / elapsed,
         server_core_use_storm: (auth_cpu + rt_cpu) / elapsed,
@@ -255,6 +276,26 @@ async fn run(
             .map(|d| d.missing + d.duplicates)
             .sum(),
     })
+}
+
+/// The name prefix of auth-api's password-hashing threads (`argon2-0`, `argon2-1`, … in
+/// `crates/auth-api/src/domain/password/pool.rs`).
+const HASHING_THREADS: &str = "argon2-";
+
+/// CPU seconds per login of the hashing threads and of the rest of the process, from two
+/// [`Server::thread_cpu_secs`] readings around `logins` logins; `None` without logins, or when
+/// no hashing thread was found.
+fn split_per_login(
+    before: Option<(f64, f64)>,
+    after: Option<(f64, f64)>,
+    logins: usize,
+) -> Option<(f64, f64)> {
+    let ((hash0, rest0), (hash1, rest1)) = (before?, after?);
+    if logins == 0 || hash1 <= hash0 {
+        return None;
+    }
+    let n = logins as f64;
+    Some(((hash1 - hash0) / n, (rest1 - rest0).max(0.0) / n))
 }
 
 /// 4 clients logging in back to back until `finish`.
@@ -419,4 +460,22 @@ fn thread_cpu_secs() -> Option<f64> {
     let f: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
     let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
     Some(ticks / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_per_login;
+
+    #[test]
+    fn cpu_is_split_per_login() {
+        let split = split_per_login(Some((1.0, 0.5)), Some((2.5, 0.56)), 100).expect("split");
+        assert!((split.0 - 0.015).abs() < 1e-9 && (split.1 - 0.0006).abs() < 1e-9);
+        // No logins, no hashing thread, or no reading: nothing to report.
+        assert_eq!(split_per_login(Some((1.0, 0.5)), Some((2.0, 0.6)), 0), None);
+        assert_eq!(
+            split_per_login(Some((0.0, 0.5)), Some((0.0, 2.0)), 10),
+            None
+        );
+        assert_eq!(split_per_login(None, Some((2.0, 0.6)), 10), None);
+    }
 }

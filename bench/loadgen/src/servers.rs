@@ -44,6 +44,41 @@ fn ticks_per_sec() -> f64 {
     100.0 // USER_HZ on Linux x86_64
 }
 
+/// See [`Server::thread_cpu_secs`].
+fn thread_cpu_secs(pid: u32, prefix: &str) -> Option<(f64, f64)> {
+    let (mut named, mut rest) = (0.0, 0.0);
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = task.ok()?.path();
+        // A thread that exits between the listing and the read is skipped.
+        let Some(t) = std::fs::read_to_string(dir.join("stat"))
+            .ok()
+            .and_then(|s| stat_cpu(&s))
+        else {
+            continue;
+        };
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if comm.starts_with(prefix) {
+            named += t.user + t.system;
+        } else {
+            rest += t.user + t.system;
+        }
+    }
+    Some((named, rest))
+}
+
+/// utime and stime of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line.
+fn stat_cpu(stat: &str) -> Option<CpuTimes> {
+    // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14, stime 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    Some(CpuTimes {
+        user: utime / ticks_per_sec(),
+        system: stime / ticks_per_sec(),
+    })
+}
+
 impl Server {
     pub async fn start(spec: &Spec) -> anyhow::Result<Server> {
         let mut cmd = match &spec.cores {
@@ -147,16 +182,14 @@ impl Server {
 
     /// CPU seconds used so far, split into user space and the kernel (all threads).
     pub fn cpu_times(&self) -> Option<CpuTimes> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14, stime 15.
-        let rest = &stat[stat.rfind(')')? + 2..];
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let utime: f64 = f.get(11)?.parse().ok()?;
-        let stime: f64 = f.get(12)?.parse().ok()?;
-        Some(CpuTimes {
-            user: utime / ticks_per_sec(),
-            system: stime / ticks_per_sec(),
-        })
+        stat_cpu(&std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?)
+    }
+
+    /// CPU seconds (user + system) used so far by the threads whose name starts with `prefix`
+    /// (Linux names threads after their first 15 bytes), and by all the others: an exited
+    /// thread's time is gone from both.
+    pub fn thread_cpu_secs(&self, prefix: &str) -> Option<(f64, f64)> {
+        thread_cpu_secs(self.pid, prefix)
     }
 
     pub async fn stop(mut self) {
@@ -205,6 +238,46 @@ mod tests {
         assert_eq!(
             listening_addr("listening on http://127.0.0.1:80"),
             Some(SocketAddr::from(([127, 0, 0, 1], 80)))
+        );
+    }
+
+    #[test]
+    fn a_named_threads_cpu_is_counted_apart_from_the_rest() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = Arc::new(AtomicBool::new(false));
+        let busy = |name: &str| {
+            let stop = stop.clone();
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_add(1));
+                    }
+                })
+                .expect("thread starts")
+        };
+        let pid = std::process::id();
+        let (named0, rest0) = thread_cpu_secs(pid, "cpu-split-").expect("own /proc");
+        let threads = [busy("cpu-split-0"), busy("other-spin")];
+        // Read while both spin (an exited thread's time leaves the sums), until each side has
+        // gained 50 ms: on a loaded machine that takes longer, never forever.
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let (named, rest) = loop {
+            std::thread::sleep(Duration::from_millis(20));
+            let (named1, rest1) = thread_cpu_secs(pid, "cpu-split-").expect("own /proc");
+            let gained = (named1 - named0, rest1 - rest0);
+            if (gained.0 >= 0.05 && gained.1 >= 0.05) || std::time::Instant::now() > deadline {
+                break gained;
+            }
+        };
+        stop.store(true, Ordering::Relaxed);
+        for t in threads {
+            t.join().expect("joins");
+        }
+        assert!(
+            named >= 0.05 && rest >= 0.05,
+            "named +{named} s, rest +{rest} s"
         );
     }
 }
