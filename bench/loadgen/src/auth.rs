@@ -26,11 +26,13 @@ use crate::servers::{Server, Spec};
 
 #[derive(Debug, Serialize, Default)]
 pub struct AuthResult {
-    /// The floor the share is taken against: the mean of the server core's floors before and
-    /// after the storm.
+    /// The floor the storm alone is measured against: the mean of the server core's floors
+    /// before each of its slices and after the last.
     pub argon_floor_per_sec: f64,
-    pub floor_before_per_sec: f64,
-    pub floor_after_per_sec: f64,
+    /// The server core's floors, in order: before each slice of the storm alone, after its last
+    /// slice (also the one before the storm during the publish load), and after that storm.
+    /// `share_of_floor` and `auth_cpu_per_login_over_verify` use the mean of the last two.
+    pub floors_per_sec: Vec<f64>,
     /// The floor on the server core at nice +10 (as auth-api's hashing threads) while realtime
     /// serves the same publish load, after the storm (descriptive).
     pub floor_beside_realtime_per_sec: Option<f64>,
@@ -204,19 +206,35 @@ async fn run(
     let rt_cpu_quiet = rt.cpu_secs().zip(rt_cpu_quiet).map_or(0.0, |(b, a)| b - a);
     let realtime_core_use_quiet = rt_cpu_quiet / quiet_start.elapsed().as_secs_f64();
     let quiet = measure(&rec, msgs);
-    let floor_secs = Duration::from_secs(if quick { 2 } else { 3 });
-    let floor_before = server_core_floor(ctx, floor_secs, false).await?;
     let url = format!("{base}/api/auth/login");
-    // The storm alone: the sockets stay connected, nobody publishes.
-    let threads_before = auth.thread_cpu_secs(HASHING_THREADS);
-    let alone = Storm::start(ctx, &url, &login);
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    let (alone_lats, _, alone_elapsed) = alone.finish().await;
-    let split = split_per_login(
-        threads_before,
-        auth.thread_cpu_secs(HASHING_THREADS),
-        alone_lats.len(),
-    );
+    // The storm alone (the sockets stay connected, nobody publishes) in slices, with a floor on
+    // the server core before each slice and after the last: the hash's speed on this machine
+    // drifts by ±10% from one minute to the next, and slices this short give the storm and the
+    // floor the same minutes.
+    let (slices, slice) = if quick {
+        (2, Duration::from_millis(1000))
+    } else {
+        (4, Duration::from_millis(1500))
+    };
+    let mut floors = vec![server_core_floor(ctx, slice, false).await?];
+    let (mut alone_logins, mut alone_elapsed) = (0usize, 0.0);
+    // CPU seconds of the hashing threads and of the rest of auth-api, summed over the slices.
+    let mut spent = Some((0.0, 0.0));
+    for _ in 0..slices {
+        let before = auth.thread_cpu_secs(HASHING_THREADS);
+        let alone = Storm::start(ctx, &url, &login);
+        tokio::time::sleep(slice).await;
+        let (lats, _, elapsed) = alone.finish().await;
+        let after = auth.thread_cpu_secs(HASHING_THREADS);
+        spent = spent
+            .zip(before)
+            .zip(after)
+            .map(|((s, b), a)| (s.0 + a.0 - b.0, s.1 + a.1 - b.1));
+        alone_logins += lats.len();
+        alone_elapsed += elapsed;
+        floors.push(server_core_floor(ctx, slice, false).await?);
+    }
+    let split = split_per_login(Some((0.0, 0.0)), spent, alone_logins);
     // The storm again, while the same publish rate goes on.
     let (auth_cpu, rt_cpu) = (auth.cpu_secs(), rt.cpu_secs());
     let storm = Storm::start(ctx, &url, &login);
@@ -228,8 +246,11 @@ async fn run(
     let storm = measure(&rec, msgs);
     let auth_cpu = auth.cpu_secs().zip(auth_cpu).map_or(0.0, |(b, a)| b - a);
     let rt_cpu = rt.cpu_secs().zip(rt_cpu).map_or(0.0, |(b, a)| b - a);
-    let floor_after = server_core_floor(ctx, floor_secs, false).await?;
-    let floor = (floor_before + floor_after) / 2.0;
+    floors.push(server_core_floor(ctx, slice, false).await?);
+    let mean = |f: &[f64]| f.iter().sum::<f64>() / f.len() as f64;
+    // The storm alone against the floors between its slices; the storm under the publish load
+    // against the floors right before and after it.
+    let (floor, floor_publish) = (mean(&floors[..=slices]), mean(&floors[slices..]));
     if split.is_none() {
         eprintln!(
             "  auth: no CPU time on auth-api's `{HASHING_THREADS}*` threads during the storm"
@@ -249,20 +270,19 @@ async fn run(
     drop(conns);
     Ok(AuthResult {
         argon_floor_per_sec: floor,
-        floor_before_per_sec: floor_before,
-        floor_after_per_sec: floor_after,
+        floors_per_sec: floors,
         // Descriptive only: its failure does not void the scenario.
         floor_beside_realtime_per_sec: beside.inspect_err(|e| eprintln!("  auth: {e:#}")).ok(),
         floor_loadgen_core_per_sec: loadgen_core_floor,
-        logins_per_sec_alone: alone_lats.len() as f64 / alone_elapsed,
-        share_of_floor_alone: alone_lats.len() as f64 / alone_elapsed / floor,
+        logins_per_sec_alone: alone_logins as f64 / alone_elapsed,
+        share_of_floor_alone: alone_logins as f64 / alone_elapsed / floor,
         logins: lats.len() as u64,
         login_errors: errors,
         logins_per_sec,
-        share_of_floor: logins_per_sec / floor,
+        share_of_floor: logins_per_sec / floor_publish,
         login_p99_ms: crate::harness::percentile(&lats, 0.99),
         auth_cpu_ms_per_login,
-        auth_cpu_per_login_over_verify: auth_cpu_ms_per_login * floor / 1000.0,
+        auth_cpu_per_login_over_verify: auth_cpu_ms_per_login * floor_publish / 1000.0,
         hash_cpu_per_login_over_verify: split.map(|(hash, _)| hash * floor),
         non_hash_cpu_per_login_over_verify: split.map(|(_, rest)| rest * floor),
         realtime_core_use_quiet,

@@ -488,7 +488,7 @@ fn auth_rows(rows: &mut Vec<Row>, a: &auth::AuthResult) {
     rows.push(
         Row::new(
             scen,
-            "argon2id verify floor, server core, mean of before / after the storm (verifies/s)",
+            "argon2id verify floor, server core, mean of the floors around the slices of the storm alone (verifies/s)",
             true,
         )
         .values(Some(a.argon_floor_per_sec), None),
@@ -644,9 +644,11 @@ const NOTES: &str = "
   generator's core. Its figures are not MongoDB's, and it bounds both servers' Mongo-wire rates.
 - Idle connections stop at 19,000: the hard fd limit of this machine kind is 20,000 per process.
 - Auth: the argon2id floor is counted per CPU-second of the measuring thread (time other
-  processes take on that core is not counted). The share of the floor uses the floor measured on
-  the server core right before and right after the storm (servers idle), the mean of the two; the
-  floor on the load generator's core at the start is shown for reference. auth-api (embedded
+  processes take on that core is not counted). The storm alone runs in slices (4 of 1.5 s), with
+  a floor on the server core (servers idle) before each slice and after the last; its share is
+  taken against the mean of those floors. The storm during the publish load is taken against the
+  floors right before and after it. The floor on the load generator's core at the start is shown
+  for reference. auth-api (embedded
   SQLite, one verified account) and our realtime share the server core during the storm.
   The non-hash CPU per login is the CPU time of auth-api's threads other than its hashing
   threads (`/proc/<pid>/task`) during the storm alone, per login: measured in the storm's own
