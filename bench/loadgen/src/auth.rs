@@ -22,7 +22,7 @@ use serde_json::json;
 
 use crate::conn::{Conn, Recorder};
 use crate::harness::{Ctx, Impl, Store, connect_all, create_rooms, drain, publish};
-use crate::servers::{Server, Spec};
+use crate::servers::{Server, Spec, stat_cpu};
 
 #[derive(Debug, Serialize, Default)]
 pub struct AuthResult {
@@ -63,8 +63,8 @@ pub struct AuthResult {
     pub hash_cpu_per_login_over_verify: Option<f64>,
     /// CPU time of every other auth-api thread (HTTP, the account and session store, the JWT)
     /// per login of the storm alone, over the floor's CPU per verify: the non-hash overhead
-    /// itself, measured in the storm's own seconds, so a floor that drifts between its two
-    /// measurements moves it by the same few per cent of itself and not by as many points.
+    /// itself, measured in the storm's own seconds, so a drift of the floor moves it by a few
+    /// per cent of itself and not by as many points.
     pub non_hash_cpu_per_login_over_verify: Option<f64>,
     /// CPU seconds realtime used per second of the same publish load without logins.
     pub realtime_core_use_quiet: f64,
@@ -218,7 +218,8 @@ async fn run(
     };
     let mut floors = vec![server_core_floor(ctx, slice, false).await?];
     let (mut alone_logins, mut alone_elapsed) = (0usize, 0.0);
-    // CPU seconds of the hashing threads and of the rest of auth-api, summed over the slices.
+    // CPU seconds of the hashing threads and of the rest of auth-api, summed over the slices
+    // (`None` once a reading failed).
     let mut spent = Some((0.0, 0.0));
     for _ in 0..slices {
         let before = auth.thread_cpu_secs(HASHING_THREADS);
@@ -234,7 +235,12 @@ async fn run(
         alone_elapsed += elapsed;
         floors.push(server_core_floor(ctx, slice, false).await?);
     }
-    let split = split_per_login(Some((0.0, 0.0)), spent, alone_logins);
+    let split = per_login(spent, alone_logins);
+    if split.is_none() {
+        eprintln!(
+            "  auth: no CPU time on auth-api's `{HASHING_THREADS}*` threads during the storm"
+        );
+    }
     // The storm again, while the same publish rate goes on.
     let (auth_cpu, rt_cpu) = (auth.cpu_secs(), rt.cpu_secs());
     let storm = Storm::start(ctx, &url, &login);
@@ -251,11 +257,6 @@ async fn run(
     // The storm alone against the floors between its slices; the storm under the publish load
     // against the floors right before and after it.
     let (floor, floor_publish) = (mean(&floors[..=slices]), mean(&floors[slices..]));
-    if split.is_none() {
-        eprintln!(
-            "  auth: no CPU time on auth-api's `{HASHING_THREADS}*` threads during the storm"
-        );
-    }
     // Descriptive: the floor beside realtime serving the same publish load, at the priority of
     // auth-api's hashing threads, i.e. what sharing the core costs a hash with no auth-api at all.
     let (beside, msgs) = tokio::join!(
@@ -302,20 +303,16 @@ async fn run(
 /// `crates/auth-api/src/domain/password/pool.rs`).
 const HASHING_THREADS: &str = "argon2-";
 
-/// CPU seconds per login of the hashing threads and of the rest of the process, from two
-/// [`Server::thread_cpu_secs`] readings around `logins` logins; `None` without logins, or when
-/// no hashing thread was found.
-fn split_per_login(
-    before: Option<(f64, f64)>,
-    after: Option<(f64, f64)>,
-    logins: usize,
-) -> Option<(f64, f64)> {
-    let ((hash0, rest0), (hash1, rest1)) = (before?, after?);
-    if logins == 0 || hash1 <= hash0 {
+/// CPU seconds per login of the hashing threads and of the rest of the process, from what
+/// [`Server::thread_cpu_secs`] readings around the logins added up to; `None` without a reading,
+/// without logins, or when no hashing thread used any CPU.
+fn per_login(spent: Option<(f64, f64)>, logins: usize) -> Option<(f64, f64)> {
+    let (hash, rest) = spent?;
+    if logins == 0 || hash <= 0.0 {
         return None;
     }
     let n = logins as f64;
-    Some(((hash1 - hash0) / n, (rest1 - rest0).max(0.0) / n))
+    Some((hash / n, rest.max(0.0) / n))
 }
 
 /// 4 clients logging in back to back until `finish`.
@@ -474,28 +471,21 @@ pub async fn argon_floor(dur: Duration) -> Option<f64> {
 
 /// CPU seconds (user + system) the calling thread has used.
 fn thread_cpu_secs() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
-    // After the `(comm)`, which may contain spaces: utime and stime are fields 14 and 15, in
-    // USER_HZ ticks (100 per second on Linux x86_64).
-    let f: Vec<&str> = stat[stat.rfind(')')? + 2..].split_whitespace().collect();
-    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
-    Some(ticks / 100.0)
+    let t = stat_cpu(&std::fs::read_to_string("/proc/thread-self/stat").ok()?)?;
+    Some(t.user + t.system)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_per_login;
+    use super::per_login;
 
     #[test]
     fn cpu_is_split_per_login() {
-        let split = split_per_login(Some((1.0, 0.5)), Some((2.5, 0.56)), 100).expect("split");
+        let split = per_login(Some((1.5, 0.06)), 100).expect("split");
         assert!((split.0 - 0.015).abs() < 1e-9 && (split.1 - 0.0006).abs() < 1e-9);
         // No logins, no hashing thread, or no reading: nothing to report.
-        assert_eq!(split_per_login(Some((1.0, 0.5)), Some((2.0, 0.6)), 0), None);
-        assert_eq!(
-            split_per_login(Some((0.0, 0.5)), Some((0.0, 2.0)), 10),
-            None
-        );
-        assert_eq!(split_per_login(None, Some((2.0, 0.6)), 10), None);
+        assert_eq!(per_login(Some((1.0, 0.1)), 0), None);
+        assert_eq!(per_login(Some((0.0, 1.5)), 10), None);
+        assert_eq!(per_login(None, 10), None);
     }
 }

@@ -652,8 +652,8 @@ const NOTES: &str = "
   SQLite, one verified account) and our realtime share the server core during the storm.
   The non-hash CPU per login is the CPU time of auth-api's threads other than its hashing
   threads (`/proc/<pid>/task`) during the storm alone, per login: measured in the storm's own
-  seconds, it does not move with the floor's drift between its two measurements, which the
-  throughput share does (the floor itself is only its denominator).
+  seconds, a drift of the floor moves it by a few per cent of itself, where it moves the
+  throughput share by as many points (the floor is only its denominator).
 ";
 
 fn write(

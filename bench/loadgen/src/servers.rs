@@ -67,7 +67,7 @@ fn thread_cpu_secs(pid: u32, prefix: &str) -> Option<(f64, f64)> {
 }
 
 /// utime and stime of a `/proc/<pid>/stat` or `/proc/<pid>/task/<tid>/stat` line.
-fn stat_cpu(stat: &str) -> Option<CpuTimes> {
+pub fn stat_cpu(stat: &str) -> Option<CpuTimes> {
     // Fields after the `(comm)`, which may contain spaces: state is field 3, utime 14, stime 15.
     let rest = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = rest.split_whitespace().collect();
