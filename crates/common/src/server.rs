@@ -95,14 +95,15 @@ pub async fn serve(
     .await
 }
 
-/// Gives an upgrade request (a WebSocket handshake) a head of its own; other requests pass
-/// through untouched.
+/// Gives an upgrade request (a WebSocket handshake) a head of its own that holds only
+/// [`KEPT_ON_UPGRADE`]; other requests pass through untouched.
 ///
 /// hyper parses the URI and header values as slices of the connection's read buffer, and the
 /// Socket.IO layer keeps each socket's request head (`SocketRef::req_parts`) for as long as the
 /// socket lives. Without the copy every idle socket pinned hyper's read buffers (16 KiB per
-/// connection, measured with massif); with it they are freed at the upgrade, for a few hundred
-/// bytes of copied head.
+/// connection, measured with massif); with it they are freed at the upgrade. Headers nothing
+/// reads after the upgrade are not copied: a browser sends a dozen (cookies, user agent, accept
+/// lists), and each idle socket would carry them.
 pub fn detach_upgrade_head(req: Request) -> Request {
     if !req.headers().contains_key(header::UPGRADE) {
         return req;
@@ -111,6 +112,7 @@ pub fn detach_upgrade_head(req: Request) -> Request {
     parts.headers = parts
         .headers
         .iter()
+        .filter(|(name, _)| KEPT_ON_UPGRADE.contains(name))
         .map(|(name, value)| (name.clone(), copied(value)))
         .collect::<HeaderMap>();
     if let Ok(uri) = Uri::try_from(parts.uri.to_string().as_str()) {
@@ -118,6 +120,19 @@ pub fn detach_upgrade_head(req: Request) -> Request {
     }
     Request::from_parts(parts, body)
 }
+
+/// What an upgrade request's head keeps ([`detach_upgrade_head`]): the headers the WebSocket
+/// handshake reads (the Socket.IO layer answers it after routing), and `Origin`, which realtime
+/// checks when a socket connects. A header a socket handler should read must be added here.
+pub const KEPT_ON_UPGRADE: [header::HeaderName; 7] = [
+    header::CONNECTION,
+    header::UPGRADE,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_PROTOCOL,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+    header::ORIGIN,
+];
 
 /// `value` in an allocation of its own (`HeaderValue::clone` would share the original's).
 fn copied(value: &HeaderValue) -> HeaderValue {

@@ -532,20 +532,27 @@ where
 /// Batiyoun patch (see `PATCHES.md`): hyper parses the request's URI and header values as slices of
 /// its connection read buffer (8 KiB or more), so keeping them in [`Socket::req_parts`] for the
 /// socket's whole life would keep that buffer alive with every idle connection. This copies them
-/// into one buffer of their own size, and drops hyper's upgrade handle, which is spent once the
-/// connection is upgraded. Names, values (with their sensitivity) and their order are unchanged.
+/// into one buffer of their own size, and drops what the upgrade has spent: hyper's upgrade
+/// handle and the WebSocket handshake's own headers ([`SPENT_HANDSHAKE_HEADERS`]). The other
+/// headers' names, values (with their sensitivity) and order are unchanged.
 fn compact_req_parts(mut parts: Parts) -> Parts {
     parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
 
-    let len = parts.headers.values().map(|value| value.len()).sum();
+    let kept = || {
+        parts
+            .headers
+            .iter()
+            .filter(|(name, _)| !SPENT_HANDSHAKE_HEADERS.contains(name))
+    };
+    let len = kept().map(|(_, value)| value.len()).sum();
     let mut buf = bytes::BytesMut::with_capacity(len);
-    for value in parts.headers.values() {
+    for (_, value) in kept() {
         buf.extend_from_slice(value.as_bytes());
     }
     let buf = buf.freeze();
-    let mut headers = http::HeaderMap::with_capacity(parts.headers.len());
+    let mut headers = http::HeaderMap::with_capacity(kept().count());
     let mut start = 0;
-    for (name, value) in &parts.headers {
+    for (name, value) in kept() {
         let end = start + value.len();
         let mut copy = http::HeaderValue::from_maybe_shared(buf.slice(start..end))
             .unwrap_or_else(|_| value.clone());
@@ -560,6 +567,17 @@ fn compact_req_parts(mut parts: Parts) -> Parts {
     }
     parts
 }
+
+/// Headers that only carry the WebSocket handshake (RFC 6455 §4.1; `Connection` and `Upgrade` are
+/// hop-by-hop): answered before the socket exists, then never read again. Not kept with the socket.
+/// `Sec-WebSocket-Protocol` is kept: an application may look at the subprotocols asked for.
+const SPENT_HANDSHAKE_HEADERS: [http::HeaderName; 5] = [
+    http::header::CONNECTION,
+    http::header::UPGRADE,
+    http::header::SEC_WEBSOCKET_KEY,
+    http::header::SEC_WEBSOCKET_VERSION,
+    http::header::SEC_WEBSOCKET_EXTENSIONS,
+];
 
 impl<D: Default + Send + Sync + 'static> std::fmt::Debug for Socket<D> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -683,5 +701,37 @@ mod tests {
         };
         assert_eq!(pairs(&compact), pairs(&sensitive));
         assert!(compact.headers["cookie"].is_sensitive());
+    }
+
+    /// The WebSocket handshake's own headers are spent once the socket exists; the rest stay.
+    #[test]
+    fn compact_req_parts_drops_the_spent_handshake() {
+        let upgrade = http::Request::builder()
+            .uri("/engine.io/?EIO=4&transport=websocket")
+            .header("host", "example.org")
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-extensions", "permessage-deflate")
+            .header("sec-websocket-protocol", "chat")
+            .header("origin", "https://example.org")
+            .body(())
+            .expect("a valid request")
+            .into_parts()
+            .0;
+        let compact = compact_req_parts(upgrade);
+        let names: Vec<_> = compact.headers.keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "sec-websocket-protocol", "origin"]);
+        assert_eq!(compact.headers["origin"], "https://example.org");
+
+        let handshake_only = http::Request::builder()
+            .header("upgrade", "websocket")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .body(())
+            .expect("a valid request")
+            .into_parts()
+            .0;
+        assert!(compact_req_parts(handshake_only).headers.is_empty());
     }
 }
