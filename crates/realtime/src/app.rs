@@ -264,13 +264,29 @@ fn finish<A: Adapter>(
     layer: SocketIoLayer<A>,
     io: SocketIo<A>,
 ) -> (Router, Arc<dyn Fanout>, Closer) {
-    let router = Router::new().layer(layer);
+    let router = Router::new()
+        .layer(layer)
+        .layer(tower::util::MapRequestLayer::new(only_the_upgrade_handle));
     let fanout: Arc<dyn Fanout> = Arc::new(SocketFanout::new(io.clone()));
     let close: Closer = Arc::new(move || {
         let io = io.clone();
         Box::pin(async move { io.close().await })
     });
     (router, fanout, close)
+}
+
+/// Empties a request's extensions but for hyper's upgrade handle, before the Socket.IO layer.
+/// A socket keeps its request's head for its life (`SocketRef::req_parts`), extensions included,
+/// and routing leaves axum's there (the fallback route's URL parameters and the like, ~300 bytes
+/// per idle socket in heaptrack), which nothing reads. The upgrade handle is what the WebSocket
+/// upgrade takes; the Socket.IO layer drops it once spent.
+fn only_the_upgrade_handle(mut req: axum::extract::Request) -> axum::extract::Request {
+    let upgrade = req.extensions_mut().remove::<hyper::upgrade::OnUpgrade>();
+    req.extensions_mut().clear();
+    if let Some(upgrade) = upgrade {
+        req.extensions_mut().insert(upgrade);
+    }
+    req
 }
 
 /// The socketioxide Redis driver speaks RESP3 (Redis 7+); ask for it unless the URL already does.
@@ -298,4 +314,19 @@ fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
         ])
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .allow_credentials(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::only_the_upgrade_handle;
+
+    /// Whatever routing or the server put in a request's extensions is not kept with a socket
+    /// (that the upgrade handle stays is proven by every WebSocket test: none would connect).
+    #[test]
+    fn a_socket_request_keeps_no_extensions() {
+        let mut req = axum::extract::Request::new(axum::body::Body::empty());
+        req.extensions_mut().insert(7_u32);
+        req.extensions_mut().insert("routing state");
+        assert!(only_the_upgrade_handle(req).extensions().is_empty());
+    }
 }
