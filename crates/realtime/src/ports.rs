@@ -160,7 +160,3 @@ pub fn user_room(user: &str) -> String {
 pub fn chat_room(chat: &str) -> String {
     format!("chat:{chat}")
 }
-
-pub fn session_room(sid: &str) -> String {
-    format!("sid:{sid}")
-}

@@ -66,8 +66,9 @@ pub async fn authenticate<A: Adapter>(
         sid: claims.sid,
         limiter,
     });
-    super::register(&s, &session);
+    // The session first: a revocation finds the socket by it once it has joined its rooms.
     s.extensions.insert(session.clone());
+    super::register(&s, &session);
     super::came_online(&s, &app, &session).await;
     Ok(())
 }

@@ -1,12 +1,15 @@
 //! The `Fanout` port implemented with the `SocketIo` handle: rooms `user:{id}` reach every socket
 //! of a user on every instance (through the Redis adapter when configured).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
+use super::auth::Session;
 use super::rooms_of;
-use crate::ports::{Fanout, chat_room, session_room, user_room};
+use crate::ports::{Fanout, chat_room, user_room};
 
 pub struct SocketFanout<A: Adapter> {
     io: SocketIo<A>,
@@ -35,9 +38,18 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         }
     }
 
+    /// Looks through this instance's sockets rather than a room per session: revocations are
+    /// rare (logout, refresh-token reuse), while a room per session cost every idle socket a
+    /// room of its own.
     async fn disconnect_session_local(&self, sid: &str) {
-        if let Err(e) = self.io.local().to(session_room(sid)).disconnect().await {
-            tracing::warn!(error = %e, "cannot disconnect revoked session");
+        for s in self.io.local().sockets() {
+            let revoked = s
+                .extensions
+                .get::<Arc<Session>>()
+                .is_some_and(|session| session.sid == sid);
+            if revoked && let Err(e) = s.disconnect() {
+                tracing::warn!(error = %e, "cannot disconnect revoked session");
+            }
         }
     }
 }

@@ -30,7 +30,7 @@ use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
 use crate::domain::{ChatService, MessageService, Presence};
-use crate::ports::{session_room, user_room};
+use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
@@ -52,7 +52,7 @@ pub type SharedServices = Arc<Services>;
 /// handler runs only after that answer, so a client emitting right away could otherwise race
 /// the registration and lose its first event.
 pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, session: &Session) {
-    s.join([user_room(&session.user_id), session_room(&session.sid)]);
+    s.join(user_room(&session.user_id));
     s.on_fallback(dispatch::<A>);
     s.on_disconnect(on_disconnect::<A>);
     metrics::gauge!("realtime_connected_sockets").increment(1.0);
