@@ -656,6 +656,18 @@ const NOTES: &str = "
   throughput share by as many points (the floor is only its denominator).
 ";
 
+/// The results' file name for a run on `stamp` (a date): `<stamp><suffix>`, or for a later run
+/// the same day the first of `<stamp>b<suffix>`, `<stamp>c<suffix>`, … that is not `taken`, so a
+/// second run never overwrites the first's results.
+fn free_name(stamp: &str, suffix: &str, taken: impl Fn(&str) -> bool) -> String {
+    std::iter::once(String::new())
+        .chain(('b'..='z').map(String::from))
+        .chain((27..).map(|n| format!("-{n}")))
+        .map(|run| format!("{stamp}{run}{suffix}"))
+        .find(|name| !taken(name))
+        .expect("an endless sequence has a free name")
+}
+
 fn write(
     ctx: &Ctx,
     rows: &[Row],
@@ -665,8 +677,12 @@ fn write(
     std::fs::create_dir_all(&ctx.opts.out_dir)?;
     let stamp = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let suffix = if ctx.opts.quick { "-quick" } else { "" };
-    let md_path = ctx.opts.out_dir.join(format!("{stamp}{suffix}.md"));
-    let json_path = ctx.opts.out_dir.join(format!("{stamp}{suffix}.json"));
+    let name = free_name(&stamp, suffix, |name| {
+        ctx.opts.out_dir.join(format!("{name}.md")).exists()
+            || ctx.opts.out_dir.join(format!("{name}.json")).exists()
+    });
+    let md_path = ctx.opts.out_dir.join(format!("{name}.md"));
+    let json_path = ctx.opts.out_dir.join(format!("{name}.json"));
     let mut md = format!(
         "# Benchmark results {stamp}\n\nOurs = `realtime` (Rust, socketioxide); baseline = `bench/baseline-node` (Node.js, Socket.IO 4). \
         Ratio = ours' advantage (ours/baseline when higher is better, baseline/ours when lower is better). \
@@ -694,4 +710,23 @@ fn write(
     std::fs::write(&json_path, serde_json::to_string_pretty(&json)?)?;
     eprintln!("wrote {} and {}", md_path.display(), json_path.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_name;
+
+    #[test]
+    fn a_later_run_the_same_day_gets_the_next_free_name() {
+        let taken = ["2026-12-02", "2026-12-02b", "2026-12-02-quick"];
+        let is_taken = |name: &str| taken.contains(&name);
+        assert_eq!(free_name("2026-12-03", "", is_taken), "2026-12-03");
+        assert_eq!(free_name("2026-12-02", "", is_taken), "2026-12-02c");
+        assert_eq!(
+            free_name("2026-12-02", "-quick", is_taken),
+            "2026-12-02b-quick"
+        );
+        let all_letters = |name: &str| name.len() <= "2026-12-02z".len();
+        assert_eq!(free_name("2026-12-02", "", all_letters), "2026-12-02-27");
+    }
 }
