@@ -31,9 +31,10 @@ use crate::socket::{self, Services, SocketFanout};
 /// The channel auth-api publishes revoked session ids on (bare id strings).
 pub use common::contracts::auth::SESSION_REVOKED_CHANNEL;
 
-/// Each WebSocket's read buffer (socketioxide's default is 4 KiB). It is allocated per socket and
-/// zero-filled on every read, so it is resident for every idle connection; client events are a
-/// few hundred bytes, and a larger frame still arrives whole (the buffer grows for it).
+/// Each WebSocket's read buffer (socketioxide's default is 4 KiB), zero-filled on every read and
+/// the most one read takes. Client events are a few hundred bytes, and a larger frame still arrives
+/// whole (the buffer grows for it). The patched tungstenite (`vendor/tungstenite`) releases it
+/// while the connection waits, so an idle socket holds none, whatever it grew to.
 const WS_READ_BUFFER: usize = 512;
 
 /// Wait before subscribing again to a Kv channel whose subscription ended.
