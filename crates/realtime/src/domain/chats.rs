@@ -1,6 +1,7 @@
 //! Chat management: direct and group chats, membership, admins, passcode groups, chat lists
 //! with unread counts. Every operation checks the caller's membership or admin right.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -10,6 +11,17 @@ use common::{ApiError, ErrorCode};
 use super::passcode::{hash_passcode, verify_passcode};
 use super::{chat_not_found, direct_chat_id, new_object_id, normalize_id, not_a_member};
 use crate::ports::{ChatRecord, ChatStore, StoreError};
+
+/// Most [`ChatService::contacts`] reads in flight at once. Presence reads contacts on every
+/// connect and disconnect, and those come in storms: an instance restarting, a load balancer or a
+/// network blip drops or brings back thousands of sockets within a second. Unbounded, each would
+/// start its store read at once and hold the read's state (the store's boxed futures, ~6.5 KB on
+/// SQLite) while it queued for one of the pool's few connections, and on MongoDB the queueing
+/// would count against the store's deadline, failing the read and losing the presence change.
+/// Behind this gate a waiting call holds only its handler's own state, and a read's deadline
+/// starts when it runs. A little above the stores' pools (SQLite 4, the MongoDB driver's 10
+/// shared with the writes), so the pools stay busy.
+pub const CONTACT_READS_IN_FLIGHT: usize = 8;
 
 /// What a membership change did, so the transport can tell the right people.
 #[derive(Debug, Clone)]
@@ -24,11 +36,15 @@ pub struct ChatChange {
 #[derive(Clone)]
 pub struct ChatService {
     store: Arc<dyn ChatStore>,
+    contact_reads: Arc<tokio::sync::Semaphore>,
 }
 
 impl ChatService {
     pub fn new(store: Arc<dyn ChatStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            contact_reads: Arc::new(tokio::sync::Semaphore::new(CONTACT_READS_IN_FLIGHT)),
+        }
     }
 
     /// The chat if `user` is a member; `not_found` / `not_a_member` otherwise.
@@ -345,18 +361,29 @@ impl ChatService {
         })
     }
 
-    /// Everyone who shares at least one chat with `user` (presence is shown to them).
+    /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
+    /// in the order of their chats. At most [`CONTACT_READS_IN_FLIGHT`] of these read at once.
     pub async fn contacts(&self, user: &str) -> Result<Vec<String>, ApiError> {
-        let mut out: Vec<String> = Vec::new();
-        for chat in self.store.chats_of(user).await? {
-            for p in chat.participants {
-                if p != user && !out.contains(&p) {
-                    out.push(p);
-                }
-            }
-        }
-        Ok(out)
+        let chats = {
+            // The semaphore is never closed, so acquiring cannot fail.
+            let _permit = self.contact_reads.acquire().await.ok();
+            self.store.chats_of(user).await?
+        };
+        Ok(distinct_others(chats, user))
     }
+}
+
+/// The participants of `chats` other than `user`, each once, in order. Linear: a member of a
+/// 1,000-member group has ~1,000 contacts, and presence computes them on every connect.
+fn distinct_others(chats: Vec<ChatRecord>, user: &str) -> Vec<String> {
+    let mut seen: HashSet<String> = HashSet::new();
+    let mut out = Vec::new();
+    for p in chats.into_iter().flat_map(|c| c.participants) {
+        if p != user && seen.insert(p.clone()) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The client-facing shape of a chat whose newest message is `last`.
@@ -372,5 +399,156 @@ pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> 
         last_message: last,
         created_at: r.created_at,
         unread_count,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use common::contracts::chat::Message;
+
+    use super::*;
+    use crate::adapters::SqliteStore;
+    use crate::ports::{Inserted, NewMessage, StoreResult};
+
+    fn chat(id: &str, participants: &[&str]) -> ChatRecord {
+        ChatRecord {
+            id: id.to_owned(),
+            kind: ChatType::Group,
+            participants: participants.iter().map(|p| (*p).to_owned()).collect(),
+            name: Some(id.to_owned()),
+            admins: vec![],
+            passcode_hash: None,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[test]
+    fn contacts_are_everyone_else_once_in_the_order_of_their_chats() {
+        let chats = vec![
+            chat("1", &["me", "b", "a"]),
+            chat("2", &["a", "me", "c", "b"]),
+        ];
+        assert_eq!(distinct_others(chats, "me"), ["b", "a", "c"]);
+    }
+
+    /// The real SQLite store, its `chats_of` held open for a while and counted while it runs.
+    struct Counted {
+        inner: SqliteStore,
+        running: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl ChatStore for Counted {
+        fn backend(&self) -> &'static str {
+            self.inner.backend()
+        }
+        async fn ping(&self) -> StoreResult<()> {
+            self.inner.ping().await
+        }
+        async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()> {
+            self.inner.insert_chat(chat).await
+        }
+        async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+            self.inner.get_chat(id).await
+        }
+        async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            let chats = self.inner.chats_of(user).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.running.fetch_sub(1, Ordering::SeqCst);
+            chats
+        }
+        async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+            self.inner.rename_chat(id, name).await
+        }
+        async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
+            self.inner.delete_chat(id).await
+        }
+        async fn add_participants(
+            &self,
+            id: &str,
+            users: &[String],
+        ) -> StoreResult<Option<ChatRecord>> {
+            self.inner.add_participants(id, users).await
+        }
+        async fn remove_participant(
+            &self,
+            id: &str,
+            user: &str,
+        ) -> StoreResult<Option<ChatRecord>> {
+            self.inner.remove_participant(id, user).await
+        }
+        async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
+            self.inner.insert_message(msg).await
+        }
+        async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>> {
+            self.inner.last_messages(chats).await
+        }
+        async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
+            self.inner.get_message(id).await
+        }
+        async fn messages_before(
+            &self,
+            chat: &str,
+            before: Option<&str>,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            self.inner.messages_before(chat, before, limit).await
+        }
+        async fn messages_after(
+            &self,
+            chat: &str,
+            after: Option<&str>,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            self.inner.messages_after(chat, after, limit).await
+        }
+        async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+            self.inner.mark_read(chat, upto, user).await
+        }
+        async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+            self.inner.mark_delivered(message, user).await
+        }
+        async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
+            self.inner.unread_count(chat, user).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_storm_of_contact_reads_runs_a_few_at_a_time_and_answers_every_one() {
+        let dir = std::env::temp_dir().join(common::testing::unique_name("contacts"));
+        let store = Arc::new(Counted {
+            inner: SqliteStore::open(&dir).await.expect("open sqlite"),
+            running: AtomicUsize::new(0),
+            most: AtomicUsize::new(0),
+        });
+        const USERS: usize = 40;
+        let members: Vec<String> = (0..USERS).map(|i| format!("u{i}")).collect();
+        let group = chat("g", &members.iter().map(String::as_str).collect::<Vec<_>>());
+        store.insert_chat(&group).await.expect("insert chat");
+        let service = ChatService::new(store.clone());
+
+        let reads = members.iter().map(|m| {
+            let service = service.clone();
+            let m = m.clone();
+            tokio::spawn(async move { service.contacts(&m).await })
+        });
+        for read in futures::future::join_all(reads).await {
+            let contacts = read.expect("task").expect("contacts");
+            assert_eq!(contacts.len(), USERS - 1);
+        }
+        assert_eq!(
+            store.most.load(Ordering::SeqCst),
+            CONTACT_READS_IN_FLIGHT,
+            "the gate lets a few reads run together, never more"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 }
