@@ -3,7 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { C, S } from './events';
-import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PublicProfile, ReceiptEvent, TypingEvent, User } from './types';
+import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PublicProfile, ReceiptEvent, TypingEvent, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -536,6 +536,15 @@ export function connect(onSessionLost: () => void): void {
     });
     socket.on(S.USER_OFFLINE, (e: PresenceEvent) => {
       state.presence.set(e.userId, { online: false, lastSeen: e.lastSeen });
+      emit('presence');
+    });
+    // After a reconnect, whoever we last saw online but is not listed went offline meanwhile.
+    socket.on(S.PRESENCE_SNAPSHOT, (e: PresenceSnapshot) => {
+      const online = new Set(e.online);
+      for (const [userId, p] of state.presence) {
+        if (p.online && !online.has(userId)) state.presence.set(userId, { online: false, lastSeen: p.lastSeen });
+      }
+      for (const userId of online) state.presence.set(userId, { online: true });
       emit('presence');
     });
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => {

@@ -96,6 +96,10 @@ export interface PresenceEvent {
   userId: string;
   lastSeen?: string;
 }
+/** Sent once after every (re)connect: the contacts online right now. */
+export interface PresenceSnapshot {
+  online: string[];
+}
 export interface ChatUpdatedEvent {
   chat: Chat;
   removed: boolean;

@@ -120,6 +120,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await a.page.getByRole('button', { name: 'Log in' }).click();
         await a.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice, Bob here' }).waitFor();
       });
+      await step('presence-after-reload', async () => {
+        // A fresh page knows nothing of Bob, who stays online without announcing anything: only
+        // the snapshot sent on connect can show him online.
+        await a.page.reload();
+        const bobItem = a.page.getByTestId('chat-item').filter({ hasText: 'BOB' });
+        await bobItem.locator('[data-testid=presence][data-online=true]').waitFor();
+      });
     } finally {
       await a.context.close();
       await b.context.close();

@@ -31,6 +31,7 @@ pub mod server {
     pub const MESSAGE_READ: &str = "message_read";
     pub const USER_ONLINE: &str = "user_online";
     pub const USER_OFFLINE: &str = "user_offline";
+    pub const PRESENCE_SNAPSHOT: &str = "presence_snapshot";
     pub const CHAT_UPDATED: &str = "chat_updated";
 }
 
@@ -229,6 +230,16 @@ pub struct PresenceEvent {
     pub user_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<DateTime<Utc>>,
+}
+
+/// `presence_snapshot`: sent once to a newly connected socket, which of the user's contacts are
+/// online right now (`user_online`/`user_offline` then announce changes). One event, not one
+/// `user_online` per contact: a member of a 1,000-member group would otherwise get ~1,000 packets
+/// at once, more than a socket's send buffer holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceSnapshot {
+    pub online: Vec<String>,
 }
 
 /// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
 use common::contracts::events::{
-    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, ReceiptEvent, SendMessage,
-    SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
+    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, PresenceSnapshot, ReceiptEvent,
+    SendMessage, SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -54,6 +54,7 @@ pub struct AppState {
         ReceiptEvent,
         TypingEvent,
         PresenceEvent,
+        PresenceSnapshot,
         ChatUpdatedEvent,
         Message,
         MessageMetadata,

@@ -103,6 +103,11 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
         when: "A user sharing a chat went offline (`lastSeen` set).",
     },
     ServerEvent {
+        name: server::PRESENCE_SNAPSHOT,
+        payload: "PresenceSnapshot",
+        when: "Once after connect: which users sharing a chat are online now (up to 1,000).",
+    },
+    ServerEvent {
         name: server::CHAT_UPDATED,
         payload: "ChatUpdatedEvent",
         when: "A chat was created, renamed, joined, deleted or its members changed; \

@@ -15,7 +15,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use common::ApiError;
-use common::contracts::events::{PresenceEvent, client, server};
+use common::contracts::events::{PresenceEvent, PresenceSnapshot, client, server};
 use common::jwt::JwksVerifier;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -143,7 +143,8 @@ const PRESENCE_SNAPSHOT_MAX: usize = 1000;
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
 /// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
 /// left is the presence snapshot: `user_online`/`user_offline` only announce changes, so a new
-/// socket is told which of its contacts are online right now.
+/// socket is told which of its contacts are online right now, in one `presence_snapshot` (even
+/// when none is, so a reconnecting client can drop what it last knew).
 pub async fn on_connect<A: Adapter>(
     s: SocketRef<A>,
     State(app): State<SharedServices>,
@@ -164,14 +165,8 @@ pub async fn on_connect<A: Adapter>(
         Ok(online) => online,
         Err(e) => return tracing::warn!(error = %e, "cannot read presence for the snapshot"),
     };
-    for user_id in online {
-        let event = PresenceEvent {
-            user_id,
-            last_seen: None,
-        };
-        // The socket may already be gone; nothing to do then.
-        let _ = s.emit(server::USER_ONLINE, &event);
-    }
+    // The socket may already be gone; nothing to do then.
+    let _ = s.emit(server::PRESENCE_SNAPSHOT, &PresenceSnapshot { online });
 }
 
 /// Counts the socket for presence and announces the user online when this is their first

@@ -40,6 +40,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "ReceiptEvent",
     "TypingEvent",
     "PresenceEvent",
+    "PresenceSnapshot",
     "ChatUpdatedEvent",
 ];
 
@@ -187,6 +188,7 @@ async fn the_description_covers_every_socket_event_and_its_schemas_are_component
         server::MESSAGE_READ,
         server::USER_ONLINE,
         server::USER_OFFLINE,
+        server::PRESENCE_SNAPSHOT,
         server::CHAT_UPDATED,
     ];
     for event in events {

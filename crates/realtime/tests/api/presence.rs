@@ -2,12 +2,15 @@
 
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::helpers::{Backend, User, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_user_with_two_sockets_goes_offline_only_when_both_are_gone,
-    a_new_socket_is_told_which_contacts_are_already_online
+    a_new_socket_is_told_which_contacts_are_already_online,
+    the_snapshot_lists_every_online_member_of_a_large_group
 );
 
 async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend) {
@@ -19,18 +22,49 @@ async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend
     let _sb = app.socket(&b).await;
     let _s_stranger = app.socket(&stranger).await;
     let sa = app.socket(&a).await;
-    let snapshot = sa.next("user_online").await;
+    let snapshot = sa.next("presence_snapshot").await;
     assert_eq!(
-        snapshot["userId"],
-        b.id.as_str(),
-        "b shares a chat with a and is online"
+        snapshot["online"],
+        json!([b.id]),
+        "b shares a chat with a and is online; the stranger and a itself are not reported"
     );
     assert!(
-        sa.try_next("user_online", Duration::from_millis(500))
-            .await
-            .is_none(),
-        "only contacts are reported, and the user is not told about itself"
+        !sa.received("user_online").await,
+        "the contacts already online come in the snapshot, not one event each"
     );
+
+    let lonely = User::new();
+    let s_lonely = app.socket(&lonely).await;
+    assert_eq!(
+        s_lonely.next("presence_snapshot").await["online"],
+        json!([]),
+        "an empty snapshot still comes, so a reconnecting client drops what it last knew"
+    );
+}
+
+/// More contacts online than a socket's send buffer holds packets (socketioxide's default, 128):
+/// sent one `user_online` each, the snapshot lost everything past the buffer's first 128.
+async fn the_snapshot_lists_every_online_member_of_a_large_group(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = User::new();
+    let members: Vec<User> = (0..199).map(|_| User::new()).collect();
+    app.group(&admin, "everyone", &members.iter().collect::<Vec<_>>())
+        .await;
+    let _sockets = futures::future::join_all(members.iter().map(|m| app.socket(m))).await;
+    let s_admin = app.socket(&admin).await;
+    let snapshot = s_admin.next("presence_snapshot").await;
+    let mut online: Vec<&str> = snapshot["online"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    online.sort_unstable();
+    let mut expected: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(online, expected);
 }
 
 async fn a_user_with_two_sockets_goes_offline_only_when_both_are_gone(backend: Backend) {
