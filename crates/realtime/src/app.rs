@@ -113,6 +113,13 @@ impl Application {
             .ws_max_message_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
             .ws_max_frame_size(usize::try_from(config.limits.max_payload).unwrap_or(usize::MAX))
             .ws_read_buffer_size(WS_READ_BUFFER)
+            // Past `send_buffer` packets waiting, the client is not keeping up, and the patched
+            // engineioxide closes the session rather than drop the packet
+            // (`vendor/engineioxide/PATCHES.md`): the client reconnects and catches up with `sync`
+            // and the presence snapshot. socketioxide's default is 128; ours (1,024) is large
+            // enough that a burst to a healthy client never reaches it, and the queue is
+            // allocated only while packets wait, so an idle socket pays nothing for it.
+            .max_buffer_size(config.limits.send_buffer)
             .with_state(services.clone());
         let (socket_layer, fanout, close_sockets): (Router, Arc<dyn Fanout>, Closer) =
             match &config.redis_url {

@@ -46,6 +46,9 @@ pub struct Limits {
     pub rate_burst: u32,
     /// Events per second a socket may sustain.
     pub rate_per_sec: f64,
+    /// Packets a socket may have waiting to be written; past it the session is closed, so the
+    /// client reconnects and catches up instead of missing a packet (see `app.rs`).
+    pub send_buffer: usize,
     /// Minimum interval between two `user_typing` broadcasts of one user in one chat.
     pub typing_throttle: Duration,
     /// How long a typing indicator lives (`chat:{chatId}:typing:{userId}`).
@@ -62,6 +65,7 @@ impl Default for Limits {
             max_payload: 64 * 1024,
             rate_burst: 30,
             rate_per_sec: 10.0,
+            send_buffer: 1024,
             typing_throttle: Duration::from_secs(2),
             typing_ttl: Duration::from_secs(3),
             presence_ttl: Duration::from_secs(300),
@@ -78,6 +82,7 @@ impl Config {
             max_payload: env.or("MAX_PAYLOAD_BYTES", d.max_payload)?,
             rate_burst: env.or("SOCKET_RATE_BURST", d.rate_burst)?,
             rate_per_sec: env.or("SOCKET_RATE_PER_SEC", d.rate_per_sec)?,
+            send_buffer: env.or("SOCKET_SEND_BUFFER", d.send_buffer)?,
             typing_throttle: Duration::from_millis(env.or("TYPING_THROTTLE_MS", 2000)?),
             typing_ttl: Duration::from_millis(env.or("TYPING_TTL_MS", 3000)?),
             presence_ttl: Duration::from_secs(env.or("PRESENCE_TTL_SECS", 300)?),
@@ -89,6 +94,9 @@ impl Config {
                 "SOCKET_RATE_BURST",
                 "burst and SOCKET_RATE_PER_SEC must be positive",
             ));
+        }
+        if limits.send_buffer == 0 {
+            return Err(ConfigError::new("SOCKET_SEND_BUFFER", "must be positive"));
         }
         if limits.max_payload < 1024 {
             return Err(ConfigError::new(

@@ -122,6 +122,7 @@ mod tests {
     use bytes::Bytes;
     use engineioxide_core::Str;
     use http::Request;
+    use tokio::sync::mpsc::error::TrySendError;
 
     use super::*;
 
@@ -181,6 +182,45 @@ mod tests {
         assert_eq!(engine.sockets.read().unwrap().len(), 1);
         engine.close_session(socket.id, DisconnectReason::TransportClose);
         assert_eq!(engine.sockets.read().unwrap().len(), 0);
+    }
+
+    /// Batiyoun patch: a packet that does not fit the socket's buffer closes the session
+    /// rather than being dropped while the connection stays up.
+    #[tokio::test]
+    async fn a_full_buffer_closes_the_session() {
+        let config = EngineIoConfig::builder().max_buffer_size(4).build();
+        let engine = Arc::new(EngineIo::new(Arc::new(MockHandler), config));
+        let socket = engine.create_session(
+            ProtocolVersion::V4,
+            TransportType::Polling,
+            Request::<()>::default().into_parts().0,
+            true,
+        );
+        for i in 0..4 {
+            socket.emit(format!("m{i}")).expect("room for four");
+        }
+        assert!(
+            !socket.is_closing(),
+            "a full buffer alone is not an overflow"
+        );
+        assert!(matches!(socket.emit("m4"), Err(TrySendError::Full(_))));
+        assert!(socket.is_closing());
+        assert!(
+            engine.get_socket(socket.id).is_none(),
+            "the session is gone"
+        );
+
+        // The same through a permit (socketioxide's path).
+        let socket = engine.create_session(
+            ProtocolVersion::V4,
+            TransportType::Polling,
+            Request::<()>::default().into_parts().0,
+            true,
+        );
+        let permits: Vec<_> = (0..4).map(|_| socket.reserve().expect("room")).collect();
+        assert!(matches!(socket.reserve(), Err(TrySendError::Full(()))));
+        assert!(engine.get_socket(socket.id).is_none());
+        drop(permits);
     }
 
     #[tokio::test]

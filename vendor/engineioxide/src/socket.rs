@@ -419,10 +419,26 @@ where
     ///
     /// If the internal chan is full, the function will return a [`TrySendError::Full`] error.
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
+    ///
+    /// A full buffer also closes the session (Batiyoun patch, see [`Socket::on_full`]).
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
-        let permit = self.queue.try_reserve()?;
+        let permit = self.queue.try_reserve().inspect_err(|e| self.on_full(e))?;
         Ok(Permit { inner: permit })
+    }
+
+    /// A full buffer means the client does not read what it is sent, or not as fast: the packet
+    /// that did not fit would be lost while the connection looked healthy. The session is closed
+    /// instead ([`DisconnectReason::TransportError`]), so the client reconnects and catches up.
+    /// Called with the handler's locks possibly held (socketioxide emits to rooms under its
+    /// adapter's lock): that is safe, as closing only removes the socket from the engine's map and
+    /// cancels its transport, and the handler hears of it from a task of its own.
+    fn on_full<T>(&self, e: &TrySendError<T>) {
+        if matches!(e, TrySendError::Full(_)) && !self.is_closing() {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(sid = %self.id, "send buffer full, closing the session");
+            self.close(DisconnectReason::TransportError);
+        }
     }
 
     /// Emits a message to the client.
@@ -433,10 +449,12 @@ where
     ///
     /// ⚠️ If the buffer is full or the socket is disconnected, an error will be returned with the original data
     pub fn emit(&self, msg: impl Into<Str>) -> Result<(), TrySendError<Str>> {
-        self.send(Packet::Message(msg.into())).map_err(|e| match e {
-            TrySendError::Full(p) => TrySendError::Full(p.into_message()),
-            TrySendError::Closed(p) => TrySendError::Closed(p.into_message()),
-        })
+        self.send(Packet::Message(msg.into()))
+            .inspect_err(|e| self.on_full(e))
+            .map_err(|e| match e {
+                TrySendError::Full(p) => TrySendError::Full(p.into_message()),
+                TrySendError::Closed(p) => TrySendError::Closed(p.into_message()),
+            })
     }
 
     /// Immediately closes the socket and the underlying connection.
@@ -473,6 +491,7 @@ where
         } else {
             self.send(Packet::Binary(data.into()))
         }
+        .inspect_err(|e| self.on_full(e))
         .map_err(|e| match e {
             TrySendError::Full(p) => TrySendError::Full(p.into_binary()),
             TrySendError::Closed(p) => TrySendError::Closed(p.into_binary()),

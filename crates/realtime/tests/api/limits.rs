@@ -11,6 +11,7 @@ on_both_backends!(
     an_oversize_payload_closes_the_socket_and_stores_nothing,
     events_beyond_the_rate_limit_are_answered_rate_limited,
     typing_reaches_joined_members_is_throttled_and_expires,
+    a_client_that_stops_reading_is_disconnected_not_silently_skipped,
 );
 
 async fn an_oversize_payload_closes_the_socket_and_stores_nothing(backend: Backend) {
@@ -134,4 +135,76 @@ async fn typing_reaches_joined_members_is_throttled_and_expires(backend: Backend
             "typing was never broadcast again"
         );
     }
+}
+
+/// A client that stops reading fills its socket's send buffer. socketioxide's own behaviour was
+/// to drop every packet past it and keep the connection up, so the client missed messages with
+/// nothing telling it to catch up; now its session is closed, and a reconnecting client syncs.
+/// The client here polls once for its CONNECT answer and never again, so what is sent to it waits
+/// in the buffer (over WebSocket the kernel's socket buffers would take megabytes first).
+async fn a_client_that_stops_reading_is_disconnected_not_silently_skipped(backend: Backend) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.send_buffer = 8);
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let poll = app.url("/socket.io/?EIO=4&transport=polling");
+    let open = app.http.get(&poll).send().await.expect("open");
+    let open = open.text().await.expect("open packet");
+    let open: serde_json::Value =
+        serde_json::from_str(open.strip_prefix('0').expect("an open packet")).expect("json");
+    let session = format!("{poll}&sid={}", open["sid"].as_str().expect("sid"));
+    let connect = app
+        .http
+        .post(&session)
+        .body(format!(r#"40{{"token":"{}"}}"#, app.auth.token(&b)))
+        .send()
+        .await
+        .expect("CONNECT");
+    assert!(connect.status().is_success());
+    // Polls until the CONNECT answer (a poll's packets are separated by 0x1e; the first poll
+    // may hold only the heartbeat's ping).
+    let mut polled = String::new();
+    for _ in 0..5 {
+        let answer = app.http.get(&session).send().await.expect("poll");
+        polled = answer.text().await.expect("body");
+        if polled.split('\x1e').any(|p| p.starts_with("40")) {
+            break;
+        }
+    }
+    assert!(
+        polled.split('\x1e').any(|p| p.starts_with("40")),
+        "no CONNECT answer: {polled}"
+    );
+
+    let sa = app.socket(&a).await;
+    for i in 0..12 {
+        let ack = sa
+            .ack(
+                "send_message",
+                json!({"chatId": chat, "clientMsgId": cmid(), "content": format!("m{i}"), "encrypted": false}),
+            )
+            .await;
+        assert!(ok(&ack), "{ack}");
+    }
+    let after = app.http.get(&session).send().await.expect("poll");
+    let status = after.status();
+    let body = after.text().await.expect("body");
+    assert_eq!(
+        status, 400,
+        "the session of the client that stopped reading is closed, not kept with packets dropped: {body}"
+    );
+    let history: serde_json::Value = app
+        .get(&b, &format!("/api/chats/{chat}/messages"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        history["messages"].as_array().map(Vec::len),
+        Some(12),
+        "every message is stored for the client to catch up on"
+    );
 }
