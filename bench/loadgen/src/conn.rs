@@ -29,6 +29,9 @@ pub struct Recorder {
     /// for these too, so a phase does not start while the previous one's traffic is still
     /// being written.
     pub other_events: AtomicU64,
+    /// `(receiving connection, user)` per user a connection was told is online, by `user_online`
+    /// or in a `presence_snapshot` (each event counted once in `other_events` too).
+    pub online: Mutex<Vec<(u32, u32)>>,
     pub nacks: AtomicU64,
     pub protocol_errors: AtomicU64,
     pub disconnects: AtomicU64,
@@ -43,6 +46,7 @@ impl Recorder {
             deliveries: Mutex::new(Vec::new()),
             acks: Mutex::new(Vec::new()),
             other_events: AtomicU64::new(0),
+            online: Mutex::new(Vec::new()),
             nacks: AtomicU64::new(0),
             protocol_errors: AtomicU64::new(0),
             disconnects: AtomicU64::new(0),
@@ -72,6 +76,10 @@ impl Recorder {
 
     pub fn take_acks(&self) -> Vec<(u32, u32)> {
         std::mem::take(&mut *Self::lock(&self.acks))
+    }
+
+    pub fn take_online(&self) -> Vec<(u32, u32)> {
+        std::mem::take(&mut *Self::lock(&self.online))
     }
 }
 
@@ -188,6 +196,22 @@ fn on_text(idx: u32, t: &str, rec: &Recorder, cl: Option<&ClosedLoop>) -> Option
                 }
             }
         } else {
+            let told = if body.starts_with(r#"["user_online""#) {
+                Some(online_user(body).map(|u| vec![u]))
+            } else if body.starts_with(r#"["presence_snapshot""#) {
+                Some(snapshot_users(body))
+            } else {
+                None
+            };
+            match told {
+                Some(Some(users)) => {
+                    Recorder::lock(&rec.online).extend(users.into_iter().map(|u| (idx, u)));
+                }
+                Some(None) => {
+                    rec.protocol_errors.fetch_add(1, Ordering::Relaxed);
+                }
+                None => {}
+            }
             rec.other_events.fetch_add(1, Ordering::Relaxed);
         }
         return None;
@@ -223,6 +247,26 @@ fn stamp(body: &str) -> Option<(u32, u64)> {
     Some((msg.parse().ok()?, sent.parse().ok()?))
 }
 
+/// The user number in a `user_online` frame's `"userId"` (see `harness::user_id`: the number is
+/// the UUID's last 12 hex digits).
+fn online_user(body: &str) -> Option<u32> {
+    const KEY: &str = r#""userId":""#;
+    let start = body.find(KEY)? + KEY.len();
+    let id = body.get(start..start + 36)?;
+    u32::from_str_radix(id.get(24..)?, 16).ok()
+}
+
+/// The user numbers in a `presence_snapshot` frame's `"online":[…]`.
+fn snapshot_users(body: &str) -> Option<Vec<u32>> {
+    const KEY: &str = r#""online":["#;
+    let start = body.find(KEY)? + KEY.len();
+    let list = &body[start..start + body[start..].find(']')?];
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|id| u32::from_str_radix(id.trim_matches('"').get(24..)?, 16).ok())
+        .collect()
+}
+
 /// tungstenite zero-fills `read_buffer_size` bytes (128 KiB by default) before every read, also
 /// before a read that finds nothing: with tens of thousands of sockets receiving ~100-byte frames
 /// that `memset` was 39% of the load generator's CPU, on the core it shares with the Mongo-wire
@@ -240,6 +284,25 @@ mod tests {
         let f = r#"["new_message",{"id":"x","content":"17:123456","encrypted":false}]"#;
         assert_eq!(stamp(f), Some((17, 123_456)));
         assert_eq!(stamp(r#"["new_message",{"content":"hello"}]"#), None);
+    }
+
+    #[test]
+    fn online_user_reads_the_user_number() {
+        let id = crate::harness::user_id(1234);
+        let f = format!(r#"["user_online",{{"userId":"{id}"}}]"#);
+        assert_eq!(online_user(&f), Some(1234));
+        assert_eq!(online_user(r#"["user_online",{"userId":"short"}]"#), None);
+        let (a, b) = (crate::harness::user_id(7), crate::harness::user_id(300));
+        let f = format!(r#"["presence_snapshot",{{"online":["{a}","{b}"]}}]"#);
+        assert_eq!(snapshot_users(&f), Some(vec![7, 300]));
+        assert_eq!(
+            snapshot_users(r#"["presence_snapshot",{"online":[]}]"#),
+            Some(vec![])
+        );
+        assert_eq!(
+            snapshot_users(r#"["presence_snapshot",{"online":["x"]}]"#),
+            None
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use scenarios::FanoutPlan;
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --ours <realtime binary> --node-server <server.mjs> --mongo <url> --redis <url> \
-         --out <dir> [--server-cores 0] [--quick] [--only idle,fanout10,fanout1000,durable,cluster,auth]"
+         --out <dir> [--server-cores 0] [--quick] [--only idle,fanout10,fanout1000,durable,cluster,storm,auth]"
     );
     std::process::exit(2)
 }
@@ -293,6 +293,16 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         );
     }
 
+    if wanted(&ctx, "storm") {
+        let (groups, r) = if quick { (1, 200) } else { (2, 1000) };
+        let (o, b) = both("storm", |w| scenarios::storm(&ctx, w, groups, r)).await;
+        storm_rows(&mut rows, &o, &b);
+        raw.insert(
+            "storm".into(),
+            serde_json::json!({"ours": o, "baseline": b}),
+        );
+    }
+
     if wanted(&ctx, "argon") || wanted(&ctx, "auth") {
         let secs = if quick { 2 } else { 5 };
         let floor = auth::argon_floor(Duration::from_secs(secs)).await;
@@ -464,6 +474,86 @@ fn fanout_rows(
         )
         .values(f(o, refused), f(b, refused))
         .target("0", o.as_ref().map(|r| r.connect_failures == 0)),
+    );
+}
+
+fn storm_rows(
+    rows: &mut Vec<Row>,
+    o: &Option<scenarios::StormResult>,
+    b: &Option<scenarios::StormResult>,
+) {
+    let Some(any) = o.as_ref().or(b.as_ref()) else {
+        return;
+    };
+    let scen = format!(
+        "connect storm: {} users in groups of {} connect at once, then leave at once",
+        any.users, any.room_size
+    );
+    let f = |r: &Option<scenarios::StormResult>, g: fn(&scenarios::StormResult) -> f64| {
+        r.as_ref().map(g)
+    };
+    rows.push(
+        Row::new(
+            &scen,
+            "server CPU per connecting user, presence included (ms)",
+            false,
+        )
+        .values(
+            f(o, |r| r.connect_cpu_ms_per_user),
+            f(b, |r| r.connect_cpu_ms_per_user),
+        ),
+    );
+    rows.push(
+        Row::new(&scen, "first handshake to last CONNECT answer (s)", false)
+            .values(f(o, |r| r.connect_secs), f(b, |r| r.connect_secs)),
+    );
+    rows.push(
+        Row::new(
+            &scen,
+            "first handshake to the last event received (s)",
+            false,
+        )
+        .values(f(o, |r| r.settle_secs), f(b, |r| r.settle_secs)),
+    );
+    rows.push(
+        Row::new(
+            &scen,
+            "events received (presence: the baseline has none)",
+            false,
+        )
+        .values(f(o, |r| r.events as f64), f(b, |r| r.events as f64))
+        .without_ratio(),
+    );
+    rows.push(
+        Row::new(
+            &scen,
+            "contacts reported online (user_online, snapshot entries)",
+            false,
+        )
+        .values(f(o, |r| r.online_reports as f64), None)
+        .without_ratio(),
+    );
+    rows.push(
+        Row::new(&scen, "contacts never reported online", false)
+            .values(f(o, |r| r.online_missing as f64), None)
+            .target("0", o.as_ref().map(|r| r.online_missing == 0)),
+    );
+    rows.push(
+        Row::new(&scen, "contacts reported online twice (harmless)", false)
+            .values(f(o, |r| r.online_duplicates as f64), None)
+            .without_ratio(),
+    );
+    rows.push(
+        Row::new(&scen, "server CPU of the disconnect storm (s)", false).values(
+            f(o, |r| r.disconnect_cpu_secs),
+            f(b, |r| r.disconnect_cpu_secs),
+        ),
+    );
+    let refused = |r: &scenarios::StormResult| f64::from(r.connect_failures);
+    rows.push(
+        Row::new(&scen, "connections that failed to connect", false)
+            .values(f(o, refused), f(b, refused))
+            .target("0", o.as_ref().map(|r| r.connect_failures == 0)),
     );
 }
 

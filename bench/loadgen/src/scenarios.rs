@@ -399,9 +399,135 @@ async fn durable_on(
     })
 }
 
+/// A connect storm into large groups, then the disconnect storm: every user of `groups` groups of
+/// `room_size` connects at once (as after an instance restart or a network blip), then they all
+/// go at once.
+#[derive(Debug, Serialize, Default)]
+pub struct StormResult {
+    pub users: u32,
+    pub room_size: u32,
+    pub connect_failures: u32,
+    /// From the first handshake to the last CONNECT answer.
+    pub connect_secs: f64,
+    /// From the first handshake to the last event received (presence settled).
+    pub settle_secs: f64,
+    /// Server CPU from the first handshake until settled.
+    pub connect_cpu_secs: f64,
+    pub connect_cpu_ms_per_user: f64,
+    /// Users reported online, by `user_online` or in a `presence_snapshot` (ours; the baseline has
+    /// no presence).
+    pub online_reports: u64,
+    /// Events received until settled (packets: a snapshot is one).
+    pub events: u64,
+    /// (connection, contact) pairs, both connected, where the connection never heard the contact
+    /// was online.
+    pub online_missing: u64,
+    /// Reports beyond the first per (connection, contact).
+    pub online_duplicates: u64,
+    /// Server CPU from the first close until it has been idle for a second.
+    pub disconnect_cpu_secs: f64,
+    pub disconnect_settle_secs: f64,
+}
+
+pub async fn storm(
+    ctx: &Ctx,
+    which: Impl,
+    groups: u32,
+    room_size: u32,
+) -> anyhow::Result<StormResult> {
+    let server = Server::start(&ctx.spec(which, Store::MongoWire, false)?).await?;
+    let res = storm_on(ctx, &server, groups, room_size).await;
+    server.stop().await;
+    res
+}
+
+async fn storm_on(ctx: &Ctx, server: &Server, groups: u32, r: u32) -> anyhow::Result<StormResult> {
+    let rooms: Vec<Vec<u32>> = (0..groups)
+        .map(|g| (g * r..(g + 1) * r).collect())
+        .collect();
+    let n = groups * r;
+    create_rooms(ctx, &server.base_url(), &rooms).await?;
+    let rec = Recorder::new();
+    let addr = server.addr;
+    let cpu = || server.cpu_secs().unwrap_or(0.0);
+    let (t0, c0) = (Instant::now(), cpu());
+    let (conns, failed, err, connecting) = connect_all(ctx, 0..n, |_| addr, &rec, |_| None).await;
+    if let Some(e) = err {
+        eprintln!("  storm: {failed} connections failed, first: {e}");
+    }
+    let quiet = Duration::from_secs(1);
+    drain(&rec, quiet, Duration::from_secs(120)).await;
+    let settle = t0.elapsed().saturating_sub(quiet);
+    let connect_cpu = cpu() - c0;
+    let online = rec.take_online();
+    let events = rec.other_events.load(std::sync::atomic::Ordering::Relaxed);
+    let (missing, duplicates) = presence_accounting(&online, &conns, r);
+    // The disconnect storm: every socket closes at once; the server announces each user offline
+    // to the contacts still connected.
+    let (t1, c1) = (Instant::now(), cpu());
+    drop(conns);
+    let mut last = (Instant::now(), cpu());
+    while t1.elapsed() < Duration::from_secs(60) && last.0.elapsed() < quiet {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = cpu();
+        // Busy: more than 1% of a core since the last sample.
+        if now - last.1 > 0.001 {
+            last = (Instant::now(), now);
+        }
+    }
+    let res = StormResult {
+        users: n,
+        room_size: r,
+        connect_failures: failed,
+        connect_secs: connecting.as_secs_f64(),
+        settle_secs: settle.as_secs_f64(),
+        connect_cpu_secs: connect_cpu,
+        connect_cpu_ms_per_user: connect_cpu * 1000.0 / f64::from((n - failed).max(1)),
+        online_reports: online.len() as u64,
+        events,
+        online_missing: missing,
+        online_duplicates: duplicates,
+        disconnect_cpu_secs: last.1 - c1,
+        disconnect_settle_secs: last.0.duration_since(t1).as_secs_f64(),
+    };
+    eprintln!("  storm {res:?}");
+    Ok(res)
+}
+
+/// `(missing, duplicates)` of `user_online` events `(connection, user)` for groups of `r`
+/// consecutive users: each connected user should hear of every other connected member once.
+fn presence_accounting<C>(online: &[(u32, u32)], conns: &[Option<C>], r: u32) -> (u64, u64) {
+    let up = |u: u32| conns.get(u as usize).is_some_and(Option::is_some);
+    let mut pairs: Vec<(u32, u32)> = online.to_vec();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let duplicates = (online.len() - pairs.len()) as u64;
+    let heard: u64 = pairs
+        .iter()
+        .filter(|&&(c, u)| c != u && c / r == u / r && up(c) && up(u))
+        .count() as u64;
+    let expected: u64 = (0..conns.len() as u32 / r)
+        .map(|g| {
+            let k = (g * r..(g + 1) * r).filter(|&u| up(u)).count() as u64;
+            k * k.saturating_sub(1)
+        })
+        .sum();
+    (expected.saturating_sub(heard), duplicates)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::all_connected;
+    use super::{all_connected, presence_accounting};
+
+    #[test]
+    fn presence_accounting_counts_pairs_not_heard_and_heard_twice() {
+        // Two groups of 2: users 0,1 and 2,3; user 3 failed to connect.
+        let conns = [Some(()), Some(()), Some(()), None];
+        // 0 heard 1 twice; 1 never heard 0; 2 heard 3 (not connected: not expected, not counted).
+        let online = [(0, 1), (0, 1), (2, 3)];
+        assert_eq!(presence_accounting(&online, &conns, 2), (1, 1));
+        assert_eq!(presence_accounting(&[(0, 1), (1, 0)], &conns, 2), (0, 0));
+    }
 
     #[test]
     fn a_room_with_a_member_that_failed_to_connect_is_not_complete() {
