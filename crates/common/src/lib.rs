@@ -17,6 +17,7 @@ pub mod kv;
 pub mod observability;
 pub mod openapi;
 pub mod server;
+pub mod sessions;
 pub mod telemetry;
 pub mod testing;
 

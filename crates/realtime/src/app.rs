@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::adapters::{ChatCache, Deadline, MongoStore, Patience, SqliteStore};
 use crate::config::Config;
-use crate::domain::{ChatService, MessageService, Presence};
+use crate::domain::{ChatService, MessageService, Presence, Revocations};
 use crate::http::{self, AppState};
 use crate::ports::{ChatStore, Fanout};
 use crate::socket::redis_driver::ReconnectingDriver;
@@ -97,6 +97,7 @@ impl Application {
             messages: MessageService::new(store.clone(), chats.clone()),
             chats,
             presence: presence.clone(),
+            revocations: Revocations::new(kv.clone()),
             verifier: Arc::new(JwksVerifier::new(
                 &config.auth_jwks_url,
                 &config.jwt_issuer,

@@ -1,14 +1,14 @@
 //! Sessions at `session:{id}` in the `Kv` (7 days, renewed on refresh) with a rotating refresh
 //! token. The cookie carries `{session id}.{secret}`; only the secret's SHA-256 is stored. Each
 //! refresh replaces the secret and remembers the old hashes, so presenting an old one again is
-//! recognised as theft (RFC 9700 §4.14) and revokes the whole session. A revocation is published on
-//! [`SESSION_REVOKED_CHANNEL`] so realtime can drop that session's sockets at once.
+//! recognised as theft (RFC 9700 §4.14) and revokes the whole session. A revocation is recorded and
+//! published through `common::sessions`, so realtime refuses the session's access tokens and drops
+//! its sockets at once.
 
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::contracts::auth::SESSION_REVOKED_CHANNEL;
 use common::kv::SharedKv;
 use common::{ApiError, ErrorCode};
 use rand::RngCore;
@@ -164,11 +164,11 @@ impl Sessions {
         Ok(self.kv.get(&key(id)).await.map_err(kv_err)?.is_some())
     }
 
-    /// Ends a session and announces it (payload: the bare session id).
+    /// Ends a session: its access tokens are refused by realtime from now on, and its live sockets
+    /// are dropped (`common::sessions`).
     pub async fn revoke(&self, id: &str) -> Result<(), ApiError> {
         self.kv.del(&key(id)).await.map_err(kv_err)?;
-        self.kv
-            .publish(SESSION_REVOKED_CHANNEL, id)
+        common::sessions::revoke(&*self.kv, id)
             .await
             .map_err(kv_err)
     }

@@ -131,6 +131,12 @@ async fn logout_publishes_the_revoked_session_id(b: Backends) {
         .await
         .expect("a revocation within 5 s");
     assert_eq!(got.as_deref(), Some(sid.as_str()));
+    assert!(
+        common::sessions::is_revoked(&*app.kv, &sid)
+            .await
+            .expect("kv"),
+        "recorded for realtime, which refuses the session's access tokens from now on"
+    );
 }
 
 async fn reusing_an_old_refresh_token_revokes_the_session(b: Backends) {

@@ -6,6 +6,7 @@ pub mod chats;
 pub mod messages;
 pub mod passcode;
 pub mod presence;
+pub mod revocations;
 
 use common::{ApiError, ErrorCode};
 use sha2::{Digest, Sha256};
@@ -15,6 +16,7 @@ use crate::ports::StoreError;
 pub use chats::ChatService;
 pub use messages::MessageService;
 pub use presence::Presence;
+pub use revocations::Revocations;
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {

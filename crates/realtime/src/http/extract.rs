@@ -1,4 +1,5 @@
-//! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS) and
+//! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS, of a session
+//! not revoked) and
 //! `ValidJson<T>` (JSON body that must parse — `invalid_json` — and validate —
 //! `validation_failed`), so every failure has the common error body.
 
@@ -35,6 +36,10 @@ where
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(unauthorized)?;
         match state.services.verifier.verify_access(token.trim()).await {
+            Ok(claims) if state.services.revocations.is_revoked(&claims.sid).await => {
+                tracing::debug!("REST request refused: the token's session was revoked");
+                Err(unauthorized())
+            }
             Ok(claims) => Ok(Self {
                 user_id: claims.sub,
             }),

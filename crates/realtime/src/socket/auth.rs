@@ -60,6 +60,10 @@ pub async fn authenticate<A: Adapter>(
             return Err(Refused("unauthorized"));
         }
     };
+    if app.revocations.is_revoked(&claims.sid).await {
+        tracing::info!("socket refused: the token's session was revoked");
+        return Err(Refused("unauthorized"));
+    }
     let limiter = RateLimiter::new(app.limits.rate_burst, app.limits.rate_per_sec);
     let session = Arc::new(Session {
         user_id: claims.sub,

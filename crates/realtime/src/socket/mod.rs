@@ -29,7 +29,7 @@ use socketioxide_core::parser::Parse;
 use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
-use crate::domain::{ChatService, MessageService, Presence};
+use crate::domain::{ChatService, MessageService, Presence, Revocations};
 use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
@@ -40,6 +40,7 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub presence: Presence,
+    pub revocations: Revocations,
     pub verifier: Arc<JwksVerifier>,
     pub allowed_origins: Vec<String>,
     pub limits: Limits,

@@ -74,10 +74,10 @@ async fn a_revoked_session_loses_its_live_socket_and_other_sessions_stay(backend
     let laptop = User::new();
     let phone = laptop.other_device();
     let (s_laptop, s_phone) = (app.socket(&laptop).await, app.socket(&phone).await);
-    app.kv
-        .publish(realtime::app::SESSION_REVOKED_CHANNEL, &laptop.sid)
+    // What auth-api does on logout.
+    common::sessions::revoke(&*app.kv, &laptop.sid)
         .await
-        .expect("publish");
+        .expect("revoke");
     assert!(
         s_laptop.closed(Duration::from_secs(5)).await,
         "the revoked session's socket is disconnected"
@@ -87,4 +87,19 @@ async fn a_revoked_session_loses_its_live_socket_and_other_sessions_stay(backend
         "the other session stays connected"
     );
     s_phone.settle().await;
+
+    // The revoked session's access token, still unexpired, opens nothing any more.
+    let refused = app
+        .connect(Some(app.auth.token(&laptop)), None)
+        .await
+        .err()
+        .expect("refused");
+    assert!(refused.contains("unauthorized"), "{refused}");
+    assert_eq!(app.get(&laptop, "/api/chats").await.status(), 401);
+    assert!(
+        app.connect(Some(app.auth.token(&phone)), None)
+            .await
+            .is_ok()
+    );
+    assert_eq!(app.get(&phone, "/api/chats").await.status(), 200);
 }

@@ -86,12 +86,17 @@ async fn a_revocation_disconnects_the_session_on_every_instance() {
     };
     let u = User::new();
     let (s1, s2) = (one.socket(&u).await, two.socket(&u).await);
-    one.kv
-        .publish(realtime::app::SESSION_REVOKED_CHANNEL, &u.sid)
+    common::sessions::revoke(&*one.kv, &u.sid)
         .await
-        .expect("publish");
+        .expect("revoke");
     assert!(s1.closed(Duration::from_secs(5)).await);
     assert!(s2.closed(Duration::from_secs(5)).await);
+    let refused = two
+        .connect(Some(two.auth.token(&u)), None)
+        .await
+        .err()
+        .expect("the other instance refuses the revoked session too");
+    assert!(refused.contains("unauthorized"), "{refused}");
 }
 
 /// Chats are cached per instance (`adapters::chat_cache`): a member removed through one instance
