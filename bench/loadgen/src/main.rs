@@ -733,6 +733,9 @@ const NOTES: &str = "
 - nx-27017 is a Python/SQLite test server speaking the MongoDB wire protocol, pinned to the load
   generator's core. Its figures are not MongoDB's, and it bounds both servers' Mongo-wire rates.
 - Idle connections stop at 19,000: the hard fd limit of this machine kind is 20,000 per process.
+- Connect storm: the baseline has no presence, so its ratio is not like for like: it is what
+  ours' presence (a snapshot per connect, `user_online` to every connected member of the user's
+  groups, `user_offline` as they go) costs over a bare authenticated connect.
 - Auth: the argon2id floor is counted per CPU-second of the measuring thread (time other
   processes take on that core is not counted). The storm alone runs in slices (4 of 1.5 s), with
   a floor on the server core (servers idle) before each slice and after the last; its share is
