@@ -221,6 +221,9 @@ where
     /// future takes a second one; the loop polls that future once, to be woken by it, and
     /// checks this flag after that.
     closing: AtomicBool,
+    /// Set when the session was closed because its send buffer was full (Batiyoun patch, see
+    /// [`Socket::on_full`]): the client does not read, so the WebSocket's closing flush is skipped.
+    overflowed: AtomicBool,
 
     /// Function to call when the socket is closed
     close_fn: Box<dyn Fn(Sid, DisconnectReason) + Send + Sync>,
@@ -257,6 +260,7 @@ where
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),
             closing: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
 
             close_fn,
 
@@ -433,12 +437,22 @@ where
     /// Called with the handler's locks possibly held (socketioxide emits to rooms under its
     /// adapter's lock): that is safe, as closing only removes the socket from the engine's map and
     /// cancels its transport, and the handler hears of it from a task of its own.
+    ///
+    /// The WebSocket transport then drops the connection without its closing flush: writing what
+    /// is queued to a client that does not read would wait for the flush's timeout (the ping
+    /// timeout), and the handler hears of the close only once the transport lets go.
     fn on_full<T>(&self, e: &TrySendError<T>) {
         if matches!(e, TrySendError::Full(_)) && !self.is_closing() {
             #[cfg(feature = "tracing")]
             tracing::warn!(sid = %self.id, "send buffer full, closing the session");
+            self.overflowed.store(true, Ordering::Release);
             self.close(DisconnectReason::TransportError);
         }
+    }
+
+    /// Whether the session was closed because its send buffer was full.
+    pub(crate) fn overflowed(&self) -> bool {
+        self.overflowed.load(Ordering::Acquire)
     }
 
     /// Emits a message to the client.
@@ -663,6 +677,7 @@ where
             heartbeat: Notify::new(),
             cancellation_token: CancellationToken::new(),
             closing: AtomicBool::new(false),
+            overflowed: AtomicBool::new(false),
             close_fn,
 
             data: D::default(),

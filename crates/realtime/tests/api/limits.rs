@@ -12,6 +12,7 @@ on_both_backends!(
     events_beyond_the_rate_limit_are_answered_rate_limited,
     typing_reaches_joined_members_is_throttled_and_expires,
     a_client_that_stops_reading_is_disconnected_not_silently_skipped,
+    a_websocket_client_that_stops_reading_is_disconnected,
 );
 
 async fn an_oversize_payload_closes_the_socket_and_stores_nothing(backend: Backend) {
@@ -206,5 +207,76 @@ async fn a_client_that_stops_reading_is_disconnected_not_silently_skipped(backen
         history["messages"].as_array().map(Vec::len),
         Some(12),
         "every message is stored for the client to catch up on"
+    );
+}
+
+/// The same over WebSocket, where what a client does not read fills the kernel's socket buffers
+/// first (so large messages, and a small receive buffer on the client's side), then the send
+/// queue, and then the session is closed.
+async fn a_websocket_client_that_stops_reading_is_disconnected(backend: Backend) {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message as Ws;
+
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| {
+        c.limits.send_buffer = 8;
+        c.limits.rate_burst = 100_000;
+        c.limits.rate_per_sec = 100_000.0;
+    });
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let tcp = tokio::net::TcpSocket::new_v4().expect("socket");
+    tcp.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let tcp = tcp.connect(app.addr).await.expect("connect");
+    let url = format!("ws://{}/socket.io/?EIO=4&transport=websocket", app.addr);
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tcp)
+        .await
+        .expect("websocket");
+    let open = ws.next().await.expect("open").expect("open");
+    assert!(open.to_text().is_ok_and(|t| t.starts_with('0')), "{open:?}");
+    ws.send(Ws::text(format!(
+        r#"40{{"token":"{}"}}"#,
+        app.auth.token(&b)
+    )))
+    .await
+    .expect("CONNECT");
+    loop {
+        let frame = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("a CONNECT answer")
+            .expect("open")
+            .expect("a frame");
+        if frame.to_text().is_ok_and(|t| t.starts_with("40")) {
+            break;
+        }
+    }
+    // From here on, b reads nothing.
+
+    let online = format!("user:online:{}", b.id);
+    assert!(app.kv.get(&online).await.expect("kv").is_some());
+    let sa = app.socket(&a).await;
+    let big = "A".repeat(26_000);
+    let mut sent = 0;
+    while app.kv.get(&online).await.expect("kv").is_some() {
+        assert!(
+            sent < 2_000,
+            "2,000 messages of 26 kB later, the client that stopped reading is still connected"
+        );
+        let ack = sa
+            .ack(
+                "send_message",
+                json!({"chatId": chat, "clientMsgId": cmid(), "content": big, "encrypted": true, "iv": "AAAAAAAAAAAAAAAA"}),
+            )
+            .await;
+        assert!(ok(&ack), "{ack}");
+        sent += 1;
+    }
+    drop(ws);
+    assert!(
+        sent > 8,
+        "closed only once its buffers were full ({sent} messages)"
     );
 }

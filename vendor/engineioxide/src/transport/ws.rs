@@ -490,12 +490,16 @@ where
 
 /// Writes what is still queued (e.g. the close packet of [`Socket::close`]), flushes and closes
 /// the websocket. Bounded by `timeout`: a client that stopped reading must not keep the task and
-/// its socket alive.
+/// its socket alive. Skipped when the session was closed for a full send buffer: that client
+/// does not read, so the connection is just dropped.
 async fn close<S, D>(socket: &Socket<D>, ws: &mut WebSocketStream<S>, timeout: Duration)
 where
     S: AsyncRead + AsyncWrite + Unpin,
     D: Default + Send + Sync + 'static,
 {
+    if socket.overflowed() {
+        return;
+    }
     let closing = async {
         #[cfg(feature = "tracing")]
         tracing::trace!(sid = %socket.id, "ws closing flush");
