@@ -89,11 +89,7 @@ async fn a_revoked_session_loses_its_live_socket_and_other_sessions_stay(backend
     s_phone.settle().await;
 
     // The revoked session's access token, still unexpired, opens nothing any more.
-    let refused = app
-        .connect(Some(app.auth.token(&laptop)), None)
-        .await
-        .err()
-        .expect("refused");
+    let refused = app.refused(&laptop).await;
     assert!(refused.contains("unauthorized"), "{refused}");
     assert_eq!(app.get(&laptop, "/api/chats").await.status(), 401);
     assert!(

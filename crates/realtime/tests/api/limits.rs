@@ -41,12 +41,9 @@ async fn an_oversize_payload_closes_the_socket_and_stores_nothing(backend: Backe
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    let history: serde_json::Value = app
-        .get(&a, &format!("/api/chats/{chat}/messages"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
     assert_eq!(history["messages"], json!([]));
 }
 
@@ -197,12 +194,9 @@ async fn a_client_that_stops_reading_is_disconnected_not_silently_skipped(backen
         status, 400,
         "the session of the client that stopped reading is closed, not kept with packets dropped: {body}"
     );
-    let history: serde_json::Value = app
-        .get(&b, &format!("/api/chats/{chat}/messages"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&b, &format!("/api/chats/{chat}/messages"))
+        .await;
     assert_eq!(
         history["messages"].as_array().map(Vec::len),
         Some(12),

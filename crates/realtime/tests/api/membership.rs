@@ -154,12 +154,7 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         )
         .await;
     assert!(ok(&hello), "{hello}");
-    let one: serde_json::Value = app
-        .get(&admin, &format!("/api/chats/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let one = app.get_json(&admin, &format!("/api/chats/{id}")).await;
     assert_eq!(one["lastMessage"]["id"], hello["message"]["id"]);
     assert_eq!(one["lastMessageAt"], hello["message"]["timestamp"]);
 

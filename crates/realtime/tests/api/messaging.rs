@@ -47,12 +47,9 @@ async fn a_direct_message_reaches_the_recipient_and_history_and_the_read_receipt
         "the recipient gets exactly the stored message"
     );
 
-    let history: serde_json::Value = app
-        .get(&b, &format!("/api/chats/{chat}/messages?limit=10"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&b, &format!("/api/chats/{chat}/messages?limit=10"))
+        .await;
     assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
     assert_eq!(&history["messages"][0], stored);
 
@@ -68,12 +65,9 @@ async fn a_direct_message_reaches_the_recipient_and_history_and_the_read_receipt
         receipt,
         json!({"chatId": chat, "messageId": stored["id"], "userId": b.id})
     );
-    let history: serde_json::Value = app
-        .get(&a, &format!("/api/chats/{chat}/messages"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
     assert_eq!(history["messages"][0]["readBy"], json!([b.id]));
 }
 
@@ -99,12 +93,9 @@ async fn a_resent_client_msg_id_returns_the_original_and_stores_no_duplicate(bac
         .await;
     assert!(ok(&first) && ok(&again), "{first} {again}");
     assert_eq!(first["message"], again["message"]);
-    let history: serde_json::Value = app
-        .get(&a, &format!("/api/chats/{chat}/messages"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
     assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
 }
 
@@ -215,14 +206,14 @@ async fn the_chat_list_orders_by_activity_and_counts_unread_messages(backend: Ba
             json!({"chatId": ac, "clientMsgId": cmid(), "content": "three", "encrypted": false}),
         )
         .await;
-    let list: serde_json::Value = app.get(&a, "/api/chats").await.json().await.expect("json");
+    let list = app.get_json(&a, "/api/chats").await;
     let chats = list["chats"].as_array().expect("chats");
     assert_eq!(chats.len(), 2);
     assert_eq!(chats[0]["id"], ac.as_str(), "most recent activity first");
     assert_eq!(chats[0]["unreadCount"], 1);
     assert_eq!(chats[0]["lastMessage"]["id"], last["message"]["id"]);
     assert_eq!(chats[1]["unreadCount"], 2);
-    let list: serde_json::Value = app.get(&b, "/api/chats").await.json().await.expect("json");
+    let list = app.get_json(&b, "/api/chats").await;
     assert_eq!(
         list["chats"][0]["unreadCount"], 0,
         "own messages are never unread"

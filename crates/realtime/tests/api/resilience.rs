@@ -211,12 +211,9 @@ async fn with_mongodb_hung_a_send_is_refused_in_time_and_stored_once_after() {
     };
     let got = sb.next("new_message").await;
     assert_eq!(got["id"], stored["message"]["id"], "{got}");
-    let history: serde_json::Value = app
-        .get(&b, &format!("/api/chats/{chat}/messages"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let history = app
+        .get_json(&b, &format!("/api/chats/{chat}/messages"))
+        .await;
     let copies = history["messages"]
         .as_array()
         .expect("messages")

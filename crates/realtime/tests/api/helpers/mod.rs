@@ -248,6 +248,11 @@ impl TestApp {
             .expect("GET")
     }
 
+    /// `GET path` as `user`, its JSON body (whatever the status).
+    pub async fn get_json(&self, user: &User, path: &str) -> Value {
+        self.get(user, path).await.json().await.expect("json")
+    }
+
     pub async fn post(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
         self.http
             .post(self.url(path))
@@ -318,6 +323,14 @@ impl TestApp {
         self.connect(Some(self.auth.token(user)), None)
             .await
             .expect("socket connects")
+    }
+
+    /// The `connect_error` a socket with a fresh token of `user` gets; panics if it connects.
+    pub async fn refused(&self, user: &User) -> String {
+        self.connect(Some(self.auth.token(user)), None)
+            .await
+            .err()
+            .expect("the connection is refused")
     }
 
     /// Connects with an optional token and `Origin`; `Err(message)` on `connect_error`.
