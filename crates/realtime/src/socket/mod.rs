@@ -176,17 +176,12 @@ pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, se
         tracing::warn!(error = %e, "cannot load contacts for presence");
     }
     match (app.presence.connected(user).await, &contacts) {
-        (Ok(true), Ok(contacts)) if !contacts.is_empty() => {
+        (Ok(true), Ok(contacts)) => {
             let event = PresenceEvent {
                 user_id: user.clone(),
                 last_seen: None,
             };
-            emit(
-                s.broadcast().to(rooms_of(contacts)),
-                server::USER_ONLINE,
-                &event,
-            )
-            .await;
+            tell(s.broadcast(), contacts, server::USER_ONLINE, &event).await;
         }
         (Ok(_), _) => {}
         (Err(e), _) => tracing::warn!(error = %e, "presence update failed"),
@@ -239,11 +234,20 @@ async fn announce<A: Adapter, T: Serialize + ?Sized>(
     payload: &T,
 ) {
     match app.chats.contacts(user).await {
-        Ok(contacts) if !contacts.is_empty() => {
-            emit(op.to(rooms_of(&contacts)), event, payload).await
-        }
-        Ok(_) => {}
+        Ok(contacts) => tell(op, &contacts, event, payload).await,
         Err(e) => tracing::warn!(error = %e, "cannot load contacts for presence"),
+    }
+}
+
+/// Emits to the rooms of `contacts`, if there are any.
+async fn tell<A: Adapter, T: Serialize + ?Sized>(
+    op: BroadcastOperators<A>,
+    contacts: &[String],
+    event: &'static str,
+    payload: &T,
+) {
+    if !contacts.is_empty() {
+        emit(op.to(rooms_of(contacts)), event, payload).await;
     }
 }
 
