@@ -3,7 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { C, S } from './events';
-import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PublicProfile, ReceiptEvent, TypingEvent, User } from './types';
+import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -588,24 +588,30 @@ async function afterConnect(): Promise<void> {
   markOpenChatRead();
 }
 
+/**
+ * Fetches what we missed, page by page. The server answers each chat from a look-back window
+ * before our cursor (ids do not always follow the order messages reach us), so some messages come
+ * again: `ingest` dedupes them. A next page continues exactly where the last stopped (`resume`).
+ */
 async function resync(): Promise<void> {
   const cursors: Record<string, string> = {};
   for (const chatId of state.chats.keys()) {
     const newest = newestStoredId(chatId);
     if (newest) cursors[chatId] = newest;
   }
+  let resume: SyncResume | undefined;
   for (let i = 0; i < 50 && socket?.connected; i++) {
-    let ack: Ack<{ messages: Message[]; hasMore: boolean }>;
+    let ack: Ack<{ messages: Message[]; hasMore: boolean; resume?: SyncResume }>;
     try {
-      ack = await socket.timeout(15_000).emitWithAck(C.SYNC, { cursors, limit: 200 });
+      ack = await socket.timeout(15_000).emitWithAck(C.SYNC, { cursors, resume, limit: 200 });
     } catch {
       return;
     }
     if (!ack.ok) return;
     // Not "live": the chat list we just loaded already counts these as unread.
     if (ack.messages.length) ingest(ack.messages, { live: false, deliver: true });
-    for (const m of ack.messages) cursors[m.chatId] = m.id; // ascending per chat
-    if (!ack.hasMore || ack.messages.length === 0) return;
+    if (!ack.hasMore || !ack.resume) return;
+    resume = ack.resume;
   }
 }
 

@@ -96,6 +96,11 @@ export interface PresenceEvent {
   userId: string;
   lastSeen?: string;
 }
+/** Where a `sync` answer stopped; sent back unchanged for the next page. */
+export interface SyncResume {
+  chatId: string;
+  messageId: string;
+}
 /** Sent once after every (re)connect: the contacts online right now. */
 export interface PresenceSnapshot {
   online: string[];

@@ -94,7 +94,11 @@ impl Application {
         let chats = ChatService::new(store.clone());
         let presence = Presence::new(kv.clone(), config.limits.clone());
         let services = Arc::new(Services {
-            messages: MessageService::new(store.clone(), chats.clone()),
+            messages: MessageService::new(
+                store.clone(),
+                chats.clone(),
+                config.limits.sync_lookback,
+            ),
             chats,
             presence: presence.clone(),
             revocations: Revocations::new(kv.clone()),

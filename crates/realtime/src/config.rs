@@ -57,6 +57,10 @@ pub struct Limits {
     pub presence_ttl: Duration,
     /// How often live sockets refresh their user's presence keys.
     pub presence_refresh: Duration,
+    /// How far before a client's cursor `sync` answers from (see `MessageService::sync`): more
+    /// than the longest a message may take from getting its id to reaching a client — the store's
+    /// answer timeout (10 s) and the fan-out — plus the clocks' skew between instances.
+    pub sync_lookback: Duration,
 }
 
 impl Default for Limits {
@@ -70,6 +74,7 @@ impl Default for Limits {
             typing_ttl: Duration::from_secs(3),
             presence_ttl: Duration::from_secs(300),
             presence_refresh: Duration::from_secs(60),
+            sync_lookback: Duration::from_secs(15),
         }
     }
 }
@@ -87,6 +92,7 @@ impl Config {
             typing_ttl: Duration::from_millis(env.or("TYPING_TTL_MS", 3000)?),
             presence_ttl: Duration::from_secs(env.or("PRESENCE_TTL_SECS", 300)?),
             presence_refresh: Duration::from_secs(env.or("PRESENCE_REFRESH_SECS", 60)?),
+            sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
         {

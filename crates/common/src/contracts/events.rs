@@ -144,16 +144,41 @@ pub const MAX_SYNC_CURSORS: usize = 2000;
 
 /// `sync`: per chat, the id of the newest message the client already has. Chats of the caller
 /// absent from `cursors` are synced from their start. The answer is [`SyncResponse`].
+///
+/// Message ids are not in commit order across instances (an ObjectId orders by its second, then
+/// by the writing process), nor in delivery order (another instance's messages arrive through
+/// Redis), so a message the client missed can have a lower id than one it received. The server
+/// therefore answers from a look-back window before each cursor (`SYNC_LOOKBACK_SECS`, 15 s by
+/// default), which repeats messages of that window the client has: clients dedupe by message id,
+/// as they must for live `new_message`s that overlap a sync anyway. Chats are answered in id
+/// order; a continuation page is exact: send the same request with the previous answer's
+/// `resume`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     /// Chat id → id of the newest message the client has (both 24 hex digits).
     #[serde(default)]
     pub cursors: BTreeMap<String, String>,
+    /// The previous answer's `resume`, unchanged; absent on a first page.
+    #[serde(default)]
+    pub resume: Option<SyncResume>,
     /// Most messages in this answer, 1-500.
     #[serde(default)]
     #[schema(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
+}
+
+/// Where a `sync` answer stopped: chats with lower ids are complete, `chatId` continues right
+/// after `messageId` (no look-back), chats with higher ids start from their cursors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncResume {
+    #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub message_id: String,
 }
 
 impl Validate for SyncRequest {
@@ -177,6 +202,15 @@ impl Validate for SyncRequest {
                 ),
             );
         }
+        if self.resume.as_ref().is_some_and(|r| r.validate().is_err()) {
+            errors.add(
+                "resume",
+                err(
+                    "object_id",
+                    "chatId and messageId must be 24-hex-digit ids".into(),
+                ),
+            );
+        }
         if matches!(self.limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
             errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
         }
@@ -188,14 +222,18 @@ impl Validate for SyncRequest {
     }
 }
 
-/// The `sync` ack: missed messages in ascending order per chat; repeat with advanced cursors
-/// while `hasMore` is true.
+/// The `sync` ack: missed messages (and those of the look-back window the client has), chats in
+/// id order, each chat's oldest first. While `hasMore` is true, send the request again with
+/// `resume` set to this answer's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResponse {
     pub ok: bool,
     pub messages: Vec<Message>,
     pub has_more: bool,
+    /// Where to continue; present exactly when `hasMore` is true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<SyncResume>,
 }
 
 /// The `send_message` ack on success.

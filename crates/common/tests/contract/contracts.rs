@@ -291,11 +291,21 @@ fn chat_and_message_refs_require_object_ids() {
 fn sync_and_history_queries_are_bounded() {
     let ok: SyncRequest = round_trip(serde_json::json!({"cursors": {CHAT: MSG}, "limit": 100}));
     ok.validate().unwrap();
-    let bad: SyncRequest =
-        serde_json::from_value(serde_json::json!({"cursors": {"x": MSG}, "limit": 0})).unwrap();
+    let page: SyncRequest = round_trip(serde_json::json!({
+        "cursors": {CHAT: MSG},
+        "resume": {"chatId": CHAT, "messageId": MSG},
+        "limit": 2
+    }));
+    page.validate().unwrap();
+    let bad: SyncRequest = serde_json::from_value(serde_json::json!({
+        "cursors": {"x": MSG},
+        "resume": {"chatId": CHAT, "messageId": "x"},
+        "limit": 0
+    }))
+    .unwrap();
     let mut fields = invalid_fields(&bad);
     fields.sort();
-    assert_eq!(fields, ["cursors", "limit"]);
+    assert_eq!(fields, ["cursors", "limit", "resume"]);
     let q = MessagesQuery {
         before: Some("x".into()),
         limit: Some(101),

@@ -1,12 +1,14 @@
 //! Messages: idempotent durable send, history pages, read/delivery receipts, and `sync` (what a
 //! reconnecting client missed). Membership is checked on every call.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{Message, MessagePage, MessagesQuery};
 use common::contracts::events::{
-    MAX_SYNC_LIMIT, MessageRef, SendMessage, SyncRequest, SyncResponse,
+    MAX_SYNC_LIMIT, MessageRef, SendMessage, SyncRequest, SyncResponse, SyncResume,
 };
 use common::{ApiError, ErrorCode};
 
@@ -38,6 +40,8 @@ pub struct Receipt {
 pub struct MessageService {
     store: Arc<dyn ChatStore>,
     chats: ChatService,
+    /// How far before a client's cursor `sync` answers from.
+    sync_lookback: Duration,
     pub metrics: MessageMetrics,
 }
 
@@ -54,7 +58,7 @@ pub struct MessageMetrics {
 }
 
 impl MessageService {
-    pub fn new(store: Arc<dyn ChatStore>, chats: ChatService) -> Self {
+    pub fn new(store: Arc<dyn ChatStore>, chats: ChatService, sync_lookback: Duration) -> Self {
         let metrics = MessageMetrics {
             accepted: metrics::counter!("realtime_messages_accepted_total"),
             delivered: metrics::counter!("realtime_messages_delivered_total"),
@@ -67,6 +71,7 @@ impl MessageService {
         Self {
             store,
             chats,
+            sync_lookback,
             metrics,
         }
     }
@@ -166,47 +171,109 @@ impl MessageService {
         Ok(changed.then_some(receipt))
     }
 
-    /// Missed messages, oldest first per chat, at most `limit` in all. Chats are visited most
-    /// recently active first and only when their last message is past the client's cursor.
+    /// Missed messages, oldest first per chat, at most `limit` in all; chats in id order, so
+    /// that one `resume` position says which are done.
+    ///
+    /// A chat is answered from `sync_lookback` before the client's cursor, not from the cursor:
+    /// a message the client missed can have a lower id than one it received (ids of one second
+    /// order by the writing instance; a message from another instance arrives through Redis,
+    /// later than one from this one; and a message's id is taken before its write, which may
+    /// take up to the store's answer timeout). Such a message is missed only if it took longer
+    /// than the look-back from getting its id to reaching clients. The price is the repeat of
+    /// the window's messages, which the client has and dedupes.
     pub async fn sync(&self, user: &str, req: &SyncRequest) -> Result<SyncResponse, ApiError> {
         let mut budget = req.limit.unwrap_or(DEFAULT_SYNC).clamp(1, MAX_SYNC_LIMIT);
+        let cursors: HashMap<String, String> = req
+            .cursors
+            .iter()
+            .map(|(c, m)| (normalize_id(c), normalize_id(m)))
+            .collect();
+        let resume = req.resume.as_ref().map(|r| SyncResume {
+            chat_id: normalize_id(&r.chat_id),
+            message_id: normalize_id(&r.message_id),
+        });
+        let mut chats = self.chats.by_activity(user).await?;
+        chats.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id));
         let mut messages = Vec::new();
-        let mut has_more = false;
-        for (chat, last) in self.chats.by_activity(user).await? {
+        let mut stopped: Option<SyncResume> = None;
+        for (chat, last) in chats {
             let Some(last) = last else {
                 continue;
             };
-            let cursor = req
-                .cursors
-                .iter()
-                .find(|(c, _)| c.eq_ignore_ascii_case(&chat.id))
-                .map(|(_, m)| normalize_id(m));
-            if cursor.as_deref().is_some_and(|c| c >= last.id.as_str()) {
+            let from = match &resume {
+                Some(r) if chat.id < r.chat_id => continue,
+                Some(r) if chat.id == r.chat_id => Some(r.message_id.clone()),
+                _ => cursors
+                    .get(&chat.id)
+                    .map(|c| look_back(c, self.sync_lookback)),
+            };
+            if from.as_deref().is_some_and(|f| f >= last.id.as_str()) {
                 continue;
             }
             if budget == 0 {
-                has_more = true;
+                // Nothing of this chat is in the answer: the next page starts it afresh.
+                // Nothing of this chat is in the answer (the budget, at least 1, went to earlier
+                // chats): the next page resumes after the last chat answered and starts this one.
+                stopped = messages.last().map(position);
                 break;
             }
             // One extra tells whether this chat has more than fits.
             let mut page = self
                 .store
-                .messages_after(&chat.id, cursor.as_deref(), budget + 1)
+                .messages_after(&chat.id, from.as_deref(), budget + 1)
                 .await?;
-            if page.len() as u32 > budget {
-                page.truncate(budget as usize);
-                has_more = true;
-            }
+            let full = page.len() as u32 > budget;
+            page.truncate(budget as usize);
             budget -= page.len() as u32;
             messages.extend(page);
-            if has_more {
+            if full {
+                stopped = messages.last().map(position);
                 break;
             }
         }
         Ok(SyncResponse {
             ok: true,
             messages,
-            has_more,
+            has_more: stopped.is_some(),
+            resume: stopped,
         })
+    }
+}
+
+/// A `sync` answer's position: right after `m`, in its chat.
+fn position(m: &Message) -> SyncResume {
+    SyncResume {
+        chat_id: m.chat_id.clone(),
+        message_id: m.id.clone(),
+    }
+}
+
+/// The lowest ObjectId of the second `window` before `cursor`'s (validated, 24 hex digits):
+/// messages after it are those written from then on. A cursor that is not an id looks back to the
+/// start: more repeats, never a miss.
+fn look_back(cursor: &str, window: Duration) -> String {
+    let seconds = cursor
+        .get(..8)
+        .and_then(|s| u32::from_str_radix(s, 16).ok())
+        .unwrap_or(0);
+    let window = u32::try_from(window.as_secs()).unwrap_or(u32::MAX);
+    format!("{:08x}{}", seconds.saturating_sub(window), "0".repeat(16))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_look_back_starts_at_the_first_id_of_the_earlier_second() {
+        let w = Duration::from_secs(15);
+        // 0x65000010 - 15 = 0x65000001.
+        assert_eq!(
+            look_back("65000010ab12cd34ef567890", w),
+            "650000010000000000000000"
+        );
+        assert!(look_back("65000010ab12cd34ef567890", w).as_str() < "65000001000000000000000a");
+        assert_eq!(look_back("00000003ffffffffffffffff", w), "0".repeat(24));
+        assert_eq!(look_back("zz", w), "0".repeat(24));
     }
 }

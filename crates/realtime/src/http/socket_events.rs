@@ -65,8 +65,9 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         name: client::SYNC,
         payload: "SyncRequest",
         ack: "SyncResponse",
-        effect: "Missed messages, oldest first per chat; repeat with advanced cursors while \
-                 `hasMore`.",
+        effect: "Missed messages, oldest first per chat, from a look-back window before each \
+                 cursor (so some the client has come again: dedupe by id); while `hasMore`, \
+                 send the request again with the answer's `resume`.",
     },
 ];
 

@@ -12,3 +12,4 @@ mod openapi;
 mod presence;
 mod resilience;
 mod store_contract;
+mod sync;

@@ -11,12 +11,12 @@ use realtime::adapters::{Deadline, MongoStore, Patience, SqliteStore};
 use realtime::domain::{direct_chat_id, new_object_id};
 use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
 
-async fn sqlite() -> Arc<dyn ChatStore> {
+pub(super) async fn sqlite() -> Arc<dyn ChatStore> {
     let dir = std::env::temp_dir().join(common::testing::unique_name("store"));
     Arc::new(SqliteStore::open(&dir).await.expect("open sqlite"))
 }
 
-async fn mongo() -> Option<Arc<dyn ChatStore>> {
+pub(super) async fn mongo() -> Option<Arc<dyn ChatStore>> {
     let url = common::testing::backend_url("TEST_MONGODB_URL")?;
     let db = common::testing::unique_name("store");
     // As the service deploys it: every operation under a deadline.
@@ -63,11 +63,11 @@ contract!(
     a_taken_message_id_fails_alone_in_its_batch,
 );
 
-fn user() -> String {
+pub(super) fn user() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
+pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
     ChatRecord {
         id: if kind == ChatType::Direct {
             direct_chat_id(&participants[0], &participants[1])
@@ -87,7 +87,7 @@ fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
     }
 }
 
-fn message(chat: &str, sender: &str, client_msg_id: &str, content: &str) -> NewMessage {
+pub(super) fn message(chat: &str, sender: &str, client_msg_id: &str, content: &str) -> NewMessage {
     NewMessage {
         id: new_object_id(),
         chat_id: chat.to_owned(),
