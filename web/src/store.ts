@@ -510,12 +510,16 @@ export function connect(onSessionLost: () => void): void {
           .catch(() => cb({ token: '' }));
       },
     });
+    // A presence snapshot in parts (`more`) is applied whole, with what `user_online` said
+    // meanwhile; a part of a connection that dropped is forgotten.
+    let snapshot: Set<string> | null = null;
     socket.on('connect', () => {
       backoff = 1000;
       setConn('online');
       void afterConnect();
     });
     socket.on('disconnect', (reason) => {
+      snapshot = null;
       setConn(navigator.onLine ? 'connecting' : 'offline');
       // The server closed us (e.g. the session was revoked): check the session, then retry.
       if (reason === 'io server disconnect') void checkSessionThenReconnect();
@@ -531,6 +535,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.MESSAGE_READ, (e: ReceiptEvent) => onReceipt(e, 'read'));
     socket.on(S.USER_TYPING, onTyping);
     socket.on(S.USER_ONLINE, (e: PresenceEvent) => {
+      snapshot?.add(e.userId);
       state.presence.set(e.userId, { online: true });
       emit('presence');
     });
@@ -540,11 +545,17 @@ export function connect(onSessionLost: () => void): void {
     });
     // After a reconnect, whoever we last saw online but is not listed went offline meanwhile.
     socket.on(S.PRESENCE_SNAPSHOT, (e: PresenceSnapshot) => {
-      const online = new Set(e.online);
-      for (const [userId, p] of state.presence) {
-        if (p.online && !online.has(userId)) state.presence.set(userId, { online: false, lastSeen: p.lastSeen });
+      const online = (snapshot ??= new Set());
+      for (const userId of e.online) {
+        online.add(userId);
+        state.presence.set(userId, { online: true });
       }
-      for (const userId of online) state.presence.set(userId, { online: true });
+      if (!e.more) {
+        for (const [userId, p] of state.presence) {
+          if (p.online && !online.has(userId)) state.presence.set(userId, { online: false, lastSeen: p.lastSeen });
+        }
+        snapshot = null;
+      }
       emit('presence');
     });
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => {

@@ -101,9 +101,10 @@ export interface SyncResume {
   chatId: string;
   messageId: string;
 }
-/** Sent once after every (re)connect: the contacts online right now. */
+/** Sent after every (re)connect: the contacts online right now, in parts while `more`. */
 export interface PresenceSnapshot {
   online: string[];
+  more?: boolean;
 }
 export interface ChatUpdatedEvent {
   chat: Chat;

@@ -270,14 +270,22 @@ pub struct PresenceEvent {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
-/// `presence_snapshot`: sent once to a newly connected socket, which of the user's contacts are
-/// online right now (`user_online`/`user_offline` then announce changes). One event, not one
-/// `user_online` per contact: a member of a 1,000-member group would otherwise get ~1,000 packets
-/// at once, more than a socket's send buffer holds.
+/// Most user ids in one `presence_snapshot` event.
+pub const PRESENCE_SNAPSHOT_CHUNK: usize = 1000;
+
+/// `presence_snapshot`: sent to a newly connected socket, which of the user's contacts are online
+/// right now (`user_online`/`user_offline` then announce changes). A few events with up to
+/// [`PRESENCE_SNAPSHOT_CHUNK`] ids each, not one `user_online` per contact: a member of a
+/// 1,000-member group would otherwise get ~1,000 packets at once. The snapshot is complete with
+/// the first event whose `more` is false; a contact in none of its events is offline. At least one
+/// event is sent, with `online: []` when nobody is online.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceSnapshot {
     pub online: Vec<String>,
+    /// More events of this snapshot follow.
+    #[serde(default)]
+    pub more: bool,
 }
 
 /// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left

@@ -91,14 +91,14 @@ impl Presence {
     }
 
     /// Which of `users` are online, in one round trip to the store.
-    pub async fn online_among(&self, users: Vec<String>) -> KvResult<Vec<String>> {
+    pub async fn online_among(&self, users: &[String]) -> KvResult<Vec<String>> {
         let keys: Vec<String> = users.iter().map(|u| online_key(u)).collect();
         let values = self.kv.get_many(&keys).await?;
         Ok(users
-            .into_iter()
+            .iter()
             .zip(values)
             .filter(|(_, v)| v.is_some())
-            .map(|(u, _)| u)
+            .map(|(u, _)| u.clone())
             .collect())
     }
 

@@ -106,7 +106,8 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::PRESENCE_SNAPSHOT,
         payload: "PresenceSnapshot",
-        when: "Once after connect: which users sharing a chat are online now (up to 1,000).",
+        when: "After connect: which users sharing a chat are online now, up to 1,000 per event; \
+               `more: true` says another part follows, and the last part completes it.",
     },
     ServerEvent {
         name: server::CHAT_UPDATED,

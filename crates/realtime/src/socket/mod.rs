@@ -15,7 +15,9 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use common::ApiError;
-use common::contracts::events::{PresenceEvent, PresenceSnapshot, client, server};
+use common::contracts::events::{
+    PRESENCE_SNAPSHOT_CHUNK, PresenceEvent, PresenceSnapshot, client, server,
+};
 use common::jwt::JwksVerifier;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -138,13 +140,13 @@ async fn dispatch<A: Adapter>(
     }
 }
 
-/// Most contacts whose presence is reported to a newly connected socket.
-const PRESENCE_SNAPSHOT_MAX: usize = 1000;
+/// Most contacts whose presence one read of the `Kv` asks for (one MGET).
+const PRESENCE_READ: usize = 1000;
 
-/// The presence snapshot [`came_online`] read, waiting in the socket's extensions for
-/// [`on_connect`] to send it (and removed then).
+/// The online contacts [`came_online`] read, waiting in the socket's extensions for
+/// [`on_connect`] to send them (and removed then).
 #[derive(Clone)]
-struct PendingSnapshot(PresenceSnapshot);
+struct PendingSnapshot(Vec<String>);
 
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
 /// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
@@ -152,9 +154,19 @@ struct PendingSnapshot(PresenceSnapshot);
 /// answer only after the middleware, and an event must not precede it.
 pub async fn on_connect<A: Adapter>(s: SocketRef<A>) {
     tracing::debug!(socket = %s.id, "socket connected");
-    if let Some(PendingSnapshot(snapshot)) = s.extensions.remove::<PendingSnapshot>() {
-        // The socket may already be gone; nothing to do then.
-        let _ = s.emit(server::PRESENCE_SNAPSHOT, &snapshot);
+    let Some(PendingSnapshot(online)) = s.extensions.remove::<PendingSnapshot>() else {
+        return;
+    };
+    let mut parts = online.chunks(PRESENCE_SNAPSHOT_CHUNK).peekable();
+    loop {
+        let part = PresenceSnapshot {
+            online: parts.next().unwrap_or_default().to_vec(),
+            more: parts.peek().is_some(),
+        };
+        // The socket may already be gone; nothing more to send then.
+        if s.emit(server::PRESENCE_SNAPSHOT, &part).is_err() || !part.more {
+            break;
+        }
     }
 }
 
@@ -186,17 +198,20 @@ pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, se
         (Ok(_), _) => {}
         (Err(e), _) => tracing::warn!(error = %e, "presence update failed"),
     }
-    let Ok(mut contacts) = contacts else {
+    let Ok(contacts) = contacts else {
         return;
     };
-    contacts.truncate(PRESENCE_SNAPSHOT_MAX);
-    match app.presence.online_among(contacts).await {
-        Ok(online) => {
-            s.extensions
-                .insert(PendingSnapshot(PresenceSnapshot { online }));
+    let mut online = Vec::new();
+    for some in contacts.chunks(PRESENCE_READ) {
+        match app.presence.online_among(some).await {
+            Ok(found) => online.extend(found),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read presence for the snapshot");
+                return;
+            }
         }
-        Err(e) => tracing::warn!(error = %e, "cannot read presence for the snapshot"),
     }
+    s.extensions.insert(PendingSnapshot(online));
 }
 
 async fn on_disconnect<A: Adapter>(
