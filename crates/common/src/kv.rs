@@ -46,6 +46,12 @@ pub trait Kv: Send + Sync + 'static {
     async fn expire(&self, key: &str, ttl: Duration) -> KvResult<bool>;
     /// Remaining lifetime of `key`; `None` when absent or without expiry.
     async fn ttl(&self, key: &str) -> KvResult<Option<Duration>>;
+    /// Adds `delta` to the integer `field` of the hash at `key` (0 when absent) and returns the
+    /// new value; a field that reaches 0 or less is removed (and an empty hash with it). Hashes
+    /// do not expire; [`Kv::del`] deletes one.
+    async fn hash_incr(&self, key: &str, field: &str, delta: i64) -> KvResult<i64>;
+    /// Every field of the hash at `key` with its value, in no particular order.
+    async fn hash_all(&self, key: &str) -> KvResult<Vec<(String, i64)>>;
     async fn publish(&self, channel: &str, message: &str) -> KvResult<()>;
     /// Messages published on `channel` from now on.
     async fn subscribe(&self, channel: &str) -> KvResult<BoxStream<'static, String>>;
@@ -54,6 +60,7 @@ pub trait Kv: Send + Sync + 'static {
 /// In-process adapter for the embedded single-node mode.
 pub struct MemoryKv {
     entries: DashMap<String, (String, Option<Instant>)>,
+    hashes: DashMap<String, std::collections::HashMap<String, i64>>,
     channels: DashMap<String, broadcast::Sender<String>>,
     writes: AtomicU64,
 }
@@ -68,6 +75,7 @@ impl MemoryKv {
     pub fn new() -> Self {
         Self {
             entries: DashMap::new(),
+            hashes: DashMap::new(),
             channels: DashMap::new(),
             writes: AtomicU64::new(0),
         }
@@ -139,10 +147,12 @@ impl Kv for MemoryKv {
     }
 
     async fn del(&self, key: &str) -> KvResult<bool> {
-        Ok(self
+        let hash = self.hashes.remove(key).is_some();
+        let value = self
             .entries
             .remove(key)
-            .is_some_and(|(_, e)| Self::live(&e.1)))
+            .is_some_and(|(_, e)| Self::live(&e.1));
+        Ok(hash || value)
     }
 
     async fn take(&self, key: &str) -> KvResult<Option<String>> {
@@ -188,6 +198,30 @@ impl Kv for MemoryKv {
             .get(key)
             .and_then(|e| e.1)
             .and_then(|at| at.checked_duration_since(Instant::now())))
+    }
+
+    async fn hash_incr(&self, key: &str, field: &str, delta: i64) -> KvResult<i64> {
+        let mut hash = self.hashes.entry(key.to_owned()).or_default();
+        let value = hash.entry(field.to_owned()).or_insert(0);
+        *value = value.saturating_add(delta);
+        let next = *value;
+        if next <= 0 {
+            hash.remove(field);
+        }
+        let empty = hash.is_empty();
+        drop(hash);
+        if empty {
+            self.hashes.remove_if(key, |_, h| h.is_empty());
+        }
+        Ok(next)
+    }
+
+    async fn hash_all(&self, key: &str) -> KvResult<Vec<(String, i64)>> {
+        Ok(self
+            .hashes
+            .get(key)
+            .map(|h| h.iter().map(|(f, v)| (f.clone(), *v)).collect())
+            .unwrap_or_default())
     }
 
     async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {
@@ -421,6 +455,30 @@ mod redis_adapter {
                 .await
                 .map_err(err)?;
             Ok(u64::try_from(ms).ok().map(Duration::from_millis))
+        }
+
+        async fn hash_incr(&self, key: &str, field: &str, delta: i64) -> KvResult<i64> {
+            // One script, so no other client sees the field at 0 or below.
+            static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| {
+                redis::Script::new(
+                    "local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2]) \
+                     if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end \
+                     return n",
+                )
+            });
+            SCRIPT
+                .key(self.k(key))
+                .arg(field)
+                .arg(delta)
+                .invoke_async(&mut self.conn.clone())
+                .await
+                .map_err(err)
+        }
+
+        async fn hash_all(&self, key: &str) -> KvResult<Vec<(String, i64)>> {
+            let all: std::collections::HashMap<String, i64> =
+                self.conn.clone().hgetall(self.k(key)).await.map_err(err)?;
+            Ok(all.into_iter().collect())
         }
 
         async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {

@@ -183,8 +183,14 @@ impl Application {
                 "subscribing to session revocations: no subscription within {SUBSCRIBE_AT_START:?}"
             ),
         }
+        // Before any socket is counted under this instance's id (see `domain::presence`).
+        presence
+            .register()
+            .await
+            .context("registering this instance for presence")?;
         let revoker = fanout.clone();
         let tasks = vec![
+            socket::spawn_instance_watch(services.clone(), fanout.clone()),
             tokio::spawn(async move {
                 while let Some(event) = revoked.next().await {
                     match event {

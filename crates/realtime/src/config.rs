@@ -57,6 +57,9 @@ pub struct Limits {
     pub presence_ttl: Duration,
     /// How often live sockets refresh their user's presence keys.
     pub presence_refresh: Duration,
+    /// How long an instance that stopped renewing its key is taken to be up; after it, the
+    /// others take its sockets off presence (see `domain::presence`). Renewed every third.
+    pub instance_ttl: Duration,
     /// How far before a client's cursor `sync` answers from (see `MessageService::sync`): more
     /// than the longest a message may take from getting its id to reaching a client — the store's
     /// answer timeout (10 s) and the fan-out — plus the clocks' skew between instances.
@@ -74,6 +77,7 @@ impl Default for Limits {
             typing_ttl: Duration::from_secs(3),
             presence_ttl: Duration::from_secs(300),
             presence_refresh: Duration::from_secs(60),
+            instance_ttl: Duration::from_secs(30),
             sync_lookback: Duration::from_secs(15),
         }
     }
@@ -92,6 +96,7 @@ impl Config {
             typing_ttl: Duration::from_millis(env.or("TYPING_TTL_MS", 3000)?),
             presence_ttl: Duration::from_secs(env.or("PRESENCE_TTL_SECS", 300)?),
             presence_refresh: Duration::from_secs(env.or("PRESENCE_REFRESH_SECS", 60)?),
+            instance_ttl: Duration::from_secs(env.or("INSTANCE_TTL_SECS", 30)?),
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
@@ -100,6 +105,9 @@ impl Config {
                 "SOCKET_RATE_BURST",
                 "burst and SOCKET_RATE_PER_SEC must be positive",
             ));
+        }
+        if limits.instance_ttl < Duration::from_secs(3) {
+            return Err(ConfigError::new("INSTANCE_TTL_SECS", "must be at least 3"));
         }
         if limits.send_buffer == 0 {
             return Err(ConfigError::new("SOCKET_SEND_BUFFER", "must be positive"));

@@ -216,6 +216,35 @@ async fn incr_counts_within_a_fixed_window() {
 }
 
 #[tokio::test]
+async fn hash_fields_count_and_vanish_at_zero() {
+    for kv in adapters("hash").await {
+        let b = kv.backend();
+        assert!(kv.hash_all("h").await.unwrap().is_empty(), "{b}");
+        assert_eq!(kv.hash_incr("h", "x", 2).await.unwrap(), 2, "{b}");
+        assert_eq!(kv.hash_incr("h", "y", 1).await.unwrap(), 1, "{b}");
+        assert_eq!(kv.hash_incr("h", "x", -1).await.unwrap(), 1, "{b}");
+        let mut all = kv.hash_all("h").await.unwrap();
+        all.sort();
+        assert_eq!(all, [("x".to_owned(), 1), ("y".to_owned(), 1)], "{b}");
+        assert_eq!(kv.hash_incr("h", "y", -1).await.unwrap(), 0, "{b}");
+        assert_eq!(
+            kv.hash_incr("h", "z", -2).await.unwrap(),
+            -2,
+            "{b}: the new value, not kept"
+        );
+        assert_eq!(
+            kv.hash_all("h").await.unwrap(),
+            [("x".to_owned(), 1)],
+            "{b}: fields at 0 or below are gone"
+        );
+        assert!(kv.del("h").await.unwrap(), "{b}: del deletes a hash");
+        assert!(kv.hash_all("h").await.unwrap().is_empty(), "{b}");
+        assert_eq!(kv.hash_incr("h", "x", -1).await.unwrap(), -1, "{b}");
+        assert!(!kv.del("h").await.unwrap(), "{b}: an emptied hash is gone");
+    }
+}
+
+#[tokio::test]
 async fn published_messages_reach_every_subscriber() {
     for kv in adapters("pubsub").await {
         let b = kv.backend();

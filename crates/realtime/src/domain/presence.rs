@@ -8,6 +8,19 @@
 //! - `user:lastseen:{userId}`: RFC 3339 time of the last disconnect (kept without expiry).
 //! - `chat:{chatId}:typing:{userId}`: the seed's typing key, made per user so several members can
 //!   type at once; 3-second TTL. `…:throttle` limits `user_typing` broadcasts.
+//!
+//! An instance that dies without closing its sockets (a crash, a kill, a lost host) cannot take
+//! its sockets off `user:sockets:*`, and the instances still up keep those counts alive while
+//! they hold another socket of the same user, who would then never go offline. So each instance
+//! keeps a ledger of its part of the counts, and the others take a dead instance's part off:
+//! - `realtime:instances`: the registry, a hash of instance ids;
+//! - `realtime:instance:{id}`: present while the instance is up (`INSTANCE_TTL_SECS`, 30 s,
+//!   renewed every third of it);
+//! - `realtime:instance:{id}:sockets`: its ledger, a hash of user id → sockets on it;
+//! - `realtime:instance:{id}:reaping`: the claim of the instance taking a dead one's part off.
+//!
+//! An instance whose own key lapsed (the store was unreachable or lost its data) has been taken
+//! for dead, or soon will be: it registers again under a fresh id and puts its sockets back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +28,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::kv::{KvResult, SharedKv};
 use dashmap::DashMap;
+use tokio::sync::RwLock;
 
 use crate::config::Limits;
 
@@ -24,6 +38,23 @@ pub struct Presence {
     limits: Limits,
     /// This instance's socket count per user (what the refresh task keeps alive).
     local: Arc<DashMap<String, usize>>,
+    /// This instance's id in the registry. Socket bookkeeping holds it shared; a fresh
+    /// registration, exclusively, so that no socket is counted under both ids or under neither.
+    instance: Arc<RwLock<String>>,
+}
+
+const REGISTRY: &str = "realtime:instances";
+/// How long an instance's claim on a dead one's ledger holds before another may take over.
+const REAP_CLAIM: Duration = Duration::from_secs(60);
+
+fn alive_key(instance: &str) -> String {
+    format!("realtime:instance:{instance}")
+}
+fn ledger_key(instance: &str) -> String {
+    format!("realtime:instance:{instance}:sockets")
+}
+fn reaping_key(instance: &str) -> String {
+    format!("realtime:instance:{instance}:reaping")
 }
 
 fn online_key(user: &str) -> String {
@@ -45,12 +76,31 @@ impl Presence {
             kv,
             limits,
             local: Arc::new(DashMap::new()),
+            instance: Arc::new(RwLock::new(uuid::Uuid::new_v4().to_string())),
         }
+    }
+
+    /// Enters this instance in the registry; before any socket is counted under its id.
+    pub async fn register(&self) -> KvResult<()> {
+        let id = self.instance.read().await;
+        self.enter(&id).await
+    }
+
+    async fn enter(&self, id: &str) -> KvResult<()> {
+        self.kv.hash_incr(REGISTRY, id, 1).await?;
+        self.kv
+            .set(&alive_key(id), "1", Some(self.limits.instance_ttl))
+            .await
     }
 
     /// A socket of `user` connected; true when the user just came online.
     pub async fn connected(&self, user: &str) -> KvResult<bool> {
+        let id = self.instance.read().await;
         *self.local.entry(user.to_owned()).or_insert(0) += 1;
+        // The ledger first: should this instance die in between, its part taken off by another
+        // goes one too far, which leaves the user offline (until they connect again), not online
+        // for good.
+        self.kv.hash_incr(&ledger_key(&id), user, 1).await?;
         let ttl = self.limits.presence_ttl;
         let n = self.kv.incr(&sockets_key(user), 1, ttl).await?;
         self.kv.expire(&sockets_key(user), ttl).await?;
@@ -60,6 +110,7 @@ impl Presence {
 
     /// A socket of `user` went away; `Some(lastSeen)` when it was the user's last one.
     pub async fn disconnected(&self, user: &str) -> KvResult<Option<DateTime<Utc>>> {
+        let id = self.instance.read().await;
         let gone_locally = match self.local.get_mut(user) {
             Some(mut n) => {
                 *n = n.saturating_sub(1);
@@ -74,16 +125,94 @@ impl Presence {
             .kv
             .incr(&sockets_key(user), -1, self.limits.presence_ttl)
             .await?;
+        self.kv.hash_incr(&ledger_key(&id), user, -1).await?;
         if n > 0 {
             return Ok(None);
         }
+        self.went_offline(user).await.map(Some)
+    }
+
+    async fn went_offline(&self, user: &str) -> KvResult<DateTime<Utc>> {
         let now = Utc::now();
         self.kv.del(&sockets_key(user)).await?;
         self.kv.del(&online_key(user)).await?;
         self.kv
             .set(&last_seen_key(user), &now.to_rfc3339(), None)
             .await?;
-        Ok(Some(now))
+        Ok(now)
+    }
+
+    /// Renews this instance's key. If it had lapsed, registers again under a fresh id and puts
+    /// this instance's sockets back in the counts (its old part is, or will be, taken off as a
+    /// dead instance's); returns the users that this brought back online.
+    pub async fn heartbeat(&self) -> KvResult<Vec<String>> {
+        let ttl = self.limits.instance_ttl;
+        if self
+            .kv
+            .expire(&alive_key(&self.instance.read().await), ttl)
+            .await?
+        {
+            return Ok(Vec::new());
+        }
+        let mut id = self.instance.write().await;
+        let fresh = uuid::Uuid::new_v4().to_string();
+        self.enter(&fresh).await?;
+        tracing::warn!(old = %id, new = %fresh, "this instance's presence key had lapsed; registered again");
+        *id = fresh;
+        let mine: Vec<(String, usize)> = self
+            .local
+            .iter()
+            .map(|e| (e.key().clone(), *e.value()))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        let mut back = Vec::new();
+        for (user, n) in mine {
+            let n = i64::try_from(n).unwrap_or(i64::MAX);
+            self.kv.hash_incr(&ledger_key(&id), &user, n).await?;
+            let total = self
+                .kv
+                .incr(&sockets_key(&user), n, self.limits.presence_ttl)
+                .await?;
+            self.kv
+                .set(&online_key(&user), "1", Some(self.limits.presence_ttl))
+                .await?;
+            if total == n {
+                back.push(user);
+            }
+        }
+        Ok(back)
+    }
+
+    /// Takes the part of every dead instance (in the registry, its key gone) off the counts;
+    /// returns the users that went offline with it and when.
+    pub async fn reap(&self) -> KvResult<Vec<(String, DateTime<Utc>)>> {
+        let me = self.instance.read().await.clone();
+        let mut gone = Vec::new();
+        for (dead, _) in self.kv.hash_all(REGISTRY).await? {
+            if dead == me || self.kv.get(&alive_key(&dead)).await?.is_some() {
+                continue;
+            }
+            if !self.kv.set_nx(&reaping_key(&dead), &me, REAP_CLAIM).await? {
+                continue;
+            }
+            tracing::warn!(instance = %dead, "an instance is gone; taking its sockets off presence");
+            let ledger = ledger_key(&dead);
+            for (user, n) in self.kv.hash_all(&ledger).await? {
+                let left = self
+                    .kv
+                    .incr(&sockets_key(&user), -n, self.limits.presence_ttl)
+                    .await?;
+                // Off the ledger as it goes, so an instance taking over a lapsed claim does
+                // not take it off twice.
+                self.kv.hash_incr(&ledger, &user, -n).await?;
+                if left <= 0 {
+                    gone.push((user.clone(), self.went_offline(&user).await?));
+                }
+            }
+            self.kv.del(&ledger).await?;
+            self.kv.hash_incr(REGISTRY, &dead, -1).await?;
+        }
+        Ok(gone)
     }
 
     pub async fn is_online(&self, user: &str) -> KvResult<bool> {

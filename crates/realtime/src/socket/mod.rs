@@ -13,6 +13,7 @@ pub mod sync;
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use common::ApiError;
 use common::contracts::events::{
@@ -29,10 +30,11 @@ use socketioxide::operators::BroadcastOperators;
 use socketioxide::socket::Socket;
 use socketioxide_core::parser::Parse;
 use socketioxide_parser_common::CommonParser;
+use tokio::task::JoinHandle;
 
 use crate::config::Limits;
 use crate::domain::{ChatService, MessageService, Presence, Revocations};
-use crate::ports::user_room;
+use crate::ports::{Fanout, user_room};
 
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
@@ -237,6 +239,60 @@ async fn on_disconnect<A: Adapter>(
         }
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "presence update failed"),
+    }
+}
+
+/// Every third of `INSTANCE_TTL_SECS`: renews this instance's presence key, and takes dead
+/// instances' sockets off presence (`Presence::heartbeat`, `Presence::reap`), telling the contacts
+/// of those whom this brings online or takes offline. Runs until aborted.
+pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> JoinHandle<()> {
+    let every = (app.limits.instance_ttl / 3).max(Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match app.presence.heartbeat().await {
+                Ok(back) => {
+                    for user in back {
+                        let event = PresenceEvent {
+                            user_id: user,
+                            last_seen: None,
+                        };
+                        tell_contacts(&app, fanout.as_ref(), server::USER_ONLINE, &event).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+            }
+            match app.presence.reap().await {
+                Ok(gone) => {
+                    for (user, last_seen) in gone {
+                        let event = PresenceEvent {
+                            user_id: user,
+                            last_seen: Some(last_seen),
+                        };
+                        tell_contacts(&app, fanout.as_ref(), server::USER_OFFLINE, &event).await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "taking dead instances off presence failed"),
+            }
+        }
+    })
+}
+
+/// [`announce`] from outside a socket handler, through the [`Fanout`] port.
+async fn tell_contacts(
+    app: &Services,
+    fanout: &dyn Fanout,
+    event: &'static str,
+    payload: &PresenceEvent,
+) {
+    match app.chats.contacts(&payload.user_id).await {
+        Ok(contacts) => match serde_json::to_value(payload) {
+            Ok(v) => fanout.to_users(&contacts, event, v).await,
+            Err(e) => tracing::warn!(error = %e, "cannot encode a presence event"),
+        },
+        Err(e) => tracing::warn!(error = %e, "cannot load contacts for presence"),
     }
 }
 

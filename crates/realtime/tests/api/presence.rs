@@ -5,15 +5,137 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 
-use crate::helpers::{Backend, User, spawn_app};
+use crate::helpers::{Backend, Setup, TestApp, User, spawn_app, spawn_with};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_user_with_two_sockets_goes_offline_only_when_both_are_gone,
     a_new_socket_is_told_which_contacts_are_already_online,
     the_snapshot_lists_every_online_member_of_a_large_group,
-    a_snapshot_past_one_event_comes_in_parts_and_is_complete
+    a_snapshot_past_one_event_comes_in_parts_and_is_complete,
+    a_dead_instances_sockets_are_taken_off_presence,
+    an_instance_whose_key_lapsed_puts_its_sockets_back
 );
+
+/// An instance renewing its presence key every 300 ms, taken for dead 900 ms after it stops.
+async fn quick_instance(backend: Backend) -> Option<TestApp> {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.instance_ttl = Duration::from_millis(900));
+    spawn_with(setup).await
+}
+
+/// What an instance that crashed with one socket of `user` leaves in the Kv: its registry entry
+/// and ledger, and its part of the user's counts, but no key of its own any more.
+async fn crashed_instance_with(app: &TestApp, user: &User) -> String {
+    let dead = format!("crashed-{}", uuid::Uuid::new_v4());
+    let kv = &app.kv;
+    let ttl = Duration::from_secs(300);
+    kv.hash_incr("realtime:instances", &dead, 1)
+        .await
+        .expect("kv");
+    kv.hash_incr(&format!("realtime:instance:{dead}:sockets"), &user.id, 1)
+        .await
+        .expect("kv");
+    kv.incr(&format!("user:sockets:{}", user.id), 1, ttl)
+        .await
+        .expect("kv");
+    kv.set(&format!("user:online:{}", user.id), "1", Some(ttl))
+        .await
+        .expect("kv");
+    dead
+}
+
+async fn registered(app: &TestApp) -> Vec<String> {
+    let all = app.kv.hash_all("realtime:instances").await.expect("kv");
+    all.into_iter().map(|(id, _)| id).collect()
+}
+
+/// An instance that dies without closing its sockets cannot count them off. Before the
+/// seventeenth session the instances still up kept its counts alive while they held another
+/// socket of the same user: here `a` would never have gone offline.
+async fn a_dead_instances_sockets_are_taken_off_presence(backend: Backend) {
+    let Some(app) = quick_instance(backend).await else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    app.direct_chat(&a, &b).await;
+    app.direct_chat(&c, &b).await;
+    let sb = app.socket(&b).await;
+    // a has a socket here and had one on the crashed instance; c only had one there.
+    let sa = app.socket(&a).await;
+    let dead = crashed_instance_with(&app, &a.other_device()).await;
+    let _ = crashed_instance_with(&app, &c).await;
+    let offline = sb.next("user_offline").await;
+    assert_eq!(
+        offline["userId"],
+        c.id.as_str(),
+        "c's only socket was on the crashed instance"
+    );
+    assert!(offline["lastSeen"].is_string(), "{offline}");
+    assert!(
+        !registered(&app).await.contains(&dead),
+        "the dead instance is struck off"
+    );
+    assert!(
+        app.kv
+            .get(&format!("user:online:{}", c.id))
+            .await
+            .expect("kv")
+            .is_none()
+    );
+    assert!(
+        sb.try_next("user_offline", Duration::from_secs(2))
+            .await
+            .is_none(),
+        "a is still connected here"
+    );
+    sa.disconnect().await;
+    let offline = sb.next("user_offline").await;
+    assert_eq!(offline["userId"], a.id.as_str(), "a's last socket is gone");
+}
+
+/// The store lost the instance's keys (a Redis restart, or an outage longer than the instance's
+/// key lives): the instance registers again and puts its sockets back, so its users are online
+/// again and go offline when they leave.
+async fn an_instance_whose_key_lapsed_puts_its_sockets_back(backend: Backend) {
+    let Some(app) = quick_instance(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    app.direct_chat(&a, &b).await;
+    let sb = app.socket(&b).await;
+    let sa = app.socket(&a).await;
+    assert_eq!(sb.next("user_online").await["userId"], a.id.as_str());
+    let before = registered(&app).await;
+    assert_eq!(before.len(), 1, "{before:?}");
+    // Everything presence keeps, as a Redis restart would leave it.
+    let kv = &app.kv;
+    kv.del("realtime:instances").await.expect("kv");
+    kv.del(&format!("realtime:instance:{}", before[0]))
+        .await
+        .expect("kv");
+    kv.del(&format!("realtime:instance:{}:sockets", before[0]))
+        .await
+        .expect("kv");
+    for key in ["user:sockets", "user:online"] {
+        for user in [&a, &b] {
+            kv.del(&format!("{key}:{}", user.id)).await.expect("kv");
+        }
+    }
+    let back = sb.next("user_online").await;
+    assert_eq!(back["userId"], a.id.as_str(), "a is announced again");
+    let after = registered(&app).await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "under a fresh id");
+    assert!(
+        kv.get(&format!("user:online:{}", a.id))
+            .await
+            .expect("kv")
+            .is_some()
+    );
+    sa.disconnect().await;
+    assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+}
 
 async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
