@@ -588,6 +588,9 @@ export function disconnect(): void {
 
 /** After every (re)connect: refresh the chat list, send the outbox, then fetch what we missed. */
 async function afterConnect(): Promise<void> {
+  // Taken before the chat list adds its last messages: the newest message of each chat that we
+  // received (live, by sync or history, now or in an earlier session), for `sync` to look back from.
+  const received = receivedCursors();
   try {
     await loadChats();
   } catch (e) {
@@ -595,26 +598,39 @@ async function afterConnect(): Promise<void> {
   }
   if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
   await flushOutbox();
-  await resync();
+  await resync(received);
   markOpenChatRead();
 }
 
-/**
- * Fetches what we missed, page by page. The server answers each chat from a look-back window
- * before our cursor (ids do not always follow the order messages reach us), so some messages come
- * again: `ingest` dedupes them. A next page continues exactly where the last stopped (`resume`).
- */
-async function resync(): Promise<void> {
+function receivedCursors(): Record<string, string> {
   const cursors: Record<string, string> = {};
   for (const chatId of state.chats.keys()) {
     const newest = newestStoredId(chatId);
     if (newest) cursors[chatId] = newest;
   }
+  return cursors;
+}
+
+/**
+ * Fetches what we missed, page by page. The server answers each chat in `cursors` from a look-back
+ * window before our cursor (ids do not always follow the order messages reach us), so some
+ * messages come again: `ingest` dedupes them. A chat we know only from the chat list, read while
+ * connected, needs nothing before its last message (older ones are history, paged on opening;
+ * later ones reach us live): it goes in `after`, answered exactly. A next page continues exactly
+ * where the last stopped (`resume`).
+ */
+async function resync(received: Record<string, string>): Promise<void> {
+  const cursors: Record<string, string> = {};
+  const after: Record<string, string> = {};
+  for (const [chatId, chat] of state.chats) {
+    if (received[chatId]) cursors[chatId] = received[chatId];
+    else if (chat.lastMessage?.id) after[chatId] = chat.lastMessage.id;
+  }
   let resume: SyncResume | undefined;
   for (let i = 0; i < 50 && socket?.connected; i++) {
     let ack: Ack<{ messages: Message[]; hasMore: boolean; resume?: SyncResume }>;
     try {
-      ack = await socket.timeout(15_000).emitWithAck(C.SYNC, { cursors, resume, limit: 200 });
+      ack = await socket.timeout(15_000).emitWithAck(C.SYNC, { cursors, after, resume, limit: 200 });
     } catch {
       return;
     }

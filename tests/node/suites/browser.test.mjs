@@ -250,6 +250,21 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await message(d.page, offlineText).waitFor();
         assert.equal(await message(d.page, offlineText).count(), 1);
       });
+      await step('receiver-catches-up-by-sync', async () => {
+        // Dave's chat is open, its history already paged: what he misses offline must come by
+        // sync. (Until the cursors were taken before the chat list's reload, the cursor jumped to
+        // the chat's last message and the ones before it never came.)
+        await d.context.setOffline(true);
+        await d.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        const missed = [1, 2, 3].map((i) => `Missed ${i} ${Date.now()}`);
+        for (const text of missed) {
+          await send(c.page, text);
+          await myMessageWithStatus(c.page, text, ['sent']).waitFor();
+        }
+        await d.context.setOffline(false);
+        for (const text of missed) await message(d.page, text).waitFor();
+        for (const text of missed) assert.equal(await message(d.page, text).count(), 1, text);
+      });
     } finally {
       await c.context.close();
       await d.context.close();

@@ -143,22 +143,27 @@ pub const MAX_SYNC_LIMIT: u32 = 500;
 pub const MAX_SYNC_CURSORS: usize = 2000;
 
 /// `sync`: per chat, the id of the newest message the client already has. Chats of the caller
-/// absent from `cursors` are synced from their start. The answer is [`SyncResponse`].
+/// absent from `cursors` and `after` are synced from their start. The answer is [`SyncResponse`].
 ///
 /// Message ids are not in commit order across instances (an ObjectId orders by its second, then
 /// by the writing process), nor in delivery order (another instance's messages arrive through
 /// Redis), so a message the client missed can have a lower id than one it received. The server
 /// therefore answers from a look-back window before each cursor (`SYNC_LOOKBACK_SECS`, 15 s by
 /// default), which repeats messages of that window the client has: clients dedupe by message id,
-/// as they must for live `new_message`s that overlap a sync anyway. Chats are answered in id
-/// order; a continuation page is exact: send the same request with the previous answer's
-/// `resume`.
+/// as they must for live `new_message`s that overlap a sync anyway. `after` names chats to answer
+/// exactly from an id, with no look-back: for a client that knows a chat only from a read made
+/// while connected (its chat list's `lastMessage`), whatever came later reached it live. Chats
+/// are answered in id order; a continuation page is exact: send the same request with the
+/// previous answer's `resume`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncRequest {
     /// Chat id → id of the newest message the client has (both 24 hex digits).
     #[serde(default)]
     pub cursors: BTreeMap<String, String>,
+    /// Chat id → message id to answer exactly after (no look-back); wins over `cursors`.
+    #[serde(default)]
+    pub after: BTreeMap<String, String>,
     /// The previous answer's `resume`, unchanged; absent on a first page.
     #[serde(default)]
     pub resume: Option<SyncResume>,
@@ -169,7 +174,7 @@ pub struct SyncRequest {
 }
 
 /// Where a `sync` answer stopped: chats with lower ids are complete, `chatId` continues right
-/// after `messageId` (no look-back), chats with higher ids start from their cursors.
+/// after `messageId` (no look-back), chats with higher ids start from their `after` or cursors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncResume {
@@ -184,23 +189,25 @@ pub struct SyncResume {
 impl Validate for SyncRequest {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        if self.cursors.len() > MAX_SYNC_CURSORS {
-            errors.add(
-                "cursors",
-                err("length", format!("at most {MAX_SYNC_CURSORS} chats")),
-            );
-        }
-        let bad = self.cursors.iter().any(|(chat, msg)| {
-            validate_object_id(chat).is_err() || validate_object_id(msg).is_err()
-        });
-        if bad {
-            errors.add(
-                "cursors",
-                err(
-                    "object_id",
-                    "keys and values must be 24-hex-digit ids".into(),
-                ),
-            );
+        for (field, map) in [("cursors", &self.cursors), ("after", &self.after)] {
+            if map.len() > MAX_SYNC_CURSORS {
+                errors.add(
+                    field,
+                    err("length", format!("at most {MAX_SYNC_CURSORS} chats")),
+                );
+            }
+            let bad = map.iter().any(|(chat, msg)| {
+                validate_object_id(chat).is_err() || validate_object_id(msg).is_err()
+            });
+            if bad {
+                errors.add(
+                    field,
+                    err(
+                        "object_id",
+                        "keys and values must be 24-hex-digit ids".into(),
+                    ),
+                );
+            }
         }
         if self.resume.as_ref().is_some_and(|r| r.validate().is_err()) {
             errors.add(

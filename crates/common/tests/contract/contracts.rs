@@ -293,19 +293,21 @@ fn sync_and_history_queries_are_bounded() {
     ok.validate().unwrap();
     let page: SyncRequest = round_trip(serde_json::json!({
         "cursors": {CHAT: MSG},
+        "after": {CHAT: MSG},
         "resume": {"chatId": CHAT, "messageId": MSG},
         "limit": 2
     }));
     page.validate().unwrap();
     let bad: SyncRequest = serde_json::from_value(serde_json::json!({
         "cursors": {"x": MSG},
+        "after": {CHAT: "x"},
         "resume": {"chatId": CHAT, "messageId": "x"},
         "limit": 0
     }))
     .unwrap();
     let mut fields = invalid_fields(&bad);
     fields.sort();
-    assert_eq!(fields, ["cursors", "limit", "resume"]);
+    assert_eq!(fields, ["after", "cursors", "limit", "resume"]);
     let q = MessagesQuery {
         before: Some("x".into()),
         limit: Some(101),

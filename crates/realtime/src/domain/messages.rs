@@ -180,14 +180,16 @@ impl MessageService {
     /// later than one from this one; and a message's id is taken before its write, which may
     /// take up to the store's answer timeout). Such a message is missed only if it took longer
     /// than the look-back from getting its id to reaching clients. The price is the repeat of
-    /// the window's messages, which the client has and dedupes.
+    /// the window's messages, which the client has and dedupes. A chat in `after` is answered
+    /// exactly from its id (the client read it while connected, so later ones reached it live).
     pub async fn sync(&self, user: &str, req: &SyncRequest) -> Result<SyncResponse, ApiError> {
         let mut budget = req.limit.unwrap_or(DEFAULT_SYNC).clamp(1, MAX_SYNC_LIMIT);
-        let cursors: HashMap<String, String> = req
-            .cursors
-            .iter()
-            .map(|(c, m)| (normalize_id(c), normalize_id(m)))
-            .collect();
+        let normalized = |map: &std::collections::BTreeMap<String, String>| -> HashMap<_, _> {
+            map.iter()
+                .map(|(c, m)| (normalize_id(c), normalize_id(m)))
+                .collect()
+        };
+        let (cursors, after) = (normalized(&req.cursors), normalized(&req.after));
         let resume = req.resume.as_ref().map(|r| SyncResume {
             chat_id: normalize_id(&r.chat_id),
             message_id: normalize_id(&r.message_id),
@@ -203,9 +205,11 @@ impl MessageService {
             let from = match &resume {
                 Some(r) if chat.id < r.chat_id => continue,
                 Some(r) if chat.id == r.chat_id => Some(r.message_id.clone()),
-                _ => cursors
-                    .get(&chat.id)
-                    .map(|c| look_back(c, self.sync_lookback)),
+                _ => after.get(&chat.id).cloned().or_else(|| {
+                    cursors
+                        .get(&chat.id)
+                        .map(|c| look_back(c, self.sync_lookback))
+                }),
             };
             if from.as_deref().is_some_and(|f| f >= last.id.as_str()) {
                 continue;

@@ -66,8 +66,9 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         payload: "SyncRequest",
         ack: "SyncResponse",
         effect: "Missed messages, oldest first per chat, from a look-back window before each \
-                 cursor (so some the client has come again: dedupe by id); while `hasMore`, \
-                 send the request again with the answer's `resume`.",
+                 cursor (so some the client has come again: dedupe by id), exactly after each \
+                 `after` id; while `hasMore`, send the request again with the answer's \
+                 `resume`.",
     },
 ];
 

@@ -35,6 +35,7 @@ macro_rules! on_every_store {
 on_every_store!(
     a_message_with_a_lower_id_written_later_is_not_missed,
     pages_resume_exactly_and_repeat_only_the_look_back,
+    a_chat_named_in_after_is_answered_exactly,
 );
 
 const LOOKBACK: Duration = Duration::from_secs(15);
@@ -64,10 +65,12 @@ async fn sync_all(
     messages: &MessageService,
     me: &str,
     cursors: BTreeMap<String, String>,
+    after: BTreeMap<String, String>,
     limit: u32,
 ) -> Vec<String> {
     let mut req = SyncRequest {
         cursors,
+        after,
         resume: None,
         limit: Some(limit),
     };
@@ -104,6 +107,7 @@ async fn a_message_with_a_lower_id_written_later_is_not_missed(store: Arc<dyn Ch
         &service(&store),
         &b,
         BTreeMap::from([(c.id.clone(), received.id.clone())]),
+        BTreeMap::new(),
         200,
     )
     .await;
@@ -138,7 +142,7 @@ async fn pages_resume_exactly_and_repeat_only_the_look_back(store: Arc<dyn ChatS
 
     let cursors = BTreeMap::from([(direct.id.clone(), recent[4].clone())]);
     // Pages of 2: each stops inside a chat or between the two, and must resume exactly there.
-    let got = sync_all(&service(&store), &b, cursors, 2).await;
+    let got = sync_all(&service(&store), &b, cursors, BTreeMap::new(), 2).await;
     let (first, second) = if direct.id < group.id {
         (recent.clone(), group_ids.clone())
     } else {
@@ -151,4 +155,38 @@ async fn pages_resume_exactly_and_repeat_only_the_look_back(store: Arc<dyn ChatS
          second, not the message of a minute ago ({})",
         old.id
     );
+}
+
+/// A client that knows a chat only from its chat list, read while connected, names it in
+/// `after`: only what came after that message is sent, none of the look-back.
+async fn a_chat_named_in_after_is_answered_exactly(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let now = Utc::now().timestamp();
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let id = id_at(now, &format!("00000000000003{i:02x}"));
+        ids.push(write(&store, &c.id, &a, id).await.id);
+    }
+    let messages = service(&store);
+    let exact = sync_all(
+        &messages,
+        &b,
+        // `after` wins over a cursor for the same chat.
+        BTreeMap::from([(c.id.clone(), ids[0].clone())]),
+        BTreeMap::from([(c.id.clone(), ids[1].clone())]),
+        200,
+    )
+    .await;
+    assert_eq!(exact, ids[2..]);
+    let nothing_new = sync_all(
+        &messages,
+        &b,
+        BTreeMap::new(),
+        BTreeMap::from([(c.id.clone(), ids[2].clone())]),
+        200,
+    )
+    .await;
+    assert!(nothing_new.is_empty(), "{nothing_new:?}");
 }
