@@ -157,7 +157,11 @@ impl Presence {
         let mut id = self.instance.write().await;
         let fresh = uuid::Uuid::new_v4().to_string();
         self.enter(&fresh).await?;
-        tracing::warn!(old = %id, new = %fresh, "this instance's presence key had lapsed; registered again");
+        tracing::warn!(
+            old = %id,
+            new = %fresh,
+            "this instance's presence key had lapsed; registered again"
+        );
         *id = fresh;
         let mine: Vec<(String, usize)> = self
             .local
@@ -195,7 +199,10 @@ impl Presence {
             if !self.kv.set_nx(&reaping_key(&dead), &me, REAP_CLAIM).await? {
                 continue;
             }
-            tracing::warn!(instance = %dead, "an instance is gone; taking its sockets off presence");
+            tracing::warn!(
+                instance = %dead,
+                "an instance is gone; taking its sockets off presence"
+            );
             let ledger = ledger_key(&dead);
             for (user, n) in self.kv.hash_all(&ledger).await? {
                 let left = self

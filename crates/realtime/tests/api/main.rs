@@ -11,5 +11,6 @@ mod multi_instance;
 mod openapi;
 mod presence;
 mod resilience;
+#[macro_use]
 mod store_contract;
 mod sync;

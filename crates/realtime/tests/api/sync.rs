@@ -13,26 +13,8 @@ use realtime::ports::{ChatStore, Inserted};
 
 use super::store_contract::{chat, message, mongo, sqlite, user};
 
-macro_rules! on_every_store {
-    ($($name:ident),* $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test]
-                async fn sqlite() {
-                    super::$name(super::sqlite().await).await;
-                }
-                #[tokio::test]
-                async fn mongodb() {
-                    if let Some(store) = super::mongo().await {
-                        super::$name(store).await;
-                    }
-                }
-            }
-        )*
-    };
-}
-
-on_every_store!(
+// `contract!` (from `store_contract`): each body on SQLite and on MongoDB.
+contract!(
     a_message_with_a_lower_id_written_later_is_not_missed,
     pages_resume_exactly_and_repeat_only_the_look_back,
     a_chat_named_in_after_is_answered_exactly,
