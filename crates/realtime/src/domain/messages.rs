@@ -215,7 +215,6 @@ impl MessageService {
                 continue;
             }
             if budget == 0 {
-                // Nothing of this chat is in the answer: the next page starts it afresh.
                 // Nothing of this chat is in the answer (the budget, at least 1, went to earlier
                 // chats): the next page resumes after the last chat answered and starts this one.
                 stopped = messages.last().map(position);
