@@ -186,22 +186,30 @@ impl ChatService {
         Ok(chats)
     }
 
-    /// The caller's chats with their newest message, most recent activity (the newest message,
-    /// else creation) first.
-    pub async fn by_activity(
+    /// The caller's chats with their newest message, in no particular order.
+    pub async fn with_last_messages(
         &self,
         user: &str,
     ) -> Result<Vec<(ChatRecord, Option<Message>)>, ApiError> {
         let records = self.store.chats_of(user).await?;
         let ids: Vec<String> = records.iter().map(|r| r.id.clone()).collect();
         let mut last = self.store.last_messages(&ids).await?;
-        let mut active: Vec<(ChatRecord, Option<Message>)> = records
+        Ok(records
             .into_iter()
             .map(|r| {
                 let m = last.remove(&r.id);
                 (r, m)
             })
-            .collect();
+            .collect())
+    }
+
+    /// The caller's chats with their newest message, most recent activity (the newest message,
+    /// else creation) first.
+    pub async fn by_activity(
+        &self,
+        user: &str,
+    ) -> Result<Vec<(ChatRecord, Option<Message>)>, ApiError> {
+        let mut active = self.with_last_messages(user).await?;
         active.sort_by(|(a, am), (b, bm)| {
             let ka = (am.as_ref().map_or(a.created_at, |m| m.timestamp), &a.id);
             let kb = (bm.as_ref().map_or(b.created_at, |m| m.timestamp), &b.id);

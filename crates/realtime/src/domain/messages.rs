@@ -194,7 +194,7 @@ impl MessageService {
             chat_id: normalize_id(&r.chat_id),
             message_id: normalize_id(&r.message_id),
         });
-        let mut chats = self.chats.by_activity(user).await?;
+        let mut chats = self.chats.with_last_messages(user).await?;
         chats.sort_by(|(a, _), (b, _)| a.id.cmp(&b.id));
         let mut messages = Vec::new();
         let mut stopped: Option<SyncResume> = None;
