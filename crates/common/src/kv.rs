@@ -44,6 +44,8 @@ pub trait Kv: Send + Sync + 'static {
     async fn incr(&self, key: &str, delta: i64, ttl: Duration) -> KvResult<i64>;
     /// Resets the TTL of an existing key; false when the key does not exist.
     async fn expire(&self, key: &str, ttl: Duration) -> KvResult<bool>;
+    /// [`Kv::expire`] on every key of `keys`, in one round trip; how many of them existed.
+    async fn expire_many(&self, keys: &[String], ttl: Duration) -> KvResult<usize>;
     /// Remaining lifetime of `key`; `None` when absent or without expiry.
     async fn ttl(&self, key: &str) -> KvResult<Option<Duration>>;
     /// Adds `delta` to the integer `field` of the hash at `key` (0 when absent) and returns the
@@ -190,6 +192,14 @@ impl Kv for MemoryKv {
             }
             _ => false,
         })
+    }
+
+    async fn expire_many(&self, keys: &[String], ttl: Duration) -> KvResult<usize> {
+        let mut existed = 0;
+        for key in keys {
+            existed += usize::from(self.expire(key, ttl).await?);
+        }
+        Ok(existed)
     }
 
     async fn ttl(&self, key: &str) -> KvResult<Option<Duration>> {
@@ -446,6 +456,21 @@ mod redis_adapter {
                 .await
                 .map_err(err)?;
             Ok(n == 1)
+        }
+
+        async fn expire_many(&self, keys: &[String], ttl: Duration) -> KvResult<usize> {
+            if keys.is_empty() {
+                return Ok(0);
+            }
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.cmd("PEXPIRE").arg(self.k(key)).arg(millis(ttl));
+            }
+            let existed: Vec<i64> = pipe
+                .query_async(&mut self.conn.clone())
+                .await
+                .map_err(err)?;
+            Ok(existed.iter().filter(|&&n| n == 1).count())
         }
 
         async fn ttl(&self, key: &str) -> KvResult<Option<Duration>> {

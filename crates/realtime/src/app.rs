@@ -49,6 +49,7 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     close_sockets: Closer,
+    presence: Presence,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -229,6 +230,7 @@ impl Application {
             addr,
             router,
             close_sockets,
+            presence,
             tasks,
         })
     }
@@ -252,7 +254,8 @@ impl Application {
             .await
     }
 
-    /// Serves until `shutdown` resolves, then closes every socket and drains HTTP requests.
+    /// Serves until `shutdown` resolves, then hands what this instance holds of presence to the
+    /// others (`Presence::leave`), closes every socket and drains HTTP requests.
     pub async fn run_with_shutdown(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -262,11 +265,17 @@ impl Application {
             addr,
             router,
             close_sockets,
+            presence,
             tasks,
         } = self;
         tracing::info!("listening on http://{addr}");
         let shutdown = async move {
             shutdown.await;
+            // First: the disconnects that closing the sockets sets off would announce through
+            // an adapter that is closing, and need not all run before the process ends.
+            if let Err(e) = presence.leave().await {
+                tracing::warn!(error = %e, "cannot give up this instance's presence key");
+            }
             close_sockets().await;
         };
         let served = common::server::serve(listener, router, shutdown).await;

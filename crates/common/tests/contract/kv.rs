@@ -216,6 +216,49 @@ async fn incr_counts_within_a_fixed_window() {
 }
 
 #[tokio::test]
+async fn many_keys_are_renewed_at_once_and_none_is_created() {
+    for kv in adapters("expire_many").await {
+        let b = kv.backend();
+        let keys: Vec<String> = (0..3).map(|i| format!("k{i}")).collect();
+        for key in &keys[..2] {
+            kv.set(key, "1", Some(Duration::from_millis(300)))
+                .await
+                .unwrap();
+        }
+        kv.set("lasting", "1", None).await.unwrap();
+        assert_eq!(
+            kv.expire_many(&[], Duration::from_secs(1)).await.unwrap(),
+            0
+        );
+        assert_eq!(
+            kv.expire_many(&keys, Duration::from_secs(60))
+                .await
+                .unwrap(),
+            2,
+            "{b}: the absent key is not counted"
+        );
+        for key in &keys[..2] {
+            let left = kv.ttl(key).await.unwrap().unwrap();
+            assert!(left > Duration::from_secs(30), "{b}: {key} renewed");
+        }
+        assert_eq!(kv.get("k2").await.unwrap(), None, "{b}: not created");
+        assert_eq!(
+            kv.expire_many(&["lasting".to_owned()], Duration::from_millis(100))
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(
+            eventually(Duration::from_secs(5), || async {
+                kv.get("lasting").await.unwrap().is_none()
+            })
+            .await,
+            "{b}: a key without expiry gets one"
+        );
+    }
+}
+
+#[tokio::test]
 async fn hash_fields_count_and_vanish_at_zero() {
     for kv in adapters("hash").await {
         let b = kv.backend();

@@ -1,7 +1,8 @@
 //! Presence and typing, kept in the shared key-value store so every instance agrees.
 //!
 //! - `user:online:{userId}`: present while the user has a socket on any instance; 5-minute TTL,
-//!   refreshed periodically by every instance holding one of the user's sockets.
+//!   renewed every minute by every instance holding one of the user's sockets (renewed only:
+//!   the refresh never sets a key that is gone).
 //! - `user:sockets:{userId}`: how many sockets the user has across instances (incremented on
 //!   connect, decremented on disconnect); the user goes offline when it reaches zero. It has the
 //!   same TTL and refresh, so counts of an instance that crashed eventually expire.
@@ -20,9 +21,12 @@
 //! - `realtime:instance:{id}:reaping`: the claim of the instance taking a dead one's part off.
 //!
 //! An instance whose own key lapsed (the store was unreachable or lost its data) has been taken
-//! for dead, or soon will be: it registers again under a fresh id and puts its sockets back.
+//! for dead, or soon will be: it registers again under a fresh id and puts its sockets back. One
+//! that stops gracefully deletes its key as it goes ([`Presence::leave`]), so another instance
+//! takes what it left at once, not a TTL later.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -41,11 +45,15 @@ pub struct Presence {
     /// This instance's id in the registry. Socket bookkeeping holds it shared; a fresh
     /// registration, exclusively, so that no socket is counted under both ids or under neither.
     instance: Arc<RwLock<String>>,
+    /// Set by [`Presence::leave`]: this instance counts nothing more.
+    left: Arc<AtomicBool>,
 }
 
 const REGISTRY: &str = "realtime:instances";
 /// How long an instance's claim on a dead one's ledger holds before another may take over.
 const REAP_CLAIM: Duration = Duration::from_secs(60);
+/// Most users whose keys one round trip of [`Presence::refresh`] renews.
+pub const REFRESH_BATCH: usize = 1000;
 
 fn alive_key(instance: &str) -> String {
     format!("realtime:instance:{instance}")
@@ -77,6 +85,7 @@ impl Presence {
             limits,
             local: Arc::new(DashMap::new()),
             instance: Arc::new(RwLock::new(uuid::Uuid::new_v4().to_string())),
+            left: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -96,6 +105,9 @@ impl Presence {
     /// A socket of `user` connected; true when the user just came online.
     pub async fn connected(&self, user: &str) -> KvResult<bool> {
         let id = self.instance.read().await;
+        if self.has_left() {
+            return Ok(false);
+        }
         *self.local.entry(user.to_owned()).or_insert(0) += 1;
         // The ledger first: should this instance die in between, its part taken off by another
         // goes one too far, which leaves the user offline (until they connect again), not online
@@ -111,6 +123,9 @@ impl Presence {
     /// A socket of `user` went away; `Some(lastSeen)` when it was the user's last one.
     pub async fn disconnected(&self, user: &str) -> KvResult<Option<DateTime<Utc>>> {
         let id = self.instance.read().await;
+        if self.has_left() {
+            return Ok(None);
+        }
         let gone_locally = match self.local.get_mut(user) {
             Some(mut n) => {
                 *n = n.saturating_sub(1);
@@ -147,14 +162,18 @@ impl Presence {
     /// dead instance's); returns the users that this brought back online.
     pub async fn heartbeat(&self) -> KvResult<Vec<String>> {
         let ttl = self.limits.instance_ttl;
-        if self
-            .kv
-            .expire(&alive_key(&self.instance.read().await), ttl)
-            .await?
+        if self.has_left()
+            || self
+                .kv
+                .expire(&alive_key(&self.instance.read().await), ttl)
+                .await?
         {
             return Ok(Vec::new());
         }
         let mut id = self.instance.write().await;
+        if self.has_left() {
+            return Ok(Vec::new());
+        }
         let fresh = uuid::Uuid::new_v4().to_string();
         self.enter(&fresh).await?;
         tracing::warn!(
@@ -191,6 +210,9 @@ impl Presence {
     /// returns the users that went offline with it and when.
     pub async fn reap(&self) -> KvResult<Vec<(String, DateTime<Utc>)>> {
         let me = self.instance.read().await.clone();
+        if self.has_left() {
+            return Ok(Vec::new());
+        }
         let mut gone = Vec::new();
         for (dead, _) in self.kv.hash_all(REGISTRY).await? {
             if dead == me || self.kv.get(&alive_key(&dead)).await?.is_some() {
@@ -222,6 +244,23 @@ impl Presence {
         Ok(gone)
     }
 
+    /// At a graceful stop, before the sockets are closed: this instance counts nothing more,
+    /// and gives up its key, so that another instance takes this one's part of the counts off
+    /// presence at its next watch, as it does a dead instance's, and tells the contacts of those
+    /// who went offline with it. The disconnects themselves cannot be relied on for that: their
+    /// announcements would go through an adapter that is closing, and the process may end
+    /// before they all have run. Bookkeeping under way finishes first.
+    pub async fn leave(&self) -> KvResult<()> {
+        let id = self.instance.write().await;
+        self.left.store(true, Ordering::SeqCst);
+        self.local.clear();
+        self.kv.del(&alive_key(&id)).await.map(|_| ())
+    }
+
+    fn has_left(&self) -> bool {
+        self.left.load(Ordering::SeqCst)
+    }
+
     pub async fn is_online(&self, user: &str) -> KvResult<bool> {
         Ok(self.kv.get(&online_key(user)).await?.is_some())
     }
@@ -247,14 +286,17 @@ impl Presence {
             .map(|d| d.with_timezone(&Utc)))
     }
 
-    /// Extends the presence keys of every user with a socket on this instance.
+    /// Extends the presence keys of every user with a socket on this instance, a round trip per
+    /// [`REFRESH_BATCH`] users. It only extends: a key that is gone stays gone, so a user whose
+    /// last socket left while the refresh ran is not brought back online by it.
     pub async fn refresh(&self) {
         let users: Vec<String> = self.local.iter().map(|e| e.key().clone()).collect();
-        let ttl = self.limits.presence_ttl;
-        for user in users {
-            let online = self.kv.set(&online_key(&user), "1", Some(ttl)).await;
-            let count = self.kv.expire(&sockets_key(&user), ttl).await;
-            if let Err(e) = online.and(count) {
+        for some in users.chunks(REFRESH_BATCH) {
+            let keys: Vec<String> = some
+                .iter()
+                .flat_map(|u| [online_key(u), sockets_key(u)])
+                .collect();
+            if let Err(e) = self.kv.expire_many(&keys, self.limits.presence_ttl).await {
                 tracing::warn!(error = %e, "presence refresh failed");
             }
         }

@@ -205,3 +205,79 @@ async fn fan_out_between_instances_survives_a_dropped_redis_connection() {
         {}
     }
 }
+
+/// An instance stopped gracefully gives up its presence key as it goes (`Presence::leave`), so
+/// the other takes what it held off presence at its next watch, not once the key's 30 s have
+/// run out, and takes each socket off once: a user who still has a socket on the other instance
+/// stays online.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instances_sockets_are_taken_off_presence_by_the_other() {
+    let auth = Auth::start().await;
+    let first = Setup {
+        auth: Some(auth.clone()),
+        ..Setup::new(Backend::Real)
+    };
+    let name = first.name.clone();
+    let Some(mut one) = spawn_with(first).await else {
+        return;
+    };
+    let registry = one.kv.hash_all("realtime:instances").await.expect("kv");
+    assert_eq!(registry.len(), 1, "{registry:?}");
+    let one_key = format!("realtime:instance:{}", registry[0].0);
+    // Two watches every second.
+    let Some(two) = spawn_with(Setup {
+        auth: Some(auth),
+        name,
+        tweak: Box::new(|c| c.limits.instance_ttl = Duration::from_secs(3)),
+        ..Setup::new(Backend::Real)
+    })
+    .await
+    else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    one.direct_chat(&a, &b).await;
+    one.direct_chat(&c, &b).await;
+    let sb = two.socket(&b).await;
+    // a is on both instances, c on the one that stops.
+    let _sa = one.socket(&a).await;
+    let sa2 = two.socket(&a.other_device()).await;
+    let _sc = one.socket(&c).await;
+    let mut online = vec![
+        sb.next("user_online").await["userId"].to_string(),
+        sb.next("user_online").await["userId"].to_string(),
+    ];
+    online.sort();
+    let mut expected = vec![json!(a.id).to_string(), json!(c.id).to_string()];
+    expected.sort();
+    assert_eq!(online, expected);
+
+    one.stop().await;
+    assert!(
+        two.kv.get(&one_key).await.expect("kv").is_none(),
+        "the stopped instance gave up its key"
+    );
+    let offline = sb.next("user_offline").await;
+    assert_eq!(
+        offline["userId"],
+        c.id.as_str(),
+        "c's only socket was there"
+    );
+    assert!(
+        sb.try_next("user_offline", Duration::from_secs(2))
+            .await
+            .is_none(),
+        "a still has a socket on two"
+    );
+    assert!(
+        !two.kv
+            .hash_all("realtime:instances")
+            .await
+            .expect("kv")
+            .iter()
+            .any(|(id, _)| one_key.ends_with(id.as_str())),
+        "the stopped instance is struck off"
+    );
+    sa2.disconnect().await;
+    assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+}

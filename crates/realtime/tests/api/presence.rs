@@ -5,6 +5,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::json;
 
+use realtime::config::Limits;
+use realtime::domain::Presence;
+use realtime::domain::presence::REFRESH_BATCH;
+
 use crate::helpers::{Backend, Setup, TestApp, User, spawn_app, spawn_with};
 use crate::on_both_backends;
 
@@ -14,7 +18,8 @@ on_both_backends!(
     the_snapshot_lists_every_online_member_of_a_large_group,
     a_snapshot_past_one_event_comes_in_parts_and_is_complete,
     a_dead_instances_sockets_are_taken_off_presence,
-    an_instance_whose_key_lapsed_puts_its_sockets_back
+    an_instance_whose_key_lapsed_puts_its_sockets_back,
+    the_refresh_renews_every_local_users_keys_and_brings_none_back
 );
 
 /// An instance renewing its presence key every 300 ms, taken for dead 900 ms after it stops.
@@ -135,6 +140,43 @@ async fn an_instance_whose_key_lapsed_puts_its_sockets_back(backend: Backend) {
     );
     sa.disconnect().await;
     assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+}
+
+/// The refresh renews the keys of every user with a socket on the instance, past one round
+/// trip's batch, and only renews: a key that is gone (a user whose last socket left while the
+/// refresh ran) is not set again, which would show that user online for the keys' 5 minutes.
+async fn the_refresh_renews_every_local_users_keys_and_brings_none_back(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let presence = Presence::new(app.kv.clone(), Limits::default());
+    let users: Vec<String> = (0..REFRESH_BATCH + 200)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect();
+    for user in &users {
+        presence.connected(user).await.expect("kv");
+    }
+    let keys = |u: &str| [format!("user:online:{u}"), format!("user:sockets:{u}")];
+    let all: Vec<String> = users.iter().flat_map(|u| keys(u)).collect();
+    let short = Duration::from_secs(20);
+    assert_eq!(
+        app.kv.expire_many(&all, short).await.expect("kv"),
+        all.len()
+    );
+    // In the second batch.
+    let gone = format!("user:online:{}", users[REFRESH_BATCH + 100]);
+    app.kv.del(&gone).await.expect("kv");
+
+    presence.refresh().await;
+    for key in &all {
+        let left = app.kv.ttl(key).await.expect("kv");
+        if *key == gone {
+            assert_eq!(left, None, "not set again");
+            assert_eq!(app.kv.get(key).await.expect("kv"), None, "not set again");
+        } else {
+            assert!(left.is_some_and(|t| t > short), "{key} renewed: {left:?}");
+        }
+    }
 }
 
 async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend) {

@@ -128,6 +128,7 @@ pub struct TestApp {
     pub kv: SharedKv,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The embedded store's directory, removed when the app is dropped.
     data_dir: Option<std::path::PathBuf>,
 }
@@ -202,8 +203,13 @@ pub async fn spawn_with(setup: Setup) -> Option<TestApp> {
         .await
         .expect("application builds");
     let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(async move {
-        let _ = app.run_with_shutdown(std::future::pending()).await;
+        let _ = app
+            .run_with_shutdown(async move {
+                let _ = stopped.await;
+            })
+            .await;
     });
     let http = reqwest::Client::new();
     // Readiness is polled, never slept for.
@@ -230,11 +236,23 @@ pub async fn spawn_with(setup: Setup) -> Option<TestApp> {
         kv,
         http,
         server,
+        stop: Some(stop),
         data_dir,
     })
 }
 
 impl TestApp {
+    /// Stops the app gracefully (as on SIGTERM) and waits until it has stopped serving.
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(WAIT, &mut self.server)
+            .await
+            .expect("the app stops")
+            .expect("the app's task ends without a panic");
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
