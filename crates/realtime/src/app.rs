@@ -190,8 +190,11 @@ impl Application {
             .await
             .context("registering this instance for presence")?;
         let revoker = fanout.clone();
-        let tasks = vec![
-            socket::spawn_instance_watch(services.clone(), fanout.clone()),
+        let mut tasks = Vec::from(socket::spawn_instance_watch(
+            services.clone(),
+            fanout.clone(),
+        ));
+        tasks.extend([
             tokio::spawn(async move {
                 while let Some(event) = revoked.next().await {
                     match event {
@@ -208,7 +211,7 @@ impl Application {
             }),
             presence.spawn_refresh(),
             cache_listener,
-        ];
+        ]);
 
         let state = AppState {
             services,

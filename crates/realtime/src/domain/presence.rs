@@ -32,6 +32,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::kv::{KvResult, SharedKv};
 use dashmap::DashMap;
+use futures::{StreamExt, TryStreamExt, stream};
 use tokio::sync::RwLock;
 
 use crate::config::Limits;
@@ -52,6 +53,10 @@ pub struct Presence {
 const REGISTRY: &str = "realtime:instances";
 /// How long an instance's claim on a dead one's ledger holds before another may take over.
 const REAP_CLAIM: Duration = Duration::from_secs(60);
+/// Users whose keys a re-registration or a reap updates at once: each user's few commands run in
+/// order, and the users' interleave on the store's one connection, pipelined, rather than
+/// waiting a round trip each (at 19k users, seconds).
+const KV_IN_FLIGHT: usize = 64;
 /// Most users whose keys one round trip of [`Presence::refresh`] renews.
 pub const REFRESH_BATCH: usize = 1000;
 
@@ -182,28 +187,34 @@ impl Presence {
             "this instance's presence key had lapsed; registered again"
         );
         *id = fresh;
-        let mine: Vec<(String, usize)> = self
+        let mine: Vec<(String, i64)> = self
             .local
             .iter()
-            .map(|e| (e.key().clone(), *e.value()))
-            .filter(|(_, n)| *n > 0)
+            .filter(|e| *e.value() > 0)
+            .map(|e| {
+                (
+                    e.key().clone(),
+                    i64::try_from(*e.value()).unwrap_or(i64::MAX),
+                )
+            })
             .collect();
-        let mut back = Vec::new();
-        for (user, n) in mine {
-            let n = i64::try_from(n).unwrap_or(i64::MAX);
-            self.kv.hash_incr(&ledger_key(&id), &user, n).await?;
-            let total = self
-                .kv
-                .incr(&sockets_key(&user), n, self.limits.presence_ttl)
-                .await?;
-            self.kv
-                .set(&online_key(&user), "1", Some(self.limits.presence_ttl))
-                .await?;
-            if total == n {
-                back.push(user);
-            }
-        }
-        Ok(back)
+        let ledger = ledger_key(&id);
+        let back: Vec<Option<String>> = stream::iter(mine)
+            .map(|(user, n)| self.put_back(&ledger, user, n))
+            .buffer_unordered(KV_IN_FLIGHT)
+            .try_collect()
+            .await?;
+        Ok(back.into_iter().flatten().collect())
+    }
+
+    /// Counts `n` sockets of `user` under this instance's fresh `ledger`; the user if this
+    /// brought them back online.
+    async fn put_back(&self, ledger: &str, user: String, n: i64) -> KvResult<Option<String>> {
+        let ttl = self.limits.presence_ttl;
+        self.kv.hash_incr(ledger, &user, n).await?;
+        let total = self.kv.incr(&sockets_key(&user), n, ttl).await?;
+        self.kv.set(&online_key(&user), "1", Some(ttl)).await?;
+        Ok((total == n).then_some(user))
     }
 
     /// Takes the part of every dead instance (in the registry, its key gone) off the counts;
@@ -226,22 +237,38 @@ impl Presence {
                 "an instance is gone; taking its sockets off presence"
             );
             let ledger = ledger_key(&dead);
-            for (user, n) in self.kv.hash_all(&ledger).await? {
-                let left = self
-                    .kv
-                    .incr(&sockets_key(&user), -n, self.limits.presence_ttl)
-                    .await?;
-                // Off the ledger as it goes, so an instance taking over a lapsed claim does
-                // not take it off twice.
-                self.kv.hash_incr(&ledger, &user, -n).await?;
-                if left <= 0 {
-                    gone.push((user.clone(), self.went_offline(&user).await?));
-                }
-            }
+            let taken: Vec<_> = stream::iter(self.kv.hash_all(&ledger).await?)
+                .map(|(user, n)| self.take_off(&ledger, user, n))
+                .buffer_unordered(KV_IN_FLIGHT)
+                .try_collect()
+                .await?;
+            gone.extend(taken.into_iter().flatten());
             self.kv.del(&ledger).await?;
             self.kv.hash_incr(REGISTRY, &dead, -1).await?;
         }
         Ok(gone)
+    }
+
+    /// Takes the `n` sockets a dead instance's `ledger` holds of `user` off the count; the user
+    /// and when, if this took them offline.
+    async fn take_off(
+        &self,
+        ledger: &str,
+        user: String,
+        n: i64,
+    ) -> KvResult<Option<(String, DateTime<Utc>)>> {
+        let left = self
+            .kv
+            .incr(&sockets_key(&user), -n, self.limits.presence_ttl)
+            .await?;
+        // Off the ledger as it goes, so an instance taking over a lapsed claim does not take it
+        // off twice.
+        self.kv.hash_incr(ledger, &user, -n).await?;
+        if left > 0 {
+            return Ok(None);
+        }
+        let at = self.went_offline(&user).await?;
+        Ok(Some((user, at)))
     }
 
     /// At a graceful stop, before the sockets are closed: this instance counts nothing more,

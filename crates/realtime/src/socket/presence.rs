@@ -2,10 +2,12 @@
 //! offline announcement of a user's last one, and the watch that takes dead instances' sockets
 //! off presence (the counts themselves are `domain::presence`'s).
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use common::contracts::events::{PRESENCE_SNAPSHOT_CHUNK, PresenceEvent, PresenceSnapshot, server};
+use futures::StreamExt;
 use serde::Serialize;
 use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
@@ -15,6 +17,7 @@ use tokio::task::JoinHandle;
 
 use super::auth::Session;
 use super::{Services, SharedServices, emit, rooms_of};
+use crate::domain::chats::CONTACT_READS_IN_FLIGHT;
 use crate::ports::Fanout;
 
 /// Most contacts whose presence one read of the `Kv` asks for (one MGET).
@@ -114,42 +117,77 @@ pub(crate) async fn on_disconnect<A: Adapter>(
     }
 }
 
-/// Every third of `INSTANCE_TTL_SECS`: renews this instance's presence key, and takes dead
-/// instances' sockets off presence (`Presence::heartbeat`, `Presence::reap`), telling the contacts
-/// of those whom this brings online or takes offline. Runs until aborted.
-pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> JoinHandle<()> {
+/// Every third of `INSTANCE_TTL_SECS`, two loops: one renews this instance's presence key
+/// (`Presence::heartbeat`), the other takes dead instances' sockets off presence
+/// (`Presence::reap`), and each tells the contacts of those whom it brings online or takes
+/// offline. Apart, so that a long reap (a large instance gone, and its users' contacts to tell)
+/// cannot hold up the renewal past the key's TTL, which would have this instance taken for dead
+/// in turn. They run until aborted.
+pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> [JoinHandle<()>; 2] {
     let every = (app.limits.instance_ttl / 3).max(Duration::from_millis(100));
+    let (a, f) = (app.clone(), fanout.clone());
+    let heartbeat = repeat(every, move || {
+        let (app, fanout) = (a.clone(), f.clone());
+        async move {
+            match app.presence.heartbeat().await {
+                Ok(back) => {
+                    let events = back.into_iter().map(|user| PresenceEvent {
+                        user_id: user,
+                        last_seen: None,
+                    });
+                    tell_each(&app, fanout.as_ref(), server::USER_ONLINE, events).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
+            }
+        }
+    });
+    let reap = repeat(every, move || {
+        let (app, fanout) = (app.clone(), fanout.clone());
+        async move {
+            match app.presence.reap().await {
+                Ok(gone) => {
+                    let events = gone.into_iter().map(|(user, at)| PresenceEvent {
+                        user_id: user,
+                        last_seen: Some(at),
+                    });
+                    tell_each(&app, fanout.as_ref(), server::USER_OFFLINE, events).await;
+                }
+                Err(e) => tracing::warn!(error = %e, "taking dead instances off presence failed"),
+            }
+        }
+    });
+    [heartbeat, reap]
+}
+
+/// Runs `round` now and then every `every` after the previous round ends, until aborted.
+fn repeat<F, Fut>(every: Duration, mut round: F) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match app.presence.heartbeat().await {
-                Ok(back) => {
-                    for user in back {
-                        let event = PresenceEvent {
-                            user_id: user,
-                            last_seen: None,
-                        };
-                        tell_contacts(&app, fanout.as_ref(), server::USER_ONLINE, &event).await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
-            }
-            match app.presence.reap().await {
-                Ok(gone) => {
-                    for (user, last_seen) in gone {
-                        let event = PresenceEvent {
-                            user_id: user,
-                            last_seen: Some(last_seen),
-                        };
-                        tell_contacts(&app, fanout.as_ref(), server::USER_OFFLINE, &event).await;
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "taking dead instances off presence failed"),
-            }
+            round().await;
         }
     })
+}
+
+/// [`tell_contacts`] of each event's user, a few at a time (the contacts reads are gated to
+/// [`CONTACT_READS_IN_FLIGHT`] anyway).
+async fn tell_each(
+    app: &Services,
+    fanout: &dyn Fanout,
+    event: &'static str,
+    payloads: impl Iterator<Item = PresenceEvent>,
+) {
+    futures::stream::iter(payloads)
+        .for_each_concurrent(CONTACT_READS_IN_FLIGHT, |payload| async move {
+            tell_contacts(app, fanout, event, &payload).await;
+        })
+        .await;
 }
 
 /// [`announce`] from outside a socket handler, through the [`Fanout`] port.

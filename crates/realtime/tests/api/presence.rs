@@ -19,6 +19,7 @@ on_both_backends!(
     a_snapshot_past_one_event_comes_in_parts_and_is_complete,
     a_dead_instances_sockets_are_taken_off_presence,
     an_instance_whose_key_lapsed_puts_its_sockets_back,
+    a_dead_instance_with_many_users_is_taken_off_whole,
     the_refresh_renews_every_local_users_keys_and_brings_none_back
 );
 
@@ -29,24 +30,26 @@ async fn quick_instance(backend: Backend) -> Option<TestApp> {
     spawn_with(setup).await
 }
 
-/// What an instance that crashed with one socket of `user` leaves in the Kv: its registry entry
-/// and ledger, and its part of the user's counts, but no key of its own any more.
-async fn crashed_instance_with(app: &TestApp, user: &User) -> String {
+/// What an instance that crashed with one socket of each of `users` leaves in the Kv: its
+/// registry entry and ledger, and its part of the users' counts, but no key of its own any more.
+async fn crashed_instance_with(app: &TestApp, users: &[&User]) -> String {
     let dead = format!("crashed-{}", uuid::Uuid::new_v4());
     let kv = &app.kv;
     let ttl = Duration::from_secs(300);
     kv.hash_incr("realtime:instances", &dead, 1)
         .await
         .expect("kv");
-    kv.hash_incr(&format!("realtime:instance:{dead}:sockets"), &user.id, 1)
-        .await
-        .expect("kv");
-    kv.incr(&format!("user:sockets:{}", user.id), 1, ttl)
-        .await
-        .expect("kv");
-    kv.set(&format!("user:online:{}", user.id), "1", Some(ttl))
-        .await
-        .expect("kv");
+    for user in users {
+        kv.hash_incr(&format!("realtime:instance:{dead}:sockets"), &user.id, 1)
+            .await
+            .expect("kv");
+        kv.incr(&format!("user:sockets:{}", user.id), 1, ttl)
+            .await
+            .expect("kv");
+        kv.set(&format!("user:online:{}", user.id), "1", Some(ttl))
+            .await
+            .expect("kv");
+    }
     dead
 }
 
@@ -68,8 +71,8 @@ async fn a_dead_instances_sockets_are_taken_off_presence(backend: Backend) {
     let sb = app.socket(&b).await;
     // a has a socket here and had one on the crashed instance; c only had one there.
     let sa = app.socket(&a).await;
-    let dead = crashed_instance_with(&app, &a.other_device()).await;
-    let _ = crashed_instance_with(&app, &c).await;
+    let dead = crashed_instance_with(&app, &[&a.other_device()]).await;
+    let _ = crashed_instance_with(&app, &[&c]).await;
     let offline = sb.next("user_offline").await;
     assert_eq!(
         offline["userId"],
@@ -97,6 +100,48 @@ async fn a_dead_instances_sockets_are_taken_off_presence(backend: Backend) {
     sa.disconnect().await;
     let offline = sb.next("user_offline").await;
     assert_eq!(offline["userId"], a.id.as_str(), "a's last socket is gone");
+}
+
+/// The reap takes a dead instance's users off many at a time: every one of them goes offline,
+/// and is announced once.
+async fn a_dead_instance_with_many_users_is_taken_off_whole(backend: Backend) {
+    let Some(app) = quick_instance(backend).await else {
+        return;
+    };
+    let admin = User::new();
+    let members: Vec<User> = (0..300).map(|_| User::new()).collect();
+    let all: Vec<&User> = members.iter().collect();
+    app.group(&admin, "gone together", &all).await;
+    let s_admin = app.socket(&admin).await;
+    let _ = crashed_instance_with(&app, &all).await;
+    let mut offline = Vec::new();
+    for _ in &members {
+        let event = s_admin.next("user_offline").await;
+        offline.push(event["userId"].as_str().expect("an id").to_owned());
+    }
+    offline.sort_unstable();
+    let mut expected: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    expected.sort_unstable();
+    assert_eq!(offline, expected, "each once");
+    assert!(
+        s_admin
+            .try_next("user_offline", Duration::from_secs(1))
+            .await
+            .is_none(),
+        "and no more"
+    );
+    let keys: Vec<String> = members
+        .iter()
+        .map(|m| format!("user:online:{}", m.id))
+        .collect();
+    assert!(
+        app.kv
+            .get_many(&keys)
+            .await
+            .expect("kv")
+            .iter()
+            .all(Option::is_none)
+    );
 }
 
 /// The store lost the instance's keys (a Redis restart, or an outage longer than the instance's
