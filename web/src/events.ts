@@ -18,6 +18,7 @@ export const S = {
   USER_OFFLINE: 'user_offline',
   PRESENCE_SNAPSHOT: 'presence_snapshot',
   CHAT_UPDATED: 'chat_updated',
+  RESYNC: 'resync',
 } as const;
 
 export const MAX_PLAINTEXT_CHARS = 5000;

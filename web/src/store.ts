@@ -484,6 +484,9 @@ function setConn(c: ConnState): void {
 }
 
 let reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+let resyncTimer: ReturnType<typeof setTimeout> | undefined;
+/** A `resync` is answered within this many milliseconds, at random. */
+const RESYNC_SPREAD_MS = 5000;
 let backoff = 1000;
 let onSessionLostCb: () => void = () => {};
 
@@ -557,6 +560,14 @@ export function connect(onSessionLost: () => void): void {
         snapshot = null;
       }
       emit('presence');
+    });
+    // Fan-out between server instances was out: live events may be lost though we stayed
+    // connected. Every socket is told at once, so the catch-up is spread over a few seconds.
+    socket.on(S.RESYNC, () => {
+      clearTimeout(resyncTimer);
+      resyncTimer = setTimeout(() => {
+        if (socket?.connected) void afterConnect();
+      }, Math.random() * RESYNC_SPREAD_MS);
     });
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => {
       if (e.removed) removeChat(e.chat.id);

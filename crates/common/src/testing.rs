@@ -129,11 +129,13 @@ pub mod openapi {
 }
 
 /// A TCP relay in front of a server (e.g. Redis) whose live connections a test can cut, as a
-/// network failure or a server restart would. New connections go through again at once.
+/// network failure or a server restart would. New connections go through again at once, unless
+/// the relay is held down ([`Relay::hold`]), as during an outage.
 pub struct Relay {
     /// `redis://127.0.0.1:<relay port>`: the relayed server's URL, through the relay.
     pub url: String,
     links: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Relay {
@@ -153,9 +155,13 @@ impl Relay {
             listener.local_addr().expect("the relay's address")
         );
         let links = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let kept = links.clone();
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (kept, held) = (links.clone(), down.clone());
         tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                if held.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
+                }
                 let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await else {
                     continue;
                 };
@@ -167,7 +173,19 @@ impl Relay {
                 }
             }
         });
-        Self { url, links }
+        Self { url, links, down }
+    }
+
+    /// Cuts every connection and refuses new ones (they are closed at once) until
+    /// [`Relay::release`].
+    pub fn hold(&self) {
+        self.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.cut();
+    }
+
+    /// Lets connections through again.
+    pub fn release(&self) {
+        self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Drops every connection made so far (both ends close).

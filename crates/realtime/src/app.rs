@@ -26,7 +26,7 @@ use crate::domain::{ChatService, MessageService, Presence, Revocations};
 use crate::http::{self, AppState};
 use crate::ports::{ChatStore, Fanout};
 use crate::socket::redis_driver::ReconnectingDriver;
-use crate::socket::{self, Services, SocketFanout};
+use crate::socket::{self, FanoutHealth, Services, SocketFanout};
 
 /// The channel auth-api publishes revoked session ids on (bare id strings).
 pub use common::contracts::auth::SESSION_REVOKED_CHANNEL;
@@ -94,6 +94,7 @@ impl Application {
         let store: Arc<dyn ChatStore> = Arc::new(cache);
         let chats = ChatService::new(store.clone());
         let presence = Presence::new(kv.clone(), config.limits.clone());
+        let fanout_health = Arc::new(FanoutHealth::default());
         let services = Arc::new(Services {
             messages: MessageService::new(
                 store.clone(),
@@ -110,6 +111,7 @@ impl Application {
             )),
             allowed_origins: config.allowed_origins.clone(),
             limits: config.limits.clone(),
+            fanout_health: fanout_health.clone(),
         });
         let builder = SocketIo::builder()
             .req_path("/socket.io")
@@ -127,6 +129,7 @@ impl Application {
             // allocated only while packets wait, so an idle socket pays nothing for it.
             .max_buffer_size(config.limits.send_buffer)
             .with_state(services.clone());
+        let mut recovery = None;
         let (socket_layer, fanout, close_sockets): (Router, Arc<dyn Fanout>, Closer) =
             match &config.redis_url {
                 Some(url) => {
@@ -135,10 +138,10 @@ impl Application {
                     let adapter_config = RedisAdapterConfig::new()
                         .with_prefix(format!("{}socket.io", config.redis_prefix));
                     // Our driver, not the crate's own: its connection never reconnects.
-                    let driver = ReconnectingDriver::connect(client)
+                    let driver = ReconnectingDriver::connect(client, fanout_health.clone())
                         .await
                         .context("connecting the Socket.IO Redis adapter (Redis 7+, RESP3)")?;
-                    let adapter = RedisAdapterCtr::new_with_driver(driver, adapter_config);
+                    let adapter = RedisAdapterCtr::new_with_driver(driver.clone(), adapter_config);
                     let (layer, io) = builder
                         .with_adapter::<CustomRedisAdapter<_, ReconnectingDriver>>(adapter)
                         .build_layer();
@@ -147,12 +150,17 @@ impl Application {
                         .map_err(|e| {
                             anyhow::anyhow!("initialising the Socket.IO Redis adapter: {e}")
                         })?;
-                    finish(layer, io)
+                    recovery = Some(socket::spawn_recovery(
+                        io.clone(),
+                        fanout_health.clone(),
+                        driver,
+                    ));
+                    finish(layer, io, fanout_health.clone())
                 }
                 None => {
                     let (layer, io) = builder.with_adapter::<LocalAdapter>(()).build_layer();
                     io.ns("/", socket::on_connect.with(socket::authenticate));
-                    finish(layer, io)
+                    finish(layer, io, fanout_health.clone())
                 }
             };
         tracing::info!(
@@ -212,6 +220,7 @@ impl Application {
             presence.spawn_refresh(),
             cache_listener,
         ]);
+        tasks.extend(recovery);
 
         let state = AppState {
             services,
@@ -294,11 +303,12 @@ impl Application {
 fn finish<A: Adapter>(
     layer: SocketIoLayer<A>,
     io: SocketIo<A>,
+    health: Arc<FanoutHealth>,
 ) -> (Router, Arc<dyn Fanout>, Closer) {
     let router = Router::new()
         .layer(layer)
         .layer(tower::util::MapRequestLayer::new(only_the_upgrade_handle));
-    let fanout: Arc<dyn Fanout> = Arc::new(SocketFanout::new(io.clone()));
+    let fanout: Arc<dyn Fanout> = Arc::new(SocketFanout::new(io.clone(), health));
     let close: Closer = Arc::new(move || {
         let io = io.clone();
         Box::pin(async move { io.close().await })

@@ -33,6 +33,7 @@ pub mod server {
     pub const USER_OFFLINE: &str = "user_offline";
     pub const PRESENCE_SNAPSHOT: &str = "presence_snapshot";
     pub const CHAT_UPDATED: &str = "chat_updated";
+    pub const RESYNC: &str = "resync";
 }
 
 /// Longest plaintext message, in characters.
@@ -294,6 +295,13 @@ pub struct PresenceSnapshot {
     #[serde(default)]
     pub more: bool,
 }
+
+/// `resync`: live events may have been lost on the way to this socket (fan-out between instances
+/// was out for a while), though the socket stayed connected: the client catches up as after a
+/// reconnect (the chat list, then `sync`). Sent to every socket at once, so clients should spread
+/// their catch-up over a few seconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Resync {}
 
 /// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left
 /// (or when the chat was deleted), so the client drops it.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
 use common::contracts::events::{
-    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, PresenceSnapshot, ReceiptEvent,
+    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, PresenceSnapshot, ReceiptEvent, Resync,
     SendMessage, SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
@@ -55,6 +55,7 @@ pub struct AppState {
         TypingEvent,
         PresenceEvent,
         PresenceSnapshot,
+        Resync,
         ChatUpdatedEvent,
         Message,
         MessageMetadata,

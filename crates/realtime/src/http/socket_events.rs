@@ -116,6 +116,13 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
         when: "A chat was created, renamed, joined, deleted or its members changed; \
                `removed: true` tells a removed user (everyone, on delete) to drop it.",
     },
+    ServerEvent {
+        name: server::RESYNC,
+        payload: "Resync",
+        when: "Fan-out between instances was out and is back: live events may have been lost \
+               though the socket stayed up; catch up as after a reconnect (chat list, `sync`), \
+               after a random delay of a few seconds (every socket gets it at once).",
+    },
 ];
 
 /// A schema name (a component of the document) in code style; prose is kept as is.

@@ -64,9 +64,12 @@ pub(crate) async fn typing<A: Adapter>(call: Call<A, ChatRef>) {
                 user_id: call.session.user_id.clone(),
             };
             emit(
-                call.s
-                    .to(chat_room(&chat))
-                    .except(user_room(&call.session.user_id)),
+                &call.app.fanout_health,
+                || {
+                    call.s
+                        .to(chat_room(&chat))
+                        .except(user_room(&call.session.user_id))
+                },
                 server::USER_TYPING,
                 &event,
             )

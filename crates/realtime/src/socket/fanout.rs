@@ -8,16 +8,18 @@ use socketioxide::SocketIo;
 use socketioxide::adapter::Adapter;
 
 use super::auth::Session;
-use super::rooms_of;
+use super::outage::FanoutHealth;
+use super::{emit, rooms_of};
 use crate::ports::{Fanout, chat_room, user_room};
 
 pub struct SocketFanout<A: Adapter> {
     io: SocketIo<A>,
+    health: Arc<FanoutHealth>,
 }
 
 impl<A: Adapter> SocketFanout<A> {
-    pub fn new(io: SocketIo<A>) -> Self {
-        Self { io }
+    pub fn new(io: SocketIo<A>, health: Arc<FanoutHealth>) -> Self {
+        Self { io, health }
     }
 }
 
@@ -27,9 +29,13 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         if users.is_empty() {
             return;
         }
-        if let Err(e) = self.io.to(rooms_of(users)).emit(event, &payload).await {
-            tracing::warn!(error = %e, event, "broadcast failed");
-        }
+        emit(
+            &self.health,
+            || self.io.to(rooms_of(users)),
+            event,
+            &payload,
+        )
+        .await;
     }
 
     async fn leave_chat_room(&self, user: &str, chat: &str) {

@@ -22,7 +22,8 @@ pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
         }
         let started = std::time::Instant::now();
         emit(
-            call.s.to(rooms_of(&sent.participants)),
+            &call.app.fanout_health,
+            || call.s.to(rooms_of(&sent.participants)),
             server::NEW_MESSAGE,
             &sent.message,
         )

@@ -7,6 +7,7 @@ pub mod chats;
 pub mod fanout;
 pub mod limit;
 pub mod messages;
+pub mod outage;
 pub mod presence;
 pub mod receipts;
 pub mod redis_driver;
@@ -20,6 +21,7 @@ use common::contracts::events::client;
 use common::jwt::JwksVerifier;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use socketioxide::BroadcastError;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{AckSender, Event, Extension, SocketRef, State};
 use socketioxide::handler::{FromMessage, Value};
@@ -34,6 +36,7 @@ use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
+pub use outage::{FanoutHealth, spawn_recovery};
 pub use presence::spawn_instance_watch;
 
 /// What socket handlers share (`with_state`).
@@ -45,6 +48,7 @@ pub struct Services {
     pub verifier: Arc<JwksVerifier>,
     pub allowed_origins: Vec<String>,
     pub limits: Limits,
+    pub fanout_health: Arc<FanoutHealth>,
 }
 
 pub type SharedServices = Arc<Services>;
@@ -152,14 +156,29 @@ pub(crate) fn rooms_of(users: &[String]) -> Vec<String> {
     users.iter().map(|u| user_room(u)).collect()
 }
 
-/// Emits, logging (not failing) when fan-out is impossible: the message is already stored, and
-/// clients catch up through `sync`.
+/// Emits to the sockets `op` selects, logging (not failing) when that is impossible: the message
+/// is already stored, and clients catch up through `sync`. While fan-out between instances is
+/// out, or when it fails, emits to this instance's sockets among them (see [`outage`]).
 pub(crate) async fn emit<A: Adapter, T: Serialize + ?Sized>(
-    op: BroadcastOperators<A>,
+    health: &FanoutHealth,
+    op: impl Fn() -> BroadcastOperators<A>,
     event: &'static str,
     payload: &T,
 ) {
-    if let Err(e) = op.emit(event, payload).await {
+    if !health.is_out() {
+        match op().emit(event, payload).await {
+            Ok(()) => return,
+            Err(BroadcastError::Adapter(e)) => {
+                tracing::warn!(error = %e, event, "fan-out between instances failed; emitting to this instance's sockets");
+                health.went_out();
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, event, "broadcast failed");
+                return;
+            }
+        }
+    }
+    if let Err(e) = op().local().emit(event, payload).await {
         tracing::warn!(error = %e, event, "broadcast failed");
     }
 }

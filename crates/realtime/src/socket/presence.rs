@@ -16,6 +16,7 @@ use socketioxide::operators::BroadcastOperators;
 use tokio::task::JoinHandle;
 
 use super::auth::Session;
+use super::outage::FanoutHealth;
 use super::{Services, SharedServices, emit, rooms_of};
 use crate::domain::chats::CONTACT_READS_IN_FLIGHT;
 use crate::ports::Fanout;
@@ -70,7 +71,14 @@ pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, se
                 user_id: user.clone(),
                 last_seen: None,
             };
-            tell(s.broadcast(), contacts, server::USER_ONLINE, &event).await;
+            tell(
+                &app.fanout_health,
+                || s.broadcast(),
+                contacts,
+                server::USER_ONLINE,
+                &event,
+            )
+            .await;
         }
         (Ok(_), _) => {}
         (Err(e), _) => tracing::warn!(error = %e, "presence update failed"),
@@ -105,7 +113,7 @@ pub(crate) async fn on_disconnect<A: Adapter>(
             };
             announce(
                 &app,
-                io.broadcast(),
+                || io.broadcast(),
                 &session.user_id,
                 server::USER_OFFLINE,
                 &event,
@@ -209,25 +217,26 @@ async fn tell_contacts(
 /// Tells everyone who shares a chat with `user`.
 async fn announce<A: Adapter, T: Serialize + ?Sized>(
     app: &Services,
-    op: BroadcastOperators<A>,
+    op: impl Fn() -> BroadcastOperators<A>,
     user: &str,
     event: &'static str,
     payload: &T,
 ) {
     match app.chats.contacts(user).await {
-        Ok(contacts) => tell(op, &contacts, event, payload).await,
+        Ok(contacts) => tell(&app.fanout_health, op, &contacts, event, payload).await,
         Err(e) => tracing::warn!(error = %e, "cannot load contacts for presence"),
     }
 }
 
 /// Emits to the rooms of `contacts`, if there are any.
 async fn tell<A: Adapter, T: Serialize + ?Sized>(
-    op: BroadcastOperators<A>,
+    health: &FanoutHealth,
+    op: impl Fn() -> BroadcastOperators<A>,
     contacts: &[String],
     event: &'static str,
     payload: &T,
 ) {
     if !contacts.is_empty() {
-        emit(op.to(rooms_of(contacts)), event, payload).await;
+        emit(health, || op().to(rooms_of(contacts)), event, payload).await;
     }
 }

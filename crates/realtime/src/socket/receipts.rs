@@ -21,7 +21,8 @@ pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
             user_id: call.session.user_id.clone(),
         };
         emit(
-            call.s.to(rooms_of(&receipt.chat.participants)),
+            &call.app.fanout_health,
+            || call.s.to(rooms_of(&receipt.chat.participants)),
             server::MESSAGE_READ,
             &event,
         )
@@ -50,7 +51,8 @@ pub(crate) async fn delivered<A: Adapter>(call: Call<A, MessageRef>) {
                 user_id: call.session.user_id.clone(),
             };
             emit(
-                call.s.to(user_room(&receipt.message.sender_id)),
+                &call.app.fanout_health,
+                || call.s.to(user_room(&receipt.message.sender_id)),
                 server::MESSAGE_DELIVERED,
                 &event,
             )

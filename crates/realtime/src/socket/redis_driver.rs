@@ -6,8 +6,8 @@
 //! `tests/api/multi_instance.rs`). This driver does the same work over redis's
 //! `ConnectionManager` with RESP3 push messages and automatic resubscription: the manager
 //! reconnects as soon as the connection reports it dropped and subscribes again to every channel
-//! the adapter follows. What was published while disconnected is lost, as with any Redis pub/sub;
-//! clients catch up through `sync`.
+//! the adapter follows. What was published while disconnected is lost, as with any Redis pub/sub:
+//! the driver tells [`FanoutHealth`], and sockets are told to catch up (`super::outage`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -16,6 +16,8 @@ use std::time::Duration;
 use socketioxide_redis::drivers::redis::redis_client as redis;
 use socketioxide_redis::drivers::{ChanItem, Driver, MessageStream};
 use tokio::sync::mpsc;
+
+use super::outage::FanoutHealth;
 
 use self::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use self::redis::{AsyncCommands, FromRedisValue, PushInfo, PushKind, RedisError};
@@ -27,29 +29,50 @@ type Handlers = Arc<RwLock<HashMap<String, mpsc::Sender<ChanItem>>>>;
 pub struct ReconnectingDriver {
     conn: ConnectionManager,
     handlers: Handlers,
+    health: Arc<FanoutHealth>,
 }
 
 impl ReconnectingDriver {
-    /// Connects with `client` (a RESP3 URL: push messages need it).
-    pub async fn connect(client: redis::Client) -> Result<Self, RedisError> {
+    /// Connects with `client` (a RESP3 URL: push messages need it); tells `health` when the
+    /// connection drops, a publish fails or a message is dropped.
+    pub async fn connect(
+        client: redis::Client,
+        health: Arc<FanoutHealth>,
+    ) -> Result<Self, RedisError> {
         let handlers: Handlers = Arc::default();
-        let routes = handlers.clone();
+        let (routes, told) = (handlers.clone(), health.clone());
         let config = ConnectionManagerConfig::new()
             // As the Kv's commands (the crate's default is 500 ms, short for a busy Redis).
             .set_connection_timeout(Some(Duration::from_secs(3)))
             .set_response_timeout(Some(Duration::from_secs(3)))
             .set_push_sender(move |push: PushInfo| {
-                route(push, &routes);
+                route(push, &routes, &told);
                 Ok::<(), std::convert::Infallible>(())
             })
             .set_automatic_resubscription();
         let conn = client.get_connection_manager_with_config(config).await?;
-        Ok(Self { conn, handlers })
+        Ok(Self {
+            conn,
+            handlers,
+            health,
+        })
+    }
+
+    /// Whether Redis answers (through the reconnected connection, subscriptions renewed).
+    pub async fn ping(&self) -> Result<(), RedisError> {
+        redis::cmd("PING")
+            .query_async::<()>(&mut self.conn.clone())
+            .await
     }
 }
 
-/// Hands a published message to its channel's stream; every other push is ignored.
-fn route(push: PushInfo, handlers: &Handlers) {
+/// Hands a published message to its channel's stream, and tells `health` of a dropped
+/// connection; every other push is ignored.
+fn route(push: PushInfo, handlers: &Handlers, health: &FanoutHealth) {
+    if push.kind == PushKind::Disconnection {
+        health.went_out();
+        return;
+    }
     if push.kind != PushKind::Message {
         return;
     }
@@ -69,6 +92,7 @@ fn route(push: PushInfo, handlers: &Handlers) {
         && let Err(e) = tx.try_send((chan, payload))
     {
         tracing::warn!(error = %e, "Socket.IO Redis channel full; message dropped");
+        health.lost_some();
     }
 }
 
@@ -76,7 +100,11 @@ impl Driver for ReconnectingDriver {
     type Error = RedisError;
 
     async fn publish(&self, chan: String, val: Vec<u8>) -> Result<(), Self::Error> {
-        self.conn.clone().publish::<_, _, ()>(chan, val).await
+        let published = self.conn.clone().publish::<_, _, ()>(chan, val).await;
+        if published.is_err() {
+            self.health.went_out();
+        }
+        published
     }
 
     async fn subscribe(

@@ -281,3 +281,79 @@ async fn a_stopped_instances_sockets_are_taken_off_presence_by_the_other() {
     sa2.disconnect().await;
     assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
 }
+
+/// While an instance cannot reach Redis, its own sockets still get each other's events live: the
+/// adapter's broadcast publishes first and, when that failed, never reached the local sockets.
+/// What the other instance's sockets missed meanwhile they are told to catch up on (`resync`)
+/// once Redis is back, though their connections never dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_redis_is_out_an_instances_own_sockets_still_hear_each_other() {
+    let Some((redis_url, _)) = real_urls().map(|(_, redis)| (redis, ())) else {
+        return;
+    };
+    let relay = Relay::start(&redis_url).await;
+    let auth = Auth::start().await;
+    let through = relay.url.clone();
+    let first = Setup {
+        auth: Some(auth.clone()),
+        tweak: Box::new(move |c| c.redis_url = Some(common::config::Secret::new(through))),
+        ..Setup::new(Backend::Real)
+    };
+    let name = first.name.clone();
+    let Some(one) = spawn_with(first).await else {
+        return;
+    };
+    let Some(two) = spawn_with(Setup {
+        auth: Some(auth),
+        name,
+        ..Setup::new(Backend::Real)
+    })
+    .await
+    else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    let group = one.group(&a, "outage", &[&b, &c]).await;
+    let chat = group["id"].as_str().expect("id").to_owned();
+    let (sa, sb, sc) = (
+        one.socket(&a).await,
+        one.socket(&b).await,
+        two.socket(&c).await,
+    );
+    let send = |text: &str| json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false});
+    let before = sa.ack("send_message", send("before")).await;
+    assert!(ok(&before), "{before}");
+    assert_eq!(sc.next("new_message").await["content"], "before");
+    assert_eq!(sb.next("new_message").await["content"], "before");
+
+    relay.hold();
+    let during = sa.ack("send_message", send("during")).await;
+    assert!(ok(&during), "stored either way: {during}");
+    assert_eq!(
+        sb.next("new_message").await["content"],
+        "during",
+        "a socket on the same instance hears it live"
+    );
+    assert!(
+        sc.try_next("new_message", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the other instance cannot hear of it"
+    );
+
+    relay.release();
+    sc.next("resync").await;
+    sb.next("resync").await;
+    let before_id = before["message"]["id"].as_str().expect("id");
+    let synced = sc
+        .ack("sync", json!({"after": {chat.clone(): before_id}}))
+        .await;
+    assert!(ok(&synced), "{synced}");
+    let texts: Vec<&str> = synced["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(texts, ["during"], "{synced}");
+}

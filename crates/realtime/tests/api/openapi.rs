@@ -41,6 +41,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "TypingEvent",
     "PresenceEvent",
     "PresenceSnapshot",
+    "Resync",
     "ChatUpdatedEvent",
 ];
 
