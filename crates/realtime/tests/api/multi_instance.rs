@@ -10,11 +10,28 @@ use common::testing::Relay;
 use crate::helpers::{Auth, Backend, Setup, TestApp, User, cmid, code, ok, real_urls, spawn_with};
 
 async fn two_instances() -> Option<(TestApp, TestApp)> {
+    pair(None).await
+}
+
+/// Two instances, the first reaching the Socket.IO adapter's Redis through a [`Relay`] (its Kv
+/// goes to Redis directly).
+async fn two_instances_one_through_a_relay() -> Option<(Relay, TestApp, TestApp)> {
+    let (_, redis_url) = real_urls()?;
+    let relay = Relay::start(&redis_url).await;
+    let (one, two) = pair(Some(relay.url.clone())).await?;
+    Some((relay, one, two))
+}
+
+/// Two instances sharing MongoDB, Redis and auth; the first's adapter at `first_redis` if given.
+async fn pair(first_redis: Option<String>) -> Option<(TestApp, TestApp)> {
     let auth = Auth::start().await;
-    let first = Setup {
+    let mut first = Setup {
         auth: Some(auth.clone()),
         ..Setup::new(Backend::Real)
     };
+    if let Some(url) = first_redis {
+        first.tweak = Box::new(move |c| c.redis_url = Some(common::config::Secret::new(url)));
+    }
     let name = first.name.clone();
     let one = spawn_with(first).await?;
     let two = spawn_with(Setup {
@@ -143,28 +160,7 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
 /// instances: instance one reaches Redis through a relay whose connections are cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fan_out_between_instances_survives_a_dropped_redis_connection() {
-    let Some((redis_url, _)) = real_urls().map(|(_, redis)| (redis, ())) else {
-        return;
-    };
-    let relay = Relay::start(&redis_url).await;
-    let auth = Auth::start().await;
-    let through = relay.url.clone();
-    let first = Setup {
-        auth: Some(auth.clone()),
-        tweak: Box::new(move |c| c.redis_url = Some(common::config::Secret::new(through))),
-        ..Setup::new(Backend::Real)
-    };
-    let name = first.name.clone();
-    let Some(one) = spawn_with(first).await else {
-        return;
-    };
-    let Some(two) = spawn_with(Setup {
-        auth: Some(auth),
-        name,
-        ..Setup::new(Backend::Real)
-    })
-    .await
-    else {
+    let Some((relay, one, two)) = two_instances_one_through_a_relay().await else {
         return;
     };
     let (a, b) = (User::new(), User::new());
@@ -288,28 +284,7 @@ async fn a_stopped_instances_sockets_are_taken_off_presence_by_the_other() {
 /// once Redis is back, though their connections never dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_redis_is_out_an_instances_own_sockets_still_hear_each_other() {
-    let Some((redis_url, _)) = real_urls().map(|(_, redis)| (redis, ())) else {
-        return;
-    };
-    let relay = Relay::start(&redis_url).await;
-    let auth = Auth::start().await;
-    let through = relay.url.clone();
-    let first = Setup {
-        auth: Some(auth.clone()),
-        tweak: Box::new(move |c| c.redis_url = Some(common::config::Secret::new(through))),
-        ..Setup::new(Backend::Real)
-    };
-    let name = first.name.clone();
-    let Some(one) = spawn_with(first).await else {
-        return;
-    };
-    let Some(two) = spawn_with(Setup {
-        auth: Some(auth),
-        name,
-        ..Setup::new(Backend::Real)
-    })
-    .await
-    else {
+    let Some((relay, one, two)) = two_instances_one_through_a_relay().await else {
         return;
     };
     let (a, b, c) = (User::new(), User::new(), User::new());
