@@ -36,9 +36,6 @@ async fn crashed_instance_with(app: &TestApp, users: &[&User]) -> String {
     let dead = format!("crashed-{}", uuid::Uuid::new_v4());
     let kv = &app.kv;
     let ttl = Duration::from_secs(300);
-    kv.hash_incr("realtime:instances", &dead, 1)
-        .await
-        .expect("kv");
     for user in users {
         kv.hash_incr(&format!("realtime:instance:{dead}:sockets"), &user.id, 1)
             .await
@@ -50,6 +47,11 @@ async fn crashed_instance_with(app: &TestApp, users: &[&User]) -> String {
             .await
             .expect("kv");
     }
+    // Registered last: it has no key of its own, so a reap may take it as soon as it is
+    // registered, and would take only the part of the ledger written by then.
+    kv.hash_incr("realtime:instances", &dead, 1)
+        .await
+        .expect("kv");
     dead
 }
 
