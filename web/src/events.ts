@@ -16,6 +16,7 @@ export const S = {
   MESSAGE_READ: 'message_read',
   USER_ONLINE: 'user_online',
   USER_OFFLINE: 'user_offline',
+  PRESENCE_UPDATE: 'presence_update',
   PRESENCE_SNAPSHOT: 'presence_snapshot',
   CHAT_UPDATED: 'chat_updated',
   RESYNC: 'resync',

@@ -3,7 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { C, S } from './events';
-import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
+import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -513,7 +513,7 @@ export function connect(onSessionLost: () => void): void {
           .catch(() => cb({ token: '' }));
       },
     });
-    // A presence snapshot in parts (`more`) is applied whole, with what `user_online` said
+    // A presence snapshot in parts (`more`) is applied whole, with what changes said
     // meanwhile; a part of a connection that dropped is forgotten.
     let snapshot: Set<string> | null = null;
     socket.on('connect', () => {
@@ -537,15 +537,27 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.MESSAGE_DELIVERED, (e: ReceiptEvent) => onReceipt(e, 'delivered'));
     socket.on(S.MESSAGE_READ, (e: ReceiptEvent) => onReceipt(e, 'read'));
     socket.on(S.USER_TYPING, onTyping);
-    socket.on(S.USER_ONLINE, (e: PresenceEvent) => {
-      snapshot?.add(e.userId);
-      state.presence.set(e.userId, { online: true });
+    // Presence changes: `user_online`/`user_offline` for one contact, `presence_update` for
+    // several of one server round. Entries are states, not changes: a repeat changes nothing,
+    // and our own id (listed when we changed in the same round as the contacts the update is
+    // about) is skipped.
+    const onPresence = (e: PresenceUpdate) => {
+      const me = state.me?.id;
+      for (const userId of e.online ?? []) {
+        if (userId === me) continue;
+        snapshot?.add(userId);
+        state.presence.set(userId, { online: true });
+      }
+      for (const { userId, lastSeen } of e.offline ?? []) {
+        if (userId === me) continue;
+        snapshot?.delete(userId);
+        state.presence.set(userId, { online: false, lastSeen });
+      }
       emit('presence');
-    });
-    socket.on(S.USER_OFFLINE, (e: PresenceEvent) => {
-      state.presence.set(e.userId, { online: false, lastSeen: e.lastSeen });
-      emit('presence');
-    });
+    };
+    socket.on(S.USER_ONLINE, (e: PresenceEvent) => onPresence({ online: [e.userId] }));
+    socket.on(S.USER_OFFLINE, (e: PresenceEvent) => onPresence({ offline: [e] }));
+    socket.on(S.PRESENCE_UPDATE, onPresence);
     // After a reconnect, whoever we last saw online but is not listed went offline meanwhile.
     socket.on(S.PRESENCE_SNAPSHOT, (e: PresenceSnapshot) => {
       const online = (snapshot ??= new Set());

@@ -92,9 +92,15 @@ export interface TypingEvent {
   chatId: string;
   userId: string;
 }
+/** `user_online` / `user_offline`: one contact's presence changed. */
 export interface PresenceEvent {
   userId: string;
   lastSeen?: string;
+}
+/** `presence_update`: the state now of several contacts whose presence changed. */
+export interface PresenceUpdate {
+  online?: string[];
+  offline?: PresenceEvent[];
 }
 /** Where a `sync` answer stopped; sent back unchanged for the next page. */
 export interface SyncResume {

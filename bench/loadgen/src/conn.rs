@@ -29,8 +29,9 @@ pub struct Recorder {
     /// for these too, so a phase does not start while the previous one's traffic is still
     /// being written.
     pub other_events: AtomicU64,
-    /// `(receiving connection, user)` per user a connection was told is online, by `user_online`
-    /// or in a `presence_snapshot` (each event counted once in `other_events` too).
+    /// `(receiving connection, user)` per user a connection was told is online, by `user_online`,
+    /// in a `presence_update` or in a `presence_snapshot` (each event counted once in
+    /// `other_events` too).
     pub online: Mutex<Vec<(u32, u32)>>,
     pub nacks: AtomicU64,
     pub protocol_errors: AtomicU64,
@@ -198,8 +199,10 @@ fn on_text(idx: u32, t: &str, rec: &Recorder, cl: Option<&ClosedLoop>) -> Option
         } else {
             let told = if body.starts_with(r#"["user_online""#) {
                 Some(online_user(body).map(|u| vec![u]))
-            } else if body.starts_with(r#"["presence_snapshot""#) {
-                Some(snapshot_users(body))
+            } else if body.starts_with(r#"["presence_update""#)
+                || body.starts_with(r#"["presence_snapshot""#)
+            {
+                Some(online_users(body))
             } else {
                 None
             };
@@ -256,8 +259,8 @@ fn online_user(body: &str) -> Option<u32> {
     u32::from_str_radix(id.get(24..)?, 16).ok()
 }
 
-/// The user numbers in a `presence_snapshot` frame's `"online":[…]`.
-fn snapshot_users(body: &str) -> Option<Vec<u32>> {
+/// The user numbers in a `presence_snapshot` or `presence_update` frame's `"online":[…]`.
+fn online_users(body: &str) -> Option<Vec<u32>> {
     const KEY: &str = r#""online":["#;
     let start = body.find(KEY)? + KEY.len();
     let list = &body[start..start + body[start..].find(']')?];
@@ -287,20 +290,24 @@ mod tests {
     }
 
     #[test]
-    fn online_user_reads_the_user_number() {
+    fn online_users_reads_the_user_numbers() {
         let id = crate::harness::user_id(1234);
         let f = format!(r#"["user_online",{{"userId":"{id}"}}]"#);
         assert_eq!(online_user(&f), Some(1234));
         assert_eq!(online_user(r#"["user_online",{"userId":"short"}]"#), None);
         let (a, b) = (crate::harness::user_id(7), crate::harness::user_id(300));
         let f = format!(r#"["presence_snapshot",{{"online":["{a}","{b}"]}}]"#);
-        assert_eq!(snapshot_users(&f), Some(vec![7, 300]));
+        assert_eq!(online_users(&f), Some(vec![7, 300]));
+        let f = format!(
+            r#"["presence_update",{{"online":["{b}"],"offline":[{{"userId":"{a}","lastSeen":"2026-12-06T05:00:00Z"}}]}}]"#
+        );
+        assert_eq!(online_users(&f), Some(vec![300]));
         assert_eq!(
-            snapshot_users(r#"["presence_snapshot",{"online":[]}]"#),
+            online_users(r#"["presence_snapshot",{"online":[]}]"#),
             Some(vec![])
         );
         assert_eq!(
-            snapshot_users(r#"["presence_snapshot",{"online":["x"]}]"#),
+            online_users(r#"["presence_snapshot",{"online":["x"]}]"#),
             None
         );
     }

@@ -527,7 +527,7 @@ fn storm_rows(
     rows.push(
         Row::new(
             &scen,
-            "contacts reported online (user_online, snapshot entries)",
+            "contacts reported online (user_online, presence_update and snapshot entries)",
             false,
         )
         .values(f(o, |r| r.online_reports as f64), None)
@@ -734,8 +734,9 @@ const NOTES: &str = "
   generator's core. Its figures are not MongoDB's, and it bounds both servers' Mongo-wire rates.
 - Idle connections stop at 19,000: the hard fd limit of this machine kind is 20,000 per process.
 - Connect storm: the baseline has no presence, so its ratio is not like for like: it is what
-  ours' presence (a snapshot per connect, `user_online` to every connected member of the user's
-  groups, `user_offline` as they go) costs over a bare authenticated connect.
+  ours' presence (a snapshot per connect, then the user's arrival announced to every connected
+  member of their groups, and their departure as they go, in rounds a second apart that name
+  everyone who changed since the last) costs over a bare authenticated connect.
 - Auth: the argon2id floor is counted per CPU-second of the measuring thread (time other
   processes take on that core is not counted). The storm alone runs in slices (4 of 1.5 s), with
   a floor on the server core (servers idle) before each slice and after the last; its share is

@@ -103,6 +103,7 @@ impl Application {
             ),
             chats,
             presence: presence.clone(),
+            presence_changes: Default::default(),
             revocations: Revocations::new(kv.clone()),
             verifier: Arc::new(JwksVerifier::new(
                 &config.auth_jwks_url,

@@ -60,6 +60,10 @@ pub struct Limits {
     /// How long an instance that stopped renewing its key is taken to be up; after it, the
     /// others take its sockets off presence (see `domain::presence`). Renewed every third.
     pub instance_ttl: Duration,
+    /// The window in which an instance's presence changes are coalesced into one round of
+    /// `presence_update`s (see `domain::presence_changes`); a change after a quiet spell goes out
+    /// at once.
+    pub presence_batch: Duration,
     /// How far before a client's cursor `sync` answers from (see `MessageService::sync`): more
     /// than the longest a message may take from getting its id to reaching a client — the store's
     /// answer timeout (10 s) and the fan-out — plus the clocks' skew between instances.
@@ -78,6 +82,7 @@ impl Default for Limits {
             presence_ttl: Duration::from_secs(300),
             presence_refresh: Duration::from_secs(60),
             instance_ttl: Duration::from_secs(30),
+            presence_batch: Duration::from_secs(1),
             sync_lookback: Duration::from_secs(15),
         }
     }
@@ -97,6 +102,7 @@ impl Config {
             presence_ttl: Duration::from_secs(env.or("PRESENCE_TTL_SECS", 300)?),
             presence_refresh: Duration::from_secs(env.or("PRESENCE_REFRESH_SECS", 60)?),
             instance_ttl: Duration::from_secs(env.or("INSTANCE_TTL_SECS", 30)?),
+            presence_batch: Duration::from_millis(env.or("PRESENCE_BATCH_MS", 1000)?),
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0

@@ -31,6 +31,7 @@ pub mod server {
     pub const MESSAGE_READ: &str = "message_read";
     pub const USER_ONLINE: &str = "user_online";
     pub const USER_OFFLINE: &str = "user_offline";
+    pub const PRESENCE_UPDATE: &str = "presence_update";
     pub const PRESENCE_SNAPSHOT: &str = "presence_snapshot";
     pub const CHAT_UPDATED: &str = "chat_updated";
     pub const RESYNC: &str = "resync";
@@ -269,7 +270,8 @@ pub struct TypingEvent {
     pub user_id: String,
 }
 
-/// `user_online` / `user_offline`.
+/// `user_online` / `user_offline`: one user sharing a chat with the receiver came online or went
+/// offline (`lastSeen` set). See [`PresenceUpdate`] for when several changes come in one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceEvent {
@@ -278,12 +280,42 @@ pub struct PresenceEvent {
     pub last_seen: Option<DateTime<Utc>>,
 }
 
-/// Most user ids in one `presence_snapshot` event.
+/// `presence_update`: several users sharing a chat with the receiver whose presence changed.
+///
+/// Changes are announced in rounds per instance (`PRESENCE_BATCH_MS`): the first change after a
+/// quiet spell at once, the ones that follow within the window together at its end. A receiver
+/// whose round names one user gets `user_online`/`user_offline` ([`PresenceEvent`]) as before;
+/// one whose round names several gets them in one `presence_update`, so a thousand members of a
+/// group coming online at once cost each other member a few events, not a thousand. Either way
+/// each entry is the user's state when the round ran, not the change that queued it. Entries are
+/// states: a repeat changes nothing, and a receiver may find its own id in the lists (when it
+/// changed in the same round), which it ignores. At most [`PRESENCE_SNAPSHOT_CHUNK`] entries per
+/// event.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceUpdate {
+    /// Users who are online now.
+    #[serde(default)]
+    pub online: Vec<String>,
+    /// Users who are offline now, each with when they were last seen.
+    #[serde(default)]
+    pub offline: Vec<OfflineUser>,
+}
+
+/// An entry of [`PresenceUpdate::offline`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OfflineUser {
+    pub user_id: String,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Most user ids in one `presence_snapshot` or `presence_update` event.
 pub const PRESENCE_SNAPSHOT_CHUNK: usize = 1000;
 
 /// `presence_snapshot`: sent to a newly connected socket, which of the user's contacts are online
-/// right now (`user_online`/`user_offline` then announce changes). A few events with up to
-/// [`PRESENCE_SNAPSHOT_CHUNK`] ids each, not one `user_online` per contact: a member of a
+/// right now (`user_online`, `user_offline` and `presence_update` then announce changes). A few
+/// events with up to [`PRESENCE_SNAPSHOT_CHUNK`] ids each, not one event per contact: a member of a
 /// 1,000-member group would otherwise get ~1,000 packets at once. The snapshot is complete with
 /// the first event whose `more` is false; a contact in none of its events is offline. At least one
 /// event is sent, with `online: []` when nobody is online.

@@ -6,6 +6,7 @@ pub mod chats;
 pub mod messages;
 pub mod passcode;
 pub mod presence;
+pub mod presence_changes;
 pub mod revocations;
 
 use common::{ApiError, ErrorCode};
@@ -16,6 +17,7 @@ use crate::ports::StoreError;
 pub use chats::ChatService;
 pub use messages::MessageService;
 pub use presence::Presence;
+pub use presence_changes::PresenceChanges;
 pub use revocations::Revocations;
 
 impl From<StoreError> for ApiError {

@@ -12,8 +12,9 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
 use common::contracts::events::{
-    ChatRef, ChatUpdatedEvent, MessageRef, PresenceEvent, PresenceSnapshot, ReceiptEvent, Resync,
-    SendMessage, SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
+    ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
+    PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncRequest, SyncResponse,
+    TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -54,6 +55,8 @@ pub struct AppState {
         ReceiptEvent,
         TypingEvent,
         PresenceEvent,
+        PresenceUpdate,
+        OfflineUser,
         PresenceSnapshot,
         Resync,
         ChatUpdatedEvent,

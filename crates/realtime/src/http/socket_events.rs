@@ -97,12 +97,23 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::USER_ONLINE,
         payload: "PresenceEvent",
-        when: "A user sharing a chat came online.",
+        when: "A user sharing a chat came online (when the receiver's round of presence changes \
+               names only them; see presence_update).",
     },
     ServerEvent {
         name: server::USER_OFFLINE,
         payload: "PresenceEvent",
-        when: "A user sharing a chat went offline (`lastSeen` set).",
+        when: "A user sharing a chat went offline (`lastSeen` set; when the receiver's round \
+               names only them; see presence_update).",
+    },
+    ServerEvent {
+        name: server::PRESENCE_UPDATE,
+        payload: "PresenceUpdate",
+        when: "Several users sharing a chat came online or went offline (`offline` entries \
+               are `OfflineUser`, with `lastSeen`). Presence changes go out in rounds: a change after a quiet \
+               spell at once, the ones within the next PRESENCE_BATCH_MS (1 s) together; a \
+               round naming several users to a receiver is one presence_update. Each entry is \
+               the user's state when sent; the receiver's own id may be listed (ignored).",
     },
     ServerEvent {
         name: server::PRESENCE_SNAPSHOT,

@@ -31,7 +31,7 @@ use socketioxide_core::parser::Parse;
 use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
-use crate::domain::{ChatService, MessageService, Presence, Revocations};
+use crate::domain::{ChatService, MessageService, Presence, PresenceChanges, Revocations};
 use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
@@ -44,6 +44,8 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub presence: Presence,
+    /// This instance's presence changes waiting for their round (`presence::spawn_instance_watch`).
+    pub presence_changes: PresenceChanges,
     pub revocations: Revocations,
     pub verifier: Arc<JwksVerifier>,
     pub allowed_origins: Vec<String>,
@@ -60,7 +62,7 @@ pub type SharedServices = Arc<Services>;
 pub(crate) fn register<A: Adapter>(s: &SocketRef<A>, session: &Session) {
     s.join(user_room(&session.user_id));
     s.on_fallback(dispatch::<A>);
-    s.on_disconnect(presence::on_disconnect::<A>);
+    s.on_disconnect(presence::on_disconnect);
     metrics::gauge!("realtime_connected_sockets").increment(1.0);
 }
 

@@ -54,8 +54,8 @@ async fn users_on_different_instances_exchange_messages_receipts_typing_and_pres
     let sb = two.socket(&b).await;
     let sa = one.socket(&a).await;
     assert_eq!(
-        sb.next("user_online").await["userId"],
-        a.id.as_str(),
+        sb.presence_of(&a.id).await["online"],
+        true,
         "presence crosses instances"
     );
 
@@ -88,12 +88,12 @@ async fn users_on_different_instances_exchange_messages_receipts_typing_and_pres
     let sa2 = two.socket(&a.other_device()).await;
     sa.disconnect().await;
     assert!(
-        sb.try_next("user_offline", Duration::from_millis(500))
+        sb.try_presence_of(&a.id, Duration::from_millis(1500))
             .await
             .is_none()
     );
     sa2.disconnect().await;
-    assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+    assert_eq!(sb.presence_of(&a.id).await["online"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,28 +239,18 @@ async fn a_stopped_instances_sockets_are_taken_off_presence_by_the_other() {
     let _sa = one.socket(&a).await;
     let sa2 = two.socket(&a.other_device()).await;
     let _sc = one.socket(&c).await;
-    let mut online = vec![
-        sb.next("user_online").await["userId"].to_string(),
-        sb.next("user_online").await["userId"].to_string(),
-    ];
-    online.sort();
-    let mut expected = vec![json!(a.id).to_string(), json!(c.id).to_string()];
-    expected.sort();
-    assert_eq!(online, expected);
+    assert_eq!(sb.presence_of(&a.id).await["online"], true);
+    assert_eq!(sb.presence_of(&c.id).await["online"], true);
 
     one.stop().await;
     assert!(
         two.kv.get(&one_key).await.expect("kv").is_none(),
         "the stopped instance gave up its key"
     );
-    let offline = sb.next("user_offline").await;
-    assert_eq!(
-        offline["userId"],
-        c.id.as_str(),
-        "c's only socket was there"
-    );
+    let offline = sb.presence_of(&c.id).await;
+    assert_eq!(offline["online"], false, "c's only socket was there");
     assert!(
-        sb.try_next("user_offline", Duration::from_secs(2))
+        sb.try_presence_of(&a.id, Duration::from_secs(2))
             .await
             .is_none(),
         "a still has a socket on two"
@@ -275,7 +265,7 @@ async fn a_stopped_instances_sockets_are_taken_off_presence_by_the_other() {
         "the stopped instance is struck off"
     );
     sa2.disconnect().await;
-    assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+    assert_eq!(sb.presence_of(&a.id).await["online"], false);
 }
 
 /// While an instance cannot reach Redis, its own sockets still get each other's events live: the

@@ -40,6 +40,8 @@ const EVENT_SCHEMAS: &[&str] = &[
     "ReceiptEvent",
     "TypingEvent",
     "PresenceEvent",
+    "PresenceUpdate",
+    "OfflineUser",
     "PresenceSnapshot",
     "Resync",
     "ChatUpdatedEvent",
@@ -189,6 +191,7 @@ async fn the_description_covers_every_socket_event_and_its_schemas_are_component
         server::MESSAGE_READ,
         server::USER_ONLINE,
         server::USER_OFFLINE,
+        server::PRESENCE_UPDATE,
         server::PRESENCE_SNAPSHOT,
         server::CHAT_UPDATED,
     ];

@@ -9,7 +9,7 @@ use realtime::config::Limits;
 use realtime::domain::Presence;
 use realtime::domain::presence::REFRESH_BATCH;
 
-use crate::helpers::{Backend, Setup, TestApp, User, spawn_app, spawn_with};
+use crate::helpers::{Backend, PRESENCE_EVENTS, Setup, TestApp, User, WAIT, spawn_app, spawn_with};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -20,7 +20,9 @@ on_both_backends!(
     a_dead_instances_sockets_are_taken_off_presence,
     an_instance_whose_key_lapsed_puts_its_sockets_back,
     a_dead_instance_with_many_users_is_taken_off_whole,
-    the_refresh_renews_every_local_users_keys_and_brings_none_back
+    the_refresh_renews_every_local_users_keys_and_brings_none_back,
+    a_group_coming_online_at_once_is_announced_in_a_few_events,
+    a_round_announces_users_as_they_are_when_it_runs
 );
 
 /// An instance renewing its presence key every 300 ms, taken for dead 900 ms after it stops.
@@ -73,12 +75,12 @@ async fn a_dead_instances_sockets_are_taken_off_presence(backend: Backend) {
     let sb = app.socket(&b).await;
     // a has a socket here and had one on the crashed instance; c only had one there.
     let sa = app.socket(&a).await;
+    assert_eq!(sb.presence_of(&a.id).await["online"], true);
     let dead = crashed_instance_with(&app, &[&a.other_device()]).await;
     let _ = crashed_instance_with(&app, &[&c]).await;
-    let offline = sb.next("user_offline").await;
+    let offline = sb.presence_of(&c.id).await;
     assert_eq!(
-        offline["userId"],
-        c.id.as_str(),
+        offline["online"], false,
         "c's only socket was on the crashed instance"
     );
     assert!(offline["lastSeen"].is_string(), "{offline}");
@@ -94,18 +96,18 @@ async fn a_dead_instances_sockets_are_taken_off_presence(backend: Backend) {
             .is_none()
     );
     assert!(
-        sb.try_next("user_offline", Duration::from_secs(2))
+        sb.try_presence_of(&a.id, Duration::from_secs(2))
             .await
             .is_none(),
         "a is still connected here"
     );
     sa.disconnect().await;
-    let offline = sb.next("user_offline").await;
-    assert_eq!(offline["userId"], a.id.as_str(), "a's last socket is gone");
+    let offline = sb.presence_of(&a.id).await;
+    assert_eq!(offline["online"], false, "a's last socket is gone");
 }
 
 /// The reap takes a dead instance's users off many at a time: every one of them goes offline,
-/// and is announced once.
+/// and is announced once, in a few events rather than one each.
 async fn a_dead_instance_with_many_users_is_taken_off_whole(backend: Backend) {
     let Some(app) = quick_instance(backend).await else {
         return;
@@ -118,8 +120,9 @@ async fn a_dead_instance_with_many_users_is_taken_off_whole(backend: Backend) {
     let _ = crashed_instance_with(&app, &all).await;
     let mut offline = Vec::new();
     for _ in &members {
-        let event = s_admin.next("user_offline").await;
-        offline.push(event["userId"].as_str().expect("an id").to_owned());
+        let entry = s_admin.try_next_presence(WAIT).await.expect("an entry");
+        assert_eq!(entry["online"], false, "{entry}");
+        offline.push(entry["userId"].as_str().expect("an id").to_owned());
     }
     offline.sort_unstable();
     let mut expected: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
@@ -127,7 +130,7 @@ async fn a_dead_instance_with_many_users_is_taken_off_whole(backend: Backend) {
     assert_eq!(offline, expected, "each once");
     assert!(
         s_admin
-            .try_next("user_offline", Duration::from_secs(1))
+            .try_next_presence(Duration::from_secs(2))
             .await
             .is_none(),
         "and no more"
@@ -157,7 +160,7 @@ async fn an_instance_whose_key_lapsed_puts_its_sockets_back(backend: Backend) {
     app.direct_chat(&a, &b).await;
     let sb = app.socket(&b).await;
     let sa = app.socket(&a).await;
-    assert_eq!(sb.next("user_online").await["userId"], a.id.as_str());
+    assert_eq!(sb.presence_of(&a.id).await["online"], true);
     let before = registered(&app).await;
     assert_eq!(before.len(), 1, "{before:?}");
     // Everything presence keeps, as a Redis restart would leave it.
@@ -174,8 +177,8 @@ async fn an_instance_whose_key_lapsed_puts_its_sockets_back(backend: Backend) {
             kv.del(&format!("{key}:{}", user.id)).await.expect("kv");
         }
     }
-    let back = sb.next("user_online").await;
-    assert_eq!(back["userId"], a.id.as_str(), "a is announced again");
+    let back = sb.presence_of(&a.id).await;
+    assert_eq!(back["online"], true, "a is announced again");
     let after = registered(&app).await;
     assert_eq!(after.len(), 1, "{after:?}");
     assert_ne!(after, before, "under a fresh id");
@@ -186,7 +189,7 @@ async fn an_instance_whose_key_lapsed_puts_its_sockets_back(backend: Backend) {
             .is_some()
     );
     sa.disconnect().await;
-    assert_eq!(sb.next("user_offline").await["userId"], a.id.as_str());
+    assert_eq!(sb.presence_of(&a.id).await["online"], false);
 }
 
 /// The refresh renews the keys of every user with a socket on the instance, past one round
@@ -230,9 +233,13 @@ async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (a, b, stranger) = (User::new(), User::new(), User::new());
+    let (a, b, stranger, watcher) = (User::new(), User::new(), User::new(), User::new());
     app.direct_chat(&a, &b).await;
+    app.direct_chat(&watcher, &b).await;
+    let s_watcher = app.socket(&watcher).await;
     let _sb = app.socket(&b).await;
+    // b's announcement has gone out: it cannot reach a, who connects after.
+    assert_eq!(s_watcher.presence_of(&b.id).await["online"], true);
     let _s_stranger = app.socket(&stranger).await;
     let sa = app.socket(&a).await;
     let snapshot = sa.next("presence_snapshot").await;
@@ -242,8 +249,8 @@ async fn a_new_socket_is_told_which_contacts_are_already_online(backend: Backend
         "b shares a chat with a and is online; the stranger and a itself are not reported"
     );
     assert!(
-        !sa.received("user_online").await,
-        "the contacts already online come in the snapshot, not one event each"
+        !sa.received("user_online").await && !sa.received("presence_update").await,
+        "the contacts already online come in the snapshot, not in updates"
     );
 
     let lonely = User::new();
@@ -342,8 +349,7 @@ async fn a_user_with_two_sockets_goes_offline_only_when_both_are_gone(backend: B
     app.direct_chat(&a, &b).await;
     let sb = app.socket(&b).await;
     let first = app.socket(&a).await;
-    let online = sb.next("user_online").await;
-    assert_eq!(online["userId"], a.id.as_str());
+    assert_eq!(sb.presence_of(&a.id).await["online"], true);
     let key = format!("user:online:{}", a.id);
     assert!(app.kv.get(&key).await.expect("kv").is_some());
     let ttl = app.kv.ttl(&key).await.expect("kv").expect("has a TTL");
@@ -354,20 +360,107 @@ async fn a_user_with_two_sockets_goes_offline_only_when_both_are_gone(backend: B
 
     let second = app.socket(&a.other_device()).await;
     assert!(
-        !sb.received("user_online").await,
+        !sb.received("user_online").await && !sb.received("presence_update").await,
         "a second socket is not a new arrival"
     );
     first.disconnect().await;
     assert!(
-        sb.try_next("user_offline", Duration::from_millis(500))
+        sb.try_presence_of(&a.id, Duration::from_millis(1500))
             .await
             .is_none(),
         "still online on the second socket"
     );
     assert!(app.kv.get(&key).await.expect("kv").is_some());
     second.disconnect().await;
-    let offline = sb.next("user_offline").await;
-    assert_eq!(offline["userId"], a.id.as_str());
+    let offline = sb.presence_of(&a.id).await;
+    assert_eq!(offline["online"], false);
     assert!(offline["lastSeen"].is_string(), "{offline}");
     assert!(app.kv.get(&key).await.expect("kv").is_none());
+}
+
+/// A group's members coming online at once: a member already connected hears of every one of
+/// them, in a few events (one per round, rounds a second apart: a `user_online` for a round that
+/// names one member, a `presence_update` for one that names several) rather than one event each. Before the nineteenth session each connect sent its own `user_online` to every connected
+/// member: two groups of 1,000 connecting at once were 999,000 events.
+async fn a_group_coming_online_at_once_is_announced_in_a_few_events(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = User::new();
+    let members: Vec<User> = (0..40).map(|_| User::new()).collect();
+    app.group(&admin, "together", &members.iter().collect::<Vec<_>>())
+        .await;
+    let s_admin = app.socket(&admin).await;
+    let _sockets: Vec<_> = futures::stream::iter(&members)
+        .map(|m| app.socket(m))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let mut heard: Vec<String> = Vec::new();
+    let mut events = 0;
+    while heard.len() < members.len() {
+        let (event, update) = s_admin
+            .try_next_of(PRESENCE_EVENTS, WAIT)
+            .await
+            .expect("presence");
+        events += 1;
+        match event.as_str() {
+            "user_online" => heard.push(update["userId"].as_str().expect("an id").to_owned()),
+            "presence_update" => {
+                assert_eq!(update["offline"], json!([]), "{update}");
+                heard.extend(
+                    update["online"]
+                        .as_array()
+                        .expect("a list")
+                        .iter()
+                        .map(|v| v.as_str().expect("an id").to_owned()),
+                );
+            }
+            other => panic!("{other} {update}"),
+        }
+    }
+    heard.sort_unstable();
+    let mut expected: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    expected.sort_unstable();
+    assert_eq!(heard, expected, "every member, each once");
+    assert!(
+        events <= members.len() / 4,
+        "{events} events for {} members",
+        members.len()
+    );
+}
+
+/// A round announces each user as they are when it runs, not as they were when their change was
+/// queued: here a, queued online, has been taken offline (as another instance would, or a
+/// disconnect whose own change is queued elsewhere) before the round, and is announced offline,
+/// with the time the store has.
+async fn a_round_announces_users_as_they_are_when_it_runs(backend: Backend) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.presence_batch = Duration::from_secs(3));
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    app.direct_chat(&a, &b).await;
+    app.direct_chat(&c, &b).await;
+    let sb = app.socket(&b).await;
+    let _sc = app.socket(&c).await;
+    // A round has just gone out: a's change waits for the next, 3 s later.
+    assert_eq!(sb.presence_of(&c.id).await["online"], true);
+    let _sa = app.socket(&a).await;
+    app.kv
+        .del(&format!("user:online:{}", a.id))
+        .await
+        .expect("kv");
+    app.kv
+        .set(
+            &format!("user:lastseen:{}", a.id),
+            "2026-12-06T05:00:00+00:00",
+            None,
+        )
+        .await
+        .expect("kv");
+    let told = sb.presence_of(&a.id).await;
+    assert_eq!(told["online"], false, "{told}");
+    assert_eq!(told["lastSeen"], "2026-12-06T05:00:00Z");
 }

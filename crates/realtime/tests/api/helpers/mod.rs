@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 mod socket;
 
-pub use socket::TestSocket;
+pub use socket::{PRESENCE_EVENTS, TestSocket};
 
 pub const ISSUER: &str = "batiyoun-auth";
 pub const AUDIENCE: &str = "batiyoun";

@@ -12,6 +12,9 @@ use tokio::sync::{Mutex, mpsc};
 
 use super::WAIT;
 
+/// The events that tell a socket of its contacts' presence changes.
+pub const PRESENCE_EVENTS: &[&str] = &["user_online", "user_offline", "presence_update"];
+
 /// What the client saw.
 #[derive(Debug, Clone)]
 pub enum Seen {
@@ -26,6 +29,8 @@ pub struct TestSocket {
     pub client: Client,
     rx: Mutex<mpsc::UnboundedReceiver<Seen>>,
     backlog: Mutex<VecDeque<Seen>>,
+    /// Entries of `presence_update`s received and not yet asked for.
+    presence: Mutex<VecDeque<Value>>,
 }
 
 fn first(payload: Payload) -> Value {
@@ -77,6 +82,7 @@ impl TestSocket {
             client,
             rx: Mutex::new(rx),
             backlog: Mutex::new(VecDeque::new()),
+            presence: Mutex::new(VecDeque::new()),
         };
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
@@ -132,23 +138,86 @@ impl TestSocket {
     }
 
     pub async fn try_next(&self, event: &str, wait: Duration) -> Option<Value> {
+        self.try_next_of(&[event], wait).await.map(|(_, v)| v)
+    }
+
+    /// The next event named in `events`, with its name.
+    pub async fn try_next_of(&self, events: &[&str], wait: Duration) -> Option<(String, Value)> {
+        let wanted = |e: &String| events.contains(&e.as_str());
         {
             let mut backlog = self.backlog.lock().await;
             if let Some(i) = backlog
                 .iter()
-                .position(|s| matches!(s, Seen::Event(e, _) if e == event))
-                && let Some(Seen::Event(_, v)) = backlog.remove(i)
+                .position(|s| matches!(s, Seen::Event(e, _) if wanted(e)))
+                && let Some(Seen::Event(e, v)) = backlog.remove(i)
             {
-                return Some(v);
+                return Some((e, v));
             }
         }
         let deadline = tokio::time::Instant::now() + wait;
         let mut rx = self.rx.lock().await;
         loop {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(Seen::Event(e, v))) if e == event => return Some(v),
+                Ok(Some(Seen::Event(e, v))) if wanted(&e) => return Some((e, v)),
                 Ok(Some(other)) => self.backlog.lock().await.push_back(other),
                 Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next presence change of `user` that this socket was told of (by `user_online`,
+    /// `user_offline` or an entry of a `presence_update`; others' stay buffered):
+    /// `{"userId", "online": true}`, or `{"userId", "online": false, "lastSeen"}`.
+    pub async fn presence_of(&self, user: &str) -> Value {
+        self.try_presence_of(user, WAIT)
+            .await
+            .unwrap_or_else(|| panic!("no presence of {user} within {WAIT:?}"))
+    }
+
+    pub async fn try_presence_of(&self, user: &str, wait: Duration) -> Option<Value> {
+        self.presence_entry(Some(user), wait).await
+    }
+
+    /// The next presence change this socket was told of, whoever it names.
+    pub async fn try_next_presence(&self, wait: Duration) -> Option<Value> {
+        self.presence_entry(None, wait).await
+    }
+
+    async fn presence_entry(&self, user: Option<&str>, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            {
+                let mut entries = self.presence.lock().await;
+                if let Some(i) = entries
+                    .iter()
+                    .position(|e| user.is_none_or(|u| e["userId"] == u))
+                {
+                    return entries.remove(i);
+                }
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let (event, update) = self.try_next_of(PRESENCE_EVENTS, left).await?;
+            let mut entries = self.presence.lock().await;
+            match event.as_str() {
+                "user_online" => {
+                    entries.push_back(json!({ "userId": update["userId"], "online": true }));
+                    continue;
+                }
+                "user_offline" => {
+                    let mut entry = update;
+                    entry["online"] = json!(false);
+                    entries.push_back(entry);
+                    continue;
+                }
+                _ => {}
+            }
+            for id in update["online"].as_array().into_iter().flatten() {
+                entries.push_back(json!({ "userId": id, "online": true }));
+            }
+            for entry in update["offline"].as_array().into_iter().flatten() {
+                let mut entry = entry.clone();
+                entry["online"] = json!(false);
+                entries.push_back(entry);
             }
         }
     }
