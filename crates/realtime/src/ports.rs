@@ -104,6 +104,9 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
     /// The user's chats, in no particular order.
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>>;
+    /// Every chat with at least one of `users` among its participants, each once, in no
+    /// particular order (a round of presence changes reads its users' chats at once).
+    async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>>;
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
     /// Deletes the chat and its messages; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;

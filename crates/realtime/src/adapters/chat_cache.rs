@@ -201,6 +201,10 @@ impl ChatStore for ChatCache {
         self.inner.chats_of(user).await
     }
 
+    async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
+        self.inner.chats_of_any(users).await
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         let chat = self.inner.rename_chat(id, name).await;
         self.changed(id).await;

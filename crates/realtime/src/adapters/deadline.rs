@@ -69,6 +69,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.chats_of(user)).await
     }
 
+    async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
+        self.bound(self.inner.chats_of_any(users)).await
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.bound(self.inner.rename_chat(id, name)).await
     }

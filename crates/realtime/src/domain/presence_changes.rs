@@ -5,31 +5,25 @@
 //! and leaving at once as many `user_offline`s. Instead each instance queues the changes of its
 //! users ([`PresenceChanges::push`]) and announces them in rounds (`socket::presence`): the first
 //! change after a quiet spell at once, the ones that follow within `PRESENCE_BATCH_MS` together
-//! at its end. A round sends each recipient one `presence_update` naming every user of the round
-//! who shares a chat with them, and recipients who would get the same list get the same packet
-//! ([`address`]), so that group's storm costs each member a few events.
+//! at its end. A round reads its users' chats in one query (per 1,000 users) and sends each
+//! recipient one event naming every user of the round who shares a chat with them, and
+//! recipients who would get the same list get the same packet ([`address`]), so that group's
+//! storm costs each member a few events, and the round reads the group once.
 //!
 //! A round announces its users' state at that moment (the caller reads it), not the changes
 //! that queued them: a user who came online and left within one window is announced offline,
 //! and an instance announcing late cannot undo a newer announcement of another instance.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use common::contracts::events::{OfflineUser, PRESENCE_SNAPSHOT_CHUNK, PresenceUpdate};
 use tokio::sync::Notify;
 
-/// What queued a user for the next round.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Change {
-    /// `None`: came online; `Some(when)`: went offline then.
-    pub offline_since: Option<DateTime<Utc>>,
-    /// The user's contacts, when the change came with them (a connect reads them anyway);
-    /// otherwise the round reads them.
-    pub contacts: Option<Vec<String>>,
-}
+/// What queued a user for the next round: `None`, they came online; `Some(when)`, they went
+/// offline then.
+pub type Change = Option<DateTime<Utc>>;
 
 /// The changes of this instance's users since the last round, newest per user.
 #[derive(Default)]
@@ -39,22 +33,12 @@ pub struct PresenceChanges {
 }
 
 impl PresenceChanges {
-    /// Queues `user` for the next round; a change already queued for them is replaced (keeping
-    /// its contacts if this one has none).
+    /// Queues `user` for the next round; a change already queued for them is replaced.
     pub fn push(&self, user: String, change: Change) {
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            match pending.entry(user) {
-                Entry::Occupied(mut queued) => {
-                    let queued = queued.get_mut();
-                    let contacts = change.contacts.or_else(|| queued.contacts.take());
-                    *queued = Change { contacts, ..change };
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(change);
-                }
-            }
-        }
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(user, change);
         self.wake.notify_one();
     }
 
@@ -78,38 +62,61 @@ pub struct Announced {
     pub offline_since: Option<DateTime<Utc>>,
 }
 
-/// The `presence_update`s of one round and who gets each: `users[i]` is announced to
-/// `contacts[i]` (each list without repeats). Recipients whose lists are the same share one
-/// update, and a recipient who is among `users` is listed in their own, so that in a group
-/// whose members all changed, every member gets the same list and one packet goes to them all.
-/// Lists longer than [`PRESENCE_SNAPSHOT_CHUNK`] are sent in several updates.
-pub fn address(
-    users: &[Announced],
-    contacts: &[Vec<String>],
-) -> Vec<(Vec<String>, PresenceUpdate)> {
-    let index: HashMap<&str, u32> = users
+/// The updates of one round and who gets each: every participant of `chats` (each chat's
+/// participants, without repeats) hears of the `users` among that chat's participants. A
+/// recipient's update names everyone it hears of through any of its chats, each once; recipients
+/// whose lists are the same share one update, and a recipient who is among `users` is listed in
+/// their own (but gets none for hearing only of themselves), so that in a group whose members all
+/// changed, every member gets the same list and one packet goes to them all. Lists longer than
+/// [`PRESENCE_SNAPSHOT_CHUNK`] are sent in several updates.
+pub fn address(users: &[Announced], chats: &[Vec<String>]) -> Vec<(Vec<String>, PresenceUpdate)> {
+    // A storm's round holds ~members² (recipient, user) pairs, so recipients are numbered once
+    // and every map hashes with foldhash, not SipHash (these ids come from our own store).
+    let index: FastMap<&str, u32> = users
         .iter()
         .zip(0u32..)
         .map(|(a, i)| (a.user.as_str(), i))
         .collect();
-    // For each recipient, the indices of the users it hears of, ascending.
-    let mut heard: HashMap<&str, Vec<u32>> = HashMap::new();
-    for (of, i) in contacts.iter().zip(0u32..) {
-        for recipient in of {
-            heard.entry(recipient.as_str()).or_default().push(i);
+    let mut recipient_ids: FastMap<&str, u32> = FastMap::default();
+    let mut recipients: Vec<&str> = Vec::new();
+    // For each recipient, the indices of the users it hears of.
+    let mut heard: Vec<Vec<u32>> = Vec::new();
+    for participants in chats {
+        let mut changed: Vec<u32> = participants
+            .iter()
+            .filter_map(|p| index.get(p.as_str()).copied())
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        changed.sort_unstable();
+        for r in participants {
+            let id = *recipient_ids.entry(r.as_str()).or_insert_with(|| {
+                recipients.push(r.as_str());
+                heard.push(Vec::new());
+                u32::try_from(recipients.len() - 1).unwrap_or(u32::MAX)
+            });
+            heard[id as usize].extend_from_slice(&changed);
         }
     }
-    let mut by_list: HashMap<Vec<u32>, Vec<String>> = HashMap::new();
-    for (recipient, mut list) in heard {
-        if let Some(&own) = index.get(recipient)
-            && let Err(at) = list.binary_search(&own)
+    for (list, r) in heard.iter_mut().zip(&recipients) {
+        list.sort_unstable();
+        list.dedup();
+        if let [only] = list[..]
+            && index.get(r) == Some(&only)
         {
-            list.insert(at, own);
+            list.clear();
         }
-        by_list.entry(list).or_default().push(recipient.to_owned());
+    }
+    let mut by_list: FastMap<&[u32], Vec<&str>> = FastMap::default();
+    for (list, r) in heard.iter().zip(&recipients) {
+        if !list.is_empty() {
+            by_list.entry(list.as_slice()).or_default().push(r);
+        }
     }
     let mut out = Vec::new();
-    for (list, recipients) in by_list {
+    for (list, to) in by_list {
+        let to: Vec<String> = to.into_iter().map(str::to_owned).collect();
         for part in list.chunks(PRESENCE_SNAPSHOT_CHUNK) {
             let mut update = PresenceUpdate::default();
             for &i in part {
@@ -122,11 +129,13 @@ pub fn address(
                     }),
                 }
             }
-            out.push((recipients.clone(), update));
+            out.push((to.clone(), update));
         }
     }
     out
 }
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 #[cfg(test)]
 mod tests {
@@ -156,12 +165,8 @@ mod tests {
     #[test]
     fn a_group_whose_members_all_changed_gets_one_update() {
         let users = [online("a"), online("b"), online("c")];
-        let contacts = [
-            names(&["b", "c", "x"]),
-            names(&["a", "c", "x"]),
-            names(&["a", "b", "x"]),
-        ];
-        let got = sorted(address(&users, &contacts));
+        let chats = [names(&["a", "b", "c", "x"])];
+        let got = sorted(address(&users, &chats));
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].0, names(&["a", "b", "c", "x"]));
         assert_eq!(got[0].1.online, names(&["a", "b", "c"]));
@@ -169,7 +174,7 @@ mod tests {
     }
 
     #[test]
-    fn each_recipient_hears_only_of_its_contacts() {
+    fn each_recipient_hears_of_everyone_it_shares_a_chat_with_once() {
         let at = Utc::now();
         let users = [
             online("a"),
@@ -178,8 +183,14 @@ mod tests {
                 offline_since: Some(at),
             },
         ];
-        let contacts = [names(&["x", "y"]), names(&["y"])];
-        let got = sorted(address(&users, &contacts));
+        // y shares two chats with a; b's only chat is with y; z's chat has nobody who changed.
+        let chats = [
+            names(&["a", "x", "y"]),
+            names(&["a", "y"]),
+            names(&["b", "y"]),
+            names(&["z", "w"]),
+        ];
+        let got = sorted(address(&users, &chats));
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0].0, names(&["x"]));
         assert_eq!(got[0].1.online, names(&["a"]));
@@ -196,44 +207,42 @@ mod tests {
     }
 
     #[test]
+    fn nobody_is_told_only_of_themselves() {
+        let users = [online("a"), online("c")];
+        let chats = [names(&["a", "b"]), names(&["c", "d"]), names(&["a", "c"])];
+        let got = sorted(address(&users, &chats));
+        let to: Vec<(Vec<String>, Vec<String>)> =
+            got.into_iter().map(|(r, u)| (r, u.online)).collect();
+        assert_eq!(
+            to,
+            [
+                (names(&["a", "c"]), names(&["a", "c"])),
+                (names(&["b"]), names(&["a"])),
+                (names(&["d"]), names(&["c"])),
+            ]
+        );
+        let alone = address(&[online("a")], &[names(&["a", "b"])]);
+        assert_eq!(alone.len(), 1, "only b hears of a: {alone:?}");
+    }
+
+    #[test]
     fn long_lists_come_in_parts() {
         let n = PRESENCE_SNAPSHOT_CHUNK + 5;
         let users: Vec<Announced> = (0..n).map(|i| online(&format!("u{i}"))).collect();
-        let contacts = vec![names(&["x"]); n];
-        let got = address(&users, &contacts);
+        let chats: Vec<Vec<String>> = (0..n).map(|i| names(&[&format!("u{i}"), "x"])).collect();
+        let got = address(&users, &chats);
         let sizes: Vec<usize> = got.iter().map(|(_, u)| u.online.len()).collect();
         assert_eq!(sizes, [PRESENCE_SNAPSHOT_CHUNK, 5]);
         assert!(got.iter().all(|(r, _)| r == &names(&["x"])));
     }
 
     #[test]
-    fn the_newest_change_of_a_user_wins_and_keeps_the_contacts() {
+    fn the_newest_change_of_a_user_wins() {
         let q = PresenceChanges::default();
-        q.push(
-            "a".into(),
-            Change {
-                offline_since: None,
-                contacts: Some(names(&["b"])),
-            },
-        );
+        q.push("a".into(), None);
         let at = Utc::now();
-        q.push(
-            "a".into(),
-            Change {
-                offline_since: Some(at),
-                contacts: None,
-            },
-        );
-        assert_eq!(
-            q.take(),
-            [(
-                "a".to_owned(),
-                Change {
-                    offline_since: Some(at),
-                    contacts: Some(names(&["b"])),
-                }
-            )]
-        );
+        q.push("a".into(), Some(at));
+        assert_eq!(q.take(), [("a".to_owned(), Some(at))]);
         assert!(q.take().is_empty());
     }
 }

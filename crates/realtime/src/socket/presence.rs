@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use common::contracts::events::{
     PRESENCE_SNAPSHOT_CHUNK, PresenceEvent, PresenceSnapshot, PresenceUpdate, server,
 };
@@ -20,7 +20,6 @@ use tokio::task::JoinHandle;
 
 use super::auth::Session;
 use super::{Services, SharedServices};
-use crate::domain::chats::CONTACT_READS_IN_FLIGHT;
 use crate::domain::presence_changes::{Announced, Change, address};
 use crate::ports::Fanout;
 
@@ -56,9 +55,10 @@ pub(crate) fn send_snapshot<A: Adapter>(s: &SocketRef<A>) {
 /// (rounds only announce changes, so a new socket is told the state once, even when nobody is
 /// online, so a reconnecting client can drop what it last knew).
 ///
-/// One read of the contacts serves both. None is missed: this socket joined its room (in
-/// [`super::register`]) before the snapshot is read, so a contact marked online after the read
-/// is announced to it by that contact's round, which reads the contact's state after marking it.
+/// The contacts read here are the snapshot's (the round reads the chats of all its users at
+/// once). None is missed: this socket joined its room (in [`super::register`]) before the
+/// snapshot is read, so a contact marked online after the read is announced to it by that
+/// contact's round, which reads the contact's state after marking it.
 pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, session: &Session) {
     let user = &session.user_id;
     let contacts = app.chats.contacts(user).await;
@@ -72,30 +72,23 @@ pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, se
             false
         }
     };
+    if first {
+        app.presence_changes.push(user.clone(), None);
+    }
     let Ok(contacts) = contacts else {
-        if first {
-            queue(app, user, None, None);
-        }
         return;
     };
     let mut online = Vec::new();
-    let mut complete = true;
     for some in contacts.chunks(PRESENCE_READ) {
         match app.presence.online_among(some).await {
             Ok(found) => online.extend(found),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read presence for the snapshot");
-                complete = false;
-                break;
+                return;
             }
         }
     }
-    if first {
-        queue(app, user, None, Some(contacts));
-    }
-    if complete {
-        s.extensions.insert(PendingSnapshot(online));
-    }
+    s.extensions.insert(PendingSnapshot(online));
 }
 
 pub(crate) async fn on_disconnect(
@@ -104,26 +97,12 @@ pub(crate) async fn on_disconnect(
 ) {
     metrics::gauge!("realtime_connected_sockets").decrement(1.0);
     match app.presence.disconnected(&session.user_id).await {
-        Ok(Some(last_seen)) => queue(&app, &session.user_id, Some(last_seen), None),
+        Ok(Some(last_seen)) => app
+            .presence_changes
+            .push(session.user_id.clone(), Some(last_seen)),
         Ok(None) => {}
         Err(e) => tracing::warn!(error = %e, "presence update failed"),
     }
-}
-
-/// Queues `user` for this instance's next round of presence announcements.
-fn queue(
-    app: &Services,
-    user: &str,
-    offline_since: Option<DateTime<Utc>>,
-    contacts: Option<Vec<String>>,
-) {
-    app.presence_changes.push(
-        user.to_owned(),
-        Change {
-            offline_since,
-            contacts,
-        },
-    );
 }
 
 /// Three loops. Every third of `INSTANCE_TTL_SECS` one renews this instance's presence key
@@ -140,7 +119,9 @@ pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> [Jo
         let app = a.clone();
         async move {
             match app.presence.heartbeat().await {
-                Ok(back) => back.iter().for_each(|user| queue(&app, user, None, None)),
+                Ok(back) => back
+                    .into_iter()
+                    .for_each(|user| app.presence_changes.push(user, None)),
                 Err(e) => tracing::warn!(error = %e, "presence heartbeat failed"),
             }
         }
@@ -151,8 +132,8 @@ pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> [Jo
         async move {
             match app.presence.reap().await {
                 Ok(gone) => gone
-                    .iter()
-                    .for_each(|(user, at)| queue(&app, user, Some(*at), None)),
+                    .into_iter()
+                    .for_each(|(user, at)| app.presence_changes.push(user, Some(at))),
                 Err(e) => tracing::warn!(error = %e, "taking dead instances off presence failed"),
             }
         }
@@ -183,26 +164,33 @@ where
     })
 }
 
-/// One round: reads the queued users' state now and the contacts their changes did not come
-/// with, then emits each recipient's update (see [`address`] and [`event_of`]). A user whose
-/// contacts cannot be read is announced to nobody this round (logged); if the state cannot be
-/// read, the queued changes are announced as they were.
+/// One round: reads the queued users' state now and their chats (one query per 1,000 users),
+/// then emits each recipient's update (see [`address`] and [`event_of`]). If the state cannot be
+/// read, the queued changes are announced as they were; if the chats cannot be, nobody is told
+/// this round (logged).
 async fn announce(app: &Services, fanout: &dyn Fanout, queued: Vec<(String, Change)>) {
     if queued.is_empty() {
         return;
     }
     let users: Vec<String> = queued.iter().map(|(u, _)| u.clone()).collect();
+    let chats = match app.chats.chats_of_any(&users).await {
+        Ok(chats) => chats,
+        Err(e) => {
+            tracing::warn!(error = %e, users = users.len(), "cannot read chats for presence; this round is not announced");
+            return;
+        }
+    };
     let online_now = online_now(app, &users).await;
-    let read: Vec<Option<(Announced, Vec<String>)>> = futures::stream::iter(queued)
+    let announced: Vec<Announced> = futures::stream::iter(queued)
         .map(|(user, change)| {
             let online = online_now.as_ref().map(|set| set.contains(&user));
-            announced(app, user, change, online)
+            state_of(app, user, change, online)
         })
-        .buffered(CONTACT_READS_IN_FLIGHT)
+        .buffered(PRESENCE_READ)
         .collect()
         .await;
-    let (users, contacts): (Vec<Announced>, Vec<Vec<String>>) = read.into_iter().flatten().unzip();
-    for (recipients, update) in address(&users, &contacts) {
+    let participants: Vec<Vec<String>> = chats.into_iter().map(|c| c.participants).collect();
+    for (recipients, update) in address(&announced, &participants) {
         let (event, payload) = event_of(update);
         match payload {
             Ok(v) => fanout.to_users(&recipients, event, v).await,
@@ -249,28 +237,10 @@ fn event_of(update: PresenceUpdate) -> (&'static str, serde_json::Result<serde_j
     }
 }
 
-/// What a round announces of `user`, and to whom: their state now (`online`, when it could be
-/// read; the queued change otherwise), and their contacts.
-async fn announced(
-    app: &Services,
-    user: String,
-    change: Change,
-    online: Option<bool>,
-) -> Option<(Announced, Vec<String>)> {
-    let contacts = match change.contacts {
-        Some(contacts) => contacts,
-        None => match app.chats.contacts(&user).await {
-            Ok(contacts) => contacts,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot load contacts for presence");
-                return None;
-            }
-        },
-    };
-    let offline_since = match (
-        online.unwrap_or(change.offline_since.is_none()),
-        change.offline_since,
-    ) {
+/// What a round announces of `user`: their state now (`online`, when it could be read; the
+/// queued change otherwise).
+async fn state_of(app: &Services, user: String, change: Change, online: Option<bool>) -> Announced {
+    let offline_since = match (online.unwrap_or(change.is_none()), change) {
         (true, _) => None,
         (false, Some(at)) => Some(at),
         // Queued online, offline by now: the disconnect that took them offline queued its own
@@ -284,11 +254,8 @@ async fn announced(
                 .unwrap_or_else(Utc::now),
         ),
     };
-    Some((
-        Announced {
-            user,
-            offline_since,
-        },
-        contacts,
-    ))
+    Announced {
+        user,
+        offline_since,
+    }
 }

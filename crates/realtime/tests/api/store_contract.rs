@@ -51,6 +51,7 @@ macro_rules! contract {
 
 contract!(
     chats_round_trip_and_duplicate_ids_are_refused,
+    the_chats_of_any_of_several_users_come_each_once,
     membership_changes_are_persisted,
     messages_insert_idempotently_and_page_in_id_order,
     receipts_and_unread_counts_follow_reads,
@@ -114,6 +115,41 @@ async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore
     assert_eq!(store.chats_of(&b).await.expect("list"), vec![c]);
     assert!(store.chats_of(&user()).await.expect("list").is_empty());
     assert_eq!(store.get_chat(&new_object_id()).await.expect("get"), None);
+}
+
+async fn the_chats_of_any_of_several_users_come_each_once(store: Arc<dyn ChatStore>) {
+    let (a, b, c, d, stranger) = (user(), user(), user(), user(), user());
+    let ab = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
+    let cd = chat(ChatType::Direct, vec![c.clone(), d.clone()]);
+    let other = chat(ChatType::Direct, vec![stranger.clone(), user()]);
+    for ch in [&ab, &group, &cd, &other] {
+        store.insert_chat(ch).await.expect("insert");
+    }
+    let ids = |mut chats: Vec<ChatRecord>| {
+        chats.sort_by(|x, y| x.id.cmp(&y.id));
+        chats.into_iter().map(|ch| ch.id).collect::<Vec<_>>()
+    };
+    let mut expected = vec![ab.id.clone(), group.id.clone(), cd.id.clone()];
+    expected.sort();
+    let found = store
+        .chats_of_any(&[a.clone(), b.clone(), d.clone(), user()])
+        .await
+        .expect("list");
+    assert_eq!(ids(found), expected, "a's and b's shared chats once each");
+    assert_eq!(
+        store.chats_of_any(&[d]).await.expect("list"),
+        vec![cd],
+        "a chat's whole record"
+    );
+    assert!(store.chats_of_any(&[]).await.expect("list").is_empty());
+    assert!(
+        store
+            .chats_of_any(&[user()])
+            .await
+            .expect("list")
+            .is_empty()
+    );
 }
 
 async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {

@@ -218,6 +218,21 @@ impl ChatStore for MongoStore {
         docs.iter().map(chat_from).collect()
     }
 
+    async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<Document> = self
+            .chats
+            .find(doc! {"participants": {"$in": users}})
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        docs.iter().map(chat_from).collect()
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_chat(id, doc! {"$set": {"name": name}}).await
     }

@@ -144,6 +144,22 @@ impl ChatStore for SqliteStore {
         rows.iter().map(chat_from_row).collect()
     }
 
+    async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let users = json(&users)?;
+        let rows = sqlx::query(
+            "SELECT * FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants)
+             WHERE value IN (SELECT value FROM json_each(?1)))",
+        )
+        .bind(users)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        rows.iter().map(chat_from_row).collect()
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_lists(id, |c| c.name = Some(name.to_owned()))
             .await
