@@ -115,6 +115,12 @@ impl Config {
         if limits.instance_ttl < Duration::from_secs(3) {
             return Err(ConfigError::new("INSTANCE_TTL_SECS", "must be at least 3"));
         }
+        if limits.presence_batch > Duration::from_secs(60) {
+            return Err(ConfigError::new(
+                "PRESENCE_BATCH_MS",
+                "must be at most 60000 (presence changes wait this long at most)",
+            ));
+        }
         if limits.send_buffer == 0 {
             return Err(ConfigError::new("SOCKET_SEND_BUFFER", "must be positive"));
         }
@@ -244,6 +250,7 @@ mod tests {
             ("PORT", "http"),
             ("SOCKET_RATE_BURST", "0"),
             ("MAX_PAYLOAD_BYTES", "10"),
+            ("PRESENCE_BATCH_MS", "600000"),
         ] {
             let err = Config::from_env(&Env::from_pairs([(name, value)])).expect_err(name);
             assert_eq!(err.name, name);

@@ -294,14 +294,20 @@ impl Presence {
 
     /// Which of `users` are online, in one round trip to the store.
     pub async fn online_among(&self, users: &[String]) -> KvResult<Vec<String>> {
-        let keys: Vec<String> = users.iter().map(|u| online_key(u)).collect();
-        let values = self.kv.get_many(&keys).await?;
+        let online = self.are_online(users).await?;
         Ok(users
             .iter()
-            .zip(values)
-            .filter(|(_, v)| v.is_some())
+            .zip(online)
+            .filter(|(_, online)| *online)
             .map(|(u, _)| u.clone())
             .collect())
+    }
+
+    /// Whether each of `users` is online, in one round trip to the store.
+    pub async fn are_online(&self, users: &[String]) -> KvResult<Vec<bool>> {
+        let keys: Vec<String> = users.iter().map(|u| online_key(u)).collect();
+        let values = self.kv.get_many(&keys).await?;
+        Ok(values.iter().map(Option::is_some).collect())
     }
 
     pub async fn last_seen(&self, user: &str) -> KvResult<Option<DateTime<Utc>>> {

@@ -42,6 +42,18 @@ impl PresenceChanges {
         self.wake.notify_one();
     }
 
+    /// Puts back the changes of a round that could not be announced, for the next round, except
+    /// where a newer change of the same user has been queued meanwhile.
+    pub fn requeue(&self, changes: Vec<(String, Change)>) {
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            for (user, change) in changes {
+                pending.entry(user).or_insert(change);
+            }
+        }
+        self.wake.notify_one();
+    }
+
     /// Waits until something was pushed since the last call returned (at once if it was).
     pub async fn pushed(&self) {
         self.wake.notified().await;
@@ -244,5 +256,16 @@ mod tests {
         q.push("a".into(), Some(at));
         assert_eq!(q.take(), [("a".to_owned(), Some(at))]);
         assert!(q.take().is_empty());
+    }
+
+    #[test]
+    fn a_requeued_change_does_not_replace_a_newer_one() {
+        let q = PresenceChanges::default();
+        let at = Utc::now();
+        q.push("b".into(), None);
+        q.requeue(vec![("a".into(), Some(at)), ("b".into(), Some(at))]);
+        let mut left = q.take();
+        left.sort();
+        assert_eq!(left, [("a".to_owned(), Some(at)), ("b".to_owned(), None)]);
     }
 }

@@ -7,13 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::collections::HashSet;
-
 use chrono::Utc;
 use common::contracts::events::{
     PRESENCE_SNAPSHOT_CHUNK, PresenceEvent, PresenceSnapshot, PresenceUpdate, server,
 };
-use futures::StreamExt;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{Extension, SocketRef, State};
 use tokio::task::JoinHandle;
@@ -141,7 +138,13 @@ pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> [Jo
     let rounds = tokio::spawn(async move {
         loop {
             app.presence_changes.pushed().await;
-            announce(&app, fanout.as_ref(), app.presence_changes.take()).await;
+            // In slices, so that what a round holds at once stays small when thousands of users
+            // changed (an instance's sockets connecting after a restart), however many queued.
+            let mut queued = app.presence_changes.take();
+            while !queued.is_empty() {
+                let slice: Vec<_> = queued.drain(..queued.len().min(PRESENCE_READ)).collect();
+                announce(&app, fanout.as_ref(), slice).await;
+            }
             tokio::time::sleep(app.limits.presence_batch).await;
         }
     });
@@ -164,10 +167,10 @@ where
     })
 }
 
-/// One round: reads the queued users' state now and their chats (one query per 1,000 users),
-/// then emits each recipient's update (see [`address`] and [`event_of`]). If the state cannot be
-/// read, the queued changes are announced as they were; if the chats cannot be, nobody is told
-/// this round (logged).
+/// One slice of a round (up to [`PRESENCE_READ`] users): reads the users' state now and their
+/// chats (one query each), then emits each recipient's update (see [`address`] and [`event_of`]). If the state cannot be
+/// read, the queued changes are announced as they were; if the chats cannot be, the changes are
+/// put back for the next round (behind any newer change of the same user).
 async fn announce(app: &Services, fanout: &dyn Fanout, queued: Vec<(String, Change)>) {
     if queued.is_empty() {
         return;
@@ -176,19 +179,24 @@ async fn announce(app: &Services, fanout: &dyn Fanout, queued: Vec<(String, Chan
     let chats = match app.chats.chats_of_any(&users).await {
         Ok(chats) => chats,
         Err(e) => {
-            tracing::warn!(error = %e, users = users.len(), "cannot read chats for presence; this round is not announced");
+            app.presence_changes.requeue(queued);
+            tracing::warn!(error = %e, users = users.len(), "cannot read chats for presence; the round is put back for the next");
             return;
         }
     };
-    let online_now = online_now(app, &users).await;
-    let announced: Vec<Announced> = futures::stream::iter(queued)
-        .map(|(user, change)| {
-            let online = online_now.as_ref().map(|set| set.contains(&user));
-            state_of(app, user, change, online)
-        })
-        .buffered(PRESENCE_READ)
-        .collect()
-        .await;
+    let online: Vec<Option<bool>> = match app.presence.are_online(&users).await {
+        Ok(flags) => flags.into_iter().map(Some).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read presence; announcing the queued changes");
+            vec![None; users.len()]
+        }
+    };
+    // One at a time: only a user queued online and gone since waits on the store (their
+    // last-seen time), and a thousand futures in flight would cost more than that wait.
+    let mut announced = Vec::with_capacity(queued.len());
+    for ((user, change), online) in queued.into_iter().zip(online) {
+        announced.push(state_of(app, user, change, online).await);
+    }
     let participants: Vec<Vec<String>> = chats.into_iter().map(|c| c.participants).collect();
     for (recipients, update) in address(&announced, &participants) {
         let (event, payload) = event_of(update);
@@ -197,22 +205,6 @@ async fn announce(app: &Services, fanout: &dyn Fanout, queued: Vec<(String, Chan
             Err(e) => tracing::warn!(error = %e, "cannot encode a presence event"),
         }
     }
-}
-
-/// Which of `users` are online, a round trip per [`PRESENCE_READ`]; `None` if the store cannot
-/// tell.
-async fn online_now(app: &Services, users: &[String]) -> Option<HashSet<String>> {
-    let mut online = HashSet::new();
-    for some in users.chunks(PRESENCE_READ) {
-        match app.presence.online_among(some).await {
-            Ok(found) => online.extend(found),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read presence; announcing the queued changes");
-                return None;
-            }
-        }
-    }
-    Some(online)
 }
 
 /// An update naming one user goes out as the `user_online`/`user_offline` it always was; one
