@@ -205,23 +205,15 @@ impl ChatStore for MongoStore {
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
-        // `$in: [user]` rather than `participants: user`: equivalent on MongoDB, and the nx-27017
-        // test server misses array-element equality on an indexed array field.
-        let docs: Vec<Document> = self
-            .chats
-            .find(doc! {"participants": {"$in": [user]}})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
-        docs.iter().map(chat_from).collect()
+        self.chats_of_any(&[user.to_owned()]).await
     }
 
     async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
         if users.is_empty() {
             return Ok(Vec::new());
         }
+        // `$in` also for one user rather than `participants: user`: equivalent on MongoDB, and
+        // the nx-27017 test server misses array-element equality on an indexed array field.
         let docs: Vec<Document> = self
             .chats
             .find(doc! {"participants": {"$in": users}})
