@@ -168,9 +168,10 @@ where
 }
 
 /// One slice of a round (up to [`PRESENCE_READ`] users): reads the users' state now and their
-/// chats (one query each), then emits each recipient's update (see [`address`] and [`event_of`]). If the state cannot be
-/// read, the queued changes are announced as they were; if the chats cannot be, the changes are
-/// put back for the next round (behind any newer change of the same user).
+/// chats (one query each), then emits each recipient's update (see [`address`] and
+/// [`event_of`]). If the state cannot be read, the queued changes are announced as they were; if
+/// the chats cannot be, the changes are put back for the next round (behind any newer change of
+/// the same user).
 async fn announce(app: &Services, fanout: &dyn Fanout, queued: Vec<(String, Change)>) {
     if queued.is_empty() {
         return;
