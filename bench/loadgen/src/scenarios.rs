@@ -503,7 +503,8 @@ async fn storm_on(ctx: &Ctx, server: &Server, groups: u32, r: u32) -> anyhow::Re
 }
 
 /// `(missing, duplicates)` of presence reports `(connection, user)` (a `user_online`, or an
-/// `online` entry of a `presence_update` or of a `presence_snapshot`) for groups of `r` consecutive users: each connected user should hear
+/// `online` entry of a `presence_update` or of a `presence_snapshot`) for groups of `r`
+/// consecutive users: each connected user should hear
 /// of every other connected member once.
 fn presence_accounting<C>(online: &[(u32, u32)], conns: &[Option<C>], r: u32) -> (u64, u64) {
     let up = |u: u32| conns.get(u as usize).is_some_and(Option::is_some);

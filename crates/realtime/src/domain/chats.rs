@@ -380,25 +380,14 @@ impl ChatService {
         Ok(distinct_others(chats, user))
     }
 
-    /// The chats any of `users` is in, each once: one store query per [`CHATS_OF_ANY_READ`]
-    /// users (gated as [`ChatService::contacts`] is), not one per user, so a round of presence
-    /// changes in which a group's members all came or went reads that group once, not once each.
+    /// The chats any of `users` is in, each once, in one store query (gated as
+    /// [`ChatService::contacts`] is), not one per user: a round of presence changes in which a
+    /// group's members all came or went reads that group once, not once each.
     pub async fn chats_of_any(&self, users: &[String]) -> Result<Vec<ChatRecord>, ApiError> {
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        for some in users.chunks(CHATS_OF_ANY_READ) {
-            let chats = {
-                let _permit = self.contact_reads.acquire().await.ok();
-                self.store.chats_of_any(some).await?
-            };
-            out.extend(chats.into_iter().filter(|c| seen.insert(c.id.clone())));
-        }
-        Ok(out)
+        let _permit = self.contact_reads.acquire().await.ok();
+        Ok(self.store.chats_of_any(users).await?)
     }
 }
-
-/// Most users one [`ChatService::chats_of_any`] query names.
-pub const CHATS_OF_ANY_READ: usize = 1000;
 
 /// The participants of `chats` other than `user`, each once, in order. Linear: a member of a
 /// 1,000-member group has ~1,000 contacts, and presence computes them on every connect.

@@ -110,10 +110,11 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
         name: server::PRESENCE_UPDATE,
         payload: "PresenceUpdate",
         when: "Several users sharing a chat came online or went offline (`offline` entries \
-               are `OfflineUser`, with `lastSeen`). Presence changes go out in rounds: a change after a quiet \
-               spell at once, the ones within the next PRESENCE_BATCH_MS (1 s) together; a \
-               round naming several users to a receiver is one presence_update. Each entry is \
-               the user's state when sent; the receiver's own id may be listed (ignored).",
+               are `OfflineUser`, with `lastSeen`). Presence changes go out in rounds: a \
+               change after a quiet spell at once, the ones within the next PRESENCE_BATCH_MS \
+               (1 s) together; a round naming several users to a receiver is one \
+               presence_update. Each entry is the user's state when sent; the receiver's own id \
+               may be listed (ignored).",
     },
     ServerEvent {
         name: server::PRESENCE_SNAPSHOT,
