@@ -107,6 +107,9 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Every chat with at least one of `users` among its participants, each once, in no
     /// particular order (a round of presence changes reads its users' chats at once).
     async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>>;
+    /// The ids of the chats [`ChatStore::chats_of_any`] finds, without reading the chats: the
+    /// chat cache answers those two from this and the chats it holds.
+    async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>>;
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
     /// Deletes the chat and its messages; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;

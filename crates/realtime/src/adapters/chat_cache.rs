@@ -14,9 +14,15 @@
 //! So another instance serves a stale chat only for the time a publish takes to arrive. Pub/sub
 //! is fire-and-forget, so two more bounds hold when it is not: the cache is used only while the
 //! subscription is up (cleared on every (re)subscription), and an entry is read again after
-//! [`TTL`] whatever happens. Missing chats are never cached, and nothing but `get_chat` is.
+//! [`TTL`] whatever happens. Missing chats are never cached.
+//!
+//! `get_chat` reads through the cache, and so do `chats_of` and `chats_of_any`: they ask the
+//! store for the ids alone and take the chats from memory, reading those it lacks. The ids are
+//! always the store's: a cached chat that lists none of the users asked about is older than
+//! them (one of the users joined it since) and is read again, and a chat they have left is not
+//! among them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
@@ -143,6 +149,16 @@ impl ChatCache {
         (Self { inner, kv, entries }, listener)
     }
 
+    /// Reads chat `id` from the store and keeps it, unless it was invalidated meanwhile.
+    async fn read(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let generation = self.entries.generation.load(Ordering::Acquire);
+        let chat = self.inner.get_chat(id).await?;
+        if let Some(c) = &chat {
+            self.entries.keep(c, generation);
+        }
+        Ok(chat)
+    }
+
     /// After a change to chat `id` was written: drop it here, and tell the other instances.
     async fn changed(&self, id: &str) {
         self.entries.forget(id);
@@ -186,23 +202,50 @@ impl ChatStore for ChatCache {
     }
 
     async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-        if let Some(chat) = self.entries.fresh(id) {
-            return Ok(Some(chat));
+        match self.entries.fresh(id) {
+            Some(chat) => Ok(Some(chat)),
+            None => self.read(id).await,
         }
-        let generation = self.entries.generation.load(Ordering::Acquire);
-        let chat = self.inner.get_chat(id).await?;
-        if let Some(c) = &chat {
-            self.entries.keep(c, generation);
-        }
-        Ok(chat)
     }
 
     async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
-        self.inner.chats_of(user).await
+        self.chats_of_any(std::slice::from_ref(&user.to_owned()))
+            .await
     }
 
+    /// The ids from the store, the chats from memory where it has them: a group's members
+    /// connecting one after another read its participant list once, not once each.
     async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
-        self.inner.chats_of_any(users).await
+        if !self.entries.live.load(Ordering::Acquire) {
+            return self.inner.chats_of_any(users).await;
+        }
+        let ids = self.inner.chat_ids_of_any(users).await?;
+        let users: HashSet<&str> = users.iter().map(String::as_str).collect();
+        let theirs =
+            |chat: &ChatRecord| chat.participants.iter().any(|p| users.contains(p.as_str()));
+        let mut chats = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.entries.fresh(&id) {
+                // A cached chat that lists none of `users` is older than the ids just read (one
+                // of them joined since, and its invalidation is on its way): read again.
+                Some(chat) if theirs(&chat) => chats.push(chat),
+                _ => missing.push(id),
+            }
+        }
+        // Together: both stores answer concurrent chat reads with one query (`coalesce`).
+        let read = futures::future::join_all(missing.iter().map(|id| self.read(id))).await;
+        for chat in read {
+            // Gone or left between the two reads: not theirs any more.
+            if let Some(chat) = chat?.filter(|c| theirs(c)) {
+                chats.push(chat);
+            }
+        }
+        Ok(chats)
+    }
+
+    async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        self.inner.chat_ids_of_any(users).await
     }
 
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
@@ -280,8 +323,10 @@ impl ChatStore for ChatCache {
 mod tests {
     use chrono::Utc;
     use common::contracts::chat::ChatType;
+    use common::kv::MemoryKv;
 
     use super::*;
+    use crate::adapters::SqliteStore;
 
     fn group(id: usize, members: usize) -> ChatRecord {
         ChatRecord {
@@ -307,6 +352,75 @@ mod tests {
             );
         }
         assert!(!cached.chats.is_empty());
+    }
+
+    /// A cache over the real SQLite store and the in-process Kv, once its subscription is up.
+    async fn cache_over_sqlite() -> (ChatCache, Arc<SqliteStore>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(common::testing::unique_name("chat-cache"));
+        let store = Arc::new(SqliteStore::open(&dir).await.expect("open sqlite"));
+        let (cache, _listener) = ChatCache::new(store.clone(), Arc::new(MemoryKv::new()));
+        for _ in 0..200 {
+            if cache.entries.live.load(Ordering::Acquire) {
+                return (cache, store, dir);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the cache's subscription never came up");
+    }
+
+    fn names(chats: &[ChatRecord]) -> Vec<Option<&str>> {
+        chats.iter().map(|c| c.name.as_deref()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_users_chats_come_from_memory_but_their_own_membership_from_the_store() {
+        let (cache, store, dir) = cache_over_sqlite().await;
+        let mut chat = group(1, 3);
+        chat.name = Some("first".into());
+        store.insert_chat(&chat).await.expect("insert");
+        let member = chat.participants[0].clone();
+        assert_eq!(
+            names(&cache.chats_of(&member).await.expect("chats")),
+            [Some("first")]
+        );
+
+        // Changed behind the cache's back, as by an instance whose invalidation is still on
+        // its way: the cached chat is served.
+        store.rename_chat(&chat.id, "second").await.expect("rename");
+        assert_eq!(
+            names(&cache.chats_of(&member).await.expect("chats")),
+            [Some("first")],
+            "served from memory"
+        );
+
+        // Someone who joined since is not missing from it: the cached copy does not list them,
+        // so it is read again (and kept).
+        let newcomer = "newcomer".to_owned();
+        store
+            .add_participants(&chat.id, std::slice::from_ref(&newcomer))
+            .await
+            .expect("add");
+        let theirs = cache.chats_of(&newcomer).await.expect("chats");
+        assert_eq!(names(&theirs), [Some("second")]);
+        assert!(theirs[0].is_member(&newcomer));
+        assert_eq!(
+            names(&cache.chats_of(&member).await.expect("chats")),
+            [Some("second")],
+            "the fresh copy was kept"
+        );
+
+        // Someone who left is not given the chat, cached or not.
+        store
+            .remove_participant(&chat.id, &member)
+            .await
+            .expect("remove");
+        assert!(cache.chats_of(&member).await.expect("chats").is_empty());
+        let any = cache
+            .chats_of_any(&[member.clone(), newcomer.clone(), "stranger".into()])
+            .await
+            .expect("chats");
+        assert_eq!(names(&any), [Some("second")]);
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

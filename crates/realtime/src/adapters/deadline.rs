@@ -73,6 +73,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.chats_of_any(users)).await
     }
 
+    async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        self.bound(self.inner.chat_ids_of_any(users)).await
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.bound(self.inner.rename_chat(id, name)).await
     }

@@ -391,12 +391,13 @@ impl ChatService {
 
 /// The participants of `chats` other than `user`, each once, in order. Linear: a member of a
 /// 1,000-member group has ~1,000 contacts, and presence computes them on every connect.
+/// The set borrows the ids and hashes with foldhash (they come from our own store).
 fn distinct_others(chats: Vec<ChatRecord>, user: &str) -> Vec<String> {
-    let mut seen: HashSet<String> = HashSet::new();
+    let mut seen: HashSet<&str, foldhash::fast::RandomState> = HashSet::default();
     let mut out = Vec::new();
-    for p in chats.into_iter().flat_map(|c| c.participants) {
-        if p != user && seen.insert(p.clone()) {
-            out.push(p);
+    for p in chats.iter().flat_map(|c| &c.participants) {
+        if p != user && seen.insert(p) {
+            out.push(p.clone());
         }
     }
     out
@@ -483,6 +484,9 @@ mod tests {
         }
         async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
             self.inner.chats_of_any(users).await
+        }
+        async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
+            self.inner.chat_ids_of_any(users).await
         }
         async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
             self.inner.rename_chat(id, name).await

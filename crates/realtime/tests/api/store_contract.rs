@@ -137,6 +137,13 @@ async fn the_chats_of_any_of_several_users_come_each_once(store: Arc<dyn ChatSto
         .await
         .expect("list");
     assert_eq!(ids(found), expected, "a's and b's shared chats once each");
+    let mut found = store
+        .chat_ids_of_any(&[a.clone(), b.clone(), d.clone(), user()])
+        .await
+        .expect("ids");
+    found.sort();
+    assert_eq!(found, expected, "the same chats' ids alone");
+    assert!(store.chat_ids_of_any(&[]).await.expect("ids").is_empty());
     assert_eq!(
         store.chats_of_any(&[d]).await.expect("list"),
         vec![cd],

@@ -225,6 +225,25 @@ impl ChatStore for MongoStore {
         docs.iter().map(chat_from).collect()
     }
 
+    async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        // The same filter as `chats_of_any`'s, for the ids alone.
+        let docs: Vec<Document> = self
+            .chats
+            .find(doc! {"participants": {"$in": users}})
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        docs.iter()
+            .map(|d| d.get_object_id("_id").map(|id| id.to_hex()).map_err(bad))
+            .collect()
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_chat(id, doc! {"$set": {"name": name}}).await
     }

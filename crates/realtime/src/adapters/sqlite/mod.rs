@@ -160,6 +160,20 @@ impl ChatStore for SqliteStore {
         rows.iter().map(chat_from_row).collect()
     }
 
+    async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query_scalar(
+            "SELECT id FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants)
+             WHERE value IN (SELECT value FROM json_each(?1)))",
+        )
+        .bind(json(&users)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
+    }
+
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_lists(id, |c| c.name = Some(name.to_owned()))
             .await
