@@ -59,6 +59,15 @@ impl PresenceChanges {
         self.wake.notified().await;
     }
 
+    /// `users` without those queued here: a round will announce them anyway.
+    pub fn unqueued(&self, mut users: Vec<String>) -> Vec<String> {
+        let pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        if !pending.is_empty() {
+            users.retain(|u| !pending.contains_key(u));
+        }
+        users
+    }
+
     /// Everything queued, emptying the queue.
     pub fn take(&self) -> Vec<(String, Change)> {
         let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
@@ -267,5 +276,16 @@ mod tests {
         let mut left = q.take();
         left.sort();
         assert_eq!(left, [("a".to_owned(), Some(at)), ("b".to_owned(), None)]);
+    }
+
+    #[test]
+    fn only_users_no_round_will_announce_are_unqueued() {
+        let q = PresenceChanges::default();
+        assert_eq!(q.unqueued(names(&["a", "b"])), names(&["a", "b"]));
+        q.push("a".into(), None);
+        q.push("c".into(), Some(Utc::now()));
+        assert_eq!(q.unqueued(names(&["a", "b", "c"])), names(&["b"]));
+        q.take();
+        assert_eq!(q.unqueued(names(&["a", "b"])), names(&["a", "b"]));
     }
 }

@@ -73,6 +73,6 @@ pub async fn authenticate<A: Adapter>(
     // The session first: a revocation finds the socket by it once it has joined its rooms.
     s.extensions.insert(session.clone());
     super::register(&s, &session);
-    super::presence::came_online(&s, &app, &session).await;
+    super::presence::came_online(&app, &session).await;
     Ok(())
 }

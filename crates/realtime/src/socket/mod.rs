@@ -147,11 +147,15 @@ async fn dispatch<A: Adapter>(
 
 /// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
 /// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
-/// left is sending the presence snapshot `presence::came_online` read: socketioxide sends the
-/// CONNECT answer only after the middleware, and an event must not precede it.
-pub async fn on_connect<A: Adapter>(s: SocketRef<A>) {
+/// left is the presence snapshot: socketioxide sends the CONNECT answer only after the
+/// middleware, and an event must not precede it.
+pub async fn on_connect<A: Adapter>(
+    s: SocketRef<A>,
+    State(app): State<SharedServices>,
+    Extension(session): Extension<Arc<Session>>,
+) {
     tracing::debug!(socket = %s.id, "socket connected");
-    presence::send_snapshot(&s);
+    presence::send_snapshot(&s, &app, &session.user_id).await;
 }
 
 pub(crate) fn rooms_of(users: &[String]) -> Vec<String> {

@@ -23,17 +23,35 @@ use crate::ports::Fanout;
 /// Most contacts whose presence one read of the `Kv` asks for (one MGET).
 const PRESENCE_READ: usize = 1000;
 
-/// The online contacts [`came_online`] read, waiting in the socket's extensions for
-/// [`super::on_connect`] to send them (and removed then).
-#[derive(Clone)]
-struct PendingSnapshot(Vec<String>);
-
-/// Sends the presence snapshot [`came_online`] left in the socket's extensions, in parts of up
-/// to [`PRESENCE_SNAPSHOT_CHUNK`] ids.
-pub(crate) fn send_snapshot<A: Adapter>(s: &SocketRef<A>) {
-    let Some(PendingSnapshot(online)) = s.extensions.remove::<PendingSnapshot>() else {
-        return;
+/// Tells a new socket which of its user's contacts are online, in parts of up to
+/// [`PRESENCE_SNAPSHOT_CHUNK`] ids (rounds only announce changes, so a new socket is told the
+/// state once, even when nobody is online, so a reconnecting client can drop what it last knew).
+///
+/// Run after the CONNECT answer (by [`super::on_connect`]): the client can use its socket while
+/// the contacts are read. None is missed: the socket joined its room (in [`super::register`])
+/// before the snapshot is read, so a contact marked online after the read is announced to it by
+/// that contact's round, which reads the contact's state after marking it. For the same reason
+/// contacts still queued for a round of this instance are left out: that round tells the socket
+/// their state (in a storm, most contacts are; the snapshot would repeat them).
+pub(crate) async fn send_snapshot<A: Adapter>(s: &SocketRef<A>, app: &Services, user: &str) {
+    let contacts = match app.chats.contacts(user).await {
+        Ok(contacts) => contacts,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot load contacts for presence");
+            return;
+        }
     };
+    let mut online = Vec::new();
+    for some in contacts.chunks(PRESENCE_READ) {
+        match app.presence.online_among(some).await {
+            Ok(found) => online.extend(found),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read presence for the snapshot");
+                return;
+            }
+        }
+    }
+    let online = app.presence_changes.unqueued(online);
     let mut parts = online.chunks(PRESENCE_SNAPSHOT_CHUNK).peekable();
     loop {
         let part = PresenceSnapshot {
@@ -47,45 +65,15 @@ pub(crate) fn send_snapshot<A: Adapter>(s: &SocketRef<A>) {
     }
 }
 
-/// Counts the socket for presence, queues the user's arrival for the next round when this is
-/// their first socket on any instance, and reads which contacts are online for the snapshot
-/// (rounds only announce changes, so a new socket is told the state once, even when nobody is
-/// online, so a reconnecting client can drop what it last knew).
-///
-/// The contacts read here are the snapshot's (the round reads the chats of all its users at
-/// once). None is missed: this socket joined its room (in [`super::register`]) before the
-/// snapshot is read, so a contact marked online after the read is announced to it by that
-/// contact's round, which reads the contact's state after marking it.
-pub(crate) async fn came_online<A: Adapter>(s: &SocketRef<A>, app: &Services, session: &Session) {
+/// Counts the socket for presence, and queues the user's arrival for the next round when this is
+/// their first socket on any instance.
+pub(crate) async fn came_online(app: &Services, session: &Session) {
     let user = &session.user_id;
-    let contacts = app.chats.contacts(user).await;
-    if let Err(e) = &contacts {
-        tracing::warn!(error = %e, "cannot load contacts for presence");
+    match app.presence.connected(user).await {
+        Ok(true) => app.presence_changes.push(user.clone(), None),
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "presence update failed"),
     }
-    let first = match app.presence.connected(user).await {
-        Ok(first) => first,
-        Err(e) => {
-            tracing::warn!(error = %e, "presence update failed");
-            false
-        }
-    };
-    if first {
-        app.presence_changes.push(user.clone(), None);
-    }
-    let Ok(contacts) = contacts else {
-        return;
-    };
-    let mut online = Vec::new();
-    for some in contacts.chunks(PRESENCE_READ) {
-        match app.presence.online_among(some).await {
-            Ok(found) => online.extend(found),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read presence for the snapshot");
-                return;
-            }
-        }
-    }
-    s.extensions.insert(PendingSnapshot(online));
 }
 
 pub(crate) async fn on_disconnect(
