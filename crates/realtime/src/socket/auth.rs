@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Deserialize;
 use socketioxide::adapter::Adapter;
@@ -19,6 +20,9 @@ pub struct Session {
     pub user_id: String,
     pub sid: String,
     pub limiter: RateLimiter,
+    /// The presence rounds this instance had taken once the socket had joined its room (see
+    /// `presence::send_snapshot`).
+    pub joined_round: AtomicU64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -69,10 +73,14 @@ pub async fn authenticate<A: Adapter>(
         user_id: claims.sub,
         sid: claims.sid,
         limiter,
+        joined_round: AtomicU64::new(0),
     });
     // The session first: a revocation finds the socket by it once it has joined its rooms.
     s.extensions.insert(session.clone());
     super::register(&s, &session);
+    // Read after joining: a round taken before this may have gone out before the socket joined.
+    let joined = app.presence_changes.rounds();
+    session.joined_round.store(joined, Ordering::Relaxed);
     super::presence::came_online(&app, &session).await;
     Ok(())
 }

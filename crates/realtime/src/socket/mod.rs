@@ -155,7 +155,7 @@ pub async fn on_connect<A: Adapter>(
     Extension(session): Extension<Arc<Session>>,
 ) {
     tracing::debug!(socket = %s.id, "socket connected");
-    presence::send_snapshot(&s, &app, &session.user_id).await;
+    presence::send_snapshot(&s, &app, &session).await;
 }
 
 pub(crate) fn rooms_of(users: &[String]) -> Vec<String> {

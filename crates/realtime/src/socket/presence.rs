@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -31,9 +32,12 @@ const PRESENCE_READ: usize = 1000;
 /// the contacts are read. None is missed: the socket joined its room (in [`super::register`])
 /// before the snapshot is read, so a contact marked online after the read is announced to it by
 /// that contact's round, which reads the contact's state after marking it. For the same reason
-/// contacts still queued for a round of this instance are left out: that round tells the socket
-/// their state (in a storm, most contacts are; the snapshot would repeat them).
-pub(crate) async fn send_snapshot<A: Adapter>(s: &SocketRef<A>, app: &Services, user: &str) {
+/// contacts that a round of this instance takes after the socket joined are left out: that round
+/// tells the socket their state, and in a storm, where most contacts are in such rounds, the
+/// snapshot would repeat them.
+pub(crate) async fn send_snapshot<A: Adapter>(s: &SocketRef<A>, app: &Services, session: &Session) {
+    let user = &session.user_id;
+    let joined_round = session.joined_round.load(Ordering::Relaxed);
     let contacts = match app.chats.contacts(user).await {
         Ok(contacts) => contacts,
         Err(e) => {
@@ -51,7 +55,7 @@ pub(crate) async fn send_snapshot<A: Adapter>(s: &SocketRef<A>, app: &Services, 
             }
         }
     }
-    let online = app.presence_changes.unqueued(online);
+    let online = app.presence_changes.unannounced(online, joined_round);
     let mut parts = online.chunks(PRESENCE_SNAPSHOT_CHUNK).peekable();
     loop {
         let part = PresenceSnapshot {
@@ -134,6 +138,7 @@ pub fn spawn_instance_watch(app: SharedServices, fanout: Arc<dyn Fanout>) -> [Jo
                 announce(&app, fanout.as_ref(), slice).await;
             }
             tokio::time::sleep(app.limits.presence_batch).await;
+            app.presence_changes.forget_if_quiet();
         }
     });
     [heartbeat, reap, rounds]
