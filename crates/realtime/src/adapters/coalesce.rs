@@ -1,6 +1,7 @@
-//! Coalesced reads by key, shared by both stores' chat reads. Every send, history page and receipt
-//! first reads its chat (the membership check). One loader task takes every read queued while the
-//! previous batch was being fetched and answers them all from ONE fetch of the distinct keys.
+//! Coalesced reads by key, shared by both stores' chat reads and `ChatService::contacts`. Every
+//! send, history page and receipt first reads its chat (the membership check). One loader task
+//! takes every read queued while the previous batch was being fetched and answers them all from
+//! ONE fetch of the distinct keys.
 //! Nothing is cached: each read sees the record as it is after the read was asked for (membership
 //! may change on another instance), and an idle store reads at once. When the backend is
 //! unreachable, the reads queued meanwhile get the same answer at once rather than a timeout each.
@@ -18,7 +19,7 @@ const MAX_BATCH: usize = 256;
 
 /// One batch fetch: the records found for `keys` (distinct), each decoded on its own so a record
 /// that cannot be read fails only its readers.
-pub(super) trait Fetch<K, V>: Send + 'static {
+pub(crate) trait Fetch<K, V>: Send + 'static {
     fn fetch(
         &mut self,
         keys: Vec<K>,
@@ -31,7 +32,7 @@ struct Read<K, V> {
 }
 
 /// The handle the store keeps; the loader stops when it is dropped.
-pub(super) struct Loader<K, V> {
+pub(crate) struct Loader<K, V> {
     tx: mpsc::Sender<Read<K, V>>,
 }
 

@@ -1,7 +1,7 @@
 //! `ChatStore` adapters: MongoDB (production) and SQLite (the embedded default).
 
 pub mod chat_cache;
-mod coalesce;
+pub(crate) mod coalesce;
 pub mod deadline;
 pub mod mongo;
 pub mod sqlite;
