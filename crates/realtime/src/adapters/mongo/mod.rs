@@ -58,6 +58,30 @@ pub struct MongoStore {
 }
 
 impl MongoStore {
+    /// The chats with any of `users` among their participants, whole or as `projection` has
+    /// them. `$in` also for one user rather than `participants: user`: equivalent on MongoDB,
+    /// and the nx-27017 test server misses array-element equality on an indexed array field.
+    async fn chat_docs_of_any(
+        &self,
+        users: &[String],
+        projection: Option<Document>,
+    ) -> StoreResult<Vec<Document>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.chats
+            .find(doc! {"participants": {"$in": users}})
+            .with_options(
+                mongodb::options::FindOptions::builder()
+                    .projection(projection)
+                    .build(),
+            )
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)
+    }
     /// Connects, checks the server answers, and creates the indexes. `patience.connect` bounds
     /// finding a server and opening a connection; `patience.answer` bounds the batched writes and
     /// reads this store runs in its own tasks (wrap the store in `adapters::Deadline` to bound
@@ -209,36 +233,12 @@ impl ChatStore for MongoStore {
     }
 
     async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        // `$in` also for one user rather than `participants: user`: equivalent on MongoDB, and
-        // the nx-27017 test server misses array-element equality on an indexed array field.
-        let docs: Vec<Document> = self
-            .chats
-            .find(doc! {"participants": {"$in": users}})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
+        let docs = self.chat_docs_of_any(users, None).await?;
         docs.iter().map(chat_from).collect()
     }
 
     async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        // The same filter as `chats_of_any`'s, for the ids alone.
-        let docs: Vec<Document> = self
-            .chats
-            .find(doc! {"participants": {"$in": users}})
-            .projection(doc! {"_id": 1})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
+        let docs = self.chat_docs_of_any(users, Some(doc! {"_id": 1})).await?;
         docs.iter()
             .map(|d| d.get_object_id("_id").map(|id| id.to_hex()).map_err(bad))
             .collect()
