@@ -513,16 +513,19 @@ export function connect(onSessionLost: () => void): void {
           .catch(() => cb({ token: '' }));
       },
     });
-    // A presence snapshot in parts (`more`) is applied whole, with what changes said
-    // meanwhile; a part of a connection that dropped is forgotten.
-    let snapshot: Set<string> | null = null;
+    // A presence snapshot in parts (`more`) is applied whole, with what changes said since the
+    // connection began: the server leaves out of the snapshot the contacts its presence rounds
+    // tell this socket, and a round may come before the snapshot (even before 'connect', as
+    // socket.io-client delivers the events it buffered first). What a dropped connection said is
+    // forgotten.
+    let snapshot = new Set<string>();
     socket.on('connect', () => {
       backoff = 1000;
       setConn('online');
       void afterConnect();
     });
     socket.on('disconnect', (reason) => {
-      snapshot = null;
+      snapshot = new Set();
       setConn(navigator.onLine ? 'connecting' : 'offline');
       // The server closed us (e.g. the session was revoked): check the session, then retry.
       if (reason === 'io server disconnect') void checkSessionThenReconnect();
@@ -545,12 +548,12 @@ export function connect(onSessionLost: () => void): void {
       const me = state.me?.id;
       for (const userId of e.online ?? []) {
         if (userId === me) continue;
-        snapshot?.add(userId);
+        snapshot.add(userId);
         state.presence.set(userId, { online: true });
       }
       for (const { userId, lastSeen } of e.offline ?? []) {
         if (userId === me) continue;
-        snapshot?.delete(userId);
+        snapshot.delete(userId);
         state.presence.set(userId, { online: false, lastSeen });
       }
       emit('presence');
@@ -560,7 +563,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.PRESENCE_UPDATE, onPresence);
     // After a reconnect, whoever we last saw online but is not listed went offline meanwhile.
     socket.on(S.PRESENCE_SNAPSHOT, (e: PresenceSnapshot) => {
-      const online = (snapshot ??= new Set());
+      const online = snapshot;
       for (const userId of e.online) {
         online.add(userId);
         state.presence.set(userId, { online: true });
@@ -569,7 +572,7 @@ export function connect(onSessionLost: () => void): void {
         for (const [userId, p] of state.presence) {
           if (p.online && !online.has(userId)) state.presence.set(userId, { online: false, lastSeen: p.lastSeen });
         }
-        snapshot = null;
+        snapshot = new Set();
       }
       emit('presence');
     });

@@ -127,6 +127,21 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         const bobItem = a.page.getByTestId('chat-item').filter({ hasText: 'BOB' });
         await bobItem.locator('[data-testid=presence][data-online=true]').waitFor();
       });
+      await step('presence-after-both-reload', async () => {
+        // Both come back at once: each is told of the other by the server's presence rounds,
+        // which may reach a page before its snapshot (which then leaves the other out); the
+        // snapshot must not turn them offline again.
+        await Promise.all([a.page.reload(), b.page.reload()]);
+        const bobOnline = a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).locator('[data-testid=presence][data-online=true]');
+        // Bob's page reopens the DM with Alice: her presence is in its header.
+        const aliceOnline = b.page.locator('[data-testid=chat-subtitle][data-online=true]');
+        await bobOnline.waitFor();
+        await aliceOnline.waitFor();
+        // Longer than a round's window (PRESENCE_BATCH_MS, 1 s), so every round has gone out.
+        await a.page.waitForTimeout(2500);
+        assert.equal(await bobOnline.count(), 1, 'Bob still online on Alice\'s page');
+        assert.equal(await aliceOnline.count(), 1, 'Alice still online on Bob\'s page');
+      });
     } finally {
       await a.context.close();
       await b.context.close();
