@@ -96,6 +96,15 @@ impl SqliteStore {
     }
 }
 
+/// The chats with any of the users of the JSON array `?1` among their participants (what
+/// follows `SELECT …`).
+macro_rules! chats_of_any {
+    () => {
+        "FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants)
+         WHERE value IN (SELECT value FROM json_each(?1)))"
+    };
+}
+
 #[async_trait]
 impl ChatStore for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -149,14 +158,11 @@ impl ChatStore for SqliteStore {
             return Ok(Vec::new());
         }
         let users = json(&users)?;
-        let rows = sqlx::query(
-            "SELECT * FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants)
-             WHERE value IN (SELECT value FROM json_each(?1)))",
-        )
-        .bind(users)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
+        let rows = sqlx::query(concat!("SELECT * ", chats_of_any!()))
+            .bind(users)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)?;
         rows.iter().map(chat_from_row).collect()
     }
 
@@ -164,14 +170,11 @@ impl ChatStore for SqliteStore {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        sqlx::query_scalar(
-            "SELECT id FROM chats WHERE EXISTS (SELECT 1 FROM json_each(chats.participants)
-             WHERE value IN (SELECT value FROM json_each(?1)))",
-        )
-        .bind(json(&users)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)
+        sqlx::query_scalar(concat!("SELECT id ", chats_of_any!()))
+            .bind(json(&users)?)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)
     }
 
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
