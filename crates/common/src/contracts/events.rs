@@ -317,8 +317,11 @@ pub const PRESENCE_SNAPSHOT_CHUNK: usize = 1000;
 /// right now (`user_online`, `user_offline` and `presence_update` then announce changes). A few
 /// events with up to [`PRESENCE_SNAPSHOT_CHUNK`] ids each, not one event per contact: a member of a
 /// 1,000-member group would otherwise get ~1,000 packets at once. The snapshot is complete with
-/// the first event whose `more` is false; a contact in none of its events is offline. At least one
-/// event is sent, with `online: []` when nobody is online.
+/// the first event whose `more` is false. It leaves out contacts whose state a round of changes
+/// tells the socket, and that round may come before or after it: a contact in none of its events
+/// and named online by no change since the connection began is offline (one named by a later
+/// change is as that change says). At least one event is sent, with `online: []` when nobody is
+/// online.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PresenceSnapshot {

@@ -120,7 +120,9 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
         name: server::PRESENCE_SNAPSHOT,
         payload: "PresenceSnapshot",
         when: "After connect: which users sharing a chat are online now, up to 1,000 per event; \
-               `more: true` says another part follows, and the last part completes it.",
+               `more: true` says another part follows, and the last part completes it. Users \
+               whose change a presence round tells this socket (before or after the snapshot) \
+               are left out: apply it together with the changes received since connecting.",
     },
     ServerEvent {
         name: server::CHAT_UPDATED,
