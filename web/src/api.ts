@@ -166,6 +166,7 @@ export const users = {
 
 export const chats = {
   list: () => request<{ chats: Chat[] }>('GET', '/api/chats').then((r) => r.chats),
+  get: (chatId: string) => request<Chat>('GET', `/api/chats/${encodeURIComponent(chatId)}`),
   direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
   group: (name: string, memberIds: string[], passcode?: string) =>
     request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),

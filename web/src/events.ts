@@ -19,6 +19,7 @@ export const S = {
   PRESENCE_UPDATE: 'presence_update',
   PRESENCE_SNAPSHOT: 'presence_snapshot',
   CHAT_UPDATED: 'chat_updated',
+  CHAT_CHANGED: 'chat_changed',
   RESYNC: 'resync',
 } as const;
 

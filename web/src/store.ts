@@ -3,7 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { C, S } from './events';
-import type { Ack, Chat, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
+import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -157,6 +157,11 @@ export function rememberProfile(p: PublicProfile): void {
 
 export function upsertChat(chat: Chat): void {
   const prev = state.chats.get(chat.id);
+  // A copy older than the changes we applied keeps our name and members (chats cached by an
+  // older version of this app have no revision: any server copy replaces them).
+  if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
+    chat = { ...chat, name: prev.name, participants: prev.participants, admins: prev.admins, revision: prev.revision };
+  }
   // Keep our own unread/lastMessage if the server's copy is older than what we saw live.
   if (prev && prev.lastMessageAt && chat.lastMessageAt && prev.lastMessageAt > chat.lastMessageAt) {
     chat = { ...chat, lastMessage: prev.lastMessage, lastMessageAt: prev.lastMessageAt };
@@ -172,6 +177,64 @@ function removeChat(chatId: string): void {
   state.messages.delete(chatId);
   db.deleteChat(chatId).catch(() => {});
   emit('chats');
+}
+
+/**
+ * Applies a `chat_changed`: in order of the chat's revision. One we applied already is ignored;
+ * a gap (changes made on different server instances can arrive crossed) or a chat we do not
+ * hold is mended by fetching the chat.
+ */
+function applyChatChange(e: ChatChangedEvent): void {
+  const chat = state.chats.get(e.chatId);
+  const held = chat?.revision ?? -1;
+  if (chat && e.revision <= held) return;
+  if (e.deleted || (state.me && e.removed?.includes(state.me.id))) {
+    if (chat) removeChat(e.chatId);
+    return;
+  }
+  if (!chat || e.revision !== held + 1) {
+    void refetchChat(e.chatId);
+    return;
+  }
+  const removed = new Set(e.removed ?? []);
+  const participants = chat.participants.filter((p) => !removed.has(p));
+  for (const p of e.added ?? []) if (!participants.includes(p)) participants.push(p);
+  const next: Chat = {
+    ...chat,
+    name: e.name ?? chat.name,
+    participants,
+    admins: chat.admins.filter((p) => !removed.has(p)),
+    revision: e.revision,
+  };
+  state.chats.set(next.id, next);
+  db.putChats([next]).catch(() => {});
+  if (e.added?.length) void ensureProfiles(e.added);
+  emit('chats');
+}
+
+/** Chats being fetched after a gap in their changes; true: fetch again when done. */
+const refetching = new Map<string, boolean>();
+
+async function refetchChat(chatId: string): Promise<void> {
+  if (refetching.has(chatId)) {
+    refetching.set(chatId, true);
+    return;
+  }
+  refetching.set(chatId, false);
+  try {
+    const fetched = await chatsApi.get(chatId);
+    // The single chat comes without an unread count: keep ours.
+    const prev = state.chats.get(chatId);
+    upsertChat(prev ? { ...fetched, unreadCount: prev.unreadCount } : fetched);
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
+      if (state.chats.has(chatId)) removeChat(chatId);
+    } else console.warn('fetching a changed chat failed', e);
+  } finally {
+    const again = refetching.get(chatId);
+    refetching.delete(chatId);
+    if (again) void refetchChat(chatId);
+  }
 }
 
 export function sortedChats(): Chat[] {
@@ -584,10 +647,8 @@ export function connect(onSessionLost: () => void): void {
         if (socket?.connected) void afterConnect();
       }, Math.random() * RESYNC_SPREAD_MS);
     });
-    socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => {
-      if (e.removed) removeChat(e.chat.id);
-      else upsertChat(e.chat);
-    });
+    socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => upsertChat(e.chat));
+    socket.on(S.CHAT_CHANGED, applyChatChange);
   }
   if (navigator.onLine) {
     setConn('connecting');

@@ -56,6 +56,8 @@ export interface Chat {
   lastMessage: Message | null;
   lastMessageAt: string | null;
   createdAt: string;
+  /** Changes made to the chat since its creation (0); orders its copies and `chat_changed` events. */
+  revision: number;
   unreadCount: number;
 }
 
@@ -112,7 +114,16 @@ export interface PresenceSnapshot {
   online: string[];
   more?: boolean;
 }
+/** `chat_updated`: a chat in full, to users who just gained it (created, added, joined). */
 export interface ChatUpdatedEvent {
   chat: Chat;
-  removed: boolean;
+}
+/** `chat_changed`: one change to a chat we had, numbered by the chat's revision after it. */
+export interface ChatChangedEvent {
+  chatId: string;
+  revision: number;
+  name?: string;
+  added?: string[];
+  removed?: string[];
+  deleted?: boolean;
 }

@@ -35,6 +35,9 @@ pub struct ChatRecord {
     pub admins: Vec<String>,
     pub passcode_hash: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// How many changes (rename, members added or removed) the store has applied since the
+    /// chat was created: each of them adds one, in the same write.
+    pub revision: u64,
 }
 
 impl ChatRecord {
@@ -110,6 +113,8 @@ pub trait ChatStore: Send + Sync + 'static {
     /// The ids of the chats [`ChatStore::chats_of_any`] finds, without reading the chats: the
     /// chat cache answers those two from this and the chats it holds.
     async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>>;
+    /// Renames the chat; the chat as it is now. This and the two membership changes below add
+    /// one to the chat's `revision` in the same atomic write, so no two changes share a revision.
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
     /// Deletes the chat and its messages; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;

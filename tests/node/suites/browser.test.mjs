@@ -175,6 +175,11 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByRole('button', { name: 'Join' }).click();
         await f.page.locator(`[data-testid=chat-view][data-chat-id="${groupId}"]`).waitFor();
       });
+      await step('e-sees-f-join', async () => {
+        // Erin's page applies the change alone (chat_changed), not a new copy of the chat.
+        await e.page.getByText('2 members').waitFor();
+        await e.page.locator('ul.members li').filter({ hasText: 'FRANK' }).waitFor({ state: 'attached' });
+      });
       await step('e-sends-history', async () => {
         const box = e.page.getByLabel('Message', { exact: true });
         for (let i = 1; i <= 35; i++) {

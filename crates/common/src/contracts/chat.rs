@@ -85,6 +85,10 @@ pub struct Chat {
     pub last_message: Option<Message>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Counts the changes made to the chat since its creation (0): its name and members as of
+    /// that many changes. Orders a chat's copies and its `chat_changed` events.
+    #[serde(default)]
+    pub revision: u64,
     /// Messages from others the caller has not read (filled in by `GET /api/chats`).
     #[serde(default)]
     pub unread_count: u64,

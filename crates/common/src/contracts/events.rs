@@ -34,6 +34,7 @@ pub mod server {
     pub const PRESENCE_UPDATE: &str = "presence_update";
     pub const PRESENCE_SNAPSHOT: &str = "presence_snapshot";
     pub const CHAT_UPDATED: &str = "chat_updated";
+    pub const CHAT_CHANGED: &str = "chat_changed";
     pub const RESYNC: &str = "resync";
 }
 
@@ -338,12 +339,40 @@ pub struct PresenceSnapshot {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Resync {}
 
-/// `chat_updated`: the chat as it is now; `removed` is true for a member who was removed or left
-/// (or when the chat was deleted), so the client drops it.
+/// `chat_updated`: a chat in full, to users who just gained it: its members when it is created,
+/// and users added to it or joining it. Everyone who already had it hears of a change by a
+/// [`ChatChangedEvent`], which is small whatever the size of the group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatUpdatedEvent {
     pub chat: Chat,
-    #[serde(default)]
-    pub removed: bool,
+}
+
+/// `chat_changed`: what one change did to a chat, to its members (and to a member it removes).
+///
+/// Apply it to the chat held if `revision` is one more than that chat's `revision`; ignore it if
+/// it is not more (already applied: a full copy of the chat can overtake it). Any other gap, or a
+/// chat not held, means a change was not received (events of changes made on different server
+/// instances can cross): fetch the chat (`GET /api/chats/{id}`; `403`/`404`: drop it). `added`
+/// joins the participants (those already there stay once); `removed` leaves the participants and
+/// the admins; a client that finds its own user in `removed`, or `deleted`, drops the chat.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatChangedEvent {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    /// The chat's `revision` after this change.
+    pub revision: u64,
+    /// The new name (a rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Users who are now members.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub added: Vec<String>,
+    /// Users who are no longer members (removed, or left).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// The chat was deleted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }

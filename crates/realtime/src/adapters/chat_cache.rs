@@ -337,6 +337,7 @@ mod tests {
             admins: vec![],
             passcode_hash: None,
             created_at: Utc::now(),
+            revision: 0,
         }
     }
 

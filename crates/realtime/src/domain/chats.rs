@@ -41,14 +41,36 @@ impl Fetch<String, Vec<Arc<ChatRecord>>> for UserChats {
     }
 }
 
-/// What a membership change did, so the transport can tell the right people.
+/// What a change did, so the transport can tell the right people.
 #[derive(Debug, Clone)]
 pub struct ChatChange {
+    /// The chat as the change left it (as it was, for a deletion).
     pub chat: ChatRecord,
-    /// Users who lost access (removed, left, or the chat was deleted).
-    pub removed: Vec<String>,
-    /// Whether a new chat was created (`POST /api/chats`).
-    pub created: bool,
+    pub delta: ChatDelta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatDelta {
+    /// A new chat (`POST /api/chats`): every member gains it.
+    Created,
+    /// Nothing changed: the direct chat existed, or the user joining was a member already.
+    Unchanged,
+    Renamed,
+    /// `users` are members now (those already in stayed once); `newcomers`, those of them who
+    /// were not members as far as the check before the write saw, gain the chat.
+    Added {
+        users: Vec<String>,
+        newcomers: Vec<String>,
+    },
+    /// The user was removed, or left.
+    Removed(String),
+    Deleted,
+}
+
+impl ChatChange {
+    fn new(chat: ChatRecord, delta: ChatDelta) -> Self {
+        Self { chat, delta }
+    }
 }
 
 #[derive(Clone)]
@@ -123,11 +145,7 @@ impl ChatService {
         }
         let id = direct_chat_id(user, other);
         if let Some(chat) = self.store.get_chat(&id).await? {
-            return Ok(ChatChange {
-                chat,
-                removed: vec![],
-                created: false,
-            });
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
         }
         let chat = ChatRecord {
             id: id.clone(),
@@ -137,21 +155,14 @@ impl ChatService {
             admins: vec![],
             passcode_hash: None,
             created_at: Utc::now(),
+            revision: 0,
         };
         match self.store.insert_chat(&chat).await {
-            Ok(()) => Ok(ChatChange {
-                chat,
-                removed: vec![],
-                created: true,
-            }),
+            Ok(()) => Ok(ChatChange::new(chat, ChatDelta::Created)),
             // A concurrent request created it first: that one is the chat.
             Err(StoreError::Duplicate) => {
                 let chat = self.store.get_chat(&id).await?.ok_or_else(chat_not_found)?;
-                Ok(ChatChange {
-                    chat,
-                    removed: vec![],
-                    created: false,
-                })
+                Ok(ChatChange::new(chat, ChatDelta::Unchanged))
             }
             Err(e) => Err(e.into()),
         }
@@ -182,13 +193,10 @@ impl ChatService {
             admins: vec![user.to_owned()],
             passcode_hash,
             created_at: Utc::now(),
+            revision: 0,
         };
         self.store.insert_chat(&chat).await?;
-        Ok(ChatChange {
-            chat,
-            removed: vec![],
-            created: true,
-        })
+        Ok(ChatChange::new(chat, ChatDelta::Created))
     }
 
     /// The caller's chats, most recent activity first, with unread counts.
@@ -258,22 +266,13 @@ impl ChatService {
             .rename_chat(&chat.id, name.trim())
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange {
-            chat,
-            removed: vec![],
-            created: false,
-        })
+        Ok(ChatChange::new(chat, ChatDelta::Renamed))
     }
 
     pub async fn delete(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {
         let chat = self.admin_group(user, chat_id).await?;
         self.store.delete_chat(&chat.id).await?;
-        let removed = chat.participants.clone();
-        Ok(ChatChange {
-            chat,
-            removed,
-            created: false,
-        })
+        Ok(ChatChange::new(chat, ChatDelta::Deleted))
     }
 
     pub async fn add_members(
@@ -283,9 +282,19 @@ impl ChatService {
         users: &[String],
     ) -> Result<ChatChange, ApiError> {
         let chat = self.admin_group(user, chat_id).await?;
-        let users: Vec<String> = users.iter().map(|u| u.to_ascii_lowercase()).collect();
-        let fresh = users.iter().filter(|u| !chat.is_member(u)).count();
-        if chat.participants.len() + fresh > MAX_GROUP_MEMBERS {
+        let mut each = Vec::with_capacity(users.len());
+        for u in users.iter().map(|u| u.to_ascii_lowercase()) {
+            if !each.contains(&u) {
+                each.push(u);
+            }
+        }
+        let users = each;
+        let newcomers: Vec<String> = users
+            .iter()
+            .filter(|u| !chat.is_member(u))
+            .cloned()
+            .collect();
+        if chat.participants.len() + newcomers.len() > MAX_GROUP_MEMBERS {
             return Err(ApiError::field(
                 "userIds",
                 format!("a group has at most {MAX_GROUP_MEMBERS} members"),
@@ -296,11 +305,7 @@ impl ChatService {
             .add_participants(&chat.id, &users)
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange {
-            chat,
-            removed: vec![],
-            created: false,
-        })
+        Ok(ChatChange::new(chat, ChatDelta::Added { users, newcomers }))
     }
 
     /// An admin removes `target`, or a member removes themself (leaves).
@@ -334,11 +339,7 @@ impl ChatService {
             .remove_participant(&chat.id, &target)
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange {
-            chat,
-            removed: vec![target],
-            created: false,
-        })
+        Ok(ChatChange::new(chat, ChatDelta::Removed(target)))
     }
 
     /// Joins a passcode-protected group.
@@ -354,11 +355,7 @@ impl ChatService {
             .await?
             .ok_or_else(chat_not_found)?;
         if chat.is_member(user) {
-            return Ok(ChatChange {
-                chat,
-                removed: vec![],
-                created: false,
-            });
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
         }
         let Some(hash) = chat
             .passcode_hash
@@ -381,11 +378,14 @@ impl ChatService {
             .add_participants(&chat.id, &[user.to_owned()])
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange {
+        let users = vec![user.to_owned()];
+        Ok(ChatChange::new(
             chat,
-            removed: vec![],
-            created: false,
-        })
+            ChatDelta::Added {
+                newcomers: users.clone(),
+                users,
+            },
+        ))
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
@@ -434,6 +434,7 @@ pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> 
         last_message_at: last.as_ref().map(|m| m.timestamp),
         last_message: last,
         created_at: r.created_at,
+        revision: r.revision,
         unread_count,
     }
 }
@@ -460,6 +461,7 @@ mod tests {
             admins: vec![],
             passcode_hash: None,
             created_at: Utc::now(),
+            revision: 0,
         }
     }
 

@@ -1,4 +1,4 @@
-//! `/api/chats…` handlers: parse, call the domain, emit `chat_updated`, respond.
+//! `/api/chats…` handlers: parse, call the domain, emit `chat_updated` / `chat_changed`, respond.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -8,13 +8,13 @@ use common::contracts::chat::{
     AddMembersRequest, Chat, ChatList, CreateChatRequest, JoinChatRequest, MessagePage,
     MessagesQuery, RenameChatRequest,
 };
-use common::contracts::events::{ChatUpdatedEvent, server};
+use common::contracts::events::{ChatChangedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
 use validator::Validate;
 
 use super::AppState;
 use super::extract::{AuthUser, ValidJson, object_id};
-use crate::domain::chats::{ChatChange, to_contract};
+use crate::domain::chats::{ChatChange, ChatDelta, to_contract};
 use crate::ports::ChatRecord;
 
 /// The chat as clients see it, with its newest message. Called after a change is done, so a
@@ -29,40 +29,83 @@ async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
     }
 }
 
-/// Tells the chat's members (and removed users) about the change; the chat as they see it now.
+/// Tells the people a change concerns. Users who gain the chat get it whole (`chat_updated`);
+/// those who had it get what changed (`chat_changed`), whose size does not grow with the group:
+/// a rename of a 1,000-member group is 1,000 small events, not 1,000 copies of 1,000 ids.
+/// Answers the chat as the caller sees it now.
 async fn announce(state: &AppState, change: &ChatChange) -> Chat {
     let chat = view(state, &change.chat).await;
-    let current: Vec<String> = change
-        .chat
-        .participants
-        .iter()
-        .filter(|p| !change.removed.contains(p))
-        .cloned()
-        .collect();
-    if let Ok(v) = serde_json::to_value(ChatUpdatedEvent {
-        chat: chat.clone(),
-        removed: false,
-    }) {
-        state
-            .fanout
-            .to_users(&current, server::CHAT_UPDATED, v)
-            .await;
-    }
-    if !change.removed.is_empty() {
-        for user in &change.removed {
-            state.fanout.leave_chat_room(user, &change.chat.id).await;
+    let record = &change.chat;
+    let changed = ChatChangedEvent {
+        chat_id: record.id.clone(),
+        revision: record.revision,
+        name: None,
+        added: vec![],
+        removed: vec![],
+        deleted: false,
+    };
+    match &change.delta {
+        ChatDelta::Unchanged => {}
+        ChatDelta::Created => tell_whole(state, &record.participants, &chat).await,
+        ChatDelta::Renamed => {
+            let renamed = ChatChangedEvent {
+                name: record.name.clone(),
+                ..changed
+            };
+            tell_change(state, &record.participants, &renamed).await;
         }
-        if let Ok(v) = serde_json::to_value(ChatUpdatedEvent {
-            chat: chat.clone(),
-            removed: true,
-        }) {
-            state
-                .fanout
-                .to_users(&change.removed, server::CHAT_UPDATED, v)
-                .await;
+        ChatDelta::Added { users, newcomers } => {
+            let had: Vec<String> = record
+                .participants
+                .iter()
+                .filter(|p| !newcomers.contains(p))
+                .cloned()
+                .collect();
+            let added = ChatChangedEvent {
+                added: users.clone(),
+                ..changed
+            };
+            tell_change(state, &had, &added).await;
+            tell_whole(state, newcomers, &chat).await;
+        }
+        ChatDelta::Removed(user) => {
+            state.fanout.leave_chat_room(user, &record.id).await;
+            let mut told = record.participants.clone();
+            told.push(user.clone());
+            let removed = ChatChangedEvent {
+                removed: vec![user.clone()],
+                ..changed
+            };
+            tell_change(state, &told, &removed).await;
+        }
+        ChatDelta::Deleted => {
+            for user in &record.participants {
+                state.fanout.leave_chat_room(user, &record.id).await;
+            }
+            let deleted = ChatChangedEvent {
+                revision: record.revision + 1,
+                deleted: true,
+                ..changed
+            };
+            tell_change(state, &record.participants, &deleted).await;
         }
     }
     chat
+}
+
+async fn tell_whole(state: &AppState, users: &[String], chat: &Chat) {
+    let event = ChatUpdatedEvent { chat: chat.clone() };
+    if !users.is_empty()
+        && let Ok(v) = serde_json::to_value(event)
+    {
+        state.fanout.to_users(users, server::CHAT_UPDATED, v).await;
+    }
+}
+
+async fn tell_change(state: &AppState, users: &[String], change: &ChatChangedEvent) {
+    if let Ok(v) = serde_json::to_value(change) {
+        state.fanout.to_users(users, server::CHAT_CHANGED, v).await;
+    }
 }
 
 /// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
@@ -88,7 +131,7 @@ pub async fn create(
     ValidJson(req): ValidJson<CreateChatRequest>,
 ) -> Result<(StatusCode, Json<Chat>), ApiError> {
     let change = state.services.chats.create(&user.user_id, req).await?;
-    if change.created {
+    if change.delta == ChatDelta::Created {
         Ok((StatusCode::CREATED, Json(announce(&state, &change).await)))
     } else {
         Ok((StatusCode::OK, Json(view(&state, &change.chat).await)))
@@ -174,7 +217,7 @@ pub async fn rename(
     Ok(Json(announce(&state, &change).await))
 }
 
-/// Deletes a group (admins only); its members get `chat_updated` with `removed: true`.
+/// Deletes a group (admins only); its members get `chat_changed` with `deleted: true`.
 #[utoipa::path(
     delete,
     path = "/api/chats/{id}",

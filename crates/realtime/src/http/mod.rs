@@ -12,9 +12,9 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
 use common::contracts::events::{
-    ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
-    PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncRequest, SyncResponse,
-    TypingEvent,
+    ChatChangedEvent, ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent,
+    PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck,
+    SyncRequest, SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -60,6 +60,7 @@ pub struct AppState {
         PresenceSnapshot,
         Resync,
         ChatUpdatedEvent,
+        ChatChangedEvent,
         Message,
         MessageMetadata,
         MessageType,

@@ -127,8 +127,16 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::CHAT_UPDATED,
         payload: "ChatUpdatedEvent",
-        when: "A chat was created, renamed, joined, deleted or its members changed; \
-               `removed: true` tells a removed user (everyone, on delete) to drop it.",
+        when: "The chat in full, to users who gain it: its members when it is created, users \
+               added to it or joining it.",
+    },
+    ServerEvent {
+        name: server::CHAT_CHANGED,
+        payload: "ChatChangedEvent",
+        when: "A chat the receiver had was renamed, gained or lost members, or was deleted: \
+               the change alone, numbered by the chat's `revision`. Apply it when it is one \
+               more than the held chat's, ignore it when not more; fetch the chat on any other \
+               gap. A removed member (own id in `removed`) or `deleted: true` drops the chat.",
     },
     ServerEvent {
         name: server::RESYNC,

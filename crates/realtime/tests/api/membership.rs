@@ -1,5 +1,7 @@
 //! Membership is checked on every event and endpoint; group administration and passcode joins.
 
+use std::time::Duration;
+
 use serde_json::json;
 
 use crate::helpers::{Backend, User, cmid, code, ok, spawn_app};
@@ -111,7 +113,12 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     let group = app.group(&admin, "Team", &[&m]).await;
     let id = group["id"].as_str().expect("id").to_owned();
     assert_eq!(group["admins"], json!([admin.id]));
-    let sm = app.socket(&m).await;
+    assert_eq!(group["revision"], 0);
+    let (sa, sm, sn) = (
+        app.socket(&admin).await,
+        app.socket(&m).await,
+        app.socket(&newcomer).await,
+    );
 
     let patch = |user: &User, body| {
         app.http
@@ -128,25 +135,36 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         403,
         "members cannot rename"
     );
-    assert_eq!(
-        patch(&admin, json!({"name": "Renamed"}))
-            .await
-            .expect("PATCH")
-            .status(),
-        200
-    );
-    let update = sm.next("chat_updated").await;
-    assert_eq!(update["chat"]["name"], "Renamed");
+    let renamed = patch(&admin, json!({"name": "Renamed"}))
+        .await
+        .expect("PATCH");
+    assert_eq!(renamed.status(), 200);
+    let renamed: serde_json::Value = renamed.json().await.expect("json");
+    assert_eq!(renamed["revision"], 1);
+    // Members hear the change alone, not the chat with its member list.
+    let change = json!({"chatId": id, "revision": 1, "name": "Renamed"});
+    assert_eq!(sm.next("chat_changed").await, change);
+    assert_eq!(sa.next("chat_changed").await, change);
 
-    let added = app.add_members(&admin, &id, &[&newcomer]).await;
+    let added = app.add_members(&admin, &id, &[&newcomer, &m]).await;
     assert_eq!(added.status(), 200);
+    let change = json!({"chatId": id, "revision": 2, "added": [newcomer.id, m.id]});
+    assert_eq!(sm.next("chat_changed").await, change);
+    assert_eq!(sa.next("chat_changed").await, change);
+    // The newcomer gets the chat in full, as it is after the change.
+    let whole = sn.next("chat_updated").await;
+    assert_eq!(whole["chat"]["revision"], 2);
+    assert_eq!(whole["chat"]["name"], "Renamed");
     assert_eq!(
-        sm.next("chat_updated").await["chat"]["participants"]
-            .as_array()
-            .map(Vec::len),
-        Some(3)
+        whole["chat"]["participants"],
+        json!([admin.id, m.id, newcomer.id])
     );
-    let sn = app.socket(&newcomer).await;
+    assert!(
+        sn.try_next("chat_changed", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a newcomer is told once"
+    );
     let hello = sn
         .ack(
             "send_message",
@@ -157,18 +175,24 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
     let one = app.get_json(&admin, &format!("/api/chats/{id}")).await;
     assert_eq!(one["lastMessage"]["id"], hello["message"]["id"]);
     assert_eq!(one["lastMessageAt"], hello["message"]["timestamp"]);
+    assert_eq!(one["revision"], 2);
 
     let kick = app
         .delete(&admin, &format!("/api/chats/{id}/members/{}", newcomer.id))
         .await;
     assert_eq!(kick.status(), 200);
-    let removed = sn.next("chat_updated").await;
-    assert_eq!(removed["removed"], true);
-    let kept = sm.next("chat_updated").await;
+    let kicked: serde_json::Value = kick.json().await.expect("json");
     assert_eq!(
-        kept["chat"]["lastMessage"]["id"], hello["message"]["id"],
+        kicked["lastMessage"]["id"], hello["message"]["id"],
         "a change keeps the chat's newest message"
     );
+    let change = json!({"chatId": id, "revision": 3, "removed": [newcomer.id]});
+    assert_eq!(
+        sn.next("chat_changed").await,
+        change,
+        "the removed user too"
+    );
+    assert_eq!(sm.next("chat_changed").await, change);
     let after = sn.ack("send_message", json!({"chatId": id, "clientMsgId": cmid(), "content": "still here?", "encrypted": false})).await;
     assert_eq!(code(&after), "not_a_member", "{after}");
 
@@ -176,11 +200,27 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         .delete(&m, &format!("/api/chats/{id}/members/{}", m.id))
         .await;
     assert_eq!(leave.status(), 200, "a member may leave");
+    let change = json!({"chatId": id, "revision": 4, "removed": [m.id]});
+    assert_eq!(sm.next("chat_changed").await, change);
     let gone = app.delete(&admin, &format!("/api/chats/{id}")).await;
     assert_eq!(gone.status(), 204);
     assert_eq!(
         app.get(&admin, &format!("/api/chats/{id}")).await.status(),
         404
+    );
+    for (revision, gone) in [(3, &newcomer.id), (4, &m.id)] {
+        let change = json!({"chatId": id, "revision": revision, "removed": [gone]});
+        assert_eq!(sa.next("chat_changed").await, change);
+    }
+    assert_eq!(
+        sa.next("chat_changed").await,
+        json!({"chatId": id, "revision": 5, "deleted": true})
+    );
+    assert!(
+        sm.try_next("chat_changed", Duration::from_millis(300))
+            .await
+            .is_none(),
+        "a member who left hears no more of it"
     );
 }
 

@@ -45,6 +45,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "PresenceSnapshot",
     "Resync",
     "ChatUpdatedEvent",
+    "ChatChangedEvent",
 ];
 
 #[tokio::test]

@@ -287,6 +287,7 @@ async fn store_with_chat(
         admins: vec![a.clone()],
         passcode_hash: None,
         created_at: Utc::now().trunc_subsecs(3),
+        revision: 0,
     };
     store.insert_chat(&chat).await.expect("insert chat");
     (store, chat, a)

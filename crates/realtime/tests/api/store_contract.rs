@@ -85,6 +85,7 @@ pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         participants,
         passcode_hash: None,
         created_at: Utc::now().trunc_subsecs(3),
+        revision: 0,
     }
 }
 
@@ -169,12 +170,14 @@ async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
         .expect("add")
         .expect("exists");
     assert_eq!(added.participants, vec![a.clone(), b.clone(), c.clone()]);
+    assert_eq!(added.revision, 1, "each change counts, in its own write");
     let renamed = store
         .rename_chat(&g.id, "new name")
         .await
         .expect("rename")
         .expect("exists");
     assert_eq!(renamed.name.as_deref(), Some("new name"));
+    assert_eq!(renamed.revision, 2);
     let removed = store
         .remove_participant(&g.id, &a)
         .await
@@ -182,15 +185,10 @@ async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
         .expect("exists");
     assert_eq!(removed.participants, vec![b.clone(), c.clone()]);
     assert!(removed.admins.is_empty());
-    assert_eq!(
-        store
-            .get_chat(&g.id)
-            .await
-            .expect("get")
-            .expect("exists")
-            .participants,
-        vec![b, c]
-    );
+    assert_eq!(removed.revision, 3);
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!(stored.participants, vec![b, c]);
+    assert_eq!(stored.revision, 3);
     assert!(store.chats_of(&a).await.expect("list").is_empty());
 }
 

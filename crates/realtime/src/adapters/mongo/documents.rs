@@ -1,7 +1,7 @@
 //! BSON mapping of chats and messages, and driver errors mapped to `StoreError`.
 
 use bson::oid::ObjectId;
-use bson::{Document, RawArrayBuf, RawBson, RawDocumentBuf};
+use bson::{Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
 use futures::TryStreamExt;
@@ -119,7 +119,18 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         admins: strings(d, "admins"),
         passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
+        // Chats written before revisions were kept have none: they count from 0.
+        revision: match d.get("revision") {
+            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
+            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
+            _ => 0,
+        },
     })
+}
+
+/// A revision as stored: BSON has no unsigned integers.
+pub(super) fn revision(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Every message a `find` returned, in cursor order.

@@ -25,7 +25,7 @@ mod chat_reads;
 mod documents;
 mod group_commit;
 
-use documents::{bad, chat_from, date, err, message_from, messages_from, oid};
+use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
 use crate::adapters::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
@@ -171,8 +171,10 @@ impl MongoStore {
         Ok(last.into_iter().next().map(|m| (chat.to_owned(), m)))
     }
 
-    async fn update_chat(&self, id: &str, update: Document) -> StoreResult<Option<ChatRecord>> {
+    /// Applies `update` and counts it in the chat's `revision`, in one atomic write.
+    async fn update_chat(&self, id: &str, mut update: Document) -> StoreResult<Option<ChatRecord>> {
         let Some(id) = oid(id) else { return Ok(None) };
+        update.insert("$inc", doc! {"revision": 1_i64});
         let d = self
             .chats
             .find_one_and_update(doc! {"_id": id}, update)
@@ -208,6 +210,7 @@ impl ChatStore for MongoStore {
             "participants": &c.participants,
             "admins": &c.admins,
             "createdAt": date(c.created_at),
+            "revision": revision(c.revision),
         };
         if let Some(n) = &c.name {
             d.insert("name", n);

@@ -25,7 +25,10 @@ mod group_commit;
 mod rows;
 
 use connection::OwnConnection;
-use rows::{SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms, parse};
+use rows::{
+    ADD_REVISION, HAS_REVISION, SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms,
+    parse,
+};
 
 use crate::adapters::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
@@ -63,6 +66,12 @@ impl SqliteStore {
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await?;
         }
+        // A database created before chats counted their changes gains the column, every chat
+        // at 0.
+        let counted: bool = sqlx::query_scalar(HAS_REVISION).fetch_one(&pool).await?;
+        if !counted {
+            sqlx::query(ADD_REVISION).execute(&pool).await?;
+        }
         let write = Arc::new(Mutex::new(()));
         let inserts = group_commit::spawn(OwnConnection::open(opts.clone()).await?, write.clone());
         let chat_reads = Loader::spawn(chat_reads::ChatFetch(OwnConnection::open(opts).await?));
@@ -84,14 +93,18 @@ impl SqliteStore {
             return Ok(None);
         };
         f(&mut chat);
-        sqlx::query("UPDATE chats SET participants = ?1, admins = ?2, name = ?3 WHERE id = ?4")
-            .bind(json(&chat.participants)?)
-            .bind(json(&chat.admins)?)
-            .bind(chat.name.clone())
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
+        let revision: i64 = sqlx::query_scalar(
+            "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, revision = revision + 1
+             WHERE id = ?4 RETURNING revision",
+        )
+        .bind(json(&chat.participants)?)
+        .bind(json(&chat.admins)?)
+        .bind(chat.name.clone())
+        .bind(id.to_owned())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        chat.revision = u64::try_from(revision).unwrap_or(0);
         Ok(Some(chat))
     }
 }
@@ -121,8 +134,8 @@ impl ChatStore for SqliteStore {
 
     async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at,
+             revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .bind(c.id.clone())
         .bind(kind_str(c.kind))
@@ -131,6 +144,7 @@ impl ChatStore for SqliteStore {
         .bind(json(&c.admins)?)
         .bind(c.passcode_hash.clone())
         .bind(ms(c.created_at))
+        .bind(i64::try_from(c.revision).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -338,5 +352,53 @@ impl ChatStore for SqliteStore {
         .await
         .map_err(err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{Connection, SqliteConnection};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_from_before_revisions_opens_with_its_chats_at_zero() {
+        let dir = std::env::temp_dir().join(common::testing::unique_name("old-schema"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("realtime.db"))
+            .create_if_missing(true);
+        let mut old = SqliteConnection::connect_with(&opts).await.expect("create");
+        // The `chats` table as the twentieth session left it.
+        sqlx::query(
+            "CREATE TABLE chats (
+             id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
+             admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
+             last_message_at INTEGER, created_at INTEGER NOT NULL)",
+        )
+        .execute(&mut old)
+        .await
+        .expect("old schema");
+        let id = "0123456789abcdef01234567";
+        sqlx::query(
+            "INSERT INTO chats (id, kind, participants, name, admins, created_at)
+             VALUES (?1, 'group', '[\"a\",\"b\"]', 'old', '[\"a\"]', 0)",
+        )
+        .bind(id)
+        .execute(&mut old)
+        .await
+        .expect("old chat");
+        old.close().await.expect("close");
+
+        let store = SqliteStore::open(&dir).await.expect("open an old database");
+        let chat = store.get_chat(id).await.expect("get").expect("kept");
+        assert_eq!((chat.participants.len(), chat.revision), (2, 0));
+        let renamed = store.rename_chat(id, "new").await.expect("rename");
+        assert_eq!(renamed.map(|c| c.revision), Some(1));
+        drop(store);
+        let again = SqliteStore::open(&dir).await.expect("open again");
+        let chat = again.get_chat(id).await.expect("get").expect("kept");
+        assert_eq!((chat.name.as_deref(), chat.revision), (Some("new"), 1));
     }
 }

@@ -11,7 +11,7 @@ pub(super) const SCHEMA: [&str; 5] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
-        last_message_at INTEGER, created_at INTEGER NOT NULL)",
+        last_message_at INTEGER, created_at INTEGER NOT NULL, revision INTEGER NOT NULL DEFAULT 0)",
     "CREATE TABLE IF NOT EXISTS messages (
         id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
         client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
@@ -24,6 +24,12 @@ pub(super) const SCHEMA: [&str; 5] = [
     // older version created it.
     "DROP INDEX IF EXISTS chats_activity",
 ];
+
+/// Whether `chats` has its `revision` column, and the statement adding it where it has not.
+pub(super) const HAS_REVISION: &str =
+    "SELECT EXISTS (SELECT 1 FROM pragma_table_info('chats') WHERE name = 'revision')";
+pub(super) const ADD_REVISION: &str =
+    "ALTER TABLE chats ADD COLUMN revision INTEGER NOT NULL DEFAULT 0";
 
 pub(super) fn err(e: sqlx::Error) -> StoreError {
     match &e {
@@ -73,6 +79,7 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
         created_at: from_ms(r.try_get("created_at").map_err(g)?),
+        revision: u64::try_from(r.try_get::<i64, _>("revision").map_err(g)?).unwrap_or(0),
     })
 }
 
