@@ -63,6 +63,28 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     await page.getByTestId('chat-view').waitFor();
   }
 
+  /**
+   * Routes the page's Socket.IO WebSocket through the test, which can drop the next
+   * `chat_changed` the server sends it (as a change made on another instance can fail to come
+   * before the next one). `dropNextChatChange()` arms it and resolves with the dropped frame.
+   */
+  async function routeChatChanges(page) {
+    let armed = null;
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => {
+        if (armed && typeof frame === 'string' && frame.startsWith('42["chat_changed"')) {
+          armed(frame);
+          armed = null;
+          return;
+        }
+        ws.send(frame);
+      });
+      ws.onMessage((frame) => server.send(frame));
+    });
+    return { dropNextChatChange: () => new Promise((resolve) => (armed = resolve)) };
+  }
+
   async function send(page, text) {
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
@@ -152,8 +174,9 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     const e = await newPage({ width: 1280, height: 800 });
     const f = await newPage({ width: 375, height: 740 });
     const step = stepper(t.name, { e: e.page, f: f.page });
+    const erinsSocket = await routeChatChanges(e.page);
     try {
-      await step('signup-e', () => signUp(e.page, 'erin'));
+      const erin = await step('signup-e', () => signUp(e.page, 'erin'));
       const frank = await step('signup-f', () => signUp(f.page, 'frank'));
       const groupId = await step('e-creates-group', async () => {
         await e.page.getByTestId('new-group').click();
@@ -212,6 +235,24 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByTestId('load-older').waitFor({ state: 'hidden' });
         const first = await f.page.getByTestId('message-body').first().textContent();
         assert.match(first, /: Chapter 1$/);
+      });
+      await step('e-mends-a-missed-change', async () => {
+        // Erin (as admin, over REST) renames the group, and her page misses that change; then
+        // she removes Frank. Her page sees the gap in the chat's revisions and fetches the chat:
+        // applying the second change alone would leave the old name.
+        const login = (who) => api(system.url, '/api/auth/login', { method: 'POST', body: { login: who.username, password: PASSWORD } });
+        const [{ accessToken: token }, { user: frankUser }] = await Promise.all([login(erin), login(frank)]);
+        const missed = erinsSocket.dropNextChatChange();
+        await api(system.url, `/api/chats/${groupId}`, { method: 'PATCH', body: { name: 'Readers' }, token });
+        assert.match(await missed, /"name":"Readers"/);
+        await api(system.url, `/api/chats/${groupId}/members/${frankUser.id}`, { method: 'DELETE', token });
+        await e.page.getByText('1 members').waitFor();
+        await e.page.locator('.chat-title').filter({ hasText: 'Readers' }).waitFor();
+      });
+      await step('f-drops-the-chat-he-was-removed-from', async () => {
+        await f.page.getByRole('link', { name: 'Back to chats' }).click();
+        await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
+        await f.page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`).waitFor({ state: 'detached' });
       });
     } finally {
       await e.context.close();
