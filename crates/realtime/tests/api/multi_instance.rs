@@ -154,6 +154,18 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
     assert_eq!(code(&answer), "not_a_member", "{answer}");
     let welcome = sn.ack("send_message", send("hello")).await;
     assert!(ok(&welcome), "the added member may send at once: {welcome}");
+
+    // The sockets on instance two heard of both changes made on instance one: the newcomer got
+    // the chat whole, the member the change alone, and then each their removal's change.
+    let whole = sn.next("chat_updated").await;
+    assert_eq!(whole["chat"]["revision"], 1);
+    assert_eq!(
+        sm.next("chat_changed").await,
+        json!({"chatId": id, "revision": 1, "added": [newcomer.id]})
+    );
+    let removal = json!({"chatId": id, "revision": 2, "removed": [m.id]});
+    assert_eq!(sm.next("chat_changed").await, removal);
+    assert_eq!(sn.next("chat_changed").await, removal);
 }
 
 /// A dropped Redis connection (a restart, a network blip) must not end fan-out between
