@@ -63,7 +63,7 @@ pub async fn metrics() -> Response {
     }
 }
 
-/// The router serving [`metrics`].
+/// The router serving [`metrics()`].
 pub fn metrics_route() -> Router {
     Router::new().route("/metrics", get(metrics))
 }

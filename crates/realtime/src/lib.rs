@@ -4,11 +4,14 @@
 //! - [`ports`]: the traits the domain needs (`ChatStore`, `Fanout`; short-lived state uses
 //!   `common::kv::Kv`);
 //! - [`adapters`]: `ChatStore` on MongoDB and on embedded SQLite;
+//! - `coalesce`: reads by key merged into one fetch per batch (the stores' chat reads, the domain's
+//!   contacts);
 //! - [`http`] (REST `/api/chats…`) and [`socket`] (Socket.IO events) — the transports;
 //! - [`app`]: `Application::build` wires it all from [`config::Config`].
 
 pub mod adapters;
 pub mod app;
+pub(crate) mod coalesce;
 pub mod config;
 pub mod domain;
 pub mod http;

@@ -424,7 +424,7 @@ where
     /// If the internal chan is full, the function will return a [`TrySendError::Full`] error.
     /// If the socket is closed, the function will return a [`TrySendError::Closed`] error.
     ///
-    /// A full buffer also closes the session (Batiyoun patch, see [`Socket::on_full`]).
+    /// A full buffer also closes the session (Batiyoun patch, see `Socket::on_full`).
     #[inline]
     pub fn reserve(&self) -> Result<Permit<'_>, TrySendError<()>> {
         let permit = self.queue.try_reserve().inspect_err(|e| self.on_full(e))?;

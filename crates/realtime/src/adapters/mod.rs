@@ -1,7 +1,6 @@
 //! `ChatStore` adapters: MongoDB (production) and SQLite (the embedded default).
 
 pub mod chat_cache;
-pub(crate) mod coalesce;
 pub mod deadline;
 pub mod mongo;
 pub mod sqlite;

@@ -10,11 +10,11 @@ use common::{ApiError, ErrorCode};
 
 use super::passcode::{hash_passcode, verify_passcode};
 use super::{chat_not_found, direct_chat_id, new_object_id, normalize_id, not_a_member};
-use crate::adapters::coalesce::{Fetch, Loader};
+use crate::coalesce::{Fetch, Loader};
 use crate::ports::{ChatRecord, ChatStore, StoreError, StoreResult};
 
 /// The chats of users whose contacts are asked for together, read in ONE store query
-/// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`adapters::coalesce`). Presence
+/// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`coalesce`). Presence
 /// reads a user's contacts for every new socket's snapshot, and sockets come in storms: an
 /// instance restarting, a load balancer or a network blip brings back thousands within a second.
 /// One query each kept the store busy for seconds after the storm (10k connects on the Mongo-wire
@@ -390,7 +390,7 @@ impl ChatService {
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
     /// in the order of their chats. Read together with the other users' asked for meanwhile
-    /// ([`UserChats`]).
+    /// (`UserChats`).
     pub async fn contacts(&self, user: &str) -> Result<Vec<String>, ApiError> {
         let chats = self
             .user_chats

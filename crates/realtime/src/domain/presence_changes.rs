@@ -31,7 +31,7 @@ pub type Change = Option<DateTime<Utc>>;
 const REMEMBERED_ROUNDS: u64 = 16;
 
 /// The changes of this instance's users since the last round, newest per user, and which users
-/// the last [`REMEMBERED_ROUNDS`] rounds took (until the rounds go quiet).
+/// the last `REMEMBERED_ROUNDS` rounds took (until the rounds go quiet).
 #[derive(Default)]
 pub struct PresenceChanges {
     queue: Mutex<Queue>,
@@ -110,7 +110,7 @@ impl PresenceChanges {
 
     /// `users` without those a round of this instance has told or will tell a socket that joined
     /// its room when [`PresenceChanges::rounds`] was `since`: the users queued, and those taken
-    /// by a round after that (as far as the last [`REMEMBERED_ROUNDS`] go).
+    /// by a round after that (as far as the last `REMEMBERED_ROUNDS` go).
     pub fn unannounced(&self, mut users: Vec<String>, since: u64) -> Vec<String> {
         let queue = self.queue();
         users.retain(|u| {

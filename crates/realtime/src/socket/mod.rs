@@ -145,7 +145,7 @@ async fn dispatch<A: Adapter>(
     }
 }
 
-/// The connect handler. All set-up happens in [`authenticate`] (see [`register`]), so by the time
+/// The connect handler. All set-up happens in [`authenticate`] (see `register`), so by the time
 /// the client sees its CONNECT answer, its handlers, rooms and presence are in place. What is
 /// left is the presence snapshot: socketioxide sends the CONNECT answer only after the
 /// middleware, and an event must not precede it.

@@ -7,7 +7,7 @@
 //! instances published meanwhile is lost here, and what this one could not publish is lost there,
 //! while every socket stays connected and has no reason to `sync`.
 //!
-//! So [`emit`](super::emit) falls back to this instance's sockets when the adapter fails, and
+//! So `emit` (in `socket`) falls back to this instance's sockets when the adapter fails, and
 //! goes to them directly while fan-out is known to be out, not waiting for each publish to fail.
 //! Once Redis answers again, every socket on every instance is sent `resync`, and the client
 //! catches up as after a reconnect.

@@ -3,7 +3,7 @@
 //!
 //! argon2id with m = 19 MiB, t = 2, p = 1 (the OWASP minimum). Hashing is CPU- and memory-heavy,
 //! so it runs on dedicated low-priority threads, one per core, each reusing its working memory
-//! ([`pool`]): a login storm queues there instead of starving the async workers that serve every
+//! (`pool`): a login storm queues there instead of starving the async workers that serve every
 //! other request, and costs the hashes and little else.
 
 mod argon;

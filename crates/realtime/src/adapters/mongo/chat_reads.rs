@@ -1,4 +1,4 @@
-//! The MongoDB fetch behind coalesced chat reads (`adapters::coalesce`): ONE
+//! The MongoDB fetch behind coalesced chat reads (`coalesce`): ONE
 //! `find({_id: {$in: [...]}})` per batch of concurrent reads.
 
 use std::collections::HashMap;
@@ -10,8 +10,8 @@ use futures::TryStreamExt;
 use mongodb::Collection;
 
 use super::documents::{chat_from, err};
-use crate::adapters::coalesce::Fetch;
 use crate::adapters::deadline::within;
+use crate::coalesce::Fetch;
 use crate::ports::{ChatRecord, StoreResult};
 
 /// The `chats` collection, and how long one fetch may take (see `adapters::deadline`).

@@ -27,7 +27,7 @@ mod group_commit;
 
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
-use crate::adapters::coalesce::Loader;
+use crate::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
 /// How many chats' newest messages `last_messages` reads at once.

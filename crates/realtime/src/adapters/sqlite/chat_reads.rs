@@ -1,4 +1,4 @@
-//! The SQLite fetch behind coalesced chat reads (`adapters::coalesce`): on its own connection,
+//! The SQLite fetch behind coalesced chat reads (`coalesce`): on its own connection,
 //! ONE `SELECT … WHERE id IN (…)` per batch of concurrent reads (the ids as one JSON array: one
 //! cached statement whatever the batch size). One query per read meant, per send, a hand-off to
 //! a connection's worker thread and back.
@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::connection::OwnConnection;
 use super::rows::{chat_from_row, err, json};
-use crate::adapters::coalesce::Fetch;
+use crate::coalesce::Fetch;
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
 pub(super) struct ChatFetch(pub OwnConnection);

@@ -30,7 +30,7 @@ use rows::{
     parse,
 };
 
-use crate::adapters::coalesce::Loader;
+use crate::coalesce::Loader;
 use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
 
 pub struct SqliteStore {
