@@ -203,7 +203,7 @@ function applyChatChange(e: ChatChangedEvent): void {
     ...chat,
     name: e.name ?? chat.name,
     participants,
-    admins: chat.admins.filter((p) => !removed.has(p)),
+    admins: e.admins ?? chat.admins.filter((p) => !removed.has(p)),
     revision: e.revision,
   };
   state.chats.set(next.id, next);

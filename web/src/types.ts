@@ -125,5 +125,7 @@ export interface ChatChangedEvent {
   name?: string;
   added?: string[];
   removed?: string[];
+  /** The admins, when this change set them (the last admin left: the longest-standing member). */
+  admins?: string[];
   deleted?: boolean;
 }

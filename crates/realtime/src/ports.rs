@@ -123,6 +123,11 @@ pub trait ChatStore: Send + Sync + 'static {
     -> StoreResult<Option<ChatRecord>>;
     /// Removes a user from participants and admins; the chat as it is now.
     async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>>;
+    /// Gives a group without admins one: its first participant (the longest-standing member)
+    /// becomes its admin, a change counted in its `revision`. The chat as it is then; `None` when
+    /// nothing changed (not a group, an admin already, no members, or no such chat). Never
+    /// overwrites a concurrent change: the condition is checked in the write.
+    async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -355,7 +355,8 @@ pub struct ChatUpdatedEvent {
 /// chat not held, means a change was not received (events of changes made on different server
 /// instances can cross): fetch the chat (`GET /api/chats/{id}`; `403`/`404`: drop it). `added`
 /// joins the participants (those already there stay once); `removed` leaves the participants and
-/// the admins; a client that finds its own user in `removed`, or `deleted`, drops the chat.
+/// the admins; `admins` replaces the admins; a client that finds its own user in `removed`, or
+/// `deleted`, drops the chat.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatChangedEvent {
@@ -372,6 +373,10 @@ pub struct ChatChangedEvent {
     /// Users who are no longer members (removed, or left).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<String>,
+    /// The chat's admins, when this change set them: a group whose last admin left makes its
+    /// longest-standing member admin (the change after the removal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admins: Option<Vec<String>>,
     /// The chat was deleted.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,

@@ -276,6 +276,14 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.promote_if_adminless(id).await;
+        if matches!(chat, Ok(Some(_))) {
+            self.changed(id).await;
+        }
+        chat
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await
     }

@@ -97,6 +97,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.remove_participant(id, user)).await
     }
 
+    async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.promote_if_adminless(id)).await
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
     }

@@ -62,8 +62,13 @@ pub enum ChatDelta {
         users: Vec<String>,
         newcomers: Vec<String>,
     },
-    /// The user was removed, or left.
-    Removed(String),
+    /// `user` was removed, or left, at `revision`. When they were its last admin, the group's
+    /// longest-standing member became admin (`promoted`, the chat's revision after that).
+    Removed {
+        user: String,
+        revision: u64,
+        promoted: Option<String>,
+    },
     Deleted,
 }
 
@@ -339,7 +344,34 @@ impl ChatService {
             .remove_participant(&chat.id, &target)
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange::new(chat, ChatDelta::Removed(target)))
+        let revision = chat.revision;
+        let (chat, promoted) = self.keep_an_admin(chat).await;
+        let delta = ChatDelta::Removed {
+            user: target,
+            revision,
+            promoted,
+        };
+        Ok(ChatChange::new(chat, delta))
+    }
+
+    /// A group whose last admin left gets one (the longest-standing member), as WhatsApp does:
+    /// else nobody could rename it, add or remove members or delete it any more. The removal stands either way:
+    /// a store failing here leaves the group without an admin until the next removal (logged).
+    async fn keep_an_admin(&self, chat: ChatRecord) -> (ChatRecord, Option<String>) {
+        if chat.kind != ChatType::Group || !chat.admins.is_empty() || chat.participants.is_empty() {
+            return (chat, None);
+        }
+        match self.store.promote_if_adminless(&chat.id).await {
+            Ok(Some(promoted)) => {
+                let admin = promoted.admins.first().cloned();
+                (promoted, admin)
+            }
+            Ok(None) => (chat, None),
+            Err(e) => {
+                tracing::warn!(error = ?e, chat = %chat.id, "a group left without an admin");
+                (chat, None)
+            }
+        }
     }
 
     /// Joins a passcode-protected group.
@@ -530,6 +562,9 @@ mod tests {
             user: &str,
         ) -> StoreResult<Option<ChatRecord>> {
             self.inner.remove_participant(id, user).await
+        }
+        async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+            self.inner.promote_if_adminless(id).await
         }
         async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
             self.inner.insert_message(msg).await

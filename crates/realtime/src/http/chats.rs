@@ -42,6 +42,7 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         name: None,
         added: vec![],
         removed: vec![],
+        admins: None,
         deleted: false,
     };
     match &change.delta {
@@ -68,15 +69,27 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
             tell_change(state, &had, &added).await;
             tell_whole(state, newcomers, &chat).await;
         }
-        ChatDelta::Removed(user) => {
+        ChatDelta::Removed {
+            user,
+            revision,
+            promoted,
+        } => {
             state.fanout.leave_chat_room(user, &record.id).await;
             let mut told = record.participants.clone();
             told.push(user.clone());
             let removed = ChatChangedEvent {
+                revision: *revision,
                 removed: vec![user.clone()],
-                ..changed
+                ..changed.clone()
             };
             tell_change(state, &told, &removed).await;
+            if promoted.is_some() {
+                let promoted = ChatChangedEvent {
+                    admins: Some(record.admins.clone()),
+                    ..changed
+                };
+                tell_change(state, &record.participants, &promoted).await;
+            }
         }
         ChatDelta::Deleted => {
             for user in &record.participants {
@@ -277,6 +290,7 @@ pub async fn add_members(
 }
 
 /// Removes a member from a group: an admin removes anyone, a member removes themself (leaves).
+/// When the last admin goes, the longest-standing member becomes admin.
 #[utoipa::path(
     delete,
     path = "/api/chats/{id}/members/{user_id}",

@@ -11,6 +11,7 @@ on_both_backends!(
     a_non_member_cannot_join_send_read_or_fetch_history,
     invalid_events_are_refused_with_validation_failed,
     groups_are_administered_by_admins_and_members_hear_about_changes,
+    the_last_admin_leaving_makes_the_longest_standing_member_admin,
     a_passcode_group_is_joined_with_the_right_passcode_only,
     rest_requires_a_valid_bearer_token,
 );
@@ -221,6 +222,61 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
             .await
             .is_none(),
         "a member who left hears no more of it"
+    );
+}
+
+async fn the_last_admin_leaving_makes_the_longest_standing_member_admin(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (admin, first, second) = (User::new(), User::new(), User::new());
+    let group = app.group(&admin, "Heirs", &[&first, &second]).await;
+    let id = group["id"].as_str().expect("id").to_owned();
+    let (s1, s2) = (app.socket(&first).await, app.socket(&second).await);
+
+    let leave = app
+        .delete(&admin, &format!("/api/chats/{id}/members/{}", admin.id))
+        .await;
+    assert_eq!(leave.status(), 200);
+    for s in [&s1, &s2] {
+        assert_eq!(
+            s.next("chat_changed").await,
+            json!({"chatId": id, "revision": 1, "removed": [admin.id]})
+        );
+        assert_eq!(
+            s.next("chat_changed").await,
+            json!({"chatId": id, "revision": 2, "admins": [first.id]})
+        );
+    }
+    let chat = app.get_json(&first, &format!("/api/chats/{id}")).await;
+    assert_eq!(
+        (&chat["admins"], &chat["revision"]),
+        (&json!([first.id]), &json!(2))
+    );
+    let rename = app
+        .http
+        .patch(app.url(&format!("/api/chats/{id}")))
+        .bearer_auth(app.auth.token(&first))
+        .json(&json!({"name": "Ours now"}))
+        .send()
+        .await
+        .expect("PATCH");
+    assert_eq!(rename.status(), 200, "the new admin administers it");
+
+    // A member who is not the last admin leaving changes no admin.
+    let leave = app
+        .delete(&second, &format!("/api/chats/{id}/members/{}", second.id))
+        .await;
+    assert_eq!(leave.status(), 200);
+    assert_eq!(s1.next("chat_changed").await["revision"], 3);
+    assert_eq!(
+        s1.next("chat_changed").await,
+        json!({"chatId": id, "revision": 4, "removed": [second.id]})
+    );
+    assert!(
+        s1.try_next("chat_changed", Duration::from_millis(300))
+            .await
+            .is_none()
     );
 }
 

@@ -53,6 +53,7 @@ contract!(
     chats_round_trip_and_duplicate_ids_are_refused,
     the_chats_of_any_of_several_users_come_each_once,
     membership_changes_are_persisted,
+    a_group_without_admins_gets_its_longest_standing_member,
     messages_insert_idempotently_and_page_in_id_order,
     receipts_and_unread_counts_follow_reads,
     deleting_a_chat_deletes_its_messages,
@@ -190,6 +191,40 @@ async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
     assert_eq!(stored.participants, vec![b, c]);
     assert_eq!(stored.revision, 3);
     assert!(store.chats_of(&a).await.expect("list").is_empty());
+}
+
+async fn a_group_without_admins_gets_its_longest_standing_member(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let promote = || store.promote_if_adminless(&g.id);
+    assert_eq!(promote().await.expect("promote"), None, "it has an admin");
+    let left = store.remove_participant(&g.id, &a).await.expect("remove");
+    assert_eq!(left.map(|c| (c.admins, c.revision)), Some((vec![], 1)));
+    let promoted = promote().await.expect("promote").expect("promoted");
+    assert_eq!((promoted.admins, promoted.revision), (vec![b.clone()], 2));
+    assert_eq!(promote().await.expect("promote"), None, "once");
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!((stored.admins, stored.revision), (vec![b], 2));
+
+    let direct = chat(ChatType::Direct, vec![user(), user()]);
+    store.insert_chat(&direct).await.expect("insert");
+    let untouched = store.promote_if_adminless(&direct.id).await;
+    assert_eq!(
+        untouched.expect("promote"),
+        None,
+        "direct chats have no admins"
+    );
+    let lone = chat(ChatType::Group, vec![c.clone()]);
+    store.insert_chat(&lone).await.expect("insert");
+    store
+        .remove_participant(&lone.id, &c)
+        .await
+        .expect("remove");
+    let empty = store.promote_if_adminless(&lone.id).await;
+    assert_eq!(empty.expect("promote"), None, "nobody to promote");
+    let gone = store.promote_if_adminless(&new_object_id()).await;
+    assert_eq!(gone.expect("promote"), None);
 }
 
 async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {

@@ -33,6 +33,10 @@ use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, Stor
 /// How many chats' newest messages `last_messages` reads at once.
 const LAST_MESSAGE_READS: usize = 16;
 
+/// How many times `promote_if_adminless` reads the chat again when a concurrent change made its
+/// conditional write match nothing (each retry means another change landed in between).
+const PROMOTION_TRIES: usize = 8;
+
 /// Collection names.
 const CHATS: &str = "chats";
 const MESSAGES: &str = "messages";
@@ -277,6 +281,38 @@ impl ChatStore for MongoStore {
     async fn remove_participant(&self, id: &str, user: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_chat(id, doc! {"$pull": {"participants": user, "admins": user}})
             .await
+    }
+
+    async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let Some(oid) = oid(id) else { return Ok(None) };
+        // Read, then write on the condition that the chat still has no admin and the one chosen
+        // is still a member; a concurrent change makes the write match nothing, and the chat is
+        // looked at again.
+        for _ in 0..PROMOTION_TRIES {
+            let Some(d) = self.chats.find_one(doc! {"_id": oid}).await.map_err(err)? else {
+                return Ok(None);
+            };
+            let chat = chat_from(&d)?;
+            let first = chat.participants.first().filter(|_| chat.admins.is_empty());
+            let Some(first) = first.filter(|_| chat.kind == ChatType::Group) else {
+                return Ok(None);
+            };
+            let promoted = self
+                .chats
+                .find_one_and_update(
+                    doc! {"_id": oid, "type": "group", "admins": {"$size": 0}, "participants": first},
+                    doc! {"$set": {"admins": [first]}, "$inc": {"revision": 1_i64}},
+                )
+                .return_document(ReturnDocument::After)
+                .await
+                .map_err(err)?;
+            if let Some(d) = promoted {
+                return chat_from(&d).map(Some);
+            }
+        }
+        Err(StoreError::Other(
+            "the chat kept changing while an admin was chosen".into(),
+        ))
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

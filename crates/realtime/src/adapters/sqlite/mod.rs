@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use common::contracts::chat::Message;
+use common::contracts::chat::{ChatType, Message};
 use sqlx::Row;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -83,16 +83,20 @@ impl SqliteStore {
         })
     }
 
+    /// Changes the chat with `f` and writes it, counting the change, unless `f` says there is
+    /// nothing to change (`false`: `None`). Writes are serialised, so `f` sees the chat as stored.
     async fn update_lists(
         &self,
         id: &str,
-        f: impl FnOnce(&mut ChatRecord),
+        f: impl FnOnce(&mut ChatRecord) -> bool,
     ) -> StoreResult<Option<ChatRecord>> {
         let _guard = self.write.lock().await;
         let Some(mut chat) = self.get_chat(id).await? else {
             return Ok(None);
         };
-        f(&mut chat);
+        if !f(&mut chat) {
+            return Ok(None);
+        }
         let revision: i64 = sqlx::query_scalar(
             "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, revision = revision + 1
              WHERE id = ?4 RETURNING revision",
@@ -192,8 +196,11 @@ impl ChatStore for SqliteStore {
     }
 
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-        self.update_lists(id, |c| c.name = Some(name.to_owned()))
-            .await
+        self.update_lists(id, |c| {
+            c.name = Some(name.to_owned());
+            true
+        })
+        .await
     }
 
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
@@ -224,6 +231,7 @@ impl ChatStore for SqliteStore {
                     c.participants.push(u.clone());
                 }
             }
+            true
         })
         .await
     }
@@ -232,6 +240,21 @@ impl ChatStore for SqliteStore {
         self.update_lists(id, |c| {
             c.participants.retain(|p| p != user);
             c.admins.retain(|p| p != user);
+            true
+        })
+        .await
+    }
+
+    async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            let first = c.participants.first().filter(|_| c.admins.is_empty());
+            match first {
+                Some(first) if c.kind == ChatType::Group => {
+                    c.admins = vec![first.clone()];
+                    true
+                }
+                _ => false,
+            }
         })
         .await
     }
