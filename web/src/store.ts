@@ -186,9 +186,14 @@ function removeChat(chatId: string): void {
  */
 function applyChatChange(e: ChatChangedEvent): void {
   const chat = state.chats.get(e.chatId);
+  // A deletion is final, whatever its revision.
+  if (e.deleted) {
+    if (chat) removeChat(e.chatId);
+    return;
+  }
   const held = chat?.revision ?? -1;
   if (chat && e.revision <= held) return;
-  if (e.deleted || (state.me && e.removed?.includes(state.me.id))) {
+  if (state.me && e.removed?.includes(state.me.id)) {
     if (chat) removeChat(e.chatId);
     return;
   }

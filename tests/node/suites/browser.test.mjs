@@ -236,12 +236,14 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         const first = await f.page.getByTestId('message-body').first().textContent();
         assert.match(first, /: Chapter 1$/);
       });
+      let token;
       await step('e-mends-a-missed-change', async () => {
         // Erin (as admin, over REST) renames the group, and her page misses that change; then
         // she removes Frank. Her page sees the gap in the chat's revisions and fetches the chat:
         // applying the second change alone would leave the old name.
         const login = (who) => api(system.url, '/api/auth/login', { method: 'POST', body: { login: who.username, password: PASSWORD } });
-        const [{ accessToken: token }, { user: frankUser }] = await Promise.all([login(erin), login(frank)]);
+        const [{ accessToken }, { user: frankUser }] = await Promise.all([login(erin), login(frank)]);
+        token = accessToken;
         const missed = erinsSocket.dropNextChatChange();
         await api(system.url, `/api/chats/${groupId}`, { method: 'PATCH', body: { name: 'Readers' }, token });
         assert.match(await missed, /"name":"Readers"/);
@@ -253,6 +255,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByRole('link', { name: 'Back to chats' }).click();
         await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
         await f.page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`).waitFor({ state: 'detached' });
+      });
+      await step('e-drops-the-deleted-group', async () => {
+        await e.page.getByRole('link', { name: 'Back to chats' }).click();
+        const item = e.page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`);
+        await item.waitFor();
+        await api(system.url, `/api/chats/${groupId}`, { method: 'DELETE', token });
+        await item.waitFor({ state: 'detached' });
       });
     } finally {
       await e.context.close();

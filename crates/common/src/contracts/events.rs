@@ -355,8 +355,9 @@ pub struct ChatUpdatedEvent {
 /// chat not held, means a change was not received (events of changes made on different server
 /// instances can cross): fetch the chat (`GET /api/chats/{id}`; `403`/`404`: drop it). `added`
 /// joins the participants (those already there stay once); `removed` leaves the participants and
-/// the admins; `admins` replaces the admins; a client that finds its own user in `removed`, or
-/// `deleted`, drops the chat.
+/// the admins; `admins` replaces the admins; a client that finds its own user in `removed` drops
+/// the chat. `deleted` drops it whatever the revision (the revision of a deletion is one more than
+/// the instance that deleted it knew, which may be behind).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChatChangedEvent {
@@ -377,7 +378,7 @@ pub struct ChatChangedEvent {
     /// longest-standing member admin (the change after the removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admins: Option<Vec<String>>,
-    /// The chat was deleted.
+    /// The chat was deleted: drop it, whatever the revision.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }

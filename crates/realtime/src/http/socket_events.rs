@@ -133,10 +133,11 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::CHAT_CHANGED,
         payload: "ChatChangedEvent",
-        when: "A chat the receiver had was renamed, gained or lost members, or was deleted: \
-               the change alone, numbered by the chat's `revision`. Apply it when it is one \
-               more than the held chat's, ignore it when not more; fetch the chat on any other \
-               gap. A removed member (own id in `removed`) or `deleted: true` drops the chat.",
+        when: "A chat the receiver had was renamed, gained or lost members or admins, or was \
+               deleted: the change alone, numbered by the chat's `revision`. Apply it when it \
+               is one more than the held chat's, ignore it when not more; fetch the chat on any \
+               other gap. A removed member (own id in `removed`) drops the chat; `deleted: true` \
+               drops it whatever its revision.",
     },
     ServerEvent {
         name: server::RESYNC,
