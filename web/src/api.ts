@@ -172,6 +172,12 @@ export const chats = {
     request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),
   join: (chatId: string, passcode: string) =>
     request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join`, { passcode }),
+  rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}`, { name }),
+  addMembers: (chatId: string, userIds: string[]) =>
+    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/members`, { userIds }),
+  /** An admin removes a member, or a member removes themself (leaves). */
+  removeMember: (chatId: string, userId: string) =>
+    request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}`),
   messages: (chatId: string, before?: string, limit = 30) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before) q.set('before', before);

@@ -172,9 +172,11 @@ export function upsertChat(chat: Chat): void {
   emit('chats');
 }
 
-function removeChat(chatId: string): void {
+export function removeChat(chatId: string): void {
   state.chats.delete(chatId);
   state.messages.delete(chatId);
+  // Added back later, the chat's history is paged again from the start.
+  state.history.delete(chatId);
   db.deleteChat(chatId).catch(() => {});
   emit('chats');
 }

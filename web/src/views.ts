@@ -3,7 +3,7 @@ import { ApiError, auth, chats as chatsApi, describeError, users as usersApi } f
 import { announce, errorBox, field, formatTime, h } from './dom';
 import { MAX_PLAINTEXT_CHARS } from './events';
 import * as store from './store';
-import type { PublicProfile, User } from './types';
+import type { Chat, PublicProfile, User } from './types';
 
 export interface View {
   el: HTMLElement;
@@ -432,11 +432,92 @@ const STATUS_TEXT: Record<ReturnType<typeof store.statusOf>, [string, string]> =
   failed: ['!', 'Not sent'],
 };
 
+/**
+ * A group's details: its ID, its members, and what the user may do. Built once per chat view
+ * (a re-render on every presence or chat change would wipe what is being typed); `render` updates
+ * the member list and which controls show.
+ */
+function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement; render: (chat: Chat) => void } {
+  const me = store.state.me!;
+  const err = errorBox();
+  /** Runs one change, its button (if any) busy meanwhile; a refusal is shown, not thrown. */
+  const act = async (button: HTMLButtonElement | null, work: () => Promise<void>) => {
+    err.textContent = '';
+    if (button) busy(button, true);
+    try {
+      await work();
+    } catch (e) {
+      err.textContent = describeError(e);
+    } finally {
+      if (button) busy(button, false);
+    }
+  };
+  const id = h('code', { 'data-testid': 'group-id' }, chatId);
+  const how = h('p', {});
+  const members = h('ul', { class: 'members', 'aria-label': 'Members' });
+
+  const name = field({ id: 'rename-group', label: 'Group name', attrs: { maxlength: 100 } });
+  const renameButton = h('button', { type: 'submit' }, 'Rename');
+  const rename = h('form', { class: 'inline', novalidate: true }, name.wrap, renameButton);
+  rename.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = name.input.value.trim();
+    if (!value) return;
+    void act(renameButton, async () => {
+      store.upsertChat(await chatsApi.rename(chatId, value));
+      announce(`Group renamed to ${value}`);
+    });
+  });
+  const add = userSearch(
+    (u) => {
+      store.rememberProfile(u);
+      void act(null, async () => {
+        store.upsertChat(await chatsApi.addMembers(chatId, [u.id]));
+        announce(`${u.username} added`);
+        add.input.value = '';
+        add.input.dispatchEvent(new Event('input'));
+      });
+    },
+    (u) => `add ${u.username} to the group`,
+  );
+  const admin = h('div', { class: 'admin' }, rename, h('fieldset', {}, h('legend', {}, 'Add members'), add.el));
+
+  const leave = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'leave-group' }, 'Leave group');
+  leave.addEventListener('click', () => {
+    if (!confirm('Leave this group? You will no longer receive its messages.')) return;
+    void act(leave, async () => {
+      await chatsApi.removeMember(chatId, me.id);
+      store.removeChat(chatId);
+      app.go('#/');
+    });
+  });
+
+  const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members, admin, err, leave);
+  const render = (chat: Chat) => {
+    const isAdmin = chat.admins.includes(me.id);
+    how.textContent = chat.hasPasscode ? 'Others can join with this ID and the passcode.' : 'Members are added by an admin.';
+    if (document.activeElement !== name.input) name.input.value = chat.name ?? '';
+    admin.hidden = !isAdmin;
+    members.replaceChildren(
+      ...chat.participants.map((p: string) => {
+        const who = store.displayName(p);
+        const remove =
+          isAdmin && p !== me.id
+            ? h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${who} from the group`, onclick: (ev: Event) => void act(ev.currentTarget as HTMLButtonElement, async () => store.upsertChat(await chatsApi.removeMember(chatId, p))) }, '×')
+            : '';
+        return h('li', {}, who, chat.admins.includes(p) ? ' (admin)' : '', remove);
+      }),
+    );
+  };
+  return { el, render };
+}
+
 export function chatView(app: AppActions, chatId: string): View {
   const me = store.state.me!;
   const heading = title('Chat');
   const subtitle = h('p', { class: 'subtitle', 'data-testid': 'chat-subtitle' });
-  const info = h('details', { class: 'chat-info' });
+  const group = groupDetails(app, chatId);
+  const info = group.el;
   const list = h('ol', { class: 'messages', 'data-testid': 'messages', 'aria-label': 'Messages', tabindex: 0 });
   const older = h('button', { type: 'button', class: 'link older', 'data-testid': 'load-older' }, 'Load older messages');
   const scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, older, list);
@@ -447,14 +528,18 @@ export function chatView(app: AppActions, chatId: string): View {
   const els = new Map<string, HTMLLIElement>();
   let loadingOlder = false;
 
+  let shown = false;
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
     heading.textContent = chat ? store.chatTitle(chat) : 'Chat';
     document.title = `${heading.textContent} · Batiyoun`;
     if (!chat) {
       subtitle.textContent = '';
+      // We left, were removed, or the group was deleted.
+      if (shown) app.go('#/');
       return;
     }
+    shown = true;
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
     const other = store.otherParticipant(chat);
@@ -466,12 +551,7 @@ export function chatView(app: AppActions, chatId: string): View {
       subtitle.textContent = `${chat.participants.length} members`;
     }
     if (chat.type === 'group') {
-      info.replaceChildren(
-        h('summary', {}, 'Group details'),
-        h('p', {}, 'Group ID: ', h('code', { 'data-testid': 'group-id' }, chat.id)),
-        h('p', {}, chat.hasPasscode ? 'Others can join with this ID and the passcode.' : 'Members are added by an admin.'),
-        h('ul', { class: 'members' }, ...chat.participants.map((p) => h('li', {}, store.displayName(p), chat.admins.includes(p) ? ' (admin)' : ''))),
-      );
+      group.render(chat);
       info.hidden = false;
     } else info.hidden = true;
   };
