@@ -170,7 +170,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     }
   });
 
-  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave', async (t) => {
+  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave, a new admin', async (t) => {
     const e = await newPage({ width: 1280, height: 800 });
     const f = await newPage({ width: 375, height: 740 });
     const step = stepper(t.name, { e: e.page, f: f.page });
@@ -275,12 +275,26 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await e.page.getByText('1 members').waitFor();
         await e.page.locator('.chat-title').filter({ hasText: 'Readers' }).waitFor();
       });
-      await step('e-drops-the-deleted-group', async () => {
-        await e.page.getByRole('link', { name: 'Back to chats' }).click();
-        const item = e.page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`);
-        await item.waitFor();
-        await api(system.url, `/api/chats/${groupId}`, { method: 'DELETE', token });
-        await item.waitFor({ state: 'detached' });
+      await step('e-leaves-and-f-becomes-admin', async () => {
+        // Erin adds Frank back (over REST) and leaves: the group's last admin gone, its
+        // longest-standing member, Frank, becomes admin, and his page offers the admin's tools.
+        const { user: frankUser } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
+        await api(system.url, `/api/chats/${groupId}/members`, { method: 'POST', body: { userIds: [frankUser.id] }, token });
+        await groupItem(f.page).click();
+        await f.page.getByText('Group details').click();
+        await f.page.getByRole('button', { name: 'Rename' }).waitFor({ state: 'hidden' });
+        e.page.once('dialog', (d) => void d.accept());
+        await e.page.getByTestId('leave-group').click();
+        await e.page.getByTestId('chat-list').waitFor({ state: 'attached' });
+        await groupItem(e.page).waitFor({ state: 'detached' });
+        await f.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).waitFor();
+        await f.page.getByRole('button', { name: 'Rename' }).waitFor();
+      });
+      await step('f-drops-the-deleted-group', async () => {
+        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
+        await api(system.url, `/api/chats/${groupId}`, { method: 'DELETE', token: accessToken });
+        await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
+        await groupItem(f.page).waitFor({ state: 'detached' });
       });
     } finally {
       await e.context.close();

@@ -63,7 +63,8 @@ pub enum ChatDelta {
         newcomers: Vec<String>,
     },
     /// `user` was removed, or left, at `revision`. When they were its last admin, the group's
-    /// longest-standing member became admin (`promoted`, the chat's revision after that).
+    /// longest-standing member became admin in a second change: `promoted` names them, and the
+    /// change's `chat` is as that second change left it.
     Removed {
         user: String,
         revision: u64,
