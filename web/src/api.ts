@@ -159,8 +159,13 @@ export const auth = {
 export const users = {
   search: (q: string) =>
     request<{ users: PublicProfile[] }>('GET', `/api/users/search?q=${encodeURIComponent(q)}`).then((r) => r.users),
-  get: (id: string) => request<PublicProfile>('GET', `/api/users/${encodeURIComponent(id)}`),
+  /** Up to MAX_PROFILE_IDS users' profiles in one request; unknown ids are left out. */
+  many: (ids: string[]) =>
+    request<{ users: PublicProfile[] }>('GET', `/api/users?ids=${ids.map(encodeURIComponent).join(',')}`).then((r) => r.users),
 };
+
+/** Most ids one `users.many` asks for (the server's limit). */
+export const MAX_PROFILE_IDS = 100;
 
 // --- realtime ---------------------------------------------------------------------------------
 

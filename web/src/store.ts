@@ -1,6 +1,6 @@
 // Client state, the socket, the outbox and resync. Views subscribe to topics and re-render.
 import { io, type Socket } from 'socket.io-client';
-import { ApiError, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
+import { ApiError, MAX_PROFILE_IDS, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
@@ -126,25 +126,28 @@ export function otherParticipant(chat: Chat): string | undefined {
 }
 
 const profileFetches = new Map<string, Promise<void>>();
+/**
+ * Fetches the profiles we lack, up to MAX_PROFILE_IDS per request: a group of 1,000 members is
+ * 10 requests, not 1,000. A profile already being fetched is waited for, not asked again.
+ */
 async function ensureProfiles(ids: string[]): Promise<void> {
   const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
-  await Promise.all(
-    missing.map((id) => {
-      let p = profileFetches.get(id);
-      if (!p) {
-        p = usersApi
-          .get(id)
-          .then(async (prof) => {
-            state.profiles.set(id, prof);
-            await db.putProfiles([prof]);
-          })
-          .catch(() => {})
-          .finally(() => profileFetches.delete(id));
-        profileFetches.set(id, p);
-      }
-      return p;
-    }),
-  );
+  const fresh = missing.filter((id) => !profileFetches.has(id));
+  for (let i = 0; i < fresh.length; i += MAX_PROFILE_IDS) {
+    const batch = fresh.slice(i, i + MAX_PROFILE_IDS);
+    const fetched = usersApi
+      .many(batch)
+      .then(async (profiles) => {
+        for (const p of profiles) state.profiles.set(p.id, p);
+        await db.putProfiles(profiles);
+      })
+      .catch(() => {})
+      .finally(() => {
+        for (const id of batch) profileFetches.delete(id);
+      });
+    for (const id of batch) profileFetches.set(id, fetched);
+  }
+  await Promise.all(missing.map((id) => profileFetches.get(id)));
   if (missing.length) emit('chats');
 }
 

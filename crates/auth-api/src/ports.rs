@@ -59,6 +59,8 @@ pub trait UserStore: Send + Sync + 'static {
     /// Inserts a user; a duplicate email or username is reported as such.
     async fn create_user(&self, user: NewUser) -> StoreResult<UserRecord>;
     async fn find_by_id(&self, id: Uuid) -> StoreResult<Option<UserRecord>>;
+    /// The users with these ids, in no particular order; unknown ids are left out.
+    async fn find_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<UserRecord>>;
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn find_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
     async fn mark_verified(&self, id: Uuid) -> StoreResult<()>;

@@ -74,6 +74,14 @@ impl UserStore for PostgresStore {
             .map_err(store_error)
     }
 
+    async fn find_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<UserRecord>> {
+        sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id = ANY($1)")
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>> {
         sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE email = $1")
             .bind(email)

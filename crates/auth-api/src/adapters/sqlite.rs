@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::{QueryBuilder, SqlitePool};
 use uuid::Uuid;
 
 use super::{SQLITE_MIGRATIONS, like_prefix, migrator, store_error};
@@ -84,6 +84,26 @@ impl UserStore for SqliteStore {
         sqlx::query_as("SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id = ?1")
             .bind(id)
             .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn find_by_ids(&self, ids: &[Uuid]) -> StoreResult<Vec<UserRecord>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Ids are 16-byte blobs here: one bound parameter each (at most `MAX_PROFILE_IDS`).
+        let mut query = QueryBuilder::new(
+            "SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id IN (",
+        );
+        let mut each = query.separated(", ");
+        for id in ids {
+            each.push_bind(*id);
+        }
+        query.push(")");
+        query
+            .build_query_as()
+            .fetch_all(&self.pool)
             .await
             .map_err(store_error)
     }

@@ -1,6 +1,6 @@
 //! Reading accounts: the caller's own account, public profiles and username search.
 
-use common::contracts::auth::PublicProfile;
+use common::contracts::auth::{MAX_PROFILE_IDS, PublicProfile};
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
@@ -30,6 +30,29 @@ pub fn parse_id(id: &str) -> Result<Uuid, ApiError> {
 impl AuthService {
     pub async fn user(&self, id: Uuid) -> Result<UserRecord, ApiError> {
         self.store.find_by_id(id).await?.ok_or_else(not_found)
+    }
+
+    /// The public profiles of the users `ids` (comma-separated UUIDs, 1-100) names; unknown ids
+    /// are left out, and the order is not the request's.
+    pub async fn profiles(&self, ids: &str) -> Result<Vec<PublicProfile>, ApiError> {
+        let invalid = || {
+            ApiError::field(
+                "ids",
+                format!("must be 1-{MAX_PROFILE_IDS} user ids, comma-separated"),
+            )
+        };
+        let mut wanted: Vec<Uuid> = Vec::new();
+        for id in ids.split(',').map(str::trim) {
+            let id: Uuid = id.parse().map_err(|_| invalid())?;
+            if !wanted.contains(&id) {
+                wanted.push(id);
+            }
+        }
+        if wanted.len() > MAX_PROFILE_IDS {
+            return Err(invalid());
+        }
+        let users = self.store.find_by_ids(&wanted).await?;
+        Ok(users.iter().map(to_profile).collect())
     }
 
     /// Users whose username starts with `q` (lower-cased; only username characters allowed).

@@ -79,6 +79,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(google_routes::start))
         .routes(routes!(google_routes::callback))
         .routes(routes!(users_routes::search))
+        .routes(routes!(users_routes::profiles))
         .routes(routes!(users_routes::put_key))
         .routes(routes!(users_routes::profile))
         .routes(routes!(users_routes::get_key))

@@ -3,7 +3,9 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use common::ApiError;
-use common::contracts::auth::{PublicKeyBody, PublicProfile, UserSearchQuery, UserSearchResponse};
+use common::contracts::auth::{
+    PublicKeyBody, PublicProfile, UserProfilesQuery, UserSearchQuery, UserSearchResponse,
+};
 use common::error::ErrorResponse;
 
 use super::AppState;
@@ -31,6 +33,31 @@ pub async fn search(
 ) -> Result<Json<UserSearchResponse>, ApiError> {
     let Query(q) = query.map_err(|_| ApiError::field("q", "is required"))?;
     let users = state.auth.search(&q.q).await?;
+    Ok(Json(UserSearchResponse { users }))
+}
+
+/// `GET /api/users?ids=`: several users' public profiles at once (signed-in users only, like
+/// search). Unknown ids are left out.
+#[utoipa::path(
+    get,
+    path = "/api/users",
+    tag = "users",
+    params(UserProfilesQuery),
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The profiles of those of the users that exist, in no particular order", body = UserSearchResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `ids` is missing, not UUIDs, or more than 100", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn profiles(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    query: Result<Query<UserProfilesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<UserSearchResponse>, ApiError> {
+    let Query(q) = query.map_err(|_| ApiError::field("ids", "is required"))?;
+    let users = state.auth.profiles(&q.ids).await?;
     Ok(Json(UserSearchResponse { users }))
 }
 

@@ -8,6 +8,7 @@ use crate::helpers::{Backends, spawn_app};
 both!(
     search_finds_users_by_username_prefix_when_signed_in,
     profiles_are_public_and_unknown_ids_are_404,
+    many_profiles_come_in_one_request_when_signed_in,
     a_valid_p256_key_is_stored_and_an_off_curve_key_refused
 );
 
@@ -63,6 +64,74 @@ async fn profiles_are_public_and_unknown_ids_are_404(b: Backends) {
             .await
             .status,
         404
+    );
+}
+
+async fn many_profiles_come_in_one_request_when_signed_in(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("many").await;
+    let (_, other) = app.verified_user("many").await;
+    let token = me.body["accessToken"].as_str().unwrap();
+    let (mine, theirs) = (&me.body["user"]["id"], &other.body["user"]["id"]);
+    let unknown = uuid::Uuid::new_v4();
+    let path = format!(
+        "/api/users?ids={},{unknown},{},{}",
+        theirs.as_str().unwrap(),
+        mine.as_str().unwrap(),
+        theirs.as_str().unwrap()
+    );
+    let r = app.get(&path, Some(token)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut found: Vec<(&str, &str)> = r.body["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| (u["id"].as_str().unwrap(), u["username"].as_str().unwrap()))
+        .collect();
+    found.sort_unstable();
+    let mut expected = vec![
+        (
+            mine.as_str().unwrap(),
+            me.body["user"]["username"].as_str().unwrap(),
+        ),
+        (
+            theirs.as_str().unwrap(),
+            other.body["user"]["username"].as_str().unwrap(),
+        ),
+    ];
+    expected.sort_unstable();
+    assert_eq!(
+        found, expected,
+        "each known user once, the unknown one left out"
+    );
+    assert!(r.body["users"][0].get("email").is_none());
+
+    assert_eq!(app.get(&path, None).await.status, 401);
+    let hundred_and_one: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for bad in ["/api/users", "/api/users?ids=", "/api/users?ids=not-a-uuid"] {
+        let r = app.get(bad, Some(token)).await;
+        assert_eq!((r.status, r.code()), (422, "validation_failed"), "{bad}");
+    }
+    let r = app
+        .get(
+            &format!("/api/users?ids={}", hundred_and_one.join(",")),
+            Some(token),
+        )
+        .await;
+    assert_eq!((r.status, r.code()), (422, "validation_failed"), "101 ids");
+    let hundred = &hundred_and_one[..100];
+    let r = app
+        .get(
+            &format!("/api/users?ids={}", hundred.join(",")),
+            Some(token),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["users"]),
+        (200, &serde_json::json!([])),
+        "100 ids"
     );
 }
 

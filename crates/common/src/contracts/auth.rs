@@ -169,7 +169,20 @@ pub struct UserSearchQuery {
     pub q: String,
 }
 
-/// `GET /api/users/search` response.
+/// Most users one `GET /api/users?ids=` asks for.
+pub const MAX_PROFILE_IDS: usize = 100;
+
+/// `GET /api/users?ids=`: the public profiles of several users in one request (a client
+/// showing a group's members asks once per 100, not once per member).
+#[derive(Debug, Clone, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct UserProfilesQuery {
+    /// 1-100 user ids (UUIDs), comma-separated.
+    pub ids: String,
+}
+
+/// `GET /api/users/search` and `GET /api/users?ids=` response.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UserSearchResponse {
