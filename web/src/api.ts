@@ -170,7 +170,8 @@ export const MAX_PROFILE_IDS = 100;
 // --- realtime ---------------------------------------------------------------------------------
 
 export const chats = {
-  list: () => request<{ chats: Chat[] }>('GET', '/api/chats').then((r) => r.chats),
+  /** Groups come without their member lists (`membersOmitted`): a reconnect reloads this list. */
+  list: () => request<{ chats: Chat[] }>('GET', '/api/chats?members=direct').then((r) => r.chats),
   get: (chatId: string) => request<Chat>('GET', `/api/chats/${encodeURIComponent(chatId)}`),
   direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
   group: (name: string, memberIds: string[], passcode?: string) =>

@@ -163,7 +163,11 @@ export function upsertChat(chat: Chat): void {
   // A copy older than the changes we applied keeps our name and members (chats cached by an
   // older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
-    chat = { ...chat, name: prev.name, participants: prev.participants, admins: prev.admins, revision: prev.revision };
+    const { name, participants, admins, revision, memberCount, membersOmitted } = prev;
+    chat = { ...chat, name, participants, admins, revision, memberCount, membersOmitted };
+  } else if (chat.membersOmitted && prev && !prev.membersOmitted && prev.revision === chat.revision) {
+    // The list leaves a group's members out; ours are as of the same revision.
+    chat = { ...chat, participants: prev.participants, admins: prev.admins, membersOmitted: false };
   }
   // Keep our own unread/lastMessage if the server's copy is older than what we saw live.
   if (prev && prev.lastMessageAt && chat.lastMessageAt && prev.lastMessageAt > chat.lastMessageAt) {
@@ -206,6 +210,14 @@ function applyChatChange(e: ChatChangedEvent): void {
     void refetchChat(e.chatId);
     return;
   }
+  if (chat.membersOmitted) {
+    // We hold no member list to apply it to (it is fetched when the chat is opened).
+    const next: Chat = { ...chat, name: e.name ?? chat.name, revision: e.revision };
+    state.chats.set(next.id, next);
+    db.putChats([next]).catch(() => {});
+    emit('chats');
+    return;
+  }
   const removed = new Set(e.removed ?? []);
   const participants = chat.participants.filter((p) => !removed.has(p));
   for (const p of e.added ?? []) if (!participants.includes(p)) participants.push(p);
@@ -214,6 +226,7 @@ function applyChatChange(e: ChatChangedEvent): void {
     name: e.name ?? chat.name,
     participants,
     admins: e.admins ?? chat.admins.filter((p) => !removed.has(p)),
+    memberCount: participants.length,
     revision: e.revision,
   };
   state.chats.set(next.id, next);
@@ -225,7 +238,8 @@ function applyChatChange(e: ChatChangedEvent): void {
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
 const refetching = new Map<string, boolean>();
 
-async function refetchChat(chatId: string): Promise<void> {
+/** Fetches a chat whole (after a gap in its changes, or for the members the list left out). */
+export async function refetchChat(chatId: string): Promise<void> {
   if (refetching.has(chatId)) {
     refetching.set(chatId, true);
     return;

@@ -58,6 +58,9 @@ export interface Chat {
   createdAt: string;
   /** Changes made to the chat since its creation (0); orders its copies and `chat_changed` events. */
   revision: number;
+  memberCount: number;
+  /** `participants` and `admins` were left out (a group in our chat list): fetch the chat for them. */
+  membersOmitted?: boolean;
   unreadCount: number;
 }
 

@@ -498,6 +498,10 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
     how.textContent = chat.hasPasscode ? 'Others can join with this ID and the passcode.' : 'Members are added by an admin.';
     if (document.activeElement !== name.input) name.input.value = chat.name ?? '';
     admin.hidden = !isAdmin;
+    if (chat.membersOmitted) {
+      members.replaceChildren(h('li', {}, 'Loading members…'));
+      return;
+    }
     members.replaceChildren(
       ...chat.participants.map((p: string) => {
         const who = store.displayName(p);
@@ -529,6 +533,8 @@ export function chatView(app: AppActions, chatId: string): View {
   let loadingOlder = false;
 
   let shown = false;
+  /** Revisions whose left-out member list this view asked for (once each). */
+  const askedMembers = new Set<number>();
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
     heading.textContent = chat ? store.chatTitle(chat) : 'Chat';
@@ -540,6 +546,10 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     shown = true;
+    if (chat.membersOmitted && !askedMembers.has(chat.revision)) {
+      askedMembers.add(chat.revision);
+      void store.refetchChat(chatId);
+    }
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
     const other = store.otherParticipant(chat);
@@ -548,7 +558,7 @@ export function chatView(app: AppActions, chatId: string): View {
       subtitle.textContent = p?.online ? 'Online' : p?.lastSeen ? `Last seen ${formatTime(p.lastSeen)}` : '';
       subtitle.dataset.online = p?.online ? 'true' : 'false';
     } else {
-      subtitle.textContent = `${chat.participants.length} members`;
+      subtitle.textContent = `${chat.membersOmitted ? chat.memberCount : chat.participants.length} members`;
     }
     if (chat.type === 'group') {
       group.render(chat);

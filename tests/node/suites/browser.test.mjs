@@ -235,6 +235,10 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByTestId('load-older').waitFor({ state: 'hidden' });
         const first = await f.page.getByTestId('message-body').first().textContent();
         assert.match(first, /: Chapter 1$/);
+        // The chat list left the group's members out; the opened chat fetched them.
+        await f.page.getByText('Group details').click();
+        await f.page.locator('ul.members li').filter({ hasText: 'ERIN (admin)' }).waitFor();
+        await f.page.getByText('2 members').waitFor();
       });
       const groupItem = (page) => page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`);
       await step('e-renames-in-details', async () => {

@@ -85,6 +85,13 @@ pub struct Chat {
     pub last_message: Option<Message>,
     pub last_message_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// How many participants it has (also when they are left out, see `membersOmitted`).
+    pub member_count: u32,
+    /// True when `participants` and `admins` were left out (empty here): a group in
+    /// `GET /api/chats?members=direct`. `memberCount` and `revision` still tell; the chat itself
+    /// (`GET /api/chats/{id}`) has them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub members_omitted: bool,
     /// Counts the changes made to the chat since its creation (0): its name and members as of
     /// that many changes. Orders a chat's copies and its `chat_changed` events.
     #[serde(default)]
@@ -222,6 +229,28 @@ pub struct MessagesQuery {
 pub struct MessagePage {
     pub messages: Vec<Message>,
     pub next_cursor: Option<String>,
+}
+
+/// `GET /api/chats?members=`: whose member lists the chat list carries.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListedMembers {
+    /// Every chat's (the default).
+    #[default]
+    All,
+    /// Direct chats' only: a group's may be 1,000 ids, and a client reloads its chat list on
+    /// every reconnect. Groups come with `membersOmitted: true`.
+    Direct,
+}
+
+/// `GET /api/chats?members=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ChatListQuery {
+    /// `all` (the default) or `direct`.
+    #[serde(default)]
+    pub members: ListedMembers,
 }
 
 /// `GET /api/chats` response.

@@ -467,6 +467,8 @@ pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> 
         last_message_at: last.as_ref().map(|m| m.timestamp),
         last_message: last,
         created_at: r.created_at,
+        member_count: u32::try_from(r.participants.len()).unwrap_or(u32::MAX),
+        members_omitted: false,
         revision: r.revision,
         unread_count,
     }

@@ -5,8 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use common::ApiError;
 use common::contracts::chat::{
-    AddMembersRequest, Chat, ChatList, CreateChatRequest, JoinChatRequest, MessagePage,
-    MessagesQuery, RenameChatRequest,
+    AddMembersRequest, Chat, ChatList, ChatListQuery, ChatType, CreateChatRequest, JoinChatRequest,
+    ListedMembers, MessagePage, MessagesQuery, RenameChatRequest,
 };
 use common::contracts::events::{ChatChangedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
@@ -151,14 +151,17 @@ pub async fn create(
     }
 }
 
-/// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`.
+/// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`. With
+/// `members=direct`, groups come without their member lists (`membersOmitted`).
 #[utoipa::path(
     get,
     path = "/api/chats",
     tag = "chats",
+    params(ChatListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The caller's chats", body = ChatList),
+        (status = 422, description = "`validation_failed`: `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
@@ -166,10 +169,19 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
+    query: Result<Query<ChatListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<ChatList>, ApiError> {
-    Ok(Json(ChatList {
-        chats: state.services.chats.list(&user.user_id).await?,
-    }))
+    let Query(q) =
+        query.map_err(|e| ApiError::new(common::ErrorCode::ValidationFailed, e.body_text()))?;
+    let mut chats = state.services.chats.list(&user.user_id).await?;
+    if q.members == ListedMembers::Direct {
+        for chat in chats.iter_mut().filter(|c| c.kind == ChatType::Group) {
+            chat.participants = Vec::new();
+            chat.admins = Vec::new();
+            chat.members_omitted = true;
+        }
+    }
+    Ok(Json(ChatList { chats }))
 }
 
 /// One chat of the caller.

@@ -10,7 +10,9 @@ pub mod socket_events;
 use std::sync::Arc;
 
 use axum::{Extension, Router};
-use common::contracts::chat::{Chat, ChatType, Message, MessageMetadata, MessageType};
+use common::contracts::chat::{
+    Chat, ChatType, ListedMembers, Message, MessageMetadata, MessageType,
+};
 use common::contracts::events::{
     ChatChangedEvent, ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent,
     PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck,
@@ -66,6 +68,7 @@ pub struct AppState {
         MessageType,
         Chat,
         ChatType,
+        ListedMembers,
         ErrorBody,
         ErrorResponse,
     )),

@@ -12,6 +12,7 @@ on_both_backends!(
     invalid_events_are_refused_with_validation_failed,
     groups_are_administered_by_admins_and_members_hear_about_changes,
     the_last_admin_leaving_makes_the_longest_standing_member_admin,
+    the_chat_list_can_leave_out_the_groups_members,
     a_passcode_group_is_joined_with_the_right_passcode_only,
     rest_requires_a_valid_bearer_token,
 );
@@ -278,6 +279,47 @@ async fn the_last_admin_leaving_makes_the_longest_standing_member_admin(backend:
             .await
             .is_none()
     );
+}
+
+async fn the_chat_list_can_leave_out_the_groups_members(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    let direct = app.direct_chat(&a, &b).await;
+    let group = app.group(&a, "Big one", &[&b, &c]).await;
+    let (direct, group) = (json!(direct), group["id"].clone());
+    let listed = async |query: &str| {
+        let list = app.get_json(&a, &format!("/api/chats{query}")).await;
+        let chats = list["chats"].as_array().expect("chats").clone();
+        let find = |id: &serde_json::Value| chats.iter().find(|c| &c["id"] == id).cloned();
+        (
+            find(&direct).expect("listed"),
+            find(&group).expect("listed"),
+        )
+    };
+
+    let (d, g) = listed("?members=direct").await;
+    assert_eq!(d["participants"].as_array().map(Vec::len), Some(2));
+    assert_eq!(d["memberCount"], 2);
+    assert_eq!((&g["participants"], &g["admins"]), (&json!([]), &json!([])));
+    assert_eq!(
+        (&g["membersOmitted"], &g["memberCount"]),
+        (&json!(true), &json!(3))
+    );
+    assert_eq!((&g["name"], &g["revision"]), (&json!("Big one"), &json!(0)));
+
+    for query in ["", "?members=all"] {
+        let (_, g) = listed(query).await;
+        assert_eq!(g["participants"], json!([a.id, b.id, c.id]), "{query}");
+        assert_eq!(g["admins"], json!([a.id]));
+        assert!(g.get("membersOmitted").is_none());
+        assert_eq!(g["memberCount"], 3);
+    }
+    let bad = app.get(&a, "/api/chats?members=some").await;
+    assert_eq!(bad.status(), 422);
+    let body: serde_json::Value = bad.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "validation_failed");
 }
 
 async fn a_passcode_group_is_joined_with_the_right_passcode_only(backend: Backend) {
