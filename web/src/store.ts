@@ -211,8 +211,9 @@ function applyChatChange(e: ChatChangedEvent): void {
     return;
   }
   if (chat.membersOmitted) {
-    // We hold no member list to apply it to (it is fetched when the chat is opened).
-    const next: Chat = { ...chat, name: e.name ?? chat.name, revision: e.revision };
+    // We hold no member list to apply it to (it is fetched when the chat is opened): the name
+    // and the count.
+    const next: Chat = { ...chat, name: e.name ?? chat.name, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision };
     state.chats.set(next.id, next);
     db.putChats([next]).catch(() => {});
     emit('chats');

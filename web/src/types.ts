@@ -128,6 +128,8 @@ export interface ChatChangedEvent {
   name?: string;
   added?: string[];
   removed?: string[];
+  /** The member count after the change, when it changed the members. */
+  memberCount?: number;
   /** The admins, when this change set them (the last admin left: the longest-standing member). */
   admins?: string[];
   deleted?: boolean;

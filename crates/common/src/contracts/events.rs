@@ -374,6 +374,10 @@ pub struct ChatChangedEvent {
     /// Users who are no longer members (removed, or left).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub removed: Vec<String>,
+    /// How many members the chat has after this change, when it changed them (so a client
+    /// holding the chat without its member list keeps its count right).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<u32>,
     /// The chat's admins, when this change set them: a group whose last admin left makes its
     /// longest-standing member admin (the change after the removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -42,9 +42,11 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         name: None,
         added: vec![],
         removed: vec![],
+        member_count: None,
         admins: None,
         deleted: false,
     };
+    let member_count = Some(u32::try_from(record.participants.len()).unwrap_or(u32::MAX));
     match &change.delta {
         ChatDelta::Unchanged => {}
         ChatDelta::Created => tell_whole(state, &record.participants, &chat).await,
@@ -64,6 +66,7 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 .collect();
             let added = ChatChangedEvent {
                 added: users.clone(),
+                member_count,
                 ..changed
             };
             tell_change(state, &had, &added).await;
@@ -80,6 +83,7 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
             let removed = ChatChangedEvent {
                 revision: *revision,
                 removed: vec![user.clone()],
+                member_count,
                 ..changed.clone()
             };
             tell_change(state, &told, &removed).await;

@@ -150,7 +150,8 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
 
     let added = app.add_members(&admin, &id, &[&newcomer, &m]).await;
     assert_eq!(added.status(), 200);
-    let change = json!({"chatId": id, "revision": 2, "added": [newcomer.id, m.id]});
+    let change =
+        json!({"chatId": id, "revision": 2, "added": [newcomer.id, m.id], "memberCount": 3});
     assert_eq!(sm.next("chat_changed").await, change);
     assert_eq!(sa.next("chat_changed").await, change);
     // The newcomer gets the chat in full, as it is after the change.
@@ -188,7 +189,7 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         kicked["lastMessage"]["id"], hello["message"]["id"],
         "a change keeps the chat's newest message"
     );
-    let change = json!({"chatId": id, "revision": 3, "removed": [newcomer.id]});
+    let change = json!({"chatId": id, "revision": 3, "removed": [newcomer.id], "memberCount": 2});
     assert_eq!(
         sn.next("chat_changed").await,
         change,
@@ -202,7 +203,7 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         .delete(&m, &format!("/api/chats/{id}/members/{}", m.id))
         .await;
     assert_eq!(leave.status(), 200, "a member may leave");
-    let change = json!({"chatId": id, "revision": 4, "removed": [m.id]});
+    let change = json!({"chatId": id, "revision": 4, "removed": [m.id], "memberCount": 1});
     assert_eq!(sm.next("chat_changed").await, change);
     let gone = app.delete(&admin, &format!("/api/chats/{id}")).await;
     assert_eq!(gone.status(), 204);
@@ -210,8 +211,9 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         app.get(&admin, &format!("/api/chats/{id}")).await.status(),
         404
     );
-    for (revision, gone) in [(3, &newcomer.id), (4, &m.id)] {
-        let change = json!({"chatId": id, "revision": revision, "removed": [gone]});
+    for (revision, gone, left) in [(3, &newcomer.id, 2), (4, &m.id, 1)] {
+        let change =
+            json!({"chatId": id, "revision": revision, "removed": [gone], "memberCount": left});
         assert_eq!(sa.next("chat_changed").await, change);
     }
     assert_eq!(
@@ -242,7 +244,7 @@ async fn the_last_admin_leaving_makes_the_longest_standing_member_admin(backend:
     for s in [&s1, &s2] {
         assert_eq!(
             s.next("chat_changed").await,
-            json!({"chatId": id, "revision": 1, "removed": [admin.id]})
+            json!({"chatId": id, "revision": 1, "removed": [admin.id], "memberCount": 2})
         );
         assert_eq!(
             s.next("chat_changed").await,
@@ -272,7 +274,7 @@ async fn the_last_admin_leaving_makes_the_longest_standing_member_admin(backend:
     assert_eq!(s1.next("chat_changed").await["revision"], 3);
     assert_eq!(
         s1.next("chat_changed").await,
-        json!({"chatId": id, "revision": 4, "removed": [second.id]})
+        json!({"chatId": id, "revision": 4, "removed": [second.id], "memberCount": 1})
     );
     assert!(
         s1.try_next("chat_changed", Duration::from_millis(300))

@@ -161,9 +161,9 @@ async fn a_membership_change_on_one_instance_holds_on_the_other_at_once() {
     assert_eq!(whole["chat"]["revision"], 1);
     assert_eq!(
         sm.next("chat_changed").await,
-        json!({"chatId": id, "revision": 1, "added": [newcomer.id]})
+        json!({"chatId": id, "revision": 1, "added": [newcomer.id], "memberCount": 3})
     );
-    let removal = json!({"chatId": id, "revision": 2, "removed": [m.id]});
+    let removal = json!({"chatId": id, "revision": 2, "removed": [m.id], "memberCount": 2});
     assert_eq!(sm.next("chat_changed").await, removal);
     assert_eq!(sn.next("chat_changed").await, removal);
 }
