@@ -493,17 +493,22 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
   });
 
   const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members, admin, err, leave);
+  let shownName: string | undefined;
   const render = (chat: Chat) => {
     const isAdmin = chat.admins.includes(me.id);
     how.textContent = chat.hasPasscode ? 'Others can join with this ID and the passcode.' : 'Members are added by an admin.';
-    if (document.activeElement !== name.input) name.input.value = chat.name ?? '';
+    // Only a rename replaces the field's text: a name being typed survives other updates.
+    if (chat.name !== shownName && document.activeElement !== name.input) {
+      shownName = chat.name;
+      name.input.value = chat.name ?? '';
+    }
     admin.hidden = !isAdmin;
     if (chat.membersOmitted) {
       members.replaceChildren(h('li', {}, 'Loading members…'));
       return;
     }
     members.replaceChildren(
-      ...chat.participants.map((p: string) => {
+      ...chat.participants.map((p) => {
         const who = store.displayName(p);
         const remove =
           isAdmin && p !== me.id
