@@ -239,11 +239,14 @@ function applyChatChange(e: ChatChangedEvent): void {
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
 const refetching = new Map<string, boolean>();
 
-/** Fetches a chat whole (after a gap in its changes, or for the members the list left out). */
-export async function refetchChat(chatId: string): Promise<void> {
+/**
+ * Fetches a chat whole (after a gap in its changes, or for the members the list left out).
+ * False when it could not be fetched (offline, server trouble): the caller may try again later.
+ */
+export async function refetchChat(chatId: string): Promise<boolean> {
   if (refetching.has(chatId)) {
     refetching.set(chatId, true);
-    return;
+    return true;
   }
   refetching.set(chatId, false);
   try {
@@ -251,10 +254,14 @@ export async function refetchChat(chatId: string): Promise<void> {
     // The single chat comes without an unread count: keep ours.
     const prev = state.chats.get(chatId);
     upsertChat(prev ? { ...fetched, unreadCount: prev.unreadCount } : fetched);
+    return true;
   } catch (e) {
     if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
       if (state.chats.has(chatId)) removeChat(chatId);
-    } else console.warn('fetching a changed chat failed', e);
+      return true;
+    }
+    console.warn('fetching a changed chat failed', e);
+    return false;
   } finally {
     const again = refetching.get(chatId);
     refetching.delete(chatId);

@@ -521,6 +521,9 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
   return { el, render };
 }
 
+/** How long a chat view waits before asking again for members it could not fetch. */
+const MEMBERS_RETRY_MS = 5_000;
+
 export function chatView(app: AppActions, chatId: string): View {
   const me = store.state.me!;
   const heading = title('Chat');
@@ -538,7 +541,8 @@ export function chatView(app: AppActions, chatId: string): View {
   let loadingOlder = false;
 
   let shown = false;
-  /** Revisions whose left-out member list this view asked for (once each). */
+  let closed = false;
+  /** Revisions whose left-out member list this view asked for (once each, unless it failed). */
   const askedMembers = new Set<number>();
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
@@ -552,8 +556,15 @@ export function chatView(app: AppActions, chatId: string): View {
     }
     shown = true;
     if (chat.membersOmitted && !askedMembers.has(chat.revision)) {
-      askedMembers.add(chat.revision);
-      void store.refetchChat(chatId);
+      const revision = chat.revision;
+      askedMembers.add(revision);
+      void store.refetchChat(chatId).then((fetched) => {
+        if (fetched || closed) return;
+        setTimeout(() => {
+          askedMembers.delete(revision);
+          if (!closed) renderHeader();
+        }, MEMBERS_RETRY_MS);
+      });
     }
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
@@ -701,6 +712,7 @@ export function chatView(app: AppActions, chatId: string): View {
     el,
     focus: input,
     cleanup: () => {
+      closed = true;
       off();
       store.openChat(null);
       document.title = 'Batiyoun';
