@@ -179,6 +179,8 @@ export const chats = {
   join: (chatId: string, passcode: string) =>
     request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join`, { passcode }),
   rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}`, { name }),
+  /** Deletes a group and its messages, for everyone (admins only). */
+  remove: (chatId: string) => request<void>('DELETE', `/api/chats/${encodeURIComponent(chatId)}`),
   addMembers: (chatId: string, userIds: string[]) =>
     request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/members`, { userIds }),
   /** An admin removes a member, or a member removes themself (leaves). */

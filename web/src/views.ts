@@ -480,7 +480,16 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
     },
     (u) => `add ${u.username} to the group`,
   );
-  const admin = h('div', { class: 'admin' }, rename, h('fieldset', {}, h('legend', {}, 'Add members'), add.el));
+  const remove = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'delete-group' }, 'Delete group');
+  remove.addEventListener('click', () => {
+    if (!confirm('Delete this group and its messages for everyone?')) return;
+    void act(remove, async () => {
+      await chatsApi.remove(chatId);
+      store.removeChat(chatId);
+      app.go('#/');
+    });
+  });
+  const admin = h('div', { class: 'admin' }, rename, h('fieldset', {}, h('legend', {}, 'Add members'), add.el), remove);
 
   const leave = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'leave-group' }, 'Leave group');
   leave.addEventListener('click', () => {

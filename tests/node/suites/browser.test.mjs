@@ -170,7 +170,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     }
   });
 
-  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave, a new admin', async (t) => {
+  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave, a new admin, delete', async (t) => {
     const e = await newPage({ width: 1280, height: 800 });
     const f = await newPage({ width: 375, height: 740 });
     const step = stepper(t.name, { e: e.page, f: f.page });
@@ -304,11 +304,19 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).waitFor();
         await f.page.getByRole('button', { name: 'Rename' }).waitFor();
       });
-      await step('f-drops-the-deleted-group', async () => {
-        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
-        await api(system.url, `/api/chats/${groupId}`, { method: 'DELETE', token: accessToken });
+      await step('f-adds-e-back-and-deletes-the-group', async () => {
+        // Frank, now admin, adds Erin back from the details, then deletes the group: his page
+        // leaves it, and hers drops it on the `chat_changed {deleted}` it is sent.
+        await f.page.getByLabel('Search by username').fill(erin.username);
+        await f.page.locator(`[data-testid=user-result][data-username="${erin.username}"]`).click();
+        await groupItem(e.page).waitFor();
+        f.page.once('dialog', (d) => void d.accept());
+        await f.page.getByTestId('delete-group').click();
         await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
         await groupItem(f.page).waitFor({ state: 'detached' });
+        await groupItem(e.page).waitFor({ state: 'detached' });
+        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
+        await assert.rejects(api(system.url, `/api/chats/${groupId}`, { token: accessToken }), /→ 404/, 'gone on the server too');
       });
     } finally {
       await e.context.close();
