@@ -210,30 +210,29 @@ function applyChatChange(e: ChatChangedEvent): void {
     void refetchChat(e.chatId);
     return;
   }
-  if (chat.membersOmitted) {
-    // We hold no member list to apply it to (it is fetched when the chat is opened): the name
-    // and the count.
-    const next: Chat = { ...chat, name: e.name ?? chat.name, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision };
+  const keep = (next: Chat) => {
     state.chats.set(next.id, next);
     db.putChats([next]).catch(() => {});
     emit('chats');
+  };
+  if (chat.membersOmitted) {
+    // We hold no member list to apply it to (it is fetched when the chat is opened): the name
+    // and the count.
+    keep({ ...chat, name: e.name ?? chat.name, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision });
     return;
   }
   const removed = new Set(e.removed ?? []);
   const participants = chat.participants.filter((p) => !removed.has(p));
   for (const p of e.added ?? []) if (!participants.includes(p)) participants.push(p);
-  const next: Chat = {
+  keep({
     ...chat,
     name: e.name ?? chat.name,
     participants,
     admins: e.admins ?? chat.admins.filter((p) => !removed.has(p)),
     memberCount: participants.length,
     revision: e.revision,
-  };
-  state.chats.set(next.id, next);
-  db.putChats([next]).catch(() => {});
+  });
   if (e.added?.length) void ensureProfiles(e.added);
-  emit('chats');
 }
 
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */

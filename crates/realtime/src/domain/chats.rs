@@ -63,12 +63,12 @@ pub enum ChatDelta {
         newcomers: Vec<String>,
     },
     /// `user` was removed, or left, at `revision`. When they were its last admin, the group's
-    /// longest-standing member became admin in a second change: `promoted` names them, and the
-    /// change's `chat` is as that second change left it.
+    /// longest-standing member became admin in a second change (`promoted`), and the change's
+    /// `chat` is as that second change left it.
     Removed {
         user: String,
         revision: u64,
-        promoted: Option<String>,
+        promoted: bool,
     },
     Deleted,
 }
@@ -358,19 +358,16 @@ impl ChatService {
     /// A group whose last admin left gets one (the longest-standing member), as WhatsApp does:
     /// else nobody could rename it, add or remove members or delete it any more. The removal stands either way:
     /// a store failing here leaves the group without an admin until the next removal (logged).
-    async fn keep_an_admin(&self, chat: ChatRecord) -> (ChatRecord, Option<String>) {
+    async fn keep_an_admin(&self, chat: ChatRecord) -> (ChatRecord, bool) {
         if chat.kind != ChatType::Group || !chat.admins.is_empty() || chat.participants.is_empty() {
-            return (chat, None);
+            return (chat, false);
         }
         match self.store.promote_if_adminless(&chat.id).await {
-            Ok(Some(promoted)) => {
-                let admin = promoted.admins.first().cloned();
-                (promoted, admin)
-            }
-            Ok(None) => (chat, None),
+            Ok(Some(promoted)) => (promoted, true),
+            Ok(None) => (chat, false),
             Err(e) => {
                 tracing::warn!(error = ?e, chat = %chat.id, "a group left without an admin");
-                (chat, None)
+                (chat, false)
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `/api/chats…` handlers: parse, call the domain, emit `chat_updated` / `chat_changed`, respond.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::ApiError;
 use common::contracts::chat::{
@@ -13,7 +13,7 @@ use common::error::ErrorResponse;
 use validator::Validate;
 
 use super::AppState;
-use super::extract::{AuthUser, ValidJson, object_id};
+use super::extract::{AuthUser, QueryOf, ValidJson, object_id};
 use crate::domain::chats::{ChatChange, ChatDelta, to_contract};
 use crate::ports::ChatRecord;
 
@@ -87,7 +87,7 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed.clone()
             };
             tell_change(state, &told, &removed).await;
-            if promoted.is_some() {
+            if *promoted {
                 let promoted = ChatChangedEvent {
                     admins: Some(record.admins.clone()),
                     ..changed
@@ -173,10 +173,8 @@ pub async fn create(
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    query: Result<Query<ChatListQuery>, axum::extract::rejection::QueryRejection>,
+    QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<ChatList>, ApiError> {
-    let Query(q) =
-        query.map_err(|e| ApiError::new(common::ErrorCode::ValidationFailed, e.body_text()))?;
     let mut chats = state.services.chats.list(&user.user_id).await?;
     if q.members == ListedMembers::Direct {
         for chat in chats.iter_mut().filter(|c| c.kind == ChatType::Group) {
@@ -394,11 +392,9 @@ pub async fn messages(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
-    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+    QueryOf(q): QueryOf<MessagesQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
     object_id(&id)?;
-    let Query(q) =
-        query.map_err(|e| ApiError::new(common::ErrorCode::ValidationFailed, e.body_text()))?;
     q.validate()?;
     Ok(Json(
         state

@@ -1,11 +1,12 @@
 //! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS, of a session
 //! not revoked) and
 //! `ValidJson<T>` (JSON body that must parse — `invalid_json` — and validate —
-//! `validation_failed`), so every failure has the common error body.
+//! `validation_failed`) and `QueryOf<T>` (a query string that must parse — `validation_failed`),
+//! so every failure has the common error body.
 
 use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use common::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -66,6 +67,27 @@ where
             .await
             .map_err(|e: JsonRejection| ApiError::new(ErrorCode::InvalidJson, e.body_text()))?;
         value.validate()?;
+        Ok(Self(value))
+    }
+}
+
+/// A query string that parsed (`validation_failed` with what is wrong otherwise).
+pub struct QueryOf<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryOf<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Query(value) =
+            Query::<T>::from_request_parts(parts, state)
+                .await
+                .map_err(|e: QueryRejection| {
+                    ApiError::new(ErrorCode::ValidationFailed, e.body_text())
+                })?;
         Ok(Self(value))
     }
 }
