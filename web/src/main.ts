@@ -3,6 +3,7 @@ import { ApiError, NetworkError, auth, refresh, setSessionLostHandler } from './
 import * as db from './db';
 import * as store from './store';
 import type { User } from './types';
+import { checkForUpdate, registerServiceWorker } from './updates';
 import { chatListView, chatView, joinView, loginView, newChatView, newGroupView, signupView, verifyView, type AppActions, type View } from './views';
 
 const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
@@ -105,8 +106,15 @@ function renderBanner(): void {
   banner.hidden = c === 'online';
   banner.textContent = c === 'offline' ? 'You are offline. Messages you send will be delivered when you reconnect.' : c === 'connecting' ? 'Connecting…' : '';
 }
+// A socket that comes back after a disconnect is the likeliest sign of a deploy (the servers
+// restarted): ask whether the app itself changed too.
+let wasOnline = false;
 store.subscribe((t) => {
-  if (t === 'conn') renderBanner();
+  if (t !== 'conn') return;
+  renderBanner();
+  if (store.state.conn !== 'online') return;
+  if (wasOnline) checkForUpdate();
+  wasOnline = true;
 });
 
 /** Start-up: the session cookie gives an access token; offline we start from the cached user. */
@@ -136,9 +144,7 @@ async function boot(): Promise<void> {
 }
 
 if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getItem('batiyoun.devSW'))) {
-  window.addEventListener('load', () => {
-    navigator.serviceWorker.register('/sw.js').catch((e) => console.warn('service worker registration failed', e));
-  });
+  window.addEventListener('load', () => registerServiceWorker(document.getElementById('update')!));
 }
 
 void boot();

@@ -324,6 +324,39 @@ function userSearch(onPick: (p: PublicProfile) => void, pickLabel: (p: PublicPro
   return { el: h('div', { class: 'search' }, q.wrap, status, results), input: q.input };
 }
 
+/**
+ * A username search whose picks gather as removable chips: the members of a new group, or
+ * members to add to one in a single request. `onChange` runs after every pick or removal.
+ */
+function memberPicker(legend: string, onChange: () => void = () => {}): { el: HTMLFieldSetElement; picked: () => string[]; clear: () => void } {
+  const members = new Map<string, PublicProfile>();
+  const chips = h('ul', { class: 'chips', 'aria-label': 'Picked users' });
+  const changed = () => {
+    chips.replaceChildren(
+      ...[...members.values()].map((m) =>
+        h('li', {}, `@${m.username} `, h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${m.username}`, onclick: () => (members.delete(m.id), changed()) }, '×')),
+      ),
+    );
+    onChange();
+  };
+  const search = userSearch(
+    (u) => {
+      members.set(u.id, u);
+      store.rememberProfile(u);
+      changed();
+      announce(`${u.username} picked`);
+    },
+    (u) => `pick ${u.username}`,
+  );
+  const clear = () => {
+    members.clear();
+    search.input.value = '';
+    search.input.dispatchEvent(new Event('input'));
+    changed();
+  };
+  return { el: h('fieldset', {}, h('legend', {}, legend), search.el, chips), picked: () => [...members.keys()], clear };
+}
+
 function backLink(): HTMLElement {
   return h('a', { href: '#/', class: 'back', 'aria-label': 'Back to chats' }, '←');
 }
@@ -351,26 +384,10 @@ export function newChatView(app: AppActions): View {
 export function newGroupView(app: AppActions): View {
   const name = field({ id: 'group-name', label: 'Group name', attrs: { maxlength: 100 } });
   const passcode = field({ id: 'group-passcode', label: 'Passcode (optional)', type: 'password', required: false, autocomplete: 'new-password', hint: '4–64 characters. Anyone with the group ID and passcode can join.', attrs: { minlength: 4, maxlength: 64 } });
-  const members = new Map<string, PublicProfile>();
-  const chips = h('ul', { class: 'chips', 'aria-label': 'Members to add' });
-  const renderChips = () =>
-    chips.replaceChildren(
-      ...[...members.values()].map((m) =>
-        h('li', {}, `@${m.username} `, h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${m.username}`, onclick: () => (members.delete(m.id), renderChips()) }, '×')),
-      ),
-    );
-  const search = userSearch(
-    (u) => {
-      members.set(u.id, u);
-      store.rememberProfile(u);
-      renderChips();
-      announce(`${u.username} added`);
-    },
-    (u) => `add ${u.username}`,
-  );
+  const members = memberPicker('Members');
   const err = errorBox();
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create group');
-  const form = h('form', { 'data-testid': 'group-form', novalidate: true }, name.wrap, h('fieldset', {}, h('legend', {}, 'Members'), search.el, chips), passcode.wrap, err, submit);
+  const form = h('form', { 'data-testid': 'group-form', novalidate: true }, name.wrap, members.el, passcode.wrap, err, submit);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -381,7 +398,7 @@ export function newGroupView(app: AppActions): View {
     }
     busy(submit, true, 'Creating…');
     try {
-      const chat = await chatsApi.group(name.input.value.trim(), [...members.keys()], passcode.input.value || undefined);
+      const chat = await chatsApi.group(name.input.value.trim(), members.picked(), passcode.input.value || undefined);
       store.upsertChat(chat);
       app.go(`#/chat/${chat.id}`);
     } catch (e) {
@@ -468,18 +485,23 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
       announce(`Group renamed to ${value}`);
     });
   });
-  const add = userSearch(
-    (u) => {
-      store.rememberProfile(u);
-      void act(null, async () => {
-        store.upsertChat(await chatsApi.addMembers(chatId, [u.id]));
-        announce(`${u.username} added`);
-        add.input.value = '';
-        add.input.dispatchEvent(new Event('input'));
-      });
-    },
-    (u) => `add ${u.username} to the group`,
-  );
+  const addButton = h('button', { type: 'button', 'data-testid': 'add-members', disabled: true }, 'Add');
+  const showPicked = () => {
+    const n = add.picked().length;
+    addButton.disabled = n === 0;
+    addButton.textContent = n > 1 ? `Add ${n} members` : 'Add';
+  };
+  const add = memberPicker('Add members', showPicked);
+  addButton.addEventListener('click', () => {
+    const ids = add.picked();
+    if (!ids.length) return;
+    // One request for all of them (up to 100; the server refuses more).
+    void act(addButton, async () => {
+      store.upsertChat(await chatsApi.addMembers(chatId, ids));
+      announce(ids.length === 1 ? '1 member added' : `${ids.length} members added`);
+      add.clear();
+    }).then(showPicked);
+  });
   const remove = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'delete-group' }, 'Delete group');
   remove.addEventListener('click', () => {
     if (!confirm('Delete this group and its messages for everyone?')) return;
@@ -489,7 +511,7 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
       app.go('#/');
     });
   });
-  const admin = h('div', { class: 'admin' }, rename, h('fieldset', {}, h('legend', {}, 'Add members'), add.el), remove);
+  const admin = h('div', { class: 'admin' }, rename, add.el, addButton, remove);
 
   const leave = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'leave-group' }, 'Leave group');
   leave.addEventListener('click', () => {

@@ -2,7 +2,7 @@
 // dev mailbox, launch Debian's chromium through playwright-core, and save screenshots of failing
 // steps. No fixed sleeps: everything polls against a deadline or uses Playwright's auto-waiting.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,17 +40,20 @@ export function buildWeb() {
 }
 
 /**
- * Starts the launcher on a free port with a fresh DATA_DIR and resolves with
- * `{url, mailbox, stop}` once it prints "Batiyoun is running: open <url>".
- * With BATIYOUN_URL (+ BATIYOUN_MAILBOX) set, uses that running system instead.
+ * Starts the launcher on a free port with a fresh DATA_DIR, serving a copy of web/dist, and
+ * resolves with `{url, mailbox, webDir, stop}` once it prints "Batiyoun is running: open <url>".
+ * `webDir` is that copy, which a test may change (`deployNextBuild`) without touching web/dist.
+ * With BATIYOUN_URL (+ BATIYOUN_MAILBOX) set, uses that running system instead (`webDir` null).
  */
 export async function startSystem({ timeoutMs = 120_000 } = {}) {
   if (process.env.BATIYOUN_URL) {
-    return { url: process.env.BATIYOUN_URL.replace(/\/$/, ''), mailbox: process.env.BATIYOUN_MAILBOX, stop: async () => {}, output: () => '' };
+    return { url: process.env.BATIYOUN_URL.replace(/\/$/, ''), mailbox: process.env.BATIYOUN_MAILBOX, webDir: null, stop: async () => {}, output: () => '' };
   }
   const dataDir = mkdtempSync(join(tmpdir(), 'batiyoun-browser-'));
+  const webDir = join(dataDir, 'web');
+  cpSync(join(REPO, 'web', 'dist'), webDir, { recursive: true });
   const child = spawn(LAUNCHER, [], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, WEB_DIR: join(REPO, 'web', 'dist'), LOG_FORMAT: 'pretty' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, WEB_DIR: webDir, LOG_FORMAT: 'pretty' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -87,14 +90,28 @@ export async function startSystem({ timeoutMs = 120_000 } = {}) {
     // Keep the launcher's log next to the screenshots for CI artifacts.
     try {
       mkdirSync(LOG_DIR, { recursive: true });
-      const { writeFileSync } = await import('node:fs');
       writeFileSync(join(LOG_DIR, 'browser-launcher.log'), output);
     } catch {
       /* best effort */
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
-  return { url, mailbox: join(dataDir, 'dev-mailbox.log'), stop, output: () => output };
+  return { url, mailbox: join(dataDir, 'dev-mailbox.log'), webDir, stop, output: () => output };
+}
+
+/**
+ * Puts a new build of the PWA in `webDir`, as a deploy would: the service worker's cache version
+ * changes (so browsers install the new worker), and index.html carries
+ * `<meta name="batiyoun-build" content="next">` (so a test can tell which build a page runs).
+ */
+export function deployNextBuild(webDir) {
+  const sw = join(webDir, 'sw.js');
+  const oldSw = readFileSync(sw, 'utf8');
+  const newSw = oldSw.replace(/const VERSION = "[0-9a-f]{16}"/, 'const VERSION = "next"');
+  if (newSw === oldSw) throw new Error(`no build cache version found in ${sw}`);
+  writeFileSync(sw, newSw);
+  const index = join(webDir, 'index.html');
+  writeFileSync(index, readFileSync(index, 'utf8').replace('<head>', '<head>\n    <meta name="batiyoun-build" content="next" />'));
 }
 
 /**

@@ -6,7 +6,7 @@
 //   BATIYOUN_URL=http://localhost:3000 BATIYOUN_MAILBOX=./data/dev-mailbox.log node --test suites/browser.test.mjs
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { IN_CI, api, buildWeb, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper } from '../browser/harness.mjs';
+import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper } from '../browser/harness.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
@@ -53,6 +53,15 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     await page.getByLabel('Verification code').fill(code);
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.getByRole('heading', { name: 'Chats' }).waitFor();
+    return { username, email };
+  }
+
+  /** Signs a user up over REST, with no page (a member others add). */
+  async function signUpByApi(who) {
+    const username = randomName(`${who}_`);
+    const email = `${username.replace('_', '.')}@example.test`;
+    await api(system.url, '/api/auth/signup', { method: 'POST', body: { email, username, password: PASSWORD, displayName: who.toUpperCase() } });
+    await api(system.url, '/api/auth/verify-otp', { method: 'POST', body: { email, code: await readOtp(system.mailbox, email) } });
     return { username, email };
   }
 
@@ -170,7 +179,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     }
   });
 
-  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave, a new admin, delete', async (t) => {
+  test('a passcode group: create, join by ID and passcode, unread badge, history paging, rename, remove, re-add, leave, a new admin, two added at once, delete', async (t) => {
     const e = await newPage({ width: 1280, height: 800 });
     const f = await newPage({ width: 375, height: 740 });
     const step = stepper(t.name, { e: e.page, f: f.page });
@@ -265,6 +274,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await e.page.getByText('1 members').waitFor();
         await e.page.getByLabel('Search by username').fill(frank.username);
         await e.page.locator(`[data-testid=user-result][data-username="${frank.username}"]`).click();
+        await e.page.getByTestId('add-members').click();
         await groupItem(f.page).waitFor();
         await e.page.getByText('2 members').waitFor();
       });
@@ -304,12 +314,27 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).waitFor();
         await f.page.getByRole('button', { name: 'Rename' }).waitFor();
       });
-      await step('f-adds-e-back-and-deletes-the-group', async () => {
-        // Frank, now admin, adds Erin back from the details, then deletes the group: his page
-        // leaves it, and hers drops it on the `chat_changed {deleted}` it is sent.
-        await f.page.getByLabel('Search by username').fill(erin.username);
-        await f.page.locator(`[data-testid=user-result][data-username="${erin.username}"]`).click();
+      await step('f-adds-e-back-with-gina-and-deletes-the-group', async () => {
+        // Frank, now admin, picks Erin and Gina in the details and adds both in one request,
+        // then deletes the group: his page leaves it, and Erin's drops it on the
+        // `chat_changed {deleted}` it is sent.
+        const gina = await signUpByApi('gina');
+        const adds = [];
+        f.page.on('request', (r) => {
+          if (r.method() === 'POST' && r.url().endsWith(`/api/chats/${groupId}/members`)) adds.push(r.postDataJSON());
+        });
+        for (const who of [erin.username, gina.username]) {
+          await f.page.getByLabel('Search by username').fill(who);
+          await f.page.locator(`[data-testid=user-result][data-username="${who}"]`).click();
+        }
+        await f.page.getByRole('list', { name: 'Picked users' }).getByText(`@${gina.username}`).waitFor();
+        await f.page.getByTestId('add-members').filter({ hasText: 'Add 2 members' }).click();
         await groupItem(e.page).waitFor();
+        await f.page.locator('ul.members li').filter({ hasText: 'GINA' }).waitFor();
+        await f.page.getByText('3 members').waitFor();
+        assert.equal(adds.length, 1, 'both added in one request');
+        assert.equal(adds[0].userIds.length, 2);
+        assert.equal(await f.page.getByRole('list', { name: 'Picked users' }).getByRole('listitem').count(), 0, 'the picks are cleared');
         f.page.once('dialog', (d) => void d.accept());
         await f.page.getByTestId('delete-group').click();
         await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
@@ -393,6 +418,43 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     } finally {
       await c.context.close();
       await d.context.close();
+    }
+  });
+
+  // Last: it leaves the next build in the system's web directory.
+  test('a tab left open across a deploy offers the new version, and reloads into it', async (t) => {
+    if (!system.webDir) return t.skip('the system was not started by this suite, so it cannot deploy a build to it');
+    const f = await newPage({ width: 1024, height: 768 });
+    const step = stepper(t.name, { f: f.page });
+    const notice = f.page.getByTestId('update-banner');
+    try {
+      await step('signup', () => signUp(f.page, 'frank'));
+      await step('service-worker-controls-page', () =>
+        f.page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: TIMEOUT }),
+      );
+      await step('first-worker-offers-nothing', async () => {
+        assert.equal(await notice.isVisible(), false, 'the first worker taking over is not a new version');
+      });
+      await step('deploy-while-disconnected', async () => {
+        // The servers restart in a deploy; going offline drops the socket the same way.
+        await f.context.setOffline(true);
+        await f.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        deployNextBuild(system.webDir);
+      });
+      await step('reconnect-offers-reload', async () => {
+        await f.context.setOffline(false);
+        await f.page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
+        await notice.getByText('A new version of Batiyoun is available.').waitFor();
+        assert.equal(await f.page.locator('meta[name=batiyoun-build]').count(), 0, 'the page runs the old build until it reloads');
+      });
+      await step('reload-runs-the-new-build', async () => {
+        await notice.getByRole('button', { name: 'Reload' }).click();
+        await f.page.locator('meta[name=batiyoun-build][content=next]').waitFor({ state: 'attached' });
+        await f.page.getByRole('heading', { name: 'Chats' }).waitFor();
+        assert.equal(await notice.isVisible(), false);
+      });
+    } finally {
+      await f.context.close();
     }
   });
 });
