@@ -1,6 +1,6 @@
 // REST client and the access token. The token lives in this module's memory only; the refresh
 // token is an HttpOnly cookie the browser sends to /api/auth/refresh.
-import type { AuthResponse, Chat, ErrorBody, MessagePage, PublicProfile, TokenResponse, User } from './types';
+import type { AuthResponse, Chat, ErrorBody, MemberPage, MessagePage, PublicProfile, TokenResponse, User } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -172,7 +172,14 @@ export const MAX_PROFILE_IDS = 100;
 export const chats = {
   /** Groups come without their member lists (`membersOmitted`): a reconnect reloads this list. */
   list: () => request<{ chats: Chat[] }>('GET', '/api/chats?members=direct').then((r) => r.chats),
-  get: (chatId: string) => request<Chat>('GET', `/api/chats/${encodeURIComponent(chatId)}`),
+  /** A group comes without its members, as in the list: they come a page at a time (`members`). */
+  get: (chatId: string) => request<Chat>('GET', `/api/chats/${encodeURIComponent(chatId)}?members=direct`),
+  /** Up to `limit` members ordered by id, after the id `after` (a previous page's `nextCursor`). */
+  members: (chatId: string, after: string | null, limit: number) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (after) q.set('after', after);
+    return request<MemberPage>('GET', `/api/chats/${encodeURIComponent(chatId)}/members?${q}`);
+  },
   direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
   group: (name: string, memberIds: string[], passcode?: string) =>
     request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),

@@ -130,7 +130,7 @@ const profileFetches = new Map<string, Promise<void>>();
  * Fetches the profiles we lack, up to MAX_PROFILE_IDS per request: a group of 1,000 members is
  * 10 requests, not 1,000. A profile already being fetched is waited for, not asked again.
  */
-async function ensureProfiles(ids: string[]): Promise<void> {
+export async function ensureProfiles(ids: string[]): Promise<void> {
   const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
   const fresh = missing.filter((id) => !profileFetches.has(id));
   for (let i = 0; i < fresh.length; i += MAX_PROFILE_IDS) {
@@ -215,20 +215,21 @@ function applyChatChange(e: ChatChangedEvent): void {
     db.putChats([next]).catch(() => {});
     emit('chats');
   };
+  const removed = new Set(e.removed ?? []);
+  const admins = e.admins ?? chat.admins.filter((p) => !removed.has(p));
   if (chat.membersOmitted) {
-    // We hold no member list to apply it to (it is fetched when the chat is opened): the name
-    // and the count.
-    keep({ ...chat, name: e.name ?? chat.name, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision });
+    // We hold no member list to apply it to (a group's details page through its members): the
+    // name, the admins and the count.
+    keep({ ...chat, name: e.name ?? chat.name, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision });
     return;
   }
-  const removed = new Set(e.removed ?? []);
   const participants = chat.participants.filter((p) => !removed.has(p));
   for (const p of e.added ?? []) if (!participants.includes(p)) participants.push(p);
   keep({
     ...chat,
     name: e.name ?? chat.name,
     participants,
-    admins: e.admins ?? chat.admins.filter((p) => !removed.has(p)),
+    admins,
     memberCount: participants.length,
     revision: e.revision,
   });
@@ -239,13 +240,14 @@ function applyChatChange(e: ChatChangedEvent): void {
 const refetching = new Map<string, boolean>();
 
 /**
- * Fetches a chat whole (after a gap in its changes, or for the members the list left out).
- * False when it could not be fetched (offline, server trouble): the caller may try again later.
+ * Fetches a chat again after a gap in its changes (a group without its members, as in the list).
+ * If that fails (offline, server trouble), the next change finds the gap again, and the next
+ * connect reloads the chat list.
  */
-export async function refetchChat(chatId: string): Promise<boolean> {
+async function refetchChat(chatId: string): Promise<void> {
   if (refetching.has(chatId)) {
     refetching.set(chatId, true);
-    return true;
+    return;
   }
   refetching.set(chatId, false);
   try {
@@ -253,14 +255,12 @@ export async function refetchChat(chatId: string): Promise<boolean> {
     // The single chat comes without an unread count: keep ours.
     const prev = state.chats.get(chatId);
     upsertChat(prev ? { ...fetched, unreadCount: prev.unreadCount } : fetched);
-    return true;
   } catch (e) {
     if (e instanceof ApiError && (e.status === 403 || e.status === 404)) {
       if (state.chats.has(chatId)) removeChat(chatId);
-      return true;
+      return;
     }
     console.warn('fetching a changed chat failed', e);
-    return false;
   } finally {
     const again = refetching.get(chatId);
     refetching.delete(chatId);

@@ -59,9 +59,17 @@ export interface Chat {
   /** Changes made to the chat since its creation (0); orders its copies and `chat_changed` events. */
   revision: number;
   memberCount: number;
-  /** `participants` and `admins` were left out (a group in our chat list): fetch the chat for them. */
+  /** `participants` were left out (a group read with `?members=direct`): they come in pages (`MemberPage`). */
   membersOmitted?: boolean;
   unreadCount: number;
+}
+
+/** `GET /api/chats/{id}/members`: members ordered by id; pass `nextCursor` as `after` for more. */
+export interface MemberPage {
+  members: string[];
+  nextCursor: string | null;
+  revision: number;
+  memberCount: number;
 }
 
 export interface MessagePage {

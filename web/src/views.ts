@@ -449,12 +449,92 @@ const STATUS_TEXT: Record<ReturnType<typeof store.statusOf>, [string, string]> =
   failed: ['!', 'Not sent'],
 };
 
+/** Members a group's details list at first, and how many more each "Show more members" adds. */
+const MEMBER_PAGE = 100;
+/** How long a group's details wait before asking again for members they could not fetch. */
+const MEMBERS_RETRY_MS = 5_000;
+/**
+ * How long they wait before reading again pages older than the chat we hold (a change that came
+ * while they were on their way, or an instance whose chat cache has not caught up yet).
+ */
+const MEMBERS_BEHIND_MS = 1_000;
+
+/**
+ * A group's member list, a page at a time (`GET /api/chats/{id}/members`, ordered by id): a
+ * group may have 1,000 members, and the chat list and `chat_changed` leave them out. `sync` is
+ * called with the chat whenever it changes: while `open`, the list is (re)loaded when the chat's
+ * revision is newer than the pages shown, as far as they went. `row` draws one member.
+ */
+function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLLIElement) {
+  const list = h('ul', { class: 'members', 'aria-label': 'Members' });
+  const more = h('button', { type: 'button', class: 'link', 'data-testid': 'more-members', hidden: true }, 'Show more members');
+  let shown: string[] = [];
+  let cursor: string | null = null;
+  /** The revision of the chat the shown pages were read at; none before the first. */
+  let pagedAt: number | undefined;
+  let latest: Chat | undefined;
+  let open = false;
+  let loading = false;
+  let failed = false;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+
+  const draw = () => {
+    if (!latest) return;
+    const chat = latest;
+    const rows = shown.map((p) => row(p, chat));
+    if (pagedAt === undefined) rows.push(h('li', {}, failed ? 'Could not load the members; trying again…' : 'Loading members…'));
+    list.replaceChildren(...rows);
+    more.hidden = cursor === null;
+  };
+  const later = (ms: number, next: boolean) => {
+    retry = setTimeout(() => {
+      retry = undefined;
+      if (open) void load(next);
+    }, ms);
+  };
+  /** The first pages again (as many members as shown), or with `next` the page after them. */
+  const load = async (next: boolean): Promise<void> => {
+    if (loading || retry) return;
+    loading = true;
+    try {
+      const page = await chatsApi.members(chatId, next ? cursor : null, next ? MEMBER_PAGE : Math.min(1000, Math.max(MEMBER_PAGE, shown.length)));
+      shown = next ? [...shown, ...page.members] : page.members;
+      cursor = page.nextCursor;
+      pagedAt = page.revision;
+      failed = false;
+      void store.ensureProfiles(page.members);
+    } catch {
+      failed = true;
+      later(MEMBERS_RETRY_MS, next);
+    } finally {
+      loading = false;
+    }
+    draw();
+    if (open && !failed && latest && latest.revision > (pagedAt ?? -1)) later(MEMBERS_BEHIND_MS, false);
+  };
+  more.addEventListener('click', () => void load(true));
+
+  return {
+    el: h('div', {}, list, more),
+    sync(chat: Chat, isOpen: boolean) {
+      latest = chat;
+      open = isOpen;
+      draw();
+      if (open && chat.revision > (pagedAt ?? -1)) void load(false);
+    },
+    close() {
+      open = false;
+      clearTimeout(retry);
+    },
+  };
+}
+
 /**
  * A group's details: its ID, its members, and what the user may do. Built once per chat view
  * (a re-render on every presence or chat change would wipe what is being typed); `render` updates
  * the member list and which controls show.
  */
-function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement; render: (chat: Chat) => void } {
+function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement; render: (chat: Chat) => void; close: () => void } {
   const me = store.state.me!;
   const err = errorBox();
   /** Runs one change, its button (if any) busy meanwhile; a refusal is shown, not thrown. */
@@ -471,7 +551,14 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
   };
   const id = h('code', { 'data-testid': 'group-id' }, chatId);
   const how = h('p', {});
-  const members = h('ul', { class: 'members', 'aria-label': 'Members' });
+  const members = pagedMembers(chatId, (p, chat) => {
+    const who = store.displayName(p);
+    const remove =
+      chat.admins.includes(me.id) && p !== me.id
+        ? h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${who} from the group`, onclick: (ev: Event) => void act(ev.currentTarget as HTMLButtonElement, async () => store.upsertChat(await chatsApi.removeMember(chatId, p))) }, '×')
+        : '';
+    return h('li', {}, who, chat.admins.includes(p) ? ' (admin)' : '', remove);
+  });
 
   const name = field({ id: 'rename-group', label: 'Group name', attrs: { maxlength: 100 } });
   const renameButton = h('button', { type: 'submit' }, 'Rename');
@@ -523,9 +610,13 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
     });
   });
 
-  const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members, admin, err, leave);
+  const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members.el, admin, err, leave);
   let shownName: string | undefined;
+  let latest: Chat | undefined;
+  // The members are fetched when the details are first opened, not with every chat view.
+  el.addEventListener('toggle', () => latest && members.sync(latest, el.open));
   const render = (chat: Chat) => {
+    latest = chat;
     const isAdmin = chat.admins.includes(me.id);
     how.textContent = chat.hasPasscode ? 'Others can join with this ID and the passcode.' : 'Members are added by an admin.';
     // Only a rename replaces the field's text: a name being typed survives other updates.
@@ -534,26 +625,10 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
       name.input.value = chat.name ?? '';
     }
     admin.hidden = !isAdmin;
-    if (chat.membersOmitted) {
-      members.replaceChildren(h('li', {}, 'Loading members…'));
-      return;
-    }
-    members.replaceChildren(
-      ...chat.participants.map((p) => {
-        const who = store.displayName(p);
-        const remove =
-          isAdmin && p !== me.id
-            ? h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${who} from the group`, onclick: (ev: Event) => void act(ev.currentTarget as HTMLButtonElement, async () => store.upsertChat(await chatsApi.removeMember(chatId, p))) }, '×')
-            : '';
-        return h('li', {}, who, chat.admins.includes(p) ? ' (admin)' : '', remove);
-      }),
-    );
+    members.sync(chat, el.open);
   };
-  return { el, render };
+  return { el, render, close: members.close };
 }
-
-/** How long a chat view waits before asking again for members it could not fetch. */
-const MEMBERS_RETRY_MS = 5_000;
 
 export function chatView(app: AppActions, chatId: string): View {
   const me = store.state.me!;
@@ -572,9 +647,6 @@ export function chatView(app: AppActions, chatId: string): View {
   let loadingOlder = false;
 
   let shown = false;
-  let closed = false;
-  /** Revisions whose left-out member list this view asked for (once each, unless it failed). */
-  const askedMembers = new Set<number>();
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
     heading.textContent = chat ? store.chatTitle(chat) : 'Chat';
@@ -586,17 +658,6 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     shown = true;
-    if (chat.membersOmitted && !askedMembers.has(chat.revision)) {
-      const revision = chat.revision;
-      askedMembers.add(revision);
-      void store.refetchChat(chatId).then((fetched) => {
-        if (fetched || closed) return;
-        setTimeout(() => {
-          askedMembers.delete(revision);
-          if (!closed) renderHeader();
-        }, MEMBERS_RETRY_MS);
-      });
-    }
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
     const other = store.otherParticipant(chat);
@@ -743,7 +804,7 @@ export function chatView(app: AppActions, chatId: string): View {
     el,
     focus: input,
     cleanup: () => {
-      closed = true;
+      group.close();
       off();
       store.openChat(null);
       document.title = 'Batiyoun';

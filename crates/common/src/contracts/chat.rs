@@ -87,9 +87,9 @@ pub struct Chat {
     pub created_at: DateTime<Utc>,
     /// How many participants it has (also when they are left out, see `membersOmitted`).
     pub member_count: u32,
-    /// True when `participants` and `admins` were left out (empty here): a group in
-    /// `GET /api/chats?members=direct`. `memberCount` and `revision` still tell; the chat itself
-    /// (`GET /api/chats/{id}`) has them.
+    /// True when `participants` were left out (empty here): a group read with `?members=direct`.
+    /// `admins`, `memberCount` and `revision` are still there; the members come a page at a
+    /// time from `GET /api/chats/{id}/members`, or all at once from `GET /api/chats/{id}`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub members_omitted: bool,
     /// Counts the changes made to the chat since its creation (0): its name and members as of
@@ -231,7 +231,8 @@ pub struct MessagePage {
     pub next_cursor: Option<String>,
 }
 
-/// `GET /api/chats?members=`: whose member lists the chat list carries.
+/// `GET /api/chats?members=` and `GET /api/chats/{id}?members=`: whose member lists the chats
+/// carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ListedMembers {
@@ -239,11 +240,11 @@ pub enum ListedMembers {
     #[default]
     All,
     /// Direct chats' only: a group's may be 1,000 ids, and a client reloads its chat list on
-    /// every reconnect. Groups come with `membersOmitted: true`.
+    /// every reconnect. Groups come with `membersOmitted: true` (their admins still listed).
     Direct,
 }
 
-/// `GET /api/chats?members=`.
+/// `GET /api/chats?members=` and `GET /api/chats/{id}?members=`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query)]
@@ -258,4 +259,37 @@ pub struct ChatListQuery {
 #[serde(rename_all = "camelCase")]
 pub struct ChatList {
     pub chats: Vec<Chat>,
+}
+
+/// Default size of a page of members.
+pub const DEFAULT_MEMBER_PAGE: u32 = 100;
+
+/// `GET /api/chats/{id}/members?after=&limit=`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct MembersQuery {
+    /// Only members whose id sorts after this one (a previous page's `nextCursor`).
+    #[validate(custom(function = "validate_uuid"))]
+    #[param(format = Uuid)]
+    pub after: Option<String>,
+    /// Page size, 1-1000 (default 100).
+    #[validate(range(min = 1, max = 1000, message = "must be 1-1000"))]
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+/// A page of a chat's members, ordered by user id. Pages follow the members as they are when
+/// each is read: a member added or removed between two pages shows up, or not, in the page that
+/// covers their id, and no one else is skipped or repeated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberPage {
+    pub members: Vec<String>,
+    /// Pass as `after` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// The chat's revision when this page was read (see `Chat.revision`).
+    pub revision: u64,
+    /// How many members the chat has in all.
+    pub member_count: u32,
 }

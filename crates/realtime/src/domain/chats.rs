@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::Utc;
-use common::contracts::chat::{Chat, ChatType, CreateChatRequest, MAX_GROUP_MEMBERS, Message};
+use common::contracts::chat::{
+    Chat, ChatType, CreateChatRequest, MAX_GROUP_MEMBERS, MemberPage, Message,
+};
 use common::{ApiError, ErrorCode};
 
 use super::passcode::{hash_passcode, verify_passcode};
@@ -106,6 +108,36 @@ impl ChatService {
         } else {
             Err(not_a_member())
         }
+    }
+
+    /// Up to `limit` members of a chat of `user`'s, ordered by id, those after `after` (a
+    /// previous page's last id). Ordered by id rather than by joining, a cursor stays valid
+    /// whoever joins or leaves between two pages.
+    pub async fn members_page(
+        &self,
+        user: &str,
+        chat_id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<MemberPage, ApiError> {
+        let chat = self.member_chat(user, chat_id).await?;
+        let after = after.map(str::to_ascii_lowercase);
+        let mut members: Vec<&String> = chat
+            .participants
+            .iter()
+            .filter(|p| after.as_deref().is_none_or(|a| p.as_str() > a))
+            .collect();
+        members.sort_unstable();
+        let more = members.len() > limit;
+        members.truncate(limit);
+        Ok(MemberPage {
+            next_cursor: more
+                .then(|| members.last().map(|m| m.to_string()))
+                .flatten(),
+            members: members.into_iter().cloned().collect(),
+            revision: chat.revision,
+            member_count: u32::try_from(chat.participants.len()).unwrap_or(u32::MAX),
+        })
     }
 
     async fn admin_group(&self, user: &str, chat_id: &str) -> Result<ChatRecord, ApiError> {

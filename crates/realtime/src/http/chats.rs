@@ -5,8 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::ApiError;
 use common::contracts::chat::{
-    AddMembersRequest, Chat, ChatList, ChatListQuery, ChatType, CreateChatRequest, JoinChatRequest,
-    ListedMembers, MessagePage, MessagesQuery, RenameChatRequest,
+    AddMembersRequest, Chat, ChatList, ChatListQuery, ChatType, CreateChatRequest,
+    DEFAULT_MEMBER_PAGE, JoinChatRequest, ListedMembers, MemberPage, MembersQuery, MessagePage,
+    MessagesQuery, RenameChatRequest,
 };
 use common::contracts::events::{ChatChangedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
@@ -155,6 +156,15 @@ pub async fn create(
     }
 }
 
+/// Leaves a group's member list out when `members=direct` asks so (`membersOmitted`); its admins,
+/// count and revision stay.
+fn list_members(chat: &mut Chat, members: ListedMembers) {
+    if members == ListedMembers::Direct && chat.kind == ChatType::Group {
+        chat.participants = Vec::new();
+        chat.members_omitted = true;
+    }
+}
+
 /// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`. With
 /// `members=direct`, groups come without their member lists (`membersOmitted`).
 #[utoipa::path(
@@ -176,28 +186,26 @@ pub async fn list(
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<ChatList>, ApiError> {
     let mut chats = state.services.chats.list(&user.user_id).await?;
-    if q.members == ListedMembers::Direct {
-        for chat in chats.iter_mut().filter(|c| c.kind == ChatType::Group) {
-            chat.participants = Vec::new();
-            chat.admins = Vec::new();
-            chat.members_omitted = true;
-        }
+    for chat in &mut chats {
+        list_members(chat, q.members);
     }
     Ok(Json(ChatList { chats }))
 }
 
-/// One chat of the caller.
+/// One chat of the caller. With `members=direct`, a group comes without its member list
+/// (`membersOmitted`).
 #[utoipa::path(
     get,
     path = "/api/chats/{id}",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The chat", body = Chat),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -205,10 +213,48 @@ pub async fn get_one(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
-    Ok(Json(state.services.chats.view(&chat).await?))
+    let mut chat = state.services.chats.view(&chat).await?;
+    list_members(&mut chat, q.members);
+    Ok(Json(chat))
+}
+
+/// A page of a chat's members, ordered by user id: what a client shows of a big group's
+/// members, rather than all of them at once.
+#[utoipa::path(
+    get,
+    path = "/api/chats/{id}/members",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), MembersQuery),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "A page of members", body = MemberPage),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: bad `after` or `limit`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
+pub async fn members(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    QueryOf(q): QueryOf<MembersQuery>,
+) -> Result<Json<MemberPage>, ApiError> {
+    object_id(&id)?;
+    q.validate()?;
+    let limit = q.limit.unwrap_or(DEFAULT_MEMBER_PAGE) as usize;
+    Ok(Json(
+        state
+            .services
+            .chats
+            .members_page(&user.user_id, &id, q.after.as_deref(), limit)
+            .await?,
+    ))
 }
 
 /// Renames a group (admins only).

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use axum::{Extension, Router};
 use common::contracts::chat::{
-    Chat, ChatType, ListedMembers, Message, MessageMetadata, MessageType,
+    Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata, MessageType,
 };
 use common::contracts::events::{
     ChatChangedEvent, ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent,
@@ -69,6 +69,7 @@ pub struct AppState {
         Chat,
         ChatType,
         ListedMembers,
+        MemberPage,
         ErrorBody,
         ErrorResponse,
     )),
@@ -88,7 +89,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(chats::create, chats::list))
         .routes(routes!(chats::get_one, chats::rename, chats::remove))
-        .routes(routes!(chats::add_members))
+        .routes(routes!(chats::members, chats::add_members))
         .routes(routes!(chats::remove_member))
         .routes(routes!(chats::join))
         .routes(routes!(chats::messages))

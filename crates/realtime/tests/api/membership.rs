@@ -13,6 +13,7 @@ on_both_backends!(
     groups_are_administered_by_admins_and_members_hear_about_changes,
     the_last_admin_leaving_makes_the_longest_standing_member_admin,
     the_chat_list_can_leave_out_the_groups_members,
+    a_groups_members_come_a_page_at_a_time,
     a_passcode_group_is_joined_with_the_right_passcode_only,
     rest_requires_a_valid_bearer_token,
 );
@@ -304,7 +305,10 @@ async fn the_chat_list_can_leave_out_the_groups_members(backend: Backend) {
     let (d, g) = listed("?members=direct").await;
     assert_eq!(d["participants"].as_array().map(Vec::len), Some(2));
     assert_eq!(d["memberCount"], 2);
-    assert_eq!((&g["participants"], &g["admins"]), (&json!([]), &json!([])));
+    assert_eq!(
+        (&g["participants"], &g["admins"]),
+        (&json!([]), &json!([a.id]))
+    );
     assert_eq!(
         (&g["membersOmitted"], &g["memberCount"]),
         (&json!(true), &json!(3))
@@ -322,6 +326,112 @@ async fn the_chat_list_can_leave_out_the_groups_members(backend: Backend) {
     assert_eq!(bad.status(), 422);
     let body: serde_json::Value = bad.json().await.expect("json");
     assert_eq!(body["error"]["code"], "validation_failed");
+
+    // One chat, the same way.
+    let one = app
+        .get_json(
+            &b,
+            &format!("/api/chats/{}?members=direct", g["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        (
+            &one["participants"],
+            &one["admins"],
+            &one["membersOmitted"],
+            &one["memberCount"]
+        ),
+        (&json!([]), &json!([a.id]), &json!(true), &json!(3))
+    );
+    let whole = app
+        .get_json(&b, &format!("/api/chats/{}", g["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(whole["participants"], json!([a.id, b.id, c.id]));
+    let direct_one = app
+        .get_json(
+            &b,
+            &format!("/api/chats/{}?members=direct", direct.as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(direct_one["participants"].as_array().map(Vec::len), Some(2));
+    let bad = app
+        .get(
+            &b,
+            &format!("/api/chats/{}?members=none", g["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+}
+
+async fn a_groups_members_come_a_page_at_a_time(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let admin = User::new();
+    let others: Vec<User> = (0..6).map(|_| User::new()).collect();
+    let group = app
+        .group(&admin, "Paged", &others.iter().collect::<Vec<_>>())
+        .await;
+    let id = group["id"].as_str().expect("id").to_owned();
+    let mut members: Vec<&User> = std::iter::once(&admin).chain(&others).collect();
+    members.sort_by(|x, y| x.id.cmp(&y.id));
+    let all: Vec<String> = members.iter().map(|u| u.id.clone()).collect();
+    let pager = members[0];
+    let page = async |query: &str| {
+        app.get_json(pager, &format!("/api/chats/{id}/members{query}"))
+            .await
+    };
+
+    // Pages of 3, by id, then the rest; every member exactly once.
+    let first = page("?limit=3").await;
+    assert_eq!(first["members"], json!(all[..3]));
+    assert_eq!(first["nextCursor"], json!(all[2]));
+    assert_eq!(
+        (&first["memberCount"], &first["revision"]),
+        (&json!(7), &json!(0))
+    );
+    let second = page(&format!("?limit=3&after={}", all[2])).await;
+    assert_eq!(second["members"], json!(all[3..6]));
+    let last = page(&format!("?limit=3&after={}", all[5])).await;
+    assert_eq!(last["members"], json!(all[6..]));
+    assert_eq!(last["nextCursor"], json!(null));
+    let whole = page("").await;
+    assert_eq!(
+        (&whole["members"], &whole["nextCursor"]),
+        (&json!(all), &json!(null))
+    );
+
+    // The member a cursor names leaves between two pages: the next page still starts after
+    // their id, so nobody is skipped or repeated. (Not the admin: that would promote another.)
+    let k = (1..=3).find(|&k| all[k] != admin.id).expect("a non-admin");
+    let gone = app
+        .delete(members[k], &format!("/api/chats/{id}/members/{}", all[k]))
+        .await;
+    assert_eq!(gone.status(), 200);
+    let after_leave = page(&format!("?limit=3&after={}", all[k])).await;
+    assert_eq!(after_leave["members"], json!(all[k + 1..k + 4]));
+    assert_eq!(
+        (&after_leave["memberCount"], &after_leave["revision"]),
+        (&json!(6), &json!(1))
+    );
+
+    // Bad input, and a non-member.
+    for query in ["?limit=0", "?limit=1001", "?after=nope", "?limit=x"] {
+        let bad = app
+            .get(pager, &format!("/api/chats/{id}/members{query}"))
+            .await;
+        assert_eq!(bad.status(), 422, "{query}");
+        let body: serde_json::Value = bad.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "validation_failed", "{query}");
+    }
+    let outsider = app
+        .get(&User::new(), &format!("/api/chats/{id}/members"))
+        .await;
+    assert_eq!(outsider.status(), 403);
+    let missing = app
+        .get(&admin, "/api/chats/0123456789abcdef01234567/members")
+        .await;
+    assert_eq!(missing.status(), 404);
 }
 
 async fn a_passcode_group_is_joined_with_the_right_passcode_only(backend: Backend) {

@@ -19,6 +19,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/chats/{id}"),
     ("patch", "/api/chats/{id}"),
     ("delete", "/api/chats/{id}"),
+    ("get", "/api/chats/{id}/members"),
     ("post", "/api/chats/{id}/members"),
     ("delete", "/api/chats/{id}/members/{user_id}"),
     ("post", "/api/chats/{id}/join"),
