@@ -40,7 +40,9 @@ pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
 /// The longest an entry is served without reading the store again.
 pub const TTL: Duration = Duration::from_secs(10);
 /// The memory bound: most participants summed over cached chats (plus one per chat), about
-/// 100 bytes each. Past it, expired entries go, then everything.
+/// 100 bytes each. Past it, expired entries go, then the longest-held ones until half of it is
+/// left (until the twenty-second session: everything, so a working set larger than the bound
+/// emptied the cache each time it filled, and every chat was read from the store again).
 const MAX_WEIGHT: usize = 1_000_000;
 /// Wait before subscribing again after the subscription failed or ended.
 const RESUBSCRIBE: Duration = Duration::from_secs(1);
@@ -89,15 +91,36 @@ impl Cached {
         self.remove(&chat.id);
         let w = weight(chat);
         if self.weight + w > MAX_WEIGHT {
-            self.chats.retain(|_, (_, at)| at.elapsed() < TTL);
-            self.weight = self.chats.values().map(|(c, _)| weight(c)).sum();
-            if self.weight + w > MAX_WEIGHT {
-                self.clear();
-            }
+            self.make_room(w);
         }
         self.weight += w;
         self.chats
             .insert(chat.id.clone(), (chat.clone(), Instant::now()));
+    }
+}
+
+impl Cached {
+    /// Room for `w` more: expired entries go; if that is not enough, the longest-held entries
+    /// go until at most half the bound is used, so the chats read last stay. A sort per
+    /// eviction, and an eviction per half of the bound filled.
+    fn make_room(&mut self, w: usize) {
+        self.chats.retain(|_, (_, at)| at.elapsed() < TTL);
+        self.weight = self.chats.values().map(|(c, _)| weight(c)).sum();
+        if self.weight + w <= MAX_WEIGHT {
+            return;
+        }
+        let mut by_age: Vec<(Instant, String)> = self
+            .chats
+            .iter()
+            .map(|(id, (_, at))| (*at, id.clone()))
+            .collect();
+        by_age.sort_unstable();
+        for (_, id) in by_age {
+            if self.weight + w <= MAX_WEIGHT / 2 {
+                break;
+            }
+            self.remove(&id);
+        }
     }
 }
 
@@ -361,6 +384,28 @@ mod tests {
             );
         }
         assert!(!cached.chats.is_empty());
+    }
+
+    #[test]
+    fn a_full_cache_keeps_the_chats_read_last() {
+        let mut cached = Cached::default();
+        let capacity = MAX_WEIGHT / weight(&group(0, 999));
+        for id in 0..capacity * 3 {
+            cached.insert(&group(id, 999));
+            if id >= capacity {
+                // Emptied when full, it would hold this chat alone.
+                assert!(
+                    cached.chats.len() >= capacity / 2,
+                    "{} chats held after chat {id}",
+                    cached.chats.len()
+                );
+                assert!(cached.chats.contains_key(&group(id - 1, 0).id));
+            }
+        }
+        assert!(
+            !cached.chats.contains_key(&group(0, 0).id),
+            "the oldest went"
+        );
     }
 
     /// A cache over the real SQLite store and the in-process Kv, once its subscription is up.
