@@ -71,6 +71,23 @@ self.addEventListener('fetch', (event) => {
   );
 });
 
+// A message notification (src/notify.ts) was clicked: open its chat in a tab of ours if there
+// is one (the page navigates when told), else in a new one.
+self.addEventListener('notificationclick', (event) => {
+  event.notification.close();
+  const chatId = event.notification.data && event.notification.data.chatId;
+  event.waitUntil(
+    self.clients.matchAll({ type: 'window', includeUncontrolled: true }).then((tabs) => {
+      const tab = tabs.find((c) => new URL(c.url).origin === self.location.origin);
+      if (tab) {
+        tab.postMessage({ type: 'open-chat', chatId });
+        return tab.focus();
+      }
+      return self.clients.openWindow(chatId ? `/#/chat/${chatId}` : '/');
+    }),
+  );
+});
+
 // Ask a waiting worker to take over (sent by the page when the user accepts an update).
 self.addEventListener('message', (event) => {
   if (event.data === 'skip-waiting') self.skipWaiting();

@@ -3,6 +3,7 @@ import { ApiError, NetworkError, auth, refresh, setSessionLostHandler } from './
 import * as db from './db';
 import * as store from './store';
 import type { User } from './types';
+import * as notify from './notify';
 import { checkForUpdate, registerServiceWorker } from './updates';
 import { chatListView, chatView, joinView, loginView, newChatView, newGroupView, signupView, verifyView, type AppActions, type View } from './views';
 
@@ -146,5 +147,8 @@ async function boot(): Promise<void> {
 if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getItem('batiyoun.devSW'))) {
   window.addEventListener('load', () => registerServiceWorker(document.getElementById('update')!));
 }
+
+store.onUnseenMessage((m, chat) => void notify.notifyMessage(m, chat));
+notify.listenForClicks((chatId) => go(`#/chat/${chatId}`));
 
 void boot();

@@ -32,6 +32,13 @@ function emit(topic: string): void {
   for (const l of [...listeners]) l(topic);
 }
 
+type UnseenListener = (m: Message, chat: Chat) => void;
+let unseenListener: UnseenListener | undefined;
+/** Called once per message from someone else that arrives live for a chat not open in a visible tab. */
+export function onUnseenMessage(fn: UnseenListener): void {
+  unseenListener = fn;
+}
+
 export const state = {
   me: null as User | null,
   conn: 'offline' as ConnState,
@@ -327,6 +334,7 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void
       const chat = state.chats.get(m.chatId);
       if (chat && !(state.openChat === m.chatId && document.visibilityState === 'visible')) {
         chat.unreadCount = (chat.unreadCount ?? 0) + 1;
+        unseenListener?.(m, chat);
       }
     }
     const unknown = fresh.filter((m) => !state.chats.has(m.chatId));

@@ -2,6 +2,7 @@
 import { ApiError, auth, chats as chatsApi, describeError, users as usersApi } from './api';
 import { announce, errorBox, field, formatTime, h } from './dom';
 import { MAX_PLAINTEXT_CHARS } from './events';
+import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
 import type { Chat, PublicProfile, User } from './types';
 
@@ -278,6 +279,7 @@ export function chatListView(app: AppActions): View {
       h('a', { class: 'button primary', href: '#/new', 'data-testid': 'new-chat' }, 'New chat'),
       h('a', { class: 'button', href: '#/group', 'data-testid': 'new-group' }, 'New group'),
       h('a', { class: 'button', href: '#/join', 'data-testid': 'join-group' }, 'Join group'),
+      offerNotifications(),
     ),
     empty,
     list,

@@ -104,7 +104,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
   const myMessageWithStatus = (page, text, statuses) =>
     page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
 
-  test('two users sign up, start a DM, chat both ways with typing and read ticks', async (t) => {
+  test('two users sign up, start a DM, chat both ways with typing, read ticks and notifications', async (t) => {
     const a = await newPage({ width: 375, height: 740 }); // a phone
     const b = await newPage({ width: 1280, height: 800 });
     const step = stepper(t.name, { a: a.page, b: b.page });
@@ -173,6 +173,34 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await a.page.waitForTimeout(2500);
         assert.equal(await bobOnline.count(), 1, 'Bob still online on Alice\'s page');
         assert.equal(await aliceOnline.count(), 1, 'Alice still online on Bob\'s page');
+      });
+      await step('notifications-offered-until-asked', async () => {
+        // Alice's browser was never asked: her chat list offers it. Asking (refused: the test
+        // grants nothing to her) hides the offer.
+        const offer = a.page.getByTestId('enable-notifications');
+        await offer.waitFor();
+        await offer.click();
+        await offer.waitFor({ state: 'hidden' });
+      });
+      await step('b-is-notified-of-unseen-messages-only', async () => {
+        await b.context.grantPermissions(['notifications'], { origin: system.url });
+        const shown = () =>
+          b.page.evaluate(async () => {
+            const registration = await navigator.serviceWorker.getRegistration();
+            return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag }));
+          });
+        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        const chatId = await a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        // His chat with Alice is open and visible: nothing to notify.
+        await send(a.page, 'Seen as it comes');
+        await message(b.page, 'Seen as it comes').waitFor();
+        await b.page.waitForTimeout(500); // a notification would be on its way by now
+        assert.deepEqual(await shown(), [], 'no notification for a message in the open chat');
+        // Back on his chat list, the next one is notified.
+        await b.page.getByRole('link', { name: 'Back to chats' }).click();
+        await send(a.page, 'Are you there, Bob?');
+        await b.page.waitForFunction(async () => (await (await navigator.serviceWorker.getRegistration()).getNotifications()).length > 0);
+        assert.deepEqual(await shown(), [{ title: 'ALICE', body: 'Are you there, Bob?', tag: chatId }]);
       });
     } finally {
       await a.context.close();

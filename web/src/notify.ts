@@ -1,0 +1,68 @@
+// Desktop and phone notifications of messages the user has not seen.
+//
+// Asked for, never assumed: the chat list offers "Turn on notifications" while the browser has
+// not been asked yet (the permission prompt needs a click). Once granted, a message from someone
+// else that arrives live for a chat that is not open in a visible tab shows a notification through
+// the service worker (`showNotification`, the only way on Android; a page's `new Notification` is
+// the fallback without one). Each chat has one notification, its newest message (`tag`), so
+// several open tabs replace rather than repeat it. Clicking it opens the chat (public/sw.js).
+
+import { h } from './dom';
+import * as store from './store';
+import type { Chat, Message } from './types';
+
+/** Longest message text a notification shows. */
+const BODY_CHARS = 200;
+
+export const supported = (): boolean => 'Notification' in window;
+
+/**
+ * "Turn on notifications", while the browser has not been asked; hidden once it has (granted or
+ * refused: a refusal is changed in the browser's site settings, not by asking again).
+ */
+export function offerButton(): HTMLButtonElement {
+  const button = h('button', { type: 'button', class: 'button', 'data-testid': 'enable-notifications' }, 'Turn on notifications');
+  const show = () => (button.hidden = !supported() || Notification.permission !== 'default');
+  button.addEventListener('click', () => {
+    void Notification.requestPermission().finally(show);
+  });
+  show();
+  return button;
+}
+
+/** Shows a notification of `m` (from someone else, not seen) if the user allowed them. */
+export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
+  if (!supported() || Notification.permission !== 'granted') return;
+  const sender = store.displayName(m.senderId);
+  const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
+  const text = m.encrypted ? '🔒 Encrypted message' : m.content;
+  const options: NotificationOptions = {
+    body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text,
+    tag: chat.id,
+    icon: '/icons/icon-192.png',
+    data: { chatId: chat.id },
+  };
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    if (registration?.active) {
+      await registration.showNotification(title, options);
+      return;
+    }
+    const n = new Notification(title, options);
+    n.onclick = () => {
+      window.focus();
+      location.hash = `#/chat/${chat.id}`;
+      n.close();
+    };
+  } catch (e) {
+    console.warn('could not show a notification', e);
+  }
+}
+
+/** Opens the chat a clicked notification was about (the service worker tells a page it focused). */
+export function listenForClicks(open: (chatId: string) => void): void {
+  navigator.serviceWorker?.addEventListener('message', (e: MessageEvent) => {
+    const data = e.data as { type?: string; chatId?: unknown } | null;
+    if (data?.type === 'open-chat' && typeof data.chatId === 'string' && /^[0-9a-f]{24}$/.test(data.chatId)) open(data.chatId);
+  });
+}
