@@ -18,6 +18,25 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Attrs = 
   return el;
 }
 
+let titleBase = 'Batiyoun';
+let titleUnread = 0;
+
+/** The tab's title for the screen shown, after the unread count when there is one: "(3) Book club · Batiyoun". */
+export function setTitle(base: string): void {
+  titleBase = base;
+  showTitle();
+}
+
+/** Messages unread over all chats, shown in the tab's title (a hidden tab still says so). */
+export function setUnreadInTitle(n: number): void {
+  titleUnread = n;
+  showTitle();
+}
+
+function showTitle(): void {
+  document.title = titleUnread > 0 ? `(${titleUnread}) ${titleBase}` : titleBase;
+}
+
 export function announce(text: string): void {
   const el = document.getElementById('announcer');
   if (!el) return;

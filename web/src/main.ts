@@ -1,6 +1,7 @@
 import './styles.css';
 import { ApiError, NetworkError, auth, refresh, setSessionLostHandler } from './api';
 import * as db from './db';
+import { setUnreadInTitle } from './dom';
 import * as store from './store';
 import type { User } from './types';
 import * as notify from './notify';
@@ -111,6 +112,7 @@ function renderBanner(): void {
 // restarted): ask whether the app itself changed too.
 let wasOnline = false;
 store.subscribe((t) => {
+  if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (c.unreadCount ?? 0), 0));
   if (t !== 'conn') return;
   renderBanner();
   if (store.state.conn !== 'online') return;

@@ -1,6 +1,6 @@
 // Screens. Each returns its root element and an optional cleanup; main.ts routes between them.
 import { ApiError, auth, chats as chatsApi, describeError, users as usersApi } from './api';
-import { announce, errorBox, field, formatTime, h } from './dom';
+import { announce, errorBox, field, formatTime, h, setTitle } from './dom';
 import { MAX_PLAINTEXT_CHARS } from './events';
 import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
@@ -652,7 +652,7 @@ export function chatView(app: AppActions, chatId: string): View {
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
     heading.textContent = chat ? store.chatTitle(chat) : 'Chat';
-    document.title = `${heading.textContent} · Batiyoun`;
+    setTitle(`${heading.textContent} · Batiyoun`);
     if (!chat) {
       subtitle.textContent = '';
       // We left, were removed, or the group was deleted.
@@ -809,7 +809,7 @@ export function chatView(app: AppActions, chatId: string): View {
       group.close();
       off();
       store.openChat(null);
-      document.title = 'Batiyoun';
+      setTitle('Batiyoun');
     },
   };
 }

@@ -182,7 +182,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await offer.click();
         await offer.waitFor({ state: 'hidden' });
       });
-      await step('b-is-notified-of-unseen-messages-only', async () => {
+      await step('b-is-notified-of-unseen-messages-only-and-counts-them-in-the-title', async () => {
         await b.context.grantPermissions(['notifications'], { origin: system.url });
         const shown = () =>
           b.page.evaluate(async () => {
@@ -199,8 +199,18 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         // Back on his chat list, the next one is notified.
         await b.page.getByRole('link', { name: 'Back to chats' }).click();
         await send(a.page, 'Are you there, Bob?');
-        await b.page.waitForFunction(async () => (await (await navigator.serviceWorker.getRegistration()).getNotifications()).length > 0);
-        assert.deepEqual(await shown(), [{ title: 'ALICE', body: 'Are you there, Bob?', tag: chatId }]);
+        // Polled from here: waitForFunction does not wait for an async predicate's answer.
+        const deadline = Date.now() + TIMEOUT;
+        let notified = await shown();
+        while (!notified.length && Date.now() < deadline) {
+          await b.page.waitForTimeout(50);
+          notified = await shown();
+        }
+        assert.deepEqual(notified, [{ title: 'ALICE', body: 'Are you there, Bob?', tag: chatId }]);
+        // The tab's title counts it too, until he reads it.
+        await b.page.waitForFunction(() => document.title === '(1) Batiyoun');
+        await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).click();
+        await b.page.waitForFunction(() => document.title === 'ALICE · Batiyoun');
       });
     } finally {
       await a.context.close();

@@ -158,7 +158,7 @@ pub async fn create(
 
 /// Leaves a group's member list out when `members=direct` asks so (`membersOmitted`); its admins,
 /// count and revision stay.
-fn list_members(chat: &mut Chat, members: ListedMembers) {
+fn leave_out_members(chat: &mut Chat, members: ListedMembers) {
     if members == ListedMembers::Direct && chat.kind == ChatType::Group {
         chat.participants = Vec::new();
         chat.members_omitted = true;
@@ -187,7 +187,7 @@ pub async fn list(
 ) -> Result<Json<ChatList>, ApiError> {
     let mut chats = state.services.chats.list(&user.user_id).await?;
     for chat in &mut chats {
-        list_members(chat, q.members);
+        leave_out_members(chat, q.members);
     }
     Ok(Json(ChatList { chats }))
 }
@@ -218,7 +218,7 @@ pub async fn get_one(
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
     let mut chat = state.services.chats.view(&chat).await?;
-    list_members(&mut chat, q.members);
+    leave_out_members(&mut chat, q.members);
     Ok(Json(chat))
 }
 
