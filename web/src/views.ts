@@ -484,7 +484,8 @@ function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLL
     if (!latest) return;
     const chat = latest;
     const rows = shown.map((p) => row(p, chat));
-    if (pagedAt === undefined) rows.push(h('li', {}, failed ? 'Could not load the members; trying again…' : 'Loading members…'));
+    if (failed) rows.push(h('li', {}, 'Could not load the members; trying again…'));
+    else if (pagedAt === undefined) rows.push(h('li', {}, 'Loading members…'));
     list.replaceChildren(...rows);
     more.hidden = cursor === null;
   };
