@@ -68,7 +68,13 @@ fi
 say "nx-27017 (MongoDB-wire test server) on 127.0.0.1:$MONGO_PORT"
 NX_VERSION=$("$(dirname "$NX")/pip" show nx-27017 2>/dev/null | awk '/^Version/{print $2}' || true)
 NX_PID=
-cleanup() { [ -n "$NX_PID" ] && kill "$NX_PID" 2>/dev/null || true; }
+cleanup() {
+  [ -n "$NX_PID" ] && kill "$NX_PID" 2>/dev/null || true
+  # The servers' Redis keys (prefixes bench<pid>_<n>:), some of which never expire (last-seen
+  # times): a run left ~460 behind.
+  redis-cli -h 127.0.0.1 -p 6379 --scan --pattern 'bench[0-9]*_[0-9]*:*' 2>/dev/null |
+    xargs -r -n 500 redis-cli -h 127.0.0.1 -p 6379 del >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 if ! (exec 3<>"/dev/tcp/127.0.0.1/$MONGO_PORT") 2>/dev/null; then
   # Pinned with the load generator so the server core measures only the server under test.
