@@ -183,16 +183,17 @@ export const chats = {
   direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
   group: (name: string, memberIds: string[], passcode?: string) =>
     request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),
+  // Joining and the group changes below answer the chat as `get` does, without a group's members.
   join: (chatId: string, passcode: string) =>
-    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join`, { passcode }),
-  rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}`, { name }),
+    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join?members=direct`, { passcode }),
+  rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}?members=direct`, { name }),
   /** Deletes a group and its messages, for everyone (admins only). */
   remove: (chatId: string) => request<void>('DELETE', `/api/chats/${encodeURIComponent(chatId)}`),
   addMembers: (chatId: string, userIds: string[]) =>
-    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/members`, { userIds }),
+    request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/members?members=direct`, { userIds }),
   /** An admin removes a member, or a member removes themself (leaves). */
   removeMember: (chatId: string, userId: string) =>
-    request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}`),
+    request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}?members=direct`),
   messages: (chatId: string, before?: string, limit = 30) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before) q.set('before', before);

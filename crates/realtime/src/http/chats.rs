@@ -156,13 +156,14 @@ pub async fn create(
     }
 }
 
-/// Leaves a group's member list out when `members=direct` asks so (`membersOmitted`); its admins,
-/// count and revision stay.
-fn leave_out_members(chat: &mut Chat, members: ListedMembers) {
+/// The chat, with a group's member list left out when `members=direct` asks so
+/// (`membersOmitted`); its admins, count and revision stay.
+fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
     if members == ListedMembers::Direct && chat.kind == ChatType::Group {
         chat.participants = Vec::new();
         chat.members_omitted = true;
     }
+    chat
 }
 
 /// The caller's chats, most recent activity first, with `lastMessage` and `unreadCount`. With
@@ -185,11 +186,13 @@ pub async fn list(
     user: AuthUser,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<ChatList>, ApiError> {
-    let mut chats = state.services.chats.list(&user.user_id).await?;
-    for chat in &mut chats {
-        leave_out_members(chat, q.members);
-    }
-    Ok(Json(ChatList { chats }))
+    let chats = state.services.chats.list(&user.user_id).await?;
+    Ok(Json(ChatList {
+        chats: chats
+            .into_iter()
+            .map(|c| with_members(c, q.members))
+            .collect(),
+    }))
 }
 
 /// One chat of the caller. With `members=direct`, a group comes without its member list
@@ -217,9 +220,8 @@ pub async fn get_one(
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
-    let mut chat = state.services.chats.view(&chat).await?;
-    leave_out_members(&mut chat, q.members);
-    Ok(Json(chat))
+    let chat = state.services.chats.view(&chat).await?;
+    Ok(Json(with_members(chat, q.members)))
 }
 
 /// A page of a chat's members, ordered by user id: what a client shows of a big group's
@@ -262,7 +264,7 @@ pub async fn members(
     patch,
     path = "/api/chats/{id}",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     request_body = RenameChatRequest,
     security(("bearerAuth" = [])),
     responses(
@@ -271,7 +273,7 @@ pub async fn members(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: the name is not 1-100 printable characters", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: the name is not 1-100 printable characters, or `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -279,6 +281,7 @@ pub async fn rename(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<RenameChatRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
@@ -287,7 +290,10 @@ pub async fn rename(
         .chats
         .rename(&user.user_id, &id, &req.name)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 /// Deletes a group (admins only); its members get `chat_changed` with `deleted: true`.
@@ -321,7 +327,7 @@ pub async fn remove(
     post,
     path = "/api/chats/{id}/members",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     request_body = AddMembersRequest,
     security(("bearerAuth" = [])),
     responses(
@@ -330,7 +336,7 @@ pub async fn remove(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: not 1-100 UUIDs, or the group would exceed 1000 members", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: not 1-100 UUIDs, the group would exceed 1000 members, or `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -338,6 +344,7 @@ pub async fn add_members(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<AddMembersRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
@@ -346,7 +353,10 @@ pub async fn add_members(
         .chats
         .add_members(&user.user_id, &id, &req.user_ids)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 /// Removes a member from a group: an admin removes anyone, a member removes themself (leaves).
@@ -358,6 +368,7 @@ pub async fn add_members(
     params(
         ("id" = String, Path, description = "The chat's id (24 hex digits)"),
         ("user_id" = Uuid, Path, description = "The member to remove"),
+        ChatListQuery,
     ),
     security(("bearerAuth" = [])),
     responses(
@@ -365,7 +376,7 @@ pub async fn add_members(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat cannot be left)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: `user_id` is not a UUID", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -373,6 +384,7 @@ pub async fn remove_member(
     State(state): State<AppState>,
     user: AuthUser,
     Path((id, target)): Path<(String, String)>,
+    QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     common::ids::validate_uuid(&target).map_err(|_| ApiError::field("userId", "must be a UUID"))?;
@@ -381,7 +393,10 @@ pub async fn remove_member(
         .chats
         .remove_member(&user.user_id, &id, &target)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 /// Joins a passcode-protected group (a member joining again gets the chat unchanged).
@@ -389,7 +404,7 @@ pub async fn remove_member(
     post,
     path = "/api/chats/{id}/join",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     request_body = JoinChatRequest,
     security(("bearerAuth" = [])),
     responses(
@@ -399,7 +414,7 @@ pub async fn remove_member(
         (status = 403, description = "`invalid_passcode`, or `forbidden`: the chat cannot be joined with a passcode", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
         (status = 409, description = "`conflict`: the group is full", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: the passcode is not 4-64 characters", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: the passcode is not 4-64 characters, or `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -407,6 +422,7 @@ pub async fn join(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<JoinChatRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
@@ -415,7 +431,10 @@ pub async fn join(
         .chats
         .join(&user.user_id, &id, &req.passcode)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 /// A chat's history, newest first; pass `nextCursor` as `before` for the next (older) page.

@@ -14,6 +14,7 @@ on_both_backends!(
     the_last_admin_leaving_makes_the_longest_standing_member_admin,
     the_chat_list_can_leave_out_the_groups_members,
     a_groups_members_come_a_page_at_a_time,
+    a_change_answers_without_the_members_when_asked,
     a_passcode_group_is_joined_with_the_right_passcode_only,
     rest_requires_a_valid_bearer_token,
 );
@@ -123,24 +124,17 @@ async fn groups_are_administered_by_admins_and_members_hear_about_changes(backen
         app.socket(&newcomer).await,
     );
 
-    let patch = |user: &User, body| {
-        app.http
-            .patch(app.url(&format!("/api/chats/{id}")))
-            .bearer_auth(app.auth.token(user))
-            .json(&body)
-            .send()
-    };
+    let chat_path = format!("/api/chats/{id}");
     assert_eq!(
-        patch(&m, json!({"name": "Mine"}))
+        app.patch(&m, &chat_path, json!({"name": "Mine"}))
             .await
-            .expect("PATCH")
             .status(),
         403,
         "members cannot rename"
     );
-    let renamed = patch(&admin, json!({"name": "Renamed"}))
-        .await
-        .expect("PATCH");
+    let renamed = app
+        .patch(&admin, &chat_path, json!({"name": "Renamed"}))
+        .await;
     assert_eq!(renamed.status(), 200);
     let renamed: serde_json::Value = renamed.json().await.expect("json");
     assert_eq!(renamed["revision"], 1);
@@ -258,13 +252,12 @@ async fn the_last_admin_leaving_makes_the_longest_standing_member_admin(backend:
         (&json!([first.id]), &json!(2))
     );
     let rename = app
-        .http
-        .patch(app.url(&format!("/api/chats/{id}")))
-        .bearer_auth(app.auth.token(&first))
-        .json(&json!({"name": "Ours now"}))
-        .send()
-        .await
-        .expect("PATCH");
+        .patch(
+            &first,
+            &format!("/api/chats/{id}"),
+            json!({"name": "Ours now"}),
+        )
+        .await;
     assert_eq!(rename.status(), 200, "the new admin administers it");
 
     // A member who is not the last admin leaving changes no admin.
@@ -358,6 +351,104 @@ async fn the_chat_list_can_leave_out_the_groups_members(backend: Backend) {
         .get(
             &b,
             &format!("/api/chats/{}?members=none", g["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+}
+
+async fn a_change_answers_without_the_members_when_asked(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (admin, b, c) = (User::new(), User::new(), User::new());
+    let group = app.group(&admin, "Answers", &[&b]).await;
+    let id = group["id"].as_str().expect("id").to_owned();
+    let omitted = |chat: &serde_json::Value, count: u32, revision: u64| {
+        assert_eq!(
+            (
+                &chat["participants"],
+                &chat["admins"],
+                &chat["membersOmitted"],
+                &chat["memberCount"],
+                &chat["revision"]
+            ),
+            (
+                &json!([]),
+                &json!([admin.id]),
+                &json!(true),
+                &json!(count),
+                &json!(revision)
+            ),
+            "{chat}"
+        );
+    };
+    let answer = |r: reqwest::Response| async move {
+        assert!(r.status().is_success(), "{}", r.status());
+        r.json::<serde_json::Value>().await.expect("json")
+    };
+
+    let renamed = app
+        .patch(
+            &admin,
+            &format!("/api/chats/{id}?members=direct"),
+            json!({"name": "Renamed"}),
+        )
+        .await;
+    let renamed = answer(renamed).await;
+    omitted(&renamed, 2, 1);
+    assert_eq!(renamed["name"], "Renamed");
+    let added = app
+        .post(
+            &admin,
+            &format!("/api/chats/{id}/members?members=direct"),
+            json!({"userIds": [c.id]}),
+        )
+        .await;
+    omitted(&answer(added).await, 3, 2);
+    let removed = app
+        .delete(
+            &admin,
+            &format!("/api/chats/{id}/members/{}?members=direct", c.id),
+        )
+        .await;
+    omitted(&answer(removed).await, 2, 3);
+    // Without the parameter, as before: whole.
+    let whole = app
+        .post(
+            &admin,
+            &format!("/api/chats/{id}/members"),
+            json!({"userIds": [c.id]}),
+        )
+        .await;
+    assert_eq!(
+        answer(whole).await["participants"],
+        json!([admin.id, b.id, c.id])
+    );
+    // Joining, too.
+    let open = app
+        .post(
+            &admin,
+            "/api/chats",
+            json!({"type": "group", "name": "Open", "passcode": "letmein"}),
+        )
+        .await;
+    let open = answer(open).await;
+    let joined = app
+        .post(
+            &b,
+            &format!(
+                "/api/chats/{}/join?members=direct",
+                open["id"].as_str().expect("id")
+            ),
+            json!({"passcode": "letmein"}),
+        )
+        .await;
+    omitted(&answer(joined).await, 2, 1);
+    let bad = app
+        .patch(
+            &admin,
+            &format!("/api/chats/{id}?members=few"),
+            json!({"name": "X"}),
         )
         .await;
     assert_eq!(bad.status(), 422);

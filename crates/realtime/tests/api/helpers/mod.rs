@@ -281,6 +281,16 @@ impl TestApp {
             .expect("POST")
     }
 
+    pub async fn patch(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .patch(self.url(path))
+            .bearer_auth(self.auth.token(user))
+            .json(&body)
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
     pub async fn delete(&self, user: &User, path: &str) -> reqwest::Response {
         self.http
             .delete(self.url(path))
