@@ -1,0 +1,308 @@
+//! Changes to chats: creating them, renaming, deleting, adding and removing members, joining by
+//! passcode, and keeping a group an admin. Each checks the caller's right, writes once (twice when
+//! an admin must be promoted), and says what it did (`ChatChange`) so the transport can tell the
+//! right people.
+
+use chrono::Utc;
+use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_MEMBERS};
+use common::{ApiError, ErrorCode};
+
+use super::ChatService;
+use crate::domain::passcode::{hash_passcode, verify_passcode};
+use crate::domain::{chat_not_found, direct_chat_id, new_object_id, normalize_id};
+use crate::ports::{ChatRecord, StoreError};
+
+/// What a change did, so the transport can tell the right people.
+#[derive(Debug, Clone)]
+pub struct ChatChange {
+    /// The chat as the change left it (as it was, for a deletion).
+    pub chat: ChatRecord,
+    pub delta: ChatDelta,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatDelta {
+    /// A new chat (`POST /api/chats`): every member gains it.
+    Created,
+    /// Nothing changed: the direct chat existed, or the user joining was a member already.
+    Unchanged,
+    Renamed,
+    /// `users` are members now (those already in stayed once); `newcomers`, those of them who
+    /// were not members as far as the check before the write saw, gain the chat.
+    Added {
+        users: Vec<String>,
+        newcomers: Vec<String>,
+    },
+    /// `user` was removed, or left, at `revision`. When they were its last admin, the group's
+    /// longest-standing member became admin in a second change (`promoted`), and the change's
+    /// `chat` is as that second change left it.
+    Removed {
+        user: String,
+        revision: u64,
+        promoted: bool,
+    },
+    Deleted,
+}
+
+impl ChatChange {
+    fn new(chat: ChatRecord, delta: ChatDelta) -> Self {
+        Self { chat, delta }
+    }
+}
+
+impl ChatService {
+    async fn admin_group(&self, user: &str, chat_id: &str) -> Result<ChatRecord, ApiError> {
+        let chat = self.member_chat(user, chat_id).await?;
+        if chat.kind != ChatType::Group {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "direct chats cannot be changed",
+            ));
+        }
+        if !chat.is_admin(user) {
+            return Err(ApiError::new(
+                ErrorCode::NotAnAdmin,
+                "only a chat admin may do this",
+            ));
+        }
+        Ok(chat)
+    }
+
+    pub async fn create(&self, user: &str, req: CreateChatRequest) -> Result<ChatChange, ApiError> {
+        match req {
+            CreateChatRequest::Direct { user_id } => {
+                self.create_direct(user, &user_id.to_ascii_lowercase())
+                    .await
+            }
+            CreateChatRequest::Group {
+                name,
+                member_ids,
+                passcode,
+            } => {
+                self.create_group(user, name.trim(), member_ids, passcode)
+                    .await
+            }
+        }
+    }
+
+    async fn create_direct(&self, user: &str, other: &str) -> Result<ChatChange, ApiError> {
+        if user == other {
+            return Err(ApiError::field(
+                "userId",
+                "cannot start a direct chat with yourself",
+            ));
+        }
+        let id = direct_chat_id(user, other);
+        if let Some(chat) = self.store.get_chat(&id).await? {
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
+        }
+        let chat = ChatRecord {
+            id: id.clone(),
+            kind: ChatType::Direct,
+            participants: vec![user.to_owned(), other.to_owned()],
+            name: None,
+            admins: vec![],
+            passcode_hash: None,
+            created_at: Utc::now(),
+            revision: 0,
+        };
+        match self.store.insert_chat(&chat).await {
+            Ok(()) => Ok(ChatChange::new(chat, ChatDelta::Created)),
+            // A concurrent request created it first: that one is the chat.
+            Err(StoreError::Duplicate) => {
+                let chat = self.store.get_chat(&id).await?.ok_or_else(chat_not_found)?;
+                Ok(ChatChange::new(chat, ChatDelta::Unchanged))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn create_group(
+        &self,
+        user: &str,
+        name: &str,
+        members: Vec<String>,
+        passcode: Option<String>,
+    ) -> Result<ChatChange, ApiError> {
+        let mut participants = vec![user.to_owned()];
+        for m in members.into_iter().map(|m| m.to_ascii_lowercase()) {
+            if !participants.contains(&m) {
+                participants.push(m);
+            }
+        }
+        let passcode_hash = match passcode {
+            Some(p) => Some(hash_passcode(&p).await?),
+            None => None,
+        };
+        let chat = ChatRecord {
+            id: new_object_id(),
+            kind: ChatType::Group,
+            participants,
+            name: Some(name.to_owned()),
+            admins: vec![user.to_owned()],
+            passcode_hash,
+            created_at: Utc::now(),
+            revision: 0,
+        };
+        self.store.insert_chat(&chat).await?;
+        Ok(ChatChange::new(chat, ChatDelta::Created))
+    }
+
+    pub async fn rename(
+        &self,
+        user: &str,
+        chat_id: &str,
+        name: &str,
+    ) -> Result<ChatChange, ApiError> {
+        let chat = self.admin_group(user, chat_id).await?;
+        let chat = self
+            .store
+            .rename_chat(&chat.id, name.trim())
+            .await?
+            .ok_or_else(chat_not_found)?;
+        Ok(ChatChange::new(chat, ChatDelta::Renamed))
+    }
+
+    pub async fn delete(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {
+        let chat = self.admin_group(user, chat_id).await?;
+        self.store.delete_chat(&chat.id).await?;
+        Ok(ChatChange::new(chat, ChatDelta::Deleted))
+    }
+
+    pub async fn add_members(
+        &self,
+        user: &str,
+        chat_id: &str,
+        users: &[String],
+    ) -> Result<ChatChange, ApiError> {
+        let chat = self.admin_group(user, chat_id).await?;
+        let mut each = Vec::with_capacity(users.len());
+        for u in users.iter().map(|u| u.to_ascii_lowercase()) {
+            if !each.contains(&u) {
+                each.push(u);
+            }
+        }
+        let users = each;
+        let newcomers: Vec<String> = users
+            .iter()
+            .filter(|u| !chat.is_member(u))
+            .cloned()
+            .collect();
+        if chat.participants.len() + newcomers.len() > MAX_GROUP_MEMBERS {
+            return Err(ApiError::field(
+                "userIds",
+                format!("a group has at most {MAX_GROUP_MEMBERS} members"),
+            ));
+        }
+        let chat = self
+            .store
+            .add_participants(&chat.id, &users)
+            .await?
+            .ok_or_else(chat_not_found)?;
+        Ok(ChatChange::new(chat, ChatDelta::Added { users, newcomers }))
+    }
+
+    /// An admin removes `target`, or a member removes themself (leaves).
+    pub async fn remove_member(
+        &self,
+        user: &str,
+        chat_id: &str,
+        target: &str,
+    ) -> Result<ChatChange, ApiError> {
+        let target = target.to_ascii_lowercase();
+        let chat = if user == target {
+            let chat = self.member_chat(user, chat_id).await?;
+            if chat.kind != ChatType::Group {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "you cannot leave a direct chat",
+                ));
+            }
+            chat
+        } else {
+            self.admin_group(user, chat_id).await?
+        };
+        if !chat.is_member(&target) {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "that user is not a member",
+            ));
+        }
+        let chat = self
+            .store
+            .remove_participant(&chat.id, &target)
+            .await?
+            .ok_or_else(chat_not_found)?;
+        let revision = chat.revision;
+        let (chat, promoted) = self.keep_an_admin(chat).await;
+        let delta = ChatDelta::Removed {
+            user: target,
+            revision,
+            promoted,
+        };
+        Ok(ChatChange::new(chat, delta))
+    }
+
+    /// A group whose last admin left gets one (the longest-standing member), as WhatsApp does:
+    /// else nobody could rename it, add or remove members or delete it any more. The removal stands either way:
+    /// a store failing here leaves the group without an admin until the next removal (logged).
+    async fn keep_an_admin(&self, chat: ChatRecord) -> (ChatRecord, bool) {
+        if chat.kind != ChatType::Group || !chat.admins.is_empty() || chat.participants.is_empty() {
+            return (chat, false);
+        }
+        match self.store.promote_if_adminless(&chat.id).await {
+            Ok(Some(promoted)) => (promoted, true),
+            Ok(None) => (chat, false),
+            Err(e) => {
+                tracing::warn!(error = ?e, chat = %chat.id, "a group left without an admin");
+                (chat, false)
+            }
+        }
+    }
+
+    /// Joins a passcode-protected group.
+    pub async fn join(
+        &self,
+        user: &str,
+        chat_id: &str,
+        passcode: &str,
+    ) -> Result<ChatChange, ApiError> {
+        let chat = self
+            .store
+            .get_chat(&normalize_id(chat_id))
+            .await?
+            .ok_or_else(chat_not_found)?;
+        if chat.is_member(user) {
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
+        }
+        let Some(hash) = chat
+            .passcode_hash
+            .as_deref()
+            .filter(|_| chat.kind == ChatType::Group)
+        else {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "this chat cannot be joined with a passcode",
+            ));
+        };
+        if !verify_passcode(hash, passcode).await {
+            return Err(ApiError::new(ErrorCode::InvalidPasscode, "wrong passcode"));
+        }
+        if chat.participants.len() >= MAX_GROUP_MEMBERS {
+            return Err(ApiError::new(ErrorCode::Conflict, "the group is full"));
+        }
+        let chat = self
+            .store
+            .add_participants(&chat.id, &[user.to_owned()])
+            .await?
+            .ok_or_else(chat_not_found)?;
+        let users = vec![user.to_owned()];
+        Ok(ChatChange::new(
+            chat,
+            ChatDelta::Added {
+                newcomers: users.clone(),
+                users,
+            },
+        ))
+    }
+}
