@@ -48,6 +48,11 @@ impl ChatRecord {
     pub fn is_admin(&self, user: &str) -> bool {
         self.admins.iter().any(|p| p == user)
     }
+
+    /// How many participants, as the contract counts them (`memberCount`).
+    pub fn member_count(&self) -> u32 {
+        u32::try_from(self.participants.len()).unwrap_or(u32::MAX)
+    }
 }
 
 /// A message to insert; the store assigns nothing — ids and timestamps come from the domain so

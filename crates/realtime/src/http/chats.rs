@@ -47,7 +47,7 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         admins: None,
         deleted: false,
     };
-    let member_count = Some(u32::try_from(record.participants.len()).unwrap_or(u32::MAX));
+    let member_count = Some(record.member_count());
     match &change.delta {
         ChatDelta::Unchanged => {}
         ChatDelta::Created => tell_whole(state, &record.participants, &chat).await,

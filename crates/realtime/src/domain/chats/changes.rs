@@ -125,11 +125,7 @@ impl ChatService {
         passcode: Option<String>,
     ) -> Result<ChatChange, ApiError> {
         let mut participants = vec![user.to_owned()];
-        for m in members.into_iter().map(|m| m.to_ascii_lowercase()) {
-            if !participants.contains(&m) {
-                participants.push(m);
-            }
-        }
+        push_distinct(&mut participants, &members);
         let passcode_hash = match passcode {
             Some(p) => Some(hash_passcode(&p).await?),
             None => None,
@@ -177,11 +173,7 @@ impl ChatService {
     ) -> Result<ChatChange, ApiError> {
         let chat = self.admin_group(user, chat_id).await?;
         let mut each = Vec::with_capacity(users.len());
-        for u in users.iter().map(|u| u.to_ascii_lowercase()) {
-            if !each.contains(&u) {
-                each.push(u);
-            }
-        }
+        push_distinct(&mut each, users);
         let users = each;
         let newcomers: Vec<String> = users
             .iter()
@@ -304,5 +296,14 @@ impl ChatService {
                 users,
             },
         ))
+    }
+}
+
+/// Appends `ids` to `into`, lowercased, each id once, in order (a request may list one twice).
+fn push_distinct(into: &mut Vec<String>, ids: &[String]) {
+    for id in ids.iter().map(|id| id.to_ascii_lowercase()) {
+        if !into.contains(&id) {
+            into.push(id);
+        }
     }
 }

@@ -99,7 +99,7 @@ impl ChatService {
                 .flatten(),
             members: members.into_iter().cloned().collect(),
             revision: chat.revision,
-            member_count: u32::try_from(chat.participants.len()).unwrap_or(u32::MAX),
+            member_count: chat.member_count(),
         })
     }
 
@@ -204,7 +204,7 @@ pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> 
         last_message_at: last.as_ref().map(|m| m.timestamp),
         last_message: last,
         created_at: r.created_at,
-        member_count: u32::try_from(r.participants.len()).unwrap_or(u32::MAX),
+        member_count: r.member_count(),
         members_omitted: false,
         revision: r.revision,
         unread_count,

@@ -258,12 +258,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, user: &User, path: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(self.auth.token(user))
-            .send()
-            .await
-            .expect("GET")
+        self.send(reqwest::Method::GET, user, path, None).await
     }
 
     /// `GET path` as `user`, its JSON body (whatever the status).
@@ -271,33 +266,40 @@ impl TestApp {
         self.get(user, path).await.json().await.expect("json")
     }
 
-    pub async fn post(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(self.auth.token(user))
-            .json(&body)
+    /// `method path` as `user`, with `body` as JSON when there is one.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        user: &User,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let request = self
+            .http
+            .request(method.clone(), self.url(path))
+            .bearer_auth(self.auth.token(user));
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request
             .send()
             .await
-            .expect("POST")
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    pub async fn post(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::POST, user, path, Some(body))
+            .await
     }
 
     pub async fn patch(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .patch(self.url(path))
-            .bearer_auth(self.auth.token(user))
-            .json(&body)
-            .send()
+        self.send(reqwest::Method::PATCH, user, path, Some(body))
             .await
-            .expect("PATCH")
     }
 
     pub async fn delete(&self, user: &User, path: &str) -> reqwest::Response {
-        self.http
-            .delete(self.url(path))
-            .bearer_auth(self.auth.token(user))
-            .send()
-            .await
-            .expect("DELETE")
+        self.send(reqwest::Method::DELETE, user, path, None).await
     }
 
     /// Creates a group of `admin` and `members`; the created chat.
