@@ -155,7 +155,10 @@ export async function ensureProfiles(ids: string[]): Promise<void> {
     for (const id of batch) profileFetches.set(id, fetched);
   }
   await Promise.all(missing.map((id) => profileFetches.get(id)));
-  if (missing.length) emit('chats');
+  if (missing.length) {
+    emit('chats');
+    emit('profiles');
+  }
 }
 
 export function rememberProfile(p: PublicProfile): void {
@@ -182,7 +185,8 @@ export function upsertChat(chat: Chat): void {
   }
   state.chats.set(chat.id, chat);
   db.putChats([chat]).catch(() => {});
-  void ensureProfiles(chat.participants);
+  // A group's participants are usually left out: its last message names a sender to show.
+  void ensureProfiles(chat.lastMessage ? [...chat.participants, chat.lastMessage.senderId] : chat.participants);
   emit('chats');
 }
 
@@ -298,6 +302,8 @@ export async function loadChats(): Promise<void> {
  * sync): messages from others are then acknowledged as delivered and counted as unread.
  */
 function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void {
+  // The senders' names come with their messages (a group's members are paged, not held).
+  void ensureProfiles(ms.map((m) => m.senderId));
   const touched = new Set<string>();
   const fresh: Message[] = [];
   for (const m of ms) {

@@ -693,8 +693,10 @@ export function chatView(app: AppActions, chatId: string): View {
         if (mine) mineAdded = true;
       }
       const status = store.statusOf(m);
-      if (li.dataset.render !== `${m.content}|${status}|${m.id ?? ''}`) {
-        li.dataset.render = `${m.content}|${status}|${m.id ?? ''}`;
+      // The sender's name is part of it: a profile can arrive after its message.
+      const render = `${m.content}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}`;
+      if (li.dataset.render !== render) {
+        li.dataset.render = render;
         li.dataset.status = mine ? status : '';
         if (m.id) li.dataset.id = m.id;
         const meta = h('span', { class: 'meta' }, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
@@ -766,7 +768,7 @@ export function chatView(app: AppActions, chatId: string): View {
   });
 
   const off = store.subscribe((t) => {
-    if (t === `messages:${chatId}`) renderMessages();
+    if (t === `messages:${chatId}` || t === 'profiles') renderMessages();
     else if (t === `incoming:${chatId}`) {
       const last = store.sortedMessages(chatId).filter((m) => m.senderId !== me.id).pop();
       if (last) announce(`New message from ${store.displayName(last.senderId)}: ${last.content}`);

@@ -296,6 +296,10 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByTestId('load-older').waitFor({ state: 'hidden' });
         const first = await f.page.getByTestId('message-body').first().textContent();
         assert.match(first, /: Chapter 1$/);
+        // The senders' names come with their messages, not with the group's members (which the
+        // list left out and the details page through).
+        await f.page.locator('[data-testid=message] .sender').filter({ hasText: 'ERIN' }).first().waitFor();
+        assert.equal(await f.page.locator('[data-testid=message] .sender').filter({ hasText: 'Someone' }).count(), 0);
         // The chat list left the group's members out; the details fetch them, at the second try.
         await f.page.getByText('2 members').waitFor();
         await f.page.getByText('Group details').click();
