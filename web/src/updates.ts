@@ -11,6 +11,12 @@ import { h } from './dom';
 
 /** How often a tab that stays connected asks for a new version anyway. */
 const CHECK_EVERY_MS = 60 * 60 * 1000;
+/**
+ * A check that fails (the network just back, a server restarting in the deploy) is tried again
+ * this much later, up to `CHECK_TRIES` times in all: else the tab would wait for the hourly one.
+ */
+const RETRY_MS = 5_000;
+const CHECK_TRIES = 3;
 
 let registration: ServiceWorkerRegistration | undefined;
 let checking = false;
@@ -31,21 +37,22 @@ export function registerServiceWorker(slot: HTMLElement): void {
   sw.register('/sw.js')
     .then((reg) => {
       registration = reg;
-      setInterval(checkForUpdate, CHECK_EVERY_MS);
+      setInterval(() => checkForUpdate(), CHECK_EVERY_MS);
     })
     .catch((e) => console.warn('service worker registration failed', e));
 }
 
 /** Asks the browser to fetch `sw.js` again; a changed one installs and takes over. */
-export function checkForUpdate(): void {
+export function checkForUpdate(tries = CHECK_TRIES): void {
   if (!registration || checking) return;
   checking = true;
-  registration
-    .update()
-    .catch(() => {
-      /* offline or the server restarting: the next reconnect or the hourly check asks again */
-    })
-    .finally(() => (checking = false));
+  registration.update().then(
+    () => (checking = false),
+    () => {
+      checking = false;
+      if (tries > 1) setTimeout(() => checkForUpdate(tries - 1), RETRY_MS);
+    },
+  );
 }
 
 function offerReload(slot: HTMLElement): void {
