@@ -170,6 +170,7 @@ export function rememberProfile(p: PublicProfile): void {
 
 export function upsertChat(chat: Chat): void {
   const prev = state.chats.get(chat.id);
+  for (const touched of listings) touched.add(chat.id);
   // A copy older than the changes we applied keeps our name and members (chats cached by an
   // older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
@@ -191,6 +192,7 @@ export function upsertChat(chat: Chat): void {
 }
 
 export function removeChat(chatId: string): void {
+  for (const touched of listings) touched.add(chatId);
   state.chats.delete(chatId);
   state.messages.delete(chatId);
   // Added back later, the chat's history is paged again from the start.
@@ -285,11 +287,24 @@ export function sortedChats(): Chat[] {
   );
 }
 
+/** Per chat list on its way: the chats gained or dropped meanwhile, which it may not know of. */
+const listings = new Set<Set<string>>();
+
 export async function loadChats(): Promise<void> {
-  const list = await chatsApi.list();
+  const touched = new Set<string>();
+  listings.add(touched);
+  let list: Chat[];
+  try {
+    list = await chatsApi.list();
+  } finally {
+    listings.delete(touched);
+  }
   const seen = new Set(list.map((c) => c.id));
-  for (const id of [...state.chats.keys()]) if (!seen.has(id)) removeChat(id);
+  // A chat gained while the list was on its way (`chat_updated`) is not dropped for missing from
+  // it, and one dropped meanwhile (left, removed, deleted) is not brought back by it.
+  for (const id of [...state.chats.keys()]) if (!seen.has(id) && !touched.has(id)) removeChat(id);
   for (const c of list) {
+    if (touched.has(c.id) && !state.chats.has(c.id)) continue;
     upsertChat(c);
     if (c.lastMessage) ingest([c.lastMessage], { live: false, deliver: true });
   }

@@ -477,11 +477,38 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     const step = stepper(t.name, { g: g.page });
     try {
       const gina = await step('signup', () => signUp(g.page, 'gina'));
-      const groupId = await step('a-group-of-121', async () => {
+      const groupId = await step('a-group-of-121-made-while-the-chat-list-is-on-its-way', async () => {
+        // The page reconnects, and its chat list is read before the group exists but reaches
+        // the page only after the group's `chat_updated`: the stale list must not drop it.
+        await g.context.setOffline(true);
+        await g.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        let listRead;
+        const read = new Promise((r) => (listRead = r));
+        let release;
+        const held = new Promise((r) => (release = r));
+        await g.page.route(
+          /\/api\/chats\?members=direct$/,
+          async (route) => {
+            const response = await route.fetch();
+            listRead();
+            await held;
+            await route.fulfill({ response });
+          },
+          { times: 1 },
+        );
+        await g.context.setOffline(false);
+        await read;
         // Realtime takes member ids as they come (it has no user table), so 120 made-up ids.
         const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: gina.username, password: PASSWORD } });
         const memberIds = Array.from({ length: 120 }, () => randomUUID());
         const chat = await api(system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Town hall', memberIds }, token: accessToken });
+        const item = g.page.locator(`[data-testid=chat-item][data-chat-id="${chat.id}"]`);
+        await item.waitFor();
+        const answered = g.page.waitForResponse(/\/api\/chats\?members=direct$/);
+        release();
+        await answered;
+        await g.page.waitForTimeout(300); // the list is applied right after its answer
+        assert.equal(await item.count(), 1, 'the group survives the older chat list');
         return chat.id;
       });
       await step('the-first-page', async () => {
