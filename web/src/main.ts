@@ -5,7 +5,7 @@ import { setUnreadInTitle } from './dom';
 import * as store from './store';
 import type { User } from './types';
 import * as notify from './notify';
-import { checkForUpdate, registerServiceWorker } from './updates';
+import { checkAfterReconnect, registerServiceWorker } from './updates';
 import { chatListView, chatView, joinView, loginView, newChatView, newGroupView, signupView, verifyView, type AppActions, type View } from './views';
 
 const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
@@ -109,14 +109,16 @@ function renderBanner(): void {
   banner.textContent = c === 'offline' ? 'You are offline. Messages you send will be delivered when you reconnect.' : c === 'connecting' ? 'Connecting…' : '';
 }
 // A socket that comes back after a disconnect is the likeliest sign of a deploy (the servers
-// restarted): ask whether the app itself changed too.
+// restarted): ask whether the app itself changed too. So is the network coming back: a deploy
+// may have happened while the device was offline.
+window.addEventListener('online', () => checkAfterReconnect());
 let wasOnline = false;
 store.subscribe((t) => {
   if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (c.unreadCount ?? 0), 0));
   if (t !== 'conn') return;
   renderBanner();
   if (store.state.conn !== 'online') return;
-  if (wasOnline) checkForUpdate();
+  if (wasOnline) checkAfterReconnect();
   wasOnline = true;
 });
 

@@ -617,7 +617,8 @@ function scheduleReconnect(): void {
   clearTimeout(reconnectTimer);
   if (!navigator.onLine) return; // the 'online' event reconnects
   reconnectTimer = setTimeout(() => {
-    if (socket && !socket.connected && state.me) socket.connect();
+    // Gone offline meanwhile: the 'online' event reconnects.
+    if (socket && !socket.connected && state.me && navigator.onLine) socket.connect();
   }, backoff);
   backoff = Math.min(backoff * 2, 30_000);
 }

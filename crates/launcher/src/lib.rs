@@ -123,10 +123,17 @@ fn is_realtime_path(path: &str) -> bool {
 }
 
 /// The built PWA, or a page explaining how to build it.
+///
+/// Any path that is not a file gets `index.html` (client routes), except under `/assets/`: the
+/// build's hashed files. One missing there is a 404, never the page: a service worker installing
+/// a new build while the server lacks one of its files must fail and try again, not cache the
+/// page as the script (the app would then break on its next load).
 fn static_files(web_dir: &Path) -> Router {
     let index = web_dir.join("index.html");
     if index.is_file() {
-        Router::new().fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))
+        Router::new()
+            .nest_service("/assets", ServeDir::new(web_dir.join("assets")))
+            .fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))
     } else {
         tracing::warn!(dir = %web_dir.display(), "the PWA is not built; run `bash scripts/dev.sh`");
         Router::new().fallback(|| async {

@@ -29,6 +29,8 @@ async fn start() -> Running {
     )
     .unwrap();
     std::fs::write(web_dir.join("app.js"), "console.log('app')").unwrap();
+    std::fs::create_dir_all(web_dir.join("assets")).unwrap();
+    std::fs::write(web_dir.join("assets/index-1a2b.js"), "console.log('built')").unwrap();
     let config = LaunchConfig {
         host: "127.0.0.1".into(),
         port: 0,
@@ -119,6 +121,16 @@ async fn the_pwa_and_both_apis_share_one_origin() {
     assert!(
         deep.text().await.unwrap().contains("Batiyoun PWA"),
         "client routes fall back to index.html"
+    );
+    assert_eq!(
+        app.get("/assets/index-1a2b.js").await.text().await.unwrap(),
+        "console.log('built')"
+    );
+    let missing = app.get("/assets/index-9z8y.js").await;
+    assert_eq!(
+        missing.status(),
+        404,
+        "a build file the server lacks is not answered with the page"
     );
     assert_eq!(app.get("/healthz").await.status(), 200);
     let jwks: Value = app

@@ -103,15 +103,35 @@ export async function startSystem({ timeoutMs = 120_000 } = {}) {
  * Puts a new build of the PWA in `webDir`, as a deploy would: the service worker's cache version
  * changes (so browsers install the new worker), and index.html carries
  * `<meta name="batiyoun-build" content="next">` (so a test can tell which build a page runs).
+ * With `lateFile` (a path under /assets/), the new worker also precaches that file, which is not
+ * served until the returned `publishLate()`: a server that has the new build only in part.
  */
-export function deployNextBuild(webDir) {
+export function deployNextBuild(webDir, { lateFile } = {}) {
   const sw = join(webDir, 'sw.js');
   const oldSw = readFileSync(sw, 'utf8');
-  const newSw = oldSw.replace(/const VERSION = "[0-9a-f]{16}"/, 'const VERSION = "next"');
+  let newSw = oldSw.replace(/const VERSION = "[0-9a-f]{16}"/, 'const VERSION = "next"');
   if (newSw === oldSw) throw new Error(`no build cache version found in ${sw}`);
+  if (lateFile) {
+    const listed = newSw.replace('const PRECACHE_URLS = [', `const PRECACHE_URLS = [${JSON.stringify(lateFile)},`);
+    if (listed === newSw) throw new Error(`no precache list found in ${sw}`);
+    newSw = listed;
+  }
   writeFileSync(sw, newSw);
   const index = join(webDir, 'index.html');
   writeFileSync(index, readFileSync(index, 'utf8').replace('<head>', '<head>\n    <meta name="batiyoun-build" content="next" />'));
+  return { publishLate: () => writeFileSync(join(webDir, lateFile), '// the next build\n') };
+}
+
+/** What a page's service worker registration holds, for a failing test's message. */
+export async function workerState(page) {
+  return page
+    .evaluate(async () => {
+      const sw = navigator.serviceWorker;
+      const reg = await sw.getRegistration();
+      const w = (x) => x && { script: x.scriptURL, state: x.state };
+      return { controller: w(sw.controller), active: w(reg?.active), waiting: w(reg?.waiting), installing: w(reg?.installing), caches: await caches.keys() };
+    })
+    .catch((e) => `unreadable: ${e.message}`);
 }
 
 /**

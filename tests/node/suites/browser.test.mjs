@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper } from '../browser/harness.mjs';
+import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper, workerState } from '../browser/harness.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
@@ -535,6 +535,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     const f = await newPage({ width: 1024, height: 768 });
     const step = stepper(t.name, { f: f.page });
     const notice = f.page.getByTestId('update-banner');
+    const pageLog = [];
+    f.page.on('console', (m) => pageLog.push(`${new Date().toISOString()} ${m.type()}: ${m.text()}`));
+    const explain = async (e) => {
+      e.message += `\nservice worker: ${JSON.stringify(await workerState(f.page))}\npage console:\n${pageLog.join('\n')}`;
+      throw e;
+    };
+    let next;
     try {
       await step('signup', () => signUp(f.page, 'frank'));
       await step('service-worker-controls-page', () =>
@@ -544,15 +551,25 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         assert.equal(await notice.isVisible(), false, 'the first worker taking over is not a new version');
       });
       await step('deploy-while-disconnected', async () => {
-        // The servers restart in a deploy; going offline drops the socket the same way.
+        // The servers restart in a deploy; going offline drops the socket the same way. The server
+        // has the new build only in part: one of its files comes later (a replica still copying).
         await f.context.setOffline(true);
         await f.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
-        deployNextBuild(system.webDir);
+        next = deployNextBuild(system.webDir, { lateFile: '/assets/next-late.js' });
       });
-      await step('reconnect-offers-reload', async () => {
+      await step('reconnect-finds-the-new-build-incomplete', async () => {
         await f.context.setOffline(false);
         await f.page.locator('[data-testid=conn-status][data-state=online]').waitFor({ state: 'attached' });
-        await notice.getByText('A new version of Batiyoun is available.').waitFor();
+        const deadline = Date.now() + TIMEOUT;
+        while (!pageLog.some((line) => line.includes('the new version did not install'))) {
+          if (Date.now() > deadline) await explain(new Error('the new worker did not fail to install'));
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        assert.equal(await notice.isVisible(), false, 'a version that did not install is not offered');
+        next.publishLate();
+      });
+      await step('a-later-try-offers-reload', async () => {
+        await notice.getByText('A new version of Batiyoun is available.').waitFor().catch(explain);
         assert.equal(await f.page.locator('meta[name=batiyoun-build]').count(), 0, 'the page runs the old build until it reloads');
       });
       await step('reload-runs-the-new-build', async () => {

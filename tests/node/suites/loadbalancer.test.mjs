@@ -49,7 +49,9 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
     nodes = [await startRealtime(env), await startRealtime(env)];
     webRoot = fs.mkdtempSync(path.join(os.tmpdir(), 'batiyoun-web-'));
     fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>Batiyoun</title>');
-    fs.chmodSync(webRoot, 0o755); // nginx workers run as an unprivileged user
+    fs.mkdirSync(path.join(webRoot, 'assets'));
+    fs.writeFileSync(path.join(webRoot, 'assets', 'index-1a2b.js'), "console.log('built')");
+    for (const dir of [webRoot, path.join(webRoot, 'assets')]) fs.chmodSync(dir, 0o755); // nginx workers run as an unprivileged user
     lb = await startNginx({
       repo: REPO,
       realtime: nodes.map((n) => hostPort(n.url)),
@@ -75,6 +77,9 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
   test('routes the PWA, auth-api and realtime paths', async () => {
     assert.match(await (await fetch(`${lb.url}/`)).text(), /Batiyoun/);
     assert.match(await (await fetch(`${lb.url}/some/client/route`)).text(), /Batiyoun/, 'SPA fallback');
+    assert.equal(await (await fetch(`${lb.url}/assets/index-1a2b.js`)).text(), "console.log('built')");
+    const missing = await fetch(`${lb.url}/assets/index-9z8y.js`);
+    assert.equal(missing.status, 404, 'a build file the server lacks is not answered with the page');
     const jwks = await (await fetch(`${lb.url}/.well-known/jwks.json`)).json();
     assert.equal(jwks.keys[0].alg, 'EdDSA', '/.well-known goes to auth-api');
     const chats = await rest(lb.url, auth.mint(user()), 'GET', '/api/chats');
