@@ -95,11 +95,20 @@ function chatMessages(chatId: string): Map<string, ViewMessage> {
   return m;
 }
 
+/**
+ * Orders two instants of the server's (RFC 3339) by value, not as strings: servers before the
+ * fixed three-digit fraction sent `…:12Z` for an exact second, which sorts after `…:12.340Z`,
+ * and messages cached from them stay in IndexedDB.
+ */
+function compareInstants(a: string, b: string): number {
+  return Date.parse(a) - Date.parse(b);
+}
+
 /** Stored messages first by time, then by id; pending ones last in the order they were written. */
 export function sortedMessages(chatId: string): ViewMessage[] {
   return [...chatMessages(chatId).values()].sort((a, b) => {
     if (a.pending !== b.pending) return a.pending ? 1 : -1;
-    const t = a.timestamp.localeCompare(b.timestamp);
+    const t = compareInstants(a.timestamp, b.timestamp);
     if (t !== 0) return t;
     return (a.id ?? a.clientMsgId).localeCompare(b.id ?? b.clientMsgId);
   });
@@ -181,7 +190,7 @@ export function upsertChat(chat: Chat): void {
     chat = { ...chat, participants: prev.participants, admins: prev.admins, membersOmitted: false };
   }
   // Keep our own unread/lastMessage if the server's copy is older than what we saw live.
-  if (prev && prev.lastMessageAt && chat.lastMessageAt && prev.lastMessageAt > chat.lastMessageAt) {
+  if (prev && prev.lastMessageAt && chat.lastMessageAt && compareInstants(prev.lastMessageAt, chat.lastMessageAt) > 0) {
     chat = { ...chat, lastMessage: prev.lastMessage, lastMessageAt: prev.lastMessageAt };
   }
   state.chats.set(chat.id, chat);
@@ -282,9 +291,7 @@ async function refetchChat(chatId: string): Promise<void> {
 }
 
 export function sortedChats(): Chat[] {
-  return [...state.chats.values()].sort((a, b) =>
-    (b.lastMessageAt ?? b.createdAt).localeCompare(a.lastMessageAt ?? a.createdAt),
-  );
+  return [...state.chats.values()].sort((a, b) => compareInstants(b.lastMessageAt ?? b.createdAt, a.lastMessageAt ?? a.createdAt));
 }
 
 /** Per chat list on its way: the chats gained or dropped meanwhile, which it may not know of. */
@@ -334,7 +341,7 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void
     touched.add(m.chatId);
     if (!prev || prev.pending) fresh.push(m);
     const chat = state.chats.get(m.chatId);
-    if (chat && (!chat.lastMessageAt || chat.lastMessageAt <= m.timestamp)) {
+    if (chat && (!chat.lastMessageAt || compareInstants(chat.lastMessageAt, m.timestamp) <= 0)) {
       chat.lastMessage = m;
       chat.lastMessageAt = m.timestamp;
     }

@@ -25,6 +25,7 @@ pub struct User {
     /// `"email"` or `"google"`.
     pub provider: String,
     pub verified: bool,
+    #[serde(with = "super::time::millis")]
     pub created_at: DateTime<Utc>,
 }
 

@@ -63,6 +63,7 @@ pub struct Message {
     pub kind: MessageType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MessageMetadata>,
+    #[serde(with = "super::time::millis")]
     pub timestamp: DateTime<Utc>,
     pub read_by: Vec<String>,
     pub delivered_to: Vec<String>,
@@ -83,7 +84,9 @@ pub struct Chat {
     /// True for groups that can be joined with a passcode (the hash never leaves the server).
     pub has_passcode: bool,
     pub last_message: Option<Message>,
+    #[serde(with = "super::time::option_millis")]
     pub last_message_at: Option<DateTime<Utc>>,
+    #[serde(with = "super::time::millis")]
     pub created_at: DateTime<Utc>,
     /// How many participants it has (also when they are left out, see `membersOmitted`).
     pub member_count: u32,

@@ -277,7 +277,11 @@ pub struct TypingEvent {
 #[serde(rename_all = "camelCase")]
 pub struct PresenceEvent {
     pub user_id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::option_millis"
+    )]
     pub last_seen: Option<DateTime<Utc>>,
 }
 
@@ -308,6 +312,7 @@ pub struct PresenceUpdate {
 #[serde(rename_all = "camelCase")]
 pub struct OfflineUser {
     pub user_id: String,
+    #[serde(with = "super::time::millis")]
     pub last_seen: DateTime<Utc>,
 }
 

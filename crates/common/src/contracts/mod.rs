@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod chat;
 pub mod events;
+pub mod time;
 
 /// Counts characters (Unicode scalar values), which is what users mean by "length".
 pub(crate) fn char_len(s: &str) -> usize {

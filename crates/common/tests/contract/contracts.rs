@@ -316,3 +316,56 @@ fn sync_and_history_queries_are_bounded() {
     fields.sort();
     assert_eq!(fields, ["before", "limit"]);
 }
+
+/// Instants go out with exactly three fractional digits, so clients can order them as strings:
+/// chrono's own form drops a zero fraction, and `…:12Z` sorts after `…:12.340Z`.
+#[test]
+fn instants_have_one_width_on_the_wire() {
+    use chrono::{TimeZone, Utc};
+    use common::contracts::chat::Message;
+    use common::contracts::events::{OfflineUser, PresenceEvent};
+
+    let on_the_second = Utc.with_ymd_and_hms(2026, 12, 6, 13, 47, 12).unwrap();
+    let message: Message = serde_json::from_value(serde_json::json!({
+        "id": MSG, "chatId": CHAT, "senderId": USER, "clientMsgId": "c1", "content": "hi",
+        "encrypted": false, "type": "text", "timestamp": "2026-12-06T13:47:12Z",
+        "readBy": [], "deliveredTo": [],
+    }))
+    .expect("a timestamp without a fraction still parses");
+    assert_eq!(message.timestamp, on_the_second);
+    let json = serde_json::to_value(&message).unwrap();
+    assert_eq!(json["timestamp"], "2026-12-06T13:47:12.000Z");
+    let later = Message {
+        timestamp: on_the_second + chrono::Duration::milliseconds(340),
+        ..message
+    };
+    let later_json = serde_json::to_value(&later).unwrap();
+    assert_eq!(later_json["timestamp"], "2026-12-06T13:47:12.340Z");
+    assert!(json["timestamp"].as_str() < later_json["timestamp"].as_str());
+
+    let seen = on_the_second + chrono::Duration::nanoseconds(672_599_138);
+    let offline = OfflineUser {
+        user_id: USER.into(),
+        last_seen: seen,
+    };
+    assert_eq!(
+        serde_json::to_value(&offline).unwrap()["lastSeen"],
+        "2026-12-06T13:47:12.672Z"
+    );
+    let event = PresenceEvent {
+        user_id: USER.into(),
+        last_seen: Some(on_the_second),
+    };
+    assert_eq!(
+        serde_json::to_value(&event).unwrap()["lastSeen"],
+        "2026-12-06T13:47:12.000Z"
+    );
+    let online = PresenceEvent {
+        user_id: USER.into(),
+        last_seen: None,
+    };
+    assert_eq!(
+        serde_json::to_value(&online).unwrap(),
+        serde_json::json!({"userId": USER})
+    );
+}

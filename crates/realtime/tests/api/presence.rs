@@ -474,7 +474,7 @@ async fn a_round_announces_users_as_they_are_when_it_runs(backend: Backend) {
         .expect("kv");
     let told = sb.presence_of(&a.id).await;
     assert_eq!(told["online"], false, "{told}");
-    assert_eq!(told["lastSeen"], "2026-12-06T05:00:00Z");
+    assert_eq!(told["lastSeen"], "2026-12-06T05:00:00.000Z");
 }
 
 /// A contact whose arrival waits for this instance's next round is left out of a new socket's
