@@ -195,8 +195,12 @@ export function upsertChat(chat: Chat): void {
   }
   state.chats.set(chat.id, chat);
   db.putChats([chat]).catch(() => {});
-  // A group's participants are usually left out: its last message names a sender to show.
-  void ensureProfiles(chat.lastMessage ? [...chat.participants, chat.lastMessage.senderId] : chat.participants);
+  // The names shown without opening anything: a direct chat's other member, the last message's
+  // sender. Not a group's members, which may be a thousand: its details fetch them a page at a
+  // time, and senders and typers come when they send or type.
+  const shown = chat.type === 'direct' ? [...chat.participants] : [];
+  if (chat.lastMessage) shown.push(chat.lastMessage.senderId);
+  void ensureProfiles(shown);
   emit('chats');
 }
 
@@ -255,7 +259,6 @@ function applyChatChange(e: ChatChangedEvent): void {
     memberCount: participants.length,
     revision: e.revision,
   });
-  if (e.added?.length) void ensureProfiles(e.added);
 }
 
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
@@ -552,6 +555,8 @@ function onTyping(e: TypingEvent): void {
   }
   m.set(e.userId, Date.now() + 3500);
   emit(`typing:${e.chatId}`);
+  // A member of a big group who has not written yet: their name is fetched now.
+  if (!state.profiles.has(e.userId)) void ensureProfiles([e.userId]).then(() => emit(`typing:${e.chatId}`));
   setTimeout(() => emit(`typing:${e.chatId}`), 3600);
 }
 

@@ -255,6 +255,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await e.page.locator('ul.members li').filter({ hasText: 'FRANK' }).waitFor();
         await e.page.getByText('Group details').click(); // closed again
       });
+      await step('f-sees-e-typing', async () => {
+        // Frank joined with the group's members left out and Erin has written nothing yet: her
+        // name is fetched when she types.
+        await e.page.getByLabel('Message', { exact: true }).pressSequentially('Wel', { delay: 20 });
+        await f.page.getByTestId('typing').filter({ hasText: /ERIN is typing/ }).waitFor();
+        await e.page.getByLabel('Message', { exact: true }).fill('');
+      });
       await step('e-sends-history', async () => {
         const box = e.page.getByLabel('Message', { exact: true });
         for (let i = 1; i <= 35; i++) {
@@ -475,6 +482,14 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
   test("a big group's details list its members a page at a time", async (t) => {
     const g = await newPage({ width: 1024, height: 768 });
     const step = stepper(t.name, { g: g.page });
+    // Every id the page asks a profile for (GET /api/users?ids=…).
+    const profilesAsked = new Set();
+    g.page.on('request', (r) => {
+      const url = new URL(r.url());
+      if (url.pathname === '/api/users' && url.searchParams.get('ids')) for (const id of url.searchParams.get('ids').split(',')) profilesAsked.add(id);
+    });
+    const memberIds = Array.from({ length: 120 }, () => randomUUID());
+    const askedOf = (ids) => ids.filter((id) => profilesAsked.has(id)).length;
     try {
       const gina = await step('signup', () => signUp(g.page, 'gina'));
       const groupId = await step('a-group-of-121-made-while-the-chat-list-is-on-its-way', async () => {
@@ -500,7 +515,6 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await read;
         // Realtime takes member ids as they come (it has no user table), so 120 made-up ids.
         const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: gina.username, password: PASSWORD } });
-        const memberIds = Array.from({ length: 120 }, () => randomUUID());
         const chat = await api(system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Town hall', memberIds }, token: accessToken });
         const item = g.page.locator(`[data-testid=chat-item][data-chat-id="${chat.id}"]`);
         await item.waitFor();
@@ -514,15 +528,20 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
       await step('the-first-page', async () => {
         await g.page.locator(`[data-testid=chat-item][data-chat-id="${groupId}"]`).click();
         await g.page.getByText('121 members').waitFor();
+        // Gaining the group (whole, by chat_updated) and opening it fetch none of its members.
+        assert.equal(askedOf(memberIds), 0, 'no member profile is fetched before the details list them');
         await g.page.getByText('Group details').click();
         await g.page.waitForFunction(() => document.querySelectorAll('ul.members li').length === 100);
         await g.page.getByTestId('more-members').waitFor();
+        const firstPage = askedOf(memberIds);
+        assert.ok(firstPage === 99 || firstPage === 100, `the first page fetches its own members (Gina may be one): ${firstPage}`);
       });
       await step('show-more', async () => {
         await g.page.getByTestId('more-members').click();
         await g.page.waitForFunction(() => document.querySelectorAll('ul.members li').length === 121);
         await g.page.getByTestId('more-members').waitFor({ state: 'hidden' });
         await g.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).waitFor();
+        assert.equal(askedOf(memberIds), 120);
       });
     } finally {
       await g.context.close();
