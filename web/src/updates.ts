@@ -53,7 +53,7 @@ export function registerServiceWorker(slot: HTMLElement): void {
     .catch((e) => console.warn('service worker registration failed', e));
 }
 
-/** The socket came back after a disconnect: likely a deploy. Checks now and a minute later. */
+/** The socket or the network came back: a deploy may have happened. Checks now and a minute later. */
 export function checkAfterReconnect(): void {
   checkForUpdate();
   clearTimeout(recheck);
