@@ -15,12 +15,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::Request;
+use axum::http::{HeaderValue, Response, header};
 use axum::response::{Html, IntoResponse};
 use common::config::Env;
 use common::kv::{MemoryKv, SharedKv};
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::{ServiceBuilder, ServiceExt};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 /// What the launcher needs to know; everything else is the services' embedded defaults.
 #[derive(Debug, Clone)]
@@ -128,12 +130,34 @@ fn is_realtime_path(path: &str) -> bool {
 /// build's hashed files. One missing there is a 404, never the page: a service worker installing
 /// a new build while the server lacks one of its files must fail and try again, not cache the
 /// page as the script (the app would then break on its next load).
+///
+/// Caching, as `deploy/nginx/batiyoun.conf`: the hashed files never change under their name, so
+/// browsers keep them a year (`immutable`, on success only: a 404 is not kept); everything else
+/// (`index.html`, `sw.js`, the manifest, icons) is `no-cache`, asked again each time (a 304 when
+/// unchanged). Without it a browser may heuristically reuse an old `index.html` for hours after
+/// a deploy, and "Reload" into a new version would load the old page.
 fn static_files(web_dir: &Path) -> Router {
     let index = web_dir.join("index.html");
     if index.is_file() {
+        let hashed = ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                |res: &Response<_>| {
+                    res.status()
+                        .is_success()
+                        .then(|| HeaderValue::from_static("public, max-age=31536000, immutable"))
+                },
+            ))
+            .service(ServeDir::new(web_dir.join("assets")));
+        let others = ServiceBuilder::new()
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-cache"),
+            ))
+            .service(ServeDir::new(web_dir).fallback(ServeFile::new(index)));
         Router::new()
-            .nest_service("/assets", ServeDir::new(web_dir.join("assets")))
-            .fallback_service(ServeDir::new(web_dir).fallback(ServeFile::new(index)))
+            .nest_service("/assets", hashed)
+            .fallback_service(others)
     } else {
         tracing::warn!(dir = %web_dir.display(), "the PWA is not built; run `bash scripts/dev.sh`");
         Router::new().fallback(|| async {

@@ -102,6 +102,12 @@ impl Running {
     }
 }
 
+fn cache_control(res: &reqwest::Response) -> Option<&str> {
+    res.headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .map(|v| v.to_str().unwrap())
+}
+
 #[tokio::test]
 async fn the_pwa_and_both_apis_share_one_origin() {
     let app = start().await;
@@ -122,16 +128,26 @@ async fn the_pwa_and_both_apis_share_one_origin() {
         deep.text().await.unwrap().contains("Batiyoun PWA"),
         "client routes fall back to index.html"
     );
+    let hashed = app.get("/assets/index-1a2b.js").await;
     assert_eq!(
-        app.get("/assets/index-1a2b.js").await.text().await.unwrap(),
-        "console.log('built')"
+        cache_control(&hashed),
+        Some("public, max-age=31536000, immutable")
     );
+    assert_eq!(hashed.text().await.unwrap(), "console.log('built')");
     let missing = app.get("/assets/index-9z8y.js").await;
     assert_eq!(
         missing.status(),
         404,
         "a build file the server lacks is not answered with the page"
     );
+    assert_eq!(cache_control(&missing), None, "a 404 is not kept");
+    for path in ["/", "/app.js", "/chats/some-client-route"] {
+        assert_eq!(
+            cache_control(&app.get(path).await),
+            Some("no-cache"),
+            "{path} is asked again each time: a deploy shows at once"
+        );
+    }
     assert_eq!(app.get("/healthz").await.status(), 200);
     let jwks: Value = app
         .get("/.well-known/jwks.json")

@@ -77,9 +77,15 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
   test('routes the PWA, auth-api and realtime paths', async () => {
     assert.match(await (await fetch(`${lb.url}/`)).text(), /Batiyoun/);
     assert.match(await (await fetch(`${lb.url}/some/client/route`)).text(), /Batiyoun/, 'SPA fallback');
-    assert.equal(await (await fetch(`${lb.url}/assets/index-1a2b.js`)).text(), "console.log('built')");
+    const hashed = await fetch(`${lb.url}/assets/index-1a2b.js`);
+    assert.equal(hashed.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.equal(await hashed.text(), "console.log('built')");
     const missing = await fetch(`${lb.url}/assets/index-9z8y.js`);
     assert.equal(missing.status, 404, 'a build file the server lacks is not answered with the page');
+    assert.equal(missing.headers.get('cache-control'), null, 'a 404 is not kept');
+    for (const p of ['/', '/some/client/route']) {
+      assert.equal((await fetch(`${lb.url}${p}`)).headers.get('cache-control'), 'no-cache', `${p} is asked again each time`);
+    }
     const jwks = await (await fetch(`${lb.url}/.well-known/jwks.json`)).json();
     assert.equal(jwks.keys[0].alg, 'EdDSA', '/.well-known goes to auth-api');
     const chats = await rest(lb.url, auth.mint(user()), 'GET', '/api/chats');
