@@ -212,6 +212,47 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).click();
         await b.page.waitForFunction(() => document.title === 'ALICE · Batiyoun');
       });
+      await step('cached-instants-order-by-value', async () => {
+        // Servers before the fixed-width instants sent an exact second as '…:00Z', which sorts
+        // after '…:00.500Z' as a string, and messages cached from them stay in IndexedDB. Two
+        // such, planted in Bob's cache of this chat (ids in the opposite order), show in time
+        // order after a reload.
+        const chatId = await b.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        await b.page.evaluate(async (chatId) => {
+          const name = (await indexedDB.databases()).map((d) => d.name).find((n) => n?.startsWith('batiyoun:'));
+          const db = await new Promise((resolve, reject) => {
+            const open = indexedDB.open(name);
+            open.onsuccess = () => resolve(open.result);
+            open.onerror = () => reject(open.error);
+          });
+          const planted = (id, content, timestamp) => ({
+            id,
+            chatId,
+            senderId: '00000000-0000-4000-8000-000000000001',
+            clientMsgId: `planted-${id}`,
+            content,
+            encrypted: false,
+            type: 'text',
+            timestamp,
+            readBy: [],
+            deliveredTo: [],
+          });
+          const tx = db.transaction('messages', 'readwrite');
+          tx.objectStore('messages').put(planted('000000000000000000000002', 'Planted on the second', '2026-01-01T00:00:00Z'));
+          tx.objectStore('messages').put(planted('000000000000000000000001', 'Planted half a second later', '2026-01-01T00:00:00.500Z'));
+          await new Promise((resolve, reject) => {
+            tx.oncomplete = resolve;
+            tx.onerror = () => reject(tx.error);
+          });
+          db.close();
+        }, chatId);
+        await b.page.reload();
+        await message(b.page, 'Planted half a second later').waitFor({ state: 'attached' });
+        const bodies = await b.page.getByTestId('message-body').allTextContents();
+        const onTheSecond = bodies.findIndex((t) => t.includes('Planted on the second'));
+        const later = bodies.findIndex((t) => t.includes('Planted half a second later'));
+        assert.ok(onTheSecond >= 0 && onTheSecond < later, `in time order: ${bodies.join(' | ')}`);
+      });
     } finally {
       await a.context.close();
       await b.context.close();
