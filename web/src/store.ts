@@ -471,7 +471,7 @@ export async function flushOutbox(): Promise<void> {
           ingest([ack.message], { live: false });
           await db.settleOutbox(item.clientMsgId, ack.message);
         } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
-          scheduleRetry();
+          scheduleRetry(ack.error.retryAfter);
           return;
         } else {
           item.failed = ack.error.message || ack.error.code;
@@ -487,9 +487,10 @@ export async function flushOutbox(): Promise<void> {
   }
 }
 
-function scheduleRetry(): void {
+/** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
+function scheduleRetry(seconds?: number): void {
   clearTimeout(retryTimer);
-  retryTimer = setTimeout(() => void flushOutbox(), 3000);
+  retryTimer = setTimeout(() => void flushOutbox(), seconds ? seconds * 1000 : 3000);
 }
 
 export async function discardFailed(chatId: string, clientMsgId: string): Promise<void> {

@@ -92,6 +92,8 @@ export interface ErrorBody {
   code: string;
   message: string;
   fields?: Record<string, string[]>;
+  /** Socket acks of `rate_limited`: seconds before a retry may succeed. */
+  retryAfter?: number;
 }
 
 export type Ack<T> = ({ ok: true } & T) | { ok: false; error: ErrorBody };

@@ -210,9 +210,15 @@ impl ApiError {
         )
     }
 
-    /// The ack a socket handler sends for this error: `{"ok":false,"error":{…}}`.
+    /// The ack a socket handler sends for this error: `{"ok":false,"error":{…}}`. A
+    /// `rate_limited` one also says when to try again, `"retryAfter"` in seconds (what REST says
+    /// in the `Retry-After` header).
     pub fn to_ack(&self) -> serde_json::Value {
-        serde_json::json!({ "ok": false, "error": self.body })
+        let mut error = serde_json::json!(self.body);
+        if let Some(secs) = self.retry_after {
+            error["retryAfter"] = secs.into();
+        }
+        serde_json::json!({ "ok": false, "error": error })
     }
 }
 

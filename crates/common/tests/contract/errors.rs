@@ -87,4 +87,11 @@ fn a_socket_ack_wraps_the_same_error_body() {
         ack,
         serde_json::json!({"ok": false, "error": {"code": "rate_limited", "message": "slow down"}})
     );
+    let ack = ApiError::new(ErrorCode::RateLimited, "slow down")
+        .with_retry_after(2)
+        .to_ack();
+    assert_eq!(
+        ack,
+        serde_json::json!({"ok": false, "error": {"code": "rate_limited", "message": "slow down", "retryAfter": 2}})
+    );
 }

@@ -65,6 +65,9 @@ async fn events_beyond_the_rate_limit_are_answered_rate_limited(backend: Backend
         codes.push(if ok(&ack) {
             "ok".to_owned()
         } else {
+            // Half a token a second, none left: the next one is 1-2 s away.
+            let wait = ack["error"]["retryAfter"].as_u64();
+            assert!(matches!(wait, Some(1..=2)), "{ack}");
             code(&ack).to_owned()
         });
     }
