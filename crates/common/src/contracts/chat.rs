@@ -247,6 +247,13 @@ pub enum ListedMembers {
     Direct,
 }
 
+impl ListedMembers {
+    /// Whether a chat of `kind` comes without its member list.
+    pub fn omits(self, kind: ChatType) -> bool {
+        self == ListedMembers::Direct && kind == ChatType::Group
+    }
+}
+
 /// `GET /api/chats?members=` and `GET /api/chats/{id}?members=`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, IntoParams)]
 #[serde(rename_all = "camelCase")]

@@ -97,9 +97,7 @@ impl Cached {
         self.chats
             .insert(chat.id.clone(), (chat.clone(), Instant::now()));
     }
-}
 
-impl Cached {
     /// Room for `w` more: expired entries go; if that is not enough, the longest-held entries
     /// go until at most half the bound is used, so the chats read last stay. A sort per
     /// eviction, and an eviction per half of the bound filled.

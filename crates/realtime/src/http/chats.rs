@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use common::ApiError;
 use common::contracts::chat::{
-    AddMembersRequest, Chat, ChatList, ChatListQuery, ChatType, CreateChatRequest,
-    DEFAULT_MEMBER_PAGE, JoinChatRequest, ListedMembers, MemberPage, MembersQuery, MessagePage,
-    MessagesQuery, RenameChatRequest,
+    AddMembersRequest, Chat, ChatList, ChatListQuery, CreateChatRequest, DEFAULT_MEMBER_PAGE,
+    JoinChatRequest, ListedMembers, MemberPage, MembersQuery, MessagePage, MessagesQuery,
+    RenameChatRequest,
 };
 use common::contracts::events::{ChatChangedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
@@ -21,11 +21,11 @@ use crate::ports::ChatRecord;
 /// The chat as clients see it, with its newest message. Called after a change is done, so a
 /// store that does not answer for the newest message leaves it out rather than failing the change.
 async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
-    match state.services.chats.view(chat).await {
+    match state.services.chats.view(chat, ListedMembers::All).await {
         Ok(view) => view,
         Err(e) => {
             tracing::warn!(error = ?e, "chat view without its newest message");
-            to_contract(chat, None, 0)
+            to_contract(chat, None, 0, ListedMembers::All)
         }
     }
 }
@@ -156,10 +156,11 @@ pub async fn create(
     }
 }
 
-/// The chat, with a group's member list left out when `members=direct` asks so
-/// (`membersOmitted`); its admins, count and revision stay.
+/// The answer to a change, built whole (newcomers are sent it so), with a group's member list
+/// left out when `members=direct` asks so (`membersOmitted`); its admins, count and revision
+/// stay.
 fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
-    if members == ListedMembers::Direct && chat.kind == ChatType::Group {
+    if members.omits(chat.kind) {
         chat.participants = Vec::new();
         chat.members_omitted = true;
     }
@@ -186,13 +187,8 @@ pub async fn list(
     user: AuthUser,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<ChatList>, ApiError> {
-    let chats = state.services.chats.list(&user.user_id).await?;
-    Ok(Json(ChatList {
-        chats: chats
-            .into_iter()
-            .map(|c| with_members(c, q.members))
-            .collect(),
-    }))
+    let chats = state.services.chats.list(&user.user_id, q.members).await?;
+    Ok(Json(ChatList { chats }))
 }
 
 /// One chat of the caller. With `members=direct`, a group comes without its member list
@@ -220,8 +216,7 @@ pub async fn get_one(
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
-    let chat = state.services.chats.view(&chat).await?;
-    Ok(Json(with_members(chat, q.members)))
+    Ok(Json(state.services.chats.view(&chat, q.members).await?))
 }
 
 /// A page of a chat's members, ordered by user id: what a client shows of a big group's

@@ -9,7 +9,7 @@ use common::{ApiError, ErrorCode};
 
 use super::ChatService;
 use crate::domain::passcode::{hash_passcode, verify_passcode};
-use crate::domain::{chat_not_found, direct_chat_id, new_object_id, normalize_id};
+use crate::domain::{chat_not_found, direct_chat_id, new_object_id};
 use crate::ports::{ChatRecord, StoreError};
 
 /// What a change did, so the transport can tell the right people.
@@ -259,11 +259,7 @@ impl ChatService {
         chat_id: &str,
         passcode: &str,
     ) -> Result<ChatChange, ApiError> {
-        let chat = self
-            .store
-            .get_chat(&normalize_id(chat_id))
-            .await?
-            .ok_or_else(chat_not_found)?;
+        let chat = self.existing_chat(chat_id).await?;
         if chat.is_member(user) {
             return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
         }

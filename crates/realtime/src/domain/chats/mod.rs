@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use common::ApiError;
-use common::contracts::chat::{Chat, MemberPage, Message};
+use common::contracts::chat::{Chat, ListedMembers, MemberPage, Message};
 
 use super::{chat_not_found, normalize_id, not_a_member};
 use crate::coalesce::{Fetch, Loader};
@@ -59,13 +59,17 @@ impl ChatService {
         }
     }
 
-    /// The chat if `user` is a member; `not_found` / `not_a_member` otherwise.
-    pub async fn member_chat(&self, user: &str, chat_id: &str) -> Result<ChatRecord, ApiError> {
-        let chat = self
-            .store
+    /// The chat, whoever asks; `not_found` if there is none.
+    pub(super) async fn existing_chat(&self, chat_id: &str) -> Result<ChatRecord, ApiError> {
+        self.store
             .get_chat(&normalize_id(chat_id))
             .await?
-            .ok_or_else(chat_not_found)?;
+            .ok_or_else(chat_not_found)
+    }
+
+    /// The chat if `user` is a member; `not_found` / `not_a_member` otherwise.
+    pub async fn member_chat(&self, user: &str, chat_id: &str) -> Result<ChatRecord, ApiError> {
+        let chat = self.existing_chat(chat_id).await?;
         if chat.is_member(user) {
             Ok(chat)
         } else {
@@ -103,8 +107,9 @@ impl ChatService {
         })
     }
 
-    /// The caller's chats, most recent activity first, with unread counts.
-    pub async fn list(&self, user: &str) -> Result<Vec<Chat>, ApiError> {
+    /// The caller's chats, most recent activity first, with unread counts; groups without
+    /// their member lists when `members` says so.
+    pub async fn list(&self, user: &str, members: ListedMembers) -> Result<Vec<Chat>, ApiError> {
         let active = self.by_activity(user).await?;
         let mut chats = Vec::with_capacity(active.len());
         for (r, last) in active {
@@ -112,7 +117,7 @@ impl ChatService {
                 Some(_) => self.store.unread_count(&r.id, user).await?,
                 None => 0,
             };
-            chats.push(to_contract(&r, last, unread));
+            chats.push(to_contract(&r, last, unread, members));
         }
         Ok(chats)
     }
@@ -150,12 +155,12 @@ impl ChatService {
     }
 
     /// The client-facing shape of `chat` with its newest message (no unread count).
-    pub async fn view(&self, chat: &ChatRecord) -> Result<Chat, ApiError> {
+    pub async fn view(&self, chat: &ChatRecord, members: ListedMembers) -> Result<Chat, ApiError> {
         let mut last = self
             .store
             .last_messages(std::slice::from_ref(&chat.id))
             .await?;
-        Ok(to_contract(chat, last.remove(&chat.id), 0))
+        Ok(to_contract(chat, last.remove(&chat.id), 0, members))
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
@@ -192,12 +197,23 @@ fn distinct_others<'a>(chats: impl Iterator<Item = &'a ChatRecord>, user: &str) 
     out
 }
 
-/// The client-facing shape of a chat whose newest message is `last`.
-pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> Chat {
+/// The client-facing shape of a chat whose newest message is `last`; a group's member list is
+/// left out (not copied) when `members` says so.
+pub fn to_contract(
+    r: &ChatRecord,
+    last: Option<Message>,
+    unread_count: u64,
+    members: ListedMembers,
+) -> Chat {
+    let omitted = members.omits(r.kind);
     Chat {
         id: r.id.clone(),
         kind: r.kind,
-        participants: r.participants.clone(),
+        participants: if omitted {
+            Vec::new()
+        } else {
+            r.participants.clone()
+        },
         name: r.name.clone(),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
@@ -205,7 +221,7 @@ pub fn to_contract(r: &ChatRecord, last: Option<Message>, unread_count: u64) -> 
         last_message: last,
         created_at: r.created_at,
         member_count: r.member_count(),
-        members_omitted: false,
+        members_omitted: omitted,
         revision: r.revision,
         unread_count,
     }
