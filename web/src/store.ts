@@ -2,6 +2,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, MAX_PROFILE_IDS, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
+import { DeliveryQueue } from './deliveries';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
 
@@ -353,7 +354,7 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void
   if (opts.deliver && !opts.live) {
     for (const m of fresh) {
       if (m.senderId !== state.me?.id && !m.deliveredTo.includes(state.me?.id ?? '')) {
-        socket?.emit(C.DELIVERED, { chatId: m.chatId, messageId: m.id }, () => {});
+        deliveries.add(m.chatId, m.id);
       }
     }
   }
@@ -361,7 +362,7 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void
     for (const m of fresh) {
       if (m.senderId === state.me?.id) continue;
       if (state.typing.get(m.chatId)?.delete(m.senderId)) emit(`typing:${m.chatId}`);
-      socket?.emit(C.DELIVERED, { chatId: m.chatId, messageId: m.id }, () => {});
+      deliveries.add(m.chatId, m.id);
       const chat = state.chats.get(m.chatId);
       if (chat && !(state.openChat === m.chatId && document.visibilityState === 'visible')) {
         chat.unreadCount = (chat.unreadCount ?? 0) + 1;
@@ -508,7 +509,14 @@ async function loadOutbox(): Promise<void> {
   }
 }
 
-// --- read receipts and typing -----------------------------------------------------------------
+// --- receipts and typing ---------------------------------------------------------------------
+
+/** What reached this tab, told to the server a chat and up to 100 messages at a time. */
+const deliveries = new DeliveryQueue((chatId, messageIds) =>
+  socket?.connected
+    ? socket.timeout(10_000).emitWithAck(C.DELIVERED, { chatId, messageIds })
+    : Promise.reject(new Error('not connected')),
+);
 
 const lastReadSent = new Map<string, string>();
 
@@ -760,6 +768,7 @@ async function afterConnect(): Promise<void> {
   if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
   await flushOutbox();
   await resync(received);
+  void deliveries.flush();
   markOpenChatRead();
 }
 
@@ -826,6 +835,7 @@ export async function start(me: User): Promise<void> {
 
 export async function stop(wipe: boolean): Promise<void> {
   disconnect();
+  deliveries.clear();
   if (wipe) await db.deleteDb();
   state.me = null;
   state.chats.clear();

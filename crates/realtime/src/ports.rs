@@ -157,8 +157,15 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Marks every message of `chat` up to and including `upto` not sent by `user` as read by it;
     /// returns how many changed.
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64>;
-    /// Adds `user` to the message's `deliveredTo`; true when it changed.
-    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool>;
+    /// The sender of each of `messages` (ids) that is a message of `chat`, keyed by its id.
+    async fn senders(
+        &self,
+        chat: &str,
+        messages: &[String],
+    ) -> StoreResult<HashMap<String, String>>;
+    /// Adds `user` to the `deliveredTo` of each of `messages` (ids) that lacks it; returns how
+    /// many changed. (Not which: MongoDB's `updateMany` only counts them.)
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64>;
     /// Messages of `chat` from others not yet read by `user`.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
 }

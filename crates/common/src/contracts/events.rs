@@ -128,7 +128,7 @@ pub struct ChatRef {
     pub chat_id: String,
 }
 
-/// `read_receipt` (this message and every earlier one are read) and `delivered`.
+/// `read_receipt`: this message and every earlier one are read.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRef {
@@ -138,6 +138,72 @@ pub struct MessageRef {
     #[validate(custom(function = "validate_object_id"))]
     #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub message_id: String,
+}
+
+/// Most message ids one `delivered` event may name.
+pub const MAX_DELIVERED_IDS: usize = 100;
+
+/// `delivered`: the caller's client received these messages of the chat. `messageIds` names up
+/// to [`MAX_DELIVERED_IDS`] of them at once: a client catching up by `sync` receives hundreds, and
+/// one event each would spend its socket's rate limit on receipts. `messageId` names one (the
+/// first form of this event, still accepted). Exactly one of the two is given.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivered {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(max_items = 100)]
+    pub message_ids: Vec<String>,
+}
+
+impl Delivered {
+    /// The messages named, in either form.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.message_id
+            .iter()
+            .chain(&self.message_ids)
+            .map(String::as_str)
+    }
+}
+
+impl Validate for Delivered {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if validate_object_id(&self.chat_id).is_err() {
+            errors.add(
+                "chatId",
+                err("object_id", "must be a 24-hex-digit id".into()),
+            );
+        }
+        match (&self.message_id, self.message_ids.len()) {
+            (Some(_), 1..) | (None, 0) => errors.add(
+                "messageIds",
+                err("one_of", "give either messageId or messageIds".into()),
+            ),
+            (None, n) if n > MAX_DELIVERED_IDS => errors.add(
+                "messageIds",
+                err("length", format!("at most {MAX_DELIVERED_IDS} ids")),
+            ),
+            _ => {}
+        }
+        if self.ids().any(|id| validate_object_id(id).is_err()) {
+            let field = if self.message_id.is_some() {
+                "messageId"
+            } else {
+                "messageIds"
+            };
+            errors.add(field, err("object_id", "must be 24-hex-digit ids".into()));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// Most messages one `sync` answer carries.

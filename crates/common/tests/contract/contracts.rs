@@ -1,7 +1,8 @@
 use common::contracts::auth::{LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest};
 use common::contracts::chat::{CreateChatRequest, MessagesQuery};
 use common::contracts::events::{
-    ChatRef, MAX_PLAINTEXT_CHARS, MessageRef, SendMessage, SyncRequest,
+    ChatRef, Delivered, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS, MessageRef, SendMessage,
+    SyncRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -285,6 +286,49 @@ fn chat_and_message_refs_require_object_ids() {
     }
     .validate()
     .unwrap();
+}
+
+#[test]
+fn delivered_names_one_message_or_up_to_a_hundred() {
+    let one: Delivered = round_trip(serde_json::json!({"chatId": CHAT, "messageId": MSG}));
+    one.validate().unwrap();
+    assert_eq!(one.ids().collect::<Vec<_>>(), [MSG]);
+    let many: Delivered =
+        round_trip(serde_json::json!({"chatId": CHAT, "messageIds": [MSG, CHAT]}));
+    many.validate().unwrap();
+    assert_eq!(many.ids().collect::<Vec<_>>(), [MSG, CHAT]);
+    let hundred = Delivered {
+        chat_id: CHAT.into(),
+        message_id: None,
+        message_ids: vec![MSG.into(); MAX_DELIVERED_IDS],
+    };
+    hundred.validate().unwrap();
+    let over = Delivered {
+        message_ids: vec![MSG.into(); MAX_DELIVERED_IDS + 1],
+        ..hundred.clone()
+    };
+    assert_eq!(invalid_fields(&over), ["messageIds"]);
+    let both = Delivered {
+        message_id: Some(MSG.into()),
+        ..many.clone()
+    };
+    assert_eq!(invalid_fields(&both), ["messageIds"]);
+    let neither = Delivered {
+        message_ids: Vec::new(),
+        ..many.clone()
+    };
+    assert_eq!(invalid_fields(&neither), ["messageIds"]);
+    let bad_id = Delivered {
+        message_ids: vec![MSG.into(), "nope".into()],
+        ..many.clone()
+    };
+    assert_eq!(invalid_fields(&bad_id), ["messageIds"]);
+    let bad_one = Delivered {
+        chat_id: "zz".into(),
+        message_id: Some("nope".into()),
+        message_ids: Vec::new(),
+    };
+    assert_eq!(invalid_fields(&bad_one), ["chatId", "messageId"]);
 }
 
 #[test]

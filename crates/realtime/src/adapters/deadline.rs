@@ -137,8 +137,16 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.mark_read(chat, upto, user)).await
     }
 
-    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
-        self.bound(self.inner.mark_delivered(message, user)).await
+    async fn senders(
+        &self,
+        chat: &str,
+        messages: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        self.bound(self.inner.senders(chat, messages)).await
+    }
+
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+        self.bound(self.inner.mark_delivered(messages, user)).await
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {

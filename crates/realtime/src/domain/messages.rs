@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{Message, MessagePage, MessagesQuery};
 use common::contracts::events::{
-    MAX_SYNC_LIMIT, MessageRef, SendMessage, SyncRequest, SyncResponse, SyncResume,
+    Delivered, MAX_SYNC_LIMIT, MessageRef, SendMessage, SyncRequest, SyncResponse, SyncResume,
 };
 use common::{ApiError, ErrorCode};
 
@@ -34,6 +34,18 @@ pub struct Sent {
 pub struct Receipt {
     pub chat: ChatRecord,
     pub message: Message,
+}
+
+/// The outcome of `delivered`: the messages whose senders to tell, with their senders.
+#[derive(Debug, Clone, Default)]
+pub struct Deliveries {
+    pub chat_id: String,
+    /// `(message id, sender id)`, for every message of the event not sent by the caller once
+    /// any of them changed: which did is not known on every store, and a receipt told twice
+    /// changes nothing for its sender. Empty when none changed.
+    pub to_tell: Vec<(String, String)>,
+    /// How many messages gained the caller in their `deliveredTo`.
+    pub changed: u64,
 }
 
 #[derive(Clone)]
@@ -160,15 +172,38 @@ impl MessageService {
         Ok(receipt)
     }
 
-    /// Records that `user`'s client received the message; `None` when nothing changed (own
-    /// message, or already recorded), so nobody needs telling.
-    pub async fn delivered(&self, user: &str, r: &MessageRef) -> Result<Option<Receipt>, ApiError> {
-        let receipt = self.message_in_chat(user, r).await?;
-        if receipt.message.sender_id == user {
-            return Ok(None);
+    /// Records that `user`'s client received the messages named. Every one must be a message
+    /// of the chat (else `not_found`, and nothing is recorded); the caller's own are skipped.
+    pub async fn delivered(&self, user: &str, r: &Delivered) -> Result<Deliveries, ApiError> {
+        let chat = self.chats.member_chat(user, &r.chat_id).await?;
+        let mut ids: Vec<String> = r.ids().map(normalize_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut senders = self.store.senders(&chat.id, &ids).await?;
+        if senders.len() < ids.len() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "message not found in this chat",
+            ));
         }
-        let changed = self.store.mark_delivered(&receipt.message.id, user).await?;
-        Ok(changed.then_some(receipt))
+        senders.retain(|_, sender| sender != user);
+        let others: Vec<String> = senders.keys().cloned().collect();
+        let changed = if others.is_empty() {
+            0
+        } else {
+            self.store.mark_delivered(&others, user).await?
+        };
+        let mut to_tell: Vec<_> = if changed == 0 {
+            Vec::new()
+        } else {
+            senders.into_iter().collect()
+        };
+        to_tell.sort_unstable();
+        Ok(Deliveries {
+            chat_id: chat.id,
+            to_tell,
+            changed,
+        })
     }
 
     /// Missed messages, oldest first per chat, at most `limit` in all; chats in id order, so

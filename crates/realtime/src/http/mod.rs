@@ -14,7 +14,7 @@ use common::contracts::chat::{
     Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata, MessageType,
 };
 use common::contracts::events::{
-    ChatChangedEvent, ChatRef, ChatUpdatedEvent, MessageRef, OfflineUser, PresenceEvent,
+    ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered, MessageRef, OfflineUser, PresenceEvent,
     PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck,
     SyncRequest, SyncResponse, TypingEvent,
 };
@@ -51,6 +51,7 @@ pub struct AppState {
         SendMessage,
         ChatRef,
         MessageRef,
+        Delivered,
         SyncRequest,
         SyncResponse,
         SendMessageAck,

@@ -57,9 +57,11 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
     },
     ClientEvent {
         name: client::DELIVERED,
-        payload: "MessageRef",
+        payload: "Delivered",
         ack: "`{ok: true}`",
-        effect: "Recorded in the message's `deliveredTo`; `message_delivered` to its sender.",
+        effect: "Recorded in each message's `deliveredTo` (one message, or up to 100 of a chat at \
+                 once); `message_delivered` to each sender. Every id must be a message of the \
+                 chat, else `not_found` and nothing is recorded.",
     },
     ClientEvent {
         name: client::SYNC,

@@ -1,7 +1,8 @@
 //! Receipts: `read_receipt` (this message and every earlier one are read; all members get
-//! `message_read`) and `delivered` (the sender gets `message_delivered`).
+//! `message_read`) and `delivered` (these messages reached the caller; each sender gets
+//! `message_delivered`).
 
-use common::contracts::events::{MessageRef, ReceiptEvent, server};
+use common::contracts::events::{Delivered, MessageRef, ReceiptEvent, server};
 use serde_json::json;
 use socketioxide::adapter::Adapter;
 use validator::Validate;
@@ -33,26 +34,32 @@ pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
     reply(call.ack, result);
 }
 
-pub(crate) async fn delivered<A: Adapter>(call: Call<A, MessageRef>) {
+/// One `delivered` event names one message or up to a hundred (a client catching up by `sync`),
+/// and costs one token of the socket's rate limit either way.
+pub(crate) async fn delivered<A: Adapter>(call: Call<A, Delivered>) {
     let result = async {
         call.session.limiter.check()?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        if let Some(receipt) = call
+        let deliveries = call
             .app
             .messages
             .delivered(&call.session.user_id, &req)
-            .await?
-        {
-            call.app.messages.metrics.delivered.increment(1);
+            .await?;
+        call.app
+            .messages
+            .metrics
+            .delivered
+            .increment(deliveries.changed);
+        for (message_id, sender) in deliveries.to_tell {
             let event = ReceiptEvent {
-                chat_id: receipt.chat.id.clone(),
-                message_id: receipt.message.id.clone(),
+                chat_id: deliveries.chat_id.clone(),
+                message_id,
                 user_id: call.session.user_id.clone(),
             };
             emit(
                 &call.app.fanout_health,
-                || call.s.to(user_room(&receipt.message.sender_id)),
+                || call.s.to(user_room(&sender)),
                 server::MESSAGE_DELIVERED,
                 &event,
             )

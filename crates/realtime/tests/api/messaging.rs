@@ -2,7 +2,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, User, cmid, ok, spawn_app};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::helpers::{Backend, TestSocket, User, cmid, code, ok, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -10,6 +13,7 @@ on_both_backends!(
     a_resent_client_msg_id_returns_the_original_and_stores_no_duplicate,
     the_senders_other_device_receives_the_message_too,
     delivery_is_reported_to_the_sender,
+    many_deliveries_go_in_one_event,
     an_offline_user_catches_up_through_sync_after_reconnecting,
     the_chat_list_orders_by_activity_and_counts_unread_messages,
 );
@@ -134,6 +138,104 @@ async fn delivery_is_reported_to_the_sender(backend: Backend) {
         event,
         json!({"chatId": chat, "messageId": ack["message"]["id"], "userId": b.id})
     );
+}
+
+/// Sends `text` to `chat`; the stored message's id.
+async fn send(s: &TestSocket, chat: &str, text: &str) -> String {
+    let payload =
+        json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false});
+    let ack = s.ack("send_message", payload).await;
+    assert!(ok(&ack), "{ack}");
+    ack["message"]["id"].as_str().expect("id").to_owned()
+}
+
+/// A client catching up names what it received a hundred at a time, not one event each.
+async fn many_deliveries_go_in_one_event(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    let mut from_a = BTreeSet::new();
+    for i in 0..3 {
+        from_a.insert(send(&sa, &chat, &format!("a{i}")).await);
+    }
+    let own = send(&sb, &chat, "b0").await;
+    let mut named: Vec<_> = from_a.iter().cloned().collect();
+    named.push(own.clone());
+    let d = sb
+        .ack("delivered", json!({"chatId": chat, "messageIds": named}))
+        .await;
+    assert!(ok(&d), "{d}");
+    let mut told = BTreeSet::new();
+    for _ in 0..3 {
+        let e = sa.next("message_delivered").await;
+        assert_eq!((&e["chatId"], &e["userId"]), (&json!(chat), &json!(b.id)));
+        told.insert(e["messageId"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(told, from_a, "each of a's messages, once; not b's own");
+    let delivered_to = |history: &Value, id: &str| {
+        history["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .find(|m| m["id"] == id)
+            .map(|m| m["deliveredTo"].clone())
+    };
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
+    for id in &from_a {
+        assert_eq!(delivered_to(&history, id), Some(json!([b.id])), "{history}");
+    }
+    assert_eq!(delivered_to(&history, &own), Some(json!([])));
+
+    let again = sb
+        .ack("delivered", json!({"chatId": chat, "messageIds": named}))
+        .await;
+    assert!(ok(&again), "{again}");
+    assert_eq!(
+        sa.try_next("message_delivered", Duration::from_millis(300))
+            .await,
+        None,
+        "nothing changed, nobody told"
+    );
+
+    let fresh = send(&sa, &chat, "a3").await;
+    let elsewhere = app.direct_chat(&a, &User::new()).await;
+    let foreign = sa
+        .ack(
+            "send_message",
+            json!({"chatId": elsewhere, "clientMsgId": cmid(), "content": "x", "encrypted": false}),
+        )
+        .await;
+    let mixed = sb
+        .ack(
+            "delivered",
+            json!({"chatId": chat, "messageIds": [fresh, foreign["message"]["id"]]}),
+        )
+        .await;
+    assert_eq!(code(&mixed), "not_found", "{mixed}");
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
+    assert_eq!(
+        delivered_to(&history, &fresh),
+        Some(json!([])),
+        "nothing recorded"
+    );
+
+    let too_many: Vec<String> = (0..101).map(|_| fresh.clone()).collect();
+    for bad in [
+        json!({"chatId": chat, "messageIds": too_many}),
+        json!({"chatId": chat, "messageId": fresh, "messageIds": [fresh]}),
+        json!({"chatId": chat}),
+        json!({"chatId": chat, "messageIds": ["nope"]}),
+    ] {
+        let r = sb.ack("delivered", bad.clone()).await;
+        assert_eq!(code(&r), "validation_failed", "{bad} → {r}");
+    }
 }
 
 async fn an_offline_user_catches_up_through_sync_after_reconnecting(backend: Backend) {

@@ -322,8 +322,46 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
         0,
         "own messages are not marked"
     );
-    assert!(store.mark_delivered(&ids[3], &b).await.expect("delivered"));
-    assert!(!store.mark_delivered(&ids[3], &b).await.expect("delivered"));
+    let other = chat(ChatType::Direct, vec![a.clone(), user()]);
+    store.insert_chat(&other).await.expect("insert");
+    let Inserted::New(elsewhere) = store
+        .insert_message(message(&other.id, &a, "elsewhere", "x"))
+        .await
+        .expect("insert")
+    else {
+        panic!("new")
+    };
+    let mut asked = ids.clone();
+    asked.extend([elsewhere.id, "0123456789abcdef01234567".to_owned()]);
+    let senders = store.senders(&c.id, &asked).await.expect("senders");
+    assert_eq!(
+        senders,
+        ids.iter().map(|id| (id.clone(), a.clone())).collect(),
+        "only the chat's own messages, with their senders"
+    );
+    assert_eq!(
+        store
+            .mark_delivered(&ids[2..4], &b)
+            .await
+            .expect("delivered"),
+        2
+    );
+    assert_eq!(
+        store
+            .mark_delivered(&ids[2..4], &b)
+            .await
+            .expect("delivered"),
+        0,
+        "idempotent"
+    );
+    assert_eq!(
+        store
+            .mark_delivered(&ids[1..4], &b)
+            .await
+            .expect("delivered"),
+        1,
+        "only the one that lacked it"
+    );
     let m = store
         .get_message(&ids[3])
         .await
@@ -331,6 +369,12 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
         .expect("exists");
     assert_eq!(m.delivered_to, vec![b.clone()]);
     assert!(m.read_by.is_empty());
+    let first = store
+        .get_message(&ids[0])
+        .await
+        .expect("get")
+        .expect("exists");
+    assert!(first.delivered_to.is_empty(), "not named, not marked");
     assert_eq!(
         store
             .get_message(&ids[0])

@@ -385,17 +385,47 @@ impl ChatStore for MongoStore {
         Ok(r.modified_count)
     }
 
-    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
-        let Some(id) = oid(message) else {
-            return Ok(false);
-        };
-        let filter = doc! {"_id": id, "deliveredTo": {"$ne": user}};
-        let r = self
+    async fn senders(
+        &self,
+        chat: &str,
+        messages: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        let ids: Vec<ObjectId> = messages.iter().filter_map(|m| oid(m)).collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let docs: Vec<Document> = self
             .messages
-            .update_one(filter, doc! {"$addToSet": {"deliveredTo": user}})
+            .find(doc! {"_id": {"$in": ids}, "chatId": chat})
+            .projection(doc! {"senderId": 1})
+            .await
+            .map_err(err)?
+            .try_collect()
             .await
             .map_err(err)?;
-        Ok(r.modified_count > 0)
+        Ok(docs
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    d.get_object_id("_id").ok()?.to_hex(),
+                    d.get_str("senderId").ok()?.to_owned(),
+                ))
+            })
+            .collect())
+    }
+
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+        let ids: Vec<ObjectId> = messages.iter().filter_map(|m| oid(m)).collect();
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let filter = doc! {"_id": {"$in": ids}, "deliveredTo": {"$ne": user}};
+        let r = self
+            .messages
+            .update_many(filter, doc! {"$addToSet": {"deliveredTo": user}})
+            .await
+            .map_err(err)?;
+        Ok(r.modified_count)
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {

@@ -350,18 +350,36 @@ impl ChatStore for SqliteStore {
         Ok(r.rows_affected())
     }
 
-    async fn mark_delivered(&self, message: &str, user: &str) -> StoreResult<bool> {
+    async fn senders(
+        &self,
+        chat: &str,
+        messages: &[String],
+    ) -> StoreResult<HashMap<String, String>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, sender_id FROM messages
+             WHERE chat_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
+        )
+        .bind(chat.to_owned())
+        .bind(json(&messages)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(rows.into_iter().collect())
+    }
+
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
         let _guard = self.write.lock().await;
         let r = sqlx::query(
             "UPDATE messages SET delivered_to = json_insert(delivered_to, '$[#]', ?1)
-             WHERE id = ?2 AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)",
+             WHERE id IN (SELECT value FROM json_each(?2))
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)",
         )
         .bind(user.to_owned())
-        .bind(message.to_owned())
+        .bind(json(&messages)?)
         .execute(&self.pool)
         .await
         .map_err(err)?;
-        Ok(r.rows_affected() > 0)
+        Ok(r.rows_affected())
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
