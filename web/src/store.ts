@@ -519,6 +519,22 @@ const deliveries = new DeliveryQueue((chatId, messageIds) =>
 );
 
 const lastReadSent = new Map<string, string>();
+/**
+ * At most one read receipt a second: it covers every earlier message, so in a busy open chat one
+ * a second says all an event per arriving message would (which spent the socket's budget of
+ * events). The newest goes at the end of the second.
+ */
+const READ_EVERY_MS = 1000;
+let lastReadAt = 0;
+let readTimer: ReturnType<typeof setTimeout> | undefined;
+
+function markOpenChatReadLater(ms: number): void {
+  if (readTimer) return;
+  readTimer = setTimeout(() => {
+    readTimer = undefined;
+    markOpenChatRead();
+  }, ms);
+}
 
 /** Tells the server the newest message from others in the open chat is read (if visible). */
 export function markOpenChatRead(): void {
@@ -534,9 +550,14 @@ export function markOpenChatRead(): void {
     .pop();
   if (!newest?.id || newest.readBy.includes(state.me.id) || lastReadSent.get(chatId) === newest.id) return;
   if (!socket?.connected) return;
+  const wait = lastReadAt + READ_EVERY_MS - Date.now();
+  if (wait > 0) return markOpenChatReadLater(wait);
+  lastReadAt = Date.now();
   lastReadSent.set(chatId, newest.id);
   socket.emit(C.READ_RECEIPT, { chatId, messageId: newest.id }, (ack: Ack<object>) => {
-    if (!ack?.ok) lastReadSent.delete(chatId);
+    if (ack?.ok) return;
+    lastReadSent.delete(chatId);
+    if (ack?.error.code === 'rate_limited') markOpenChatReadLater((ack.error.retryAfter ?? 1) * 1000);
   });
 }
 

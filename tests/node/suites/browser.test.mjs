@@ -453,6 +453,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     const d = await newPage({ width: 1024, height: 768 });
     const step = stepper(t.name, { c: c.page, d: d.page });
     const offlineText = `Sent while offline ${Date.now()}`;
+    // When Dave's page sent each read receipt.
+    const readReceipts = [];
+    d.page.on('websocket', (ws) =>
+      ws.on('framesent', ({ payload }) => {
+        if (typeof payload === 'string' && /^42\d*\["read_receipt"/.test(payload)) readReceipts.push(Date.now());
+      }),
+    );
     try {
       await step('signup-c', () => signUp(c.page, 'carol'));
       const dave = await step('signup-d', () => signUp(d.page, 'dave'));
@@ -543,6 +550,24 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         assert.deepEqual(order(stored.map((m) => m.content)).sort((x, y) => x - y), everyOne, 'each stored once');
         const undelivered = stored.filter((m) => m.deliveredTo.length !== 1).map((m) => m.content);
         assert.deepEqual(undelivered, [], 'every message is recorded as delivered to Dave');
+      });
+      await step('a-live-burst-is-read-with-a-receipt-a-second-not-one-per-message', async () => {
+        // Dave has the chat open, so each message is read as it arrives. A read receipt covers
+        // every earlier message: one a second says what one per message did, without spending
+        // his socket's budget of events.
+        await c.context.setOffline(true);
+        await c.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        const stamp = Date.now();
+        const live = Array.from({ length: 30 }, (_, i) => `Live ${i + 1} of 30 ${stamp}`);
+        for (const text of live) await send(c.page, text);
+        const before = readReceipts.length;
+        const started = Date.now();
+        await c.context.setOffline(false);
+        await message(d.page, live.at(-1)).waitFor();
+        await myMessageWithStatus(c.page, live.at(-1), ['read']).waitFor();
+        const seconds = (Date.now() - started) / 1000;
+        const sent = readReceipts.length - before;
+        assert.ok(sent >= 1 && sent <= Math.ceil(seconds) + 1, `${sent} read receipts in ${seconds.toFixed(1)} s`);
       });
     } finally {
       await c.context.close();

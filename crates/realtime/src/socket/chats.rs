@@ -8,6 +8,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use validator::Validate;
 
+use super::limit::Budget;
 use super::{Call, Session, SharedServices, emit, invalid_payload, reply};
 use crate::ports::{chat_room, user_room};
 
@@ -16,7 +17,7 @@ async fn member_chat_id(
     session: &Session,
     data: Result<ChatRef, impl std::fmt::Display>,
 ) -> Result<String, ApiError> {
-    session.limiter.check()?;
+    session.limiter.check(Budget::Events)?;
     let req = data.map_err(invalid_payload)?;
     req.validate()?;
     Ok(app

@@ -9,11 +9,12 @@ use serde::Serialize;
 use socketioxide::adapter::Adapter;
 use validator::Validate;
 
+use super::limit::Budget;
 use super::{Call, emit, invalid_payload, reply, rooms_of};
 
 pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
     let result = async {
-        call.session.limiter.check()?;
+        call.session.limiter.check(Budget::Messages)?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
         let sent = call.app.messages.send(&call.session.user_id, req).await?;

@@ -7,12 +7,13 @@ use serde_json::json;
 use socketioxide::adapter::Adapter;
 use validator::Validate;
 
+use super::limit::Budget;
 use super::{Call, emit, invalid_payload, reply, rooms_of};
 use crate::ports::user_room;
 
 pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
     let result = async {
-        call.session.limiter.check()?;
+        call.session.limiter.check(Budget::Events)?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
         let receipt = call.app.messages.read(&call.session.user_id, &req).await?;
@@ -38,7 +39,7 @@ pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
 /// and costs one token of the socket's rate limit either way.
 pub(crate) async fn delivered<A: Adapter>(call: Call<A, Delivered>) {
     let result = async {
-        call.session.limiter.check()?;
+        call.session.limiter.check(Budget::Events)?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
         let deliveries = call

@@ -7,11 +7,12 @@ use common::contracts::events::SyncRequest;
 use socketioxide::adapter::Adapter;
 use validator::Validate;
 
+use super::limit::Budget;
 use super::{Call, invalid_payload, reply};
 
 pub(crate) async fn sync<A: Adapter>(call: Call<A, SyncRequest>) {
     let result = async {
-        call.session.limiter.check()?;
+        call.session.limiter.check(Budget::Events)?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
         let page = call.app.messages.sync(&call.session.user_id, &req).await?;

@@ -77,6 +77,32 @@ async fn events_beyond_the_rate_limit_are_answered_rate_limited(backend: Backend
         3,
         "{codes:?}"
     );
+
+    // Messages have a budget of their own: what the events above spent does not hold them up.
+    let send = || {
+        sa.ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "hi", "encrypted": false}),
+        )
+    };
+    for i in 0..5 {
+        let ack = send().await;
+        assert!(ok(&ack), "message {i}: {ack}");
+    }
+    let over = send().await;
+    assert_eq!(code(&over), "rate_limited", "{over}");
+    assert!(
+        matches!(over["error"]["retryAfter"].as_u64(), Some(1..=2)),
+        "{over}"
+    );
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
+    assert_eq!(
+        history["messages"].as_array().map(Vec::len),
+        Some(5),
+        "a refused message is not stored"
+    );
 }
 
 async fn typing_reaches_joined_members_is_throttled_and_expires(backend: Backend) {
