@@ -153,6 +153,7 @@ if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getIte
 }
 
 store.onUnseenMessage((m, chat) => void notify.notifyMessage(m, chat));
+store.onChatRead((chatId) => void notify.closeNotifications(chatId));
 notify.listenForClicks((chatId) => go(`#/chat/${chatId}`));
 
 void boot();

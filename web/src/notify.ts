@@ -2,10 +2,12 @@
 //
 // Asked for, never assumed: the chat list offers "Turn on notifications" while the browser has
 // not been asked yet (the permission prompt needs a click). Once granted, a message from someone
-// else that arrives live for a chat that is not open in a visible tab shows a notification through
-// the service worker (`showNotification`, the only way on Android; a page's `new Notification` is
-// the fallback without one). Each chat has one notification, its newest message (`tag`), so
-// several open tabs replace rather than repeat it. Clicking it opens the chat (public/sw.js).
+// else that arrives live for a chat that is open in no visible tab (this one, or another of this
+// browser: `tabs.ts`) shows a notification through the service worker (`showNotification`, the
+// only way on Android; a page's `new Notification` is the fallback without one). Each chat has one
+// notification, its newest message (`tag`), so several open tabs replace rather than repeat it.
+// Clicking it opens the chat (public/sw.js). Reading the chat, here or on another device or tab,
+// closes it.
 
 import { h } from './dom';
 import * as store from './store';
@@ -56,6 +58,17 @@ export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
     };
   } catch (e) {
     console.warn('could not show a notification', e);
+  }
+}
+
+/** Closes the notification of a chat the user has read (here, or on another device or tab). */
+export async function closeNotifications(chatId: string): Promise<void> {
+  if (!supported()) return;
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    for (const n of (await registration?.getNotifications({ tag: chatId })) ?? []) n.close();
+  } catch (e) {
+    console.warn('could not close notifications', e);
   }
 }
 

@@ -3,6 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, MAX_PROFILE_IDS, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { DeliveryQueue } from './deliveries';
+import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
 
@@ -35,9 +36,17 @@ function emit(topic: string): void {
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;
-/** Called once per message from someone else that arrives live for a chat not open in a visible tab. */
+/**
+ * Called once per message from someone else that arrives live for a chat open in no visible tab
+ * (this one or another of this browser).
+ */
 export function onUnseenMessage(fn: UnseenListener): void {
   unseenListener = fn;
+}
+let readListener: ((chatId: string) => void) | undefined;
+/** Called when this user reads a chat, here or on another device or tab. */
+export function onChatRead(fn: (chatId: string) => void): void {
+  readListener = fn;
 }
 
 export const state = {
@@ -366,7 +375,7 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void
       const chat = state.chats.get(m.chatId);
       if (chat && !(state.openChat === m.chatId && document.visibilityState === 'visible')) {
         chat.unreadCount = (chat.unreadCount ?? 0) + 1;
-        unseenListener?.(m, chat);
+        if (!tabs.shownElsewhere(m.chatId)) unseenListener?.(m, chat);
       }
     }
     const unknown = fresh.filter((m) => !state.chats.has(m.chatId));
@@ -554,6 +563,7 @@ export function markOpenChatRead(): void {
   if (wait > 0) return markOpenChatReadLater(wait);
   lastReadAt = Date.now();
   lastReadSent.set(chatId, newest.id);
+  readListener?.(chatId); // the server tells this user's other sockets, not this one
   socket.emit(C.READ_RECEIPT, { chatId, messageId: newest.id }, (ack: Ack<object>) => {
     if (ack?.ok) return;
     lastReadSent.delete(chatId);
@@ -619,6 +629,17 @@ function onReceipt(e: ReceiptEvent, kind: 'read' | 'delivered'): void {
       if (kind === 'read' && !m.deliveredTo.includes(e.userId)) m.deliveredTo.push(e.userId);
       changed.push(m);
     }
+  }
+  // Read on another device or tab: what is unread here is what came after it.
+  if (kind === 'read' && e.userId === state.me?.id) {
+    const me = e.userId;
+    const unread = list.slice(idx + 1).filter((m) => m.senderId !== me && !m.readBy.includes(me)).length;
+    const chat = state.chats.get(e.chatId);
+    if (chat && (chat.unreadCount ?? 0) > unread) {
+      chat.unreadCount = unread;
+      emit('chats');
+    }
+    readListener?.(e.chatId);
   }
   if (changed.length) {
     void db.messagesOf(e.chatId).then((stored) => {
@@ -839,6 +860,12 @@ export function openChat(chatId: string | null): void {
   }
   state.openChat = chatId;
   if (chatId && socket?.connected) socket.emit(C.JOIN_CHAT, { chatId }, () => {});
+  tellOtherTabs();
+}
+
+/** Tells this user's other tabs which chat this one shows, visible (they notify none of it). */
+function tellOtherTabs(): void {
+  tabs.showing(state.me?.id ?? null, document.visibilityState === 'visible' ? state.openChat : null);
 }
 
 // --- lifecycle --------------------------------------------------------------------------------
@@ -852,6 +879,7 @@ export async function start(me: User): Promise<void> {
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
   emit('chats');
+  tellOtherTabs();
 }
 
 export async function stop(wipe: boolean): Promise<void> {
@@ -867,6 +895,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.typing.clear();
   state.openChat = null;
   emit('chats');
+  tellOtherTabs();
 }
 
 window.addEventListener('online', () => {
@@ -883,4 +912,7 @@ window.addEventListener('offline', () => {
     setConn('offline');
   }
 });
-document.addEventListener('visibilitychange', () => markOpenChatRead());
+document.addEventListener('visibilitychange', () => {
+  tellOtherTabs();
+  markOpenChatRead();
+});

@@ -95,6 +95,17 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     return { dropNextChatChange: () => new Promise((resolve) => (armed = resolve)) };
   }
 
+  /** Calls `read` until `done(answer)`, or fails with `what` (for async reads: waitForFunction would not wait for them). */
+  async function poll(read, done, what) {
+    const deadline = Date.now() + TIMEOUT;
+    let answer = await read();
+    while (!done(answer) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      answer = await read();
+    }
+    assert.ok(done(answer), `${what}: ${JSON.stringify(answer)}`);
+  }
+
   async function send(page, text) {
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send' }).click();
@@ -211,6 +222,35 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await b.page.waitForFunction(() => document.title === '(1) Batiyoun');
         await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).click();
         await b.page.waitForFunction(() => document.title === 'ALICE · Batiyoun');
+        // Read, its notification goes.
+        await poll(shown, (n) => n.length === 0, 'the notification of a read chat is closed');
+      });
+      await step('a-second-tab-does-not-notify-what-the-first-shows-and-counts-it-read-there', async () => {
+        // Bob's chat with Alice is open in his first tab; a second tab on his chat list neither
+        // notifies her next message (it is seen in the first) nor keeps it unread once the first
+        // has read it.
+        const b2 = await b.context.newPage();
+        try {
+          // What b2 asks to show (the first tab's reading may close it before it could be seen).
+          await b2.addInitScript(() => {
+            const show = ServiceWorkerRegistration.prototype.showNotification;
+            window.notified = [];
+            ServiceWorkerRegistration.prototype.showNotification = function (title, options) {
+              window.notified.push(options?.body);
+              return show.call(this, title, options);
+            };
+          });
+          await b2.goto('/');
+          await b2.getByRole('heading', { name: 'Chats' }).waitFor();
+          await send(a.page, 'Seen in his other tab');
+          await message(b.page, 'Seen in his other tab').waitFor();
+          await b2.getByTestId('chat-item').filter({ hasText: 'Seen in his other tab' }).waitFor();
+          await b2.waitForFunction(() => document.title === 'Batiyoun');
+          await b2.waitForTimeout(500); // a notification would be on its way by now
+          assert.deepEqual(await b2.evaluate(() => window.notified), [], 'no notification of a message another tab shows');
+        } finally {
+          await b2.close();
+        }
       });
       await step('cached-instants-order-by-value', async () => {
         // Servers before the fixed-width instants sent an exact second as '…:00Z', which sorts
