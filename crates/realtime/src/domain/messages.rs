@@ -37,7 +37,7 @@ pub struct Receipt {
 }
 
 /// The outcome of `delivered`: the messages whose senders to tell, with their senders.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Deliveries {
     pub chat_id: String,
     /// `(message id, sender id)`, for every message of the event not sent by the caller once
@@ -159,7 +159,7 @@ impl MessageService {
             .get_message(&normalize_id(&r.message_id))
             .await?
             .filter(|m| m.chat_id == chat.id)
-            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "message not found in this chat"))?;
+            .ok_or_else(message_not_found)?;
         Ok(Receipt { chat, message })
     }
 
@@ -181,10 +181,7 @@ impl MessageService {
         ids.dedup();
         let mut senders = self.store.senders(&chat.id, &ids).await?;
         if senders.len() < ids.len() {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "message not found in this chat",
-            ));
+            return Err(message_not_found());
         }
         senders.retain(|_, sender| sender != user);
         let others: Vec<String> = senders.keys().cloned().collect();
@@ -279,6 +276,10 @@ impl MessageService {
 }
 
 /// A `sync` answer's position: right after `m`, in its chat.
+fn message_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "message not found in this chat")
+}
+
 fn position(m: &Message) -> SyncResume {
     SyncResume {
         chat_id: m.chat_id.clone(),
