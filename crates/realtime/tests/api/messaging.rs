@@ -204,16 +204,11 @@ async fn many_deliveries_go_in_one_event(backend: Backend) {
 
     let fresh = send(&sa, &chat, "a3").await;
     let elsewhere = app.direct_chat(&a, &User::new()).await;
-    let foreign = sa
-        .ack(
-            "send_message",
-            json!({"chatId": elsewhere, "clientMsgId": cmid(), "content": "x", "encrypted": false}),
-        )
-        .await;
+    let foreign = send(&sa, &elsewhere, "x").await;
     let mixed = sb
         .ack(
             "delivered",
-            json!({"chatId": chat, "messageIds": [fresh, foreign["message"]["id"]]}),
+            json!({"chatId": chat, "messageIds": [fresh, foreign]}),
         )
         .await;
     assert_eq!(code(&mixed), "not_found", "{mixed}");
