@@ -194,6 +194,9 @@ export const chats = {
   /** An admin removes a member, or a member removes themself (leaves). */
   removeMember: (chatId: string, userId: string) =>
     request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/members/${encodeURIComponent(userId)}?members=direct`),
+  /** An admin makes a member an admin too (`admin`), or no longer one (the last admin cannot). */
+  setAdmin: (chatId: string, userId: string, admin: boolean) =>
+    request<Chat>(admin ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/admins/${encodeURIComponent(userId)}?members=direct`),
   messages: (chatId: string, before?: string, limit = 30) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before) q.set('before', before);

@@ -556,11 +556,17 @@ function groupDetails(app: AppActions, chatId: string): { el: HTMLDetailsElement
   const how = h('p', {});
   const members = pagedMembers(chatId, (p, chat) => {
     const who = store.displayName(p);
-    const remove =
-      chat.admins.includes(me.id) && p !== me.id
-        ? h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${who} from the group`, onclick: (ev: Event) => void act(ev.currentTarget as HTMLButtonElement, async () => store.upsertChat(await chatsApi.removeMember(chatId, p))) }, '×')
-        : '';
-    return h('li', {}, who, chat.admins.includes(p) ? ' (admin)' : '', remove);
+    const isAdmin = chat.admins.includes(p);
+    if (!chat.admins.includes(me.id) || p === me.id) return h('li', {}, who, isAdmin ? ' (admin)' : '');
+    const change = (work: () => Promise<Chat>) => (ev: Event) => void act(ev.currentTarget as HTMLButtonElement, async () => store.upsertChat(await work()));
+    // An admin's tools for another member: make them admin or not, remove them.
+    const role = h(
+      'button',
+      { type: 'button', class: 'link', 'data-testid': isAdmin ? 'remove-admin' : 'make-admin', 'aria-label': isAdmin ? `Remove ${who} as admin` : `Make ${who} an admin`, onclick: change(() => chatsApi.setAdmin(chatId, p, !isAdmin)) },
+      isAdmin ? 'Remove admin' : 'Make admin',
+    );
+    const remove = h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${who} from the group`, onclick: change(() => chatsApi.removeMember(chatId, p)) }, '×');
+    return h('li', {}, who, isAdmin ? ' (admin) ' : ' ', role, remove);
   });
 
   const name = field({ id: 'rename-group', label: 'Group name', attrs: { maxlength: 100 } });

@@ -133,6 +133,11 @@ pub trait ChatStore: Send + Sync + 'static {
     /// nothing changed (not a group, an admin already, no members, or no such chat). Never
     /// overwrites a concurrent change: the condition is checked in the write.
     async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
+    /// Makes `user`, a member, one of the chat's admins (`admin`), or no longer one, a change
+    /// counted in its `revision`. The chat as it is then; `None` when nothing changed (already
+    /// so, not a member, or no such chat), checked in the write.
+    async fn set_admin(&self, id: &str, user: &str, admin: bool)
+    -> StoreResult<Option<ChatRecord>>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -415,6 +415,21 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await groupItem(f.page).waitFor();
         await e.page.getByText('2 members').waitFor();
       });
+      await step('e-makes-f-admin-then-not', async () => {
+        // Erin makes Frank an admin in the details: his page offers the admin's tools. Then she
+        // makes him a member only again, and they go.
+        await e.page.getByRole('button', { name: 'Make FRANK an admin' }).click();
+        await e.page.locator('ul.members li').filter({ hasText: 'FRANK (admin)' }).waitFor();
+        await groupItem(f.page).click();
+        await f.page.getByText('Group details').click();
+        await f.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).waitFor();
+        await f.page.getByRole('button', { name: 'Rename' }).waitFor();
+        await e.page.getByRole('button', { name: 'Remove FRANK as admin' }).click();
+        await f.page.getByRole('button', { name: 'Rename' }).waitFor({ state: 'hidden' });
+        await f.page.locator('ul.members li').filter({ hasText: 'ERIN (admin)' }).waitFor();
+        assert.equal(await f.page.locator('ul.members li').filter({ hasText: 'You (admin)' }).count(), 0);
+        await f.page.getByRole('link', { name: 'Back to chats' }).click();
+      });
       let token;
       await step('e-mends-a-missed-change', async () => {
         // Erin (as admin, over REST) renames the group, and her page misses that change; then

@@ -305,6 +305,20 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn set_admin(
+        &self,
+        id: &str,
+        user: &str,
+        admin: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_admin(id, user, admin).await;
+        // An error may still have written (an answer that timed out).
+        if !matches!(chat, Ok(None)) {
+            self.changed(id).await;
+        }
+        chat
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await
     }

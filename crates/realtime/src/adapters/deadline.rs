@@ -101,6 +101,15 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.promote_if_adminless(id)).await
     }
 
+    async fn set_admin(
+        &self,
+        id: &str,
+        user: &str,
+        admin: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_admin(id, user, admin)).await
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
     }

@@ -73,6 +73,13 @@ async fn announce(state: &AppState, change: &ChatChange) -> Chat {
             tell_change(state, &had, &added).await;
             tell_whole(state, newcomers, &chat).await;
         }
+        ChatDelta::Admins => {
+            let admins = ChatChangedEvent {
+                admins: Some(record.admins.clone()),
+                ..changed
+            };
+            tell_change(state, &record.participants, &admins).await;
+        }
         ChatDelta::Removed {
             user,
             revision,
@@ -387,6 +394,87 @@ pub async fn remove_member(
         .services
         .chats
         .remove_member(&user.user_id, &id, &target)
+        .await?;
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
+}
+
+/// Makes a member of a group one of its admins (admins only). Already one: the chat unchanged.
+#[utoipa::path(
+    put,
+    path = "/api/chats/{id}/admins/{user_id}",
+    tag = "chats",
+    params(
+        ("id" = String, Path, description = "The chat's id (24 hex digits)"),
+        ("user_id" = Uuid, Path, description = "The member to make admin"),
+        ChatListQuery,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat, with that member among its admins", body = Chat),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
+pub async fn make_admin(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, target)): Path<(String, String)>,
+    QueryOf(q): QueryOf<ChatListQuery>,
+) -> Result<Json<Chat>, ApiError> {
+    set_admin(state, user, id, target, q, true).await
+}
+
+/// Makes an admin of a group a member only (admins only; an admin may step down). The last admin
+/// cannot: a group keeps one. Not an admin: the chat unchanged.
+#[utoipa::path(
+    delete,
+    path = "/api/chats/{id}/admins/{user_id}",
+    tag = "chats",
+    params(
+        ("id" = String, Path, description = "The chat's id (24 hex digits)"),
+        ("user_id" = Uuid, Path, description = "The admin to make a member only"),
+        ChatListQuery,
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The chat, without that member among its admins", body = Chat),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
+        (status = 409, description = "`conflict`: the group's last admin", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
+pub async fn remove_admin(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, target)): Path<(String, String)>,
+    QueryOf(q): QueryOf<ChatListQuery>,
+) -> Result<Json<Chat>, ApiError> {
+    set_admin(state, user, id, target, q, false).await
+}
+
+async fn set_admin(
+    state: AppState,
+    user: AuthUser,
+    id: String,
+    target: String,
+    q: ChatListQuery,
+    admin: bool,
+) -> Result<Json<Chat>, ApiError> {
+    object_id(&id)?;
+    common::ids::validate_uuid(&target).map_err(|_| ApiError::field("userId", "must be a UUID"))?;
+    let change = state
+        .services
+        .chats
+        .set_admin(&user.user_id, &id, &target, admin)
         .await?;
     Ok(Json(with_members(
         announce(&state, &change).await,

@@ -92,6 +92,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::get_one, chats::rename, chats::remove))
         .routes(routes!(chats::members, chats::add_members))
         .routes(routes!(chats::remove_member))
+        .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
         .routes(routes!(chats::messages))
         .routes(routes!(health::readyz))

@@ -54,6 +54,8 @@ contract!(
     the_chats_of_any_of_several_users_come_each_once,
     membership_changes_are_persisted,
     a_group_without_admins_gets_its_longest_standing_member,
+    members_are_made_admins_and_back_each_once,
+    receipts_of_several_members_are_each_counted_once,
     messages_insert_idempotently_and_page_in_id_order,
     receipts_and_unread_counts_follow_reads,
     deleting_a_chat_deletes_its_messages,
@@ -225,6 +227,73 @@ async fn a_group_without_admins_gets_its_longest_standing_member(store: Arc<dyn 
     assert_eq!(empty.expect("promote"), None, "nobody to promote");
     let gone = store.promote_if_adminless(&new_object_id()).await;
     assert_eq!(gone.expect("promote"), None);
+}
+
+async fn members_are_made_admins_and_back_each_once(store: Arc<dyn ChatStore>) {
+    let (a, b, stranger) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let set = |user: &str, admin: bool| {
+        let (store, id, user) = (store.clone(), g.id.clone(), user.to_owned());
+        async move { store.set_admin(&id, &user, admin).await.expect("set admin") }
+    };
+    let made = set(&b, true).await.expect("changed");
+    assert_eq!(
+        (made.admins, made.revision),
+        (vec![a.clone(), b.clone()], 1)
+    );
+    assert_eq!(set(&b, true).await, None, "already an admin");
+    assert_eq!(set(&stranger, true).await, None, "not a member");
+    let unmade = set(&a, false).await.expect("changed");
+    assert_eq!((unmade.admins, unmade.revision), (vec![b.clone()], 2));
+    assert_eq!(set(&a, false).await, None, "not an admin");
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!((stored.admins, stored.revision), (vec![b], 2));
+    let gone = store.set_admin(&new_object_id(), &a, true).await;
+    assert_eq!(gone.expect("set admin"), None);
+}
+
+/// Receipts in a group, where a message's `readBy` and `deliveredTo` hold several members: "not
+/// read by b" must mean "b is not in the list", not "someone else is" (`{$ne: b}` on an array
+/// field means the first on MongoDB, and the second in the nx-27017 test server's `find` and
+/// update filters; `{$nin: [b]}` means the first on both).
+async fn receipts_of_several_members_are_each_counted_once(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let Inserted::New(m) = store
+        .insert_message(message(&g.id, &a, "several", "x"))
+        .await
+        .expect("insert")
+    else {
+        panic!("new")
+    };
+    assert_eq!(store.mark_read(&g.id, &m.id, &c).await.expect("read"), 1);
+    assert_eq!(store.mark_read(&g.id, &m.id, &b).await.expect("read"), 1);
+    assert_eq!(
+        store.mark_read(&g.id, &m.id, &b).await.expect("read"),
+        0,
+        "once"
+    );
+    assert_eq!(store.unread_count(&g.id, &b).await.expect("count"), 0);
+    assert_eq!(store.unread_count(&g.id, &c).await.expect("count"), 0);
+    let ids = [m.id.clone()];
+    assert_eq!(store.mark_delivered(&ids, &c).await.expect("delivered"), 1);
+    assert_eq!(store.mark_delivered(&ids, &b).await.expect("delivered"), 1);
+    assert_eq!(
+        store.mark_delivered(&ids, &b).await.expect("delivered"),
+        0,
+        "once"
+    );
+    let stored = store
+        .get_message(&m.id)
+        .await
+        .expect("get")
+        .expect("exists");
+    assert_eq!(
+        (stored.read_by, stored.delivered_to),
+        (vec![c.clone(), b.clone()], vec![c, b])
+    );
 }
 
 async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {

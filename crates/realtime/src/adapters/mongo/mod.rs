@@ -315,6 +315,38 @@ impl ChatStore for MongoStore {
         ))
     }
 
+    async fn set_admin(
+        &self,
+        id: &str,
+        user: &str,
+        admin: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let Some(oid) = oid(id) else { return Ok(None) };
+        // `$in` for one user: see `chat_docs_of_any`. "Not among the admins" is `$nin`, not
+        // `$ne`: the same on MongoDB, while the nx-27017 test server's `find` and update filters
+        // take `{$ne: x}` on an array as "has an element other than x".
+        let (filter, update) = if admin {
+            (
+                doc! {"_id": oid, "participants": {"$in": [user]}, "admins": {"$nin": [user]}},
+                doc! {"$addToSet": {"admins": user}},
+            )
+        } else {
+            (
+                doc! {"_id": oid, "admins": {"$in": [user]}},
+                doc! {"$pull": {"admins": user}},
+            )
+        };
+        let mut update = update;
+        update.insert("$inc", doc! {"revision": 1_i64});
+        let d = self
+            .chats
+            .find_one_and_update(filter, update)
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(err)?;
+        d.as_ref().map(chat_from).transpose()
+    }
+
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
         let (reply, answer) = oneshot::channel();
         let pending = group_commit::Pending { message: m, reply };
@@ -376,7 +408,7 @@ impl ChatStore for MongoStore {
 
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
         let Some(upto) = oid(upto) else { return Ok(0) };
-        let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$ne": user}};
+        let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
         let r = self
             .messages
             .update_many(filter, doc! {"$addToSet": {"readBy": user}})
@@ -419,7 +451,7 @@ impl ChatStore for MongoStore {
         if ids.is_empty() {
             return Ok(0);
         }
-        let filter = doc! {"_id": {"$in": ids}, "deliveredTo": {"$ne": user}};
+        let filter = doc! {"_id": {"$in": ids}, "deliveredTo": {"$nin": [user]}};
         let r = self
             .messages
             .update_many(filter, doc! {"$addToSet": {"deliveredTo": user}})
@@ -429,7 +461,7 @@ impl ChatStore for MongoStore {
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
-        let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$ne": user}};
+        let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
         self.messages.count_documents(filter).await.map_err(err)
     }
 }

@@ -259,6 +259,26 @@ impl ChatStore for SqliteStore {
         .await
     }
 
+    async fn set_admin(
+        &self,
+        id: &str,
+        user: &str,
+        admin: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            if admin == c.admins.iter().any(|a| a == user) || !c.is_member(user) {
+                return false;
+            }
+            if admin {
+                c.admins.push(user.to_owned());
+            } else {
+                c.admins.retain(|a| a != user);
+            }
+            true
+        })
+        .await
+    }
+
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
         let stopped = || StoreError::Unavailable("message writer stopped".into());
         let (reply, answer) = oneshot::channel();

@@ -1,5 +1,5 @@
-//! Changes to chats: creating them, renaming, deleting, adding and removing members, joining by
-//! passcode, and keeping a group an admin. Each checks the caller's right, writes once (twice when
+//! Changes to chats: creating them, renaming, deleting, adding and removing members, making them
+//! admins or not, joining by passcode, and keeping a group an admin. Each checks the caller's right, writes once (twice when
 //! an admin must be promoted), and says what it did (`ChatChange`) so the transport can tell the
 //! right people.
 
@@ -33,6 +33,8 @@ pub enum ChatDelta {
         users: Vec<String>,
         newcomers: Vec<String>,
     },
+    /// A member became an admin, or stopped being one (the chat's `admins` say who is now).
+    Admins,
     /// `user` was removed, or left, at `revision`. When they were its last admin, the group's
     /// longest-standing member became admin in a second change (`promoted`), and the change's
     /// `chat` is as that second change left it.
@@ -215,10 +217,7 @@ impl ChatService {
             self.admin_group(user, chat_id).await?
         };
         if !chat.is_member(&target) {
-            return Err(ApiError::new(
-                ErrorCode::NotFound,
-                "that user is not a member",
-            ));
+            return Err(not_a_member_of_it());
         }
         let chat = self
             .store
@@ -233,6 +232,40 @@ impl ChatService {
             promoted,
         };
         Ok(ChatChange::new(chat, delta))
+    }
+
+    /// An admin makes a member an admin too (`admin`), or no longer one; an admin may step down.
+    /// A group keeps an admin: the last one cannot step down (they make another member admin
+    /// first, or leave, and the longest-standing member takes over).
+    pub async fn set_admin(
+        &self,
+        user: &str,
+        chat_id: &str,
+        target: &str,
+        admin: bool,
+    ) -> Result<ChatChange, ApiError> {
+        let target = target.to_ascii_lowercase();
+        let chat = self.admin_group(user, chat_id).await?;
+        if !chat.is_member(&target) {
+            return Err(not_a_member_of_it());
+        }
+        if chat.is_admin(&target) == admin {
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
+        }
+        if !admin && chat.admins.len() == 1 {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "a group needs an admin: make another member admin first",
+            ));
+        }
+        let Some(chat) = self.store.set_admin(&chat.id, &target, admin).await? else {
+            // Changed meanwhile: answered as it is now.
+            let chat = self.existing_chat(&chat.id).await?;
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
+        };
+        // Two admins who each removed the other at once left none.
+        let (chat, _) = self.keep_an_admin(chat).await;
+        Ok(ChatChange::new(chat, ChatDelta::Admins))
     }
 
     /// A group whose last admin left gets one (the longest-standing member), as WhatsApp does:
@@ -293,6 +326,10 @@ impl ChatService {
             },
         ))
     }
+}
+
+fn not_a_member_of_it() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "that user is not a member")
 }
 
 /// Appends `ids` to `into`, lowercased, each id once, in order (a request may list one twice).

@@ -323,6 +323,14 @@ mod tests {
         async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
             self.inner.promote_if_adminless(id).await
         }
+        async fn set_admin(
+            &self,
+            id: &str,
+            user: &str,
+            admin: bool,
+        ) -> StoreResult<Option<ChatRecord>> {
+            self.inner.set_admin(id, user, admin).await
+        }
         async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
             self.inner.insert_message(msg).await
         }

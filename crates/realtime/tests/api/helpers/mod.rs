@@ -298,6 +298,10 @@ impl TestApp {
             .await
     }
 
+    pub async fn put(&self, user: &User, path: &str) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, user, path, None).await
+    }
+
     pub async fn delete(&self, user: &User, path: &str) -> reqwest::Response {
         self.send(reqwest::Method::DELETE, user, path, None).await
     }
