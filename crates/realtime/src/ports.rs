@@ -160,8 +160,8 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// Marks every message of `chat` up to and including `upto` not sent by `user` as read by it;
-    /// returns how many changed.
-    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64>;
+    /// what changed and whose messages they were (who to tell).
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked>;
     /// The sender of each of `messages` (ids) that is a message of `chat`, keyed by its id.
     async fn senders(
         &self,
@@ -173,6 +173,15 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64>;
     /// Messages of `chat` from others not yet read by `user`.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
+}
+
+/// What [`ChatStore::mark_read`] changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Marked {
+    /// How many messages the reader was added to.
+    pub count: u64,
+    /// Their senders, each once, in no set order.
+    pub senders: Vec<String>,
 }
 
 /// Delivery of server → client events to users' sockets on every instance.

@@ -33,7 +33,7 @@ use common::kv::{self, Followed, SharedKv};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreResult};
+use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreResult};
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
 pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
@@ -349,7 +349,7 @@ impl ChatStore for ChatCache {
         self.inner.messages_after(chat, after, limit).await
     }
 
-    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
         self.inner.mark_read(chat, upto, user).await
     }
 

@@ -14,7 +14,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::contracts::chat::Message;
 
-use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
 
 /// `inner`, with every operation bounded by `limit`.
 pub struct Deadline<S> {
@@ -142,7 +142,7 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
             .await
     }
 
-    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
         self.bound(self.inner.mark_read(chat, upto, user)).await
     }
 

@@ -29,11 +29,15 @@ pub struct Sent {
     pub fresh: bool,
 }
 
-/// The outcome of a receipt: who to tell.
+/// The outcome of `read_receipt`: who to tell.
 #[derive(Debug, Clone)]
-pub struct Receipt {
-    pub chat: ChatRecord,
-    pub message: Message,
+pub struct Read {
+    pub chat_id: String,
+    pub message_id: String,
+    /// The senders of the messages it marked read (their messages show "read"), and the reader
+    /// (their other devices' unread counts); not the other members, who have no use for it: in
+    /// a group of 1,000 every read would be 1,000 events.
+    pub tell: Vec<String>,
 }
 
 /// The outcome of `delivered`: the messages whose senders to tell, with their senders.
@@ -152,7 +156,11 @@ impl MessageService {
         })
     }
 
-    async fn message_in_chat(&self, user: &str, r: &MessageRef) -> Result<Receipt, ApiError> {
+    async fn message_in_chat(
+        &self,
+        user: &str,
+        r: &MessageRef,
+    ) -> Result<(ChatRecord, Message), ApiError> {
         let chat = self.chats.member_chat(user, &r.chat_id).await?;
         let message = self
             .store
@@ -160,16 +168,20 @@ impl MessageService {
             .await?
             .filter(|m| m.chat_id == chat.id)
             .ok_or_else(message_not_found)?;
-        Ok(Receipt { chat, message })
+        Ok((chat, message))
     }
 
     /// Marks `messageId` and every earlier message of the chat as read by `user`.
-    pub async fn read(&self, user: &str, r: &MessageRef) -> Result<Receipt, ApiError> {
-        let receipt = self.message_in_chat(user, r).await?;
-        self.store
-            .mark_read(&receipt.chat.id, &receipt.message.id, user)
-            .await?;
-        Ok(receipt)
+    pub async fn read(&self, user: &str, r: &MessageRef) -> Result<Read, ApiError> {
+        let (chat, message) = self.message_in_chat(user, r).await?;
+        let marked = self.store.mark_read(&chat.id, &message.id, user).await?;
+        let mut tell = marked.senders;
+        tell.push(user.to_owned());
+        Ok(Read {
+            chat_id: chat.id,
+            message_id: message.id,
+            tell,
+        })
     }
 
     /// Records that `user`'s client received the messages named. Every one must be a message

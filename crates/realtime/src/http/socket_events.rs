@@ -53,7 +53,7 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         payload: "MessageRef",
         ack: "`{ok: true}`",
         effect: "This message and every earlier one are read by the caller; `message_read` to \
-                 all members.",
+                 the senders of those it marked, and to the caller's other sockets.",
     },
     ClientEvent {
         name: client::DELIVERED,
@@ -89,7 +89,8 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::MESSAGE_READ,
         payload: "ReceiptEvent",
-        when: "A member read up to this message (to all members).",
+        when: "A member read up to this message: to the senders of the messages it marked read \
+               (not every member), and to the reader's other sockets.",
     },
     ServerEvent {
         name: server::USER_TYPING,

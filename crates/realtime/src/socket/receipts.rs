@@ -1,5 +1,5 @@
-//! Receipts: `read_receipt` (this message and every earlier one are read; all members get
-//! `message_read`) and `delivered` (these messages reached the caller; each sender gets
+//! Receipts: `read_receipt` (this message and every earlier one are read; the senders of those
+//! and the reader's other sockets get `message_read`) and `delivered` (these messages reached the caller; each sender gets
 //! `message_delivered`).
 
 use common::contracts::events::{Delivered, MessageRef, ReceiptEvent, server};
@@ -16,15 +16,15 @@ pub(crate) async fn read_receipt<A: Adapter>(call: Call<A, MessageRef>) {
         call.session.limiter.check(Budget::Events)?;
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
-        let receipt = call.app.messages.read(&call.session.user_id, &req).await?;
+        let read = call.app.messages.read(&call.session.user_id, &req).await?;
         let event = ReceiptEvent {
-            chat_id: receipt.chat.id.clone(),
-            message_id: receipt.message.id.clone(),
+            chat_id: read.chat_id,
+            message_id: read.message_id,
             user_id: call.session.user_id.clone(),
         };
         emit(
             &call.app.fanout_health,
-            || call.s.to(rooms_of(&receipt.chat.participants)),
+            || call.s.to(rooms_of(&read.tell)),
             server::MESSAGE_READ,
             &event,
         )

@@ -14,6 +14,7 @@ on_both_backends!(
     the_senders_other_device_receives_the_message_too,
     delivery_is_reported_to_the_sender,
     many_deliveries_go_in_one_event,
+    a_read_receipt_reaches_the_senders_and_the_readers_devices_only,
     an_offline_user_catches_up_through_sync_after_reconnecting,
     the_chat_list_orders_by_activity_and_counts_unread_messages,
 );
@@ -231,6 +232,55 @@ async fn many_deliveries_go_in_one_event(backend: Backend) {
         let r = sb.ack("delivered", bad.clone()).await;
         assert_eq!(code(&r), "validation_failed", "{bad} → {r}");
     }
+}
+
+/// In a group of 1,000, a read told to every member would be 1,000 events per reader.
+async fn a_read_receipt_reaches_the_senders_and_the_readers_devices_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c, d) = (User::new(), User::new(), User::new(), User::new());
+    let group = app.group(&a, "Readers", &[&b, &c, &d]).await;
+    let chat = group["id"].as_str().expect("id").to_owned();
+    let (sa, sb, sd) = (
+        app.socket(&a).await,
+        app.socket(&b).await,
+        app.socket(&d).await,
+    );
+    let (phone, laptop) = (app.socket(&c).await, app.socket(&c.other_device()).await);
+    send(&sa, &chat, "from a").await;
+    let newest = send(&sb, &chat, "from b").await;
+    let read = phone
+        .ack("read_receipt", json!({"chatId": chat, "messageId": newest}))
+        .await;
+    assert!(ok(&read), "{read}");
+    let event = json!({"chatId": chat, "messageId": newest, "userId": c.id});
+    assert_eq!(sa.next("message_read").await, event, "a sender");
+    assert_eq!(sb.next("message_read").await, event, "a sender");
+    assert_eq!(
+        laptop.next("message_read").await,
+        event,
+        "the reader's other device"
+    );
+    let quiet = Duration::from_millis(300);
+    assert_eq!(
+        sd.try_next("message_read", quiet).await,
+        None,
+        "not a sender"
+    );
+    assert_eq!(
+        phone.try_next("message_read", quiet).await,
+        None,
+        "the reading socket"
+    );
+
+    // Read again, nothing changes: only the reader's other devices hear it.
+    let again = phone
+        .ack("read_receipt", json!({"chatId": chat, "messageId": newest}))
+        .await;
+    assert!(ok(&again), "{again}");
+    assert_eq!(laptop.next("message_read").await, event);
+    assert_eq!(sa.try_next("message_read", quiet).await, None);
 }
 
 async fn an_offline_user_catches_up_through_sync_after_reconnecting(backend: Backend) {

@@ -9,7 +9,7 @@ use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{ChatType, Message, MessageType};
 use realtime::adapters::{Deadline, MongoStore, Patience, SqliteStore};
 use realtime::domain::{direct_chat_id, new_object_id};
-use realtime::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError};
+use realtime::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError};
 
 pub(super) async fn sqlite() -> Arc<dyn ChatStore> {
     let dir = std::env::temp_dir().join(common::testing::unique_name("store"));
@@ -268,11 +268,21 @@ async fn receipts_of_several_members_are_each_counted_once(store: Arc<dyn ChatSt
     else {
         panic!("new")
     };
-    assert_eq!(store.mark_read(&g.id, &m.id, &c).await.expect("read"), 1);
-    assert_eq!(store.mark_read(&g.id, &m.id, &b).await.expect("read"), 1);
+    let marked = |count, senders: &[&String]| Marked {
+        count,
+        senders: senders.iter().map(|s| s.to_string()).collect(),
+    };
+    assert_eq!(
+        store.mark_read(&g.id, &m.id, &c).await.expect("read"),
+        marked(1, &[&a])
+    );
     assert_eq!(
         store.mark_read(&g.id, &m.id, &b).await.expect("read"),
-        0,
+        marked(1, &[&a])
+    );
+    assert_eq!(
+        store.mark_read(&g.id, &m.id, &b).await.expect("read"),
+        Marked::default(),
         "once"
     );
     assert_eq!(store.unread_count(&g.id, &b).await.expect("count"), 0);
@@ -292,8 +302,25 @@ async fn receipts_of_several_members_are_each_counted_once(store: Arc<dyn ChatSt
         .expect("exists");
     assert_eq!(
         (stored.read_by, stored.delivered_to),
-        (vec![c.clone(), b.clone()], vec![c, b])
+        (vec![c.clone(), b.clone()], vec![c.clone(), b.clone()])
     );
+    // Two senders' messages read at once: each sender once.
+    let mut newest = String::new();
+    for (sender, text) in [(&a, "from a"), (&b, "from b"), (&a, "from a again")] {
+        let Inserted::New(m) = store
+            .insert_message(message(&g.id, sender, text, "x"))
+            .await
+            .expect("insert")
+        else {
+            panic!("new")
+        };
+        newest = m.id;
+    }
+    let mut both = store.mark_read(&g.id, &newest, &c).await.expect("read");
+    both.senders.sort();
+    let mut expected = marked(3, &[&a, &b]);
+    expected.senders.sort();
+    assert_eq!(both, expected);
 }
 
 async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {
@@ -379,16 +406,24 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
     }
     assert_eq!(store.unread_count(&c.id, &b).await.expect("count"), 4);
     assert_eq!(store.unread_count(&c.id, &a).await.expect("count"), 0);
-    assert_eq!(store.mark_read(&c.id, &ids[2], &b).await.expect("read"), 3);
+    let marked = store.mark_read(&c.id, &ids[2], &b).await.expect("read");
+    assert_eq!(
+        marked,
+        Marked {
+            count: 3,
+            senders: vec![a.clone()]
+        },
+        "three of a's messages, a told once"
+    );
     assert_eq!(
         store.mark_read(&c.id, &ids[2], &b).await.expect("read"),
-        0,
+        Marked::default(),
         "idempotent"
     );
     assert_eq!(store.unread_count(&c.id, &b).await.expect("count"), 1);
     assert_eq!(
         store.mark_read(&c.id, &ids[3], &a).await.expect("read"),
-        0,
+        Marked::default(),
         "own messages are not marked"
     );
     let other = chat(ChatType::Direct, vec![a.clone(), user()]);

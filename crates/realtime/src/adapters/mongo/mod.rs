@@ -28,7 +28,7 @@ mod group_commit;
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
 use crate::coalesce::Loader;
-use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
 
 /// How many chats' newest messages `last_messages` reads at once.
 const LAST_MESSAGE_READS: usize = 16;
@@ -406,15 +406,38 @@ impl ChatStore for MongoStore {
         self.find_messages(filter, 1, limit).await
     }
 
-    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
-        let Some(upto) = oid(upto) else { return Ok(0) };
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
+        let Some(upto) = oid(upto) else {
+            return Ok(Marked::default());
+        };
         let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
+        // The senders first, by `find`: `distinct` would do on MongoDB, but the nx-27017 test
+        // server's `distinct` ignores `$nin` on an array. A message another instance writes
+        // between the two with an id below `upto` is marked without its sender being told.
+        let mut senders: Vec<String> = self
+            .messages
+            .find(filter.clone())
+            .projection(doc! {"_id": 0, "senderId": 1})
+            .await
+            .map_err(err)?
+            .try_filter_map(|d| async move { Ok(d.get_str("senderId").ok().map(str::to_owned)) })
+            .try_collect()
+            .await
+            .map_err(err)?;
+        if senders.is_empty() {
+            return Ok(Marked::default());
+        }
+        senders.sort_unstable();
+        senders.dedup();
         let r = self
             .messages
             .update_many(filter, doc! {"$addToSet": {"readBy": user}})
             .await
             .map_err(err)?;
-        Ok(r.modified_count)
+        Ok(Marked {
+            count: r.modified_count,
+            senders,
+        })
     }
 
     async fn senders(

@@ -31,7 +31,7 @@ use rows::{
 };
 
 use crate::coalesce::Loader;
-use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage, StoreError, StoreResult};
+use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -354,20 +354,24 @@ impl ChatStore for SqliteStore {
         rows.iter().map(message_from_row).collect()
     }
 
-    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+    async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
         let _guard = self.write.lock().await;
-        let r = sqlx::query(
+        let mut senders: Vec<String> = sqlx::query_scalar(
             "UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?1)
              WHERE chat_id = ?2 AND id <= ?3 AND sender_id <> ?1
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?1)",
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?1)
+             RETURNING sender_id",
         )
         .bind(user.to_owned())
         .bind(chat.to_owned())
         .bind(upto.to_owned())
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        Ok(r.rows_affected())
+        let count = senders.len() as u64;
+        senders.sort_unstable();
+        senders.dedup();
+        Ok(Marked { count, senders })
     }
 
     async fn senders(

@@ -239,7 +239,7 @@ mod tests {
 
     use super::*;
     use crate::adapters::SqliteStore;
-    use crate::ports::{Inserted, NewMessage, StoreResult};
+    use crate::ports::{Inserted, Marked, NewMessage, StoreResult};
 
     fn chat(id: &str, participants: &[&str]) -> ChatRecord {
         ChatRecord {
@@ -356,7 +356,7 @@ mod tests {
         ) -> StoreResult<Vec<Message>> {
             self.inner.messages_after(chat, after, limit).await
         }
-        async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<u64> {
+        async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
             self.inner.mark_read(chat, upto, user).await
         }
         async fn senders(
