@@ -14,7 +14,7 @@ use common::error::ErrorResponse;
 use validator::Validate;
 
 use super::AppState;
-use super::extract::{AuthUser, QueryOf, ValidJson, object_id};
+use super::extract::{AuthUser, QueryOf, ValidJson, object_id, user_id};
 use crate::domain::chats::{ChatChange, ChatDelta, to_contract};
 use crate::ports::ChatRecord;
 
@@ -389,7 +389,7 @@ pub async fn remove_member(
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    common::ids::validate_uuid(&target).map_err(|_| ApiError::field("userId", "must be a UUID"))?;
+    user_id(&target)?;
     let change = state
         .services
         .chats
@@ -470,7 +470,7 @@ async fn set_admin(
     admin: bool,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    common::ids::validate_uuid(&target).map_err(|_| ApiError::field("userId", "must be a UUID"))?;
+    user_id(&target)?;
     let change = state
         .services
         .chats

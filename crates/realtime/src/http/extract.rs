@@ -100,3 +100,8 @@ pub fn object_id(id: &str) -> Result<(), ApiError> {
         Err(ApiError::new(ErrorCode::NotFound, "chat not found"))
     }
 }
+
+/// A user id in a path (a member to remove, to make admin…): a UUID, else `validation_failed`.
+pub fn user_id(id: &str) -> Result<(), ApiError> {
+    common::ids::validate_uuid(id).map_err(|_| ApiError::field("userId", "must be a UUID"))
+}
