@@ -529,20 +529,41 @@ const deliveries = new DeliveryQueue((chatId, messageIds) =>
 
 const lastReadSent = new Map<string, string>();
 /**
- * At most one read receipt a second: it covers every earlier message, so in a busy open chat one
- * a second says all an event per arriving message would (which spent the socket's budget of
- * events). The newest goes at the end of the second.
+ * At most one read receipt a second per chat: it covers every earlier message, so in a busy open
+ * chat one a second says all an event per arriving message would (which spent the socket's budget
+ * of events). The newest message seen meanwhile goes at the end of the second, even if the chat
+ * was left since.
  */
 const READ_EVERY_MS = 1000;
-let lastReadAt = 0;
-let readTimer: ReturnType<typeof setTimeout> | undefined;
+const lastReadAt = new Map<string, number>();
+const readLater = new Map<string, { messageId: string; timer: ReturnType<typeof setTimeout> }>();
 
-function markOpenChatReadLater(ms: number): void {
-  if (readTimer) return;
-  readTimer = setTimeout(() => {
-    readTimer = undefined;
-    markOpenChatRead();
+function sendReadLater(chatId: string, messageId: string, ms: number): void {
+  const later = readLater.get(chatId);
+  if (later) {
+    later.messageId = messageId;
+    return;
+  }
+  const timer = setTimeout(() => {
+    const due = readLater.get(chatId);
+    readLater.delete(chatId);
+    if (due) sendRead(chatId, due.messageId);
   }, ms);
+  readLater.set(chatId, { messageId, timer });
+}
+
+function sendRead(chatId: string, messageId: string): void {
+  const wait = (lastReadAt.get(chatId) ?? 0) + READ_EVERY_MS - Date.now();
+  if (wait > 0) return sendReadLater(chatId, messageId, wait);
+  if (!socket?.connected) return; // a reconnect marks the open chat read
+  lastReadAt.set(chatId, Date.now());
+  lastReadSent.set(chatId, messageId);
+  readListener?.(chatId); // the server tells this user's other sockets, not this one
+  socket.emit(C.READ_RECEIPT, { chatId, messageId }, (ack: Ack<object>) => {
+    if (ack?.ok) return;
+    lastReadSent.delete(chatId);
+    if (ack?.error.code === 'rate_limited') sendReadLater(chatId, messageId, (ack.error.retryAfter ?? 1) * 1000);
+  });
 }
 
 /** Tells the server the newest message from others in the open chat is read (if visible). */
@@ -558,17 +579,7 @@ export function markOpenChatRead(): void {
     .filter((m) => !m.pending && m.senderId !== state.me!.id)
     .pop();
   if (!newest?.id || newest.readBy.includes(state.me.id) || lastReadSent.get(chatId) === newest.id) return;
-  if (!socket?.connected) return;
-  const wait = lastReadAt + READ_EVERY_MS - Date.now();
-  if (wait > 0) return markOpenChatReadLater(wait);
-  lastReadAt = Date.now();
-  lastReadSent.set(chatId, newest.id);
-  readListener?.(chatId); // the server tells this user's other sockets, not this one
-  socket.emit(C.READ_RECEIPT, { chatId, messageId: newest.id }, (ack: Ack<object>) => {
-    if (ack?.ok) return;
-    lastReadSent.delete(chatId);
-    if (ack?.error.code === 'rate_limited') markOpenChatReadLater((ack.error.retryAfter ?? 1) * 1000);
-  });
+  sendRead(chatId, newest.id);
 }
 
 let lastTypingSent = 0;
