@@ -160,7 +160,7 @@ pub trait ChatStore: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
     /// Marks every message of `chat` up to and including `upto` not sent by `user` as read by it;
-    /// what changed and whose messages they were (who to tell).
+    /// how many changed, and which of them nobody had read before.
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked>;
     /// The sender of each of `messages` (ids) that is a message of `chat`, keyed by its id.
     async fn senders(
@@ -168,20 +168,23 @@ pub trait ChatStore: Send + Sync + 'static {
         chat: &str,
         messages: &[String],
     ) -> StoreResult<HashMap<String, String>>;
-    /// Adds `user` to the `deliveredTo` of each of `messages` (ids) that lacks it; returns how
-    /// many changed. (Not which: MongoDB's `updateMany` only counts them.)
-    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64>;
+    /// Adds `user` to the `deliveredTo` of each of `messages` (ids) that lacks it; how many
+    /// changed, and which of them had reached nobody before.
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked>;
     /// Messages of `chat` from others not yet read by `user`.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
 }
 
-/// What [`ChatStore::mark_read`] changed.
+/// What [`ChatStore::mark_read`] or [`ChatStore::mark_delivered`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Marked {
-    /// How many messages the reader was added to.
+    /// How many messages the user was added to.
     pub count: u64,
-    /// Their senders, each once, in no set order.
-    pub senders: Vec<String>,
+    /// Those of them whose list was empty before (their first read, or first delivery), as
+    /// `(message id, sender id)`, in id order: a sender shows "read" or "delivered" once anyone
+    /// has, so only these need telling. Two users marking one message at once may both find it
+    /// first; a sender told twice changes nothing.
+    pub firsts: Vec<(String, String)>,
 }
 
 /// Delivery of server → client events to users' sockets on every instance.

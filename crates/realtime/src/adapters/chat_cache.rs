@@ -361,7 +361,7 @@ impl ChatStore for ChatCache {
         self.inner.senders(chat, messages).await
     }
 
-    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
         self.inner.mark_delivered(messages, user).await
     }
 

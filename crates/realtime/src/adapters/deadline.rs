@@ -154,7 +154,7 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.senders(chat, messages)).await
     }
 
-    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
         self.bound(self.inner.mark_delivered(messages, user)).await
     }
 

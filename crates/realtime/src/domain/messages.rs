@@ -13,7 +13,7 @@ use common::contracts::events::{
 use common::{ApiError, ErrorCode};
 
 use super::{ChatService, new_object_id, normalize_id};
-use crate::ports::{ChatRecord, ChatStore, Inserted, NewMessage};
+use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage};
 
 /// Default page size of history and `sync`.
 pub const DEFAULT_PAGE: u32 = 50;
@@ -34,9 +34,9 @@ pub struct Sent {
 pub struct Read {
     pub chat_id: String,
     pub message_id: String,
-    /// The senders of the messages it marked read (their messages show "read"), and the reader
-    /// (their other devices' unread counts); not the other members, who have no use for it: in
-    /// a group of 1,000 every read would be 1,000 events.
+    /// The senders of the messages it was the first read of (their messages show "read" once
+    /// anyone has read them), and the reader (their other devices' unread counts); not the other
+    /// members, who have no use for it: in a group of 1,000 every read would be 1,000 events.
     pub tell: Vec<String>,
 }
 
@@ -44,9 +44,9 @@ pub struct Read {
 #[derive(Debug, Clone)]
 pub struct Deliveries {
     pub chat_id: String,
-    /// `(message id, sender id)`, for every message of the event not sent by the caller once
-    /// any of them changed: which did is not known on every store, and a receipt told twice
-    /// changes nothing for its sender. Empty when none changed.
+    /// `(message id, sender id)` of the messages this was the first delivery of: a sender shows
+    /// "delivered" once anyone has the message (the others are in its `deliveredTo`), so in a
+    /// group of 1,000 the sender hears once per message, not 999 times.
     pub to_tell: Vec<(String, String)>,
     /// How many messages gained the caller in their `deliveredTo`.
     pub changed: u64,
@@ -175,7 +175,9 @@ impl MessageService {
     pub async fn read(&self, user: &str, r: &MessageRef) -> Result<Read, ApiError> {
         let (chat, message) = self.message_in_chat(user, r).await?;
         let marked = self.store.mark_read(&chat.id, &message.id, user).await?;
-        let mut tell = marked.senders;
+        let mut tell: Vec<String> = marked.firsts.into_iter().map(|(_, s)| s).collect();
+        tell.sort_unstable();
+        tell.dedup();
         tell.push(user.to_owned());
         Ok(Read {
             chat_id: chat.id,
@@ -197,21 +199,15 @@ impl MessageService {
         }
         senders.retain(|_, sender| sender != user);
         let others: Vec<String> = senders.keys().cloned().collect();
-        let changed = if others.is_empty() {
-            0
+        let marked = if others.is_empty() {
+            Marked::default()
         } else {
             self.store.mark_delivered(&others, user).await?
         };
-        let mut to_tell: Vec<_> = if changed == 0 {
-            Vec::new()
-        } else {
-            senders.into_iter().collect()
-        };
-        to_tell.sort_unstable();
         Ok(Deliveries {
             chat_id: chat.id,
-            to_tell,
-            changed,
+            to_tell: marked.firsts,
+            changed: marked.count,
         })
     }
 

@@ -53,15 +53,16 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         payload: "MessageRef",
         ack: "`{ok: true}`",
         effect: "This message and every earlier one are read by the caller; `message_read` to \
-                 the senders of those it marked, and to the caller's other sockets.",
+                 the senders of those nobody had read before, and to the caller's other sockets.",
     },
     ClientEvent {
         name: client::DELIVERED,
         payload: "Delivered",
         ack: "`{ok: true}`",
         effect: "Recorded in each message's `deliveredTo` (one message, or up to 100 of a chat at \
-                 once); `message_delivered` to each sender. Every id must be a message of the \
-                 chat, else `not_found` and nothing is recorded.",
+                 once); `message_delivered` to the sender of each that had reached nobody \
+                 before. Every id must be a message of the chat, else `not_found` and nothing \
+                 is recorded.",
     },
     ClientEvent {
         name: client::SYNC,
@@ -84,13 +85,15 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::MESSAGE_DELIVERED,
         payload: "ReceiptEvent",
-        when: "A recipient's client confirmed delivery (to the sender).",
+        when: "A message's first recipient confirmed delivery (to its sender; the others are in \
+               its `deliveredTo`).",
     },
     ServerEvent {
         name: server::MESSAGE_READ,
         payload: "ReceiptEvent",
-        when: "A member read up to this message: to the senders of the messages it marked read \
-               (not every member), and to the reader's other sockets.",
+        when: "A member read up to this message: to the senders of the messages nobody had read \
+               before (a sender shows \"read\" once anyone has), and to the reader's other \
+               sockets.",
     },
     ServerEvent {
         name: server::USER_TYPING,

@@ -234,7 +234,9 @@ async fn many_deliveries_go_in_one_event(backend: Backend) {
     }
 }
 
-/// In a group of 1,000, a read told to every member would be 1,000 events per reader.
+/// In a group of 1,000, a read told to every member would be 1,000 events per reader, and each
+/// sender told of every member's read or delivery 999 events per message: a sender hears of a
+/// message's first read and first delivery, which is all it shows.
 async fn a_read_receipt_reaches_the_senders_and_the_readers_devices_only(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -281,6 +283,36 @@ async fn a_read_receipt_reaches_the_senders_and_the_readers_devices_only(backend
     assert!(ok(&again), "{again}");
     assert_eq!(laptop.next("message_read").await, event);
     assert_eq!(sa.try_next("message_read", quiet).await, None);
+
+    // Dave reads them too: not the first, so the senders are not told again.
+    let second = sd
+        .ack("read_receipt", json!({"chatId": chat, "messageId": newest}))
+        .await;
+    assert!(ok(&second), "{second}");
+    assert_eq!(sa.try_next("message_read", quiet).await, None);
+    assert_eq!(sb.try_next("message_read", quiet).await, None);
+
+    // Deliveries likewise: Bob hears of the first only; the second is recorded all the same.
+    let delivered = json!({"chatId": chat, "messageIds": [newest]});
+    let first = sd.ack("delivered", delivered.clone()).await;
+    assert!(ok(&first), "{first}");
+    assert_eq!(
+        sb.next("message_delivered").await,
+        json!({"chatId": chat, "messageId": newest, "userId": d.id})
+    );
+    let second = phone.ack("delivered", delivered).await;
+    assert!(ok(&second), "{second}");
+    assert_eq!(sb.try_next("message_delivered", quiet).await, None);
+    let history = app
+        .get_json(&b, &format!("/api/chats/{chat}/messages"))
+        .await;
+    let stored = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|m| m["id"] == newest.as_str())
+        .expect("the newest");
+    assert_eq!(stored["deliveredTo"], json!([d.id, c.id]));
 }
 
 async fn an_offline_user_catches_up_through_sync_after_reconnecting(backend: Backend) {

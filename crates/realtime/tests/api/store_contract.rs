@@ -252,75 +252,77 @@ async fn members_are_made_admins_and_back_each_once(store: Arc<dyn ChatStore>) {
     let gone = store.set_admin(&new_object_id(), &a, true).await;
     assert_eq!(gone.expect("set admin"), None);
 }
-
 /// Receipts in a group, where a message's `readBy` and `deliveredTo` hold several members: "not
 /// read by b" must mean "b is not in the list", not "someone else is" (`{$ne: b}` on an array
 /// field means the first on MongoDB, and the second in the nx-27017 test server's `find` and
-/// update filters; `{$nin: [b]}` means the first on both).
+/// update filters; `{$nin: [b]}` means the first on both). Only a message's first reader and
+/// first recipient are among the `firsts`.
 async fn receipts_of_several_members_are_each_counted_once(store: Arc<dyn ChatStore>) {
     let (a, b, c) = (user(), user(), user());
     let g = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
     store.insert_chat(&g).await.expect("insert");
-    let Inserted::New(m) = store
-        .insert_message(message(&g.id, &a, "several", "x"))
-        .await
-        .expect("insert")
-    else {
-        panic!("new")
+    let send = |sender: &String, text: &str| {
+        let (store, msg) = (store.clone(), message(&g.id, sender, text, "x"));
+        async move {
+            let Inserted::New(m) = store.insert_message(msg).await.expect("insert") else {
+                panic!("new")
+            };
+            m.id
+        }
     };
-    let marked = |count, senders: &[&String]| Marked {
+    let marked = |count, firsts: &[(&String, &String)]| Marked {
         count,
-        senders: senders.iter().map(|s| s.to_string()).collect(),
+        firsts: firsts
+            .iter()
+            .map(|(id, sender)| (id.to_string(), sender.to_string()))
+            .collect(),
     };
+    let m = send(&a, "several").await;
+    let read = |upto: &String, by: &String| {
+        let (store, chat, upto, by) = (store.clone(), g.id.clone(), upto.clone(), by.clone());
+        async move { store.mark_read(&chat, &upto, &by).await }
+    };
+    assert_eq!(read(&m, &c).await.expect("read"), marked(1, &[(&m, &a)]));
     assert_eq!(
-        store.mark_read(&g.id, &m.id, &c).await.expect("read"),
-        marked(1, &[&a])
+        read(&m, &b).await.expect("read"),
+        marked(1, &[]),
+        "not the first"
+    );
+    assert_eq!(read(&m, &b).await.expect("read"), Marked::default(), "once");
+    assert_eq!(store.unread_count(&g.id, &b).await.expect("count"), 0);
+    assert_eq!(store.unread_count(&g.id, &c).await.expect("count"), 0);
+    let ids = [m.clone()];
+    assert_eq!(
+        store.mark_delivered(&ids, &c).await.expect("delivered"),
+        marked(1, &[(&m, &a)])
     );
     assert_eq!(
-        store.mark_read(&g.id, &m.id, &b).await.expect("read"),
-        marked(1, &[&a])
+        store.mark_delivered(&ids, &b).await.expect("delivered"),
+        marked(1, &[])
     );
     assert_eq!(
-        store.mark_read(&g.id, &m.id, &b).await.expect("read"),
+        store.mark_delivered(&ids, &b).await.expect("delivered"),
         Marked::default(),
         "once"
     );
-    assert_eq!(store.unread_count(&g.id, &b).await.expect("count"), 0);
-    assert_eq!(store.unread_count(&g.id, &c).await.expect("count"), 0);
-    let ids = [m.id.clone()];
-    assert_eq!(store.mark_delivered(&ids, &c).await.expect("delivered"), 1);
-    assert_eq!(store.mark_delivered(&ids, &b).await.expect("delivered"), 1);
-    assert_eq!(
-        store.mark_delivered(&ids, &b).await.expect("delivered"),
-        0,
-        "once"
-    );
-    let stored = store
-        .get_message(&m.id)
-        .await
-        .expect("get")
-        .expect("exists");
+    let stored = store.get_message(&m).await.expect("get").expect("exists");
     assert_eq!(
         (stored.read_by, stored.delivered_to),
         (vec![c.clone(), b.clone()], vec![c.clone(), b.clone()])
     );
-    // Two senders' messages read at once: each sender once.
-    let mut newest = String::new();
-    for (sender, text) in [(&a, "from a"), (&b, "from b"), (&a, "from a again")] {
-        let Inserted::New(m) = store
-            .insert_message(message(&g.id, sender, text, "x"))
-            .await
-            .expect("insert")
-        else {
-            panic!("new")
-        };
-        newest = m.id;
-    }
-    let mut both = store.mark_read(&g.id, &newest, &c).await.expect("read");
-    both.senders.sort();
-    let mut expected = marked(3, &[&a, &b]);
-    expected.senders.sort();
-    assert_eq!(both, expected);
+
+    // Two senders' messages read at once, one of them read before: the first reads of the
+    // others, in id order.
+    let (a1, b1, a2) = (
+        send(&a, "a1").await,
+        send(&b, "b1").await,
+        send(&a, "a2").await,
+    );
+    assert_eq!(read(&a1, &b).await.expect("read"), marked(1, &[(&a1, &a)]));
+    assert_eq!(
+        read(&a2, &c).await.expect("read"),
+        marked(3, &[(&b1, &b), (&a2, &a)])
+    );
 }
 
 async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {
@@ -406,14 +408,17 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
     }
     assert_eq!(store.unread_count(&c.id, &b).await.expect("count"), 4);
     assert_eq!(store.unread_count(&c.id, &a).await.expect("count"), 0);
+    let firsts = |ids: &[String]| -> Vec<(String, String)> {
+        ids.iter().map(|id| (id.clone(), a.clone())).collect()
+    };
     let marked = store.mark_read(&c.id, &ids[2], &b).await.expect("read");
     assert_eq!(
         marked,
         Marked {
             count: 3,
-            senders: vec![a.clone()]
+            firsts: firsts(&ids[..3])
         },
-        "three of a's messages, a told once"
+        "three of a's messages, each read first"
     );
     assert_eq!(
         store.mark_read(&c.id, &ids[2], &b).await.expect("read"),
@@ -448,14 +453,17 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
             .mark_delivered(&ids[2..4], &b)
             .await
             .expect("delivered"),
-        2
+        Marked {
+            count: 2,
+            firsts: firsts(&ids[2..4])
+        }
     );
     assert_eq!(
         store
             .mark_delivered(&ids[2..4], &b)
             .await
             .expect("delivered"),
-        0,
+        Marked::default(),
         "idempotent"
     );
     assert_eq!(
@@ -463,7 +471,10 @@ async fn receipts_and_unread_counts_follow_reads(store: Arc<dyn ChatStore>) {
             .mark_delivered(&ids[1..4], &b)
             .await
             .expect("delivered"),
-        1,
+        Marked {
+            count: 1,
+            firsts: firsts(&ids[1..2])
+        },
         "only the one that lacked it"
     );
     let m = store

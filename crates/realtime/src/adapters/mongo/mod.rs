@@ -153,6 +153,38 @@ impl MongoStore {
         Ok(store)
     }
 
+    /// Adds `user` to the list `field` of the messages `filter` finds (those without it), first
+    /// reading which of them have an empty list. A message another instance writes between the
+    /// two that the filter takes is marked without being among the firsts.
+    async fn mark(&self, filter: Document, field: &str, user: &str) -> StoreResult<Marked> {
+        let mut unmarked = filter.clone();
+        unmarked.insert(field, doc! {"$size": 0});
+        let firsts: Vec<(String, String)> = self
+            .messages
+            .find(unmarked)
+            .projection(doc! {"senderId": 1})
+            .sort(doc! {"_id": 1})
+            .await
+            .map_err(err)?
+            .try_filter_map(|d| async move {
+                let id = d.get_object_id("_id").ok().map(|id| id.to_hex());
+                let sender = d.get_str("senderId").ok().map(str::to_owned);
+                Ok(id.zip(sender))
+            })
+            .try_collect()
+            .await
+            .map_err(err)?;
+        let r = self
+            .messages
+            .update_many(filter, doc! {"$addToSet": {field: user}})
+            .await
+            .map_err(err)?;
+        Ok(Marked {
+            count: r.modified_count,
+            firsts,
+        })
+    }
+
     async fn find_messages(
         &self,
         filter: Document,
@@ -411,33 +443,7 @@ impl ChatStore for MongoStore {
             return Ok(Marked::default());
         };
         let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
-        // The senders first, by `find`: `distinct` would do on MongoDB, but the nx-27017 test
-        // server's `distinct` ignores `$nin` on an array. A message another instance writes
-        // between the two with an id below `upto` is marked without its sender being told.
-        let mut senders: Vec<String> = self
-            .messages
-            .find(filter.clone())
-            .projection(doc! {"_id": 0, "senderId": 1})
-            .await
-            .map_err(err)?
-            .try_filter_map(|d| async move { Ok(d.get_str("senderId").ok().map(str::to_owned)) })
-            .try_collect()
-            .await
-            .map_err(err)?;
-        if senders.is_empty() {
-            return Ok(Marked::default());
-        }
-        senders.sort_unstable();
-        senders.dedup();
-        let r = self
-            .messages
-            .update_many(filter, doc! {"$addToSet": {"readBy": user}})
-            .await
-            .map_err(err)?;
-        Ok(Marked {
-            count: r.modified_count,
-            senders,
-        })
+        self.mark(filter, "readBy", user).await
     }
 
     async fn senders(
@@ -469,18 +475,13 @@ impl ChatStore for MongoStore {
             .collect())
     }
 
-    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
         let ids: Vec<ObjectId> = messages.iter().filter_map(|m| oid(m)).collect();
         if ids.is_empty() {
-            return Ok(0);
+            return Ok(Marked::default());
         }
         let filter = doc! {"_id": {"$in": ids}, "deliveredTo": {"$nin": [user]}};
-        let r = self
-            .messages
-            .update_many(filter, doc! {"$addToSet": {"deliveredTo": user}})
-            .await
-            .map_err(err)?;
-        Ok(r.modified_count)
+        self.mark(filter, "deliveredTo", user).await
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {

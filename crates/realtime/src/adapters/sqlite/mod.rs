@@ -113,6 +113,19 @@ impl SqliteStore {
     }
 }
 
+/// What a marking `UPDATE … RETURNING id, sender_id, <the list's length after>` changed: a list
+/// of one is the user just added to an empty one.
+fn marked(rows: Vec<(String, String, i64)>) -> Marked {
+    let count = rows.len() as u64;
+    let mut firsts: Vec<(String, String)> = rows
+        .into_iter()
+        .filter(|(_, _, len)| *len == 1)
+        .map(|(id, sender, _)| (id, sender))
+        .collect();
+    firsts.sort_unstable();
+    Marked { count, firsts }
+}
+
 /// The chats with any of the users of the JSON array `?1` among their participants (what
 /// follows `SELECT …`).
 macro_rules! chats_of_any {
@@ -356,11 +369,11 @@ impl ChatStore for SqliteStore {
 
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
         let _guard = self.write.lock().await;
-        let mut senders: Vec<String> = sqlx::query_scalar(
+        let rows = sqlx::query_as(
             "UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?1)
              WHERE chat_id = ?2 AND id <= ?3 AND sender_id <> ?1
                AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?1)
-             RETURNING sender_id",
+             RETURNING id, sender_id, json_array_length(read_by)",
         )
         .bind(user.to_owned())
         .bind(chat.to_owned())
@@ -368,10 +381,7 @@ impl ChatStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        let count = senders.len() as u64;
-        senders.sort_unstable();
-        senders.dedup();
-        Ok(Marked { count, senders })
+        Ok(marked(rows))
     }
 
     async fn senders(
@@ -391,19 +401,20 @@ impl ChatStore for SqliteStore {
         Ok(rows.into_iter().collect())
     }
 
-    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+    async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
         let _guard = self.write.lock().await;
-        let r = sqlx::query(
+        let rows = sqlx::query_as(
             "UPDATE messages SET delivered_to = json_insert(delivered_to, '$[#]', ?1)
              WHERE id IN (SELECT value FROM json_each(?2))
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)",
+               AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)
+             RETURNING id, sender_id, json_array_length(delivered_to)",
         )
         .bind(user.to_owned())
         .bind(json(&messages)?)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await
         .map_err(err)?;
-        Ok(r.rows_affected())
+        Ok(marked(rows))
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {

@@ -366,7 +366,7 @@ mod tests {
         ) -> StoreResult<HashMap<String, String>> {
             self.inner.senders(chat, messages).await
         }
-        async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<u64> {
+        async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
             self.inner.mark_delivered(messages, user).await
         }
         async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
