@@ -357,7 +357,7 @@ impl ChatStore for MongoStore {
         // `$in` for one user: see `chat_docs_of_any`. "Not among the admins" is `$nin`, not
         // `$ne`: the same on MongoDB, while the nx-27017 test server's `find` and update filters
         // take `{$ne: x}` on an array as "has an element other than x".
-        let (filter, update) = if admin {
+        let (filter, mut update) = if admin {
             (
                 doc! {"_id": oid, "participants": {"$in": [user]}, "admins": {"$nin": [user]}},
                 doc! {"$addToSet": {"admins": user}},
@@ -368,7 +368,6 @@ impl ChatStore for MongoStore {
                 doc! {"$pull": {"admins": user}},
             )
         };
-        let mut update = update;
         update.insert("$inc", doc! {"revision": 1_i64});
         let d = self
             .chats
