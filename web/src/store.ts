@@ -450,6 +450,17 @@ let flushing = false;
 let flushAgain = false;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 
+/**
+ * Runs `work` while no other tab of this user sends the outbox: tabs share it (IndexedDB), and
+ * two tabs back online at once each sent every pending message (the server stores one, but fans
+ * each resend out again, and the recipients get it twice). A Web Lock, where the browser has them.
+ */
+async function oneTabAtATime(work: () => Promise<void>): Promise<void> {
+  const me = state.me?.id;
+  if (!me || !navigator.locks) return work();
+  await navigator.locks.request(`batiyoun:outbox:${me}`, work);
+}
+
 /** Sends every outbox item, oldest first, with its clientMsgId; the server dedupes resends. */
 export async function flushOutbox(): Promise<void> {
   if (flushing) {
@@ -458,40 +469,42 @@ export async function flushOutbox(): Promise<void> {
   }
   flushing = true;
   try {
-    do {
-      flushAgain = false;
-      const items = (await db.outbox()).filter((o) => !o.failed);
-      for (const item of items) {
-        if (!socket?.connected) return;
-        let ack: Ack<{ message: Message }>;
-        try {
-          ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, {
-            chatId: item.chatId,
-            clientMsgId: item.clientMsgId,
-            content: item.content,
-            encrypted: false,
-            type: 'text',
-          });
-        } catch {
-          scheduleRetry();
-          return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+    await oneTabAtATime(async () => {
+      do {
+        flushAgain = false;
+        const items = (await db.outbox()).filter((o) => !o.failed);
+        for (const item of items) {
+          if (!socket?.connected) return;
+          let ack: Ack<{ message: Message }>;
+          try {
+            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, {
+              chatId: item.chatId,
+              clientMsgId: item.clientMsgId,
+              content: item.content,
+              encrypted: false,
+              type: 'text',
+            });
+          } catch {
+            scheduleRetry();
+            return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+          }
+          if (ack.ok) {
+            // Show it as stored at once: receipts for it may already be on their way.
+            ingest([ack.message], { live: false });
+            await db.settleOutbox(item.clientMsgId, ack.message);
+          } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
+            scheduleRetry(ack.error.retryAfter);
+            return;
+          } else {
+            item.failed = ack.error.message || ack.error.code;
+            await db.addOutbox(item);
+            const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
+            if (vm) vm.failed = item.failed;
+            emit(`messages:${item.chatId}`);
+          }
         }
-        if (ack.ok) {
-          // Show it as stored at once: receipts for it may already be on their way.
-          ingest([ack.message], { live: false });
-          await db.settleOutbox(item.clientMsgId, ack.message);
-        } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
-          scheduleRetry(ack.error.retryAfter);
-          return;
-        } else {
-          item.failed = ack.error.message || ack.error.code;
-          await db.addOutbox(item);
-          const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
-          if (vm) vm.failed = item.failed;
-          emit(`messages:${item.chatId}`);
-        }
-      }
-    } while (flushAgain);
+      } while (flushAgain);
+    });
   } finally {
     flushing = false;
   }

@@ -624,6 +624,39 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         const sent = readReceipts.length - before;
         assert.ok(sent >= 1 && sent <= Math.ceil(seconds) + 1, `${sent} read receipts in ${seconds.toFixed(1)} s`);
       });
+      await step('two-tabs-back-online-send-each-message-once', async () => {
+        // Carol's tabs share her outbox. Back online together, both send what is in it; one at a
+        // time, the second finds it sent (before, each sent every message: the server stored one,
+        // but fanned each resend out again).
+        const c2 = await c.context.newPage();
+        try {
+          await c2.goto('/');
+          await c2.getByRole('heading', { name: 'Chats' }).waitFor();
+          const sends = [];
+          for (const page of [c.page, c2]) {
+            page.on('websocket', (ws) =>
+              ws.on('framesent', ({ payload }) => {
+                const m = typeof payload === 'string' && payload.match(/^42\d*\["send_message",(.*)\]$/);
+                if (m) sends.push(JSON.parse(m[1]).clientMsgId);
+              }),
+            );
+          }
+          await c.context.setOffline(true);
+          for (const page of [c.page, c2]) await page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+          const stamp = Date.now();
+          const texts = [1, 2, 3].map((i) => `Two tabs ${i} ${stamp}`);
+          for (const text of texts) await send(c.page, text);
+          await c.context.setOffline(false);
+          for (const text of texts) await myMessageWithStatus(c.page, text, ['sent', 'delivered', 'read']).waitFor();
+          for (const text of texts) await message(d.page, text).waitFor();
+          await c2.waitForTimeout(1000); // a second tab's sends would be on their way by now
+          assert.equal(sends.length, texts.length, `each sent once: ${JSON.stringify(sends)}`);
+          assert.equal(new Set(sends).size, texts.length);
+          for (const text of texts) assert.equal(await message(d.page, text).count(), 1, text);
+        } finally {
+          await c2.close();
+        }
+      });
     } finally {
       await c.context.close();
       await d.context.close();
