@@ -10,6 +10,9 @@ use crate::ids::{validate_object_id, validate_uuid, validate_uuid_list};
 
 /// Largest group a client may create or grow to.
 pub const MAX_GROUP_MEMBERS: usize = 1000;
+/// Most admins a group may have (as Telegram's 50). Every member is sent the whole list when it
+/// changes, so it stays small.
+pub const MAX_GROUP_ADMINS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

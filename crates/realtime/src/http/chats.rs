@@ -417,6 +417,7 @@ pub async fn remove_member(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
+        (status = 409, description = "`conflict`: the group has 50 admins already", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use common::contracts::chat::MAX_GROUP_ADMINS;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, TestApp, User, spawn_app};
@@ -11,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     an_admin_makes_a_member_admin_and_members_hear_it,
     the_last_admin_cannot_step_down,
+    a_group_has_at_most_fifty_admins,
     only_admins_of_a_group_name_admins,
 );
 
@@ -143,4 +145,35 @@ async fn only_admins_of_a_group_name_admins(backend: Backend) {
     assert_eq!(code(in_direct), (403, json!("forbidden")));
     let stored = app.get_json(&gina, &format!("/api/chats/{chat}")).await;
     assert_eq!(stored["admins"], json!([erin.id]), "nothing changed");
+}
+
+async fn a_group_has_at_most_fifty_admins(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let erin = User::new();
+    let members: Vec<User> = (0..MAX_GROUP_ADMINS).map(|_| User::new()).collect();
+    let group = app
+        .group(&erin, "Many hands", &members.iter().collect::<Vec<_>>())
+        .await;
+    let chat = group["id"].as_str().expect("id").to_owned();
+    for m in &members[..MAX_GROUP_ADMINS - 1] {
+        let (status, body) = make_admin(&app, &erin, &chat, m).await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let last = &members[MAX_GROUP_ADMINS - 1];
+    let (status, body) = make_admin(&app, &erin, &chat, last).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (409, &json!("conflict")),
+        "{body}"
+    );
+    let stored = app.get_json(&erin, &format!("/api/chats/{chat}")).await;
+    assert_eq!(
+        stored["admins"].as_array().map(Vec::len),
+        Some(MAX_GROUP_ADMINS)
+    );
+    // One stepping down makes room.
+    assert_eq!(remove_admin(&app, &erin, &chat, &members[0]).await.0, 200);
+    assert_eq!(make_admin(&app, &erin, &chat, last).await.0, 200);
 }

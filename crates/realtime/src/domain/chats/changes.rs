@@ -4,7 +4,7 @@
 //! right people.
 
 use chrono::Utc;
-use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_MEMBERS};
+use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_ADMINS, MAX_GROUP_MEMBERS};
 use common::{ApiError, ErrorCode};
 
 use super::ChatService;
@@ -236,7 +236,8 @@ impl ChatService {
 
     /// An admin makes a member an admin too (`admin`), or no longer one; an admin may step down.
     /// A group keeps an admin: the last one cannot step down (they make another member admin
-    /// first, or leave, and the longest-standing member takes over).
+    /// first, or leave, and the longest-standing member takes over). It has at most
+    /// [`MAX_GROUP_ADMINS`].
     pub async fn set_admin(
         &self,
         user: &str,
@@ -256,6 +257,13 @@ impl ChatService {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "a group needs an admin: make another member admin first",
+            ));
+        }
+        // Checked here, not in the write: two admins naming the 50th at once may make 51.
+        if admin && chat.admins.len() >= MAX_GROUP_ADMINS {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!("a group has at most {MAX_GROUP_ADMINS} admins"),
             ));
         }
         let Some(chat) = self.store.set_admin(&chat.id, &target, admin).await? else {
