@@ -1,0 +1,238 @@
+//! Chats and their members: round trips, membership, admins, concurrent reads, deletion.
+
+use std::sync::Arc;
+
+use common::contracts::chat::ChatType;
+use realtime::domain::new_object_id;
+use realtime::ports::{ChatRecord, ChatStore, Inserted, StoreError};
+
+use super::{chat, message, mongo, sqlite, user};
+
+contract!(
+    chats_round_trip_and_duplicate_ids_are_refused,
+    the_chats_of_any_of_several_users_come_each_once,
+    membership_changes_are_persisted,
+    a_group_without_admins_gets_its_longest_standing_member,
+    members_are_made_admins_and_back_each_once,
+    concurrent_chat_reads_each_get_their_own_chat,
+    deleting_a_chat_deletes_its_messages,
+);
+
+async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    assert_eq!(store.get_chat(&c.id).await.expect("get"), Some(c.clone()));
+    assert!(matches!(
+        store.insert_chat(&c).await,
+        Err(StoreError::Duplicate)
+    ));
+    assert_eq!(store.chats_of(&b).await.expect("list"), vec![c]);
+    assert!(store.chats_of(&user()).await.expect("list").is_empty());
+    assert_eq!(store.get_chat(&new_object_id()).await.expect("get"), None);
+}
+
+async fn the_chats_of_any_of_several_users_come_each_once(store: Arc<dyn ChatStore>) {
+    let (a, b, c, d, stranger) = (user(), user(), user(), user(), user());
+    let ab = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
+    let cd = chat(ChatType::Direct, vec![c.clone(), d.clone()]);
+    let other = chat(ChatType::Direct, vec![stranger.clone(), user()]);
+    for ch in [&ab, &group, &cd, &other] {
+        store.insert_chat(ch).await.expect("insert");
+    }
+    let ids = |mut chats: Vec<ChatRecord>| {
+        chats.sort_by(|x, y| x.id.cmp(&y.id));
+        chats.into_iter().map(|ch| ch.id).collect::<Vec<_>>()
+    };
+    let mut expected = vec![ab.id.clone(), group.id.clone(), cd.id.clone()];
+    expected.sort();
+    let found = store
+        .chats_of_any(&[a.clone(), b.clone(), d.clone(), user()])
+        .await
+        .expect("list");
+    assert_eq!(ids(found), expected, "a's and b's shared chats once each");
+    let mut found = store
+        .chat_ids_of_any(&[a.clone(), b.clone(), d.clone(), user()])
+        .await
+        .expect("ids");
+    found.sort();
+    assert_eq!(found, expected, "the same chats' ids alone");
+    assert!(store.chat_ids_of_any(&[]).await.expect("ids").is_empty());
+    assert_eq!(
+        store.chats_of_any(&[d]).await.expect("list"),
+        vec![cd],
+        "a chat's whole record"
+    );
+    assert!(store.chats_of_any(&[]).await.expect("list").is_empty());
+    assert!(
+        store
+            .chats_of_any(&[user()])
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let added = store
+        .add_participants(&g.id, &[c.clone(), b.clone()])
+        .await
+        .expect("add")
+        .expect("exists");
+    assert_eq!(added.participants, vec![a.clone(), b.clone(), c.clone()]);
+    assert_eq!(added.revision, 1, "each change counts, in its own write");
+    let renamed = store
+        .rename_chat(&g.id, "new name")
+        .await
+        .expect("rename")
+        .expect("exists");
+    assert_eq!(renamed.name.as_deref(), Some("new name"));
+    assert_eq!(renamed.revision, 2);
+    let removed = store
+        .remove_participant(&g.id, &a)
+        .await
+        .expect("remove")
+        .expect("exists");
+    assert_eq!(removed.participants, vec![b.clone(), c.clone()]);
+    assert!(removed.admins.is_empty());
+    assert_eq!(removed.revision, 3);
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!(stored.participants, vec![b, c]);
+    assert_eq!(stored.revision, 3);
+    assert!(store.chats_of(&a).await.expect("list").is_empty());
+}
+
+async fn a_group_without_admins_gets_its_longest_standing_member(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone(), c.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let promote = || store.promote_if_adminless(&g.id);
+    assert_eq!(promote().await.expect("promote"), None, "it has an admin");
+    let left = store.remove_participant(&g.id, &a).await.expect("remove");
+    assert_eq!(left.map(|c| (c.admins, c.revision)), Some((vec![], 1)));
+    let promoted = promote().await.expect("promote").expect("promoted");
+    assert_eq!((promoted.admins, promoted.revision), (vec![b.clone()], 2));
+    assert_eq!(promote().await.expect("promote"), None, "once");
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!((stored.admins, stored.revision), (vec![b], 2));
+
+    let direct = chat(ChatType::Direct, vec![user(), user()]);
+    store.insert_chat(&direct).await.expect("insert");
+    let untouched = store.promote_if_adminless(&direct.id).await;
+    assert_eq!(
+        untouched.expect("promote"),
+        None,
+        "direct chats have no admins"
+    );
+    let lone = chat(ChatType::Group, vec![c.clone()]);
+    store.insert_chat(&lone).await.expect("insert");
+    store
+        .remove_participant(&lone.id, &c)
+        .await
+        .expect("remove");
+    let empty = store.promote_if_adminless(&lone.id).await;
+    assert_eq!(empty.expect("promote"), None, "nobody to promote");
+    let gone = store.promote_if_adminless(&new_object_id()).await;
+    assert_eq!(gone.expect("promote"), None);
+}
+
+async fn members_are_made_admins_and_back_each_once(store: Arc<dyn ChatStore>) {
+    let (a, b, stranger) = (user(), user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&g).await.expect("insert");
+    let set = |user: &str, admin: bool| {
+        let (store, id, user) = (store.clone(), g.id.clone(), user.to_owned());
+        async move { store.set_admin(&id, &user, admin).await.expect("set admin") }
+    };
+    let made = set(&b, true).await.expect("changed");
+    assert_eq!(
+        (made.admins, made.revision),
+        (vec![a.clone(), b.clone()], 1)
+    );
+    assert_eq!(set(&b, true).await, None, "already an admin");
+    assert_eq!(set(&stranger, true).await, None, "not a member");
+    let unmade = set(&a, false).await.expect("changed");
+    assert_eq!((unmade.admins, unmade.revision), (vec![b.clone()], 2));
+    assert_eq!(set(&a, false).await, None, "not an admin");
+    let stored = store.get_chat(&g.id).await.expect("get").expect("exists");
+    assert_eq!((stored.admins, stored.revision), (vec![b], 2));
+    let gone = store.set_admin(&new_object_id(), &a, true).await;
+    assert_eq!(gone.expect("set admin"), None);
+}
+
+/// Reads issued together (one coalesced read on MongoDB) each get their own chat, or none.
+async fn concurrent_chat_reads_each_get_their_own_chat(store: Arc<dyn ChatStore>) {
+    let (a, b, c) = (user(), user(), user());
+    let chats = [
+        chat(ChatType::Direct, vec![a.clone(), b.clone()]),
+        chat(ChatType::Direct, vec![a.clone(), c.clone()]),
+        chat(ChatType::Group, vec![b.clone(), c.clone()]),
+    ];
+    for ch in &chats {
+        store.insert_chat(ch).await.expect("insert");
+    }
+    let missing = new_object_id();
+    let ids = [
+        &chats[0].id,
+        &chats[1].id,
+        &missing,
+        &chats[2].id,
+        &chats[0].id,
+    ];
+    let read = futures::future::join_all(ids.iter().map(|id| store.get_chat(id))).await;
+    let read: Vec<Option<ChatRecord>> = read.into_iter().map(|r| r.expect("get")).collect();
+    assert_eq!(
+        read,
+        vec![
+            Some(chats[0].clone()),
+            Some(chats[1].clone()),
+            None,
+            Some(chats[2].clone()),
+            Some(chats[0].clone()),
+        ]
+    );
+    // Nothing is cached: a change is seen by the next read.
+    store
+        .add_participants(&chats[2].id, std::slice::from_ref(&a))
+        .await
+        .expect("add");
+    let again =
+        futures::future::join_all([store.get_chat(&chats[2].id), store.get_chat("not an id")])
+            .await;
+    assert!(
+        again[0]
+            .as_ref()
+            .expect("get")
+            .as_ref()
+            .expect("exists")
+            .is_member(&a)
+    );
+    assert_eq!(again[1].as_ref().expect("get"), &None);
+}
+
+async fn deleting_a_chat_deletes_its_messages(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let g = chat(ChatType::Group, vec![a.clone(), b]);
+    store.insert_chat(&g).await.expect("insert");
+    let Inserted::New(m) = store
+        .insert_message(message(&g.id, &a, "d0", "bye"))
+        .await
+        .expect("insert")
+    else {
+        panic!("new")
+    };
+    assert!(store.delete_chat(&g.id).await.expect("delete"));
+    assert!(!store.delete_chat(&g.id).await.expect("delete"));
+    assert_eq!(store.get_message(&m.id).await.expect("get"), None);
+    assert!(
+        store
+            .messages_before(&g.id, None, 10)
+            .await
+            .expect("page")
+            .is_empty()
+    );
+}
