@@ -95,15 +95,18 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     return { dropNextChatChange: () => new Promise((resolve) => (armed = resolve)) };
   }
 
-  /** Calls `read` until `done(answer)`, or fails with `what` (for async reads: waitForFunction would not wait for them). */
-  async function poll(read, done, what) {
+  /**
+   * Calls `read` every `everyMs` until `done(answer)` or TIMEOUT, and resolves with the last answer
+   * for the caller to assert on (for async reads: waitForFunction does not wait for their answer).
+   */
+  async function pollUntil(read, done, everyMs = 50) {
     const deadline = Date.now() + TIMEOUT;
     let answer = await read();
     while (!done(answer) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, everyMs));
       answer = await read();
     }
-    assert.ok(done(answer), `${what}: ${JSON.stringify(answer)}`);
+    return answer;
   }
 
   async function send(page, text) {
@@ -210,20 +213,14 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         // Back on his chat list, the next one is notified.
         await b.page.getByRole('link', { name: 'Back to chats' }).click();
         await send(a.page, 'Are you there, Bob?');
-        // Polled from here: waitForFunction does not wait for an async predicate's answer.
-        const deadline = Date.now() + TIMEOUT;
-        let notified = await shown();
-        while (!notified.length && Date.now() < deadline) {
-          await b.page.waitForTimeout(50);
-          notified = await shown();
-        }
+        const notified = await pollUntil(shown, (n) => n.length > 0);
         assert.deepEqual(notified, [{ title: 'ALICE', body: 'Are you there, Bob?', tag: chatId }]);
         // The tab's title counts it too, until he reads it.
         await b.page.waitForFunction(() => document.title === '(1) Batiyoun');
         await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).click();
         await b.page.waitForFunction(() => document.title === 'ALICE · Batiyoun');
         // Read, its notification goes.
-        await poll(shown, (n) => n.length === 0, 'the notification of a read chat is closed');
+        assert.deepEqual(await pollUntil(shown, (n) => n.length === 0), [], 'the notification of a read chat is closed');
       });
       await step('a-second-tab-does-not-notify-what-the-first-shows-and-counts-it-read-there', async () => {
         // Bob's chat with Alice is open in his first tab; a second tab on his chat list neither
@@ -596,12 +593,11 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         assert.deepEqual(order(await d.page.getByTestId('message').allTextContents()), everyOne, "Dave's view, in the order sent");
         const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
         const chatId = await d.page.getByTestId('chat-view').getAttribute('data-chat-id');
-        let stored = [];
-        for (const deadline = Date.now() + TIMEOUT; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
-          const { messages } = await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken });
-          stored = messages.filter((m) => m.content.endsWith(` ${stamp}`));
-          if (stored.length === burst.length && stored.every((m) => m.deliveredTo.length === 1)) break;
-        }
+        const stored = await pollUntil(
+          async () => (await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages.filter((m) => m.content.endsWith(` ${stamp}`)),
+          (s) => s.length === burst.length && s.every((m) => m.deliveredTo.length === 1),
+          250,
+        );
         assert.deepEqual(order(stored.map((m) => m.content)).sort((x, y) => x - y), everyOne, 'each stored once');
         const undelivered = stored.filter((m) => m.deliveredTo.length !== 1).map((m) => m.content);
         assert.deepEqual(undelivered, [], 'every message is recorded as delivered to Dave');
