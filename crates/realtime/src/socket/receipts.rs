@@ -1,6 +1,7 @@
-//! Receipts: `read_receipt` (this message and every earlier one are read; the senders of those
-//! and the reader's other sockets get `message_read`) and `delivered` (these messages reached the caller; each sender gets
-//! `message_delivered`).
+//! Receipts: `read_receipt` (this message and every earlier one are read) and `delivered` (these
+//! messages reached the caller). Who hears of them: the reader's other sockets, and the senders
+//! of the messages nobody had read, or that had reached nobody, before (`message_read`,
+//! `message_delivered`); see `MessageService::read` and `delivered`.
 
 use common::contracts::events::{Delivered, MessageRef, ReceiptEvent, server};
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! Changes to chats: creating them, renaming, deleting, adding and removing members, making them
-//! admins or not, joining by passcode, and keeping a group an admin. Each checks the caller's right, writes once (twice when
-//! an admin must be promoted), and says what it did (`ChatChange`) so the transport can tell the
-//! right people.
+//! admins or not, joining by passcode, and keeping a group an admin. Each checks the caller's
+//! right, writes once (twice when an admin must be promoted), and says what it did (`ChatChange`)
+//! so the transport can tell the right people.
 
 use chrono::Utc;
 use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_ADMINS, MAX_GROUP_MEMBERS};
