@@ -77,9 +77,17 @@ pub trait UserStore: Send + Sync + 'static {
         prefix: &str,
         limit: i64,
     ) -> StoreResult<Vec<UserRecord>>;
-    /// Stores (or replaces) the user's ECDH public key, as JWK JSON text.
-    async fn set_public_key(&self, user_id: Uuid, jwk_json: &str) -> StoreResult<()>;
+    /// Stores (or replaces) the user's ECDH public key, as JWK JSON text, with the backup of its
+    /// private key (JSON text) or none: a key replaced never keeps the backup of the one before.
+    async fn set_public_key(
+        &self,
+        user_id: Uuid,
+        jwk_json: &str,
+        backup_json: Option<&str>,
+    ) -> StoreResult<()>;
     async fn public_key(&self, user_id: Uuid) -> StoreResult<Option<String>>;
+    /// The user's public key and the backup stored with it, if it has one.
+    async fn key_backup(&self, user_id: Uuid) -> StoreResult<Option<(String, String)>>;
 }
 
 /// An email to send.

@@ -20,18 +20,32 @@ use crate::ports::{StoreError, UserRecord};
 type Embedded = (i64, &'static str, &'static str);
 
 /// PostgreSQL's migrations (`/migrations`, shared with the SQL tooling).
-pub(crate) const POSTGRES_MIGRATIONS: &[Embedded] = &[(
-    20261121000001,
-    "auth users",
-    include_str!("../../../../migrations/20261121000001_auth_users.sql"),
-)];
+pub(crate) const POSTGRES_MIGRATIONS: &[Embedded] = &[
+    (
+        20261121000001,
+        "auth users",
+        include_str!("../../../../migrations/20261121000001_auth_users.sql"),
+    ),
+    (
+        20261206000001,
+        "key backup",
+        include_str!("../../../../migrations/20261206000001_key_backup.sql"),
+    ),
+];
 
 /// The embedded store's migrations (`crates/auth-api/migrations-sqlite`).
-pub(crate) const SQLITE_MIGRATIONS: &[Embedded] = &[(
-    20261121000001,
-    "auth users",
-    include_str!("../../migrations-sqlite/20261121000001_auth_users.sql"),
-)];
+pub(crate) const SQLITE_MIGRATIONS: &[Embedded] = &[
+    (
+        20261121000001,
+        "auth users",
+        include_str!("../../migrations-sqlite/20261121000001_auth_users.sql"),
+    ),
+    (
+        20261206000001,
+        "key backup",
+        include_str!("../../migrations-sqlite/20261206000001_key_backup.sql"),
+    ),
+];
 
 /// The migrator of embedded migrations. This is what `sqlx::migrate!` builds, without the
 /// macro: that needs sqlx's `macros` feature, which compiles sqlx and a second SQLite (C, for the

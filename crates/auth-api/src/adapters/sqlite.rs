@@ -178,13 +178,20 @@ impl UserStore for SqliteStore {
         .map_err(store_error)
     }
 
-    async fn set_public_key(&self, user_id: Uuid, jwk_json: &str) -> StoreResult<()> {
+    async fn set_public_key(
+        &self,
+        user_id: Uuid,
+        jwk_json: &str,
+        backup_json: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO user_keys (user_id, public_key, updated_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (user_id) DO UPDATE SET public_key = EXCLUDED.public_key, updated_at = EXCLUDED.updated_at",
+            "INSERT INTO user_keys (user_id, public_key, key_backup, updated_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (user_id) DO UPDATE SET public_key = EXCLUDED.public_key,
+                 key_backup = EXCLUDED.key_backup, updated_at = EXCLUDED.updated_at",
         )
         .bind(user_id)
         .bind(jwk_json)
+        .bind(backup_json)
         .bind(Utc::now())
         .execute(&self.pool)
         .await
@@ -198,5 +205,15 @@ impl UserStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(store_error)
+    }
+
+    async fn key_backup(&self, user_id: Uuid) -> StoreResult<Option<(String, String)>> {
+        sqlx::query_as(
+            "SELECT public_key, key_backup FROM user_keys WHERE user_id = ?1 AND key_backup IS NOT NULL",
+        )
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)
     }
 }

@@ -1,8 +1,12 @@
 //! The end-to-end key directory: one ECDH P-256 public key per user, as a JWK. The point is
 //! checked with `p256` (on the curve, not the identity) before it is stored, so a peer never
 //! receives a key that would break or weaken the key agreement.
+//!
+//! With it, optionally, the key's backup: the private key as the client wrapped it under a
+//! passphrase the server never sees, so the user's other devices can open it. Only its owner
+//! reads it back. A key published again without a backup drops the old key's backup.
 
-use common::contracts::auth::PublicKeyJwk;
+use common::contracts::auth::{KeyBackupBody, PublicKeyJwk, WrappedKey};
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
@@ -33,8 +37,39 @@ impl AuthService {
     ) -> Result<PublicKeyJwk, ApiError> {
         let key = validate(jwk)?;
         let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
-        self.store.set_public_key(user_id, &json).await?;
+        self.store.set_public_key(user_id, &json, None).await?;
         Ok(key)
+    }
+
+    /// Publishes the key and stores its backup, in one write.
+    pub async fn set_key_backup(
+        &self,
+        user_id: Uuid,
+        body: &KeyBackupBody,
+    ) -> Result<KeyBackupBody, ApiError> {
+        let key = validate(&body.public_key)?;
+        let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
+        let backup = serde_json::to_string(&body.backup).map_err(ApiError::internal)?;
+        self.store
+            .set_public_key(user_id, &json, Some(&backup))
+            .await?;
+        Ok(KeyBackupBody {
+            public_key: key,
+            backup: body.backup.clone(),
+        })
+    }
+
+    /// The caller's own key and its backup; `not_found` when the key has none (or there is no key).
+    pub async fn key_backup(&self, user_id: Uuid) -> Result<KeyBackupBody, ApiError> {
+        let (key, backup) = self.store.key_backup(user_id).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "no key backup: none was stored with the key",
+            )
+        })?;
+        let public_key: PublicKeyJwk = serde_json::from_str(&key).map_err(ApiError::internal)?;
+        let backup: WrappedKey = serde_json::from_str(&backup).map_err(ApiError::internal)?;
+        Ok(KeyBackupBody { public_key, backup })
     }
 
     pub async fn public_key(&self, user_id: Uuid) -> Result<PublicKeyJwk, ApiError> {

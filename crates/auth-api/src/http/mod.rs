@@ -81,6 +81,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users_routes::search))
         .routes(routes!(users_routes::profiles))
         .routes(routes!(users_routes::put_key))
+        .routes(routes!(
+            users_routes::put_key_backup,
+            users_routes::get_key_backup
+        ))
         .routes(routes!(users_routes::profile))
         .routes(routes!(users_routes::get_key))
         .routes(routes!(meta_routes::jwks))

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use common::ApiError;
 use common::contracts::auth::{
-    PublicKeyBody, PublicProfile, UserProfilesQuery, UserSearchQuery, UserSearchResponse,
+    KeyBackupBody, PublicKeyBody, PublicProfile, UserProfilesQuery, UserSearchQuery,
+    UserSearchResponse,
 };
 use common::error::ErrorResponse;
 
@@ -108,6 +109,53 @@ pub async fn put_key(
         .set_public_key(me.user_id, &body.public_key)
         .await?;
     Ok(Json(PublicKeyBody { public_key }))
+}
+
+/// Publishes the caller's end-to-end public key with its private key, wrapped on the client under
+/// a recovery passphrase (the server cannot open it), for the caller's other devices to restore.
+/// Replaces any key and backup before.
+#[utoipa::path(
+    put,
+    path = "/api/users/me/key-backup",
+    tag = "users",
+    request_body = KeyBackupBody,
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The stored key (normalised) and backup", body = KeyBackupBody),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed` (cookie-authenticated from a foreign origin)", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: malformed or off-curve key, or a malformed backup", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn put_key_backup(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+    ValidJson(body): ValidJson<KeyBackupBody>,
+) -> Result<Json<KeyBackupBody>, ApiError> {
+    Ok(Json(state.auth.set_key_backup(me.user_id, &body).await?))
+}
+
+/// The caller's own public key and its backup: what a new device restores the key from.
+#[utoipa::path(
+    get,
+    path = "/api/users/me/key-backup",
+    tag = "users",
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The key and its backup", body = KeyBackupBody),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no key, or a key published without a backup", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn get_key_backup(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+) -> Result<Json<KeyBackupBody>, ApiError> {
+    Ok(Json(state.auth.key_backup(me.user_id).await?))
 }
 
 /// A user's end-to-end public key.

@@ -23,6 +23,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/users"),
     ("get", "/api/users/{id}"),
     ("put", "/api/users/me/keys"),
+    ("put", "/api/users/me/key-backup"),
+    ("get", "/api/users/me/key-backup"),
     ("get", "/api/users/{id}/keys"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/readyz"),

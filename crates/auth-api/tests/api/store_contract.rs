@@ -122,11 +122,35 @@ async fn contract(store: Arc<dyn UserStore>) {
     );
 
     assert!(store.public_key(alice.id).await.unwrap().is_none());
-    store.set_public_key(alice.id, r#"{"k":1}"#).await.unwrap();
-    store.set_public_key(alice.id, r#"{"k":2}"#).await.unwrap();
+    store
+        .set_public_key(alice.id, r#"{"k":1}"#, None)
+        .await
+        .unwrap();
+    assert!(store.key_backup(alice.id).await.unwrap().is_none());
+    store
+        .set_public_key(alice.id, r#"{"k":2}"#, Some(r#"{"b":2}"#))
+        .await
+        .unwrap();
     assert_eq!(
         store.public_key(alice.id).await.unwrap().as_deref(),
         Some(r#"{"k":2}"#)
+    );
+    assert_eq!(
+        store.key_backup(alice.id).await.unwrap(),
+        Some((r#"{"k":2}"#.to_owned(), r#"{"b":2}"#.to_owned()))
+    );
+    // A key published without a backup drops the backup of the key it replaces.
+    store
+        .set_public_key(alice.id, r#"{"k":3}"#, None)
+        .await
+        .unwrap();
+    assert!(store.key_backup(alice.id).await.unwrap().is_none());
+    assert!(
+        store
+            .key_backup(uuid::Uuid::new_v4())
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 

@@ -9,7 +9,8 @@ both!(
     search_finds_users_by_username_prefix_when_signed_in,
     profiles_are_public_and_unknown_ids_are_404,
     many_profiles_come_in_one_request_when_signed_in,
-    a_valid_p256_key_is_stored_and_an_off_curve_key_refused
+    a_valid_p256_key_is_stored_and_an_off_curve_key_refused,
+    a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key
 );
 
 async fn search_finds_users_by_username_prefix_when_signed_in(b: Backends) {
@@ -171,4 +172,90 @@ async fn a_valid_p256_key_is_stored_and_an_off_curve_key_refused(b: Backends) {
         .await
         .unwrap();
     assert_eq!(r.status(), 422);
+}
+
+async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("backup").await;
+    let token = me.body["accessToken"].as_str().unwrap();
+    let id = me.body["user"]["id"].as_str().unwrap();
+    let (_, other) = app.verified_user("snoop").await;
+    let other_token = other.body["accessToken"].as_str().unwrap();
+    let jwk = |secret: &p256::SecretKey| -> serde_json::Value {
+        serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap()
+    };
+    let key = jwk(&p256::SecretKey::random(&mut rand::rngs::OsRng));
+    let backup = json!({
+        "kdf": "PBKDF2-SHA256",
+        "iterations": 600_000,
+        "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
+        "iv": "AAECAwQFBgcICQoL",
+        "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn",
+    });
+    let url = format!("{}/api/users/me/key-backup", app.base);
+    let put = |token: &str, body: serde_json::Value| {
+        app.client.put(&url).bearer_auth(token).json(&body).send()
+    };
+    let get = |token: &str| app.client.get(&url).bearer_auth(token).send();
+
+    assert_eq!(
+        get(token).await.unwrap().status(),
+        404,
+        "nothing stored yet"
+    );
+    let r = put(token, json!({"publicKey": key, "backup": backup}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = get(token).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["publicKey"]["x"], key["x"]);
+    assert_eq!(body["backup"], backup);
+    // The directory gives out the key the backup opens.
+    let got = app.get(&format!("/api/users/{id}/keys"), None).await;
+    assert_eq!(got.body["publicKey"]["x"], key["x"]);
+
+    // Another user reads their own (none), never this one; nobody unauthenticated.
+    assert_eq!(get(other_token).await.unwrap().status(), 404);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 401);
+
+    // Malformed backups are refused, each on its field, and change nothing.
+    for (field, value) in [
+        ("kdf", json!("scrypt")),
+        ("iterations", json!(1000)),
+        ("salt", json!("c2FsdA==")),
+        ("iv", json!("not base64 at all!")),
+        ("ciphertext", json!("")),
+    ] {
+        let mut bad = backup.clone();
+        bad[field] = value;
+        let r = put(token, json!({"publicKey": key, "backup": bad}))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{field}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation_failed", "{field}");
+        assert!(
+            body["error"]["fields"].to_string().contains(field),
+            "{field}: {body}"
+        );
+    }
+    let body: serde_json::Value = get(token).await.unwrap().json().await.unwrap();
+    assert_eq!(body["backup"], backup);
+
+    // A new key published without a backup: the old key's backup no longer opens it, so it goes.
+    let new_key = jwk(&p256::SecretKey::random(&mut rand::rngs::OsRng));
+    let r = app
+        .client
+        .put(format!("{}/api/users/me/keys", app.base))
+        .bearer_auth(token)
+        .json(&json!({"publicKey": new_key}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(get(token).await.unwrap().status(), 404);
 }

@@ -220,3 +220,77 @@ pub struct PublicKeyBody {
     #[validate(nested)]
     pub public_key: PublicKeyJwk,
 }
+
+/// Fewest PBKDF2 iterations a key backup may use (OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is
+/// 600,000; this floor refuses the clearly weak, and leaves the cost to the client).
+pub const MIN_BACKUP_ITERATIONS: u32 = 100_000;
+/// Most PBKDF2 iterations a key backup may use: restoring it must stay feasible on a phone.
+pub const MAX_BACKUP_ITERATIONS: u32 = 10_000_000;
+
+fn validate_b64(value: &str, min: usize, max: usize) -> Result<(), ValidationError> {
+    let ok = (min..=max).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
+    if ok {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("base64");
+        e.message = Some(format!("must be {min}-{max} characters of base64").into());
+        Err(e)
+    }
+}
+
+fn validate_backup_salt(value: &str) -> Result<(), ValidationError> {
+    validate_b64(value, 22, 88)
+}
+
+fn validate_backup_iv(value: &str) -> Result<(), ValidationError> {
+    validate_b64(value, 16, 16)
+}
+
+fn validate_backup_ciphertext(value: &str) -> Result<(), ValidationError> {
+    validate_b64(value, 24, 1024)
+}
+
+fn validate_backup_kdf(value: &str) -> Result<(), ValidationError> {
+    if value == "PBKDF2-SHA256" {
+        Ok(())
+    } else {
+        let mut e = ValidationError::new("kdf");
+        e.message = Some("must be \"PBKDF2-SHA256\"".into());
+        Err(e)
+    }
+}
+
+/// A user's private key as the client wrapped it: AES-256-GCM under a key derived from a recovery
+/// passphrase by PBKDF2-HMAC-SHA256. The server stores it opaque and never sees the passphrase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WrappedKey {
+    /// `"PBKDF2-SHA256"`.
+    #[validate(custom(function = "validate_backup_kdf"))]
+    pub kdf: String,
+    #[validate(range(min = MIN_BACKUP_ITERATIONS, max = MAX_BACKUP_ITERATIONS))]
+    pub iterations: u32,
+    /// Base64, 16 bytes or more.
+    #[validate(custom(function = "validate_backup_salt"))]
+    pub salt: String,
+    /// Base64 of the 12-byte GCM nonce.
+    #[validate(custom(function = "validate_backup_iv"))]
+    pub iv: String,
+    /// Base64 of the sealed PKCS #8 private key and its tag.
+    #[validate(custom(function = "validate_backup_ciphertext"))]
+    pub ciphertext: String,
+}
+
+/// `PUT` and `GET /api/users/me/key-backup`: the public key published and its private key,
+/// wrapped, stored together so a backup always opens the key the directory gives out.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyBackupBody {
+    #[validate(nested)]
+    pub public_key: PublicKeyJwk,
+    #[validate(nested)]
+    pub backup: WrappedKey,
+}

@@ -1,8 +1,10 @@
-use common::contracts::auth::{LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest};
+use common::contracts::auth::{
+    KeyBackupBody, LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest,
+};
 use common::contracts::chat::{CreateChatRequest, MessagesQuery};
 use common::contracts::events::{
-    ChatRef, Delivered, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS, MessageRef, SendMessage,
-    SyncRequest,
+    ChatRef, Delivered, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS, MessageRef,
+    SendMessage, SyncRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -262,9 +264,69 @@ fn send_message_rejects_empty_oversized_and_malformed_payloads() {
     }
     let exactly_max = SendMessage {
         content: "é".repeat(MAX_PLAINTEXT_CHARS),
-        ..base
+        ..base.clone()
     };
     exactly_max.validate().unwrap();
+
+    // The PWA's envelope of the longest text: a version byte, two 65-byte public keys, and
+    // AES-GCM of 5,000 four-byte characters with its 16-byte tag.
+    let envelope_bytes = 1 + 2 * 65 + MAX_PLAINTEXT_CHARS * 4 + 16;
+    let sealed = |chars: usize| SendMessage {
+        encrypted: true,
+        iv: Some("AAECAwQFBgcICQoL".into()),
+        content: "A".repeat(chars),
+        ..base.clone()
+    };
+    assert_eq!(MAX_CIPHERTEXT_CHARS, envelope_bytes.div_ceil(3) * 4);
+    sealed(MAX_CIPHERTEXT_CHARS).validate().unwrap();
+    assert_eq!(
+        invalid_fields(&sealed(MAX_CIPHERTEXT_CHARS + 4)),
+        ["content"]
+    );
+}
+
+#[test]
+fn key_backup_round_trips_and_checks_each_field() {
+    let good = serde_json::json!({
+        "publicKey": {"kty": "EC", "crv": "P-256",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"},
+        "backup": {"kdf": "PBKDF2-SHA256", "iterations": 600000,
+            "salt": "c2FsdHNhbHRzYWx0c2FsdA==", "iv": "AAECAwQFBgcICQoL",
+            "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn"}
+    });
+    let body: KeyBackupBody = round_trip(good.clone());
+    body.validate().unwrap();
+    for (field, value) in [
+        ("kdf", serde_json::json!("argon2id")),
+        ("iterations", serde_json::json!(99_999)),
+        ("iterations", serde_json::json!(10_000_001)),
+        ("salt", serde_json::json!("c2FsdA==")),
+        ("iv", serde_json::json!("AAECAwQFBgcICQoLDA==")),
+        ("ciphertext", serde_json::json!("A".repeat(1028))),
+        ("ciphertext", serde_json::json!("not base64 at all!!!!!!!")),
+    ] {
+        let mut json = good.clone();
+        json["backup"][field] = value;
+        let bad: KeyBackupBody = serde_json::from_value(json).unwrap();
+        let errors = bad.validate().unwrap_err();
+        let nested = errors
+            .errors()
+            .get("backup")
+            .expect("backup is the field in error");
+        let validator::ValidationErrorsKind::Struct(inner) = nested else {
+            panic!("backup's errors are nested: {nested:?}");
+        };
+        assert_eq!(
+            inner
+                .field_errors()
+                .keys()
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>(),
+            [field],
+            "{field}"
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,102 @@
+// Page helpers shared by the browser suites: users signed up through the UI or over REST, a DM
+// opened by username search, messages sent and found, async reads polled.
+import { api, randomName, readOtp } from './harness.mjs';
+
+export const TIMEOUT = 20_000;
+export const PASSWORD = 'correct horse battery staple';
+
+/**
+ * The helpers of one suite. `env()` answers the suite's `{ browser, system }` (set in its
+ * `before`, so read when a helper runs).
+ */
+export function pageHelpers(env) {
+  async function newPage(viewport) {
+    const context = await env().browser.newContext({ viewport, baseURL: env().system.url });
+    context.setDefaultTimeout(TIMEOUT);
+    const page = await context.newPage();
+    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+    return { context, page };
+  }
+
+  /** Signs up through the UI, reads the code from the dev mailbox, verifies; ends on the chat list. */
+  async function signUp(page, who) {
+    const username = randomName(`${who}_`);
+    const email = `${username.replace('_', '.')}@example.test`;
+    await page.goto('/');
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Username', { exact: true }).fill(username);
+    await page.getByLabel('Display name (optional)').fill(who.toUpperCase());
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign up' }).click();
+    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
+    const code = await readOtp(env().system.mailbox, email);
+    await page.getByLabel('Verification code').fill(code);
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await page.getByRole('heading', { name: 'Chats' }).waitFor();
+    return { username, email };
+  }
+
+  /** Signs a user up over REST, with no page (a member others add). */
+  async function signUpByApi(who) {
+    const username = randomName(`${who}_`);
+    const email = `${username.replace('_', '.')}@example.test`;
+    await api(env().system.url, '/api/auth/signup', { method: 'POST', body: { email, username, password: PASSWORD, displayName: who.toUpperCase() } });
+    await api(env().system.url, '/api/auth/verify-otp', { method: 'POST', body: { email, code: await readOtp(env().system.mailbox, email) } });
+    return { username, email };
+  }
+
+  async function openDm(page, otherUsername) {
+    await page.getByTestId('new-chat').click();
+    await page.getByLabel('Search by username').fill(otherUsername);
+    await page.locator(`[data-testid=user-result][data-username="${otherUsername}"]`).click();
+    await page.getByTestId('chat-view').waitFor();
+  }
+
+  /**
+   * Routes the page's Socket.IO WebSocket through the test, which can drop the next
+   * `chat_changed` the server sends it (as a change made on another instance can fail to come
+   * before the next one). `dropNextChatChange()` arms it and resolves with the dropped frame.
+   */
+  async function routeChatChanges(page) {
+    let armed = null;
+    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((frame) => {
+        if (armed && typeof frame === 'string' && frame.startsWith('42["chat_changed"')) {
+          armed(frame);
+          armed = null;
+          return;
+        }
+        ws.send(frame);
+      });
+      ws.onMessage((frame) => server.send(frame));
+    });
+    return { dropNextChatChange: () => new Promise((resolve) => (armed = resolve)) };
+  }
+
+  /**
+   * Calls `read` every `everyMs` until `done(answer)` or TIMEOUT, and resolves with the last answer
+   * for the caller to assert on (for async reads: waitForFunction does not wait for their answer).
+   */
+  async function pollUntil(read, done, everyMs = 50) {
+    const deadline = Date.now() + TIMEOUT;
+    let answer = await read();
+    while (!done(answer) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, everyMs));
+      answer = await read();
+    }
+    return answer;
+  }
+
+  async function send(page, text) {
+    await page.getByLabel('Message', { exact: true }).fill(text);
+    await page.getByRole('button', { name: 'Send' }).click();
+  }
+
+  const message = (page, text) => page.getByTestId('message').filter({ hasText: text });
+  const myMessageWithStatus = (page, text, statuses) =>
+    page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
+
+  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, send, message, myMessageWithStatus };
+}

@@ -1,0 +1,179 @@
+// End-to-end encryption in the PWA, in Debian's chromium against the whole system (the launcher):
+// direct messages sealed in the browser, ciphertext only on the server, the key restored on a
+// new device from its backup with the recovery passphrase, forgotten at logout, and messages in
+// clear (said so) to a user without a key. Skips like browser.test.mjs; under CI=true it fails.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { IN_CI, api, buildWeb, launchBrowser, missingPrerequisite, startSystem, stepper } from '../browser/harness.mjs';
+import { PASSWORD, pageHelpers } from '../browser/pages.mjs';
+
+const missing = missingPrerequisite();
+if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
+
+const PASSPHRASE = 'a long recovery passphrase';
+const LOCKED = '🔒 Encrypted message (this device has no key for it)';
+
+describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
+  let system;
+  let browser;
+
+  before(async () => {
+    buildWeb();
+    system = await startSystem();
+    browser = await launchBrowser();
+  });
+
+  after(async () => {
+    await browser?.close().catch(() => {});
+    await system?.stop();
+  });
+
+  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = pageHelpers(() => ({ browser, system }));
+
+  async function turnOn(page, passphrase = PASSPHRASE) {
+    const panel = page.getByTestId('e2e-panel');
+    await page.locator('[data-testid=e2e-panel][data-state=none]').waitFor();
+    await page.getByTestId('e2e-passphrase').fill(passphrase);
+    await page.getByTestId('e2e-again').fill(passphrase);
+    await page.getByTestId('e2e-set-up').click();
+    await panel.waitFor({ state: 'hidden' });
+  }
+
+  async function login(page, username) {
+    await page.goto('/');
+    await page.getByLabel('Username or email').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Chats' }).waitFor();
+  }
+
+  /** Reads a chat's history as the server stores it, over REST as `username`. */
+  async function storedHistory(username) {
+    const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
+    return async (chatId) => (await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages;
+  }
+
+  test('direct messages are sealed in the browser, unlocked on a new device with the passphrase, and sent in clear to a user without a key', async (t) => {
+    const a = await newPage({ width: 1280, height: 800 });
+    const b = await newPage({ width: 375, height: 740 });
+    let a2;
+    const step = stepper(t.name, { a: a.page, b: b.page });
+    try {
+      const alice = await step('signup', () => signUp(a.page, 'alice'));
+      const bob = await step('signup-b', () => signUp(b.page, 'bob'));
+
+      await step('set-up-refuses-two-different-passphrases', async () => {
+        await a.page.getByTestId('e2e-passphrase').fill(PASSPHRASE);
+        await a.page.getByTestId('e2e-again').fill(`${PASSPHRASE}!`);
+        await a.page.getByTestId('e2e-set-up').click();
+        await a.page.getByTestId('e2e-panel').getByText('The two passphrases differ.').waitFor();
+      });
+      await step('both-turn-encryption-on', async () => {
+        await turnOn(a.page);
+        await turnOn(b.page);
+      });
+
+      let chatId;
+      await step('a-writes-sealed', async () => {
+        await openDm(a.page, bob.username);
+        chatId = await a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        await send(a.page, 'Secret for Bob 🤫');
+        await a.page.locator('[data-testid=message][data-mine=true][data-status=sent], [data-testid=message][data-mine=true][data-status=delivered], [data-testid=message][data-mine=true][data-status=read]').filter({ hasText: 'Secret for Bob 🤫' }).waitFor();
+      });
+      await step('b-reads-it-in-the-list-and-the-chat-and-answers', async () => {
+        const item = b.page.getByTestId('chat-item').filter({ hasText: 'Secret for Bob 🤫' });
+        await item.waitFor();
+        await item.click();
+        await message(b.page, 'Secret for Bob 🤫').waitFor();
+        await send(b.page, 'Secret reply from Bob');
+        await message(a.page, 'Secret reply from Bob').waitFor();
+      });
+      const stored = await storedHistory(bob.username);
+      await step('the-server-holds-ciphertext-only', async () => {
+        const messages = await stored(chatId);
+        assert.equal(messages.length, 2);
+        for (const m of messages) {
+          assert.equal(m.encrypted, true, JSON.stringify(m));
+          assert.match(m.iv, /^[A-Za-z0-9+/]{16}$/);
+          const bytes = Buffer.from(m.content, 'base64');
+          assert.equal(bytes[0], 1, 'envelope version');
+          assert.ok(!bytes.toString('utf8').includes('Secret'), 'no plaintext in the envelope');
+          assert.ok(!m.content.includes('Secret'));
+        }
+      });
+
+      await step('a-new-device-is-locked-until-the-passphrase', async () => {
+        a2 = await newPage({ width: 1280, height: 800 });
+        await login(a2.page, alice.username);
+        await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
+        await a2.page.getByTestId('chat-item').filter({ hasText: LOCKED }).waitFor();
+        await a2.page.getByTestId('e2e-passphrase').fill('not the passphrase');
+        await a2.page.getByTestId('e2e-unlock').click();
+        await a2.page.getByTestId('e2e-panel').getByText('That passphrase does not open your key backup.').waitFor();
+        await a2.page.getByTestId('e2e-passphrase').fill(PASSPHRASE);
+        await a2.page.getByTestId('e2e-unlock').click();
+        await a2.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
+        // What was held sealed opens: the list's last message, then the chat's history.
+        const item = a2.page.getByTestId('chat-item').filter({ hasText: 'Secret reply from Bob' });
+        await item.waitFor();
+        await item.click();
+        await message(a2.page, 'Secret for Bob 🤫').waitFor();
+        await message(a2.page, 'Secret reply from Bob').waitFor();
+      });
+      await step('the-new-device-writes-sealed-under-the-same-key', async () => {
+        await send(a2.page, 'From my second device');
+        await message(b.page, 'From my second device').waitFor();
+        await message(a.page, 'From my second device').waitFor();
+        const messages = await stored(chatId);
+        assert.equal(messages.length, 3);
+        assert.ok(messages.every((m) => m.encrypted && !m.content.includes('second')));
+      });
+
+      await step('logout-forgets-the-key', async () => {
+        await a2.page.getByTestId('logout').click();
+        await a2.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        const held = await a2.page.evaluate(
+          () =>
+            new Promise((resolve, reject) => {
+              const open = indexedDB.open('batiyoun-keys');
+              open.onerror = () => reject(open.error);
+              open.onsuccess = () => {
+                const d = open.result;
+                if (!d.objectStoreNames.contains('keys')) return resolve(0);
+                const r = d.transaction('keys').objectStore('keys').count();
+                r.onsuccess = () => resolve(r.result);
+                r.onerror = () => reject(r.error);
+              };
+            }),
+        );
+        assert.equal(held, 0, 'no key left in this browser');
+        await login(a2.page, alice.username);
+        await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
+      });
+
+      await step('a-user-without-a-key-gets-messages-in-clear-and-the-chat-says-so', async () => {
+        const carol = await signUpByApi('carol');
+        await openDm(a.page, carol.username);
+        const note = a.page.locator('[data-testid=e2e-note][data-state=clear]');
+        await note.waitFor();
+        assert.match(await note.textContent(), /CAROL has not turned encryption on/);
+        await send(a.page, 'Plain hello to Carol');
+        const carolChat = await a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        const storedForCarol = await storedHistory(carol.username);
+        const messages = await pollUntil(
+          () => storedForCarol(carolChat),
+          (ms) => ms.length > 0,
+        );
+        assert.deepEqual(
+          messages.map((m) => [m.encrypted, m.content]),
+          [[false, 'Plain hello to Carol']],
+        );
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+      await a2?.context.close();
+    }
+  });
+});

@@ -1,0 +1,371 @@
+// End-to-end encryption of direct messages: ECDH P-256 and AES-256-GCM, in WebCrypto.
+//
+// Each user has one key pair. Its public key is in auth-api's directory (`/api/users/{id}/keys`);
+// its private key stays in this browser (IndexedDB "batiyoun-keys", imported non-extractable)
+// and, sealed under a recovery passphrase the server never sees, in the user's key backup
+// (`/api/users/me/key-backup`), from which another device or a later login restores it.
+//
+// A direct message's `content` is base64 of
+//   1 (version) | the sender's public key (65 bytes, raw) | the recipient's (65) | ciphertext+tag
+// and `iv` the 12-byte nonce. The AES key is HKDF-SHA-256 of the ECDH secret of the two keys,
+// bound to both (in that order); the associated data is the chat, the sender and the message's
+// clientMsgId, so the server can neither move a message to another chat or sender nor replay it
+// as another. Either party opens it with their own private key and the other key it names, so a
+// message stays readable on the devices that hold the key it was sent under, whichever side
+// changes keys later.
+import { keys as keysApi } from './api';
+import type { Message, PublicKeyJwk, WrappedKey } from './types';
+
+const VERSION = 1;
+const RAW_KEY_BYTES = 65;
+const NONCE_BYTES = 12;
+const ITERATIONS = 600_000; // OWASP's 2023 figure for PBKDF2-HMAC-SHA256
+const ECDH: EcKeyImportParams = { name: 'ECDH', namedCurve: 'P-256' };
+const encoder = new TextEncoder();
+
+/** What an encrypted message shows when this device cannot open it. */
+export const LOCKED_TEXT = '🔒 Encrypted message (this device has no key for it)';
+
+/**
+ * - `none`: the user has published no key (encryption not set up);
+ * - `locked`: a key is published but this device does not hold it (restore it from the backup);
+ * - `ready`: this device holds the published key;
+ * - `unknown`: not checked yet (offline since start).
+ */
+export type KeyState = 'none' | 'locked' | 'ready' | 'unknown';
+
+interface StoredKeys {
+  userId: string;
+  /** Base64 raw public key → its private key; every key this device held for the user. */
+  keys: { publicKey: string; privateKey: CryptoKey }[];
+  /** The key this device sends under: the one published when last checked. */
+  current: string | null;
+}
+
+let me: string | null = null;
+let keyring = new Map<string, CryptoKey>();
+let current: { publicKey: string; raw: Uint8Array } | null = null;
+let keyState: KeyState = 'unknown';
+const listeners = new Set<() => void>();
+
+export function state(): KeyState {
+  return keyState;
+}
+
+/** Called when the key state changes (and after messages may have become readable). */
+export function onChange(fn: () => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+/** Sets the state; listeners hear of a change, or of any key adopted (`force`). */
+function setState(s: KeyState, force = false): void {
+  if (keyState === s && !force) return;
+  keyState = s;
+  for (const l of [...listeners]) l();
+}
+
+// --- bytes ------------------------------------------------------------------------------------
+
+function b64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function unb64(text: string): Uint8Array<ArrayBuffer> {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+function b64url(text: string): Uint8Array<ArrayBuffer> {
+  return unb64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function random(n: number): Uint8Array<ArrayBuffer> {
+  return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** The raw (uncompressed point) form of a P-256 public key given as a JWK. */
+function rawOf(jwk: PublicKeyJwk): Uint8Array<ArrayBuffer> {
+  return concat(new Uint8Array([4]), b64url(jwk.x), b64url(jwk.y));
+}
+
+// --- the keyring in IndexedDB -----------------------------------------------------------------
+
+function keysDb(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const open = indexedDB.open('batiyoun-keys', 1);
+    open.onupgradeneeded = () => open.result.createObjectStore('keys', { keyPath: 'userId' });
+    open.onsuccess = () => resolve(open.result);
+    open.onerror = () => reject(open.error);
+  });
+}
+
+async function withStore<T>(mode: IDBTransactionMode, work: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const d = await keysDb();
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      const tx = d.transaction('keys', mode);
+      const r = work(tx.objectStore('keys'));
+      tx.oncomplete = () => resolve(r.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    d.close();
+  }
+}
+
+async function saveKeyring(): Promise<void> {
+  if (!me) return;
+  const record: StoredKeys = {
+    userId: me,
+    keys: [...keyring].map(([publicKey, privateKey]) => ({ publicKey, privateKey })),
+    current: current?.publicKey ?? null,
+  };
+  await withStore('readwrite', (s) => s.put(record));
+}
+
+// --- set-up, restore, check ---------------------------------------------------------------------
+
+/**
+ * Loads this device's keys of `userId` (works offline), then checks them against the directory
+ * in the background.
+ */
+export async function load(userId: string): Promise<void> {
+  me = userId;
+  const record = (await withStore('readonly', (s) => s.get(userId)).catch(() => undefined)) as StoredKeys | undefined;
+  if (me !== userId) return;
+  keyring = new Map((record?.keys ?? []).map((k) => [k.publicKey, k.privateKey]));
+  current = record?.current && keyring.has(record.current) ? { publicKey: record.current, raw: unb64(record.current) } : null;
+  // Until the directory says otherwise, a key held is the one to seal with (this works offline).
+  setState(current ? 'ready' : 'unknown', true);
+  void check();
+}
+
+/** Compares this device's key with the published one (after start, and on every reconnect). */
+export async function check(): Promise<void> {
+  const userId = me;
+  if (!userId) return;
+  let published: PublicKeyJwk | null;
+  try {
+    published = await keysApi.get(userId);
+  } catch {
+    return; // offline or the server is unreachable: keep what we knew
+  }
+  if (me !== userId) return;
+  if (!published) {
+    current = null;
+    setState('none');
+    return;
+  }
+  const publicKey = b64(rawOf(published));
+  if (keyring.has(publicKey)) {
+    current = { publicKey, raw: unb64(publicKey) };
+    setState('ready');
+  } else {
+    current = null;
+    setState('locked');
+  }
+  await saveKeyring().catch(() => {});
+}
+
+async function passphraseKey(passphrase: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey('raw', encoder.encode(passphrase), 'PBKDF2', false, ['deriveKey']);
+  return crypto.subtle.deriveKey({ name: 'PBKDF2', salt, iterations, hash: 'SHA-256' }, base, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+}
+
+async function adopt(pkcs8: Uint8Array<ArrayBuffer>, publicKey: string): Promise<void> {
+  const privateKey = await crypto.subtle.importKey('pkcs8', pkcs8, ECDH, false, ['deriveBits']);
+  keyring.set(publicKey, privateKey);
+  current = { publicKey, raw: unb64(publicKey) };
+  await saveKeyring();
+  setState('ready', true);
+  tabs?.postMessage(me);
+}
+
+// The user's other tabs share the keyring (IndexedDB) but hold it in memory: a key set up or
+// restored in one is read again by the others, which would otherwise offer to set one up anew.
+const tabs = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('batiyoun-keys');
+if (tabs) {
+  tabs.onmessage = (e: MessageEvent<string | null>) => {
+    if (me && e.data === me) void load(me);
+  };
+}
+
+/**
+ * Creates the user's key pair, publishes its public key and stores its private key sealed under
+ * `passphrase` (PBKDF2-SHA-256, 600,000 iterations, AES-256-GCM). Replaces any key published
+ * before: messages sent under that one stay readable only where it is held.
+ */
+export async function setUp(passphrase: string, replace = false): Promise<void> {
+  if (!replace && me && (await keysApi.get(me))) {
+    // Turned on meanwhile from another device: this one unlocks that key instead.
+    await check();
+    throw new Error('Encryption was turned on from another device: unlock it with that passphrase.');
+  }
+  const pair = (await crypto.subtle.generateKey(ECDH, true, ['deriveBits'])) as CryptoKeyPair;
+  const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey('pkcs8', pair.privateKey));
+  const salt = random(16);
+  const iv = random(NONCE_BYTES);
+  const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, await passphraseKey(passphrase, salt, ITERATIONS), pkcs8));
+  const publicKey: PublicKeyJwk = { kty: 'EC', crv: 'P-256', x: jwk.x!, y: jwk.y! };
+  const backup: WrappedKey = { kdf: 'PBKDF2-SHA256', iterations: ITERATIONS, salt: b64(salt), iv: b64(iv), ciphertext: b64(sealed) };
+  await keysApi.putBackup(publicKey, backup);
+  await adopt(pkcs8, b64(rawOf(publicKey)));
+}
+
+/** Thrown by `restore` when the passphrase does not open the backup. */
+export class WrongPassphrase extends Error {}
+
+/** Restores the published key from the backup. */
+export async function restore(passphrase: string): Promise<void> {
+  const { publicKey, backup } = await keysApi.getBackup();
+  let pkcs8: Uint8Array<ArrayBuffer>;
+  try {
+    const key = await passphraseKey(passphrase, unb64(backup.salt), backup.iterations);
+    pkcs8 = new Uint8Array(await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unb64(backup.iv) }, key, unb64(backup.ciphertext)));
+  } catch {
+    throw new WrongPassphrase('That passphrase does not open your key backup.');
+  }
+  // The backup must hold the private half of the key the directory gives out.
+  const opened = await crypto.subtle.exportKey('jwk', await crypto.subtle.importKey('pkcs8', pkcs8, ECDH, true, ['deriveBits']));
+  if (opened.x !== publicKey.x || opened.y !== publicKey.y) throw new Error('The key backup does not match your published key.');
+  await adopt(pkcs8, b64(rawOf(publicKey)));
+}
+
+/** Forgets this device's keys of the user (an explicit logout: the backup restores them). */
+export async function forget(userId: string): Promise<void> {
+  await withStore('readwrite', (s) => s.delete(userId)).catch(() => {});
+  if (me === userId) stop();
+}
+
+export function stop(): void {
+  me = null;
+  keyring = new Map();
+  current = null;
+  keyState = 'unknown';
+  peers.clear();
+  shared.clear();
+}
+
+// --- peers' keys ------------------------------------------------------------------------------
+
+/** Peers' published keys as last fetched: raw bytes, or null for none published. */
+const peers = new Map<string, { raw: Uint8Array<ArrayBuffer> | null; at: number }>();
+const PEER_KEY_TTL_MS = 60_000;
+
+/**
+ * The key to seal a message to `userId` under, fetched at most once a minute; null when they
+ * published none. Throws when it cannot be fetched (the message waits rather than go in clear).
+ */
+export async function peerKey(userId: string): Promise<Uint8Array<ArrayBuffer> | null> {
+  const known = peers.get(userId);
+  if (known && Date.now() - known.at < PEER_KEY_TTL_MS) return known.raw;
+  const jwk = await keysApi.get(userId);
+  const raw = jwk ? rawOf(jwk) : null;
+  peers.set(userId, { raw, at: Date.now() });
+  return raw;
+}
+
+// --- sealing and opening ----------------------------------------------------------------------
+
+/** AES keys by the two public keys they join, in the message's order (sender, recipient). */
+const shared = new Map<string, Promise<CryptoKey>>();
+
+function messageKey(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, recipient: Uint8Array): Promise<CryptoKey> {
+  const id = `${b64(sender)}|${b64(recipient)}`;
+  let key = shared.get(id);
+  if (!key) {
+    key = (async () => {
+      const otherKey = await crypto.subtle.importKey('raw', other, ECDH, false, []);
+      const secret = await crypto.subtle.deriveBits({ name: 'ECDH', public: otherKey }, privateKey, 256);
+      const hkdf = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveKey']);
+      const info = concat(encoder.encode('batiyoun dm v1'), sender, recipient);
+      return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info }, hkdf, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+    })();
+    key.catch(() => shared.delete(id));
+    shared.set(id, key);
+  }
+  return key;
+}
+
+function associatedData(chatId: string, senderId: string, clientMsgId: string): Uint8Array<ArrayBuffer> {
+  return encoder.encode(`${chatId}\n${senderId}\n${clientMsgId}`);
+}
+
+/** Whether this device can seal messages (it holds the published key). */
+export function canSeal(): boolean {
+  return keyState === 'ready' && current !== null;
+}
+
+/** Seals `text` from this user to the holder of `recipient` (a raw public key). */
+export async function seal(chatId: string, clientMsgId: string, text: string, recipient: Uint8Array<ArrayBuffer>): Promise<{ content: string; iv: string }> {
+  if (!me || !current) throw new Error('no key to seal with');
+  const privateKey = keyring.get(current.publicKey)!;
+  const key = await messageKey(privateKey, recipient, current.raw, recipient);
+  const iv = random(NONCE_BYTES);
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(chatId, me, clientMsgId) }, key, encoder.encode(text)),
+  );
+  return { content: b64(concat(new Uint8Array([VERSION]), current.raw, recipient, ciphertext)), iv: b64(iv) };
+}
+
+/** The text of a sealed message, or null when this device holds neither key it names. */
+async function open(m: Message): Promise<string | null> {
+  const bytes = unb64(m.content);
+  if (bytes[0] !== VERSION || bytes.length < 1 + 2 * RAW_KEY_BYTES + 16 || !m.iv) return null;
+  const sender = bytes.slice(1, 1 + RAW_KEY_BYTES);
+  const recipient = bytes.slice(1 + RAW_KEY_BYTES, 1 + 2 * RAW_KEY_BYTES);
+  const mine = keyring.get(b64(sender)) ?? keyring.get(b64(recipient));
+  if (!mine) return null;
+  const other = keyring.has(b64(sender)) ? recipient : sender;
+  const key = await messageKey(mine, other, sender, recipient);
+  const plain = await crypto.subtle.decrypt(
+    { name: 'AES-GCM', iv: unb64(m.iv), additionalData: associatedData(m.chatId, m.senderId, m.clientMsgId) },
+    key,
+    bytes.slice(1 + 2 * RAW_KEY_BYTES),
+  );
+  return new TextDecoder().decode(plain);
+}
+
+/** Whether `m` is sealed and not opened yet. */
+export function sealed(m: Message): boolean {
+  return m.encrypted && m.plain === undefined;
+}
+
+/**
+ * Opens every sealed message of `ms` this device holds a key for, setting `plain`. One that fails
+ * to open (no key here, tampered, malformed) is left sealed and shows `LOCKED_TEXT`.
+ */
+export async function openAll(ms: Message[]): Promise<void> {
+  await Promise.all(
+    ms.filter(sealed).map(async (m) => {
+      try {
+        const text = await open(m);
+        if (text !== null) m.plain = text;
+      } catch {
+        /* left sealed */
+      }
+    }),
+  );
+}
+
+/** What a message shows: its text, opened, or why it cannot be shown. */
+export function textOf(m: Message): string {
+  return m.plain ?? (m.encrypted ? LOCKED_TEXT : m.content);
+}
