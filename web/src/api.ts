@@ -1,6 +1,6 @@
 // REST client and the access token. The token lives in this module's memory only; the refresh
 // token is an HttpOnly cookie the browser sends to /api/auth/refresh.
-import type { AuthResponse, Chat, ErrorBody, MemberPage, MessagePage, PublicProfile, TokenResponse, User } from './types';
+import type { AuthResponse, Chat, ErrorBody, MemberPage, MessagePage, PublicKeyJwk, PublicProfile, TokenResponse, User, WrappedKey } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -162,6 +162,21 @@ export const users = {
   /** Up to MAX_PROFILE_IDS users' profiles in one request; unknown ids are left out. */
   many: (ids: string[]) =>
     request<{ users: PublicProfile[] }>('GET', `/api/users?ids=${ids.map(encodeURIComponent).join(',')}`).then((r) => r.users),
+};
+
+/** The end-to-end key directory and the caller's key backup (see e2e.ts). */
+export const keys = {
+  /** A user's published public key; null when they published none. */
+  async get(userId: string): Promise<PublicKeyJwk | null> {
+    try {
+      return (await request<{ publicKey: PublicKeyJwk }>('GET', `/api/users/${encodeURIComponent(userId)}/keys`)).publicKey;
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return null;
+      throw e;
+    }
+  },
+  putBackup: (publicKey: PublicKeyJwk, backup: WrappedKey) => request<unknown>('PUT', '/api/users/me/key-backup', { publicKey, backup }),
+  getBackup: () => request<{ publicKey: PublicKeyJwk; backup: WrappedKey }>('GET', '/api/users/me/key-backup'),
 };
 
 /** Most ids one `users.many` asks for (the server's limit). */

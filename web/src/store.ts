@@ -3,6 +3,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, MAX_PROFILE_IDS, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
 import * as db from './db';
 import { DeliveryQueue } from './deliveries';
+import * as e2e from './e2e';
 import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
@@ -73,7 +74,7 @@ function fromMessage(m: Message): ViewMessage {
     chatId: m.chatId,
     senderId: m.senderId,
     clientMsgId: m.clientMsgId,
-    content: m.encrypted ? '🔒 Encrypted message' : m.content,
+    content: e2e.textOf(m),
     timestamp: m.timestamp,
     readBy: m.readBy ?? [],
     deliveredTo: m.deliveredTo ?? [],
@@ -326,17 +327,39 @@ export async function loadChats(): Promise<void> {
   for (const c of list) {
     if (touched.has(c.id) && !state.chats.has(c.id)) continue;
     upsertChat(c);
-    if (c.lastMessage) ingest([c.lastMessage], { live: false, deliver: true });
+    if (c.lastMessage) void ingest([c.lastMessage], { live: false, deliver: true });
   }
 }
 
 // --- messages ---------------------------------------------------------------------------------
 
+/** Messages waiting, in the order they came, for encrypted ones among them to be opened. */
+let opening: Promise<void> = Promise.resolve();
+let waiting = 0;
+
+/**
+ * Adds or updates stored messages, once the encrypted ones this device can open are opened (see
+ * `ingestOpened`). In the order they came: those behind an encrypted one wait for it.
+ */
+function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): Promise<void> {
+  if (waiting === 0 && !ms.some(e2e.sealed)) {
+    ingestOpened(ms, opts);
+    return Promise.resolve();
+  }
+  waiting++;
+  const run = () => {
+    waiting--;
+    ingestOpened(ms, opts);
+  };
+  opening = opening.then(() => e2e.openAll(ms)).then(run, run);
+  return opening;
+}
+
 /**
  * Adds or updates stored messages. `live` means they just arrived from the server (new_message or
  * sync): messages from others are then acknowledged as delivered and counted as unread.
  */
-function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): void {
+function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean }): void {
   // The senders' names come with their messages (a group's members are paged, not held).
   void ensureProfiles(ms.map((m) => m.senderId));
   const touched = new Set<string>();
@@ -416,7 +439,7 @@ export async function loadOlder(chatId: string): Promise<boolean> {
   const page = await chatsApi.messages(chatId, before, limit);
   // A short page is the start of the chat, whatever the cursor says.
   state.history.set(chatId, page.messages.length < limit ? null : (page.nextCursor ?? null));
-  ingest(page.messages, { live: false });
+  await ingest(page.messages, { live: false });
   return page.messages.length > 0;
 }
 
@@ -477,20 +500,16 @@ export async function flushOutbox(): Promise<void> {
           if (!socket?.connected) return;
           let ack: Ack<{ message: Message }>;
           try {
-            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, {
-              chatId: item.chatId,
-              clientMsgId: item.clientMsgId,
-              content: item.content,
-              encrypted: false,
-              type: 'text',
-            });
+            const body = await outgoing(item);
+            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
           } catch {
             scheduleRetry();
             return; // no ack (disconnected or slow): it stays in the outbox and is resent later
           }
           if (ack.ok) {
             // Show it as stored at once: receipts for it may already be on their way.
-            ingest([ack.message], { live: false });
+            if (ack.message.encrypted) ack.message.plain = item.content;
+            await ingest([ack.message], { live: false });
             await db.settleOutbox(item.clientMsgId, ack.message);
           } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
             scheduleRetry(ack.error.retryAfter);
@@ -508,6 +527,19 @@ export async function flushOutbox(): Promise<void> {
   } finally {
     flushing = false;
   }
+}
+
+/**
+ * What a message goes as: sealed to the other member of a direct chat when they published a key
+ * and this device holds ours; in clear in a group, or when either side has no key (the chat's
+ * header says which). Throws when the other's key cannot be fetched: the message waits.
+ */
+async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
+  const chat = state.chats.get(item.chatId);
+  const other = chat?.type === 'direct' ? otherParticipant(chat) : undefined;
+  const key = other && e2e.canSeal() ? await e2e.peerKey(other) : null;
+  if (!key) return { content: item.content, encrypted: false };
+  return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
 }
 
 /** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
@@ -747,7 +779,7 @@ export function connect(onSessionLost: () => void): void {
       // will not retry on its own, so we do, after confirming the session still exists.
       if (!socket!.active) void checkSessionThenReconnect();
     });
-    socket.on(S.NEW_MESSAGE, (m: Message) => ingest([m], { live: true }));
+    socket.on(S.NEW_MESSAGE, (m: Message) => void ingest([m], { live: true }));
     socket.on(S.MESSAGE_DELIVERED, (e: ReceiptEvent) => onReceipt(e, 'delivered'));
     socket.on(S.MESSAGE_READ, (e: ReceiptEvent) => onReceipt(e, 'read'));
     socket.on(S.USER_TYPING, onTyping);
@@ -832,6 +864,7 @@ async function afterConnect(): Promise<void> {
     if (!(e instanceof NetworkError)) console.warn('loading chats failed', e);
   }
   if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
+  await e2e.check();
   await flushOutbox();
   await resync(received);
   void deliveries.flush();
@@ -872,7 +905,7 @@ async function resync(received: Record<string, string>): Promise<void> {
     }
     if (!ack.ok) return;
     // Not "live": the chat list we just loaded already counts these as unread.
-    if (ack.messages.length) ingest(ack.messages, { live: false, deliver: true });
+    if (ack.messages.length) await ingest(ack.messages, { live: false, deliver: true });
     if (!ack.hasMore || !ack.resume) return;
     resume = ack.resume;
   }
@@ -892,12 +925,40 @@ function tellOtherTabs(): void {
   tabs.showing(state.me?.id ?? null, document.visibilityState === 'visible' ? state.openChat : null);
 }
 
+/**
+ * Opens what became readable: this device now holds the user's key (set up or restored), so the
+ * messages held sealed, and the chats' last messages, are opened and shown.
+ */
+async function openHeld(): Promise<void> {
+  const lasts = [...state.chats.values()].flatMap((c) => (c.lastMessage ? [c.lastMessage] : []));
+  await e2e.openAll(lasts);
+  for (const chatId of state.chats.keys()) {
+    const opened = (await db.messagesOf(chatId)).filter(e2e.sealed);
+    await e2e.openAll(opened);
+    const now = opened.filter((m) => m.plain !== undefined);
+    if (!now.length) continue;
+    await db.putMessages(now);
+    const map = chatMessages(chatId);
+    for (const m of now) {
+      const vm = map.get(keyOf(m.senderId, m.clientMsgId));
+      if (vm) vm.content = m.plain!;
+    }
+    emit(`messages:${chatId}`);
+  }
+  emit('chats');
+}
+e2e.onChange(() => {
+  if (e2e.state() === 'ready') void openHeld();
+  emit('keys');
+});
+
 // --- lifecycle --------------------------------------------------------------------------------
 
 /** Loads the signed-in user's cached state (works offline). */
 export async function start(me: User): Promise<void> {
   state.me = me;
   await db.openDb(me.id);
+  await e2e.load(me.id);
   for (const p of await db.allProfiles()) state.profiles.set(p.id, p);
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
@@ -910,6 +971,9 @@ export async function stop(wipe: boolean): Promise<void> {
   disconnect();
   deliveries.clear();
   if (wipe) await db.deleteDb();
+  // Logging out forgets this device's key too (shared devices): the key backup restores it.
+  if (wipe && state.me) await e2e.forget(state.me.id);
+  else e2e.stop();
   state.me = null;
   state.chats.clear();
   state.messages.clear();

@@ -44,6 +44,25 @@ export interface Message {
   timestamp: string;
   readBy: string[];
   deliveredTo: string[];
+  /** This client's own: the text of an `encrypted` message, once opened (see e2e.ts). */
+  plain?: string;
+}
+
+/** An ECDH P-256 public key (`PublicKeyJwk` in common's contracts). */
+export interface PublicKeyJwk {
+  kty: 'EC';
+  crv: 'P-256';
+  x: string;
+  y: string;
+}
+
+/** A private key sealed on the client under a recovery passphrase (`WrappedKey`). */
+export interface WrappedKey {
+  kdf: 'PBKDF2-SHA256';
+  iterations: number;
+  salt: string;
+  iv: string;
+  ciphertext: string;
 }
 
 export interface Chat {

@@ -1,7 +1,9 @@
 // Screens. Each returns its root element and an optional cleanup; main.ts routes between them.
 import { ApiError, auth, chats as chatsApi, describeError, users as usersApi } from './api';
 import { announce, errorBox, field, formatTime, h, setTitle } from './dom';
+import { textOf } from './e2e';
 import { MAX_PLAINTEXT_CHARS } from './events';
+import { encryptionNote, encryptionPanel } from './keysView';
 import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
 import type { Chat, PublicProfile, User } from './types';
@@ -247,7 +249,7 @@ export function chatListView(app: AppActions): View {
         const other = store.otherParticipant(c);
         const last = c.lastMessage;
         const who = !last ? '' : last.senderId === me?.id ? 'You: ' : c.type === 'group' ? `${store.displayName(last.senderId)}: ` : '';
-        const preview = last ? `${who}${last.encrypted ? '🔒 Encrypted message' : last.content}` : c.type === 'group' ? 'Group created' : 'No messages yet';
+        const preview = last ? `${who}${textOf(last)}` : c.type === 'group' ? 'Group created' : 'No messages yet';
         const unread = c.unreadCount > 0 ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
         return h(
           'li',
@@ -268,11 +270,13 @@ export function chatListView(app: AppActions): View {
   const off = store.subscribe((t) => {
     if (t === 'chats' || t === 'presence') render();
   });
+  const keys = encryptionPanel();
   const el = h(
     'section',
     { class: 'page' },
     topBar(app, heading),
     me ? h('p', { class: 'whoami' }, 'Signed in as ', h('strong', {}, `@${me.username}`)) : null,
+    keys.el,
     h(
       'nav',
       { class: 'actions', 'aria-label': 'Start a conversation' },
@@ -284,7 +288,14 @@ export function chatListView(app: AppActions): View {
     empty,
     list,
   );
-  return { el, focus: heading, cleanup: off };
+  return {
+    el,
+    focus: heading,
+    cleanup: () => {
+      off();
+      keys.cleanup();
+    },
+  };
 }
 
 // --- user search (shared by new chat and new group) -------------------------------------------
@@ -643,6 +654,7 @@ export function chatView(app: AppActions, chatId: string): View {
   const me = store.state.me!;
   const heading = title('Chat');
   const subtitle = h('p', { class: 'subtitle', 'data-testid': 'chat-subtitle' });
+  const note = encryptionNote(chatId);
   const group = groupDetails(app, chatId);
   const info = group.el;
   const list = h('ol', { class: 'messages', 'data-testid': 'messages', 'aria-label': 'Messages', tabindex: 0 });
@@ -667,6 +679,7 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     shown = true;
+    note.render(chat);
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
     const other = store.otherParticipant(chat);
@@ -806,6 +819,7 @@ export function chatView(app: AppActions, chatId: string): View {
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
     h('header', { class: 'topbar' }, backLink(), h('div', { class: 'chat-title' }, heading, subtitle), h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    note.el,
     info,
     scroller,
     typing,
@@ -817,6 +831,7 @@ export function chatView(app: AppActions, chatId: string): View {
     cleanup: () => {
       group.close();
       off();
+      note.cleanup();
       store.openChat(null);
       setTitle('Batiyoun');
     },

@@ -7,13 +7,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, randomName, readOtp, startSystem, stepper, workerState } from '../browser/harness.mjs';
+import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, startSystem, stepper, workerState } from '../browser/harness.mjs';
+import { PASSWORD, TIMEOUT, pageHelpers } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
-
-const TIMEOUT = 20_000;
-const PASSWORD = 'correct horse battery staple';
 
 describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   let system;
@@ -30,93 +28,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
     await system?.stop();
   });
 
-  async function newPage(viewport) {
-    const context = await browser.newContext({ viewport, baseURL: system.url });
-    context.setDefaultTimeout(TIMEOUT);
-    const page = await context.newPage();
-    page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
-    return { context, page };
-  }
-
-  /** Signs up through the UI, reads the code from the dev mailbox, verifies; ends on the chat list. */
-  async function signUp(page, who) {
-    const username = randomName(`${who}_`);
-    const email = `${username.replace('_', '.')}@example.test`;
-    await page.goto('/');
-    await page.getByRole('link', { name: 'Create an account' }).click();
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Username', { exact: true }).fill(username);
-    await page.getByLabel('Display name (optional)').fill(who.toUpperCase());
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.getByRole('heading', { name: 'Check your email' }).waitFor();
-    const code = await readOtp(system.mailbox, email);
-    await page.getByLabel('Verification code').fill(code);
-    await page.getByRole('button', { name: 'Verify' }).click();
-    await page.getByRole('heading', { name: 'Chats' }).waitFor();
-    return { username, email };
-  }
-
-  /** Signs a user up over REST, with no page (a member others add). */
-  async function signUpByApi(who) {
-    const username = randomName(`${who}_`);
-    const email = `${username.replace('_', '.')}@example.test`;
-    await api(system.url, '/api/auth/signup', { method: 'POST', body: { email, username, password: PASSWORD, displayName: who.toUpperCase() } });
-    await api(system.url, '/api/auth/verify-otp', { method: 'POST', body: { email, code: await readOtp(system.mailbox, email) } });
-    return { username, email };
-  }
-
-  async function openDm(page, otherUsername) {
-    await page.getByTestId('new-chat').click();
-    await page.getByLabel('Search by username').fill(otherUsername);
-    await page.locator(`[data-testid=user-result][data-username="${otherUsername}"]`).click();
-    await page.getByTestId('chat-view').waitFor();
-  }
-
-  /**
-   * Routes the page's Socket.IO WebSocket through the test, which can drop the next
-   * `chat_changed` the server sends it (as a change made on another instance can fail to come
-   * before the next one). `dropNextChatChange()` arms it and resolves with the dropped frame.
-   */
-  async function routeChatChanges(page) {
-    let armed = null;
-    await page.routeWebSocket(/\/socket\.io\//, (ws) => {
-      const server = ws.connectToServer();
-      server.onMessage((frame) => {
-        if (armed && typeof frame === 'string' && frame.startsWith('42["chat_changed"')) {
-          armed(frame);
-          armed = null;
-          return;
-        }
-        ws.send(frame);
-      });
-      ws.onMessage((frame) => server.send(frame));
-    });
-    return { dropNextChatChange: () => new Promise((resolve) => (armed = resolve)) };
-  }
-
-  /**
-   * Calls `read` every `everyMs` until `done(answer)` or TIMEOUT, and resolves with the last answer
-   * for the caller to assert on (for async reads: waitForFunction does not wait for their answer).
-   */
-  async function pollUntil(read, done, everyMs = 50) {
-    const deadline = Date.now() + TIMEOUT;
-    let answer = await read();
-    while (!done(answer) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, everyMs));
-      answer = await read();
-    }
-    return answer;
-  }
-
-  async function send(page, text) {
-    await page.getByLabel('Message', { exact: true }).fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
-  }
-
-  const message = (page, text) => page.getByTestId('message').filter({ hasText: text });
-  const myMessageWithStatus = (page, text, statuses) =>
-    page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
+  const { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, send, message, myMessageWithStatus } = pageHelpers(() => ({ browser, system }));
 
   test('two users sign up, start a DM, chat both ways with typing, read ticks and notifications', async (t) => {
     const a = await newPage({ width: 375, height: 740 }); // a phone

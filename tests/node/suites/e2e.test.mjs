@@ -154,6 +154,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
       await step('a-user-without-a-key-gets-messages-in-clear-and-the-chat-says-so', async () => {
         const carol = await signUpByApi('carol');
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
         await openDm(a.page, carol.username);
         const note = a.page.locator('[data-testid=e2e-note][data-state=clear]');
         await note.waitFor();
