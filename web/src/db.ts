@@ -3,9 +3,10 @@
 //   outbox    (keyPath clientMsgId)         — sent by the user, not yet acknowledged by the server
 //   chats     (keyPath id)                  — the chat list, for offline start
 //   profiles  (keyPath id)                  — other users' public profiles
+//   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (e2e.ts)
 import type { Chat, Message, OutboxItem, PublicProfile } from './types';
 
-const VERSION = 1;
+const VERSION = 2;
 let db: IDBDatabase | null = null;
 let dbName = '';
 
@@ -29,13 +30,16 @@ export async function openDb(userId: string): Promise<void> {
   db?.close();
   dbName = `batiyoun:${userId}`;
   const open = indexedDB.open(dbName, VERSION);
-  open.onupgradeneeded = () => {
+  open.onupgradeneeded = (e) => {
     const d = open.result;
-    const m = d.createObjectStore('messages', { keyPath: 'id' });
-    m.createIndex('chatId', 'chatId');
-    d.createObjectStore('outbox', { keyPath: 'clientMsgId' });
-    d.createObjectStore('chats', { keyPath: 'id' });
-    d.createObjectStore('profiles', { keyPath: 'id' });
+    if (e.oldVersion < 1) {
+      const m = d.createObjectStore('messages', { keyPath: 'id' });
+      m.createIndex('chatId', 'chatId');
+      d.createObjectStore('outbox', { keyPath: 'clientMsgId' });
+      d.createObjectStore('chats', { keyPath: 'id' });
+      d.createObjectStore('profiles', { keyPath: 'id' });
+    }
+    if (e.oldVersion < 2) d.createObjectStore('peerKeys', { keyPath: 'userId' });
   };
   db = await req(open);
 }
@@ -109,3 +113,19 @@ export async function settleOutbox(clientMsgId: string, message?: Message): Prom
   if (message) tx.objectStore('messages').put(message);
   await done(tx);
 }
+
+/** A contact's end-to-end key as this user's devices first saw it, and when it last changed. */
+export interface PeerKey {
+  userId: string;
+  /** Base64 of the raw public key. */
+  key: string;
+  /** Set when the key differs from the one seen before, until the user dismisses the warning. */
+  changedAt?: string;
+}
+
+export async function peerKey(userId: string): Promise<PeerKey | undefined> {
+  if (!db) return undefined;
+  return req(store('peerKeys').get(userId)) as Promise<PeerKey | undefined>;
+}
+
+export const putPeerKey = (k: PeerKey) => putAll('peerKeys', [k]);

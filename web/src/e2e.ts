@@ -14,6 +14,7 @@
 // message stays readable on the devices that hold the key it was sent under, whichever side
 // changes keys later.
 import { keys as keysApi } from './api';
+import * as db from './db';
 import type { Message, PublicKeyJwk, WrappedKey } from './types';
 
 const VERSION = 1;
@@ -44,25 +45,32 @@ interface StoredKeys {
 
 let me: string | null = null;
 let keyring = new Map<string, CryptoKey>();
-let current: { publicKey: string; raw: Uint8Array } | null = null;
+let current: { publicKey: string; raw: Uint8Array<ArrayBuffer> } | null = null;
 let keyState: KeyState = 'unknown';
-const listeners = new Set<() => void>();
+/**
+ * Why listeners are called: `loaded` this device's keys (at start; what is cached was opened with
+ * them already), `opened` a key newly usable here (set up, restored, or found published), so
+ * what was held sealed may open now; `changed` any other change of state.
+ */
+export type KeyEvent = 'loaded' | 'opened' | 'changed';
+const listeners = new Set<(e: KeyEvent) => void>();
 
 export function state(): KeyState {
   return keyState;
 }
 
 /** Called when the key state changes (and after messages may have become readable). */
-export function onChange(fn: () => void): () => void {
+export function onChange(fn: (e: KeyEvent) => void): () => void {
   listeners.add(fn);
   return () => listeners.delete(fn);
 }
 
-/** Sets the state; listeners hear of a change, or of any key adopted (`force`). */
-function setState(s: KeyState, force = false): void {
-  if (keyState === s && !force) return;
+/** Sets the state; listeners hear of a change, and of every load or key opened. */
+function setState(s: KeyState, event: KeyEvent = 'changed'): void {
+  if (keyState === s && event === 'changed') return;
+  if (s === 'ready' && keyState !== 'ready' && event === 'changed') event = 'opened';
   keyState = s;
-  for (const l of [...listeners]) l();
+  for (const l of [...listeners]) l(event);
 }
 
 // --- bytes ------------------------------------------------------------------------------------
@@ -152,7 +160,10 @@ export async function load(userId: string): Promise<void> {
   keyring = new Map((record?.keys ?? []).map((k) => [k.publicKey, k.privateKey]));
   current = record?.current && keyring.has(record.current) ? { publicKey: record.current, raw: unb64(record.current) } : null;
   // Until the directory says otherwise, a key held is the one to seal with (this works offline).
-  setState(current ? 'ready' : 'unknown', true);
+  // Read again after another tab set up or restored the key: what this tab held sealed may open.
+  const event = current && keyState !== 'ready' && keyState !== 'unknown' ? 'opened' : 'loaded';
+  keyState = 'unknown';
+  setState(current ? 'ready' : 'unknown', event);
   void check();
 }
 
@@ -193,7 +204,7 @@ async function adopt(pkcs8: Uint8Array<ArrayBuffer>, publicKey: string): Promise
   keyring.set(publicKey, privateKey);
   current = { publicKey, raw: unb64(publicKey) };
   await saveKeyring();
-  setState('ready', true);
+  setState('ready', 'opened');
   tabs?.postMessage(me);
 }
 
@@ -250,8 +261,9 @@ export async function restore(passphrase: string): Promise<void> {
 
 /** Forgets this device's keys of the user (an explicit logout: the backup restores them). */
 export async function forget(userId: string): Promise<void> {
-  await withStore('readwrite', (s) => s.delete(userId)).catch(() => {});
+  // Stopped first, so a check still on its way cannot write the keyring back.
   if (me === userId) stop();
+  await withStore('readwrite', (s) => s.delete(userId)).catch(() => {});
 }
 
 export function stop(): void {
@@ -270,16 +282,49 @@ const peers = new Map<string, { raw: Uint8Array<ArrayBuffer> | null; at: number 
 const PEER_KEY_TTL_MS = 60_000;
 
 /**
- * The key to seal a message to `userId` under, fetched at most once a minute; null when they
- * published none. Throws when it cannot be fetched (the message waits rather than go in clear).
+ * The key to seal a message to `userId` under, fetched at most once a minute (or now, `fresh`:
+ * a chat being opened); null when they published none. Throws when it cannot be fetched (the
+ * message waits rather than go in clear). A key unlike the one seen before is recorded as
+ * changed (trust on first use, as Signal's "safety number changed"): the chat says so.
  */
-export async function peerKey(userId: string): Promise<Uint8Array<ArrayBuffer> | null> {
+export async function peerKey(userId: string, fresh = false): Promise<Uint8Array<ArrayBuffer> | null> {
   const known = peers.get(userId);
-  if (known && Date.now() - known.at < PEER_KEY_TTL_MS) return known.raw;
+  if (!fresh && known && Date.now() - known.at < PEER_KEY_TTL_MS) return known.raw;
   const jwk = await keysApi.get(userId);
   const raw = jwk ? rawOf(jwk) : null;
   peers.set(userId, { raw, at: Date.now() });
+  if (raw) await remember(userId, b64(raw));
   return raw;
+}
+
+async function remember(userId: string, key: string): Promise<void> {
+  const seen = await db.peerKey(userId).catch(() => undefined);
+  if (seen?.key === key) return;
+  await db.putPeerKey(seen ? { userId, key, changedAt: new Date().toISOString() } : { userId, key }).catch(() => {});
+}
+
+/** When `userId`'s key was last seen to change, unless the user dismissed it since. */
+export async function keyChangedAt(userId: string): Promise<string | undefined> {
+  return (await db.peerKey(userId).catch(() => undefined))?.changedAt;
+}
+
+export async function dismissKeyChange(userId: string): Promise<void> {
+  const seen = await db.peerKey(userId);
+  if (seen) await db.putPeerKey({ userId, key: seen.key });
+}
+
+/**
+ * A key's safety number, for users to compare over another channel: the first 20 bytes of the
+ * SHA-256 of the raw key, as 8 groups of 5 hex digits.
+ */
+export async function safetyNumber(raw: Uint8Array<ArrayBuffer>): Promise<string> {
+  const hex = [...new Uint8Array(await crypto.subtle.digest('SHA-256', raw))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  return (hex.slice(0, 40).match(/.{5}/g) ?? []).join(' ');
+}
+
+/** This device's key to seal with (raw), if it holds the published one. */
+export function ownKey(): Uint8Array<ArrayBuffer> | null {
+  return canSeal() && current ? current.raw : null;
 }
 
 // --- sealing and opening ----------------------------------------------------------------------

@@ -1,7 +1,7 @@
 // The end-to-end encryption panel of the chat list (set up, unlock, start over) and the line a
 // direct chat's header shows about its encryption. The keys themselves: e2e.ts.
 import { ApiError, NetworkError, describeError } from './api';
-import { errorBox, field, h } from './dom';
+import { errorBox, field, formatTime, h } from './dom';
 import * as e2e from './e2e';
 import * as store from './store';
 import type { Chat } from './types';
@@ -87,38 +87,65 @@ async function run(submit: HTMLButtonElement, error: HTMLElement, label: string,
 
 /**
  * What a chat's header says about its encryption: whether the messages sent now are sealed, and
- * why not. Updated when the keys change.
+ * why not; a warning when the other member's key changed since first seen; both safety numbers.
+ * The other's key is fetched afresh when the chat opens. Updated when the keys change.
  */
 export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat: Chat) => void; cleanup: () => void } {
-  const el = h('p', { class: 'e2e-note', 'data-testid': 'e2e-note' });
+  const line = h('p', { class: 'e2e-note', 'data-testid': 'e2e-note' });
+  const warning = h('div', { class: 'e2e-warning', role: 'status', 'data-testid': 'e2e-key-changed', hidden: true });
+  const numbers = h('details', { class: 'e2e-numbers', 'data-testid': 'e2e-safety-numbers', hidden: true });
+  const el = h('div', { class: 'e2e' }, line, warning, numbers);
   let last: Chat | undefined;
   let asked = 0;
+  let fresh = true;
+  // The header re-renders on every typing and presence event: the note only when what it says
+  // about changes (and a safety numbers' disclosure the user opened stays open).
+  let shownFor = '';
+  const say = (state: string, text: string) => {
+    line.dataset.state = state;
+    line.textContent = text;
+    if (state !== 'sealed') warning.hidden = numbers.hidden = true;
+  };
   const render = (chat: Chat) => {
     last = chat;
     const other = store.otherParticipant(chat);
+    const about = `${chat.type}|${other}|${other ? store.displayName(other) : ''}|${e2e.state()}`;
+    if (about === shownFor) return;
+    shownFor = about;
     if (chat.type === 'group' || !other) {
       say('clear', 'Group messages are not end-to-end encrypted yet.');
       return;
     }
-    if (!e2e.canSeal()) {
+    const mine = e2e.ownKey();
+    if (!mine) {
       say('clear', e2e.state() === 'locked' ? 'Not encrypted on this device: unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
       return;
     }
-    const mine = ++asked;
-    e2e
-      .peerKey(other)
-      .then((key) => {
-        if (mine !== asked) return;
-        if (key) say('sealed', '🔒 Messages are end-to-end encrypted.');
-        else say('clear', `Not end-to-end encrypted: ${store.displayName(other)} has not turned encryption on.`);
-      })
-      .catch(() => {});
-  };
-  const say = (state: string, text: string) => {
-    el.dataset.state = state;
-    el.textContent = text;
+    const ask = ++asked;
+    const name = store.displayName(other);
+    void (async () => {
+      const key = await e2e.peerKey(other, fresh);
+      fresh = false;
+      if (ask !== asked) return;
+      if (!key) {
+        say('clear', `Not end-to-end encrypted: ${name} has not turned encryption on.`);
+        return;
+      }
+      say('sealed', '🔒 Messages are end-to-end encrypted.');
+      const [changedAt, yours, theirs] = await Promise.all([e2e.keyChangedAt(other), e2e.safetyNumber(mine), e2e.safetyNumber(key)]);
+      if (ask !== asked) return;
+      numbers.hidden = false;
+      numbers.replaceChildren(h('summary', {}, 'Safety numbers'), h('p', {}, `Yours: ${yours}`), h('p', {}, `${name}'s: ${theirs}`), h('p', { class: 'hint' }, 'Compare them with theirs in person or on a call: if they match, nobody is in between.'));
+      warning.hidden = !changedAt;
+      if (changedAt) {
+        const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-dismiss-change' }, 'Dismiss');
+        dismiss.addEventListener('click', () => void e2e.dismissKeyChange(other).then(() => (warning.hidden = true)));
+        warning.replaceChildren(h('p', {}, `⚠ ${name}'s encryption key changed (${formatTime(changedAt)}): a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`), dismiss);
+      }
+    })().catch(() => {});
   };
   const off = e2e.onChange(() => {
+    shownFor = '';
     const chat = last ?? store.state.chats.get(chatId);
     if (chat) render(chat);
   });

@@ -926,12 +926,15 @@ function tellOtherTabs(): void {
 }
 
 /**
- * Opens what became readable: this device now holds the user's key (set up or restored), so the
- * messages held sealed, and the chats' last messages, are opened and shown.
+ * Opens what became readable: the chats' last messages (cached as the server sent them), and
+ * with `all`, as this device now holds a key it did not (set up or restored), the messages held
+ * sealed.
  */
-async function openHeld(): Promise<void> {
+async function openHeld(all: boolean): Promise<void> {
   const lasts = [...state.chats.values()].flatMap((c) => (c.lastMessage ? [c.lastMessage] : []));
   await e2e.openAll(lasts);
+  emit('chats');
+  if (!all) return;
   for (const chatId of state.chats.keys()) {
     const opened = (await db.messagesOf(chatId)).filter(e2e.sealed);
     await e2e.openAll(opened);
@@ -945,11 +948,9 @@ async function openHeld(): Promise<void> {
     }
     emit(`messages:${chatId}`);
   }
-  emit('chats');
 }
-e2e.onChange(() => {
-  if (e2e.state() === 'ready') void openHeld();
-  emit('keys');
+e2e.onChange((e) => {
+  if (e2e.state() === 'ready' && e !== 'changed') void openHeld(e === 'opened');
 });
 
 // --- lifecycle --------------------------------------------------------------------------------
@@ -958,11 +959,12 @@ e2e.onChange(() => {
 export async function start(me: User): Promise<void> {
   state.me = me;
   await db.openDb(me.id);
-  await e2e.load(me.id);
   for (const p of await db.allProfiles()) state.profiles.set(p.id, p);
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
+  // After the cache: the key held opens the chats' last messages cached sealed (offline too).
+  await e2e.load(me.id);
   emit('chats');
   tellOtherTabs();
 }

@@ -1,7 +1,8 @@
 // End-to-end encryption in the PWA, in Debian's chromium against the whole system (the launcher):
 // direct messages sealed in the browser, ciphertext only on the server, the key restored on a
-// new device from its backup with the recovery passphrase, forgotten at logout, and messages in
-// clear (said so) to a user without a key. Skips like browser.test.mjs; under CI=true it fails.
+// new device from its backup with the recovery passphrase, forgotten at logout, messages in clear
+// (said so) to a user without a key, and a contact's reset key flagged, with safety numbers that
+// match. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { IN_CI, api, buildWeb, launchBrowser, missingPrerequisite, startSystem, stepper } from '../browser/harness.mjs';
@@ -32,7 +33,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
   async function turnOn(page, passphrase = PASSPHRASE) {
     const panel = page.getByTestId('e2e-panel');
-    await page.locator('[data-testid=e2e-panel][data-state=none]').waitFor();
+    await page.getByTestId('e2e-again').waitFor();
     await page.getByTestId('e2e-passphrase').fill(passphrase);
     await page.getByTestId('e2e-again').fill(passphrase);
     await page.getByTestId('e2e-set-up').click();
@@ -63,6 +64,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
       const bob = await step('signup-b', () => signUp(b.page, 'bob'));
 
       await step('set-up-refuses-two-different-passphrases', async () => {
+        await a.page.locator('[data-testid=e2e-panel][data-state=none]').waitFor();
         await a.page.getByTestId('e2e-passphrase').fill(PASSPHRASE);
         await a.page.getByTestId('e2e-again').fill(`${PASSPHRASE}!`);
         await a.page.getByTestId('e2e-set-up').click();
@@ -170,6 +172,48 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
           messages.map((m) => [m.encrypted, m.content]),
           [[false, 'Plain hello to Carol']],
         );
+      });
+
+      await step('a-reset-key-is-flagged-to-the-other-with-safety-numbers-that-match', async () => {
+        // Bob lost his passphrase: logged out (the key goes), he starts over with a new key.
+        await b.page.getByTestId('logout').click();
+        await b.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        await login(b.page, bob.username);
+        await b.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
+        b.page.once('dialog', (d) => void d.accept());
+        await b.page.getByTestId('e2e-start-over').click();
+        await turnOn(b.page, 'a brand new passphrase');
+        // What was sealed under his old key stays closed to him.
+        const item = b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' });
+        await item.filter({ hasText: LOCKED }).waitFor();
+        await item.click();
+        await message(b.page, LOCKED).first().waitFor();
+
+        // Alice's next visit to the chat says his key changed.
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        const warning = a.page.getByTestId('e2e-key-changed');
+        await warning.filter({ hasText: "BOB's encryption key changed" }).waitFor();
+        // Her number for him is his own, and his for her hers.
+        const numbers = async (page) => {
+          const details = page.getByTestId('e2e-safety-numbers');
+          await details.locator('summary').click();
+          const lines = await details.locator('p').allTextContents();
+          return { yours: lines[0].replace('Yours: ', ''), theirs: lines[1].split(': ')[1] };
+        };
+        const [hers, his] = [await numbers(a.page), await numbers(b.page)];
+        assert.match(hers.yours, /^([0-9a-f]{5} ){7}[0-9a-f]{5}$/);
+        assert.deepEqual([hers.theirs, his.theirs], [his.yours, hers.yours]);
+
+        // Sealed to his new key, he reads it; dismissed, the warning stays gone.
+        await send(a.page, 'After your reset');
+        await message(b.page, 'After your reset').waitFor();
+        await a.page.getByTestId('e2e-dismiss-change').click();
+        await warning.waitFor({ state: 'hidden' });
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        assert.equal(await warning.isVisible(), false);
       });
     } finally {
       await a.context.close();
