@@ -858,13 +858,15 @@ async function afterConnect(): Promise<void> {
   // Taken before the chat list adds its last messages: the newest message of each chat that we
   // received (live, by sync or history, now or in an earlier session), for `sync` to look back from.
   const received = receivedCursors();
+  // Our key is checked beside the chat list: the outbox is sealed, or not, by what it says.
+  const checked = e2e.check();
   try {
     await loadChats();
   } catch (e) {
     if (!(e instanceof NetworkError)) console.warn('loading chats failed', e);
   }
   if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
-  await e2e.check();
+  await checked;
   await flushOutbox();
   await resync(received);
   void deliveries.flush();
