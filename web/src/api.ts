@@ -175,6 +175,9 @@ export const keys = {
       throw e;
     }
   },
+  /** Up to MAX_PROFILE_IDS users' published keys in one request; those without one are left out. */
+  many: (ids: string[]) =>
+    request<{ keys: { userId: string; publicKey: PublicKeyJwk }[] }>('GET', `/api/users/keys?ids=${ids.map(encodeURIComponent).join(',')}`).then((r) => r.keys),
   putBackup: (publicKey: PublicKeyJwk, backup: WrappedKey) => request<unknown>('PUT', '/api/users/me/key-backup', { publicKey, backup }),
   getBackup: () => request<{ publicKey: PublicKeyJwk; backup: WrappedKey }>('GET', '/api/users/me/key-backup'),
 };

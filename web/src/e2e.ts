@@ -13,12 +13,25 @@
 // as another. Either party opens it with their own private key and the other key it names, so a
 // message stays readable on the devices that hold the key it was sent under, whichever side
 // changes keys later.
+//
+// A group message (up to MAX_SEALED_MEMBERS members, every one with a key) is sealed under a
+// fresh AES-256-GCM key, wrapped (AES-KW) for each member's key, the sender's own included:
+//   2 (version) | the sender's public key (65) | count (2 bytes, big-endian) |
+//   count × [key id (the first 8 bytes of SHA-256 of the member's raw key) | wrapped key (40)] |
+//   ciphertext+tag
+// Each wrapping key is HKDF-SHA-256 of the ECDH secret of the sender's key and the member's,
+// bound to both. Whoever joins later cannot open what came before, as in Matrix.
 import { keys as keysApi } from './api';
 import * as db from './db';
 import type { Message, PublicKeyJwk, WrappedKey } from './types';
 
 const VERSION = 1;
+const GROUP_VERSION = 2;
 const RAW_KEY_BYTES = 65;
+const KEY_ID_BYTES = 8;
+const WRAPPED_BYTES = 40;
+/** Most members a group message is sealed to (`MAX_SEALED_MEMBERS` in common's contracts). */
+export const MAX_SEALED_MEMBERS = 100;
 const NONCE_BYTES = 12;
 const ITERATIONS = 600_000; // OWASP's 2023 figure for PBKDF2-HMAC-SHA256
 const ECDH: EcKeyImportParams = { name: 'ECDH', namedCurve: 'P-256' };
@@ -273,6 +286,7 @@ export function stop(): void {
   keyState = 'unknown';
   peers.clear();
   shared.clear();
+  wrappers.clear();
 }
 
 // --- peers' keys ------------------------------------------------------------------------------
@@ -370,9 +384,10 @@ export async function seal(chatId: string, clientMsgId: string, text: string, re
   return { content: b64(concat(new Uint8Array([VERSION]), current.raw, recipient, ciphertext)), iv: b64(iv) };
 }
 
-/** The text of a sealed message, or null when this device holds neither key it names. */
+/** The text of a sealed message, or null when this device holds no key it names. */
 async function open(m: Message): Promise<string | null> {
   const bytes = unb64(m.content);
+  if (bytes[0] === GROUP_VERSION) return openGroup(m, bytes);
   if (bytes[0] !== VERSION || bytes.length < 1 + 2 * RAW_KEY_BYTES + 16 || !m.iv) return null;
   const sender = bytes.slice(1, 1 + RAW_KEY_BYTES);
   const recipient = bytes.slice(1 + RAW_KEY_BYTES, 1 + 2 * RAW_KEY_BYTES);
@@ -386,6 +401,110 @@ async function open(m: Message): Promise<string | null> {
     bytes.slice(1 + 2 * RAW_KEY_BYTES),
   );
   return new TextDecoder().decode(plain);
+}
+
+// --- groups -----------------------------------------------------------------------------------
+
+const keyIds = new Map<string, Promise<string>>();
+/** A key's id in a group envelope: the first 8 bytes of SHA-256 of the raw key, as base64. */
+function keyIdOf(raw: Uint8Array<ArrayBuffer>): Promise<string> {
+  const k = b64(raw);
+  let id = keyIds.get(k);
+  if (!id) {
+    id = crypto.subtle.digest('SHA-256', raw).then((h) => b64(new Uint8Array(h, 0, KEY_ID_BYTES)));
+    keyIds.set(k, id);
+  }
+  return id;
+}
+
+/** The key that wraps a group message's key for `member`, from the sender's key and theirs. */
+async function wrappingKey(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, member: Uint8Array): Promise<CryptoKey> {
+  const otherKey = await crypto.subtle.importKey('raw', other, ECDH, false, []);
+  const secret = await crypto.subtle.deriveBits({ name: 'ECDH', public: otherKey }, privateKey, 256);
+  const hkdf = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveKey']);
+  const info = concat(encoder.encode('batiyoun group v1'), sender, member);
+  return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info }, hkdf, { name: 'AES-KW', length: 256 }, false, ['wrapKey', 'unwrapKey']);
+}
+
+const wrappers = new Map<string, Promise<CryptoKey>>();
+function wrappingKeyOf(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, member: Uint8Array): Promise<CryptoKey> {
+  const id = `${b64(sender)}|${b64(member)}`;
+  let key = wrappers.get(id);
+  if (!key) {
+    key = wrappingKey(privateKey, other, sender, member);
+    key.catch(() => wrappers.delete(id));
+    wrappers.set(id, key);
+  }
+  return key;
+}
+
+/** Seals `text` for every key of `members` (raw public keys; ours is added). */
+export async function sealForGroup(chatId: string, clientMsgId: string, text: string, members: Uint8Array<ArrayBuffer>[]): Promise<{ content: string; iv: string }> {
+  if (!me || !current) throw new Error('no key to seal with');
+  const privateKey = keyring.get(current.publicKey)!;
+  const mine = current.raw;
+  const unique = new Map([mine, ...members].map((k) => [b64(k), k]));
+  if (unique.size > MAX_SEALED_MEMBERS) throw new Error('too many members to seal for');
+  const messageKey = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt']);
+  const iv = random(NONCE_BYTES);
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(chatId, me, clientMsgId) }, messageKey, encoder.encode(text)),
+  );
+  const entries = await Promise.all(
+    [...unique.values()].map(async (member) => {
+      const wrapper = await wrappingKeyOf(privateKey, member, mine, member);
+      const wrapped = new Uint8Array(await crypto.subtle.wrapKey('raw', messageKey, wrapper, 'AES-KW'));
+      return concat(unb64(await keyIdOf(member)), wrapped);
+    }),
+  );
+  const count = new Uint8Array([entries.length >> 8, entries.length & 0xff]);
+  return { content: b64(concat(new Uint8Array([GROUP_VERSION]), mine, count, ...entries, ciphertext)), iv: b64(iv) };
+}
+
+async function openGroup(m: Message, bytes: Uint8Array<ArrayBuffer>): Promise<string | null> {
+  const head = 1 + RAW_KEY_BYTES + 2;
+  if (bytes.length < head || !m.iv) return null;
+  const sender = bytes.slice(1, 1 + RAW_KEY_BYTES);
+  const count = (bytes[1 + RAW_KEY_BYTES] << 8) | bytes[2 + RAW_KEY_BYTES];
+  const entry = KEY_ID_BYTES + WRAPPED_BYTES;
+  const body = head + count * entry;
+  if (bytes.length < body + 16) return null;
+  const mine = new Map<string, string>();
+  for (const publicKey of keyring.keys()) mine.set(await keyIdOf(unb64(publicKey)), publicKey);
+  for (let i = 0; i < count; i++) {
+    const at = head + i * entry;
+    const holder = mine.get(b64(bytes.slice(at, at + KEY_ID_BYTES)));
+    if (!holder) continue;
+    const member = unb64(holder);
+    const wrapper = await wrappingKeyOf(keyring.get(holder)!, sender, sender, member);
+    const messageKey = await crypto.subtle.unwrapKey('raw', bytes.slice(at + KEY_ID_BYTES, at + entry), wrapper, 'AES-KW', 'AES-GCM', false, ['decrypt']);
+    const plain = await crypto.subtle.decrypt(
+      { name: 'AES-GCM', iv: unb64(m.iv), additionalData: associatedData(m.chatId, m.senderId, m.clientMsgId) },
+      messageKey,
+      bytes.slice(body),
+    );
+    return new TextDecoder().decode(plain);
+  }
+  return null;
+}
+
+/**
+ * Several users' keys, each fetched at most once a minute (100 per request): raw, or null for
+ * none published. Throws when they cannot be fetched.
+ */
+export async function peerKeys(userIds: string[]): Promise<Map<string, Uint8Array<ArrayBuffer> | null>> {
+  const now = Date.now();
+  const stale = userIds.filter((id) => !(peers.get(id) && now - peers.get(id)!.at < PEER_KEY_TTL_MS));
+  for (let i = 0; i < stale.length; i += MAX_SEALED_MEMBERS) {
+    const ask = stale.slice(i, i + MAX_SEALED_MEMBERS);
+    const got = new Map((await keysApi.many(ask)).map((k) => [k.userId, rawOf(k.publicKey)]));
+    for (const id of ask) {
+      const raw = got.get(id) ?? null;
+      peers.set(id, { raw, at: now });
+      if (raw) await remember(id, b64(raw));
+    }
+  }
+  return new Map(userIds.map((id) => [id, peers.get(id)?.raw ?? null]));
 }
 
 /** Whether `m` is sealed and not opened yet. */

@@ -109,18 +109,33 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
   const render = (chat: Chat) => {
     last = chat;
     const other = store.otherParticipant(chat);
-    const about = `${chat.type}|${other}|${other ? store.displayName(other) : ''}|${e2e.state()}`;
+    const about = `${chat.type}|${chat.revision}|${other}|${other ? store.displayName(other) : ''}|${e2e.state()}`;
     if (about === shownFor) return;
     shownFor = about;
-    if (chat.type === 'group' || !other) {
-      say('clear', 'Group messages are not end-to-end encrypted yet.');
-      return;
-    }
     const mine = e2e.ownKey();
     if (!mine) {
       say('clear', e2e.state() === 'locked' ? 'Not encrypted on this device: unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
       return;
     }
+    if (chat.type === 'group') {
+      const ask = ++asked;
+      store
+        .groupSealing(chat)
+        .then(async (how) => {
+          if ('clear' in how && how.clear === 'no-keys') await store.ensureProfiles(how.missing.slice(0, 3));
+          if (ask !== asked) return;
+          if ('keys' in how) say('sealed', '🔒 Messages are end-to-end encrypted.');
+          else if (how.clear === 'too-big') say('clear', `Not end-to-end encrypted: groups of more than ${e2e.MAX_SEALED_MEMBERS} members are not yet.`);
+          else {
+            const names = how.missing.slice(0, 3).map(store.displayName).join(', ');
+            const more = how.missing.length > 3 ? ` and ${how.missing.length - 3} more` : '';
+            say('clear', `Not end-to-end encrypted: ${names}${more} ${how.missing.length === 1 ? 'has' : 'have'} not turned encryption on.`);
+          }
+        })
+        .catch(() => {});
+      return;
+    }
+    if (!other) return;
     const ask = ++asked;
     const name = store.displayName(other);
     void (async () => {

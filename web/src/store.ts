@@ -530,16 +530,50 @@ export async function flushOutbox(): Promise<void> {
 }
 
 /**
- * What a message goes as: sealed to the other member of a direct chat when they published a key
- * and this device holds ours; in clear in a group, or when either side has no key (the chat's
- * header says which). Throws when the other's key cannot be fetched: the message waits.
+ * What a message goes as, when this device holds our key: sealed to the other member of a
+ * direct chat who published a key, or to every member of a group of at most
+ * `e2e.MAX_SEALED_MEMBERS` when all of them did. Otherwise in clear (the chat's header says why).
+ * Throws when the keys or members cannot be fetched: the message waits.
  */
 async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
+  const clear = { content: item.content, encrypted: false };
   const chat = state.chats.get(item.chatId);
-  const other = chat?.type === 'direct' ? otherParticipant(chat) : undefined;
-  const key = other && e2e.canSeal() ? await e2e.peerKey(other) : null;
-  if (!key) return { content: item.content, encrypted: false };
+  if (!chat || !e2e.canSeal()) return clear;
+  if (chat.type === 'group') {
+    const how = await groupSealing(chat);
+    if (!('keys' in how)) return clear;
+    return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
+  }
+  const other = otherParticipant(chat);
+  const key = other ? await e2e.peerKey(other) : null;
+  if (!key) return clear;
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
+}
+
+/** A group's members as of a revision, for sealing (a group is listed without them). */
+const sealingMembers = new Map<string, { revision: number; members: string[] }>();
+
+/** How a group's messages go: sealed for its members' keys, or in clear, and why. */
+export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
+
+export async function groupSealing(chat: Chat): Promise<GroupSealing> {
+  const count = chat.membersOmitted ? chat.memberCount : chat.participants.length;
+  if (count > e2e.MAX_SEALED_MEMBERS) return { clear: 'too-big' };
+  let members = chat.membersOmitted ? undefined : chat.participants;
+  if (!members) {
+    const held = sealingMembers.get(chat.id);
+    if (held?.revision === chat.revision) members = held.members;
+    else {
+      const page = await chatsApi.members(chat.id, null, e2e.MAX_SEALED_MEMBERS);
+      if (page.nextCursor) return { clear: 'too-big' };
+      sealingMembers.set(chat.id, { revision: page.revision, members: page.members });
+      members = page.members;
+    }
+  }
+  const keys = await e2e.peerKeys(members.filter((m) => m !== state.me?.id));
+  const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
+  if (missing.length) return { clear: 'no-keys', missing };
+  return { keys: [...keys.values()].filter((k) => k !== null) };
 }
 
 /** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */

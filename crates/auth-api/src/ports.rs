@@ -86,6 +86,8 @@ pub trait UserStore: Send + Sync + 'static {
         backup_json: Option<&str>,
     ) -> StoreResult<()>;
     async fn public_key(&self, user_id: Uuid) -> StoreResult<Option<String>>;
+    /// The public keys of those of `user_ids` that have one, in no particular order.
+    async fn public_keys(&self, user_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>>;
     /// The user's public key and the backup stored with it, if it has one.
     async fn key_backup(&self, user_id: Uuid) -> StoreResult<Option<(String, String)>>;
 }

@@ -48,6 +48,12 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
     await page.getByRole('heading', { name: 'Chats' }).waitFor();
   }
 
+  /** Logs `username` in over REST: their access token and id. */
+  async function loginByApi(username) {
+    const { accessToken, user } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
+    return { token: accessToken, id: user.id };
+  }
+
   /** Reads a chat's history as the server stores it, over REST as `username`. */
   async function storedHistory(username) {
     const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
@@ -154,8 +160,9 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
       });
 
+      let carol;
       await step('a-user-without-a-key-gets-messages-in-clear-and-the-chat-says-so', async () => {
-        const carol = await signUpByApi('carol');
+        carol = await signUpByApi('carol');
         await a.page.getByRole('link', { name: 'Back to chats' }).click();
         await openDm(a.page, carol.username);
         const note = a.page.locator('[data-testid=e2e-note][data-state=clear]');
@@ -214,6 +221,43 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
         await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
         assert.equal(await warning.isVisible(), false);
+      });
+
+      await step('a-group-is-sealed-for-every-member-until-one-without-a-key-joins', async () => {
+        const [asAlice, asBob, asCarol] = [await loginByApi(alice.username), await loginByApi(bob.username), await loginByApi(carol.username)];
+        const group = await api(system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Secret club', memberIds: [asBob.id] }, token: asAlice.token });
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'Secret club' }).click();
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        await send(a.page, 'Group secret');
+        await b.page.getByRole('link', { name: 'Back to chats' }).click();
+        const item = b.page.getByTestId('chat-item').filter({ hasText: 'Secret club' });
+        await item.filter({ hasText: 'Group secret' }).waitFor();
+        await item.click();
+        await message(b.page, 'Group secret').waitFor();
+        await send(b.page, 'Group answer');
+        await message(a.page, 'Group answer').waitFor();
+        const sealed = await pollUntil(() => stored(group.id), (ms) => ms.length === 2);
+        for (const m of sealed) {
+          assert.equal(m.encrypted, true, JSON.stringify(m));
+          const bytes = Buffer.from(m.content, 'base64');
+          assert.equal(bytes[0], 2, 'group envelope');
+          assert.equal(bytes.readUInt16BE(66), 2, 'a wrapped key for each of the two members');
+          assert.ok(!bytes.toString('utf8').includes('Group'));
+        }
+
+        // Carol, without a key, is added: what is sent from now on goes in clear, and says so.
+        await api(system.url, `/api/chats/${group.id}/members`, { method: 'POST', body: { userIds: [asCarol.id] }, token: asAlice.token });
+        const note = a.page.locator('[data-testid=e2e-note][data-state=clear]');
+        await note.waitFor();
+        assert.match(await note.textContent(), /CAROL has not turned encryption on/);
+        await send(a.page, 'Group hello in clear');
+        await message(b.page, 'Group hello in clear').waitFor();
+        const all = await pollUntil(() => stored(group.id), (ms) => ms.length === 3);
+        assert.deepEqual(
+          all.filter((m) => !m.encrypted).map((m) => m.content),
+          ['Group hello in clear'],
+        );
       });
     } finally {
       await a.context.close();

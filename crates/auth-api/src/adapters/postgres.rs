@@ -181,6 +181,14 @@ impl UserStore for PostgresStore {
             .map_err(store_error)
     }
 
+    async fn public_keys(&self, user_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        sqlx::query_as("SELECT user_id, public_key FROM user_keys WHERE user_id = ANY($1)")
+            .bind(user_ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
     async fn key_backup(&self, user_id: Uuid) -> StoreResult<Option<(String, String)>> {
         sqlx::query_as(
             "SELECT public_key, key_backup FROM user_keys WHERE user_id = $1 AND key_backup IS NOT NULL",

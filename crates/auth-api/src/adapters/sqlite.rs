@@ -207,6 +207,25 @@ impl UserStore for SqliteStore {
             .map_err(store_error)
     }
 
+    async fn public_keys(&self, user_ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+        if user_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // As in `find_by_ids`: one bound parameter per id (at most `MAX_PROFILE_IDS`).
+        let mut query =
+            QueryBuilder::new("SELECT user_id, public_key FROM user_keys WHERE user_id IN (");
+        let mut each = query.separated(", ");
+        for id in user_ids {
+            each.push_bind(*id);
+        }
+        query.push(")");
+        query
+            .build_query_as()
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
     async fn key_backup(&self, user_id: Uuid) -> StoreResult<Option<(String, String)>> {
         sqlx::query_as(
             "SELECT public_key, key_backup FROM user_keys WHERE user_id = ?1 AND key_backup IS NOT NULL",

@@ -6,11 +6,12 @@
 //! passphrase the server never sees, so the user's other devices can open it. Only its owner
 //! reads it back. A key published again without a backup drops the old key's backup.
 
-use common::contracts::auth::{KeyBackupBody, PublicKeyJwk, WrappedKey};
+use common::contracts::auth::{KeyBackupBody, PublicKeyJwk, UserPublicKey, WrappedKey};
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
 use super::AuthService;
+use super::users::parse_ids;
 
 /// Validates the key and returns its canonical JWK (public members only).
 pub fn validate(jwk: &PublicKeyJwk) -> Result<PublicKeyJwk, ApiError> {
@@ -39,6 +40,20 @@ impl AuthService {
         let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
         self.store.set_public_key(user_id, &json, None).await?;
         Ok(key)
+    }
+
+    /// The published keys of those of `ids` (1-100, comma-separated) that have one: what a
+    /// group's member seals a message to every member with.
+    pub async fn public_keys(&self, ids: &str) -> Result<Vec<UserPublicKey>, ApiError> {
+        let keys = self.store.public_keys(&parse_ids(ids)?).await?;
+        keys.into_iter()
+            .map(|(user_id, json)| {
+                Ok(UserPublicKey {
+                    user_id: user_id.to_string(),
+                    public_key: serde_json::from_str(&json).map_err(ApiError::internal)?,
+                })
+            })
+            .collect()
     }
 
     /// Publishes the key and stores its backup, in one write.

@@ -35,23 +35,7 @@ impl AuthService {
     /// The public profiles of the users `ids` (comma-separated UUIDs, 1-100) names; unknown ids
     /// are left out, and the order is not the request's.
     pub async fn profiles(&self, ids: &str) -> Result<Vec<PublicProfile>, ApiError> {
-        let invalid = || {
-            ApiError::field(
-                "ids",
-                format!("must be 1-{MAX_PROFILE_IDS} user ids, comma-separated"),
-            )
-        };
-        let mut wanted: Vec<Uuid> = Vec::new();
-        for id in ids.split(',').map(str::trim) {
-            let id: Uuid = id.parse().map_err(|_| invalid())?;
-            if !wanted.contains(&id) {
-                wanted.push(id);
-            }
-        }
-        if wanted.len() > MAX_PROFILE_IDS {
-            return Err(invalid());
-        }
-        let users = self.store.find_by_ids(&wanted).await?;
+        let users = self.store.find_by_ids(&parse_ids(ids)?).await?;
         Ok(users.iter().map(to_profile).collect())
     }
 
@@ -79,4 +63,25 @@ impl AuthService {
             .map(to_profile)
             .collect())
     }
+}
+
+/// `?ids=`: 1 to `MAX_PROFILE_IDS` user ids, comma-separated, repeats dropped.
+pub(crate) fn parse_ids(ids: &str) -> Result<Vec<Uuid>, ApiError> {
+    let invalid = || {
+        ApiError::field(
+            "ids",
+            format!("must be 1-{MAX_PROFILE_IDS} user ids, comma-separated"),
+        )
+    };
+    let mut wanted: Vec<Uuid> = Vec::new();
+    for id in ids.split(',').map(str::trim) {
+        let id: Uuid = id.parse().map_err(|_| invalid())?;
+        if !wanted.contains(&id) {
+            wanted.push(id);
+        }
+    }
+    if wanted.len() > MAX_PROFILE_IDS {
+        return Err(invalid());
+    }
+    Ok(wanted)
 }

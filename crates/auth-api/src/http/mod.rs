@@ -81,6 +81,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(users_routes::search))
         .routes(routes!(users_routes::profiles))
         .routes(routes!(users_routes::put_key))
+        .routes(routes!(users_routes::keys))
         .routes(routes!(
             users_routes::put_key_backup,
             users_routes::get_key_backup

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use common::ApiError;
 use common::contracts::auth::{
-    KeyBackupBody, PublicKeyBody, PublicProfile, UserProfilesQuery, UserSearchQuery,
-    UserSearchResponse,
+    KeyBackupBody, PublicKeyBody, PublicKeysResponse, PublicProfile, UserProfilesQuery,
+    UserSearchQuery, UserSearchResponse,
 };
 use common::error::ErrorResponse;
 
@@ -156,6 +156,31 @@ pub async fn get_key_backup(
     Authenticated(me): Authenticated,
 ) -> Result<Json<KeyBackupBody>, ApiError> {
     Ok(Json(state.auth.key_backup(me.user_id).await?))
+}
+
+/// `GET /api/users/keys?ids=`: several users' end-to-end public keys at once (signed-in users
+/// only, like the profiles). Users without a key, or unknown, are left out.
+#[utoipa::path(
+    get,
+    path = "/api/users/keys",
+    tag = "users",
+    params(UserProfilesQuery),
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The keys of those of the users that published one, in no particular order", body = PublicKeysResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `ids` is missing, not UUIDs, or more than 100", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn keys(
+    State(state): State<AppState>,
+    Authenticated(_): Authenticated,
+    query: Result<Query<UserProfilesQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<PublicKeysResponse>, ApiError> {
+    let Query(q) = query.map_err(|_| ApiError::field("ids", "is required"))?;
+    let keys = state.auth.public_keys(&q.ids).await?;
+    Ok(Json(PublicKeysResponse { keys }))
 }
 
 /// A user's end-to-end public key.

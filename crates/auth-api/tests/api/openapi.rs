@@ -20,6 +20,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/auth/google"),
     ("get", "/api/auth/google/callback"),
     ("get", "/api/users/search"),
+    ("get", "/api/users/keys"),
     ("get", "/api/users"),
     ("get", "/api/users/{id}"),
     ("put", "/api/users/me/keys"),

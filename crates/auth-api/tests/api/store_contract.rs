@@ -139,6 +139,12 @@ async fn contract(store: Arc<dyn UserStore>) {
         store.key_backup(alice.id).await.unwrap(),
         Some((r#"{"k":2}"#.to_owned(), r#"{"b":2}"#.to_owned()))
     );
+    let stranger = uuid::Uuid::new_v4();
+    assert_eq!(
+        store.public_keys(&[alice.id, stranger]).await.unwrap(),
+        [(alice.id, r#"{"k":2}"#.to_owned())]
+    );
+    assert!(store.public_keys(&[]).await.unwrap().is_empty());
     // A key published without a backup drops the backup of the key it replaces.
     store
         .set_public_key(alice.id, r#"{"k":3}"#, None)

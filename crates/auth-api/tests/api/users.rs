@@ -10,7 +10,8 @@ both!(
     profiles_are_public_and_unknown_ids_are_404,
     many_profiles_come_in_one_request_when_signed_in,
     a_valid_p256_key_is_stored_and_an_off_curve_key_refused,
-    a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key
+    a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key,
+    many_keys_come_in_one_request_when_signed_in
 );
 
 async fn search_finds_users_by_username_prefix_when_signed_in(b: Backends) {
@@ -258,4 +259,79 @@ async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Ba
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(get(token).await.unwrap().status(), 404);
+}
+
+async fn many_keys_come_in_one_request_when_signed_in(b: Backends) {
+    let Some(app) = spawn_app(b).await else {
+        return;
+    };
+    let mut users = Vec::new();
+    for name in ["k1", "k2", "k3"] {
+        let (_, u) = app.verified_user(name).await;
+        users.push(u);
+    }
+    let token = users[0].body["accessToken"].as_str().unwrap().to_owned();
+    let ids: Vec<String> = users
+        .iter()
+        .map(|u| u.body["user"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    // The first two publish keys; the third does not.
+    let mut published = Vec::new();
+    for u in &users[..2] {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let jwk: serde_json::Value =
+            serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap();
+        let r = app
+            .client
+            .put(format!("{}/api/users/me/keys", app.base))
+            .bearer_auth(u.body["accessToken"].as_str().unwrap())
+            .json(&json!({"publicKey": jwk}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        published.push(jwk["x"].clone());
+    }
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let query = format!("{},{},{},{stranger},{}", ids[0], ids[1], ids[2], ids[0]);
+    let r = app
+        .get(&format!("/api/users/keys?ids={query}"), Some(&token))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut got: Vec<(String, serde_json::Value)> = r.body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["userId"].as_str().unwrap().to_owned(),
+                k["publicKey"]["x"].clone(),
+            )
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut want = vec![
+        (ids[0].clone(), published[0].clone()),
+        (ids[1].clone(), published[1].clone()),
+    ];
+    want.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, want, "keys of those with one, each once");
+
+    assert_eq!(
+        app.get(&format!("/api/users/keys?ids={query}"), None)
+            .await
+            .status,
+        401
+    );
+    let too_many = (0..101)
+        .map(|_| uuid::Uuid::new_v4().to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    for bad in ["nope", too_many.as_str(), ""] {
+        let r = app
+            .get(&format!("/api/users/keys?ids={bad}"), Some(&token))
+            .await;
+        assert_eq!(r.status, 422, "{bad:.40}");
+    }
+    assert_eq!(app.get("/api/users/keys", Some(&token)).await.status, 422);
 }

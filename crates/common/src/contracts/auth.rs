@@ -221,6 +221,22 @@ pub struct PublicKeyBody {
     pub public_key: PublicKeyJwk,
 }
 
+/// `GET /api/users/keys?ids=` response: the published keys of those of the users that have one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PublicKeysResponse {
+    pub keys: Vec<UserPublicKey>,
+}
+
+/// One user's published end-to-end key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserPublicKey {
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    pub public_key: PublicKeyJwk,
+}
+
 /// Fewest PBKDF2 iterations a key backup may use (OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is
 /// 600,000; this floor refuses the clearly weak, and leaves the cost to the client).
 pub const MIN_BACKUP_ITERATIONS: u32 = 100_000;

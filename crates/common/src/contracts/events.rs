@@ -40,10 +40,13 @@ pub mod server {
 
 /// Longest plaintext message, in characters.
 pub const MAX_PLAINTEXT_CHARS: usize = 5000;
-/// Longest ciphertext, in base64 characters: the PWA's envelope (a version byte and two 65-byte
-/// P-256 public keys, see web/src/e2e.ts) around AES-GCM of 5000 four-byte characters and its
-/// tag, 20,147 bytes.
-pub const MAX_CIPHERTEXT_CHARS: usize = 26_864;
+/// Most members a group message is sealed to, one wrapped key each (see web/src/e2e.ts).
+pub const MAX_SEALED_MEMBERS: usize = 100;
+/// Longest ciphertext, in base64 characters: the PWA's group envelope (a version byte, the
+/// sender's 65-byte P-256 public key, a 2-byte count and 48 bytes per member for 100 members)
+/// around AES-GCM of 5000 four-byte characters and its tag, 24,884 bytes. A direct message's
+/// envelope (a version byte and two public keys) is smaller.
+pub const MAX_CIPHERTEXT_CHARS: usize = 33_180;
 /// Longest IV, in base64 characters (a 12-byte GCM nonce is 16).
 pub const MAX_IV_CHARS: usize = 32;
 

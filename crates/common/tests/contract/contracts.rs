@@ -3,8 +3,8 @@ use common::contracts::auth::{
 };
 use common::contracts::chat::{CreateChatRequest, MessagesQuery};
 use common::contracts::events::{
-    ChatRef, Delivered, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS, MessageRef,
-    SendMessage, SyncRequest,
+    ChatRef, Delivered, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS,
+    MAX_SEALED_MEMBERS, MessageRef, SendMessage, SyncRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -253,7 +253,7 @@ fn send_message_rejects_empty_oversized_and_malformed_payloads() {
             SendMessage {
                 encrypted: true,
                 iv: Some("AAAA".into()),
-                content: "A".repeat(30_000),
+                content: "A".repeat(MAX_CIPHERTEXT_CHARS + 4),
                 ..base.clone()
             },
             "content",
@@ -268,9 +268,10 @@ fn send_message_rejects_empty_oversized_and_malformed_payloads() {
     };
     exactly_max.validate().unwrap();
 
-    // The PWA's envelope of the longest text: a version byte, two 65-byte public keys, and
-    // AES-GCM of 5,000 four-byte characters with its 16-byte tag.
-    let envelope_bytes = 1 + 2 * 65 + MAX_PLAINTEXT_CHARS * 4 + 16;
+    // The PWA's largest envelope of the longest text: a version byte, the sender's 65-byte public
+    // key, a 2-byte count and a key id (8) and wrapped key (40) per member of a group of 100,
+    // around AES-GCM of 5,000 four-byte characters with its 16-byte tag.
+    let envelope_bytes = 1 + 65 + 2 + MAX_SEALED_MEMBERS * (8 + 40) + MAX_PLAINTEXT_CHARS * 4 + 16;
     let sealed = |chars: usize| SendMessage {
         encrypted: true,
         iv: Some("AAECAwQFBgcICQoL".into()),
