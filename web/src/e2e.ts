@@ -1,4 +1,4 @@
-// End-to-end encryption of direct messages: ECDH P-256 and AES-256-GCM, in WebCrypto.
+// End-to-end encryption of direct and group messages: ECDH P-256 and AES-256-GCM, in WebCrypto.
 //
 // Each user has one key pair. Its public key is in auth-api's directory (`/api/users/{id}/keys`);
 // its private key stays in this browser (IndexedDB "batiyoun-keys", imported non-extractable)
@@ -285,8 +285,7 @@ export function stop(): void {
   current = null;
   keyState = 'unknown';
   peers.clear();
-  shared.clear();
-  wrappers.clear();
+  derived.clear();
 }
 
 // --- peers' keys ------------------------------------------------------------------------------
@@ -343,22 +342,34 @@ export function ownKey(): Uint8Array<ArrayBuffer> | null {
 
 // --- sealing and opening ----------------------------------------------------------------------
 
-/** AES keys by the two public keys they join, in the message's order (sender, recipient). */
-const shared = new Map<string, Promise<CryptoKey>>();
+/**
+ * The two uses of a key agreement: a direct message's AES-GCM key, and the AES-KW key that wraps
+ * a group message's key for one member. Either is HKDF-SHA-256 of the ECDH secret, bound to both
+ * public keys in the envelope's order (sender first).
+ */
+const KINDS = {
+  direct: { info: 'batiyoun dm v1', algorithm: 'AES-GCM', usages: ['encrypt', 'decrypt'] },
+  group: { info: 'batiyoun group v1', algorithm: 'AES-KW', usages: ['wrapKey', 'unwrapKey'] },
+} as const satisfies Record<string, { info: string; algorithm: string; usages: readonly KeyUsage[] }>;
 
-function messageKey(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, recipient: Uint8Array): Promise<CryptoKey> {
-  const id = `${b64(sender)}|${b64(recipient)}`;
-  let key = shared.get(id);
+/** Derived keys by kind and the two public keys they join (ECDH and HKDF once per pair). */
+const derived = new Map<string, Promise<CryptoKey>>();
+
+/** The key of `kind` between our `privateKey` and `other`, which are `sender` and `receiver`. */
+function agreedKey(kind: keyof typeof KINDS, privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, receiver: Uint8Array): Promise<CryptoKey> {
+  const id = `${kind}|${b64(sender)}|${b64(receiver)}`;
+  let key = derived.get(id);
   if (!key) {
+    const { info, algorithm, usages } = KINDS[kind];
     key = (async () => {
       const otherKey = await crypto.subtle.importKey('raw', other, ECDH, false, []);
       const secret = await crypto.subtle.deriveBits({ name: 'ECDH', public: otherKey }, privateKey, 256);
       const hkdf = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveKey']);
-      const info = concat(encoder.encode('batiyoun dm v1'), sender, recipient);
-      return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info }, hkdf, { name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+      const params = { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info: concat(encoder.encode(info), sender, receiver) };
+      return crypto.subtle.deriveKey(params, hkdf, { name: algorithm, length: 256 }, false, [...usages]);
     })();
-    key.catch(() => shared.delete(id));
-    shared.set(id, key);
+    key.catch(() => derived.delete(id));
+    derived.set(id, key);
   }
   return key;
 }
@@ -376,7 +387,7 @@ export function canSeal(): boolean {
 export async function seal(chatId: string, clientMsgId: string, text: string, recipient: Uint8Array<ArrayBuffer>): Promise<{ content: string; iv: string }> {
   if (!me || !current) throw new Error('no key to seal with');
   const privateKey = keyring.get(current.publicKey)!;
-  const key = await messageKey(privateKey, recipient, current.raw, recipient);
+  const key = await agreedKey('direct', privateKey, recipient, current.raw, recipient);
   const iv = random(NONCE_BYTES);
   const ciphertext = new Uint8Array(
     await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: associatedData(chatId, me, clientMsgId) }, key, encoder.encode(text)),
@@ -394,7 +405,7 @@ async function open(m: Message): Promise<string | null> {
   const mine = keyring.get(b64(sender)) ?? keyring.get(b64(recipient));
   if (!mine) return null;
   const other = keyring.has(b64(sender)) ? recipient : sender;
-  const key = await messageKey(mine, other, sender, recipient);
+  const key = await agreedKey('direct', mine, other, sender, recipient);
   const plain = await crypto.subtle.decrypt(
     { name: 'AES-GCM', iv: unb64(m.iv), additionalData: associatedData(m.chatId, m.senderId, m.clientMsgId) },
     key,
@@ -417,27 +428,6 @@ function keyIdOf(raw: Uint8Array<ArrayBuffer>): Promise<string> {
   return id;
 }
 
-/** The key that wraps a group message's key for `member`, from the sender's key and theirs. */
-async function wrappingKey(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, member: Uint8Array): Promise<CryptoKey> {
-  const otherKey = await crypto.subtle.importKey('raw', other, ECDH, false, []);
-  const secret = await crypto.subtle.deriveBits({ name: 'ECDH', public: otherKey }, privateKey, 256);
-  const hkdf = await crypto.subtle.importKey('raw', secret, 'HKDF', false, ['deriveKey']);
-  const info = concat(encoder.encode('batiyoun group v1'), sender, member);
-  return crypto.subtle.deriveKey({ name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(32), info }, hkdf, { name: 'AES-KW', length: 256 }, false, ['wrapKey', 'unwrapKey']);
-}
-
-const wrappers = new Map<string, Promise<CryptoKey>>();
-function wrappingKeyOf(privateKey: CryptoKey, other: Uint8Array<ArrayBuffer>, sender: Uint8Array, member: Uint8Array): Promise<CryptoKey> {
-  const id = `${b64(sender)}|${b64(member)}`;
-  let key = wrappers.get(id);
-  if (!key) {
-    key = wrappingKey(privateKey, other, sender, member);
-    key.catch(() => wrappers.delete(id));
-    wrappers.set(id, key);
-  }
-  return key;
-}
-
 /** Seals `text` for every key of `members` (raw public keys; ours is added). */
 export async function sealForGroup(chatId: string, clientMsgId: string, text: string, members: Uint8Array<ArrayBuffer>[]): Promise<{ content: string; iv: string }> {
   if (!me || !current) throw new Error('no key to seal with');
@@ -452,7 +442,7 @@ export async function sealForGroup(chatId: string, clientMsgId: string, text: st
   );
   const entries = await Promise.all(
     [...unique.values()].map(async (member) => {
-      const wrapper = await wrappingKeyOf(privateKey, member, mine, member);
+      const wrapper = await agreedKey('group', privateKey, member, mine, member);
       const wrapped = new Uint8Array(await crypto.subtle.wrapKey('raw', messageKey, wrapper, 'AES-KW'));
       return concat(unb64(await keyIdOf(member)), wrapped);
     }),
@@ -476,7 +466,7 @@ async function openGroup(m: Message, bytes: Uint8Array<ArrayBuffer>): Promise<st
     const holder = mine.get(b64(bytes.slice(at, at + KEY_ID_BYTES)));
     if (!holder) continue;
     const member = unb64(holder);
-    const wrapper = await wrappingKeyOf(keyring.get(holder)!, sender, sender, member);
+    const wrapper = await agreedKey('group', keyring.get(holder)!, sender, sender, member);
     const messageKey = await crypto.subtle.unwrapKey('raw', bytes.slice(at + KEY_ID_BYTES, at + entry), wrapper, 'AES-KW', 'AES-GCM', false, ['decrypt']);
     const plain = await crypto.subtle.decrypt(
       { name: 'AES-GCM', iv: unb64(m.iv), additionalData: associatedData(m.chatId, m.senderId, m.clientMsgId) },
