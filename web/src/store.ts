@@ -1,39 +1,22 @@
-// Client state, the socket, the outbox and resync. Views subscribe to topics and re-render.
+// The store: the socket and what it says, chats and their changes, messages taken in (opened
+// first when sealed), the outbox, resync after a reconnect, and the session's start and stop.
+// The state it changes is in state.ts (views subscribe to its topics); receipts and typing in
+// receipts.ts; what encryption asks of it in sealing.ts.
 import { io, type Socket } from 'socket.io-client';
-import { ApiError, MAX_PROFILE_IDS, NetworkError, chats as chatsApi, refresh, users as usersApi } from './api';
+import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
-import { DeliveryQueue } from './deliveries';
 import * as e2e from './e2e';
+import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
+import { outgoing } from './sealing';
+import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, fromOutbox, keyOf, newestStoredId, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
-import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, PublicProfile, ReceiptEvent, SyncResume, TypingEvent, User } from './types';
+import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
 
-/** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
-export interface ViewMessage {
-  key: string; // senderId/clientMsgId — the server's idempotency key, so ack and new_message match
-  id?: string;
-  chatId: string;
-  senderId: string;
-  clientMsgId: string;
-  content: string;
-  timestamp: string;
-  readBy: string[];
-  deliveredTo: string[];
-  pending: boolean;
-  failed?: string;
-}
-
-export type ConnState = 'offline' | 'connecting' | 'online';
-
-type Listener = (topic: string) => void;
-const listeners = new Set<Listener>();
-export function subscribe(fn: Listener): () => void {
-  listeners.add(fn);
-  return () => listeners.delete(fn);
-}
-function emit(topic: string): void {
-  for (const l of [...listeners]) l(topic);
-}
+// What the views read, from the modules it is kept in.
+export { chatTitle, displayName, ensureProfiles, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
+export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
+export { groupSealing, type GroupSealing } from './sealing';
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;
@@ -44,147 +27,9 @@ let unseenListener: UnseenListener | undefined;
 export function onUnseenMessage(fn: UnseenListener): void {
   unseenListener = fn;
 }
-let readListener: ((chatId: string) => void) | undefined;
-/** Called when this user reads a chat, here or on another device or tab. */
-export function onChatRead(fn: (chatId: string) => void): void {
-  readListener = fn;
-}
-
-export const state = {
-  me: null as User | null,
-  conn: 'offline' as ConnState,
-  chats: new Map<string, Chat>(),
-  messages: new Map<string, Map<string, ViewMessage>>(),
-  /** Per chat: the cursor for older history; null once the start is reached; absent = not fetched. */
-  history: new Map<string, string | null>(),
-  profiles: new Map<string, PublicProfile>(),
-  presence: new Map<string, { online: boolean; lastSeen?: string }>(),
-  typing: new Map<string, Map<string, number>>(),
-  openChat: null as string | null,
-};
 
 let socket: Socket | null = null;
-
-const keyOf = (senderId: string, clientMsgId: string) => `${senderId}/${clientMsgId}`;
-
-function fromMessage(m: Message): ViewMessage {
-  return {
-    key: keyOf(m.senderId, m.clientMsgId),
-    id: m.id,
-    chatId: m.chatId,
-    senderId: m.senderId,
-    clientMsgId: m.clientMsgId,
-    content: e2e.textOf(m),
-    timestamp: m.timestamp,
-    readBy: m.readBy ?? [],
-    deliveredTo: m.deliveredTo ?? [],
-    pending: false,
-  };
-}
-
-function fromOutbox(o: OutboxItem): ViewMessage {
-  return {
-    key: keyOf(o.senderId, o.clientMsgId),
-    chatId: o.chatId,
-    senderId: o.senderId,
-    clientMsgId: o.clientMsgId,
-    content: o.content,
-    timestamp: o.createdAt,
-    readBy: [],
-    deliveredTo: [],
-    pending: true,
-    failed: o.failed,
-  };
-}
-
-function chatMessages(chatId: string): Map<string, ViewMessage> {
-  let m = state.messages.get(chatId);
-  if (!m) {
-    m = new Map();
-    state.messages.set(chatId, m);
-  }
-  return m;
-}
-
-/**
- * Orders two instants of the server's (RFC 3339) by value, not as strings: servers before the
- * fixed three-digit fraction sent `…:12Z` for an exact second, which sorts after `…:12.340Z`,
- * and messages cached from them stay in IndexedDB.
- */
-function compareInstants(a: string, b: string): number {
-  return Date.parse(a) - Date.parse(b);
-}
-
-/** Stored messages first by time, then by id; pending ones last in the order they were written. */
-export function sortedMessages(chatId: string): ViewMessage[] {
-  return [...chatMessages(chatId).values()].sort((a, b) => {
-    if (a.pending !== b.pending) return a.pending ? 1 : -1;
-    const t = compareInstants(a.timestamp, b.timestamp);
-    if (t !== 0) return t;
-    return (a.id ?? a.clientMsgId).localeCompare(b.id ?? b.clientMsgId);
-  });
-}
-
-export function newestStoredId(chatId: string): string | undefined {
-  const list = sortedMessages(chatId).filter((m) => !m.pending);
-  return list.length ? list[list.length - 1].id : undefined;
-}
-
-export function oldestStoredId(chatId: string): string | undefined {
-  return sortedMessages(chatId).find((m) => !m.pending)?.id;
-}
-
-// --- names ------------------------------------------------------------------------------------
-
-export function displayName(userId: string): string {
-  if (state.me && userId === state.me.id) return 'You';
-  const p = state.profiles.get(userId);
-  return p ? p.displayName || p.username : 'Someone';
-}
-
-export function chatTitle(chat: Chat): string {
-  if (chat.type === 'group') return chat.name || 'Group';
-  const other = chat.participants.find((p) => p !== state.me?.id);
-  return other ? displayName(other) : 'Just you';
-}
-
-export function otherParticipant(chat: Chat): string | undefined {
-  return chat.type === 'direct' ? chat.participants.find((p) => p !== state.me?.id) : undefined;
-}
-
-const profileFetches = new Map<string, Promise<void>>();
-/**
- * Fetches the profiles we lack, up to MAX_PROFILE_IDS per request: a group of 1,000 members is
- * 10 requests, not 1,000. A profile already being fetched is waited for, not asked again.
- */
-export async function ensureProfiles(ids: string[]): Promise<void> {
-  const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
-  const fresh = missing.filter((id) => !profileFetches.has(id));
-  for (let i = 0; i < fresh.length; i += MAX_PROFILE_IDS) {
-    const batch = fresh.slice(i, i + MAX_PROFILE_IDS);
-    const fetched = usersApi
-      .many(batch)
-      .then(async (profiles) => {
-        for (const p of profiles) state.profiles.set(p.id, p);
-        await db.putProfiles(profiles);
-      })
-      .catch(() => {})
-      .finally(() => {
-        for (const id of batch) profileFetches.delete(id);
-      });
-    for (const id of batch) profileFetches.set(id, fetched);
-  }
-  await Promise.all(missing.map((id) => profileFetches.get(id)));
-  if (missing.length) {
-    emit('chats');
-    emit('profiles');
-  }
-}
-
-export function rememberProfile(p: PublicProfile): void {
-  state.profiles.set(p.id, p);
-  db.putProfiles([p]).catch(() => {});
-}
+useSocket(() => socket);
 
 // --- chats ------------------------------------------------------------------------------------
 
@@ -529,53 +374,6 @@ export async function flushOutbox(): Promise<void> {
   }
 }
 
-/**
- * What a message goes as, when this device holds our key: sealed to the other member of a
- * direct chat who published a key, or to every member of a group of at most
- * `e2e.MAX_SEALED_MEMBERS` when all of them did. Otherwise in clear (the chat's header says why).
- * Throws when the keys or members cannot be fetched: the message waits.
- */
-async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
-  const clear = { content: item.content, encrypted: false };
-  const chat = state.chats.get(item.chatId);
-  if (!chat || !e2e.canSeal()) return clear;
-  if (chat.type === 'group') {
-    const how = await groupSealing(chat);
-    if (!('keys' in how)) return clear;
-    return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
-  }
-  const other = otherParticipant(chat);
-  const key = other ? await e2e.peerKey(other) : null;
-  if (!key) return clear;
-  return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
-}
-
-/** A group's members as of a revision, for sealing (a group is listed without them). */
-const sealingMembers = new Map<string, { revision: number; members: string[] }>();
-
-/** How a group's messages go: sealed for its members' keys, or in clear, and why. */
-export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
-
-export async function groupSealing(chat: Chat): Promise<GroupSealing> {
-  const count = chat.membersOmitted ? chat.memberCount : chat.participants.length;
-  if (count > e2e.MAX_SEALED_MEMBERS) return { clear: 'too-big' };
-  let members = chat.membersOmitted ? undefined : chat.participants;
-  if (!members) {
-    const held = sealingMembers.get(chat.id);
-    if (held?.revision === chat.revision) members = held.members;
-    else {
-      const page = await chatsApi.members(chat.id, null, e2e.MAX_SEALED_MEMBERS);
-      if (page.nextCursor) return { clear: 'too-big' };
-      sealingMembers.set(chat.id, { revision: page.revision, members: page.members });
-      members = page.members;
-    }
-  }
-  const keys = await e2e.peerKeys(members.filter((m) => m !== state.me?.id));
-  const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
-  if (missing.length) return { clear: 'no-keys', missing };
-  return { keys: [...keys.values()].filter((k) => k !== null) };
-}
-
 /** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
 function scheduleRetry(seconds?: number): void {
   clearTimeout(retryTimer);
@@ -595,160 +393,6 @@ async function loadOutbox(): Promise<void> {
     chatMessages(o.chatId).set(vm.key, vm);
     emit(`messages:${o.chatId}`);
   }
-}
-
-// --- receipts and typing ---------------------------------------------------------------------
-
-/** What reached this tab, told to the server a chat and up to 100 messages at a time. */
-const deliveries = new DeliveryQueue((chatId, messageIds) =>
-  socket?.connected
-    ? socket.timeout(10_000).emitWithAck(C.DELIVERED, { chatId, messageIds })
-    : Promise.reject(new Error('not connected')),
-);
-
-const lastReadSent = new Map<string, string>();
-/**
- * At most one read receipt a second per chat: it covers every earlier message, so in a busy open
- * chat one a second says all an event per arriving message would (which spent the socket's budget
- * of events). The newest message seen meanwhile goes at the end of the second, even if the chat
- * was left since.
- */
-const READ_EVERY_MS = 1000;
-const lastReadAt = new Map<string, number>();
-const readLater = new Map<string, { messageId: string; timer: ReturnType<typeof setTimeout> }>();
-
-function sendReadLater(chatId: string, messageId: string, ms: number): void {
-  const later = readLater.get(chatId);
-  if (later) {
-    later.messageId = messageId;
-    return;
-  }
-  const timer = setTimeout(() => {
-    const due = readLater.get(chatId);
-    readLater.delete(chatId);
-    if (due) sendRead(chatId, due.messageId);
-  }, ms);
-  readLater.set(chatId, { messageId, timer });
-}
-
-function sendRead(chatId: string, messageId: string): void {
-  const wait = (lastReadAt.get(chatId) ?? 0) + READ_EVERY_MS - Date.now();
-  if (wait > 0) return sendReadLater(chatId, messageId, wait);
-  if (!socket?.connected) return; // a reconnect marks the open chat read
-  lastReadAt.set(chatId, Date.now());
-  lastReadSent.set(chatId, messageId);
-  readListener?.(chatId); // the server tells this user's other sockets, not this one
-  socket.emit(C.READ_RECEIPT, { chatId, messageId }, (ack: Ack<object>) => {
-    if (ack?.ok) return;
-    lastReadSent.delete(chatId);
-    if (ack?.error.code === 'rate_limited') sendReadLater(chatId, messageId, (ack.error.retryAfter ?? 1) * 1000);
-  });
-}
-
-/** Tells the server the newest message from others in the open chat is read (if visible). */
-export function markOpenChatRead(): void {
-  const chatId = state.openChat;
-  if (!chatId || !state.me || document.visibilityState !== 'visible') return;
-  const chat = state.chats.get(chatId);
-  if (chat && chat.unreadCount) {
-    chat.unreadCount = 0;
-    emit('chats');
-  }
-  const newest = sortedMessages(chatId)
-    .filter((m) => !m.pending && m.senderId !== state.me!.id)
-    .pop();
-  if (!newest?.id || newest.readBy.includes(state.me.id) || lastReadSent.get(chatId) === newest.id) return;
-  sendRead(chatId, newest.id);
-}
-
-let lastTypingSent = 0;
-export function sendTyping(chatId: string): void {
-  const now = Date.now();
-  if (now - lastTypingSent < 2000 || !socket?.connected) return;
-  lastTypingSent = now;
-  socket.emit(C.TYPING, { chatId }, () => {});
-}
-
-export function typingUsers(chatId: string): string[] {
-  const m = state.typing.get(chatId);
-  if (!m) return [];
-  const now = Date.now();
-  return [...m.entries()].filter(([, until]) => until > now).map(([u]) => u);
-}
-
-function onTyping(e: TypingEvent): void {
-  if (e.userId === state.me?.id) return;
-  let m = state.typing.get(e.chatId);
-  if (!m) {
-    m = new Map();
-    state.typing.set(e.chatId, m);
-  }
-  m.set(e.userId, Date.now() + 3500);
-  emit(`typing:${e.chatId}`);
-  // A member of a big group who has not written yet: their name is fetched now.
-  if (!state.profiles.has(e.userId)) void ensureProfiles([e.userId]).then(() => emit(`typing:${e.chatId}`));
-  setTimeout(() => emit(`typing:${e.chatId}`), 3600);
-}
-
-/** Receipts for messages we do not hold yet (e.g. they beat our own send ack). */
-let stashed: { e: ReceiptEvent; kind: 'read' | 'delivered' }[] = [];
-
-function applyStashedReceipts(chatId: string): void {
-  const mine = stashed.filter((r) => r.e.chatId === chatId);
-  if (!mine.length) return;
-  stashed = stashed.filter((r) => r.e.chatId !== chatId);
-  for (const r of mine) onReceipt(r.e, r.kind);
-}
-
-function onReceipt(e: ReceiptEvent, kind: 'read' | 'delivered'): void {
-  const list = sortedMessages(e.chatId).filter((m) => !m.pending);
-  const idx = list.findIndex((m) => m.id === e.messageId);
-  if (idx < 0) {
-    stashed.push({ e, kind });
-    if (stashed.length > 200) stashed.shift();
-    return;
-  }
-  const changed: ViewMessage[] = [];
-  // A read receipt covers that message and every earlier one; delivered covers just the one.
-  const targets = kind === 'read' ? list.slice(0, idx + 1) : [list[idx]];
-  for (const m of targets) {
-    if (m.senderId === e.userId) continue;
-    const arr = kind === 'read' ? m.readBy : m.deliveredTo;
-    if (!arr.includes(e.userId)) {
-      arr.push(e.userId);
-      if (kind === 'read' && !m.deliveredTo.includes(e.userId)) m.deliveredTo.push(e.userId);
-      changed.push(m);
-    }
-  }
-  // Read on another device or tab: what is unread here is what came after it.
-  if (kind === 'read' && e.userId === state.me?.id) {
-    const me = e.userId;
-    const unread = list.slice(idx + 1).filter((m) => m.senderId !== me && !m.readBy.includes(me)).length;
-    const chat = state.chats.get(e.chatId);
-    if (chat && (chat.unreadCount ?? 0) > unread) {
-      chat.unreadCount = unread;
-      emit('chats');
-    }
-    readListener?.(e.chatId);
-  }
-  if (changed.length) {
-    void db.messagesOf(e.chatId).then((stored) => {
-      const byId = new Map(changed.map((c) => [c.id, c]));
-      const upd = stored.filter((s) => byId.has(s.id)).map((s) => ({ ...s, readBy: byId.get(s.id)!.readBy, deliveredTo: byId.get(s.id)!.deliveredTo }));
-      return db.putMessages(upd);
-    });
-    emit(`messages:${e.chatId}`);
-  }
-}
-
-/** ✓ sent, ✓✓ delivered, ✓✓ (coloured) read — for our own messages. */
-export function statusOf(m: ViewMessage): 'failed' | 'pending' | 'sent' | 'delivered' | 'read' {
-  if (m.failed) return 'failed';
-  if (m.pending) return 'pending';
-  const others = (l: string[]) => l.some((u) => u !== m.senderId);
-  if (others(m.readBy)) return 'read';
-  if (others(m.deliveredTo)) return 'delivered';
-  return 'sent';
 }
 
 // --- the connection ---------------------------------------------------------------------------
@@ -960,34 +604,6 @@ export function openChat(chatId: string | null): void {
 function tellOtherTabs(): void {
   tabs.showing(state.me?.id ?? null, document.visibilityState === 'visible' ? state.openChat : null);
 }
-
-/**
- * Opens what became readable: the chats' last messages (cached as the server sent them), and
- * with `all`, as this device now holds a key it did not (set up or restored), the messages held
- * sealed.
- */
-async function openHeld(all: boolean): Promise<void> {
-  const lasts = [...state.chats.values()].flatMap((c) => (c.lastMessage ? [c.lastMessage] : []));
-  await e2e.openAll(lasts);
-  emit('chats');
-  if (!all) return;
-  for (const chatId of state.chats.keys()) {
-    const opened = (await db.messagesOf(chatId)).filter(e2e.sealed);
-    await e2e.openAll(opened);
-    const now = opened.filter((m) => m.plain !== undefined);
-    if (!now.length) continue;
-    await db.putMessages(now);
-    const map = chatMessages(chatId);
-    for (const m of now) {
-      const vm = map.get(keyOf(m.senderId, m.clientMsgId));
-      if (vm) vm.content = m.plain!;
-    }
-    emit(`messages:${chatId}`);
-  }
-}
-e2e.onChange((e) => {
-  if (e2e.state() === 'ready' && e !== 'changed') void openHeld(e === 'opened');
-});
 
 // --- lifecycle --------------------------------------------------------------------------------
 

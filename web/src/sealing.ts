@@ -1,0 +1,82 @@
+// What end-to-end encryption asks of the store: how an outgoing message goes (sealed to a direct
+// chat's other member or a group's members, or in clear), and opening what a key newly opens.
+import { chats as chatsApi } from './api';
+import * as db from './db';
+import * as e2e from './e2e';
+import { chatMessages, emit, keyOf, otherParticipant, state } from './state';
+import type { Chat, OutboxItem } from './types';
+
+/**
+ * What a message goes as, when this device holds our key: sealed to the other member of a
+ * direct chat who published a key, or to every member of a group of at most
+ * `e2e.MAX_SEALED_MEMBERS` when all of them did. Otherwise in clear (the chat's header says why).
+ * Throws when the keys or members cannot be fetched: the message waits.
+ */
+export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
+  const clear = { content: item.content, encrypted: false };
+  const chat = state.chats.get(item.chatId);
+  if (!chat || !e2e.canSeal()) return clear;
+  if (chat.type === 'group') {
+    const how = await groupSealing(chat);
+    if (!('keys' in how)) return clear;
+    return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
+  }
+  const other = otherParticipant(chat);
+  const key = other ? await e2e.peerKey(other) : null;
+  if (!key) return clear;
+  return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
+}
+
+/** A group's members as of a revision, for sealing (a group is listed without them). */
+const sealingMembers = new Map<string, { revision: number; members: string[] }>();
+
+/** How a group's messages go: sealed for its members' keys, or in clear, and why. */
+export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
+
+export async function groupSealing(chat: Chat): Promise<GroupSealing> {
+  const count = chat.membersOmitted ? chat.memberCount : chat.participants.length;
+  if (count > e2e.MAX_SEALED_MEMBERS) return { clear: 'too-big' };
+  let members = chat.membersOmitted ? undefined : chat.participants;
+  if (!members) {
+    const held = sealingMembers.get(chat.id);
+    if (held?.revision === chat.revision) members = held.members;
+    else {
+      const page = await chatsApi.members(chat.id, null, e2e.MAX_SEALED_MEMBERS);
+      if (page.nextCursor) return { clear: 'too-big' };
+      sealingMembers.set(chat.id, { revision: page.revision, members: page.members });
+      members = page.members;
+    }
+  }
+  const keys = await e2e.peerKeys(members.filter((m) => m !== state.me?.id));
+  const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
+  if (missing.length) return { clear: 'no-keys', missing };
+  return { keys: [...keys.values()].filter((k) => k !== null) };
+}
+
+/**
+ * Opens what became readable: the chats' last messages (cached as the server sent them), and
+ * with `all`, as this device now holds a key it did not (set up or restored), the messages held
+ * sealed.
+ */
+async function openHeld(all: boolean): Promise<void> {
+  const lasts = [...state.chats.values()].flatMap((c) => (c.lastMessage ? [c.lastMessage] : []));
+  await e2e.openAll(lasts);
+  emit('chats');
+  if (!all) return;
+  for (const chatId of state.chats.keys()) {
+    const opened = (await db.messagesOf(chatId)).filter(e2e.sealed);
+    await e2e.openAll(opened);
+    const now = opened.filter((m) => m.plain !== undefined);
+    if (!now.length) continue;
+    await db.putMessages(now);
+    const map = chatMessages(chatId);
+    for (const m of now) {
+      const vm = map.get(keyOf(m.senderId, m.clientMsgId));
+      if (vm) vm.content = m.plain!;
+    }
+    emit(`messages:${chatId}`);
+  }
+}
+e2e.onChange((e) => {
+  if (e2e.state() === 'ready' && e !== 'changed') void openHeld(e === 'opened');
+});

@@ -1,0 +1,167 @@
+// The client's state and what reads it: chats, messages as shown, names, and the topics views
+// subscribe to. The store (store.ts) changes it; receipts.ts and sealing.ts share it.
+import { MAX_PROFILE_IDS, users as usersApi } from './api';
+import * as db from './db';
+import * as e2e from './e2e';
+import type { Chat, Message, OutboxItem, PublicProfile, User } from './types';
+
+/** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
+export interface ViewMessage {
+  key: string; // senderId/clientMsgId — the server's idempotency key, so ack and new_message match
+  id?: string;
+  chatId: string;
+  senderId: string;
+  clientMsgId: string;
+  content: string;
+  timestamp: string;
+  readBy: string[];
+  deliveredTo: string[];
+  pending: boolean;
+  failed?: string;
+}
+
+export type ConnState = 'offline' | 'connecting' | 'online';
+
+type Listener = (topic: string) => void;
+const listeners = new Set<Listener>();
+export function subscribe(fn: Listener): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+export function emit(topic: string): void {
+  for (const l of [...listeners]) l(topic);
+}
+
+export const state = {
+  me: null as User | null,
+  conn: 'offline' as ConnState,
+  chats: new Map<string, Chat>(),
+  messages: new Map<string, Map<string, ViewMessage>>(),
+  /** Per chat: the cursor for older history; null once the start is reached; absent = not fetched. */
+  history: new Map<string, string | null>(),
+  profiles: new Map<string, PublicProfile>(),
+  presence: new Map<string, { online: boolean; lastSeen?: string }>(),
+  typing: new Map<string, Map<string, number>>(),
+  openChat: null as string | null,
+};
+
+export const keyOf = (senderId: string, clientMsgId: string) => `${senderId}/${clientMsgId}`;
+
+export function fromMessage(m: Message): ViewMessage {
+  return {
+    key: keyOf(m.senderId, m.clientMsgId),
+    id: m.id,
+    chatId: m.chatId,
+    senderId: m.senderId,
+    clientMsgId: m.clientMsgId,
+    content: e2e.textOf(m),
+    timestamp: m.timestamp,
+    readBy: m.readBy ?? [],
+    deliveredTo: m.deliveredTo ?? [],
+    pending: false,
+  };
+}
+
+export function fromOutbox(o: OutboxItem): ViewMessage {
+  return {
+    key: keyOf(o.senderId, o.clientMsgId),
+    chatId: o.chatId,
+    senderId: o.senderId,
+    clientMsgId: o.clientMsgId,
+    content: o.content,
+    timestamp: o.createdAt,
+    readBy: [],
+    deliveredTo: [],
+    pending: true,
+    failed: o.failed,
+  };
+}
+
+export function chatMessages(chatId: string): Map<string, ViewMessage> {
+  let m = state.messages.get(chatId);
+  if (!m) {
+    m = new Map();
+    state.messages.set(chatId, m);
+  }
+  return m;
+}
+
+/**
+ * Orders two instants of the server's (RFC 3339) by value, not as strings: servers before the
+ * fixed three-digit fraction sent `…:12Z` for an exact second, which sorts after `…:12.340Z`,
+ * and messages cached from them stay in IndexedDB.
+ */
+export function compareInstants(a: string, b: string): number {
+  return Date.parse(a) - Date.parse(b);
+}
+
+/** Stored messages first by time, then by id; pending ones last in the order they were written. */
+export function sortedMessages(chatId: string): ViewMessage[] {
+  return [...chatMessages(chatId).values()].sort((a, b) => {
+    if (a.pending !== b.pending) return a.pending ? 1 : -1;
+    const t = compareInstants(a.timestamp, b.timestamp);
+    if (t !== 0) return t;
+    return (a.id ?? a.clientMsgId).localeCompare(b.id ?? b.clientMsgId);
+  });
+}
+
+export function newestStoredId(chatId: string): string | undefined {
+  const list = sortedMessages(chatId).filter((m) => !m.pending);
+  return list.length ? list[list.length - 1].id : undefined;
+}
+
+export function oldestStoredId(chatId: string): string | undefined {
+  return sortedMessages(chatId).find((m) => !m.pending)?.id;
+}
+
+// --- names ------------------------------------------------------------------------------------
+
+export function displayName(userId: string): string {
+  if (state.me && userId === state.me.id) return 'You';
+  const p = state.profiles.get(userId);
+  return p ? p.displayName || p.username : 'Someone';
+}
+
+export function chatTitle(chat: Chat): string {
+  if (chat.type === 'group') return chat.name || 'Group';
+  const other = chat.participants.find((p) => p !== state.me?.id);
+  return other ? displayName(other) : 'Just you';
+}
+
+export function otherParticipant(chat: Chat): string | undefined {
+  return chat.type === 'direct' ? chat.participants.find((p) => p !== state.me?.id) : undefined;
+}
+
+const profileFetches = new Map<string, Promise<void>>();
+/**
+ * Fetches the profiles we lack, up to MAX_PROFILE_IDS per request: a group of 1,000 members is
+ * 10 requests, not 1,000. A profile already being fetched is waited for, not asked again.
+ */
+export async function ensureProfiles(ids: string[]): Promise<void> {
+  const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
+  const fresh = missing.filter((id) => !profileFetches.has(id));
+  for (let i = 0; i < fresh.length; i += MAX_PROFILE_IDS) {
+    const batch = fresh.slice(i, i + MAX_PROFILE_IDS);
+    const fetched = usersApi
+      .many(batch)
+      .then(async (profiles) => {
+        for (const p of profiles) state.profiles.set(p.id, p);
+        await db.putProfiles(profiles);
+      })
+      .catch(() => {})
+      .finally(() => {
+        for (const id of batch) profileFetches.delete(id);
+      });
+    for (const id of batch) profileFetches.set(id, fetched);
+  }
+  await Promise.all(missing.map((id) => profileFetches.get(id)));
+  if (missing.length) {
+    emit('chats');
+    emit('profiles');
+  }
+}
+
+export function rememberProfile(p: PublicProfile): void {
+  state.profiles.set(p.id, p);
+  db.putProfiles([p]).catch(() => {});
+}
