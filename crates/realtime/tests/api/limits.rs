@@ -2,18 +2,49 @@
 
 use std::time::Duration;
 
+use common::contracts::events::MAX_CIPHERTEXT_CHARS;
 use serde_json::json;
 
 use crate::helpers::{Backend, Setup, User, WAIT, cmid, code, ok, spawn_app, spawn_with};
 use crate::on_both_backends;
 
 on_both_backends!(
+    the_largest_sealed_message_is_stored_and_delivered_whole,
     an_oversize_payload_closes_the_socket_and_stores_nothing,
     events_beyond_the_rate_limit_are_answered_rate_limited,
     typing_reaches_joined_members_is_throttled_and_expires,
     a_client_that_stops_reading_is_disconnected_not_silently_skipped,
     a_websocket_client_that_stops_reading_is_disconnected,
 );
+
+/// The PWA's largest envelope (a group of 100 around 5,000 four-byte characters) fits every limit
+/// on its way: the event's validation, the socket's payload, the store and the fan-out.
+async fn the_largest_sealed_message_is_stored_and_delivered_whole(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+    let sealed = |chars: usize| json!({"chatId": chat, "clientMsgId": cmid(), "content": "A".repeat(chars), "encrypted": true, "iv": "AAECAwQFBgcICQoL"});
+    let ack = sa.ack("send_message", sealed(MAX_CIPHERTEXT_CHARS)).await;
+    assert!(ok(&ack), "{}", code(&ack));
+    let received = sb.next("new_message").await;
+    assert_eq!(
+        received["content"].as_str().map(str::len),
+        Some(MAX_CIPHERTEXT_CHARS)
+    );
+    assert_eq!(received, ack["message"]);
+
+    let ack = sa
+        .ack("send_message", sealed(MAX_CIPHERTEXT_CHARS + 4))
+        .await;
+    assert_eq!(code(&ack), "validation_failed");
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
+}
 
 async fn an_oversize_payload_closes_the_socket_and_stores_nothing(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
