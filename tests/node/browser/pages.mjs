@@ -1,9 +1,29 @@
 // Page helpers shared by the browser suites: users signed up through the UI or over REST, a DM
 // opened by username search, messages sent and found, async reads polled.
-import { api, randomName, readOtp } from './harness.mjs';
+import { after, before } from 'node:test';
+import { api, buildWeb, launchBrowser, randomName, readOtp, startSystem } from './harness.mjs';
 
 export const TIMEOUT = 20_000;
 export const PASSWORD = 'correct horse battery staple';
+
+/**
+ * Registers a browser suite's hooks (inside its `describe`): before, `web/dist` built, the whole
+ * system started (the launcher) and chromium launched; after, both stopped. Answers the suite's
+ * `{ system, browser }`, set once `before` has run.
+ */
+export function suiteSystem() {
+  const env = { system: null, browser: null };
+  before(async () => {
+    buildWeb();
+    env.system = await startSystem();
+    env.browser = await launchBrowser();
+  });
+  after(async () => {
+    await env.browser?.close().catch(() => {});
+    await env.system?.stop();
+  });
+  return env;
+}
 
 /**
  * The helpers of one suite. `env()` answers the suite's `{ browser, system }` (set in its

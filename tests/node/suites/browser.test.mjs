@@ -6,29 +6,17 @@
 //   BATIYOUN_URL=http://localhost:3000 BATIYOUN_MAILBOX=./data/dev-mailbox.log node --test suites/browser.test.mjs
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import { IN_CI, api, buildWeb, deployNextBuild, launchBrowser, missingPrerequisite, startSystem, stepper, workerState } from '../browser/harness.mjs';
-import { PASSWORD, TIMEOUT, pageHelpers } from '../browser/pages.mjs';
+import { describe, test } from 'node:test';
+import { IN_CI, api, deployNextBuild, missingPrerequisite, stepper, workerState } from '../browser/harness.mjs';
+import { PASSWORD, TIMEOUT, pageHelpers, suiteSystem } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
 
 describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
-  let system;
-  let browser;
+  const env = suiteSystem();
 
-  before(async () => {
-    buildWeb();
-    system = await startSystem();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await system?.stop();
-  });
-
-  const { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, send, message, myMessageWithStatus } = pageHelpers(() => ({ browser, system }));
+  const { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, send, message, myMessageWithStatus } = pageHelpers(() => env);
 
   test('two users sign up, start a DM, chat both ways with typing, read ticks and notifications', async (t) => {
     const a = await newPage({ width: 375, height: 740 }); // a phone
@@ -109,7 +97,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await offer.waitFor({ state: 'hidden' });
       });
       await step('b-is-notified-of-unseen-messages-only-and-counts-them-in-the-title', async () => {
-        await b.context.grantPermissions(['notifications'], { origin: system.url });
+        await b.context.grantPermissions(['notifications'], { origin: env.system.url });
         const shown = () =>
           b.page.evaluate(async () => {
             const registration = await navigator.serviceWorker.getRegistration();
@@ -344,10 +332,10 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         // Erin (as admin, over REST) renames the group, and her page misses that change; then
         // Frank leaves. Her page sees the gap in the chat's revisions and fetches the chat:
         // applying the second change alone would leave the old name.
-        const login = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: erin.username, password: PASSWORD } });
+        const login = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: erin.username, password: PASSWORD } });
         token = login.accessToken;
         const missed = erinsSocket.dropNextChatChange();
-        await api(system.url, `/api/chats/${groupId}`, { method: 'PATCH', body: { name: 'Readers' }, token });
+        await api(env.system.url, `/api/chats/${groupId}`, { method: 'PATCH', body: { name: 'Readers' }, token });
         assert.match(await missed, /"name":"Readers"/);
         await groupItem(f.page).click();
         // Added back, he pages the group's history again.
@@ -363,8 +351,8 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
       await step('e-leaves-and-f-becomes-admin', async () => {
         // Erin adds Frank back (over REST) and leaves: the group's last admin gone, its
         // longest-standing member, Frank, becomes admin, and his page offers the admin's tools.
-        const { user: frankUser } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
-        await api(system.url, `/api/chats/${groupId}/members`, { method: 'POST', body: { userIds: [frankUser.id] }, token });
+        const { user: frankUser } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
+        await api(env.system.url, `/api/chats/${groupId}/members`, { method: 'POST', body: { userIds: [frankUser.id] }, token });
         await groupItem(f.page).click();
         await f.page.getByText('Group details').click();
         await f.page.getByRole('button', { name: 'Rename' }).waitFor({ state: 'hidden' });
@@ -403,8 +391,8 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await f.page.getByTestId('chat-list').waitFor({ state: 'attached' });
         await groupItem(f.page).waitFor({ state: 'detached' });
         await groupItem(e.page).waitFor({ state: 'detached' });
-        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
-        await assert.rejects(api(system.url, `/api/chats/${groupId}`, { token: accessToken }), /→ 404/, 'gone on the server too');
+        const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: frank.username, password: PASSWORD } });
+        await assert.rejects(api(env.system.url, `/api/chats/${groupId}`, { token: accessToken }), /→ 404/, 'gone on the server too');
       });
     } finally {
       await e.context.close();
@@ -461,9 +449,9 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         assert.equal(await message(c.page, offlineText).count(), 1);
         assert.equal(await message(d.page, offlineText).count(), 1);
         // and on the server: log in as Dave from Node and read the history.
-        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
+        const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
         const chatId = await c.page.getByTestId('chat-view').getAttribute('data-chat-id');
-        const { messages } = await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken });
+        const { messages } = await api(env.system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken });
         assert.equal(messages.filter((m) => m.content === offlineText).length, 1, 'the server stored it once');
         // a reload of the receiver shows it once too (history + local cache + sync merge)
         await d.page.reload();
@@ -507,10 +495,10 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
           (o) => o.length >= burst.length,
         );
         assert.deepEqual(shown, everyOne, "Dave's view, in the order sent");
-        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
+        const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: dave.username, password: PASSWORD } });
         const chatId = await d.page.getByTestId('chat-view').getAttribute('data-chat-id');
         const stored = await pollUntil(
-          async () => (await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages.filter((m) => m.content.endsWith(` ${stamp}`)),
+          async () => (await api(env.system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages.filter((m) => m.content.endsWith(` ${stamp}`)),
           (s) => s.length === burst.length && s.every((m) => m.deliveredTo.length === 1),
           250,
         );
@@ -610,8 +598,8 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await g.context.setOffline(false);
         await read;
         // Realtime takes member ids as they come (it has no user table), so 120 made-up ids.
-        const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: gina.username, password: PASSWORD } });
-        const chat = await api(system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Town hall', memberIds }, token: accessToken });
+        const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: gina.username, password: PASSWORD } });
+        const chat = await api(env.system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Town hall', memberIds }, token: accessToken });
         const item = g.page.locator(`[data-testid=chat-item][data-chat-id="${chat.id}"]`);
         await item.waitFor();
         const answered = g.page.waitForResponse(/\/api\/chats\?members=direct$/);
@@ -646,7 +634,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
 
   // Last: it leaves the next build in the system's web directory.
   test('a tab left open across a deploy offers the new version, and reloads into it', async (t) => {
-    if (!system.webDir) return t.skip('the system was not started by this suite, so it cannot deploy a build to it');
+    if (!env.system.webDir) return t.skip('the system was not started by this suite, so it cannot deploy a build to it');
     const f = await newPage({ width: 1024, height: 768 });
     const step = stepper(t.name, { f: f.page });
     const notice = f.page.getByTestId('update-banner');
@@ -670,7 +658,7 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         // has the new build only in part: one of its files comes later (a replica still copying).
         await f.context.setOffline(true);
         await f.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
-        next = deployNextBuild(system.webDir, { lateFile: '/assets/next-late.js' });
+        next = deployNextBuild(env.system.webDir, { lateFile: '/assets/next-late.js' });
       });
       await step('reconnect-finds-the-new-build-incomplete', async () => {
         await f.context.setOffline(false);

@@ -4,9 +4,9 @@
 // (said so) to a user without a key, and a contact's reset key flagged, with safety numbers that
 // match. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { IN_CI, api, buildWeb, launchBrowser, missingPrerequisite, startSystem, stepper } from '../browser/harness.mjs';
-import { PASSWORD, pageHelpers } from '../browser/pages.mjs';
+import { describe, test } from 'node:test';
+import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
+import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
@@ -15,21 +15,9 @@ const PASSPHRASE = 'a long recovery passphrase';
 const LOCKED = '🔒 Encrypted message (this device has no key for it)';
 
 describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
-  let system;
-  let browser;
+  const env = suiteSystem();
 
-  before(async () => {
-    buildWeb();
-    system = await startSystem();
-    browser = await launchBrowser();
-  });
-
-  after(async () => {
-    await browser?.close().catch(() => {});
-    await system?.stop();
-  });
-
-  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = pageHelpers(() => ({ browser, system }));
+  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = pageHelpers(() => env);
 
   async function turnOn(page, passphrase = PASSPHRASE) {
     const panel = page.getByTestId('e2e-panel');
@@ -50,14 +38,14 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
   /** Logs `username` in over REST: their access token and id. */
   async function loginByApi(username) {
-    const { accessToken, user } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
+    const { accessToken, user } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
     return { token: accessToken, id: user.id };
   }
 
   /** Reads a chat's history as the server stores it, over REST as `username`. */
   async function storedHistory(username) {
-    const { accessToken } = await api(system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
-    return async (chatId) => (await api(system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages;
+    const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
+    return async (chatId) => (await api(env.system.url, `/api/chats/${chatId}/messages?limit=100`, { token: accessToken })).messages;
   }
 
   test('direct messages are sealed in the browser, unlocked on a new device with the passphrase, and sent in clear to a user without a key', async (t) => {
@@ -225,7 +213,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
       await step('a-group-is-sealed-for-every-member-until-one-without-a-key-joins', async () => {
         const [asAlice, asBob, asCarol] = [await loginByApi(alice.username), await loginByApi(bob.username), await loginByApi(carol.username)];
-        const group = await api(system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Secret club', memberIds: [asBob.id] }, token: asAlice.token });
+        const group = await api(env.system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Secret club', memberIds: [asBob.id] }, token: asAlice.token });
         await a.page.getByRole('link', { name: 'Back to chats' }).click();
         await a.page.getByTestId('chat-item').filter({ hasText: 'Secret club' }).click();
         await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
@@ -247,7 +235,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         }
 
         // Carol, without a key, is added: what is sent from now on goes in clear, and says so.
-        await api(system.url, `/api/chats/${group.id}/members`, { method: 'POST', body: { userIds: [asCarol.id] }, token: asAlice.token });
+        await api(env.system.url, `/api/chats/${group.id}/members`, { method: 'POST', body: { userIds: [asCarol.id] }, token: asAlice.token });
         const note = a.page.locator('[data-testid=e2e-note][data-state=clear]');
         await note.waitFor();
         assert.match(await note.textContent(), /CAROL has not turned encryption on/);

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
-use sqlx::{QueryBuilder, SqlitePool};
+use sqlx::{QueryBuilder, Sqlite, SqlitePool};
 use uuid::Uuid;
 
 use super::{SQLITE_MIGRATIONS, like_prefix, migrator, store_error};
@@ -92,15 +92,10 @@ impl UserStore for SqliteStore {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        // Ids are 16-byte blobs here: one bound parameter each (at most `MAX_PROFILE_IDS`).
         let mut query = QueryBuilder::new(
-            "SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id IN (",
+            "SELECT id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at FROM users WHERE id IN ",
         );
-        let mut each = query.separated(", ");
-        for id in ids {
-            each.push_bind(*id);
-        }
-        query.push(")");
+        push_ids(&mut query, ids);
         query
             .build_query_as()
             .fetch_all(&self.pool)
@@ -211,14 +206,9 @@ impl UserStore for SqliteStore {
         if user_ids.is_empty() {
             return Ok(Vec::new());
         }
-        // As in `find_by_ids`: one bound parameter per id (at most `MAX_PROFILE_IDS`).
         let mut query =
-            QueryBuilder::new("SELECT user_id, public_key FROM user_keys WHERE user_id IN (");
-        let mut each = query.separated(", ");
-        for id in user_ids {
-            each.push_bind(*id);
-        }
-        query.push(")");
+            QueryBuilder::new("SELECT user_id, public_key FROM user_keys WHERE user_id IN ");
+        push_ids(&mut query, user_ids);
         query
             .build_query_as()
             .fetch_all(&self.pool)
@@ -235,4 +225,15 @@ impl UserStore for SqliteStore {
         .await
         .map_err(store_error)
     }
+}
+
+/// Appends `(?, ?, …)` with one bound parameter per id: ids are 16-byte blobs here, and callers
+/// pass at most `MAX_PROFILE_IDS`.
+fn push_ids(query: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
+    query.push("(");
+    let mut each = query.separated(", ");
+    for id in ids {
+        each.push_bind(*id);
+    }
+    query.push(")");
 }
