@@ -114,7 +114,7 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     shownFor = about;
     const mine = e2e.ownKey();
     if (!mine) {
-      say('clear', e2e.state() === 'locked' ? 'Not encrypted on this device: unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
+      say('clear', e2e.state() === 'locked' ? 'Locked on this device: what you write here to be encrypted waits until you unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
       return;
     }
     if (chat.type === 'group') {

@@ -6,24 +6,32 @@ import * as e2e from './e2e';
 import { chatMessages, emit, keyOf, otherParticipant, state } from './state';
 import type { Chat, OutboxItem } from './types';
 
+/** Thrown for a message that would be sealed while this device does not hold the user's key. */
+export class Locked extends Error {}
+
 /**
- * What a message goes as, when this device holds our key: sealed to the other member of a
- * direct chat who published a key, or to every member of a group of at most
- * `e2e.MAX_SEALED_MEMBERS` when all of them did. Otherwise in clear (the chat's header says why).
- * Throws when the keys or members cannot be fetched: the message waits.
+ * What a message goes as: sealed to the other member of a direct chat who published a key, or
+ * to every member of a group of at most `e2e.MAX_SEALED_MEMBERS` when all of them did, once this
+ * device holds our key. Otherwise in clear (the chat's header says why), as is everything when
+ * the user never turned encryption on. Throws `Locked` for a message that would be sealed while
+ * this device does not hold the key published (it waits for the passphrase rather than go in
+ * clear), and when the keys or members cannot be fetched (it waits too).
  */
 export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
   const clear = { content: item.content, encrypted: false };
   const chat = state.chats.get(item.chatId);
-  if (!chat || !e2e.canSeal()) return clear;
+  const locked = e2e.state() === 'locked';
+  if (!chat || !(e2e.canSeal() || locked)) return clear;
   if (chat.type === 'group') {
     const how = await groupSealing(chat);
     if (!('keys' in how)) return clear;
+    if (locked) throw new Locked();
     return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
   }
   const other = otherParticipant(chat);
   const key = other ? await e2e.peerKey(other) : null;
   if (!key) return clear;
+  if (locked) throw new Locked();
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
 }
 

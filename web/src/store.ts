@@ -7,7 +7,7 @@ import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
-import { outgoing } from './sealing';
+import { Locked, outgoing } from './sealing';
 import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, fromOutbox, keyOf, newestStoredId, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
@@ -341,13 +341,20 @@ export async function flushOutbox(): Promise<void> {
       do {
         flushAgain = false;
         const items = (await db.outbox()).filter((o) => !o.failed);
+        // Chats whose messages wait for this device to unlock the user's key, in order.
+        const locked = new Set<string>();
         for (const item of items) {
           if (!socket?.connected) return;
+          if (locked.has(item.chatId)) continue;
           let ack: Ack<{ message: Message }>;
           try {
             const body = await outgoing(item);
             ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
-          } catch {
+          } catch (e) {
+            if (e instanceof Locked) {
+              locked.add(item.chatId); // sent once the key is unlocked (below)
+              continue;
+            }
             scheduleRetry();
             return; // no ack (disconnected or slow): it stays in the outbox and is resent later
           }
@@ -373,6 +380,11 @@ export async function flushOutbox(): Promise<void> {
     flushing = false;
   }
 }
+
+// Messages that waited for the key go once it is unlocked here.
+e2e.onChange((e) => {
+  if (e === 'opened') void flushOutbox();
+});
 
 /** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
 function scheduleRetry(seconds?: number): void {

@@ -104,25 +104,37 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await login(a2.page, alice.username);
         await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
         await a2.page.getByTestId('chat-item').filter({ hasText: LOCKED }).waitFor();
+        // What she writes to Bob before unlocking waits: it would go in clear otherwise.
+        await a2.page.getByTestId('chat-item').filter({ hasText: LOCKED }).click();
+        await a2.page.locator('[data-testid=e2e-note][data-state=clear]').filter({ hasText: 'Locked on this device' }).waitFor();
+        await send(a2.page, 'Written while locked');
+        await a2.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Written while locked' }).waitFor();
+        await a2.page.waitForTimeout(1000); // it would be sent by now
+        assert.equal((await stored(chatId)).length, 2, 'nothing sent while locked');
+        await a2.page.getByRole('link', { name: 'Back to chats' }).click();
         await a2.page.getByTestId('e2e-passphrase').fill('not the passphrase');
         await a2.page.getByTestId('e2e-unlock').click();
         await a2.page.getByTestId('e2e-panel').getByText('That passphrase does not open your key backup.').waitFor();
         await a2.page.getByTestId('e2e-passphrase').fill(PASSPHRASE);
         await a2.page.getByTestId('e2e-unlock').click();
         await a2.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
-        // What was held sealed opens: the list's last message, then the chat's history.
-        const item = a2.page.getByTestId('chat-item').filter({ hasText: 'Secret reply from Bob' });
+        // What was held sealed opens, and what waited goes: the list's last message is it.
+        const item = a2.page.getByTestId('chat-item').filter({ hasText: 'Written while locked' });
         await item.waitFor();
         await item.click();
         await message(a2.page, 'Secret for Bob 🤫').waitFor();
         await message(a2.page, 'Secret reply from Bob').waitFor();
+        // Unlocked, what waited goes, sealed.
+        await message(b.page, 'Written while locked').waitFor();
+        const messages = await pollUntil(() => stored(chatId), (ms) => ms.length === 3);
+        assert.ok(messages.every((m) => m.encrypted && !m.content.includes('locked')));
       });
       await step('the-new-device-writes-sealed-under-the-same-key', async () => {
         await send(a2.page, 'From my second device');
         await message(b.page, 'From my second device').waitFor();
         await message(a.page, 'From my second device').waitFor();
         const messages = await stored(chatId);
-        assert.equal(messages.length, 3);
+        assert.equal(messages.length, 4);
         assert.ok(messages.every((m) => m.encrypted && !m.content.includes('second')));
       });
 
