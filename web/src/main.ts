@@ -6,7 +6,9 @@ import * as store from './store';
 import type { User } from './types';
 import * as notify from './notify';
 import { checkAfterReconnect, registerServiceWorker } from './updates';
-import { chatListView, chatView, joinView, loginView, newChatView, newGroupView, signupView, verifyView, type AppActions, type View } from './views';
+import { loginView, signupView, verifyView } from './authViews';
+import type { AppActions, View } from './viewKit';
+import { chatListView, chatView, joinView, newChatView, newGroupView } from './views';
 
 const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
 const main = document.getElementById('main')!;

@@ -1,0 +1,115 @@
+// What the screens share: the view contract main.ts routes with, headings, busy buttons, avatars,
+// and the username search (with its picker of several users).
+import { describeError, users as usersApi } from './api';
+import { announce, field, formatTime, h } from './dom';
+import * as store from './store';
+import type { PublicProfile, User } from './types';
+
+export interface View {
+  el: HTMLElement;
+  /** What gets focus after navigation (defaults to the h1). */
+  focus?: HTMLElement;
+  cleanup?: () => void;
+}
+
+export interface AppActions {
+  signedIn(user: User): Promise<void>;
+  logout(): Promise<void>;
+  go(hash: string): void;
+}
+
+export function title(text: string): HTMLHeadingElement {
+  return h('h1', { tabindex: -1 }, text);
+}
+
+export function busy(button: HTMLButtonElement, on: boolean, label?: string): void {
+  button.disabled = on;
+  button.setAttribute('aria-busy', String(on));
+  if (label) button.textContent = label;
+}
+
+export function avatar(name: string, userId?: string): HTMLElement {
+  const p = userId ? store.state.presence.get(userId) : undefined;
+  const dot = userId
+    ? h('span', {
+        class: `presence ${p?.online ? 'online' : p ? 'offline' : 'unknown'}`,
+        'data-testid': 'presence',
+        'data-online': p?.online ? 'true' : 'false',
+        title: p?.online ? 'Online' : p?.lastSeen ? `Last seen ${formatTime(p.lastSeen)}` : 'Offline',
+      })
+    : null;
+  const label = userId ? (p?.online ? 'online' : 'offline') : '';
+  return h('span', { class: 'avatar', 'aria-hidden': label ? undefined : 'true' }, h('span', { 'aria-hidden': 'true' }, (name[0] || '?').toUpperCase()), dot, label ? h('span', { class: 'sr-only' }, `(${label})`) : null);
+}
+
+// --- user search (shared by new chat and new group) -------------------------------------------
+
+export function userSearch(onPick: (p: PublicProfile) => void, pickLabel: (p: PublicProfile) => string): { el: HTMLElement; input: HTMLInputElement } {
+  const q = field({ id: 'user-search', label: 'Search by username', type: 'search', required: false, autocomplete: 'off', attrs: { autocapitalize: 'none', spellcheck: 'false', 'aria-controls': 'user-results' } });
+  const results = h('ul', { id: 'user-results', class: 'results', 'aria-label': 'Matching users', 'data-testid': 'user-results' });
+  const status = h('p', { class: 'hint', role: 'status' });
+  let seq = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  q.input.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      const term = q.input.value.trim().toLowerCase().replace(/^@/, '');
+      const mine = ++seq;
+      if (!term) {
+        results.replaceChildren();
+        status.textContent = '';
+        return;
+      }
+      try {
+        const found = (await usersApi.search(term)).filter((u) => u.id !== store.state.me?.id);
+        if (mine !== seq) return;
+        status.textContent = found.length ? `${found.length} user${found.length === 1 ? '' : 's'} found` : 'No users found';
+        results.replaceChildren(
+          ...found.map((u) =>
+            h(
+              'li',
+              {},
+              h('button', { type: 'button', class: 'result', 'data-testid': 'user-result', 'data-username': u.username, onclick: () => onPick(u) }, avatar(u.displayName || u.username), h('span', {}, h('strong', {}, u.displayName || u.username), ` @${u.username}`), h('span', { class: 'sr-only' }, ` — ${pickLabel(u)}`)),
+            ),
+          ),
+        );
+      } catch (e) {
+        if (mine === seq) status.textContent = describeError(e);
+      }
+    }, 200);
+  });
+  return { el: h('div', { class: 'search' }, q.wrap, status, results), input: q.input };
+}
+
+/**
+ * A username search whose picks gather as removable chips: the members of a new group, or
+ * members to add to one in a single request. `onChange` runs after every pick or removal.
+ */
+export function memberPicker(legend: string, onChange: () => void = () => {}): { el: HTMLFieldSetElement; picked: () => string[]; clear: () => void } {
+  const members = new Map<string, PublicProfile>();
+  const chips = h('ul', { class: 'chips', 'aria-label': 'Picked users' });
+  const changed = () => {
+    chips.replaceChildren(
+      ...[...members.values()].map((m) =>
+        h('li', {}, `@${m.username} `, h('button', { type: 'button', class: 'chip-x', 'aria-label': `Remove ${m.username}`, onclick: () => (members.delete(m.id), changed()) }, '×')),
+      ),
+    );
+    onChange();
+  };
+  const search = userSearch(
+    (u) => {
+      members.set(u.id, u);
+      store.rememberProfile(u);
+      changed();
+      announce(`${u.username} picked`);
+    },
+    (u) => `pick ${u.username}`,
+  );
+  const clear = () => {
+    members.clear();
+    search.input.value = '';
+    search.input.dispatchEvent(new Event('input'));
+    changed();
+  };
+  return { el: h('fieldset', {}, h('legend', {}, legend), search.el, chips), picked: () => [...members.keys()], clear };
+}
