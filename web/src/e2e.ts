@@ -479,12 +479,12 @@ async function openGroup(m: Message, bytes: Uint8Array<ArrayBuffer>): Promise<st
 }
 
 /**
- * Several users' keys, each fetched at most once a minute (100 per request): raw, or null for
- * none published. Throws when they cannot be fetched.
+ * Several users' keys, each fetched at most once a minute, or now (`fresh`), 100 per request:
+ * raw, or null for none published. Throws when they cannot be fetched.
  */
-export async function peerKeys(userIds: string[]): Promise<Map<string, Uint8Array<ArrayBuffer> | null>> {
+export async function peerKeys(userIds: string[], fresh = false): Promise<Map<string, Uint8Array<ArrayBuffer> | null>> {
   const now = Date.now();
-  const stale = userIds.filter((id) => !(peers.get(id) && now - peers.get(id)!.at < PEER_KEY_TTL_MS));
+  const stale = fresh ? userIds : userIds.filter((id) => !(peers.get(id) && now - peers.get(id)!.at < PEER_KEY_TTL_MS));
   for (let i = 0; i < stale.length; i += MAX_SEALED_MEMBERS) {
     const ask = stale.slice(i, i + MAX_SEALED_MEMBERS);
     const got = new Map((await keysApi.many(ask)).map((k) => [k.userId, rawOf(k.publicKey)]));

@@ -1,7 +1,7 @@
 // The end-to-end encryption panel of the chat list (set up, unlock, start over) and the line a
 // direct chat's header shows about its encryption. The keys themselves: e2e.ts.
 import { ApiError, NetworkError, describeError } from './api';
-import { errorBox, field, formatTime, h } from './dom';
+import { errorBox, field, h } from './dom';
 import * as e2e from './e2e';
 import * as store from './store';
 import type { Chat } from './types';
@@ -106,6 +106,19 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     line.textContent = text;
     if (state !== 'sealed') warning.hidden = numbers.hidden = true;
   };
+  /** Warns of the members of `ids` whose key changed since first seen, until dismissed. */
+  const warnOfChanges = async (ids: string[], ask: number) => {
+    const changed = (await Promise.all(ids.map(async (id) => ((await e2e.keyChangedAt(id)) ? id : null)))).filter((id) => id !== null);
+    await store.ensureProfiles(changed);
+    if (ask !== asked) return;
+    warning.hidden = changed.length === 0;
+    if (!changed.length) return;
+    const names = changed.map(store.displayName);
+    const whose = names.length === 1 ? `${names[0]}'s encryption key` : `The encryption keys of ${names.join(', ')}`;
+    const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-dismiss-change' }, 'Dismiss');
+    dismiss.addEventListener('click', () => void Promise.all(changed.map(e2e.dismissKeyChange)).then(() => (warning.hidden = true)));
+    warning.replaceChildren(h('p', {}, `⚠ ${whose} changed: a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`), dismiss);
+  };
   const render = (chat: Chat) => {
     last = chat;
     const other = store.otherParticipant(chat);
@@ -120,12 +133,15 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     if (chat.type === 'group') {
       const ask = ++asked;
       store
-        .groupSealing(chat)
+        .groupSealing(chat, fresh)
         .then(async (how) => {
+          fresh = false;
           if ('clear' in how && how.clear === 'no-keys') await store.ensureProfiles(how.missing.slice(0, 3));
           if (ask !== asked) return;
-          if ('keys' in how) say('sealed', '🔒 Messages are end-to-end encrypted.');
-          else if (how.clear === 'too-big') say('clear', `Not end-to-end encrypted: groups of more than ${e2e.MAX_SEALED_MEMBERS} members are not yet.`);
+          if ('keys' in how) {
+            say('sealed', '🔒 Messages are end-to-end encrypted.');
+            await warnOfChanges(how.members, ask);
+          } else if (how.clear === 'too-big') say('clear', `Not end-to-end encrypted: groups of more than ${e2e.MAX_SEALED_MEMBERS} members are not yet.`);
           else {
             const names = how.missing.slice(0, 3).map(store.displayName).join(', ');
             const more = how.missing.length > 3 ? ` and ${how.missing.length - 3} more` : '';
@@ -147,16 +163,11 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
         return;
       }
       say('sealed', '🔒 Messages are end-to-end encrypted.');
-      const [changedAt, yours, theirs] = await Promise.all([e2e.keyChangedAt(other), e2e.safetyNumber(mine), e2e.safetyNumber(key)]);
+      const [yours, theirs] = await Promise.all([e2e.safetyNumber(mine), e2e.safetyNumber(key)]);
       if (ask !== asked) return;
       numbers.hidden = false;
       numbers.replaceChildren(h('summary', {}, 'Safety numbers'), h('p', {}, `Yours: ${yours}`), h('p', {}, `${name}'s: ${theirs}`), h('p', { class: 'hint' }, 'Compare them with theirs in person or on a call: if they match, nobody is in between.'));
-      warning.hidden = !changedAt;
-      if (changedAt) {
-        const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-dismiss-change' }, 'Dismiss');
-        dismiss.addEventListener('click', () => void e2e.dismissKeyChange(other).then(() => (warning.hidden = true)));
-        warning.replaceChildren(h('p', {}, `⚠ ${name}'s encryption key changed (${formatTime(changedAt)}): a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`), dismiss);
-      }
+      await warnOfChanges([other], ask);
     })().catch(() => {});
   };
   const off = e2e.onChange(() => {

@@ -39,9 +39,10 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
 const sealingMembers = new Map<string, { revision: number; members: string[] }>();
 
 /** How a group's messages go: sealed for its members' keys, or in clear, and why. */
-export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
+export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[]; members: string[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
 
-export async function groupSealing(chat: Chat): Promise<GroupSealing> {
+/** `fresh`: the members' keys are fetched now (the group is being opened), not from the cache. */
+export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSealing> {
   const count = chat.membersOmitted ? chat.memberCount : chat.participants.length;
   if (count > e2e.MAX_SEALED_MEMBERS) return { clear: 'too-big' };
   let members = chat.membersOmitted ? undefined : chat.participants;
@@ -55,10 +56,11 @@ export async function groupSealing(chat: Chat): Promise<GroupSealing> {
       members = page.members;
     }
   }
-  const keys = await e2e.peerKeys(members.filter((m) => m !== state.me?.id));
+  const others = members.filter((m) => m !== state.me?.id);
+  const keys = await e2e.peerKeys(others, fresh);
   const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
   if (missing.length) return { clear: 'no-keys', missing };
-  return { keys: [...keys.values()].filter((k) => k !== null) };
+  return { keys: [...keys.values()].filter((k) => k !== null), members: others };
 }
 
 /**

@@ -36,6 +36,17 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
     await page.getByRole('heading', { name: 'Chats' }).waitFor();
   }
 
+  /** `username` lost their passphrase: logged out (the key goes), they start over with a new key. */
+  async function startOver(page, username, passphrase) {
+    await page.getByTestId('logout').click();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await login(page, username);
+    await page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('e2e-start-over').click();
+    await turnOn(page, passphrase);
+  }
+
   /** Logs `username` in over REST: their access token and id. */
   async function loginByApi(username) {
     const { accessToken, user } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: username, password: PASSWORD } });
@@ -182,14 +193,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
       });
 
       await step('a-reset-key-is-flagged-to-the-other-with-safety-numbers-that-match', async () => {
-        // Bob lost his passphrase: logged out (the key goes), he starts over with a new key.
-        await b.page.getByTestId('logout').click();
-        await b.page.getByRole('heading', { name: 'Log in' }).waitFor();
-        await login(b.page, bob.username);
-        await b.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
-        b.page.once('dialog', (d) => void d.accept());
-        await b.page.getByTestId('e2e-start-over').click();
-        await turnOn(b.page, 'a brand new passphrase');
+        await startOver(b.page, bob.username, 'a brand new passphrase');
         // What was sealed under his old key stays closed to him.
         const item = b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' });
         await item.filter({ hasText: LOCKED }).waitFor();
@@ -226,11 +230,14 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
       await step('a-group-is-sealed-for-every-member-until-one-without-a-key-joins', async () => {
         const [asAlice, asBob, asCarol] = [await loginByApi(alice.username), await loginByApi(bob.username), await loginByApi(carol.username)];
         const group = await api(env.system.url, '/api/chats', { method: 'POST', body: { type: 'group', name: 'Secret club', memberIds: [asBob.id] }, token: asAlice.token });
+        // Bob starts over once more: opening the group, Alice's page fetches his new key (not
+        // the one it saw a moment ago) and says it changed.
+        await startOver(b.page, bob.username, 'yet another passphrase');
         await a.page.getByRole('link', { name: 'Back to chats' }).click();
         await a.page.getByTestId('chat-item').filter({ hasText: 'Secret club' }).click();
         await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        await a.page.getByTestId('e2e-key-changed').filter({ hasText: "BOB's encryption key changed" }).waitFor();
         await send(a.page, 'Group secret');
-        await b.page.getByRole('link', { name: 'Back to chats' }).click();
         const item = b.page.getByTestId('chat-item').filter({ hasText: 'Secret club' });
         await item.filter({ hasText: 'Group secret' }).waitFor();
         await item.click();
