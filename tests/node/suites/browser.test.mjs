@@ -412,6 +412,13 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         if (typeof payload === 'string' && /^42\d*\["read_receipt"/.test(payload)) readReceipts.push(Date.now());
       }),
     );
+    // How many of Carol's events the server refused as `rate_limited` (acks: `43<id>[…]`).
+    let carolRateLimited = 0;
+    c.page.on('websocket', (ws) =>
+      ws.on('framereceived', ({ payload }) => {
+        if (typeof payload === 'string' && /^43\d+\[/.test(payload) && payload.includes('"rate_limited"')) carolRateLimited++;
+      }),
+    );
     try {
       await step('signup-c', () => signUp(c.page, 'carol'));
       const dave = await step('signup-d', () => signUp(d.page, 'dave'));
@@ -484,8 +491,10 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         const stamp = Date.now();
         const burst = Array.from({ length: 40 }, (_, i) => `Burst ${i + 1} of 40 ${stamp}`);
         for (const text of burst) await send(c.page, text);
+        const refusedBefore = carolRateLimited;
         await c.context.setOffline(false);
         await myMessageWithStatus(c.page, burst.at(-1), ['sent', 'delivered', 'read']).waitFor();
+        assert.ok(carolRateLimited > refusedBefore, 'the burst met the rate limit (what this step is about)');
         await d.context.setOffline(false);
         const order = (texts) => texts.flatMap((t) => t.match(new RegExp(`Burst (\\d+) of 40 ${stamp}`))?.slice(1) ?? []).map(Number);
         const everyOne = burst.map((_, i) => i + 1);
