@@ -292,11 +292,16 @@ export function stop(): void {
 
 /** Peers' published keys as last fetched: raw bytes, or null for none published. */
 const peers = new Map<string, { raw: Uint8Array<ArrayBuffer> | null; at: number }>();
-const PEER_KEY_TTL_MS = 60_000;
+/**
+ * How long a peer's key is used before it is fetched again. A peer who starts over with a new key
+ * cannot open what was sealed to the old one meanwhile (the server does not push key changes),
+ * so it is short: at most one request per peer per 15 s of sending.
+ */
+const PEER_KEY_TTL_MS = 15_000;
 
 /**
- * The key to seal a message to `userId` under, fetched at most once a minute (or now, `fresh`:
- * a chat being opened); null when they published none. Throws when it cannot be fetched (the
+ * The key to seal a message to `userId` under, fetched at most once per `PEER_KEY_TTL_MS` (or
+ * now, `fresh`: a chat being opened); null when they published none. Throws when it cannot be fetched (the
  * message waits rather than go in clear). A key unlike the one seen before is recorded as
  * changed (trust on first use, as Signal's "safety number changed"): the chat says so.
  */
@@ -479,8 +484,8 @@ async function openGroup(m: Message, bytes: Uint8Array<ArrayBuffer>): Promise<st
 }
 
 /**
- * Several users' keys, each fetched at most once a minute, or now (`fresh`), 100 per request:
- * raw, or null for none published. Throws when they cannot be fetched.
+ * Several users' keys, each fetched at most once per `PEER_KEY_TTL_MS`, or now (`fresh`), 100
+ * per request: raw, or null for none published. Throws when they cannot be fetched.
  */
 export async function peerKeys(userIds: string[], fresh = false): Promise<Map<string, Uint8Array<ArrayBuffer> | null>> {
   const now = Date.now();
