@@ -63,9 +63,10 @@ let keyState: KeyState = 'unknown';
 /**
  * Why listeners are called: `loaded` this device's keys (at start; what is cached was opened with
  * them already), `opened` a key newly usable here (set up, restored, or found published), so
- * what was held sealed may open now; `changed` any other change of state.
+ * what was held sealed may open now; `changed` any other change of state; `peer` a contact
+ * published a new key (`peerChanged`).
  */
-export type KeyEvent = 'loaded' | 'opened' | 'changed';
+export type KeyEvent = 'loaded' | 'opened' | 'changed' | 'peer';
 const listeners = new Set<(e: KeyEvent) => void>();
 
 export function state(): KeyState {
@@ -313,6 +314,19 @@ export async function peerKey(userId: string, fresh = false): Promise<Uint8Array
   peers.set(userId, { raw, at: Date.now() });
   if (raw) await remember(userId, b64(raw));
   return raw;
+}
+
+/**
+ * `key_changed`: `userId` published a new key. A contact's is fetched before anything more is
+ * sealed to them (and the chat shows the change); our own, from another device, is checked.
+ */
+export function peerChanged(userId: string): void {
+  if (userId === me) {
+    void check();
+    return;
+  }
+  peers.delete(userId);
+  for (const l of [...listeners]) l('peer');
 }
 
 async function remember(userId: string, key: string): Promise<void> {

@@ -21,6 +21,7 @@ export const S = {
   CHAT_UPDATED: 'chat_updated',
   CHAT_CHANGED: 'chat_changed',
   RESYNC: 'resync',
+  KEY_CHANGED: 'key_changed',
 } as const;
 
 export const MAX_PLAINTEXT_CHARS = 5000;

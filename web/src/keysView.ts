@@ -23,7 +23,8 @@ export function encryptionPanel(): { el: HTMLElement; cleanup: () => void } {
     else if (s === 'locked') el.replaceChildren(...unlockForm());
   };
   render();
-  return { el, cleanup: e2e.onChange(render) };
+  // Not on a contact's key change: a passphrase being typed stays.
+  return { el, cleanup: e2e.onChange((e) => e !== 'peer' && render()) };
 }
 
 /** `replace`: the user starts over, replacing the key published (whose passphrase they lost). */

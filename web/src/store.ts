@@ -518,6 +518,7 @@ export function connect(onSessionLost: () => void): void {
       }, Math.random() * RESYNC_SPREAD_MS);
     });
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => upsertChat(e.chat));
+    socket.on(S.KEY_CHANGED, (e: { userId: string }) => e2e.peerChanged(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
   }
   if (navigator.onLine) {

@@ -219,6 +219,7 @@ impl Application {
                 }
             }),
             presence.spawn_refresh(),
+            socket::spawn_key_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             cache_listener,
         ]);
         tasks.extend(recovery);

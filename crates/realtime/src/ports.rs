@@ -192,6 +192,14 @@ pub struct Marked {
 pub trait Fanout: Send + Sync + 'static {
     /// Emits `event` to every socket of each user (rooms `user:{id}`).
     async fn to_users(&self, users: &[String], event: &'static str, payload: serde_json::Value);
+    /// Emits `event` to this instance's sockets of each user only: for what every instance
+    /// hears of at once and tells its own sockets (announcements on a `Kv` channel).
+    async fn to_users_local(
+        &self,
+        users: &[String],
+        event: &'static str,
+        payload: serde_json::Value,
+    );
     /// Makes every socket of `user` leave the chat's live room (after removal from the chat).
     async fn leave_chat_room(&self, user: &str, chat: &str);
     /// Disconnects this instance's sockets of session `sid`.

@@ -193,18 +193,19 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
       });
 
       await step('a-reset-key-is-flagged-to-the-other-with-safety-numbers-that-match', async () => {
+        // Alice has his chat open as he starts over: she is told at once (`key_changed`), and
+        // what she sends next is sealed to his new key, not to the one she fetched on opening.
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
         await startOver(b.page, bob.username, 'a brand new passphrase');
+        const warning = a.page.getByTestId('e2e-key-changed');
+        await warning.filter({ hasText: "BOB's encryption key changed" }).waitFor();
         // What was sealed under his old key stays closed to him.
         const item = b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' });
         await item.filter({ hasText: LOCKED }).waitFor();
         await item.click();
         await message(b.page, LOCKED).first().waitFor();
-
-        // Alice's next visit to the chat says his key changed.
-        await a.page.getByRole('link', { name: 'Back to chats' }).click();
-        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
-        const warning = a.page.getByTestId('e2e-key-changed');
-        await warning.filter({ hasText: "BOB's encryption key changed" }).waitFor();
         // Her number for him is his own, and his for her hers.
         const numbers = async (page) => {
           const details = page.getByTestId('e2e-safety-numbers');

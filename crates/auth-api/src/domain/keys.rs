@@ -6,7 +6,9 @@
 //! passphrase the server never sees, so the user's other devices can open it. Only its owner
 //! reads it back. A key published again without a backup drops the old key's backup.
 
-use common::contracts::auth::{KeyBackupBody, PublicKeyJwk, UserPublicKey, WrappedKey};
+use common::contracts::auth::{
+    KEY_CHANGED_CHANNEL, KeyBackupBody, PublicKeyJwk, UserPublicKey, WrappedKey,
+};
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
@@ -39,6 +41,7 @@ impl AuthService {
         let key = validate(jwk)?;
         let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
         self.store.set_public_key(user_id, &json, None).await?;
+        self.announce_key_change(user_id).await;
         Ok(key)
     }
 
@@ -68,10 +71,24 @@ impl AuthService {
         self.store
             .set_public_key(user_id, &json, Some(&backup))
             .await?;
+        self.announce_key_change(user_id).await;
         Ok(KeyBackupBody {
             public_key: key,
             backup: body.backup.clone(),
         })
+    }
+
+    /// Tells realtime (`KEY_CHANGED_CHANNEL`) so the user's contacts fetch the new key at once.
+    /// The key is stored whatever happens here: unannounced, clients still fetch it within
+    /// seconds (they keep keys briefly) or when they open the chat.
+    async fn announce_key_change(&self, user_id: Uuid) {
+        if let Err(e) = self
+            .kv
+            .publish(KEY_CHANGED_CHANNEL, &user_id.to_string())
+            .await
+        {
+            tracing::warn!(error = %e, "could not announce a key change");
+        }
     }
 
     /// The caller's own key and its backup; `not_found` when the key has none (or there is no key).

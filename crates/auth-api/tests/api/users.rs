@@ -1,5 +1,7 @@
 //! Profiles, username search and the public-key directory.
 
+use common::contracts::auth::KEY_CHANGED_CHANNEL;
+use futures::StreamExt;
 use serde_json::json;
 
 use crate::both;
@@ -179,9 +181,19 @@ async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Ba
     let Some(app) = spawn_app(b).await else {
         return;
     };
+    let mut announced = app
+        .kv
+        .subscribe(KEY_CHANGED_CHANNEL)
+        .await
+        .expect("subscribe");
     let (_, me) = app.verified_user("backup").await;
     let token = me.body["accessToken"].as_str().unwrap();
     let id = me.body["user"]["id"].as_str().unwrap();
+    let mut next_announced = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(5), announced.next())
+            .await
+            .expect("a key change announced within 5 s")
+    };
     let (_, other) = app.verified_user("snoop").await;
     let other_token = other.body["accessToken"].as_str().unwrap();
     let jwk = |secret: &p256::SecretKey| -> serde_json::Value {
@@ -210,6 +222,8 @@ async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Ba
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // realtime tells the user's contacts.
+    assert_eq!(next_announced().await.as_deref(), Some(id));
     let r = get(token).await.unwrap();
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.unwrap();
@@ -258,6 +272,7 @@ async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Ba
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    assert_eq!(next_announced().await.as_deref(), Some(id), "announced too");
     assert_eq!(get(token).await.unwrap().status(), 404);
 }
 

@@ -12,6 +12,10 @@ use super::char_len;
 /// realtime subscribes and disconnects the session's sockets.
 pub const SESSION_REVOKED_CHANNEL: &str = "auth:session_revoked";
 
+/// `Kv` channel on which auth-api announces a user who published a new end-to-end key (the
+/// payload is their id); realtime tells their contacts (`key_changed`).
+pub const KEY_CHANGED_CHANNEL: &str = "auth:key_changed";
+
 /// The public view of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

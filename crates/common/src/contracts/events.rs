@@ -36,6 +36,7 @@ pub mod server {
     pub const CHAT_UPDATED: &str = "chat_updated";
     pub const CHAT_CHANGED: &str = "chat_changed";
     pub const RESYNC: &str = "resync";
+    pub const KEY_CHANGED: &str = "key_changed";
 }
 
 /// Longest plaintext message, in characters.
@@ -414,6 +415,16 @@ pub struct PresenceSnapshot {
 /// their catch-up over a few seconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Resync {}
+
+/// `key_changed`: a user sharing a chat with the receiver (or the receiver, on their other
+/// devices) published a new end-to-end key. Clients fetch it before sealing anything more to
+/// them, and may warn that it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyChanged {
+    #[schema(format = Uuid)]
+    pub user_id: String,
+}
 
 /// `chat_updated`: a chat in full, to users who just gained it: its members when it is created,
 /// and users added to it or joining it. Everyone who already had it hears of a change by a

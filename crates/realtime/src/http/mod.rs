@@ -14,9 +14,9 @@ use common::contracts::chat::{
     Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata, MessageType,
 };
 use common::contracts::events::{
-    ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered, MessageRef, OfflineUser, PresenceEvent,
-    PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck,
-    SyncRequest, SyncResponse, TypingEvent,
+    ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered, KeyChanged, MessageRef, OfflineUser,
+    PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage,
+    SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -62,6 +62,7 @@ pub struct AppState {
         OfflineUser,
         PresenceSnapshot,
         Resync,
+        KeyChanged,
         ChatUpdatedEvent,
         ChatChangedEvent,
         Message,

@@ -146,6 +146,13 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
                drops it whatever its revision.",
     },
     ServerEvent {
+        name: server::KEY_CHANGED,
+        payload: "KeyChanged",
+        when: "A user sharing a chat with the receiver, or the receiver on another device, \
+               published a new end-to-end key: fetch it before sealing anything more to them \
+               (the client keeps keys for a few seconds), and warn that it changed.",
+    },
+    ServerEvent {
         name: server::RESYNC,
         payload: "Resync",
         when: "Fan-out between instances was out and is back: live events may have been lost \

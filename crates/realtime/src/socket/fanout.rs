@@ -38,6 +38,26 @@ impl<A: Adapter> Fanout for SocketFanout<A> {
         .await;
     }
 
+    async fn to_users_local(
+        &self,
+        users: &[String],
+        event: &'static str,
+        payload: serde_json::Value,
+    ) {
+        if users.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .io
+            .local()
+            .to(rooms_of(users))
+            .emit(event, &payload)
+            .await
+        {
+            tracing::warn!(error = %e, event, "emit to this instance's sockets failed");
+        }
+    }
+
     async fn leave_chat_room(&self, user: &str, chat: &str) {
         if let Err(e) = self.io.to(user_room(user)).leave(chat_room(chat)).await {
             tracing::warn!(error = %e, "cannot remove sockets from chat room");

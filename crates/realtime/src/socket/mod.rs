@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod chats;
 pub mod fanout;
+pub mod keys;
 pub mod limit;
 pub mod messages;
 pub mod outage;
@@ -36,6 +37,7 @@ use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
+pub use keys::spawn_key_changes;
 pub use outage::{FanoutHealth, spawn_recovery};
 pub use presence::spawn_instance_watch;
 

@@ -4,6 +4,7 @@
 mod admins;
 mod connect;
 mod helpers;
+mod keys;
 mod limits;
 mod membership;
 mod messaging;

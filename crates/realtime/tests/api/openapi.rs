@@ -48,6 +48,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "OfflineUser",
     "PresenceSnapshot",
     "Resync",
+    "KeyChanged",
     "ChatUpdatedEvent",
     "ChatChangedEvent",
 ];
