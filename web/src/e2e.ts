@@ -295,8 +295,9 @@ export function stop(): void {
 const peers = new Map<string, { raw: Uint8Array<ArrayBuffer> | null; at: number }>();
 /**
  * How long a peer's key is used before it is fetched again. A peer who starts over with a new key
- * cannot open what was sealed to the old one meanwhile (the server does not push key changes),
- * so it is short: at most one request per peer per 15 s of sending.
+ * cannot open what was sealed to the old one meanwhile; the server pushes key changes
+ * (`key_changed`, `peerChanged`), and this bounds what one missed costs: at most one request per
+ * peer per 15 s of sending.
  */
 const PEER_KEY_TTL_MS = 15_000;
 

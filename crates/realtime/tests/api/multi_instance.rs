@@ -334,3 +334,60 @@ async fn while_redis_is_out_an_instances_own_sockets_still_hear_each_other() {
         .collect();
     assert_eq!(texts, ["during"], "{synced}");
 }
+
+/// A key change announced once reaches a contact's sockets on either instance once each: every
+/// instance tells its own sockets, none relays it through the adapter.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_change_reaches_each_socket_once_whichever_instance_holds_it() {
+    use common::contracts::auth::KEY_CHANGED_CHANNEL;
+    let Some((one, two)) = two_instances().await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    one.direct_chat(&a, &b).await;
+    let (on_one, on_two) = (one.socket(&b.other_device()).await, two.socket(&b).await);
+    // Until both instances follow the channel (they subscribe as they start): announced until
+    // both sockets heard, then what is still on its way is let pass.
+    let told = json!({"userId": a.id});
+    let (mut heard_one, mut heard_two) = (false, false);
+    for _ in 0..50 {
+        one.kv
+            .publish(KEY_CHANGED_CHANNEL, &a.id)
+            .await
+            .expect("publish");
+        heard_one |= on_one
+            .try_next("key_changed", Duration::from_millis(200))
+            .await
+            .is_some();
+        heard_two |= on_two
+            .try_next("key_changed", Duration::from_millis(200))
+            .await
+            .is_some();
+        if heard_one && heard_two {
+            break;
+        }
+    }
+    assert!(heard_one && heard_two, "both instances tell their sockets");
+    for socket in [&on_one, &on_two] {
+        while socket
+            .try_next("key_changed", Duration::from_millis(500))
+            .await
+            .is_some()
+        {}
+    }
+
+    one.kv
+        .publish(KEY_CHANGED_CHANNEL, &a.id)
+        .await
+        .expect("publish");
+    for (name, socket) in [("on the first", &on_one), ("on the second", &on_two)] {
+        assert_eq!(socket.next("key_changed").await, told, "{name}");
+        assert!(
+            socket
+                .try_next("key_changed", Duration::from_millis(700))
+                .await
+                .is_none(),
+            "told once {name}"
+        );
+    }
+}
