@@ -10,14 +10,16 @@ const VERSION = 2;
 let db: IDBDatabase | null = null;
 let dbName = '';
 
-function req<T>(r: IDBRequest<T>): Promise<T> {
+/** An IndexedDB request's result (e2e.ts's keyring uses these too). */
+export function req<T>(r: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
     r.onsuccess = () => resolve(r.result);
     r.onerror = () => reject(r.error);
   });
 }
 
-function done(tx: IDBTransaction): Promise<void> {
+/** A transaction's end. */
+export function done(tx: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     tx.oncomplete = () => resolve();
     tx.onerror = () => reject(tx.error);

@@ -128,24 +128,18 @@ function rawOf(jwk: PublicKeyJwk): Uint8Array<ArrayBuffer> {
 // --- the keyring in IndexedDB -----------------------------------------------------------------
 
 function keysDb(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open('batiyoun-keys', 1);
-    open.onupgradeneeded = () => open.result.createObjectStore('keys', { keyPath: 'userId' });
-    open.onsuccess = () => resolve(open.result);
-    open.onerror = () => reject(open.error);
-  });
+  const open = indexedDB.open('batiyoun-keys', 1);
+  open.onupgradeneeded = () => open.result.createObjectStore('keys', { keyPath: 'userId' });
+  return db.req(open);
 }
 
 async function withStore<T>(mode: IDBTransactionMode, work: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
   const d = await keysDb();
   try {
-    return await new Promise<T>((resolve, reject) => {
-      const tx = d.transaction('keys', mode);
-      const r = work(tx.objectStore('keys'));
-      tx.oncomplete = () => resolve(r.result);
-      tx.onerror = () => reject(tx.error);
-      tx.onabort = () => reject(tx.error);
-    });
+    const tx = d.transaction('keys', mode);
+    const r = work(tx.objectStore('keys'));
+    await db.done(tx);
+    return r.result;
   } finally {
     d.close();
   }
@@ -192,20 +186,12 @@ export async function check(): Promise<void> {
     return; // offline or the server is unreachable: keep what we knew
   }
   if (me !== userId) return;
-  if (!published) {
-    current = null;
-    setState('none');
-    return;
-  }
-  const publicKey = b64(rawOf(published));
-  if (keyring.has(publicKey)) {
-    current = { publicKey, raw: unb64(publicKey) };
-    setState('ready');
-  } else {
-    current = null;
-    setState('locked');
-  }
-  await saveKeyring().catch(() => {});
+  const held = current?.publicKey ?? null;
+  const publicKey = published ? b64(rawOf(published)) : null;
+  current = publicKey && keyring.has(publicKey) ? { publicKey, raw: unb64(publicKey) } : null;
+  setState(!publicKey ? 'none' : current ? 'ready' : 'locked');
+  // Written only when the key to seal with changed (this runs on every reconnect).
+  if (current?.publicKey !== (held ?? undefined)) await saveKeyring().catch(() => {});
 }
 
 async function passphraseKey(passphrase: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {
@@ -308,13 +294,7 @@ const PEER_KEY_TTL_MS = 15_000;
  * changed (trust on first use, as Signal's "safety number changed"): the chat says so.
  */
 export async function peerKey(userId: string, fresh = false): Promise<Uint8Array<ArrayBuffer> | null> {
-  const known = peers.get(userId);
-  if (!fresh && known && Date.now() - known.at < PEER_KEY_TTL_MS) return known.raw;
-  const jwk = await keysApi.get(userId);
-  const raw = jwk ? rawOf(jwk) : null;
-  peers.set(userId, { raw, at: Date.now() });
-  if (raw) await remember(userId, b64(raw));
-  return raw;
+  return (await peerKeys([userId], fresh)).get(userId) ?? null;
 }
 
 /**

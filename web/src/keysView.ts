@@ -4,6 +4,7 @@ import { ApiError, NetworkError, describeError } from './api';
 import { errorBox, field, h } from './dom';
 import * as e2e from './e2e';
 import * as store from './store';
+import { busy } from './viewKit';
 import type { Chat } from './types';
 
 /** Fewest characters of a recovery passphrase: it alone guards the key backup. */
@@ -72,17 +73,15 @@ function unlockForm(): HTMLElement[] {
 }
 
 async function run(submit: HTMLButtonElement, error: HTMLElement, label: string, work: () => Promise<void>): Promise<void> {
-  const text = submit.textContent;
-  submit.disabled = true;
-  submit.textContent = label;
+  const text = submit.textContent ?? undefined;
+  busy(submit, true, label);
   error.textContent = '';
   try {
     await work();
   } catch (e) {
     error.textContent = e instanceof ApiError || e instanceof NetworkError ? describeError(e) : e instanceof Error ? e.message : String(e);
   } finally {
-    submit.disabled = false;
-    submit.textContent = text;
+    busy(submit, false, text);
   }
 }
 
