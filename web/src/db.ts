@@ -123,6 +123,11 @@ export interface PeerKey {
   key: string;
   /** Set when the key differs from the one seen before, until the user dismisses the warning. */
   changedAt?: string;
+  /**
+   * Set when the user chose to write in clear to this contact, whose key the directory no longer
+   * gives out (e2e.ts, `withdrawn`), until a key of theirs is seen again.
+   */
+  clearAccepted?: string;
 }
 
 export async function peerKey(userId: string): Promise<PeerKey | undefined> {

@@ -64,7 +64,8 @@ let keyState: KeyState = 'unknown';
  * Why listeners are called: `loaded` this device's keys (at start; what is cached was opened with
  * them already), `opened` a key newly usable here (set up, restored, or found published), so
  * what was held sealed may open now; `changed` any other change of state; `peer` a contact
- * published a new key (`peerChanged`).
+ * published a new key (`peerChanged`), or the user chose to write in clear to contacts whose key
+ * is withdrawn (`acceptClear`).
  */
 export type KeyEvent = 'loaded' | 'opened' | 'changed' | 'peer';
 const listeners = new Set<(e: KeyEvent) => void>();
@@ -312,8 +313,43 @@ export function peerChanged(userId: string): void {
 
 async function remember(userId: string, key: string): Promise<void> {
   const seen = await db.peerKey(userId).catch(() => undefined);
-  if (seen?.key === key) return;
-  await db.putPeerKey(seen ? { userId, key, changedAt: new Date().toISOString() } : { userId, key }).catch(() => {});
+  if (seen?.key === key && !seen.clearAccepted) return;
+  // Back, after the user chose to write in clear without it: its absence warns again.
+  const changedAt = seen && seen.key !== key ? new Date().toISOString() : seen?.changedAt;
+  await db.putPeerKey(changedAt ? { userId, key, changedAt } : { userId, key }).catch(() => {});
+}
+
+/**
+ * Of `userIds`, who published no key now (as last fetched), the key remembered for them
+ * notwithstanding: no route takes a key out of the directory (a reset replaces it), so the
+ * server, or someone in between, withholds it, and what is written to them would go in clear.
+ * Left out once the user chose to write to them in clear anyway (`acceptClear`), until a key of
+ * theirs is seen again.
+ */
+export async function withdrawn(userIds: string[]): Promise<string[]> {
+  const gone = await Promise.all(
+    userIds.map(async (id) => {
+      if (peers.get(id)?.raw) return null;
+      const seen = await db.peerKey(id).catch(() => undefined);
+      return seen && !seen.clearAccepted ? id : null;
+    }),
+  );
+  return gone.filter((id) => id !== null);
+}
+
+/** Whether the user chose to write in clear to `userId`, whose key is withdrawn. */
+export async function clearChosen(userId: string): Promise<boolean> {
+  return Boolean((await db.peerKey(userId).catch(() => undefined))?.clearAccepted);
+}
+
+/** The user chose to write to `userIds`, whose keys are withdrawn, in clear. */
+export async function acceptClear(userIds: string[]): Promise<void> {
+  const at = new Date().toISOString();
+  for (const id of userIds) {
+    const seen = await db.peerKey(id);
+    if (seen) await db.putPeerKey({ ...seen, clearAccepted: at });
+  }
+  for (const l of [...listeners]) l('peer');
 }
 
 /** When `userId`'s key was last seen to change, unless the user dismissed it since. */
@@ -323,7 +359,7 @@ export async function keyChangedAt(userId: string): Promise<string | undefined> 
 
 export async function dismissKeyChange(userId: string): Promise<void> {
   const seen = await db.peerKey(userId);
-  if (seen) await db.putPeerKey({ userId, key: seen.key });
+  if (seen) await db.putPeerKey({ ...seen, changedAt: undefined });
 }
 
 /**
@@ -488,11 +524,15 @@ export async function peerKeys(userIds: string[], fresh = false): Promise<Map<st
   for (let i = 0; i < stale.length; i += MAX_SEALED_MEMBERS) {
     const ask = stale.slice(i, i + MAX_SEALED_MEMBERS);
     const got = new Map((await keysApi.many(ask)).map((k) => [k.userId, rawOf(k.publicKey)]));
+    let back = false;
     for (const id of ask) {
       const raw = got.get(id) ?? null;
+      back ||= raw !== null && peers.get(id)?.raw === null;
       peers.set(id, { raw, at: now });
       if (raw) await remember(id, b64(raw));
     }
+    // A key that was missing is published again: what waited for it may go (`withdrawn`).
+    if (back) for (const l of [...listeners]) l('peer');
   }
   return new Map(userIds.map((id) => [id, peers.get(id)?.raw ?? null]));
 }

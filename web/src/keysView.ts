@@ -106,6 +106,18 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     line.textContent = text;
     if (state !== 'sealed') warning.hidden = numbers.hidden = true;
   };
+  /** What is written here waits: the server withholds the keys of `ids` (`e2e.withdrawn`). */
+  const withheld = async (ids: string[], ask: number) => {
+    await store.ensureProfiles(ids.slice(0, 3));
+    if (ask !== asked) return;
+    say('withheld', '');
+    const names = ids.slice(0, 3).map(store.displayName);
+    const more = ids.length > 3 ? ` and ${ids.length - 3} more` : '';
+    const whose = ids.length === 1 ? `${names[0]}'s encryption key` : `the encryption keys of ${names.join(', ')}${more}`;
+    const send = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-send-in-clear' }, 'Send without encryption');
+    send.addEventListener('click', () => void e2e.acceptClear(ids));
+    line.replaceChildren(`⚠ The server no longer gives out ${whose}: a fault, or someone trying to read along. What you write here waits until it is back. `, send);
+  };
   /** Warns of the members of `ids` whose key changed since first seen, until dismissed. */
   const warnOfChanges = async (ids: string[], ask: number) => {
     const changed = (await Promise.all(ids.map(async (id) => ((await e2e.keyChangedAt(id)) ? id : null)))).filter((id) => id !== null);
@@ -141,7 +153,8 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
           if ('keys' in how) {
             say('sealed', '🔒 Messages are end-to-end encrypted.');
             await warnOfChanges(how.members, ask);
-          } else if (how.clear === 'too-big') say('clear', `Not end-to-end encrypted: groups of more than ${e2e.MAX_SEALED_MEMBERS} members are not yet.`);
+          } else if (how.clear === 'no-keys' && how.withdrawn.length) await withheld(how.withdrawn, ask);
+          else if (how.clear === 'too-big') say('clear', `Not end-to-end encrypted: groups of more than ${e2e.MAX_SEALED_MEMBERS} members are not yet.`);
           else {
             const names = how.missing.slice(0, 3).map(store.displayName).join(', ');
             const more = how.missing.length > 3 ? ` and ${how.missing.length - 3} more` : '';
@@ -159,7 +172,11 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
       fresh = false;
       if (ask !== asked) return;
       if (!key) {
-        say('clear', `Not end-to-end encrypted: ${name} has not turned encryption on.`);
+        const [gone, chosen] = await Promise.all([e2e.withdrawn([other]), e2e.clearChosen(other)]);
+        if (ask !== asked) return;
+        if (gone.length) await withheld(gone, ask);
+        else if (chosen) say('clear', `Not end-to-end encrypted: you chose to write in clear while the server does not give out ${name}'s key.`);
+        else say('clear', `Not end-to-end encrypted: ${name} has not turned encryption on.`);
         return;
       }
       say('sealed', '🔒 Messages are end-to-end encrypted.');

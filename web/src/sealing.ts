@@ -10,12 +10,20 @@ import type { Chat, OutboxItem } from './types';
 export class Locked extends Error {}
 
 /**
+ * Thrown for a message that would go in clear because the server no longer gives out the key of
+ * a member whose key was seen before (`e2e.withdrawn`): it waits until the key is back, or the
+ * user chooses to write in clear anyway (the chat's header offers it).
+ */
+export class Withheld extends Error {}
+
+/**
  * What a message goes as: sealed to the other member of a direct chat who published a key, or
  * to every member of a group of at most `e2e.MAX_SEALED_MEMBERS` when all of them did, once this
  * device holds our key. Otherwise in clear (the chat's header says why), as is everything when
  * the user never turned encryption on. Throws `Locked` for a message that would be sealed while
  * this device does not hold the key published (it waits for the passphrase rather than go in
- * clear), and when the keys or members cannot be fetched (it waits too).
+ * clear), when the keys or members cannot be fetched (it waits too), and `Withheld` for one
+ * that would go in clear to a member whose key is withdrawn.
  */
 export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
   const clear = { content: item.content, encrypted: false };
@@ -24,12 +32,14 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
   if (!chat || !(e2e.canSeal() || locked)) return clear;
   if (chat.type === 'group') {
     const how = await groupSealing(chat);
+    if ('withdrawn' in how && how.withdrawn.length) throw new Withheld();
     if (!('keys' in how)) return clear;
     if (locked) throw new Locked();
     return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
   }
   const other = otherParticipant(chat);
   const key = other ? await e2e.peerKey(other) : null;
+  if (!key && other && (await e2e.withdrawn([other])).length) throw new Withheld();
   if (!key) return clear;
   if (locked) throw new Locked();
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
@@ -39,7 +49,8 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
 const sealingMembers = new Map<string, { revision: number; members: string[] }>();
 
 /** How a group's messages go: sealed for its members' keys, or in clear, and why. */
-export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[]; members: string[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[] };
+/** `withdrawn`: those of `missing` whose key was seen before (see `Withheld`). */
+export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[]; members: string[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[]; withdrawn: string[] };
 
 /** `fresh`: the members' keys are fetched now (the group is being opened), not from the cache. */
 export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSealing> {
@@ -59,7 +70,7 @@ export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSeal
   const others = members.filter((m) => m !== state.me?.id);
   const keys = await e2e.peerKeys(others, fresh);
   const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
-  if (missing.length) return { clear: 'no-keys', missing };
+  if (missing.length) return { clear: 'no-keys', missing, withdrawn: await e2e.withdrawn(missing) };
   return { keys: [...keys.values()].filter((k) => k !== null), members: others };
 }
 

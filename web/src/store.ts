@@ -7,7 +7,7 @@ import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
-import { Locked, outgoing } from './sealing';
+import { Locked, Withheld, outgoing } from './sealing';
 import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, fromOutbox, keyOf, newestStoredId, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
@@ -341,18 +341,19 @@ export async function flushOutbox(): Promise<void> {
       do {
         flushAgain = false;
         const items = (await db.outbox()).filter((o) => !o.failed);
-        // Chats whose messages wait for this device to unlock the user's key, in order.
-        const locked = new Set<string>();
+        // Chats whose messages wait, in order: for this device to unlock the user's key, or for
+        // a member's withdrawn key (or the user's choice to write in clear without it).
+        const waiting = new Set<string>();
         for (const item of items) {
           if (!socket?.connected) return;
-          if (locked.has(item.chatId)) continue;
+          if (waiting.has(item.chatId)) continue;
           let ack: Ack<{ message: Message }>;
           try {
             const body = await outgoing(item);
             ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
           } catch (e) {
-            if (e instanceof Locked) {
-              locked.add(item.chatId); // sent once the key is unlocked (below)
+            if (e instanceof Locked || e instanceof Withheld) {
+              waiting.add(item.chatId); // sent once the key is unlocked, or a member's is back (below)
               continue;
             }
             scheduleRetry();
@@ -381,9 +382,10 @@ export async function flushOutbox(): Promise<void> {
   }
 }
 
-// Messages that waited for the key go once it is unlocked here.
+// Messages that waited for the key go once it is unlocked here; those that waited for a
+// member's key, once it is back (or the user chose to write in clear).
 e2e.onChange((e) => {
-  if (e === 'opened') void flushOutbox();
+  if (e === 'opened' || e === 'peer') void flushOutbox();
 });
 
 /** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */

@@ -1,8 +1,9 @@
 // End-to-end encryption in the PWA, in Debian's chromium against the whole system (the launcher):
 // direct messages sealed in the browser, ciphertext only on the server, the key restored on a
 // new device from its backup with the recovery passphrase, forgotten at logout, messages in clear
-// (said so) to a user without a key, and a contact's reset key flagged, with safety numbers that
-// match. Skips like browser.test.mjs; under CI=true it fails.
+// (said so) to a user without a key, a contact's reset key flagged, with safety numbers that
+// match, and a contact's key withheld by the server holding messages back until the user chooses
+// to write in clear. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
@@ -266,6 +267,57 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
           all.filter((m) => !m.encrypted).map((m) => m.content),
           ['Group hello in clear'],
         );
+      });
+
+      await step('a-key-the-server-withholds-holds-what-she-writes-until-she-chooses-clear', async () => {
+        // The server (or someone in between) stops giving Bob's key out to Alice's page: what she
+        // writes him would go in clear. It waits instead, and the header says why.
+        const asBob = await loginByApi(bob.username);
+        let strip = true;
+        await a.page.route('**/api/users/keys?**', async (route) => {
+          const response = await route.fetch();
+          const body = await response.json();
+          if (strip) body.keys = body.keys.filter((k) => k.userId !== asBob.id);
+          await route.fulfill({ response, json: body });
+        });
+        const withheld = a.page.locator('[data-testid=e2e-note][data-state=withheld]').filter({ hasText: "The server no longer gives out BOB's encryption key" });
+        const reopen = async () => {
+          await a.page.getByRole('link', { name: 'Back to chats' }).click();
+          await openDm(a.page, bob.username);
+        };
+        const before = (await stored(chatId)).length;
+        await reopen();
+        await withheld.waitFor();
+        await send(a.page, 'Not for the server');
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Not for the server' }).waitFor();
+        await a.page.waitForTimeout(1000); // it would be sent by now
+        assert.equal((await stored(chatId)).length, before, 'nothing sent in clear unasked');
+
+        // She chooses to write in clear: what waited goes, and the header says it is not encrypted.
+        await a.page.getByTestId('e2e-send-in-clear').click();
+        await a.page.locator('[data-testid=e2e-note][data-state=clear]').filter({ hasText: "you chose to write in clear while the server does not give out BOB's key" }).waitFor();
+        const sent = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
+        assert.deepEqual(
+          sent.filter((m) => !m.encrypted).map((m) => m.content),
+          ['Not for the server'],
+        );
+
+        // His key given out again, what she writes is sealed; withheld once more, it waits again.
+        strip = false;
+        await reopen();
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        await send(a.page, 'Sealed again');
+        await message(a.page, 'Sealed again').waitFor();
+        const resealed = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 2);
+        assert.equal(resealed.filter((m) => !m.encrypted).length, 1, 'only the message she chose to send in clear');
+        strip = true;
+        await reopen();
+        await withheld.waitFor();
+        // In a group, the same: Bob's key is missing beside Carol's, which never was.
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'Secret club' }).click();
+        await withheld.waitFor();
+        await a.page.unroute('**/api/users/keys?**');
       });
     } finally {
       await a.context.close();
