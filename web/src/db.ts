@@ -123,6 +123,13 @@ export interface PeerKey {
   key: string;
   /** Set when the key differs from the one seen before, until the user dismisses the warning. */
   changedAt?: string;
+  /** When the user marked `key` verified (they compared safety numbers). */
+  verified?: string;
+  /**
+   * Set when the key changed while the user had the one before verified, until they accept the
+   * new one: what is written to them meanwhile waits (sealing.ts, `Withheld`).
+   */
+  verifiedChanged?: boolean;
   /**
    * Set when the user chose to write in clear to this contact, whose key the directory no longer
    * gives out (e2e.ts, `withdrawn`), until a key of theirs is seen again.

@@ -314,9 +314,13 @@ export function peerChanged(userId: string): void {
 async function remember(userId: string, key: string): Promise<void> {
   const seen = await db.peerKey(userId).catch(() => undefined);
   if (seen?.key === key && !seen.clearAccepted) return;
+  let next: db.PeerKey;
+  if (!seen) next = { userId, key };
   // Back, after the user chose to write in clear without it: its absence warns again.
-  const changedAt = seen && seen.key !== key ? new Date().toISOString() : seen?.changedAt;
-  await db.putPeerKey(changedAt ? { userId, key, changedAt } : { userId, key }).catch(() => {});
+  else if (seen.key === key) next = { ...seen, clearAccepted: undefined };
+  // Changed: flagged until dismissed, and held back until accepted if the user verified the old one.
+  else next = { userId, key, changedAt: new Date().toISOString(), verifiedChanged: seen.verified !== undefined || seen.verifiedChanged };
+  await db.putPeerKey(next).catch(() => {});
 }
 
 /**
@@ -337,11 +341,6 @@ export async function withdrawn(userIds: string[]): Promise<string[]> {
   return gone.filter((id) => id !== null);
 }
 
-/** Whether the user chose to write in clear to `userId`, whose key is withdrawn. */
-export async function clearChosen(userId: string): Promise<boolean> {
-  return Boolean((await db.peerKey(userId).catch(() => undefined))?.clearAccepted);
-}
-
 /** The user chose to write to `userIds`, whose keys are withdrawn, in clear. */
 export async function acceptClear(userIds: string[]): Promise<void> {
   const at = new Date().toISOString();
@@ -352,14 +351,42 @@ export async function acceptClear(userIds: string[]): Promise<void> {
   for (const l of [...listeners]) l('peer');
 }
 
-/** When `userId`'s key was last seen to change, unless the user dismissed it since. */
-export async function keyChangedAt(userId: string): Promise<string | undefined> {
-  return (await db.peerKey(userId).catch(() => undefined))?.changedAt;
+/** What this user's devices remember of `userId`'s key (first seen, changed, verified). */
+export async function remembered(userId: string): Promise<db.PeerKey | undefined> {
+  return db.peerKey(userId).catch(() => undefined);
 }
 
-export async function dismissKeyChange(userId: string): Promise<void> {
+/**
+ * The user saw that `userId`'s key changed; if they had verified the old one, they accept the
+ * new one, and what waited for that goes.
+ */
+export async function acceptKeyChange(userId: string): Promise<void> {
   const seen = await db.peerKey(userId);
-  if (seen) await db.putPeerKey({ ...seen, changedAt: undefined });
+  if (!seen) return;
+  await db.putPeerKey({ ...seen, changedAt: undefined, verifiedChanged: undefined });
+  if (seen.verifiedChanged) for (const l of [...listeners]) l('peer');
+}
+
+/**
+ * Marks `userId`'s key `raw` verified (the user compared safety numbers), or clears the mark. A
+ * verified key that changes holds back what is written to them until the user accepts the new one.
+ */
+export async function setVerified(userId: string, raw: Uint8Array<ArrayBuffer>, verified: boolean): Promise<void> {
+  const seen = await db.peerKey(userId);
+  if (seen?.key !== b64(raw)) return;
+  await db.putPeerKey({ ...seen, verified: verified ? new Date().toISOString() : undefined });
+}
+
+/** Whether the user verified `userId`'s key `raw`. */
+export async function isVerified(userId: string, raw: Uint8Array<ArrayBuffer>): Promise<boolean> {
+  const seen = await remembered(userId);
+  return seen?.key === b64(raw) && seen.verified !== undefined;
+}
+
+/** Of `userIds`, those whose key changed since the user verified it, not accepted yet. */
+export async function unconfirmed(userIds: string[]): Promise<string[]> {
+  const held = await Promise.all(userIds.map(async (id) => ((await remembered(id))?.verifiedChanged ? id : null)));
+  return held.filter((id) => id !== null);
 }
 
 /**

@@ -87,7 +87,8 @@ async function run(submit: HTMLButtonElement, error: HTMLElement, label: string,
 
 /**
  * What a chat's header says about its encryption: whether the messages sent now are sealed, and
- * why not; a warning when the other member's key changed since first seen; both safety numbers.
+ * why not; a warning when a member's key changed since first seen; in a direct chat, both safety
+ * numbers and the other's key marked verified or not.
  * The other's key is fetched afresh when the chat opens. Updated when the keys change.
  */
 export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat: Chat) => void; cleanup: () => void } {
@@ -118,18 +119,44 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     send.addEventListener('click', () => void e2e.acceptClear(ids));
     line.replaceChildren(`⚠ The server no longer gives out ${whose}: a fault, or someone trying to read along. What you write here waits until it is back. `, send);
   };
-  /** Warns of the members of `ids` whose key changed since first seen, until dismissed. */
+  /**
+   * Warns of the members of `ids` whose key changed since first seen, until dismissed; of a key
+   * the user had verified, until they accept the new one (what they write waits meanwhile).
+   */
   const warnOfChanges = async (ids: string[], ask: number) => {
-    const changed = (await Promise.all(ids.map(async (id) => ((await e2e.keyChangedAt(id)) ? id : null)))).filter((id) => id !== null);
+    const seen = await Promise.all(ids.map(async (id) => ({ id, pin: await e2e.remembered(id) })));
+    const changed = seen.filter((s) => s.pin?.changedAt).map((s) => s.id);
+    const wasVerified = seen.some((s) => s.pin?.verifiedChanged);
     await store.ensureProfiles(changed);
     if (ask !== asked) return;
     warning.hidden = changed.length === 0;
     if (!changed.length) return;
     const names = changed.map(store.displayName);
     const whose = names.length === 1 ? `${names[0]}'s encryption key` : `The encryption keys of ${names.join(', ')}`;
-    const dismiss = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-dismiss-change' }, 'Dismiss');
-    dismiss.addEventListener('click', () => void Promise.all(changed.map(e2e.dismissKeyChange)).then(() => (warning.hidden = true)));
-    warning.replaceChildren(h('p', {}, `⚠ ${whose} changed: a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`), dismiss);
+    const accept = h('button', { type: 'button', class: 'link', 'data-testid': wasVerified ? 'e2e-accept-key' : 'e2e-dismiss-change' }, wasVerified ? 'Accept the new key' : 'Dismiss');
+    accept.addEventListener('click', () => void Promise.all(changed.map(e2e.acceptKeyChange)).then(() => (warning.hidden = true)));
+    const text = wasVerified
+      ? `⚠ ${whose} changed since you verified it: a reset, or someone in between. What you write here waits until you accept the new key; compare safety numbers with them first.`
+      : `⚠ ${whose} changed: a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`;
+    warning.replaceChildren(h('p', {}, text), accept);
+  };
+  /** Both safety numbers, and whether the user verified `key`, the other member's, with a button to mark it or clear the mark. */
+  const showNumbers = async (other: string, key: Uint8Array<ArrayBuffer>, mine: Uint8Array<ArrayBuffer>, ask: number) => {
+    const name = store.displayName(other);
+    const [yours, theirs, verified] = await Promise.all([e2e.safetyNumber(mine), e2e.safetyNumber(key), e2e.isVerified(other, key)]);
+    if (ask !== asked) return;
+    const open = numbers.open;
+    const mark = h('button', { type: 'button', class: 'link', 'data-testid': verified ? 'e2e-unverify' : 'e2e-verify' }, verified ? 'Clear verification' : 'Mark as verified');
+    mark.addEventListener('click', () => void e2e.setVerified(other, key, !verified).then(() => showNumbers(other, key, mine, ask)));
+    numbers.hidden = false;
+    numbers.replaceChildren(
+      h('summary', {}, verified ? 'Safety numbers · ✓ verified' : 'Safety numbers'),
+      h('p', {}, `Yours: ${yours}`),
+      h('p', {}, `${name}'s: ${theirs}`),
+      h('p', { class: 'hint' }, verified ? `You verified ${name}'s key: should it change, what you write waits until you accept the new one.` : 'Compare them with theirs in person or on a call: if they match, nobody is in between.'),
+      mark,
+    );
+    numbers.open = open;
   };
   const render = (chat: Chat) => {
     last = chat;
@@ -172,18 +199,15 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
       fresh = false;
       if (ask !== asked) return;
       if (!key) {
-        const [gone, chosen] = await Promise.all([e2e.withdrawn([other]), e2e.clearChosen(other)]);
+        const [gone, seen] = await Promise.all([e2e.withdrawn([other]), e2e.remembered(other)]);
         if (ask !== asked) return;
         if (gone.length) await withheld(gone, ask);
-        else if (chosen) say('clear', `Not end-to-end encrypted: you chose to write in clear while the server does not give out ${name}'s key.`);
+        else if (seen?.clearAccepted) say('clear', `Not end-to-end encrypted: you chose to write in clear while the server does not give out ${name}'s key.`);
         else say('clear', `Not end-to-end encrypted: ${name} has not turned encryption on.`);
         return;
       }
       say('sealed', '🔒 Messages are end-to-end encrypted.');
-      const [yours, theirs] = await Promise.all([e2e.safetyNumber(mine), e2e.safetyNumber(key)]);
-      if (ask !== asked) return;
-      numbers.hidden = false;
-      numbers.replaceChildren(h('summary', {}, 'Safety numbers'), h('p', {}, `Yours: ${yours}`), h('p', {}, `${name}'s: ${theirs}`), h('p', { class: 'hint' }, 'Compare them with theirs in person or on a call: if they match, nobody is in between.'));
+      await showNumbers(other, key, mine, ask);
       await warnOfChanges([other], ask);
     })().catch(() => {});
   };

@@ -10,9 +10,11 @@ import type { Chat, OutboxItem } from './types';
 export class Locked extends Error {}
 
 /**
- * Thrown for a message that would go in clear because the server no longer gives out the key of
- * a member whose key was seen before (`e2e.withdrawn`): it waits until the key is back, or the
- * user chooses to write in clear anyway (the chat's header offers it).
+ * Thrown for a message that waits for the user's say, as the chat's header explains:
+ * - it would go in clear because the server no longer gives out the key of a member whose key
+ *   was seen before (`e2e.withdrawn`): until the key is back, or the user chooses clear;
+ * - it would be sealed to a key that changed since the user verified the one before
+ *   (`e2e.unconfirmed`): until the user accepts the new key.
  */
 export class Withheld extends Error {}
 
@@ -23,7 +25,8 @@ export class Withheld extends Error {}
  * the user never turned encryption on. Throws `Locked` for a message that would be sealed while
  * this device does not hold the key published (it waits for the passphrase rather than go in
  * clear), when the keys or members cannot be fetched (it waits too), and `Withheld` for one
- * that would go in clear to a member whose key is withdrawn.
+ * that would go in clear to a member whose key is withdrawn, or be sealed to one whose verified
+ * key changed.
  */
 export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?: string; encrypted: boolean }> {
   const clear = { content: item.content, encrypted: false };
@@ -34,13 +37,16 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
     const how = await groupSealing(chat);
     if ('withdrawn' in how && how.withdrawn.length) throw new Withheld();
     if (!('keys' in how)) return clear;
+    if (how.unconfirmed.length) throw new Withheld();
     if (locked) throw new Locked();
     return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
   }
   const other = otherParticipant(chat);
-  const key = other ? await e2e.peerKey(other) : null;
-  if (!key && other && (await e2e.withdrawn([other])).length) throw new Withheld();
+  if (!other) return clear;
+  const key = await e2e.peerKey(other);
+  if (!key && (await e2e.withdrawn([other])).length) throw new Withheld();
   if (!key) return clear;
+  if ((await e2e.unconfirmed([other])).length) throw new Withheld();
   if (locked) throw new Locked();
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
 }
@@ -49,8 +55,11 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
 const sealingMembers = new Map<string, { revision: number; members: string[] }>();
 
 /** How a group's messages go: sealed for its members' keys, or in clear, and why. */
-/** `withdrawn`: those of `missing` whose key was seen before (see `Withheld`). */
-export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[]; members: string[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[]; withdrawn: string[] };
+/**
+ * `withdrawn`: those of `missing` whose key was seen before; `unconfirmed`: the members whose
+ * verified key changed (see `Withheld`).
+ */
+export type GroupSealing = { keys: Uint8Array<ArrayBuffer>[]; members: string[]; unconfirmed: string[] } | { clear: 'too-big' } | { clear: 'no-keys'; missing: string[]; withdrawn: string[] };
 
 /** `fresh`: the members' keys are fetched now (the group is being opened), not from the cache. */
 export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSealing> {
@@ -71,7 +80,7 @@ export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSeal
   const keys = await e2e.peerKeys(others, fresh);
   const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
   if (missing.length) return { clear: 'no-keys', missing, withdrawn: await e2e.withdrawn(missing) };
-  return { keys: [...keys.values()].filter((k) => k !== null), members: others };
+  return { keys: [...keys.values()].filter((k) => k !== null), members: others, unconfirmed: await e2e.unconfirmed(others) };
 }
 
 /**

@@ -2,8 +2,8 @@
 // direct messages sealed in the browser, ciphertext only on the server, the key restored on a
 // new device from its backup with the recovery passphrase, forgotten at logout, messages in clear
 // (said so) to a user without a key, a contact's reset key flagged, with safety numbers that
-// match, and a contact's key withheld by the server holding messages back until the user chooses
-// to write in clear. Skips like browser.test.mjs; under CI=true it fails.
+// match, a contact's key withheld by the server holding messages back until the user chooses
+// to write in clear, and a verified key that changes holding them until the user accepts it. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
@@ -318,6 +318,39 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await a.page.getByTestId('chat-item').filter({ hasText: 'Secret club' }).click();
         await withheld.waitFor();
         await a.page.unroute('**/api/users/keys?**');
+      });
+
+      await step('a-verified-key-that-changes-holds-what-she-writes-until-she-accepts-the-new-one', async () => {
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await openDm(a.page, bob.username);
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        const summary = a.page.getByTestId('e2e-safety-numbers').locator('summary');
+        await summary.click();
+        await a.page.getByTestId('e2e-verify').click();
+        await summary.filter({ hasText: '✓ verified' }).waitFor();
+        // Remembered: still verified when the chat is opened again.
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await openDm(a.page, bob.username);
+        await summary.filter({ hasText: '✓ verified' }).waitFor();
+
+        // Bob starts over while she has the chat open: what she writes waits for her say.
+        const before = (await stored(chatId)).length;
+        await startOver(b.page, bob.username, 'the last passphrase of his');
+        const warning = a.page.getByTestId('e2e-key-changed');
+        await warning.filter({ hasText: "BOB's encryption key changed since you verified it" }).waitFor();
+        await send(a.page, 'Held for a verified key');
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Held for a verified key' }).waitFor();
+        await a.page.waitForTimeout(1000); // it would be sent by now
+        assert.equal((await stored(chatId)).length, before, 'nothing sealed to a changed verified key unasked');
+
+        // Accepted, it goes sealed to his new key, which he reads; the new key is not verified.
+        await a.page.getByTestId('e2e-accept-key').click();
+        await warning.waitFor({ state: 'hidden' });
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Held for a verified key' }).waitFor();
+        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
+        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
+        await a.page.getByTestId('e2e-verify').waitFor();
+        assert.equal((await summary.textContent()).trim(), 'Safety numbers');
       });
     } finally {
       await a.context.close();
