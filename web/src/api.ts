@@ -1,6 +1,6 @@
 // REST client and the access token. The token lives in this module's memory only; the refresh
 // token is an HttpOnly cookie the browser sends to /api/auth/refresh.
-import type { AuthResponse, Chat, ErrorBody, MemberPage, MessagePage, PublicKeyJwk, PublicProfile, TokenResponse, User, WrappedKey } from './types';
+import type { AuthResponse, Chat, ErrorBody, MemberPage, Message, MessagePage, PublicKeyJwk, PublicProfile, TokenResponse, User, WrappedKey } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -215,6 +215,8 @@ export const chats = {
   /** An admin makes a member an admin too (`admin`), or no longer one (the last admin cannot). */
   setAdmin: (chatId: string, userId: string, admin: boolean) =>
     request<Chat>(admin ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/admins/${encodeURIComponent(userId)}?members=direct`),
+  /** One message as stored, with everyone who received and read it (for the chat's members). */
+  message: (chatId: string, messageId: string) => request<Message>('GET', `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`),
   messages: (chatId: string, before?: string, limit = 30) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before) q.set('before', before);

@@ -9,6 +9,7 @@ import { encryptionNote, encryptionPanel } from './keysView';
 import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
 import { groupDetails } from './groupDetails';
+import { messageInfo } from './messageInfo';
 import { avatar, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
 // --- chat list --------------------------------------------------------------------------------
@@ -188,6 +189,7 @@ export function chatView(app: AppActions, chatId: string): View {
   const note = encryptionNote(chatId);
   const group = groupDetails(app, chatId);
   const info = group.el;
+  const details = messageInfo(chatId);
   const list = h('ol', { class: 'messages', 'data-testid': 'messages', 'aria-label': 'Messages', tabindex: 0 });
   const older = h('button', { type: 'button', class: 'link older', 'data-testid': 'load-older' }, 'Load older messages');
   const scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, older, list);
@@ -252,7 +254,15 @@ export function chatView(app: AppActions, chatId: string): View {
         const meta = h('span', { class: 'meta' }, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
         if (mine) {
           const [glyph, label] = STATUS_TEXT[status];
-          meta.append(h('span', { class: `tick ${status}`, 'data-testid': 'tick', role: 'img', 'aria-label': m.failed ? `Not sent: ${m.failed}` : label, title: label }, glyph));
+          const tick = { class: `tick ${status}`, 'data-testid': 'tick', title: label };
+          // In a group, the tick opens the message's details: who read it, who received it.
+          const inGroup = store.state.chats.get(chatId)?.type === 'group';
+          const shown = m;
+          meta.append(
+            inGroup && m.id
+              ? h('button', { ...tick, type: 'button', 'aria-label': `${label}: message details`, onclick: () => details.show(shown) }, glyph)
+              : h('span', { ...tick, role: 'img', 'aria-label': m.failed ? `Not sent: ${m.failed}` : label }, glyph),
+          );
           if (m.failed) meta.append(h('button', { type: 'button', class: 'link', onclick: () => void store.discardFailed(chatId, m.clientMsgId) }, 'Discard'));
         }
         li.replaceChildren(
@@ -353,6 +363,7 @@ export function chatView(app: AppActions, chatId: string): View {
     note.el,
     info,
     scroller,
+    details.el,
     typing,
     composer,
   );

@@ -156,6 +156,12 @@ impl MessageService {
         })
     }
 
+    /// One message of a chat as stored, with who received and read it (`deliveredTo`, `readBy`):
+    /// a message's details, for its members.
+    pub async fn one(&self, user: &str, r: &MessageRef) -> Result<Message, ApiError> {
+        Ok(self.message_in_chat(user, r).await?.1)
+    }
+
     async fn message_in_chat(
         &self,
         user: &str,
@@ -284,7 +290,7 @@ impl MessageService {
 }
 
 /// A `sync` answer's position: right after `m`, in its chat.
-fn message_not_found() -> ApiError {
+pub(crate) fn message_not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "message not found in this chat")
 }
 

@@ -96,6 +96,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
         .routes(routes!(chats::messages))
+        .routes(routes!(chats::message))
         .routes(routes!(health::readyz))
         .routes(routes!(meta::openapi_json))
 }

@@ -15,6 +15,7 @@ on_both_backends!(
     delivery_is_reported_to_the_sender,
     many_deliveries_go_in_one_event,
     a_read_receipt_reaches_the_senders_and_the_readers_devices_only,
+    a_messages_details_name_who_received_and_read_it_for_members_only,
     an_offline_user_catches_up_through_sync_after_reconnecting,
     the_chat_list_orders_by_activity_and_counts_unread_messages,
 );
@@ -313,6 +314,62 @@ async fn a_read_receipt_reaches_the_senders_and_the_readers_devices_only(backend
         .find(|m| m["id"] == newest.as_str())
         .expect("the newest");
     assert_eq!(stored["deliveredTo"], json!([d.id, c.id]));
+}
+
+/// `GET /api/chats/{id}/messages/{messageId}`: the message as stored, with everyone who received
+/// and read it (the sender was told of the first of each only), for the chat's members.
+async fn a_messages_details_name_who_received_and_read_it_for_members_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c, d, outsider) = (User::new(), User::new(), User::new(), User::new(), User::new());
+    let group = app.group(&a, "Details", &[&b, &c, &d]).await;
+    let chat = group["id"].as_str().expect("id").to_owned();
+    let (sa, sb, sc) = (app.socket(&a).await, app.socket(&b).await, app.socket(&c).await);
+    let id = send(&sa, &chat, "who saw this?").await;
+    let path = format!("/api/chats/{chat}/messages/{id}");
+    let before = app.get_json(&a, &path).await;
+    assert_eq!(
+        (&before["id"], &before["content"], &before["readBy"], &before["deliveredTo"]),
+        (&json!(id), &json!("who saw this?"), &json!([]), &json!([]))
+    );
+
+    let delivered = sb
+        .ack("delivered", json!({"chatId": chat, "messageIds": [id]}))
+        .await;
+    assert!(ok(&delivered), "{delivered}");
+    let read = sc
+        .ack("read_receipt", json!({"chatId": chat, "messageId": id}))
+        .await;
+    assert!(ok(&read), "{read}");
+    // Any member reads the details, not only the sender.
+    for member in [&a, &d] {
+        let details = app.get_json(member, &path).await;
+        assert_eq!(details["readBy"], json!([c.id]), "{details}");
+        let delivered: BTreeSet<&str> = details["deliveredTo"]
+            .as_array()
+            .expect("deliveredTo")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(delivered.contains(b.id.as_str()), "{details}");
+    }
+
+    let refused = app.get(&outsider, &path).await;
+    assert_eq!(refused.status(), 403);
+    assert_eq!(code(&refused.json().await.expect("json")), "not_a_member");
+    // A message of another chat, an id of no message, and something not an id: not found.
+    let direct = app.direct_chat(&a, &b).await;
+    let elsewhere = send(&sa, &direct, "not in the group").await;
+    for path in [
+        format!("/api/chats/{chat}/messages/{elsewhere}"),
+        format!("/api/chats/{chat}/messages/{}", "0".repeat(24)),
+        format!("/api/chats/{chat}/messages/nope"),
+    ] {
+        let missing = app.get(&a, &path).await;
+        assert_eq!(missing.status(), 404, "{path}");
+        assert_eq!(code(&missing.json().await.expect("json")), "not_found", "{path}");
+    }
 }
 
 async fn an_offline_user_catches_up_through_sync_after_reconnecting(backend: Backend) {

@@ -26,6 +26,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("delete", "/api/chats/{id}/admins/{user_id}"),
     ("post", "/api/chats/{id}/join"),
     ("get", "/api/chats/{id}/messages"),
+    ("get", "/api/chats/{id}/messages/{message_id}"),
     ("get", "/readyz"),
     ("get", "/healthz"),
     ("get", "/metrics"),
