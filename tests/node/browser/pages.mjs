@@ -111,7 +111,7 @@ export function pageHelpers(env) {
 
   async function send(page, text) {
     await page.getByLabel('Message', { exact: true }).fill(text);
-    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('button', { name: 'Send', exact: true }).click();
   }
 
   const message = (page, text) => page.getByTestId('message').filter({ hasText: text });

@@ -349,7 +349,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await b.page.getByTestId('chat-item').filter({ hasText: 'Held for a verified key' }).waitFor();
         const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
         assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
-        await a.page.getByTestId('e2e-verify').waitFor();
+        await a.page.getByTestId('e2e-verify').waitFor({ state: 'attached' }); // in the closed disclosure
         assert.equal((await summary.textContent()).trim(), 'Safety numbers');
       });
     } finally {

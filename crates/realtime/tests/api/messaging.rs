@@ -322,15 +322,30 @@ async fn a_messages_details_name_who_received_and_read_it_for_members_only(backe
     let Some(app) = spawn_app(backend).await else {
         return;
     };
-    let (a, b, c, d, outsider) = (User::new(), User::new(), User::new(), User::new(), User::new());
+    let (a, b, c, d, outsider) = (
+        User::new(),
+        User::new(),
+        User::new(),
+        User::new(),
+        User::new(),
+    );
     let group = app.group(&a, "Details", &[&b, &c, &d]).await;
     let chat = group["id"].as_str().expect("id").to_owned();
-    let (sa, sb, sc) = (app.socket(&a).await, app.socket(&b).await, app.socket(&c).await);
+    let (sa, sb, sc) = (
+        app.socket(&a).await,
+        app.socket(&b).await,
+        app.socket(&c).await,
+    );
     let id = send(&sa, &chat, "who saw this?").await;
     let path = format!("/api/chats/{chat}/messages/{id}");
     let before = app.get_json(&a, &path).await;
     assert_eq!(
-        (&before["id"], &before["content"], &before["readBy"], &before["deliveredTo"]),
+        (
+            &before["id"],
+            &before["content"],
+            &before["readBy"],
+            &before["deliveredTo"]
+        ),
         (&json!(id), &json!("who saw this?"), &json!([]), &json!([]))
     );
 
@@ -368,7 +383,11 @@ async fn a_messages_details_name_who_received_and_read_it_for_members_only(backe
     ] {
         let missing = app.get(&a, &path).await;
         assert_eq!(missing.status(), 404, "{path}");
-        assert_eq!(code(&missing.json().await.expect("json")), "not_found", "{path}");
+        assert_eq!(
+            code(&missing.json().await.expect("json")),
+            "not_found",
+            "{path}"
+        );
     }
 }
 

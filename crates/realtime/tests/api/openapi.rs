@@ -80,7 +80,12 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
     let member = uuid::Uuid::new_v4().to_string();
     for token in [None, Some(app.auth.token(&user))] {
         for (method, path, op) in operations(&doc) {
-            let url = app.url(&path.replace("{id}", chat_id).replace("{user_id}", &member));
+            let url = app.url(
+                &path
+                    .replace("{id}", chat_id)
+                    .replace("{user_id}", &member)
+                    .replace("{message_id}", chat_id),
+            );
             assert!(!url.contains('{'), "unfilled path parameter in {path}");
             let method_ = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let mut req = app.http.request(method_, &url);
