@@ -178,6 +178,8 @@ export const keys = {
   /** Up to MAX_PROFILE_IDS users' published keys in one request; those without one are left out. */
   many: (ids: string[]) =>
     request<{ keys: { userId: string; publicKey: PublicKeyJwk }[] }>('GET', `/api/users/keys?ids=${ids.map(encodeURIComponent).join(',')}`).then((r) => r.keys),
+  /** Publishes the caller's key without a backup (which drops the backup of the key it replaces). */
+  put: (publicKey: PublicKeyJwk) => request<unknown>('PUT', '/api/users/me/keys', { publicKey }),
   putBackup: (publicKey: PublicKeyJwk, backup: WrappedKey) => request<unknown>('PUT', '/api/users/me/key-backup', { publicKey, backup }),
   getBackup: () => request<{ publicKey: PublicKeyJwk; backup: WrappedKey }>('GET', '/api/users/me/key-backup'),
 };

@@ -21,7 +21,7 @@
 //   ciphertext+tag
 // Each wrapping key is HKDF-SHA-256 of the ECDH secret of the sender's key and the member's,
 // bound to both. Whoever joins later cannot open what came before, as in Matrix.
-import { keys as keysApi } from './api';
+import { ApiError, keys as keysApi } from './api';
 import * as db from './db';
 import type { Message, PublicKeyJwk, WrappedKey } from './types';
 
@@ -44,9 +44,13 @@ export const LOCKED_TEXT = '🔒 Encrypted message (this device has no key for i
  * - `none`: the user has published no key (encryption not set up);
  * - `locked`: a key is published but this device does not hold it (restore it from the backup);
  * - `ready`: this device holds the published key;
- * - `unknown`: not checked yet (offline since start).
+ * - `unknown`: not checked yet (offline since start);
+ * - `withdrawn`: this device holds the user's key, but the directory gives out none. No route
+ *   takes a key out (a reset replaces it), so the server lost it, or withholds it to have what
+ *   the user writes go in clear: what would be sealed waits (sealing.ts, `Withheld`) until the
+ *   key is published again (`republish`).
  */
-export type KeyState = 'none' | 'locked' | 'ready' | 'unknown';
+export type KeyState = 'none' | 'locked' | 'ready' | 'unknown' | 'withdrawn';
 
 interface StoredKeys {
   userId: string;
@@ -103,6 +107,10 @@ function unb64(text: string): Uint8Array<ArrayBuffer> {
   return out;
 }
 
+function b64urlOf(bytes: Uint8Array): string {
+  return b64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
 function b64url(text: string): Uint8Array<ArrayBuffer> {
   return unb64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
 }
@@ -119,6 +127,11 @@ function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
 
 function random(n: number): Uint8Array<ArrayBuffer> {
   return crypto.getRandomValues(new Uint8Array(n));
+}
+
+/** The JWK of a P-256 public key given raw (`rawOf`'s inverse). */
+function jwkOf(raw: Uint8Array): PublicKeyJwk {
+  return { kty: 'EC', crv: 'P-256', x: b64urlOf(raw.slice(1, 33)), y: b64urlOf(raw.slice(33, 65)) };
 }
 
 /** The raw (uncompressed point) form of a P-256 public key given as a JWK. */
@@ -189,10 +202,35 @@ export async function check(): Promise<void> {
   if (me !== userId) return;
   const held = current?.publicKey ?? null;
   const publicKey = published ? b64(rawOf(published)) : null;
+  if (!publicKey && current) {
+    // Held here, given out no more: kept, to publish again (`republish`); nothing sealed meanwhile.
+    setState('withdrawn');
+    return;
+  }
   current = publicKey && keyring.has(publicKey) ? { publicKey, raw: unb64(publicKey) } : null;
   setState(!publicKey ? 'none' : current ? 'ready' : 'locked');
   // Written only when the key to seal with changed (this runs on every reconnect).
   if (current?.publicKey !== (held ?? undefined)) await saveKeyring().catch(() => {});
+}
+
+/**
+ * Publishes this device's key again, the directory no longer giving it out (`withdrawn`): with
+ * its backup when the server still holds that one, else alone (this device goes on; others
+ * cannot restore it until the user starts over with a new passphrase).
+ */
+export async function republish(): Promise<void> {
+  if (keyState !== 'withdrawn' || !current) return;
+  const publicKey = jwkOf(current.raw);
+  let backup: WrappedKey | null = null;
+  try {
+    const stored = await keysApi.getBackup();
+    if (b64(rawOf(stored.publicKey)) === current.publicKey) backup = stored.backup;
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 404)) throw e;
+  }
+  if (backup) await keysApi.putBackup(publicKey, backup);
+  else await keysApi.put(publicKey);
+  await check();
 }
 
 async function passphraseKey(passphrase: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<CryptoKey> {

@@ -12,7 +12,8 @@ const MIN_PASSPHRASE = 10;
 
 /**
  * Shown on the chat list while this device cannot seal or open messages: "set up" when the user
- * has no key, "unlock" when this device does not hold the published one. Hidden once it does.
+ * has no key, "unlock" when this device does not hold the published one, "publish it again" when
+ * the server no longer gives out the key this device holds. Hidden once it does.
  */
 export function encryptionPanel(): { el: HTMLElement; cleanup: () => void } {
   const el = h('section', { class: 'e2e-panel', 'data-testid': 'e2e-panel', 'aria-labelledby': 'e2e-title' });
@@ -22,6 +23,7 @@ export function encryptionPanel(): { el: HTMLElement; cleanup: () => void } {
     el.dataset.state = s;
     if (s === 'none') el.replaceChildren(...setUpForm(false));
     else if (s === 'locked') el.replaceChildren(...unlockForm());
+    else if (s === 'withdrawn') el.replaceChildren(...republishForm());
   };
   render();
   // Not on a contact's key change: a passphrase being typed stays.
@@ -69,6 +71,18 @@ function unlockForm(): HTMLElement[] {
     h('p', {}, 'Your direct messages are end-to-end encrypted. Enter your recovery passphrase to read and send them on this device.'),
     form,
     reset,
+  ];
+}
+
+function republishForm(): HTMLElement[] {
+  const error = errorBox();
+  const submit = h('button', { type: 'button', class: 'primary', 'data-testid': 'e2e-republish' }, 'Publish it again');
+  submit.addEventListener('click', () => void run(submit, error, 'Publishing…', () => e2e.republish()));
+  return [
+    h('h2', { id: 'e2e-title' }, '⚠ Your encryption key is missing'),
+    h('p', {}, 'The server no longer gives out your encryption key: a fault, or someone trying to have you write in clear. What you write to be encrypted waits until it is published again. This device still holds it.'),
+    error,
+    submit,
   ];
 }
 
@@ -166,7 +180,9 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     shownFor = about;
     const mine = e2e.ownKey();
     if (!mine) {
-      say('clear', e2e.state() === 'locked' ? 'Locked on this device: what you write here to be encrypted waits until you unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
+      const s = e2e.state();
+      if (s === 'withdrawn') say('withheld', '⚠ The server no longer gives out your encryption key: what you write here to be encrypted waits until you publish it again in the chat list.');
+      else say('clear', s === 'locked' ? 'Locked on this device: what you write here to be encrypted waits until you unlock your messages in the chat list.' : 'Not end-to-end encrypted: turn encryption on in the chat list.');
       return;
     }
     if (chat.type === 'group') {

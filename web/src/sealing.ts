@@ -14,7 +14,9 @@ export class Locked extends Error {}
  * - it would go in clear because the server no longer gives out the key of a member whose key
  *   was seen before (`e2e.withdrawn`): until the key is back, or the user chooses clear;
  * - it would be sealed to a key that changed since the user verified the one before
- *   (`e2e.unconfirmed`): until the user accepts the new key.
+ *   (`e2e.unconfirmed`): until the user accepts the new key;
+ * - it would be sealed, but the server no longer gives out the user's own key (`withdrawn`):
+ *   until it is published again.
  */
 export class Withheld extends Error {}
 
@@ -32,12 +34,13 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
   const clear = { content: item.content, encrypted: false };
   const chat = state.chats.get(item.chatId);
   const locked = e2e.state() === 'locked';
-  if (!chat || !(e2e.canSeal() || locked)) return clear;
+  const withdrawn = e2e.state() === 'withdrawn';
+  if (!chat || !(e2e.canSeal() || locked || withdrawn)) return clear;
   if (chat.type === 'group') {
     const how = await groupSealing(chat);
     if ('withdrawn' in how && how.withdrawn.length) throw new Withheld();
     if (!('keys' in how)) return clear;
-    if (how.unconfirmed.length) throw new Withheld();
+    if (how.unconfirmed.length || withdrawn) throw new Withheld();
     if (locked) throw new Locked();
     return { ...(await e2e.sealForGroup(item.chatId, item.clientMsgId, item.content, how.keys)), encrypted: true };
   }
@@ -46,7 +49,7 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
   const key = await e2e.peerKey(other);
   if (!key && (await e2e.withdrawn([other])).length) throw new Withheld();
   if (!key) return clear;
-  if ((await e2e.unconfirmed([other])).length) throw new Withheld();
+  if (withdrawn || (await e2e.unconfirmed([other])).length) throw new Withheld();
   if (locked) throw new Locked();
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
 }

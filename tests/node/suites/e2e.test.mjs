@@ -3,7 +3,8 @@
 // new device from its backup with the recovery passphrase, forgotten at logout, messages in clear
 // (said so) to a user without a key, a contact's reset key flagged, with safety numbers that
 // match, a contact's key withheld by the server holding messages back until the user chooses
-// to write in clear, and a verified key that changes holding them until the user accepts it. Skips like browser.test.mjs; under CI=true it fails.
+// to write in clear, a verified key that changes holding them until the user accepts it, and
+// the user's own key withheld holding them until published again. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
@@ -351,6 +352,35 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
         await a.page.getByTestId('e2e-verify').waitFor({ state: 'attached' }); // in the closed disclosure
         assert.equal((await summary.textContent()).trim(), 'Safety numbers');
+      });
+
+      await step('her-own-key-withheld-holds-what-she-writes-until-she-publishes-it-again', async () => {
+        // The server stops giving out Alice's own key: her page would find "no key" and write
+        // in clear. It keeps the key it holds, and what she writes to be sealed waits.
+        const asAlice = await loginByApi(alice.username);
+        const own = `**/api/users/${asAlice.id}/keys`;
+        await a.page.route(own, (route) =>
+          route.request().method() === 'GET' ? route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no key published' } } }) : route.continue(),
+        );
+        await a.page.reload();
+        await a.page.getByTestId('chat-view').waitFor();
+        await a.page.locator('[data-testid=e2e-note][data-state=withheld]').filter({ hasText: 'no longer gives out your encryption key' }).waitFor();
+        const before = (await stored(chatId)).length;
+        await send(a.page, 'Written while my key is missing');
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Written while my key is missing' }).waitFor();
+        await a.page.waitForTimeout(1000); // it would be sent by now
+        assert.equal((await stored(chatId)).length, before, 'nothing sent in clear for want of her own key');
+
+        // She publishes it again (with its backup, which the server still holds): what waited goes, sealed.
+        await a.page.unroute(own);
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        const published = a.page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/users/me/key-backup'));
+        await a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]').getByTestId('e2e-republish').click();
+        await published;
+        await a.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Written while my key is missing' }).waitFor();
+        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
+        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
       });
     } finally {
       await a.context.close();
