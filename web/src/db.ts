@@ -3,7 +3,7 @@
 //   outbox    (keyPath clientMsgId)         — sent by the user, not yet acknowledged by the server
 //   chats     (keyPath id)                  — the chat list, for offline start
 //   profiles  (keyPath id)                  — other users' public profiles
-//   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (e2e.ts)
+//   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (peerKeys.ts)
 import type { Chat, Message, OutboxItem, PublicProfile } from './types';
 
 const VERSION = 2;
@@ -132,7 +132,7 @@ export interface PeerKey {
   verifiedChanged?: boolean;
   /**
    * Set when the user chose to write in clear to this contact, whose key the directory no longer
-   * gives out (e2e.ts, `withdrawn`), until a key of theirs is seen again.
+   * gives out (peerKeys.ts, `withdrawn`), until a key of theirs is seen again.
    */
   clearAccepted?: string;
 }

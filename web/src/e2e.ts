@@ -21,8 +21,12 @@
 //   ciphertext+tag
 // Each wrapping key is HKDF-SHA-256 of the ECDH secret of the sender's key and the member's,
 // bound to both. Whoever joins later cannot open what came before, as in Matrix.
+//
+// Contacts' keys, and what the user decided about them, are peerKeys.ts's; encodings keyBytes.ts's.
 import { ApiError, keys as keysApi } from './api';
 import * as db from './db';
+import { b64, concat, jwkOf, random, rawOf, unb64 } from './keyBytes';
+import * as peers from './peerKeys';
 import type { Message, PublicKeyJwk, WrappedKey } from './types';
 
 const VERSION = 1;
@@ -67,12 +71,14 @@ let keyState: KeyState = 'unknown';
 /**
  * Why listeners are called: `loaded` this device's keys (at start; what is cached was opened with
  * them already), `opened` a key newly usable here (set up, restored, or found published), so
- * what was held sealed may open now; `changed` any other change of state; `peer` a contact
- * published a new key (`peerChanged`), or the user chose to write in clear to contacts whose key
- * is withdrawn (`acceptClear`).
+ * what was held sealed may open now; `changed` any other change of state; `peer` what was
+ * decided about a contact's key changed (peerKeys.ts, `onChange`): messages waiting for it may go.
  */
 export type KeyEvent = 'loaded' | 'opened' | 'changed' | 'peer';
 const listeners = new Set<(e: KeyEvent) => void>();
+peers.onChange(() => {
+  for (const l of [...listeners]) l('peer');
+});
 
 export function state(): KeyState {
   return keyState;
@@ -90,53 +96,6 @@ function setState(s: KeyState, event: KeyEvent = 'changed'): void {
   if (s === 'ready' && keyState !== 'ready' && event === 'changed') event = 'opened';
   keyState = s;
   for (const l of [...listeners]) l(event);
-}
-
-// --- bytes ------------------------------------------------------------------------------------
-
-function b64(bytes: Uint8Array): string {
-  let s = '';
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-function unb64(text: string): Uint8Array<ArrayBuffer> {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function b64urlOf(bytes: Uint8Array): string {
-  return b64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function b64url(text: string): Uint8Array<ArrayBuffer> {
-  return unb64(text.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (text.length % 4)) % 4));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function random(n: number): Uint8Array<ArrayBuffer> {
-  return crypto.getRandomValues(new Uint8Array(n));
-}
-
-/** The JWK of a P-256 public key given raw (`rawOf`'s inverse). */
-function jwkOf(raw: Uint8Array): PublicKeyJwk {
-  return { kty: 'EC', crv: 'P-256', x: b64urlOf(raw.slice(1, 33)), y: b64urlOf(raw.slice(33, 65)) };
-}
-
-/** The raw (uncompressed point) form of a P-256 public key given as a JWK. */
-function rawOf(jwk: PublicKeyJwk): Uint8Array<ArrayBuffer> {
-  return concat(new Uint8Array([4]), b64url(jwk.x), b64url(jwk.y));
 }
 
 // --- the keyring in IndexedDB -----------------------------------------------------------------
@@ -314,28 +273,6 @@ export function stop(): void {
   derived.clear();
 }
 
-// --- peers' keys ------------------------------------------------------------------------------
-
-/** Peers' published keys as last fetched: raw bytes, or null for none published. */
-const peers = new Map<string, { raw: Uint8Array<ArrayBuffer> | null; at: number }>();
-/**
- * How long a peer's key is used before it is fetched again. A peer who starts over with a new key
- * cannot open what was sealed to the old one meanwhile; the server pushes key changes
- * (`key_changed`, `peerChanged`), and this bounds what one missed costs: at most one request per
- * peer per 15 s of sending.
- */
-const PEER_KEY_TTL_MS = 15_000;
-
-/**
- * The key to seal a message to `userId` under, fetched at most once per `PEER_KEY_TTL_MS` (or
- * now, `fresh`: a chat being opened); null when they published none. Throws when it cannot be fetched (the
- * message waits rather than go in clear). A key unlike the one seen before is recorded as
- * changed (trust on first use, as Signal's "safety number changed"): the chat says so.
- */
-export async function peerKey(userId: string, fresh = false): Promise<Uint8Array<ArrayBuffer> | null> {
-  return (await peerKeys([userId], fresh)).get(userId) ?? null;
-}
-
 /**
  * `key_changed`: `userId` published a new key. A contact's is fetched before anything more is
  * sealed to them (and the chat shows the change); our own, from another device, is checked.
@@ -345,95 +282,7 @@ export function peerChanged(userId: string): void {
     void check();
     return;
   }
-  peers.delete(userId);
-  for (const l of [...listeners]) l('peer');
-}
-
-async function remember(userId: string, key: string): Promise<void> {
-  const seen = await db.peerKey(userId).catch(() => undefined);
-  if (seen?.key === key && !seen.clearAccepted) return;
-  let next: db.PeerKey;
-  if (!seen) next = { userId, key };
-  // Back, after the user chose to write in clear without it: its absence warns again.
-  else if (seen.key === key) next = { ...seen, clearAccepted: undefined };
-  // Changed: flagged until dismissed, and held back until accepted if the user verified the old one.
-  else next = { userId, key, changedAt: new Date().toISOString(), verifiedChanged: seen.verified !== undefined || seen.verifiedChanged };
-  await db.putPeerKey(next).catch(() => {});
-}
-
-/**
- * Of `userIds`, who published no key now (as last fetched), the key remembered for them
- * notwithstanding: no route takes a key out of the directory (a reset replaces it), so the
- * server, or someone in between, withholds it, and what is written to them would go in clear.
- * Left out once the user chose to write to them in clear anyway (`acceptClear`), until a key of
- * theirs is seen again.
- */
-export async function withdrawn(userIds: string[]): Promise<string[]> {
-  const gone = await Promise.all(
-    userIds.map(async (id) => {
-      if (peers.get(id)?.raw) return null;
-      const seen = await db.peerKey(id).catch(() => undefined);
-      return seen && !seen.clearAccepted ? id : null;
-    }),
-  );
-  return gone.filter((id) => id !== null);
-}
-
-/** The user chose to write to `userIds`, whose keys are withdrawn, in clear. */
-export async function acceptClear(userIds: string[]): Promise<void> {
-  const at = new Date().toISOString();
-  for (const id of userIds) {
-    const seen = await db.peerKey(id);
-    if (seen) await db.putPeerKey({ ...seen, clearAccepted: at });
-  }
-  for (const l of [...listeners]) l('peer');
-}
-
-/** What this user's devices remember of `userId`'s key (first seen, changed, verified). */
-export async function remembered(userId: string): Promise<db.PeerKey | undefined> {
-  return db.peerKey(userId).catch(() => undefined);
-}
-
-/**
- * The user saw that `userId`'s key changed; if they had verified the old one, they accept the
- * new one, and what waited for that goes.
- */
-export async function acceptKeyChange(userId: string): Promise<void> {
-  const seen = await db.peerKey(userId);
-  if (!seen) return;
-  await db.putPeerKey({ ...seen, changedAt: undefined, verifiedChanged: undefined });
-  if (seen.verifiedChanged) for (const l of [...listeners]) l('peer');
-}
-
-/**
- * Marks `userId`'s key `raw` verified (the user compared safety numbers), or clears the mark. A
- * verified key that changes holds back what is written to them until the user accepts the new one.
- */
-export async function setVerified(userId: string, raw: Uint8Array<ArrayBuffer>, verified: boolean): Promise<void> {
-  const seen = await db.peerKey(userId);
-  if (seen?.key !== b64(raw)) return;
-  await db.putPeerKey({ ...seen, verified: verified ? new Date().toISOString() : undefined });
-}
-
-/** Whether the user verified `userId`'s key `raw`. */
-export async function isVerified(userId: string, raw: Uint8Array<ArrayBuffer>): Promise<boolean> {
-  const seen = await remembered(userId);
-  return seen?.key === b64(raw) && seen.verified !== undefined;
-}
-
-/** Of `userIds`, those whose key changed since the user verified it, not accepted yet. */
-export async function unconfirmed(userIds: string[]): Promise<string[]> {
-  const held = await Promise.all(userIds.map(async (id) => ((await remembered(id))?.verifiedChanged ? id : null)));
-  return held.filter((id) => id !== null);
-}
-
-/**
- * A key's safety number, for users to compare over another channel: the first 20 bytes of the
- * SHA-256 of the raw key, as 8 groups of 5 hex digits.
- */
-export async function safetyNumber(raw: Uint8Array<ArrayBuffer>): Promise<string> {
-  const hex = [...new Uint8Array(await crypto.subtle.digest('SHA-256', raw))].map((b) => b.toString(16).padStart(2, '0')).join('');
-  return (hex.slice(0, 40).match(/.{5}/g) ?? []).join(' ');
+  peers.forget(userId);
 }
 
 /** This device's key to seal with (raw), if it holds the published one. */
@@ -577,29 +426,6 @@ async function openGroup(m: Message, bytes: Uint8Array<ArrayBuffer>): Promise<st
     return new TextDecoder().decode(plain);
   }
   return null;
-}
-
-/**
- * Several users' keys, each fetched at most once per `PEER_KEY_TTL_MS`, or now (`fresh`), 100
- * per request: raw, or null for none published. Throws when they cannot be fetched.
- */
-export async function peerKeys(userIds: string[], fresh = false): Promise<Map<string, Uint8Array<ArrayBuffer> | null>> {
-  const now = Date.now();
-  const stale = fresh ? userIds : userIds.filter((id) => !(peers.get(id) && now - peers.get(id)!.at < PEER_KEY_TTL_MS));
-  for (let i = 0; i < stale.length; i += MAX_SEALED_MEMBERS) {
-    const ask = stale.slice(i, i + MAX_SEALED_MEMBERS);
-    const got = new Map((await keysApi.many(ask)).map((k) => [k.userId, rawOf(k.publicKey)]));
-    let back = false;
-    for (const id of ask) {
-      const raw = got.get(id) ?? null;
-      back ||= raw !== null && peers.get(id)?.raw === null;
-      peers.set(id, { raw, at: now });
-      if (raw) await remember(id, b64(raw));
-    }
-    // A key that was missing is published again: what waited for it may go (`withdrawn`).
-    if (back) for (const l of [...listeners]) l('peer');
-  }
-  return new Map(userIds.map((id) => [id, peers.get(id)?.raw ?? null]));
 }
 
 /** Whether `m` is sealed and not opened yet. */

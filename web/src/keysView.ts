@@ -3,6 +3,7 @@
 import { ApiError, NetworkError, describeError } from './api';
 import { errorBox, field, h } from './dom';
 import * as e2e from './e2e';
+import * as peers from './peerKeys';
 import * as store from './store';
 import { busy } from './viewKit';
 import type { Chat } from './types';
@@ -121,7 +122,7 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     line.textContent = text;
     if (state !== 'sealed') warning.hidden = numbers.hidden = true;
   };
-  /** What is written here waits: the server withholds the keys of `ids` (`e2e.withdrawn`). */
+  /** What is written here waits: the server withholds the keys of `ids` (`peers.withdrawn`). */
   const withheld = async (ids: string[], ask: number) => {
     await store.ensureProfiles(ids.slice(0, 3));
     if (ask !== asked) return;
@@ -130,7 +131,7 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     const more = ids.length > 3 ? ` and ${ids.length - 3} more` : '';
     const whose = ids.length === 1 ? `${names[0]}'s encryption key` : `the encryption keys of ${names.join(', ')}${more}`;
     const send = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-send-in-clear' }, 'Send without encryption');
-    send.addEventListener('click', () => void e2e.acceptClear(ids));
+    send.addEventListener('click', () => void peers.acceptClear(ids));
     line.replaceChildren(`⚠ The server no longer gives out ${whose}: a fault, or someone trying to read along. What you write here waits until it is back. `, send);
   };
   /**
@@ -138,7 +139,7 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
    * the user had verified, until they accept the new one (what they write waits meanwhile).
    */
   const warnOfChanges = async (ids: string[], ask: number) => {
-    const seen = await Promise.all(ids.map(async (id) => ({ id, pin: await e2e.remembered(id) })));
+    const seen = await Promise.all(ids.map(async (id) => ({ id, pin: await peers.remembered(id) })));
     const changed = seen.filter((s) => s.pin?.changedAt).map((s) => s.id);
     const wasVerified = seen.some((s) => s.pin?.verifiedChanged);
     await store.ensureProfiles(changed);
@@ -148,7 +149,7 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     const names = changed.map(store.displayName);
     const whose = names.length === 1 ? `${names[0]}'s encryption key` : `The encryption keys of ${names.join(', ')}`;
     const accept = h('button', { type: 'button', class: 'link', 'data-testid': wasVerified ? 'e2e-accept-key' : 'e2e-dismiss-change' }, wasVerified ? 'Accept the new key' : 'Dismiss');
-    accept.addEventListener('click', () => void Promise.all(changed.map(e2e.acceptKeyChange)).then(() => (warning.hidden = true)));
+    accept.addEventListener('click', () => void Promise.all(changed.map(peers.acceptKeyChange)).then(() => (warning.hidden = true)));
     const text = wasVerified
       ? `⚠ ${whose} changed since you verified it: a reset, or someone in between. What you write here waits until you accept the new key; compare safety numbers with them first.`
       : `⚠ ${whose} changed: a reset, or someone in between. Compare safety numbers with them before sending anything sensitive.`;
@@ -157,11 +158,11 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
   /** Both safety numbers, and whether the user verified `key`, the other member's, with a button to mark it or clear the mark. */
   const showNumbers = async (other: string, key: Uint8Array<ArrayBuffer>, mine: Uint8Array<ArrayBuffer>, ask: number) => {
     const name = store.displayName(other);
-    const [yours, theirs, verified] = await Promise.all([e2e.safetyNumber(mine), e2e.safetyNumber(key), e2e.isVerified(other, key)]);
+    const [yours, theirs, verified] = await Promise.all([peers.safetyNumber(mine), peers.safetyNumber(key), peers.isVerified(other, key)]);
     if (ask !== asked) return;
     const open = numbers.open;
     const mark = h('button', { type: 'button', class: 'link', 'data-testid': verified ? 'e2e-unverify' : 'e2e-verify' }, verified ? 'Clear verification' : 'Mark as verified');
-    mark.addEventListener('click', () => void e2e.setVerified(other, key, !verified).then(() => showNumbers(other, key, mine, ask)));
+    mark.addEventListener('click', () => void peers.setVerified(other, key, !verified).then(() => showNumbers(other, key, mine, ask)));
     numbers.hidden = false;
     numbers.replaceChildren(
       h('summary', {}, verified ? 'Safety numbers · ✓ verified' : 'Safety numbers'),
@@ -211,11 +212,11 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
     const ask = ++asked;
     const name = store.displayName(other);
     void (async () => {
-      const key = await e2e.peerKey(other, fresh);
+      const key = await peers.peerKey(other, fresh);
       fresh = false;
       if (ask !== asked) return;
       if (!key) {
-        const [gone, seen] = await Promise.all([e2e.withdrawn([other]), e2e.remembered(other)]);
+        const [gone, seen] = await Promise.all([peers.withdrawn([other]), peers.remembered(other)]);
         if (ask !== asked) return;
         if (gone.length) await withheld(gone, ask);
         else if (seen?.clearAccepted) say('clear', `Not end-to-end encrypted: you chose to write in clear while the server does not give out ${name}'s key.`);

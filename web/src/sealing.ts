@@ -3,6 +3,7 @@
 import { chats as chatsApi } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
+import * as peers from './peerKeys';
 import { chatMessages, emit, keyOf, otherParticipant, state } from './state';
 import type { Chat, OutboxItem } from './types';
 
@@ -12,10 +13,10 @@ export class Locked extends Error {}
 /**
  * Thrown for a message that waits for the user's say, as the chat's header explains:
  * - it would go in clear because the server no longer gives out the key of a member whose key
- *   was seen before (`e2e.withdrawn`): until the key is back, or the user chooses clear;
+ *   was seen before (`peers.withdrawn`): until the key is back, or the user chooses clear;
  * - it would be sealed to a key that changed since the user verified the one before
- *   (`e2e.unconfirmed`): until the user accepts the new key;
- * - it would be sealed, but the server no longer gives out the user's own key (`withdrawn`):
+ *   (`peers.unconfirmed`): until the user accepts the new key;
+ * - it would be sealed, but the server no longer gives out the user's own key (state `withdrawn`):
  *   until it is published again.
  */
 export class Withheld extends Error {}
@@ -46,10 +47,10 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
   }
   const other = otherParticipant(chat);
   if (!other) return clear;
-  const key = await e2e.peerKey(other);
-  if (!key && (await e2e.withdrawn([other])).length) throw new Withheld();
+  const key = await peers.peerKey(other);
+  if (!key && (await peers.withdrawn([other])).length) throw new Withheld();
   if (!key) return clear;
-  if (withdrawn || (await e2e.unconfirmed([other])).length) throw new Withheld();
+  if (withdrawn || (await peers.unconfirmed([other])).length) throw new Withheld();
   if (locked) throw new Locked();
   return { ...(await e2e.seal(item.chatId, item.clientMsgId, item.content, key)), encrypted: true };
 }
@@ -80,10 +81,10 @@ export async function groupSealing(chat: Chat, fresh = false): Promise<GroupSeal
     }
   }
   const others = members.filter((m) => m !== state.me?.id);
-  const keys = await e2e.peerKeys(others, fresh);
+  const keys = await peers.peerKeys(others, fresh);
   const missing = [...keys].filter(([, k]) => !k).map(([id]) => id);
-  if (missing.length) return { clear: 'no-keys', missing, withdrawn: await e2e.withdrawn(missing) };
-  return { keys: [...keys.values()].filter((k) => k !== null), members: others, unconfirmed: await e2e.unconfirmed(others) };
+  if (missing.length) return { clear: 'no-keys', missing, withdrawn: await peers.withdrawn(missing) };
+  return { keys: [...keys.values()].filter((k) => k !== null), members: others, unconfirmed: await peers.unconfirmed(others) };
 }
 
 /**
