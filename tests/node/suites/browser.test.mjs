@@ -257,6 +257,17 @@ describe('PWA in the browser', { skip: missing ? `skipped: ${missing}` : false, 
         await item.click();
         await message(f.page, 'Did you finish it?').waitFor();
       });
+      await step('e-opens-her-messages-details-to-see-who-read-it', async () => {
+        const mine = myMessageWithStatus(e.page, 'Did you finish it?', ['read']);
+        await mine.waitFor();
+        await mine.getByRole('button', { name: 'Read: message details' }).click();
+        const details = e.page.getByTestId('message-info');
+        await details.getByTestId('info-read').filter({ hasText: 'Read by: FRANK' }).waitFor();
+        assert.equal(await details.getByTestId('info-delivered').textContent(), 'Delivered to: nobody');
+        assert.equal(await details.getByTestId('info-waiting').textContent(), 'Not yet received by: nobody');
+        await details.getByTestId('message-info-close').click();
+        await details.waitFor({ state: 'hidden' });
+      });
       await step('fresh-login-pages-history', async () => {
         // Logging out wipes the local cache; logging back in must page the history from the server.
         await f.page.getByTestId('logout').click();
