@@ -142,4 +142,12 @@ export async function peerKey(userId: string): Promise<PeerKey | undefined> {
   return req(store('peerKeys').get(userId)) as Promise<PeerKey | undefined>;
 }
 
+/** What is remembered of each of `userIds` (those with nothing are left out), in one transaction. */
+export async function peerKeysOf(userIds: string[]): Promise<Map<string, PeerKey>> {
+  if (!db || !userIds.length) return new Map();
+  const s = store('peerKeys');
+  const found = (await Promise.all(userIds.map((id) => req(s.get(id)) as Promise<PeerKey | undefined>))).filter((k) => k !== undefined);
+  return new Map(found.map((k) => [k.userId, k]));
+}
+
 export const putPeerKey = (k: PeerKey) => putAll('peerKeys', [k]);

@@ -76,14 +76,8 @@ async function remember(userId: string, key: string): Promise<void> {
  * theirs is seen again.
  */
 export async function withdrawn(userIds: string[]): Promise<string[]> {
-  const gone = await Promise.all(
-    userIds.map(async (id) => {
-      if (peers.get(id)?.raw) return null;
-      const seen = await db.peerKey(id).catch(() => undefined);
-      return seen && !seen.clearAccepted ? id : null;
-    }),
-  );
-  return gone.filter((id) => id !== null);
+  const seen = await db.peerKeysOf(userIds.filter((id) => !peers.get(id)?.raw)).catch(() => new Map<string, db.PeerKey>());
+  return [...seen.values()].filter((k) => !k.clearAccepted).map((k) => k.userId);
 }
 
 /** The user chose to write to `userIds`, whose keys are withdrawn, in clear. */
@@ -130,8 +124,8 @@ export async function isVerified(userId: string, raw: Uint8Array<ArrayBuffer>): 
 
 /** Of `userIds`, those whose key changed since the user verified it, not accepted yet. */
 export async function unconfirmed(userIds: string[]): Promise<string[]> {
-  const held = await Promise.all(userIds.map(async (id) => ((await remembered(id))?.verifiedChanged ? id : null)));
-  return held.filter((id) => id !== null);
+  const seen = await db.peerKeysOf(userIds).catch(() => new Map<string, db.PeerKey>());
+  return [...seen.values()].filter((k) => k.verifiedChanged).map((k) => k.userId);
 }
 
 /**
