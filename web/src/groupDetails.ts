@@ -7,6 +7,8 @@ import type { Chat } from './types';
 import { busy, memberPicker, type AppActions } from './viewKit';
 
 const MEMBER_PAGE = 100;
+/** Every member of a group in one page: a group has at most 1,000 (`MAX_GROUP_MEMBERS`). */
+const ALL_MEMBERS = 1000;
 /** How long a group's details wait before asking again for members they could not fetch. */
 const MEMBERS_RETRY_MS = 5_000;
 /**
@@ -20,9 +22,18 @@ const MEMBERS_BEHIND_MS = 1_000;
  * group may have 1,000 members, and the chat list and `chat_changed` leave them out. `sync` is
  * called with the chat whenever it changes: while `open`, the list is (re)loaded when the chat's
  * revision is newer than the pages shown, as far as they went. `row` draws one member.
+ *
+ * "Find a member" searches them all by name or username, in the browser: realtime knows members
+ * by id only, so the first search reads every member (one page of up to 1,000) and their
+ * profiles (100 per request), again once the group changed; matches are listed by name.
  */
 function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLLIElement) {
   const list = h('ul', { class: 'members', 'aria-label': 'Members' });
+  const find = field({ id: `find-member-${chatId}`, label: 'Find a member', type: 'search', required: false, autocomplete: 'off', attrs: { 'data-testid': 'find-member', spellcheck: 'false' } });
+  /** The search typed (lower case), and every member as read for it, at a revision of the chat. */
+  let term = '';
+  let everyone: { revision: number; members: string[] } | undefined;
+  let searching = 0;
   const more = h('button', { type: 'button', class: 'link', 'data-testid': 'more-members', hidden: true }, 'Show more members');
   let shown: string[] = [];
   let cursor: string | null = null;
@@ -37,6 +48,12 @@ function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLL
   const draw = () => {
     if (!latest) return;
     const chat = latest;
+    if (term) {
+      more.hidden = true;
+      const found = everyone ? everyone.members.filter((m) => named(m, term)).sort((a, b) => store.displayName(a).localeCompare(store.displayName(b))) : undefined;
+      list.replaceChildren(...(found === undefined ? [h('li', {}, 'Searching…')] : found.length ? found.map((p) => row(p, chat)) : [h('li', {}, 'No member matches.')]));
+      return;
+    }
     const rows = shown.map((p) => row(p, chat));
     if (failed) rows.push(h('li', {}, 'Could not load the members; trying again…'));
     else if (pagedAt === undefined) rows.push(h('li', {}, 'Loading members…'));
@@ -71,19 +88,51 @@ function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLL
   };
   more.addEventListener('click', () => void load(true));
 
+  /** Reads every member and their profiles for the search, unless read at the chat's revision. */
+  const search = async () => {
+    const ask = ++searching;
+    if (!term || !latest || (everyone && everyone.revision >= latest.revision)) return draw();
+    draw();
+    try {
+      const page = await chatsApi.members(chatId, null, ALL_MEMBERS);
+      await store.ensureProfiles(page.members);
+      if (ask !== searching) return;
+      everyone = { revision: page.revision, members: page.members };
+    } catch (e) {
+      if (ask === searching) list.replaceChildren(h('li', {}, `Could not search the members: ${describeError(e)}`));
+      return;
+    }
+    draw();
+  };
+  let typing: ReturnType<typeof setTimeout> | undefined;
+  find.input.addEventListener('input', () => {
+    clearTimeout(typing);
+    typing = setTimeout(() => {
+      term = find.input.value.trim().toLowerCase().replace(/^@/, '');
+      void search();
+    }, 200);
+  });
+
   return {
-    el: h('div', {}, list, more),
+    el: h('div', {}, find.wrap, list, more),
     sync(chat: Chat, isOpen: boolean) {
       latest = chat;
       open = isOpen;
       draw();
       if (open && chat.revision > (pagedAt ?? -1)) void load(false);
+      if (open && term && everyone && chat.revision > everyone.revision) void search();
     },
     close() {
       open = false;
       clearTimeout(retry);
     },
   };
+}
+
+/** Whether member `id`'s display name or username holds `term` (lower case). */
+function named(id: string, term: string): boolean {
+  const p = store.state.profiles.get(id) ?? (store.state.me?.id === id ? store.state.me : undefined);
+  return [p?.displayName, p?.username, store.displayName(id)].some((n) => n?.toLowerCase().includes(term));
 }
 
 /**
