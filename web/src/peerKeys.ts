@@ -14,7 +14,7 @@ const listeners = new Set<() => void>();
 /**
  * Called when what was decided about a contact's key may let waiting messages go: a key that was
  * missing is published again, a changed verified key accepted, writing in clear chosen, or a
- * contact published a new key (`forget`).
+ * contact published a new key (`forget`); and when the user's other tab decided anything.
  */
 export function onChange(fn: () => void): () => void {
   listeners.add(fn);
@@ -23,6 +23,16 @@ export function onChange(fn: () => void): () => void {
 
 function changed(): void {
   for (const l of [...listeners]) l();
+}
+
+// The user's tabs share what was decided (IndexedDB) and re-read it when another tab decides.
+const tabs = typeof BroadcastChannel === 'undefined' ? null : new BroadcastChannel('batiyoun-peer-keys');
+if (tabs) tabs.onmessage = () => changed();
+
+/** A decision about a contact's key was stored: the user's other tabs (and, `here`, this one) act on it. */
+function decided(here: boolean): void {
+  tabs?.postMessage('decided');
+  if (here) changed();
 }
 
 /** Peers' published keys as last fetched: raw bytes, or null for none published. */
@@ -87,7 +97,7 @@ export async function acceptClear(userIds: string[]): Promise<void> {
     const seen = await db.peerKey(id);
     if (seen) await db.putPeerKey({ ...seen, clearAccepted: at });
   }
-  changed();
+  decided(true);
 }
 
 /** What this user's devices remember of `userId`'s key (first seen, changed, verified). */
@@ -103,7 +113,7 @@ export async function acceptKeyChange(userId: string): Promise<void> {
   const seen = await db.peerKey(userId);
   if (!seen) return;
   await db.putPeerKey({ ...seen, changedAt: undefined, verifiedChanged: undefined });
-  if (seen.verifiedChanged) changed();
+  decided(seen.verifiedChanged === true);
 }
 
 /**
@@ -114,6 +124,7 @@ export async function setVerified(userId: string, raw: Uint8Array<ArrayBuffer>, 
   const seen = await db.peerKey(userId);
   if (seen?.key !== b64(raw)) return;
   await db.putPeerKey({ ...seen, verified: verified ? new Date().toISOString() : undefined });
+  decided(false);
 }
 
 /** Whether the user verified `userId`'s key `raw`. */

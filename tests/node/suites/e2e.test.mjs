@@ -334,11 +334,16 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         await openDm(a.page, bob.username);
         await summary.filter({ hasText: '✓ verified' }).waitFor();
 
-        // Bob starts over while she has the chat open: what she writes waits for her say.
+        // Bob starts over while she has the chat open, in two tabs: what she writes waits for her say.
+        const secondTab = await a.context.newPage();
+        await secondTab.goto(`/#/chat/${chatId}`);
+        await secondTab.getByTestId('e2e-safety-numbers').locator('summary').filter({ hasText: '✓ verified' }).waitFor();
         const before = (await stored(chatId)).length;
         await startOver(b.page, bob.username, 'the last passphrase of his');
         const warning = a.page.getByTestId('e2e-key-changed');
-        await warning.filter({ hasText: "BOB's encryption key changed since you verified it" }).waitFor();
+        const changedText = "BOB's encryption key changed since you verified it";
+        await warning.filter({ hasText: changedText }).waitFor();
+        await secondTab.getByTestId('e2e-key-changed').filter({ hasText: changedText }).waitFor();
         await send(a.page, 'Held for a verified key');
         await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Held for a verified key' }).waitFor();
         await a.page.waitForTimeout(1000); // it would be sent by now
@@ -347,6 +352,9 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         // Accepted, it goes sealed to his new key, which he reads; the new key is not verified.
         await a.page.getByTestId('e2e-accept-key').click();
         await warning.waitFor({ state: 'hidden' });
+        // Accepted in one tab, accepted in the other (told over a BroadcastChannel).
+        await secondTab.getByTestId('e2e-key-changed').waitFor({ state: 'hidden' });
+        await secondTab.close();
         await b.page.getByTestId('chat-item').filter({ hasText: 'Held for a verified key' }).waitFor();
         const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
         assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
