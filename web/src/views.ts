@@ -257,10 +257,9 @@ export function chatView(app: AppActions, chatId: string): View {
           const tick = { class: `tick ${status}`, 'data-testid': 'tick', title: label };
           // In a group, the tick opens the message's details: who read it, who received it.
           const inGroup = store.state.chats.get(chatId)?.type === 'group';
-          const shown = m;
           meta.append(
             inGroup && m.id
-              ? h('button', { ...tick, type: 'button', 'aria-label': `${label}: message details`, onclick: () => details.show(shown) }, glyph)
+              ? h('button', { ...tick, type: 'button', 'aria-label': `${label}: message details`, onclick: () => details.show(m) }, glyph)
               : h('span', { ...tick, role: 'img', 'aria-label': m.failed ? `Not sent: ${m.failed}` : label }, glyph),
           );
           if (m.failed) meta.append(h('button', { type: 'button', class: 'link', onclick: () => void store.discardFailed(chatId, m.clientMsgId) }, 'Discard'));
