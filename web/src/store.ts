@@ -1,22 +1,23 @@
 // The store: the socket and what it says, chats and their changes, messages taken in (opened
-// first when sealed), the outbox, resync after a reconnect, and the session's start and stop.
-// The state it changes is in state.ts (views subscribe to its topics); receipts and typing in
-// receipts.ts; what encryption asks of it in sealing.ts.
+// first when sealed), resync after a reconnect, and the session's start and stop. The state it
+// changes is in state.ts (views subscribe to its topics); receipts and typing in receipts.ts; the
+// outbox in outbox.ts; what encryption asks of it in sealing.ts.
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
-import { Locked, Withheld, outgoing } from './sealing';
-import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, fromOutbox, keyOf, newestStoredId, state, type ConnState } from './state';
+import { flushOutbox, loadOutbox, useTransport } from './outbox';
+import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, keyOf, newestStoredId, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
-import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, OutboxItem, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
+import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
 
 // What the views read, from the modules it is kept in.
 export { chatTitle, displayName, ensureProfiles, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
 export { groupSealing, type GroupSealing } from './sealing';
+export { discardFailed, flushOutbox, sendMessage } from './outbox';
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;
@@ -30,6 +31,7 @@ export function onUnseenMessage(fn: UnseenListener): void {
 
 let socket: Socket | null = null;
 useSocket(() => socket);
+useTransport(() => socket, (ms) => ingest(ms, { live: false }));
 
 // --- chats ------------------------------------------------------------------------------------
 
@@ -290,123 +292,6 @@ export async function loadOlder(chatId: string): Promise<boolean> {
 
 export function hasMoreHistory(chatId: string): boolean {
   return state.history.get(chatId) !== null;
-}
-
-// --- sending and the outbox -------------------------------------------------------------------
-
-function newClientMsgId(): string {
-  return crypto.randomUUID();
-}
-
-export async function sendMessage(chatId: string, content: string): Promise<void> {
-  if (!state.me) return;
-  const item: OutboxItem = {
-    clientMsgId: newClientMsgId(),
-    chatId,
-    senderId: state.me.id,
-    content,
-    createdAt: new Date().toISOString(),
-  };
-  await db.addOutbox(item); // durable before anything else: survives a reload or a crash
-  const vm = fromOutbox(item);
-  chatMessages(chatId).set(vm.key, vm);
-  emit(`messages:${chatId}`);
-  void flushOutbox();
-}
-
-let flushing = false;
-let flushAgain = false;
-let retryTimer: ReturnType<typeof setTimeout> | undefined;
-
-/**
- * Runs `work` while no other tab of this user sends the outbox: tabs share it (IndexedDB), and
- * two tabs back online at once each sent every pending message (the server stores one, but fans
- * each resend out again, and the recipients get it twice). A Web Lock, where the browser has them.
- */
-async function oneTabAtATime(work: () => Promise<void>): Promise<void> {
-  const me = state.me?.id;
-  if (!me || !navigator.locks) return work();
-  await navigator.locks.request(`batiyoun:outbox:${me}`, work);
-}
-
-/** Sends every outbox item, oldest first, with its clientMsgId; the server dedupes resends. */
-export async function flushOutbox(): Promise<void> {
-  if (flushing) {
-    flushAgain = true;
-    return;
-  }
-  flushing = true;
-  try {
-    await oneTabAtATime(async () => {
-      do {
-        flushAgain = false;
-        const items = (await db.outbox()).filter((o) => !o.failed);
-        // Chats whose messages wait, in order: for this device to unlock the user's key, or for
-        // a member's withdrawn key (or the user's choice to write in clear without it).
-        const waiting = new Set<string>();
-        for (const item of items) {
-          if (!socket?.connected) return;
-          if (waiting.has(item.chatId)) continue;
-          let ack: Ack<{ message: Message }>;
-          try {
-            const body = await outgoing(item);
-            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
-          } catch (e) {
-            if (e instanceof Locked || e instanceof Withheld) {
-              waiting.add(item.chatId); // sent once the key is unlocked, or a member's is back (below)
-              continue;
-            }
-            scheduleRetry();
-            return; // no ack (disconnected or slow): it stays in the outbox and is resent later
-          }
-          if (ack.ok) {
-            // Show it as stored at once: receipts for it may already be on their way.
-            if (ack.message.encrypted) ack.message.plain = item.content;
-            await ingest([ack.message], { live: false });
-            await db.settleOutbox(item.clientMsgId, ack.message);
-          } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
-            scheduleRetry(ack.error.retryAfter);
-            return;
-          } else {
-            item.failed = ack.error.message || ack.error.code;
-            await db.addOutbox(item);
-            const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
-            if (vm) vm.failed = item.failed;
-            emit(`messages:${item.chatId}`);
-          }
-        }
-      } while (flushAgain);
-    });
-  } finally {
-    flushing = false;
-  }
-}
-
-// Messages that waited for the key go once it is unlocked here; those that waited for a
-// member's key, once it is back (or the user chose to write in clear).
-e2e.onChange((e) => {
-  if (e === 'opened' || e === 'peer') void flushOutbox();
-});
-
-/** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
-function scheduleRetry(seconds?: number): void {
-  clearTimeout(retryTimer);
-  retryTimer = setTimeout(() => void flushOutbox(), seconds ? seconds * 1000 : 3000);
-}
-
-export async function discardFailed(chatId: string, clientMsgId: string): Promise<void> {
-  if (!state.me) return;
-  await db.settleOutbox(clientMsgId);
-  chatMessages(chatId).delete(keyOf(state.me.id, clientMsgId));
-  emit(`messages:${chatId}`);
-}
-
-async function loadOutbox(): Promise<void> {
-  for (const o of await db.outbox()) {
-    const vm = fromOutbox(o);
-    chatMessages(o.chatId).set(vm.key, vm);
-    emit(`messages:${o.chatId}`);
-  }
 }
 
 // --- the connection ---------------------------------------------------------------------------

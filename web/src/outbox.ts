@@ -1,0 +1,136 @@
+// The outbox: what the user writes is stored first (IndexedDB, durable before anything else),
+// shown pending, then sent in order, oldest first, with its clientMsgId (the server dedupes
+// resends), sealed or in clear as sealing.ts decides; what must wait (a key locked or withheld)
+// waits with its chat's later messages behind it. The store gives it the socket and takes in the
+// messages acknowledged.
+import type { Socket } from 'socket.io-client';
+import * as db from './db';
+import * as e2e from './e2e';
+import { Locked, Withheld, outgoing } from './sealing';
+import { chatMessages, emit, fromOutbox, keyOf, state } from './state';
+import { C } from './events';
+import type { Ack, Message, OutboxItem } from './types';
+
+let current: () => Socket | null = () => null;
+let ingest: (ms: Message[]) => Promise<void> = async () => {};
+/** Gives this module the store's socket and its intake of messages acknowledged (stored, not live). */
+export function useTransport(get: () => Socket | null, take: (ms: Message[]) => Promise<void>): void {
+  current = get;
+  ingest = take;
+}
+
+function newClientMsgId(): string {
+  return crypto.randomUUID();
+}
+
+export async function sendMessage(chatId: string, content: string): Promise<void> {
+  if (!state.me) return;
+  const item: OutboxItem = {
+    clientMsgId: newClientMsgId(),
+    chatId,
+    senderId: state.me.id,
+    content,
+    createdAt: new Date().toISOString(),
+  };
+  await db.addOutbox(item); // durable before anything else: survives a reload or a crash
+  const vm = fromOutbox(item);
+  chatMessages(chatId).set(vm.key, vm);
+  emit(`messages:${chatId}`);
+  void flushOutbox();
+}
+
+let flushing = false;
+let flushAgain = false;
+let retryTimer: ReturnType<typeof setTimeout> | undefined;
+
+/**
+ * Runs `work` while no other tab of this user sends the outbox: tabs share it (IndexedDB), and
+ * two tabs back online at once each sent every pending message (the server stores one, but fans
+ * each resend out again, and the recipients get it twice). A Web Lock, where the browser has them.
+ */
+async function oneTabAtATime(work: () => Promise<void>): Promise<void> {
+  const me = state.me?.id;
+  if (!me || !navigator.locks) return work();
+  await navigator.locks.request(`batiyoun:outbox:${me}`, work);
+}
+
+/** Sends every outbox item, oldest first, with its clientMsgId; the server dedupes resends. */
+export async function flushOutbox(): Promise<void> {
+  if (flushing) {
+    flushAgain = true;
+    return;
+  }
+  flushing = true;
+  try {
+    await oneTabAtATime(async () => {
+      do {
+        flushAgain = false;
+        const items = (await db.outbox()).filter((o) => !o.failed);
+        // Chats whose messages wait, in order: for this device to unlock the user's key, or for
+        // a member's withdrawn key (or the user's choice to write in clear without it).
+        const waiting = new Set<string>();
+        for (const item of items) {
+          const socket = current();
+          if (!socket?.connected) return;
+          if (waiting.has(item.chatId)) continue;
+          let ack: Ack<{ message: Message }>;
+          try {
+            const body = await outgoing(item);
+            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
+          } catch (e) {
+            if (e instanceof Locked || e instanceof Withheld) {
+              waiting.add(item.chatId); // sent once the key is unlocked, or a member's is back (below)
+              continue;
+            }
+            scheduleRetry();
+            return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+          }
+          if (ack.ok) {
+            // Show it as stored at once: receipts for it may already be on their way.
+            if (ack.message.encrypted) ack.message.plain = item.content;
+            await ingest([ack.message]);
+            await db.settleOutbox(item.clientMsgId, ack.message);
+          } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
+            scheduleRetry(ack.error.retryAfter);
+            return;
+          } else {
+            item.failed = ack.error.message || ack.error.code;
+            await db.addOutbox(item);
+            const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
+            if (vm) vm.failed = item.failed;
+            emit(`messages:${item.chatId}`);
+          }
+        }
+      } while (flushAgain);
+    });
+  } finally {
+    flushing = false;
+  }
+}
+
+// Messages that waited for the key go once it is unlocked here; those that waited for a
+// member's key, once it is back (or the user chose to write in clear).
+e2e.onChange((e) => {
+  if (e === 'opened' || e === 'peer') void flushOutbox();
+});
+
+/** The outbox is sent again after `seconds` (what a `rate_limited` ack says), or 3 s. */
+function scheduleRetry(seconds?: number): void {
+  clearTimeout(retryTimer);
+  retryTimer = setTimeout(() => void flushOutbox(), seconds ? seconds * 1000 : 3000);
+}
+
+export async function discardFailed(chatId: string, clientMsgId: string): Promise<void> {
+  if (!state.me) return;
+  await db.settleOutbox(clientMsgId);
+  chatMessages(chatId).delete(keyOf(state.me.id, clientMsgId));
+  emit(`messages:${chatId}`);
+}
+
+export async function loadOutbox(): Promise<void> {
+  for (const o of await db.outbox()) {
+    const vm = fromOutbox(o);
+    chatMessages(o.chatId).set(vm.key, vm);
+    emit(`messages:${o.chatId}`);
+  }
+}
