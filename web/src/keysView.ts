@@ -79,11 +79,18 @@ function republishForm(): HTMLElement[] {
   const error = errorBox();
   const submit = h('button', { type: 'button', class: 'primary', 'data-testid': 'e2e-republish' }, 'Publish it again');
   submit.addEventListener('click', () => void run(submit, error, 'Publishing…', () => e2e.republish()));
+  // Should publishing it again keep failing, a new key (with a new backup) ends the wait too.
+  const reset = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-start-over' }, 'Or start over with a new key');
+  reset.addEventListener('click', () => {
+    const ok = confirm('Your other devices will need the new passphrase to read what is sent from now on; this one still reads what came before. Start over?');
+    if (ok) reset.parentElement?.replaceChildren(...setUpForm(true));
+  });
   return [
     h('h2', { id: 'e2e-title' }, '⚠ Your encryption key is missing'),
     h('p', {}, 'The server no longer gives out your encryption key: a fault, or someone trying to have you write in clear. What you write to be encrypted waits until it is published again. This device still holds it.'),
     error,
     submit,
+    reset,
   ];
 }
 

@@ -393,6 +393,35 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
         assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
       });
+
+      await step('she-starts-over-instead-when-her-key-stays-missing', async () => {
+        const asAlice = await loginByApi(alice.username);
+        const own = `**/api/users/${asAlice.id}/keys`;
+        await a.page.route(own, (route) =>
+          route.request().method() === 'GET' ? route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no key published' } } }) : route.continue(),
+        );
+        const backup = await api(env.system.url, '/api/users/me/key-backup', { token: asAlice.token });
+        await api(env.system.url, '/api/users/me/key-backup', { method: 'PUT', body: backup, token: asAlice.token });
+        const panel = a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]');
+        await panel.waitFor();
+        await openDm(a.page, bob.username);
+        const before = await stored(chatId);
+        await send(a.page, 'Written before starting over');
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Written before starting over' }).waitFor();
+        // A new key, with a new passphrase: what waited goes, sealed under it.
+        await a.page.unroute(own);
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        a.page.once('dialog', (d) => void d.accept());
+        await panel.getByTestId('e2e-start-over').click();
+        await turnOn(a.page, 'her brand new passphrase');
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Written before starting over' }).waitFor();
+        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before.length + 1);
+        const senderKey = (m) => Buffer.from(m.content, 'base64').subarray(1, 66).toString('hex');
+        const fresh = after.find((m) => !before.some((o) => o.id === m.id));
+        const earlier = before.find((m) => m.encrypted && m.senderId === asAlice.id && Buffer.from(m.content, 'base64')[0] === 1);
+        assert.ok(fresh.encrypted, 'sealed');
+        assert.notEqual(senderKey(fresh), senderKey(earlier), 'under her new key');
+      });
     } finally {
       await a.context.close();
       await b.context.close();
