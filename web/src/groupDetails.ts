@@ -99,7 +99,11 @@ function pagedMembers(chatId: string, row: (member: string, chat: Chat) => HTMLL
       if (ask !== searching) return;
       everyone = { revision: page.revision, members: page.members };
     } catch (e) {
-      if (ask === searching) list.replaceChildren(h('li', {}, `Could not search the members: ${describeError(e)}`));
+      if (ask !== searching) return;
+      list.replaceChildren(h('li', {}, `Could not search the members (${describeError(e)}); trying again…`));
+      setTimeout(() => {
+        if (ask === searching && open) void search();
+      }, MEMBERS_RETRY_MS);
       return;
     }
     draw();
