@@ -146,9 +146,9 @@ export function encryptionNote(chatId: string): { el: HTMLElement; render: (chat
    * the user had verified, until they accept the new one (what they write waits meanwhile).
    */
   const warnOfChanges = async (ids: string[], ask: number) => {
-    const seen = await Promise.all(ids.map(async (id) => ({ id, pin: await peers.remembered(id) })));
-    const changed = seen.filter((s) => s.pin?.changedAt).map((s) => s.id);
-    const wasVerified = seen.some((s) => s.pin?.verifiedChanged);
+    const seen = await peers.rememberedOf(ids);
+    const changed = seen.filter((k) => k.changedAt).map((k) => k.userId);
+    const wasVerified = seen.some((k) => k.verifiedChanged);
     await store.ensureProfiles(changed);
     if (ask !== asked) return;
     warning.hidden = changed.length === 0;

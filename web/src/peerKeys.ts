@@ -86,8 +86,8 @@ async function remember(userId: string, key: string): Promise<void> {
  * theirs is seen again.
  */
 export async function withdrawn(userIds: string[]): Promise<string[]> {
-  const seen = await db.peerKeysOf(userIds.filter((id) => !peers.get(id)?.raw)).catch(() => new Map<string, db.PeerKey>());
-  return [...seen.values()].filter((k) => !k.clearAccepted).map((k) => k.userId);
+  const seen = await rememberedOf(userIds.filter((id) => !peers.get(id)?.raw));
+  return seen.filter((k) => !k.clearAccepted).map((k) => k.userId);
 }
 
 /** The user chose to write to `userIds`, whose keys are withdrawn, in clear. */
@@ -103,6 +103,11 @@ export async function acceptClear(userIds: string[]): Promise<void> {
 /** What this user's devices remember of `userId`'s key (first seen, changed, verified). */
 export async function remembered(userId: string): Promise<db.PeerKey | undefined> {
   return db.peerKey(userId).catch(() => undefined);
+}
+
+/** `remembered` of several users at once (one IndexedDB transaction); those with nothing are left out. */
+export async function rememberedOf(userIds: string[]): Promise<db.PeerKey[]> {
+  return [...(await db.peerKeysOf(userIds).catch(() => new Map<string, db.PeerKey>())).values()];
 }
 
 /**
@@ -135,8 +140,7 @@ export async function isVerified(userId: string, raw: Uint8Array<ArrayBuffer>): 
 
 /** Of `userIds`, those whose key changed since the user verified it, not accepted yet. */
 export async function unconfirmed(userIds: string[]): Promise<string[]> {
-  const seen = await db.peerKeysOf(userIds).catch(() => new Map<string, db.PeerKey>());
-  return [...seen.values()].filter((k) => k.verifiedChanged).map((k) => k.userId);
+  return (await rememberedOf(userIds)).filter((k) => k.verifiedChanged).map((k) => k.userId);
 }
 
 /**
