@@ -62,11 +62,7 @@ function unlockForm(): HTMLElement[] {
     ev.preventDefault();
     void run(submit, error, 'Unlocking…', () => e2e.restore(pass.input.value));
   });
-  const reset = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-start-over' }, 'Forgot it? Start over with a new key');
-  reset.addEventListener('click', () => {
-    const ok = confirm('A new key cannot open the messages encrypted before: they stay unreadable here and on your other devices until those unlock with the old passphrase. Start over?');
-    if (ok) reset.parentElement?.replaceChildren(...setUpForm(true));
-  });
+  const reset = startOver('Forgot it? Start over with a new key', 'A new key cannot open the messages encrypted before: they stay unreadable here and on your other devices until those unlock with the old passphrase. Start over?');
   return [
     h('h2', { id: 'e2e-title' }, 'Unlock your messages'),
     h('p', {}, 'Your direct messages are end-to-end encrypted. Enter your recovery passphrase to read and send them on this device.'),
@@ -75,16 +71,21 @@ function unlockForm(): HTMLElement[] {
   ];
 }
 
+/** A link that, once `question` is confirmed, turns its panel into the form that sets up a new key. */
+function startOver(label: string, question: string): HTMLButtonElement {
+  const reset = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-start-over' }, label);
+  reset.addEventListener('click', () => {
+    if (confirm(question)) reset.parentElement?.replaceChildren(...setUpForm(true));
+  });
+  return reset;
+}
+
 function republishForm(): HTMLElement[] {
   const error = errorBox();
   const submit = h('button', { type: 'button', class: 'primary', 'data-testid': 'e2e-republish' }, 'Publish it again');
   submit.addEventListener('click', () => void run(submit, error, 'Publishing…', () => e2e.republish()));
   // Should publishing it again keep failing, a new key (with a new backup) ends the wait too.
-  const reset = h('button', { type: 'button', class: 'link', 'data-testid': 'e2e-start-over' }, 'Or start over with a new key');
-  reset.addEventListener('click', () => {
-    const ok = confirm('Your other devices will need the new passphrase to read what is sent from now on; this one still reads what came before. Start over?');
-    if (ok) reset.parentElement?.replaceChildren(...setUpForm(true));
-  });
+  const reset = startOver('Or start over with a new key', 'Your other devices will need the new passphrase to read what is sent from now on; this one still reads what came before. Start over?');
   return [
     h('h2', { id: 'e2e-title' }, '⚠ Your encryption key is missing'),
     h('p', {}, 'The server no longer gives out your encryption key: a fault, or someone trying to have you write in clear. What you write to be encrypted waits until it is published again. This device still holds it.'),
