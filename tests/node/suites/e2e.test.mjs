@@ -57,19 +57,25 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
   /**
    * The server (the test rewrites its answers) stops giving `username`'s own key to `page`, and
-   * the page is told to check it: the test publishes the same key and backup again over REST,
-   * which announces it (`key_changed`). Not a reload: after one, in a CI run, the page kept its
-   * key as published, as if the route went unseen (requests of a page under its service worker
-   * are a known blind spot of `page.route`). Answers the route's pattern, to `unroute`.
+   * the page is told to check it: the test publishes the same key again over REST, which
+   * announces it (`key_changed`), with its backup, or with `dropBackup` alone (the server then
+   * holds no backup). Not a reload: after one, in a CI run, the page kept its key as published,
+   * as if the route went unseen (requests of a page under its service worker are a known blind
+   * spot of `page.route`). Answers the route's pattern, to `unroute`.
    */
-  async function withholdOwnKey(page, username) {
+  async function withholdOwnKey(page, username, { dropBackup = false } = {}) {
     const { token, id } = await loginByApi(username);
     const own = `**/api/users/${id}/keys`;
     await page.route(own, (route) =>
       route.request().method() === 'GET' ? route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'no key published' } } }) : route.continue(),
     );
-    const backup = await api(env.system.url, '/api/users/me/key-backup', { token });
-    await api(env.system.url, '/api/users/me/key-backup', { method: 'PUT', body: backup, token });
+    if (dropBackup) {
+      const { publicKey } = await api(env.system.url, `/api/users/${id}/keys`, { token });
+      await api(env.system.url, '/api/users/me/keys', { method: 'PUT', body: { publicKey }, token });
+    } else {
+      const backup = await api(env.system.url, '/api/users/me/key-backup', { token });
+      await api(env.system.url, '/api/users/me/key-backup', { method: 'PUT', body: backup, token });
+    }
     return own;
   }
 
@@ -403,9 +409,28 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
       });
 
+      await step('she-publishes-it-alone-when-the-server-lost-its-backup-too', async () => {
+        const own = await withholdOwnKey(a.page, alice.username, { dropBackup: true });
+        const panel = a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]');
+        await panel.waitFor();
+        await openDm(a.page, bob.username);
+        const before = (await stored(chatId)).length;
+        await send(a.page, 'Written while key and backup are missing');
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Written while key and backup are missing' }).waitFor();
+        await a.page.unroute(own);
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        const published = a.page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/users/me/keys'));
+        await panel.getByTestId('e2e-republish').click();
+        await published;
+        await a.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Written while key and backup are missing' }).waitFor();
+        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
+        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed');
+      });
+
       await step('she-starts-over-instead-when-her-key-stays-missing', async () => {
         const asAlice = await loginByApi(alice.username);
-        const own = await withholdOwnKey(a.page, alice.username);
+        const own = await withholdOwnKey(a.page, alice.username, { dropBackup: true });
         const panel = a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]');
         await panel.waitFor();
         await openDm(a.page, bob.username);
