@@ -386,6 +386,23 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         assert.equal((await summary.textContent()).trim(), 'Safety numbers');
       });
 
+      /**
+       * Alice's page, her own key withheld behind route `own`, is given it back and presses
+       * "Publish it again": the page publishes it by `path` (`PUT`), and `text`, which waited in
+       * her DM with Bob (`before` messages stored), reaches him and is stored, sealed.
+       */
+      const publishAgain = async (own, path, text, before) => {
+        await a.page.unroute(own);
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        const published = a.page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith(path));
+        await a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]').getByTestId('e2e-republish').click();
+        await published;
+        await a.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
+        await b.page.getByTestId('chat-item').filter({ hasText: text }).waitFor();
+        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
+        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
+      };
+
       await step('her-own-key-withheld-holds-what-she-writes-until-she-publishes-it-again', async () => {
         // The server stops giving out Alice's own key: her page would find "no key" and write
         // in clear. It keeps the key it holds, and what she writes to be sealed waits.
@@ -398,15 +415,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         assert.equal((await stored(chatId)).length, before, 'nothing sent in clear for want of her own key');
 
         // She publishes it again (with its backup, which the server still holds): what waited goes, sealed.
-        await a.page.unroute(own);
-        await a.page.getByRole('link', { name: 'Back to chats' }).click();
-        const published = a.page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/users/me/key-backup'));
-        await a.page.locator('[data-testid=e2e-panel][data-state=withdrawn]').getByTestId('e2e-republish').click();
-        await published;
-        await a.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Written while my key is missing' }).waitFor();
-        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
-        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed: the one in clear is the one she chose');
+        await publishAgain(own, '/api/users/me/key-backup', 'Written while my key is missing', before);
       });
 
       await step('she-publishes-it-alone-when-the-server-lost-its-backup-too', async () => {
@@ -417,15 +426,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
         const before = (await stored(chatId)).length;
         await send(a.page, 'Written while key and backup are missing');
         await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'Written while key and backup are missing' }).waitFor();
-        await a.page.unroute(own);
-        await a.page.getByRole('link', { name: 'Back to chats' }).click();
-        const published = a.page.waitForRequest((r) => r.method() === 'PUT' && r.url().endsWith('/api/users/me/keys'));
-        await panel.getByTestId('e2e-republish').click();
-        await published;
-        await a.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Written while key and backup are missing' }).waitFor();
-        const after = await pollUntil(() => stored(chatId), (ms) => ms.length === before + 1);
-        assert.equal(after.filter((m) => !m.encrypted).length, 1, 'sealed');
+        await publishAgain(own, '/api/users/me/keys', 'Written while key and backup are missing', before);
       });
 
       await step('she-starts-over-instead-when-her-key-stays-missing', async () => {
