@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 
 use crate::adapters::{ChatCache, Deadline, MongoStore, Patience, SqliteStore};
 use crate::config::Config;
-use crate::domain::{ChatService, MessageService, Presence, Revocations};
+use crate::domain::{AttachmentService, ChatService, MessageService, Presence, Revocations};
 use crate::http::{self, AppState};
 use crate::ports::{ChatStore, Fanout};
 use crate::socket::redis_driver::ReconnectingDriver;
@@ -100,6 +100,12 @@ impl Application {
                 store.clone(),
                 chats.clone(),
                 config.limits.sync_lookback,
+            ),
+            attachments: AttachmentService::new(
+                store.clone(),
+                chats.clone(),
+                kv.clone(),
+                config.limits.upload_bytes_per_hour,
             ),
             chats,
             presence: presence.clone(),

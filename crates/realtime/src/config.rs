@@ -68,6 +68,9 @@ pub struct Limits {
     /// than the longest a message may take from getting its id to reaching a client — the store's
     /// answer timeout (10 s) and the fan-out — plus the clocks' skew between instances.
     pub sync_lookback: Duration,
+    /// Bytes of attachments one user may upload per hour, counted across instances (a fixed
+    /// window in the `Kv`): what stops one account filling the store's disk.
+    pub upload_bytes_per_hour: u64,
 }
 
 impl Default for Limits {
@@ -84,6 +87,7 @@ impl Default for Limits {
             instance_ttl: Duration::from_secs(30),
             presence_batch: Duration::from_secs(1),
             sync_lookback: Duration::from_secs(15),
+            upload_bytes_per_hour: 256 * 1024 * 1024,
         }
     }
 }
@@ -104,6 +108,7 @@ impl Config {
             instance_ttl: Duration::from_secs(env.or("INSTANCE_TTL_SECS", 30)?),
             presence_batch: Duration::from_millis(env.or("PRESENCE_BATCH_MS", 1000)?),
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
+            upload_bytes_per_hour: env.or("UPLOAD_BYTES_PER_HOUR", d.upload_bytes_per_hour)?,
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
         {

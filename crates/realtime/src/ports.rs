@@ -90,6 +90,18 @@ impl NewMessage {
     }
 }
 
+/// An uploaded attachment, without its bytes: opaque to the server (the PWA's are sealed), read
+/// by the members of the chat it was uploaded to, sent in a message by its uploader only.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attachment {
+    pub id: String,
+    pub chat_id: String,
+    pub uploader_id: String,
+    /// Bytes stored.
+    pub size: u64,
+    pub created_at: DateTime<Utc>,
+}
+
 /// The result of an idempotent insert.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inserted {
@@ -121,7 +133,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Renames the chat; the chat as it is now. This and the two membership changes below add
     /// one to the chat's `revision` in the same atomic write, so no two changes share a revision.
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
-    /// Deletes the chat and its messages; true when it existed.
+    /// Deletes the chat, its messages and its attachments; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;
     /// Adds users (ignoring ones already in); the chat as it is now.
     async fn add_participants(&self, id: &str, users: &[String])
@@ -173,6 +185,14 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked>;
     /// Messages of `chat` from others not yet read by `user`.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
+
+    /// Stores an attachment's bytes under `attachment.id`. Returns only after the write is
+    /// durable, as a message insert does.
+    async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()>;
+    /// The attachment, without reading its bytes (a send checks the one its message names).
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>>;
+    /// The attachment and its bytes.
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
 }
 
 /// What [`ChatStore::mark_read`] or [`ChatStore::mark_delivered`] changed.

@@ -43,6 +43,29 @@ pub struct MessageMetadata {
     #[validate(length(min = 1, max = 127, message = "must be 1-127 characters"))]
     #[schema(min_length = 1, max_length = 127)]
     pub mime_type: Option<String>,
+    /// The bytes, uploaded to the chat beforehand (`POST /api/chats/{id}/attachments`) by the
+    /// sender: required for `image` and `file` messages, refused on `text` ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[validate(custom(function = "validate_object_id"))]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub attachment_id: Option<String>,
+}
+
+/// Largest attachment, in bytes as uploaded (the PWA's are sealed: the file plus a 16-byte tag).
+/// One MongoDB document holds one (its limit is 16 MiB); larger files would need GridFS.
+pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
+
+/// `POST /api/chats/{id}/attachments`: what was stored. Its `id` goes in the message's
+/// `metadata.attachmentId`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentCreated {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    /// Bytes stored.
+    pub size: u64,
 }
 
 /// A stored message as every client sees it.

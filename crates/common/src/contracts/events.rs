@@ -111,6 +111,24 @@ impl Validate for SendMessage {
             let msg = format!("must be at most {MAX_PLAINTEXT_CHARS} characters");
             errors.add("content", err("length", msg));
         }
+        let attached = self
+            .metadata
+            .as_ref()
+            .is_some_and(|m| m.attachment_id.is_some());
+        match self.kind.unwrap_or_default() {
+            MessageType::Text if attached => errors.add(
+                "metadata",
+                err("attachment", "text messages carry no attachment".into()),
+            ),
+            MessageType::Image | MessageType::File if !attached => errors.add(
+                "metadata",
+                err(
+                    "attachment",
+                    "image and file messages need metadata.attachmentId".into(),
+                ),
+            ),
+            _ => {}
+        }
         if let Some(Err(e)) = self.metadata.as_ref().map(Validate::validate) {
             errors.add(
                 "metadata",

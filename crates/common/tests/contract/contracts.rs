@@ -1,7 +1,7 @@
 use common::contracts::auth::{
     KeyBackupBody, LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest,
 };
-use common::contracts::chat::{CreateChatRequest, MessagesQuery};
+use common::contracts::chat::{CreateChatRequest, MessageMetadata, MessageType, MessagesQuery};
 use common::contracts::events::{
     ChatRef, Delivered, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS,
     MAX_SEALED_MEMBERS, MessageRef, SendMessage, SyncRequest,
@@ -284,6 +284,49 @@ fn send_message_rejects_empty_oversized_and_malformed_payloads() {
         invalid_fields(&sealed(MAX_CIPHERTEXT_CHARS + 4)),
         ["content"]
     );
+}
+
+#[test]
+fn attachment_messages_name_their_upload_and_text_ones_do_not() {
+    let file: SendMessage = serde_json::from_value(serde_json::json!({
+        "chatId": CHAT, "clientMsgId": "c-1", "content": "{\"name\":\"a.pdf\"}", "type": "file",
+        "metadata": {"attachmentId": MSG, "fileSize": 1234}
+    }))
+    .unwrap();
+    file.validate().unwrap();
+    let with = |kind: MessageType, attachment_id: Option<&str>| SendMessage {
+        kind: Some(kind),
+        metadata: Some(MessageMetadata {
+            attachment_id: attachment_id.map(str::to_owned),
+            ..MessageMetadata::default()
+        }),
+        ..file.clone()
+    };
+    with(MessageType::Image, Some(MSG)).validate().unwrap();
+    for (msg, why) in [
+        (with(MessageType::File, None), "a file without its upload"),
+        (
+            with(MessageType::Image, None),
+            "an image without its upload",
+        ),
+        (
+            with(MessageType::Text, Some(MSG)),
+            "a text naming an upload",
+        ),
+        (
+            with(MessageType::File, Some("nope")),
+            "an upload id that is not one",
+        ),
+        (
+            SendMessage {
+                metadata: None,
+                ..file.clone()
+            },
+            "no metadata at all",
+        ),
+    ] {
+        assert_eq!(invalid_fields(&msg), ["metadata"], "{why}");
+    }
 }
 
 #[test]

@@ -33,7 +33,7 @@ use common::kv::{self, Followed, SharedKv};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreResult};
+use crate::ports::{Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreResult};
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
 pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
@@ -367,6 +367,18 @@ impl ChatStore for ChatCache {
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         self.inner.unread_count(chat, user).await
+    }
+
+    async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {
+        self.inner.insert_attachment(attachment, bytes).await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+        self.inner.attachment(id).await
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        self.inner.attachment_bytes(id).await
     }
 }
 

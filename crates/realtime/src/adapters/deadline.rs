@@ -14,7 +14,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::contracts::chat::Message;
 
-use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
+use crate::ports::{
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+};
 
 /// `inner`, with every operation bounded by `limit`.
 pub struct Deadline<S> {
@@ -160,5 +162,18 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         self.bound(self.inner.unread_count(chat, user)).await
+    }
+
+    async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {
+        self.bound(self.inner.insert_attachment(attachment, bytes))
+            .await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+        self.bound(self.inner.attachment(id)).await
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        self.bound(self.inner.attachment_bytes(id)).await
     }
 }

@@ -94,8 +94,14 @@ impl MessageService {
 
     /// Stores a message (validated by the caller) and returns it once durable. A resend with a
     /// known `clientMsgId` returns the original.
-    pub async fn send(&self, user: &str, req: SendMessage) -> Result<Sent, ApiError> {
+    pub async fn send(&self, user: &str, mut req: SendMessage) -> Result<Sent, ApiError> {
         let chat = self.chats.member_chat(user, &req.chat_id).await?;
+        if let Some(meta) = &mut req.metadata
+            && let Some(id) = &mut meta.attachment_id
+        {
+            *id = normalize_id(id);
+            self.check_attachment(user, &chat, id).await?;
+        }
         let new = NewMessage {
             id: new_object_id(),
             chat_id: chat.id.clone(),
@@ -129,6 +135,30 @@ impl MessageService {
             participants: chat.participants,
             fresh,
         })
+    }
+
+    /// A message may name an attachment only its sender uploaded, to its chat: no one sends
+    /// another member's upload as theirs, nor carries one into a chat whose members could not
+    /// read it.
+    async fn check_attachment(
+        &self,
+        user: &str,
+        chat: &ChatRecord,
+        id: &str,
+    ) -> Result<(), ApiError> {
+        let yours = self
+            .store
+            .attachment(id)
+            .await?
+            .is_some_and(|a| a.chat_id == chat.id && a.uploader_id == user);
+        if yours {
+            Ok(())
+        } else {
+            Err(ApiError::field(
+                "metadata.attachmentId",
+                "no attachment you uploaded to this chat",
+            ))
+        }
     }
 
     /// A newest-first page of a chat's history.

@@ -2,6 +2,7 @@
 //! returns data; the transports (REST in `crate::http`, Socket.IO in `crate::socket`) validate
 //! input, call it, and emit events.
 
+pub mod attachments;
 pub mod chats;
 pub mod messages;
 pub mod passcode;
@@ -14,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 use crate::ports::StoreError;
 
+pub use attachments::AttachmentService;
 pub use chats::ChatService;
 pub use messages::MessageService;
 pub use presence::Presence;

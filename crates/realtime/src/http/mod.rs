@@ -1,6 +1,7 @@
 //! The REST transport: `/api/chats…` (Bearer access tokens, members only), `/healthz`, `/readyz`
 //! and the OpenAPI document of them all at `/api/openapi.json`.
 
+pub mod attachments;
 pub mod chats;
 pub mod extract;
 pub mod health;
@@ -11,7 +12,8 @@ use std::sync::Arc;
 
 use axum::{Extension, Router};
 use common::contracts::chat::{
-    Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata, MessageType,
+    AttachmentCreated, Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata,
+    MessageType,
 };
 use common::contracts::events::{
     ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered, KeyChanged, MessageRef, OfflineUser,
@@ -68,6 +70,7 @@ pub struct AppState {
         Message,
         MessageMetadata,
         MessageType,
+        AttachmentCreated,
         Chat,
         ChatType,
         ListedMembers,
@@ -76,8 +79,8 @@ pub struct AppState {
         ErrorResponse,
     )),
     tags(
-        (name = "chats", description = "Direct and group chats, membership and message history \
-                                        (Bearer access token; members only)"),
+        (name = "chats", description = "Direct and group chats, membership, message history and \
+                                        attachments (Bearer access token; members only)"),
         (name = "meta", description = "Health, readiness, metrics and this document"),
     ),
 )]
@@ -97,6 +100,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::join))
         .routes(routes!(chats::messages))
         .routes(routes!(chats::message))
+        .routes(routes!(attachments::upload))
+        .routes(routes!(attachments::download))
         .routes(routes!(health::readyz))
         .routes(routes!(meta::openapi_json))
 }

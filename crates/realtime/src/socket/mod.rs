@@ -32,7 +32,9 @@ use socketioxide_core::parser::Parse;
 use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
-use crate::domain::{ChatService, MessageService, Presence, PresenceChanges, Revocations};
+use crate::domain::{
+    AttachmentService, ChatService, MessageService, Presence, PresenceChanges, Revocations,
+};
 use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
@@ -45,6 +47,7 @@ pub use presence::spawn_instance_watch;
 pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
+    pub attachments: AttachmentService,
     pub presence: Presence,
     /// This instance's presence changes waiting for their round (`presence::spawn_instance_watch`).
     pub presence_changes: PresenceChanges,

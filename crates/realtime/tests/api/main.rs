@@ -2,6 +2,7 @@
 //! on the embedded adapters and on MongoDB + Redis (`TEST_MONGODB_URL`, `TEST_REDIS_URL`).
 
 mod admins;
+mod attachments;
 mod connect;
 mod helpers;
 mod keys;

@@ -27,6 +27,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("post", "/api/chats/{id}/join"),
     ("get", "/api/chats/{id}/messages"),
     ("get", "/api/chats/{id}/messages/{message_id}"),
+    ("post", "/api/chats/{id}/attachments"),
+    ("get", "/api/chats/{id}/attachments/{attachment_id}"),
     ("get", "/readyz"),
     ("get", "/healthz"),
     ("get", "/metrics"),
@@ -84,7 +86,8 @@ async fn every_documented_operation_is_served_with_a_documented_status() {
                 &path
                     .replace("{id}", chat_id)
                     .replace("{user_id}", &member)
-                    .replace("{message_id}", chat_id),
+                    .replace("{message_id}", chat_id)
+                    .replace("{attachment_id}", chat_id),
             );
             assert!(!url.contains('{'), "unfilled path parameter in {path}");
             let method_ = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

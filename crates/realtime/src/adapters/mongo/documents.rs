@@ -120,12 +120,18 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
         // Chats written before revisions were kept have none: they count from 0.
-        revision: match d.get("revision") {
-            Some(Bson::Int64(n)) => u64::try_from(*n).unwrap_or(0),
-            Some(Bson::Int32(n)) => u64::try_from(*n).unwrap_or(0),
-            _ => 0,
-        },
+        revision: count(d, "revision").unwrap_or(0),
     })
+}
+
+/// A count stored as a 64-bit integer (BSON has no unsigned ones), read back as either width: the
+/// nx-27017 test server returns an `Int64` that fits in 32 bits as an `Int32`.
+pub(super) fn count(d: &Document, key: &str) -> Option<u64> {
+    match d.get(key) {
+        Some(Bson::Int64(n)) => u64::try_from(*n).ok(),
+        Some(Bson::Int32(n)) => u64::try_from(*n).ok(),
+        _ => None,
+    }
 }
 
 /// A revision as stored: BSON has no unsigned integers.

@@ -21,6 +21,7 @@ use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocume
 use mongodb::{Client, Collection, IndexModel};
 use tokio::sync::{mpsc, oneshot};
 
+mod attachments;
 mod chat_reads;
 mod documents;
 mod group_commit;
@@ -28,7 +29,9 @@ mod group_commit;
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
 use crate::coalesce::Loader;
-use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
+use crate::ports::{
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+};
 
 /// How many chats' newest messages `last_messages` reads at once.
 const LAST_MESSAGE_READS: usize = 16;
@@ -54,6 +57,7 @@ pub struct MongoStore {
     client: Client,
     chats: Collection<Document>,
     messages: Collection<Document>,
+    attachments: Collection<Document>,
     durable: WriteConcern,
     /// Message inserts go through the group-commit writer (one `insert_many` per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
@@ -113,6 +117,7 @@ impl MongoStore {
             client,
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
+            attachments: db.collection(attachments::ATTACHMENTS),
             inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
@@ -150,6 +155,7 @@ impl MongoStore {
             .chats
             .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
             .await?;
+        store.index_attachments().await?;
         Ok(store)
     }
 
@@ -293,6 +299,7 @@ impl ChatStore for MongoStore {
             .delete_many(doc! {"chatId": id})
             .await
             .map_err(err)?;
+        self.delete_attachments_of(id).await?;
         let r = self
             .chats
             .delete_one(doc! {"_id": oid})
@@ -486,6 +493,21 @@ impl ChatStore for MongoStore {
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
         self.messages.count_documents(filter).await.map_err(err)
+    }
+
+    async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {
+        self.insert_attachment_doc(attachment, bytes).await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+        Ok(self.attachment_doc(id, false).await?.map(|(a, _)| a))
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        Ok(self
+            .attachment_doc(id, true)
+            .await?
+            .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
     }
 }
 

@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 };
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+mod attachments;
 mod chat_reads;
 mod connection;
 mod group_commit;
@@ -31,7 +32,9 @@ use rows::{
 };
 
 use crate::coalesce::Loader;
-use crate::ports::{ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult};
+use crate::ports::{
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+};
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -220,6 +223,11 @@ impl ChatStore for SqliteStore {
         let _guard = self.write.lock().await;
         let mut tx = self.pool.begin().await.map_err(err)?;
         sqlx::query("DELETE FROM messages WHERE chat_id = ?1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
+        sqlx::query("DELETE FROM attachments WHERE chat_id = ?1")
             .bind(id.to_owned())
             .execute(&mut *tx)
             .await
@@ -428,6 +436,21 @@ impl ChatStore for SqliteStore {
         .await
         .map_err(err)?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {
+        self.insert_attachment_row(attachment, bytes).await
+    }
+
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+        Ok(self.attachment_row(id, false).await?.map(|(a, _)| a))
+    }
+
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        Ok(self
+            .attachment_row(id, true)
+            .await?
+            .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
     }
 }
 

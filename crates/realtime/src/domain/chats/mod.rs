@@ -239,7 +239,7 @@ mod tests {
 
     use super::*;
     use crate::adapters::SqliteStore;
-    use crate::ports::{Inserted, Marked, NewMessage, StoreResult};
+    use crate::ports::{Attachment, Inserted, Marked, NewMessage, StoreResult};
 
     fn chat(id: &str, participants: &[&str]) -> ChatRecord {
         ChatRecord {
@@ -371,6 +371,15 @@ mod tests {
         }
         async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
             self.inner.unread_count(chat, user).await
+        }
+        async fn insert_attachment(&self, a: &Attachment, bytes: &[u8]) -> StoreResult<()> {
+            self.inner.insert_attachment(a, bytes).await
+        }
+        async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+            self.inner.attachment(id).await
+        }
+        async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+            self.inner.attachment_bytes(id).await
         }
     }
 

@@ -89,6 +89,7 @@ pub(super) fn message(chat: &str, sender: &str, client_msg_id: &str, content: &s
     }
 }
 
+mod attachments;
 mod chats;
 mod messages;
 mod receipts;

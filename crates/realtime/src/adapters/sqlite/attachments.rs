@@ -1,0 +1,72 @@
+//! Attachments in the embedded store: table `attachments`, one row per upload, its bytes in a
+//! BLOB column read only when they are asked for.
+
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use super::SqliteStore;
+use super::rows::{err, from_ms, ms};
+use crate::ports::{Attachment, StoreError, StoreResult};
+
+impl SqliteStore {
+    pub(super) async fn insert_attachment_row(
+        &self,
+        a: &Attachment,
+        bytes: &[u8],
+    ) -> StoreResult<()> {
+        let _guard = self.write.lock().await;
+        sqlx::query(
+            "INSERT INTO attachments (id, chat_id, uploader_id, size, created_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(a.id.clone())
+        .bind(a.chat_id.clone())
+        .bind(a.uploader_id.clone())
+        .bind(i64::try_from(bytes.len()).map_err(|e| StoreError::Other(e.to_string()))?)
+        .bind(ms(a.created_at))
+        .bind(bytes)
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(())
+    }
+
+    /// The attachment `id`, with its bytes when `with_bytes`.
+    pub(super) async fn attachment_row(
+        &self,
+        id: &str,
+        with_bytes: bool,
+    ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
+        let sql = if with_bytes {
+            "SELECT id, chat_id, uploader_id, size, created_at, data FROM attachments WHERE id = ?1"
+        } else {
+            "SELECT id, chat_id, uploader_id, size, created_at FROM attachments WHERE id = ?1"
+        };
+        let row = sqlx::query(sql)
+            .bind(id.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(err)?;
+        row.map(|r| attachment_from_row(&r, with_bytes)).transpose()
+    }
+}
+
+fn attachment_from_row(
+    r: &SqliteRow,
+    with_bytes: bool,
+) -> StoreResult<(Attachment, Option<Vec<u8>>)> {
+    let size: i64 = r.try_get("size").map_err(err)?;
+    let attachment = Attachment {
+        id: r.try_get("id").map_err(err)?,
+        chat_id: r.try_get("chat_id").map_err(err)?,
+        uploader_id: r.try_get("uploader_id").map_err(err)?,
+        size: u64::try_from(size).map_err(|e| StoreError::Other(e.to_string()))?,
+        created_at: from_ms(r.try_get("created_at").map_err(err)?),
+    };
+    let bytes = if with_bytes {
+        Some(r.try_get("data").map_err(err)?)
+    } else {
+        None
+    };
+    Ok((attachment, bytes))
+}

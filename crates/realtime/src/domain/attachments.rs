@@ -1,0 +1,137 @@
+//! Attachments: bytes uploaded to a chat, read by its members, sent in a message by their
+//! uploader (`MessageService::send` checks the one a message names). The server never looks
+//! inside them: the PWA seals every file with a key of its own, which travels in the message's
+//! content (sealed for the chat's members when the chat is end-to-end encrypted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{SubsecRound, Utc};
+use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
+use common::kv::SharedKv;
+use common::{ApiError, ErrorCode};
+
+use super::{ChatService, new_object_id, normalize_id};
+use crate::ports::{Attachment, ChatStore};
+
+/// The window the upload quota counts bytes in.
+const QUOTA_WINDOW: Duration = Duration::from_secs(3600);
+
+#[derive(Clone)]
+pub struct AttachmentService {
+    store: Arc<dyn ChatStore>,
+    chats: ChatService,
+    kv: SharedKv,
+    /// Bytes one user may upload per [`QUOTA_WINDOW`].
+    quota: u64,
+}
+
+pub(crate) fn attachment_not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "attachment not found")
+}
+
+fn quota_key(user: &str) -> String {
+    format!("attachments:bytes:{user}")
+}
+
+impl AttachmentService {
+    pub fn new(store: Arc<dyn ChatStore>, chats: ChatService, kv: SharedKv, quota: u64) -> Self {
+        Self {
+            store,
+            chats,
+            kv,
+            quota,
+        }
+    }
+
+    /// Stores `bytes` as an attachment of the chat, for a member; durable when it returns.
+    pub async fn upload(
+        &self,
+        user: &str,
+        chat_id: &str,
+        bytes: &[u8],
+    ) -> Result<AttachmentCreated, ApiError> {
+        let chat = self.chats.member_chat(user, chat_id).await?;
+        if bytes.is_empty() {
+            return Err(ApiError::field(
+                "body",
+                "an attachment has at least one byte",
+            ));
+        }
+        if bytes.len() > MAX_ATTACHMENT_BYTES {
+            return Err(too_large());
+        }
+        let size = bytes.len() as u64;
+        self.spend(user, size).await?;
+        let attachment = Attachment {
+            id: new_object_id(),
+            chat_id: chat.id,
+            uploader_id: user.to_owned(),
+            size,
+            created_at: Utc::now().trunc_subsecs(3),
+        };
+        if let Err(e) = self.store.insert_attachment(&attachment, bytes).await {
+            self.refund(user, size).await;
+            return Err(e.into());
+        }
+        Ok(AttachmentCreated {
+            id: attachment.id,
+            chat_id: attachment.chat_id,
+            size,
+        })
+    }
+
+    /// An attachment's bytes, for a member of the chat it was uploaded to.
+    pub async fn download(&self, user: &str, chat_id: &str, id: &str) -> Result<Vec<u8>, ApiError> {
+        let chat = self.chats.member_chat(user, chat_id).await?;
+        let (_, bytes) = self
+            .store
+            .attachment_bytes(&normalize_id(id))
+            .await?
+            .filter(|(a, _)| a.chat_id == chat.id)
+            .ok_or_else(attachment_not_found)?;
+        Ok(bytes)
+    }
+
+    /// Counts `size` against the user's quota, or refuses past it with when to retry.
+    async fn spend(&self, user: &str, size: u64) -> Result<(), ApiError> {
+        let delta = i64::try_from(size).unwrap_or(i64::MAX);
+        let key = quota_key(user);
+        let used = self
+            .kv
+            .incr(&key, delta, QUOTA_WINDOW)
+            .await
+            .map_err(|e| ApiError::unavailable(e.0))?;
+        if u64::try_from(used).unwrap_or(0) <= self.quota {
+            return Ok(());
+        }
+        self.refund(user, size).await;
+        let wait = self
+            .kv
+            .ttl(&key)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(QUOTA_WINDOW);
+        Err(ApiError::new(
+            ErrorCode::RateLimited,
+            "too many attachment bytes uploaded this hour; try again later",
+        )
+        .with_retry_after(wait.as_secs().max(1)))
+    }
+
+    /// Gives back what [`Self::spend`] counted for an upload that was not stored.
+    async fn refund(&self, user: &str, size: u64) {
+        let delta = i64::try_from(size).unwrap_or(i64::MAX);
+        if let Err(e) = self.kv.incr(&quota_key(user), -delta, QUOTA_WINDOW).await {
+            tracing::warn!(error = %e.0, "cannot give back an upload's quota");
+        }
+    }
+}
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        ErrorCode::PayloadTooLarge,
+        format!("an attachment is at most {MAX_ATTACHMENT_BYTES} bytes"),
+    )
+}

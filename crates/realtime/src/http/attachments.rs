@@ -1,0 +1,126 @@
+//! `/api/chats/{id}/attachments`: upload an attachment's bytes to a chat, read them back. The
+//! bytes are opaque (the PWA's are sealed): they are served as `application/octet-stream`, never
+//! as the type of the file inside, so no upload is ever rendered by the browser as a page.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::ApiError;
+use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
+use common::error::ErrorResponse;
+use futures::StreamExt;
+
+use super::AppState;
+use super::extract::{AuthUser, object_id};
+use crate::domain::attachments::{attachment_not_found, too_large};
+
+/// Uploads an attachment to the chat (members only): the raw bytes are the body, at most
+/// `MAX_ATTACHMENT_BYTES` (10 MiB). Send its `id` in a message's `metadata.attachmentId`.
+#[utoipa::path(
+    post,
+    path = "/api/chats/{id}/attachments",
+    tag = "chats",
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    request_body(
+        content = Vec<u8>,
+        content_type = "application/octet-stream",
+        description = "The attachment's bytes (the PWA's are sealed), 1 to 10,485,760 of them",
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 201, description = "Stored (durably)", body = AttachmentCreated),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`: more than 10 MiB", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: an empty body", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: this user's upload quota for the hour is spent (`UPLOAD_BYTES_PER_HOUR`); `Retry-After` says when it renews", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
+pub async fn upload(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<(StatusCode, Json<AttachmentCreated>), ApiError> {
+    object_id(&id)?;
+    // Before reading the body: an outsider's 10 MiB is not buffered.
+    state.services.chats.member_chat(&user.user_id, &id).await?;
+    let bytes = read_body(body).await?;
+    let created = state
+        .services
+        .attachments
+        .upload(&user.user_id, &id, &bytes)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The body, refused as `payload_too_large` as soon as it passes the limit (not read to its end).
+async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::field("body", format!("cannot be read: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_ATTACHMENT_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// An attachment's bytes, for the chat's members.
+#[utoipa::path(
+    get,
+    path = "/api/chats/{id}/attachments/{attachment_id}",
+    tag = "chats",
+    params(
+        ("id" = String, Path, description = "The chat's id (24 hex digits)"),
+        ("attachment_id" = String, Path, description = "The attachment's id (24 hex digits)"),
+    ),
+    security(("bearerAuth" = [])),
+    responses(
+        (status = 200, description = "The bytes as uploaded (an attachment never changes, so they may be cached)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
+        (status = 403, description = "`not_a_member`", body = ErrorResponse),
+        (status = 404, description = "`not_found`: no such chat, or no such attachment in it (or not an id)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+    ),
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path((id, attachment_id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    object_id(&id)?;
+    if !common::ids::is_object_id(&attachment_id) {
+        return Err(attachment_not_found());
+    }
+    let bytes = state
+        .services
+        .attachments
+        .download(&user.user_id, &id, &attachment_id)
+        .await?;
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/octet-stream"),
+        ),
+        (
+            header::CONTENT_DISPOSITION,
+            HeaderValue::from_static("attachment"),
+        ),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, max-age=31536000, immutable"),
+        ),
+    ];
+    Ok((headers, bytes).into_response())
+}

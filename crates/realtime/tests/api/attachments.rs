@@ -1,0 +1,209 @@
+//! Attachments end to end: uploaded to a chat, read back by its members only, named by the
+//! uploader's messages only, bounded in size and by an hourly quota per user.
+
+use common::contracts::chat::MAX_ATTACHMENT_BYTES;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, Setup, TestApp, User, cmid, code, ok, spawn_app, spawn_with};
+use crate::on_both_backends;
+
+on_both_backends!(
+    an_attachment_is_read_by_the_chats_members_only,
+    only_the_uploader_sends_an_attachment_and_only_to_its_chat,
+    uploads_are_bounded_in_size,
+    uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_count,
+);
+
+/// Every byte value, so no encoding on the way (text, base64, a NUL terminator) goes unseen.
+fn bytes(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i % 251) as u8).collect()
+}
+
+async fn upload(app: &TestApp, user: &User, chat: &str, body: Vec<u8>) -> reqwest::Response {
+    app.http
+        .post(app.url(&format!("/api/chats/{chat}/attachments")))
+        .bearer_auth(app.auth.token(user))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .expect("upload")
+}
+
+/// Uploads `body` as `user`; the attachment's id.
+async fn uploaded(app: &TestApp, user: &User, chat: &str, body: Vec<u8>) -> String {
+    let resp = upload(app, user, chat, body).await;
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.expect("json");
+    created["id"].as_str().expect("id").to_owned()
+}
+
+async fn refused(resp: reqwest::Response) -> (u16, String) {
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.expect("json error");
+    (status, code(&body).to_owned())
+}
+
+fn file_message(chat: &str, attachment: &str) -> Value {
+    json!({
+        "chatId": chat, "clientMsgId": cmid(), "type": "file", "encrypted": false,
+        "content": "{\"name\":\"notes.bin\"}",
+        "metadata": {"attachmentId": attachment, "fileSize": 3}
+    })
+}
+
+async fn an_attachment_is_read_by_the_chats_members_only(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c, outsider) = (User::new(), User::new(), User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let data = bytes(300_000);
+    let resp = upload(&app, &a, &chat, data.clone()).await;
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.expect("json");
+    assert_eq!(created["chatId"], chat.as_str());
+    assert_eq!(created["size"], 300_000);
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let path = format!("/api/chats/{chat}/attachments/{id}");
+    for member in [&a, &b] {
+        let got = app.get(member, &path).await;
+        assert_eq!(got.status(), 200);
+        let headers = got.headers();
+        assert_eq!(headers["content-type"], "application/octet-stream");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["content-disposition"], "attachment");
+        assert_eq!(got.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    }
+    assert_eq!(
+        refused(app.get(&outsider, &path).await).await,
+        (403, "not_a_member".to_owned())
+    );
+    assert_eq!(
+        refused(upload(&app, &outsider, &chat, bytes(10)).await).await,
+        (403, "not_a_member".to_owned())
+    );
+    // Through another chat of the same members, an unknown id, or something not an id.
+    let group = app.group(&a, "Elsewhere", &[&b, &c]).await;
+    let group = group["id"].as_str().expect("id");
+    for path in [
+        format!("/api/chats/{group}/attachments/{id}"),
+        format!("/api/chats/{chat}/attachments/{}", "0".repeat(24)),
+        format!("/api/chats/{chat}/attachments/nope"),
+    ] {
+        assert_eq!(
+            refused(app.get(&a, &path).await).await,
+            (404, "not_found".to_owned()),
+            "{path}"
+        );
+    }
+}
+
+async fn only_the_uploader_sends_an_attachment_and_only_to_its_chat(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b, c) = (User::new(), User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let id = uploaded(&app, &a, &chat, b"abc".to_vec()).await;
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+
+    // Named in upper case, stored as every id is: lower case.
+    let ack = sa
+        .ack("send_message", file_message(&chat, &id.to_uppercase()))
+        .await;
+    assert!(ok(&ack), "{ack}");
+    assert_eq!(ack["message"]["type"], "file");
+    assert_eq!(ack["message"]["metadata"]["attachmentId"], id.as_str());
+    let received = sb.next("new_message").await;
+    assert_eq!(received, ack["message"]);
+    let history = app
+        .get_json(&b, &format!("/api/chats/{chat}/messages"))
+        .await;
+    assert_eq!(history["messages"][0], ack["message"]);
+
+    // Bob sending Alice's upload as his, Alice carrying it into another chat, an unknown upload.
+    let group = app.group(&a, "Elsewhere", &[&b, &c]).await;
+    let group = group["id"].as_str().expect("id");
+    for (socket, chat, attachment) in [
+        (&sb, chat.as_str(), id.clone()),
+        (&sa, group, id.clone()),
+        (&sa, chat.as_str(), "0".repeat(24)),
+    ] {
+        let ack = socket
+            .ack("send_message", file_message(chat, &attachment))
+            .await;
+        assert_eq!(code(&ack), "validation_failed", "{ack}");
+        assert!(
+            ack["error"]["fields"]["metadata.attachmentId"].is_array(),
+            "{ack}"
+        );
+    }
+    // A file message without its upload, and a text naming one, are malformed.
+    let mut bare = file_message(&chat, &id);
+    bare["metadata"] = json!({"fileSize": 3});
+    let mut text = file_message(&chat, &id);
+    text["type"] = json!("text");
+    for payload in [bare, text] {
+        let ack = sa.ack("send_message", payload).await;
+        assert_eq!(code(&ack), "validation_failed", "{ack}");
+    }
+    let history = app
+        .get_json(&a, &format!("/api/chats/{chat}/messages"))
+        .await;
+    assert_eq!(history["messages"].as_array().map(Vec::len), Some(1));
+}
+
+async fn uploads_are_bounded_in_size(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    assert_eq!(
+        refused(upload(&app, &a, &chat, Vec::new()).await).await,
+        (422, "validation_failed".to_owned())
+    );
+    assert_eq!(
+        refused(upload(&app, &a, &chat, bytes(MAX_ATTACHMENT_BYTES + 1)).await).await,
+        (413, "payload_too_large".to_owned())
+    );
+    let id = uploaded(&app, &a, &chat, bytes(MAX_ATTACHMENT_BYTES)).await;
+    let got = app
+        .get(&b, &format!("/api/chats/{chat}/attachments/{id}"))
+        .await;
+    assert_eq!(
+        got.bytes().await.expect("bytes").len(),
+        MAX_ATTACHMENT_BYTES
+    );
+}
+
+async fn uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_count(
+    backend: Backend,
+) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.upload_bytes_per_hour = 1000);
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    uploaded(&app, &a, &chat, bytes(600)).await;
+    let over = upload(&app, &a, &chat, bytes(600)).await;
+    let retry: u64 = over.headers()["retry-after"]
+        .to_str()
+        .expect("retry-after")
+        .parse()
+        .expect("seconds");
+    assert!((1..=3600).contains(&retry), "retry after {retry} s");
+    assert_eq!(refused(over).await, (429, "rate_limited".to_owned()));
+    // The refused 600 bytes were not counted: 400 more fit the 1,000.
+    uploaded(&app, &a, &chat, bytes(400)).await;
+    assert_eq!(
+        refused(upload(&app, &a, &chat, bytes(1)).await).await,
+        (429, "rate_limited".to_owned())
+    );
+    // The quota is the user's: Bob still uploads.
+    uploaded(&app, &b, &chat, bytes(1000)).await;
+}
