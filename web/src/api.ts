@@ -48,47 +48,53 @@ export function clearToken(): void {
   clearTimeout(refreshTimer);
 }
 
-async function request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
-  const headers: Record<string, string> = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+/** `fetch` with the access token (refreshed, and the request retried once, on a 401). */
+async function authorized(method: string, path: string, headers: Record<string, string>, body?: BodyInit, auth = true): Promise<Response> {
   if (auth) {
     if (!hasToken()) await refresh();
     headers.Authorization = `Bearer ${accessToken}`;
   }
-  let res: Response;
-  try {
-    res = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'same-origin',
-    });
-  } catch (e) {
-    throw new NetworkError(String(e));
-  }
-  if (res.status === 401 && auth) {
-    // The token may have been revoked or expired early: one refresh, one retry.
-    await refresh();
-    headers.Authorization = `Bearer ${accessToken}`;
+  const go = async (): Promise<Response> => {
     try {
-      res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), credentials: 'same-origin' });
+      return await fetch(path, { method, headers, body, credentials: 'same-origin' });
     } catch (e) {
       throw new NetworkError(String(e));
     }
-  }
-  if (res.status === 204) return undefined as T;
-  const text = await res.text();
+  };
+  const res = await go();
+  if (res.status !== 401 || !auth) return res;
+  // The token may have been revoked or expired early: one refresh, one retry.
+  await refresh();
+  headers.Authorization = `Bearer ${accessToken}`;
+  return go();
+}
+
+/** The `ApiError` a failed response carries (its JSON error body, or its status). */
+async function failure(res: Response): Promise<ApiError> {
   let json: unknown = undefined;
   try {
-    json = text ? JSON.parse(text) : undefined;
+    json = JSON.parse(await res.text());
   } catch {
     /* not JSON */
   }
-  if (!res.ok) {
-    const err = (json as { error?: ErrorBody } | undefined)?.error ?? { code: `http_${res.status}`, message: res.statusText || `HTTP ${res.status}` };
-    throw new ApiError(res.status, err);
+  const err = (json as { error?: ErrorBody } | undefined)?.error ?? { code: `http_${res.status}`, message: res.statusText || `HTTP ${res.status}` };
+  const retryAfter = Number(res.headers.get('Retry-After'));
+  if (retryAfter > 0 && err.retryAfter === undefined) err.retryAfter = retryAfter;
+  return new ApiError(res.status, err);
+}
+
+async function request<T>(method: string, path: string, body?: unknown, auth = true): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await authorized(method, path, headers, body === undefined ? undefined : JSON.stringify(body), auth);
+  if (!res.ok) throw await failure(res);
+  if (res.status === 204) return undefined as T;
+  const text = await res.text();
+  try {
+    return (text ? JSON.parse(text) : undefined) as T;
+  } catch {
+    return undefined as T;
   }
-  return json as T;
 }
 
 /**
@@ -223,6 +229,24 @@ export const chats = {
     const q = new URLSearchParams({ limit: String(limit) });
     if (before) q.set('before', before);
     return request<MessagePage>('GET', `/api/chats/${encodeURIComponent(chatId)}/messages?${q}`);
+  },
+};
+
+/** Largest attachment the server stores, in bytes as uploaded (`MAX_ATTACHMENT_BYTES`). */
+export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+
+/** Attachments: opaque bytes (ours are sealed, see attachments.ts) stored in a chat for its members. */
+export const attachments = {
+  upload: async (chatId: string, bytes: ArrayBuffer): Promise<{ id: string; chatId: string; size: number }> => {
+    const headers = { Accept: 'application/json', 'Content-Type': 'application/octet-stream' };
+    const res = await authorized('POST', `/api/chats/${encodeURIComponent(chatId)}/attachments`, headers, bytes);
+    if (!res.ok) throw await failure(res);
+    return res.json();
+  },
+  get: async (chatId: string, id: string): Promise<ArrayBuffer> => {
+    const res = await authorized('GET', `/api/chats/${encodeURIComponent(chatId)}/attachments/${encodeURIComponent(id)}`, {});
+    if (!res.ok) throw await failure(res);
+    return res.arrayBuffer();
   },
 };
 

@@ -10,6 +10,7 @@
 // closes it.
 
 import { h } from './dom';
+import { summary } from './attachments';
 import { textOf } from './e2e';
 import * as store from './store';
 import type { Chat, Message } from './types';
@@ -38,7 +39,7 @@ export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
   if (!supported() || Notification.permission !== 'granted') return;
   const sender = store.displayName(m.senderId);
   const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
-  const text = textOf(m);
+  const text = summary(m.type, textOf(m));
   const options: NotificationOptions = {
     body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text,
     tag: chat.id,

@@ -4,6 +4,8 @@
 // waits with its chat's later messages behind it. The store gives it the socket and takes in the
 // messages acknowledged.
 import type { Socket } from 'socket.io-client';
+import { ApiError, attachments as attachmentsApi } from './api';
+import * as attachments from './attachments';
 import * as db from './db';
 import * as e2e from './e2e';
 import { Locked, Withheld, outgoing } from './sealing';
@@ -23,7 +25,21 @@ function newClientMsgId(): string {
   return crypto.randomUUID();
 }
 
+/** Files sent from this page, by clientMsgId, until acknowledged: kept as the sender's copy. */
+const sentFiles = new Map<string, Blob>();
+
 export async function sendMessage(chatId: string, content: string): Promise<void> {
+  await queue(chatId, content);
+}
+
+/** Sends `file` to the chat: sealed at once, stored in the outbox with the message, uploaded when it is sent. */
+export async function sendFile(chatId: string, file: File): Promise<void> {
+  const { type, content, sealed } = await attachments.seal(file);
+  const clientMsgId = await queue(chatId, content, { type, file: { sealed } });
+  if (clientMsgId) sentFiles.set(clientMsgId, file);
+}
+
+async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 'type' | 'file'> = {}): Promise<string | undefined> {
   if (!state.me) return;
   const item: OutboxItem = {
     clientMsgId: newClientMsgId(),
@@ -31,12 +47,32 @@ export async function sendMessage(chatId: string, content: string): Promise<void
     senderId: state.me.id,
     content,
     createdAt: new Date().toISOString(),
+    ...extra,
   };
   await db.addOutbox(item); // durable before anything else: survives a reload or a crash
   const vm = fromOutbox(item);
   chatMessages(chatId).set(vm.key, vm);
   emit(`messages:${chatId}`);
   void flushOutbox();
+  return item.clientMsgId;
+}
+
+/**
+ * Where the item's file was uploaded: uploaded now unless it was before (the id is stored with
+ * the item, so a resend after a lost ack does not upload it twice). Nothing for a text.
+ */
+async function uploaded(item: OutboxItem): Promise<{ attachmentId: string; fileSize: number } | undefined> {
+  if (!item.file) return undefined;
+  if (!item.file.attachmentId) {
+    item.file.attachmentId = (await attachmentsApi.upload(item.chatId, item.file.sealed)).id;
+    await db.addOutbox(item);
+  }
+  return { attachmentId: item.file.attachmentId, fileSize: item.file.sealed.byteLength };
+}
+
+/** An upload refused for good (too large, not a member…), as opposed to one to try again. */
+function refusedForGood(e: unknown): e is ApiError {
+  return e instanceof ApiError && e.status < 500 && e.status !== 429 && e.status !== 401;
 }
 
 let flushing = false;
@@ -76,18 +112,28 @@ export async function flushOutbox(): Promise<void> {
           let ack: Ack<{ message: Message }>;
           try {
             const body = await outgoing(item);
-            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: 'text' });
+            const metadata = await uploaded(item);
+            const payload = { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: item.type ?? 'text', ...(metadata ? { metadata } : {}) };
+            ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, payload);
           } catch (e) {
             if (e instanceof Locked || e instanceof Withheld) {
               waiting.add(item.chatId); // sent once the key is unlocked, or a member's is back (below)
               continue;
             }
-            scheduleRetry();
-            return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+            if (refusedForGood(e)) {
+              ack = { ok: false, error: e.body };
+            } else {
+              scheduleRetry(e instanceof ApiError ? e.body.retryAfter : undefined);
+              return; // no ack (disconnected or slow): it stays in the outbox and is resent later
+            }
           }
           if (ack.ok) {
             // Show it as stored at once: receipts for it may already be on their way.
             if (ack.message.encrypted) ack.message.plain = item.content;
+            const file = sentFiles.get(item.clientMsgId);
+            const attachmentId = ack.message.metadata?.attachmentId;
+            if (file && attachmentId) attachments.remember(attachmentId, file);
+            sentFiles.delete(item.clientMsgId);
             await ingest([ack.message]);
             await db.settleOutbox(item.clientMsgId, ack.message);
           } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {

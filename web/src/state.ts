@@ -3,7 +3,7 @@
 import { MAX_PROFILE_IDS, users as usersApi } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
-import type { Chat, Message, OutboxItem, PublicProfile, User } from './types';
+import type { Chat, Message, MessageType, OutboxItem, PublicProfile, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -13,6 +13,10 @@ export interface ViewMessage {
   senderId: string;
   clientMsgId: string;
   content: string;
+  /** `image` and `file` messages' `content` describes their attachment (attachments.ts). */
+  type: MessageType;
+  /** Where the attachment is stored (none while it is still in the outbox). */
+  attachmentId?: string;
   timestamp: string;
   readBy: string[];
   deliveredTo: string[];
@@ -55,6 +59,8 @@ export function fromMessage(m: Message): ViewMessage {
     senderId: m.senderId,
     clientMsgId: m.clientMsgId,
     content: e2e.textOf(m),
+    type: m.type ?? 'text',
+    attachmentId: m.metadata?.attachmentId,
     timestamp: m.timestamp,
     readBy: m.readBy ?? [],
     deliveredTo: m.deliveredTo ?? [],
@@ -69,6 +75,8 @@ export function fromOutbox(o: OutboxItem): ViewMessage {
     senderId: o.senderId,
     clientMsgId: o.clientMsgId,
     content: o.content,
+    type: o.type ?? 'text',
+    attachmentId: o.file?.attachmentId,
     timestamp: o.createdAt,
     readBy: [],
     deliveredTo: [],

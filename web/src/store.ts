@@ -17,7 +17,7 @@ import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEv
 export { chatTitle, displayName, ensureProfiles, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
 export { groupSealing, type GroupSealing } from './sealing';
-export { discardFailed, flushOutbox, sendMessage } from './outbox';
+export { discardFailed, flushOutbox, sendFile, sendMessage } from './outbox';
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;

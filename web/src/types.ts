@@ -40,7 +40,7 @@ export interface Message {
   iv?: string;
   encrypted: boolean;
   type: MessageType;
-  metadata?: { fileName?: string; fileSize?: number; mimeType?: string };
+  metadata?: { fileName?: string; fileSize?: number; mimeType?: string; attachmentId?: string };
   timestamp: string;
   readBy: string[];
   deliveredTo: string[];
@@ -103,6 +103,10 @@ export interface OutboxItem {
   senderId: string;
   content: string;
   createdAt: string;
+  /** `image` or `file`: `content` describes the file (attachments.ts), `file` holds its bytes. */
+  type?: MessageType;
+  /** The file, sealed, until it is uploaded (then `attachmentId` says where it went). */
+  file?: { sealed: ArrayBuffer; attachmentId?: string };
   /** Set when the server refused it for good (validation, not a member…). */
   failed?: string;
 }

@@ -2,6 +2,7 @@
 // conversation. Each returns its root element and an optional cleanup; main.ts routes between
 // them (the screens before signing in: authViews.ts).
 import { chats as chatsApi, describeError } from './api';
+import { MAX_FILE_BYTES, body as attachmentBody, summary } from './attachments';
 import { announce, errorBox, field, formatTime, h, setTitle } from './dom';
 import { textOf } from './e2e';
 import { MAX_PLAINTEXT_CHARS } from './events';
@@ -40,7 +41,7 @@ export function chatListView(app: AppActions): View {
         const other = store.otherParticipant(c);
         const last = c.lastMessage;
         const who = !last ? '' : last.senderId === me?.id ? 'You: ' : c.type === 'group' ? `${store.displayName(last.senderId)}: ` : '';
-        const preview = last ? `${who}${textOf(last)}` : c.type === 'group' ? 'Group created' : 'No messages yet';
+        const preview = last ? `${who}${summary(last.type, textOf(last))}` : c.type === 'group' ? 'Group created' : 'No messages yet';
         const unread = c.unreadCount > 0 ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
         return h(
           'li',
@@ -196,7 +197,10 @@ export function chatView(app: AppActions, chatId: string): View {
   const typing = h('p', { class: 'typing', 'data-testid': 'typing', 'aria-live': 'polite' });
   const input = h('textarea', { id: 'composer', rows: 1, maxlength: MAX_PLAINTEXT_CHARS, placeholder: 'Write a message…', autocomplete: 'off', 'data-testid': 'composer' });
   const send = h('button', { type: 'submit', class: 'primary send', 'data-testid': 'send' }, 'Send');
-  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
+  const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
+  const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
+  const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
+  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
   const els = new Map<string, HTMLLIElement>();
   let loadingOlder = false;
 
@@ -246,7 +250,7 @@ export function chatView(app: AppActions, chatId: string): View {
       }
       const status = store.statusOf(m);
       // The sender's name is part of it: a profile can arrive after its message.
-      const render = `${m.content}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}`;
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
@@ -266,7 +270,7 @@ export function chatView(app: AppActions, chatId: string): View {
         }
         li.replaceChildren(
           store.state.chats.get(chatId)?.type === 'group' && !mine ? h('span', { class: 'sender', 'aria-hidden': 'true' }, store.displayName(m.senderId)) : '',
-          h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), m.content),
+          h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), attachmentBody(m)),
           meta,
         );
       }
@@ -326,11 +330,29 @@ export function chatView(app: AppActions, chatId: string): View {
     input.focus();
   });
 
+  picker.addEventListener('change', () => {
+    const file = picker.files?.[0];
+    picker.value = '';
+    attachError.textContent = '';
+    if (!file) return;
+    if (file.size > MAX_FILE_BYTES) {
+      attachError.textContent = `${file.name} is larger than 10 MB, the most a file may be.`;
+      return;
+    }
+    if (file.size === 0) {
+      attachError.textContent = `${file.name} is empty.`;
+      return;
+    }
+    store.sendFile(chatId, file).catch((e: unknown) => {
+      attachError.textContent = `Cannot send ${file.name}: ${describeError(e)}`;
+    });
+  });
+
   const off = store.subscribe((t) => {
     if (t === `messages:${chatId}` || t === 'profiles') renderMessages();
     else if (t === `incoming:${chatId}`) {
       const last = store.sortedMessages(chatId).filter((m) => m.senderId !== me.id).pop();
-      if (last) announce(`New message from ${store.displayName(last.senderId)}: ${last.content}`);
+      if (last) announce(`New message from ${store.displayName(last.senderId)}: ${summary(last.type, last.content)}`);
     } else if (t === `typing:${chatId}` || t === 'presence' || t === 'chats') renderHeader();
   });
 
@@ -364,6 +386,7 @@ export function chatView(app: AppActions, chatId: string): View {
     scroller,
     details.el,
     typing,
+    attachError,
     composer,
   );
   return {

@@ -109,6 +109,16 @@ export function pageHelpers(env) {
     return answer;
   }
 
+  /** Turns end-to-end encryption on from the chat list's panel, with `passphrase`. */
+  async function turnOn(page, passphrase) {
+    const panel = page.getByTestId('e2e-panel');
+    await page.getByTestId('e2e-again').waitFor();
+    await page.getByTestId('e2e-passphrase').fill(passphrase);
+    await page.getByTestId('e2e-again').fill(passphrase);
+    await page.getByTestId('e2e-set-up').click();
+    await panel.waitFor({ state: 'hidden' });
+  }
+
   async function send(page, text) {
     await page.getByLabel('Message', { exact: true }).fill(text);
     await page.getByRole('button', { name: 'Send', exact: true }).click();
@@ -118,5 +128,5 @@ export function pageHelpers(env) {
   const myMessageWithStatus = (page, text, statuses) =>
     page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
 
-  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, send, message, myMessageWithStatus };
+  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, turnOn, send, message, myMessageWithStatus };
 }

@@ -19,16 +19,9 @@ const LOCKED = '🔒 Encrypted message (this device has no key for it)';
 describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem();
 
-  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = pageHelpers(() => env);
-
-  async function turnOn(page, passphrase = PASSPHRASE) {
-    const panel = page.getByTestId('e2e-panel');
-    await page.getByTestId('e2e-again').waitFor();
-    await page.getByTestId('e2e-passphrase').fill(passphrase);
-    await page.getByTestId('e2e-again').fill(passphrase);
-    await page.getByTestId('e2e-set-up').click();
-    await panel.waitFor({ state: 'hidden' });
-  }
+  const helpers = pageHelpers(() => env);
+  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = helpers;
+  const turnOn = (page, passphrase = PASSPHRASE) => helpers.turnOn(page, passphrase);
 
   async function login(page, username) {
     await page.goto('/');

@@ -92,6 +92,36 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
     assert.equal(chats.status, 200, '/api/chats goes to realtime');
   });
 
+  test('an attachment of up to 10 MiB passes the balancer, and other bodies stay small', async () => {
+    const [a, b] = [user(), user()];
+    const chat = await rest(lb.url, auth.mint(a), 'POST', '/api/chats', { type: 'direct', userId: b.sub });
+    assert.equal(chat.status, 201, JSON.stringify(chat.body));
+    const upload = (bytes) =>
+      fetch(`${lb.url}/api/chats/${chat.body.id}/attachments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${auth.mint(a)}`, 'content-type': 'application/octet-stream' },
+        body: bytes,
+      });
+    const max = 10 * 1024 * 1024;
+    const bytes = crypto.randomBytes(max);
+    const created = await upload(bytes);
+    assert.equal(created.status, 201);
+    const { id } = await created.json();
+    // Read back through each instance directly: it went to the shared store, not to one of them.
+    for (const node of nodes) {
+      const got = await fetch(`${node.url}/api/chats/${chat.body.id}/attachments/${id}`, { headers: { authorization: `Bearer ${auth.mint(b)}` } });
+      assert.equal(got.status, 200);
+      assert.ok(Buffer.from(await got.arrayBuffer()).equals(bytes));
+    }
+    assert.equal((await upload(crypto.randomBytes(max + 1))).status, 413);
+    const big = await fetch(`${lb.url}/api/chats`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${auth.mint(a)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'group', name: 'x'.repeat(300 * 1024), memberIds: [] }),
+    });
+    assert.equal(big.status, 413, 'other paths keep the small limit');
+  });
+
   test('a polling client upgrades to websocket through the balancer and chats with a websocket-only client', async () => {
     const [alice, bob] = [user(), user()];
     const created = await rest(lb.url, auth.mint(alice), 'POST', '/api/chats', { type: 'direct', userId: bob.sub });

@@ -1,0 +1,109 @@
+// Attachments in the PWA, in Debian's chromium against the whole system (the launcher): a file is
+// sealed in the browser with a key of its own, uploaded to the chat, and its key travels in the
+// message, sealed for the chat's members; an image is shown inline, any other file downloaded;
+// a file sent while offline waits in the outbox; a file too large is refused before it is
+// sent. Skips like browser.test.mjs; under CI=true it fails.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, test } from 'node:test';
+import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
+import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
+
+const missing = missingPrerequisite();
+if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
+
+const PASSPHRASE = 'a long recovery passphrase';
+/** A 1×1 PNG. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+const NOTES = 'Hello from a file: the minutes of Tuesday.\n';
+
+describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
+  const env = suiteSystem();
+  const { newPage, signUp, openDm, turnOn, pollUntil } = pageHelpers(() => env);
+
+  /** Picks `file` ({ name, mimeType, buffer }) with the chat's "Attach a file". */
+  async function attach(page, file) {
+    await page.getByTestId('attach-input').setInputFiles(file);
+  }
+
+  test('files are sealed in the browser, wait in the outbox offline, and open for the recipient', async (t) => {
+    const a = await newPage({ width: 1280, height: 800 });
+    const b = await newPage({ width: 375, height: 740 });
+    const step = stepper(t.name, { a: a.page, b: b.page });
+    try {
+      await step('signup', () => signUp(a.page, 'alice'));
+      const bob = await step('signup-b', () => signUp(b.page, 'bob'));
+      await step('both-turn-encryption-on', async () => {
+        await turnOn(a.page, PASSPHRASE);
+        await turnOn(b.page, PASSPHRASE);
+      });
+      const { accessToken } = await api(env.system.url, '/api/auth/login', { method: 'POST', body: { login: bob.username, password: PASSWORD } });
+      const asBob = (path) => fetch(env.system.url + path, { headers: { Authorization: `Bearer ${accessToken}` } });
+
+      let chatId;
+      await step('a-sends-an-image', async () => {
+        await openDm(a.page, bob.username);
+        chatId = await a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        await attach(a.page, { name: 'dot.png', mimeType: 'image/png', buffer: PNG });
+        // Her own copy shows at once, from the file she picked.
+        await a.page.locator('[data-testid=message][data-mine=true][data-status=sent], [data-testid=message][data-mine=true][data-status=delivered]').filter({ hasText: 'dot.png' }).waitFor();
+        await a.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image]')?.naturalWidth === 1);
+      });
+      await step('b-sees-it-in-the-list-and-the-chat', async () => {
+        const item = b.page.getByTestId('chat-item').filter({ hasText: '🖼 dot.png' });
+        await item.waitFor();
+        await item.click();
+        await b.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image]')?.naturalWidth === 1);
+      });
+
+      await step('a-sends-a-file-while-offline-and-it-goes-once-online', async () => {
+        await a.context.setOffline(true);
+        await a.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        await attach(a.page, { name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from(NOTES) });
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'minutes.txt' }).waitFor();
+        await a.context.setOffline(false);
+        await b.page.getByTestId('message').filter({ hasText: 'minutes.txt' }).waitFor();
+      });
+      await step('b-downloads-it', async () => {
+        const [download] = await Promise.all([
+          b.page.waitForEvent('download'),
+          b.page.getByTestId('attachment-download').filter({ hasText: 'minutes.txt' }).click(),
+        ]);
+        assert.equal(download.suggestedFilename(), 'minutes.txt');
+        assert.equal(readFileSync(await download.path(), 'utf8'), NOTES);
+      });
+
+      await step('the-server-holds-sealed-bytes-and-sealed-messages-only', async () => {
+        const { messages } = await (await asBob(`/api/chats/${chatId}/messages`)).json();
+        assert.deepEqual(messages.map((m) => m.type).sort(), ['file', 'image']);
+        for (const m of messages) {
+          assert.equal(m.encrypted, true, 'the file key travels sealed');
+          assert.ok(!m.content.includes('minutes') && !m.content.includes('dot.png'));
+          const res = await asBob(`/api/chats/${chatId}/attachments/${m.metadata.attachmentId}`);
+          assert.equal(res.status, 200);
+          assert.equal(res.headers.get('content-type'), 'application/octet-stream');
+          const stored = Buffer.from(await res.arrayBuffer());
+          const plain = m.type === 'file' ? Buffer.from(NOTES) : PNG;
+          assert.equal(stored.length, plain.length + 16, 'AES-GCM: the file and its tag');
+          assert.ok(!stored.includes(plain.subarray(0, 16)), 'no plaintext stored');
+        }
+      });
+
+      await step('a-file-too-large-is-refused-before-it-is-sent', async () => {
+        await attach(a.page, { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(10 * 1024 * 1024) });
+        await a.page.getByTestId('attach-error').filter({ hasText: 'huge.bin is larger than 10 MB' }).waitFor();
+        await a.page.waitForTimeout(500);
+        const { messages } = await pollUntil(
+          async () => (await asBob(`/api/chats/${chatId}/messages`)).json(),
+          (page) => page.messages.length >= 2,
+        );
+        assert.equal(messages.length, 2, 'nothing sent');
+        assert.equal(await a.page.getByTestId('message').filter({ hasText: 'huge.bin' }).count(), 0);
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  });
+});

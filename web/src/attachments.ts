@@ -1,0 +1,149 @@
+// Attachments. A file is sealed here with a key of its own (AES-GCM, a fresh 256-bit key and IV
+// per file) and uploaded to its chat as opaque bytes; the message describes it in its content —
+// name, type, size, key and IV, as JSON — and that content is sealed for the chat's members as
+// any text is when the chat is end-to-end encrypted. In a chat that is not, the content goes in
+// clear, key included, as its text does: the server could open the file as it reads the text.
+import { MAX_ATTACHMENT_BYTES, attachments as api, describeError } from './api';
+import { h } from './dom';
+import { b64, random, unb64 } from './keyBytes';
+import type { ViewMessage } from './state';
+import type { MessageType } from './types';
+
+/** Largest file: what the server stores, less the 16-byte tag sealing adds. */
+export const MAX_FILE_BYTES = MAX_ATTACHMENT_BYTES - 16;
+
+/** Types shown inline as images; any other file is offered for download. No SVG: a picture, not a document. */
+const IMAGE_TYPES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif']);
+
+/** What an `image` or `file` message's content says of its attachment. */
+export interface FileRef {
+  name: string;
+  mime: string;
+  size: number;
+  /** The file's AES-GCM key (raw, base64) and IV (base64). */
+  key: string;
+  iv: string;
+}
+
+/** The attachment `content` describes, or null when it describes none (still sealed, or malformed). */
+export function fileRef(content: string): FileRef | null {
+  let v: unknown;
+  try {
+    v = JSON.parse(content);
+  } catch {
+    return null;
+  }
+  const r = v as Partial<FileRef> | null;
+  const ok = !!r && typeof r.name === 'string' && typeof r.mime === 'string' && typeof r.size === 'number' && typeof r.key === 'string' && typeof r.iv === 'string';
+  return ok ? (r as FileRef) : null;
+}
+
+/** A message's text as a line (chat list, notifications, announcements): a file by its name. */
+export function summary(type: MessageType | undefined, text: string): string {
+  const ref = type === 'image' || type === 'file' ? fileRef(text) : null;
+  return ref ? `${type === 'image' ? '🖼' : '📎'} ${ref.name}` : text;
+}
+
+/** A file's name as sent: its last path segment, without control characters, at most 255 characters. */
+function cleanName(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = (name.split(/[\\/]/).pop() ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim();
+  return [...(clean || 'file')].slice(0, 255).join('');
+}
+
+/** Seals `file` for upload: the message's type and content, and the bytes to upload. */
+export async function seal(file: File): Promise<{ type: MessageType; content: string; sealed: ArrayBuffer }> {
+  const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt']);
+  const iv = random(12);
+  const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, await file.arrayBuffer());
+  const raw = new Uint8Array(await crypto.subtle.exportKey('raw', key));
+  const mime = file.type || 'application/octet-stream';
+  const ref: FileRef = { name: cleanName(file.name), mime, size: file.size, key: b64(raw), iv: b64(iv) };
+  return { type: IMAGE_TYPES.has(mime) ? 'image' : 'file', content: JSON.stringify(ref), sealed };
+}
+
+/** Files opened on this page, by attachment id, newest last; at most `KEPT` (10 MB each at most). */
+const opened = new Map<string, Promise<Blob>>();
+const KEPT = 24;
+
+function keep(id: string, blob: Promise<Blob>): Promise<Blob> {
+  opened.delete(id);
+  opened.set(id, blob);
+  while (opened.size > KEPT) opened.delete(opened.keys().next().value!);
+  blob.catch(() => opened.delete(id)); // a failure is tried again next time
+  return blob;
+}
+
+/** The file of an attachment: downloaded once per page, opened with the key its message carries. */
+export function open(chatId: string, attachmentId: string, ref: FileRef): Promise<Blob> {
+  const held = opened.get(attachmentId);
+  if (held) return keep(attachmentId, held);
+  return keep(
+    attachmentId,
+    (async () => {
+      const bytes = await api.get(chatId, attachmentId);
+      const key = await crypto.subtle.importKey('raw', unb64(ref.key), 'AES-GCM', false, ['decrypt']);
+      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unb64(ref.iv) }, key, bytes);
+      return new Blob([plain], { type: ref.mime });
+    })(),
+  );
+}
+
+/** Keeps the file the user just sent, so their own copy is not downloaded again. */
+export function remember(attachmentId: string, file: Blob): void {
+  keep(attachmentId, Promise.resolve(file));
+}
+
+function sizeText(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** Saves the file under its name (the browser's download). */
+function save(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = h('a', { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
+/**
+ * What a message's body shows: its text, or its attachment — an image inline (opened when shown),
+ * any other file as a button that downloads it — named, with its size. A file still in the
+ * outbox shows its name only.
+ */
+export function body(m: ViewMessage): Node | string {
+  const ref = m.type === 'text' ? null : fileRef(m.content);
+  if (!ref) return m.content;
+  const label = `${ref.name} · ${sizeText(ref.size)}`;
+  const id = m.attachmentId;
+  if (!id) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, `📎 ${label}`);
+  const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
+  const fetchIt = async (): Promise<Blob | null> => {
+    problem.textContent = '';
+    try {
+      return await open(m.chatId, id, ref);
+    } catch (e) {
+      problem.textContent = `Cannot open ${ref.name}: ${describeError(e)}`;
+      return null;
+    }
+  };
+  const download = h(
+    'button',
+    { type: 'button', class: 'link attachment-file', 'data-testid': 'attachment-download', 'aria-label': `Download ${label}` },
+    `📎 ${label}`,
+  );
+  download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
+  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, problem);
+  const img = h('img', { class: 'attachment-image', alt: ref.name, 'data-testid': 'attachment-image' });
+  void fetchIt().then((b) => {
+    if (!b) return;
+    const url = URL.createObjectURL(b);
+    img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+    img.src = url;
+  });
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, img, download, problem);
+}
