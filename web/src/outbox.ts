@@ -99,6 +99,8 @@ export async function flushOutbox(): Promise<void> {
   flushing = true;
   try {
     await oneTabAtATime(async () => {
+      // Items whose upload the server no longer had, uploaded again in this flush (once).
+      const uploadedAgain = new Set<string>();
       do {
         flushAgain = false;
         const items = (await db.outbox()).filter((o) => !o.failed);
@@ -139,6 +141,14 @@ export async function flushOutbox(): Promise<void> {
           } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
             scheduleRetry(ack.error.retryAfter);
             return;
+          } else if (item.file?.attachmentId && ack.error.fields?.['metadata.attachmentId'] && !uploadedAgain.has(item.clientMsgId)) {
+            // Its upload is gone (the server deletes uploads no message named for a day): once
+            // more, uploaded afresh.
+            uploadedAgain.add(item.clientMsgId);
+            delete item.file.attachmentId;
+            await db.addOutbox(item);
+            flushAgain = true;
+            break;
           } else {
             item.failed = ack.error.message || ack.error.code;
             await db.addOutbox(item);

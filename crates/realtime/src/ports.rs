@@ -100,6 +100,9 @@ pub struct Attachment {
     /// Bytes stored.
     pub size: u64,
     pub created_at: DateTime<Utc>,
+    /// Named by a message (`ChatStore::attachment_sent`): an upload never sent is deleted a day
+    /// later (`ChatStore::delete_unsent_attachments`).
+    pub sent: bool,
 }
 
 /// The result of an idempotent insert.
@@ -193,6 +196,11 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>>;
     /// The attachment and its bytes.
     async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
+    /// Marks the attachment as named by a message (before the message is written: a message
+    /// never names an attachment the sweep may delete). Idempotent.
+    async fn attachment_sent(&self, id: &str) -> StoreResult<()>;
+    /// Deletes the attachments uploaded before `before` that no message names; how many.
+    async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// What [`ChatStore::mark_read`] or [`ChatStore::mark_delivered`] changed.

@@ -30,6 +30,26 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
     const a = await newPage({ width: 1280, height: 800 });
     const b = await newPage({ width: 375, height: 740 });
     const step = stepper(t.name, { a: a.page, b: b.page });
+    // Alice's WebSocket goes through the test, which can make the server find no upload for her
+    // next file message (as if it had swept it): its attachment id is rewritten to one of nothing.
+    let loseNextUpload = false;
+    let rewritten = 0;
+    await a.page.routeWebSocket(/\/socket\.io\//, (ws) => {
+      const server = ws.connectToServer();
+      ws.onMessage((frame) => {
+        if (loseNextUpload && typeof frame === 'string' && frame.includes('"send_message"') && frame.includes('"attachmentId"')) {
+          loseNextUpload = false;
+          rewritten += 1;
+          frame = frame.replace(/"attachmentId":"[0-9a-f]{24}"/, `"attachmentId":"${'0'.repeat(24)}"`);
+        }
+        server.send(frame);
+      });
+      server.onMessage((frame) => ws.send(frame));
+    });
+    const uploads = [];
+    a.page.on('request', (r) => {
+      if (r.method() === 'POST' && /\/attachments$/.test(new URL(r.url()).pathname)) uploads.push(r.url());
+    });
     try {
       await step('signup', () => signUp(a.page, 'alice'));
       const bob = await step('signup-b', () => signUp(b.page, 'bob'));
@@ -74,17 +94,29 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         assert.equal(readFileSync(await download.path(), 'utf8'), NOTES);
       });
 
+      await step('a-file-whose-upload-the-server-lost-is-uploaded-again', async () => {
+        const before = uploads.length;
+        loseNextUpload = true;
+        await attach(a.page, { name: 'again.txt', mimeType: 'text/plain', buffer: Buffer.from('twice') });
+        await b.page.getByTestId('message').filter({ hasText: 'again.txt' }).waitFor();
+        assert.equal(rewritten, 1, 'the first send named an upload the server did not have');
+        assert.equal(uploads.length - before, 2, 'uploaded again, once');
+        assert.equal(await a.page.locator('[data-testid=message][data-status=failed]').count(), 0);
+      });
+
       await step('the-server-holds-sealed-bytes-and-sealed-messages-only', async () => {
         const { messages } = await (await asBob(`/api/chats/${chatId}/messages`)).json();
-        assert.deepEqual(messages.map((m) => m.type).sort(), ['file', 'image']);
-        for (const m of messages) {
+        const sent = [...messages].sort((x, y) => (x.id < y.id ? -1 : 1));
+        assert.deepEqual(sent.map((m) => m.type), ['image', 'file', 'file']);
+        const plains = [PNG, Buffer.from(NOTES), Buffer.from('twice')];
+        for (const [i, m] of sent.entries()) {
           assert.equal(m.encrypted, true, 'the file key travels sealed');
           assert.ok(!m.content.includes('minutes') && !m.content.includes('dot.png'));
           const res = await asBob(`/api/chats/${chatId}/attachments/${m.metadata.attachmentId}`);
           assert.equal(res.status, 200);
           assert.equal(res.headers.get('content-type'), 'application/octet-stream');
           const stored = Buffer.from(await res.arrayBuffer());
-          const plain = m.type === 'file' ? Buffer.from(NOTES) : PNG;
+          const plain = plains[i];
           assert.equal(stored.length, plain.length + 16, 'AES-GCM: the file and its tag');
           assert.ok(!stored.includes(plain.subarray(0, 16)), 'no plaintext stored');
         }
@@ -107,9 +139,9 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         await a.page.waitForTimeout(500);
         const { messages } = await pollUntil(
           async () => (await asBob(`/api/chats/${chatId}/messages`)).json(),
-          (page) => page.messages.length >= 3,
+          (page) => page.messages.length >= 4,
         );
-        assert.equal(messages.length, 3, 'nothing sent');
+        assert.equal(messages.length, 4, 'nothing sent');
         assert.equal(await a.page.getByTestId('message').filter({ hasText: 'huge.bin' }).count(), 0);
       });
     } finally {

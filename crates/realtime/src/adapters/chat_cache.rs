@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 use common::kv::{self, Followed, SharedKv};
 use futures::StreamExt;
@@ -379,6 +380,14 @@ impl ChatStore for ChatCache {
 
     async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
         self.inner.attachment_bytes(id).await
+    }
+
+    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
+        self.inner.attachment_sent(id).await
+    }
+
+    async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.delete_unsent_attachments(before).await
     }
 }
 

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 
 use crate::ports::{
@@ -175,5 +176,14 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
 
     async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
         self.bound(self.inner.attachment_bytes(id)).await
+    }
+
+    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
+        self.bound(self.inner.attachment_sent(id)).await
+    }
+
+    async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.bound(self.inner.delete_unsent_attachments(before))
+            .await
     }
 }

@@ -17,6 +17,14 @@ use crate::ports::{Attachment, ChatStore};
 /// The window the upload quota counts bytes in.
 const QUOTA_WINDOW: Duration = Duration::from_secs(3600);
 
+/// How long an upload no message names is kept: the time a client has between uploading and
+/// sending its message (the PWA uploads right before it sends, and uploads again should the
+/// upload be gone by then).
+pub const UNSENT_KEPT: Duration = Duration::from_secs(24 * 3600);
+
+/// How often each instance deletes the uploads older than [`UNSENT_KEPT`] no message names.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
 #[derive(Clone)]
 pub struct AttachmentService {
     store: Arc<dyn ChatStore>,
@@ -69,6 +77,7 @@ impl AttachmentService {
             uploader_id: user.to_owned(),
             size,
             created_at: Utc::now().trunc_subsecs(3),
+            sent: false,
         };
         if let Err(e) = self.store.insert_attachment(&attachment, bytes).await {
             self.refund(user, size).await;
@@ -91,6 +100,33 @@ impl AttachmentService {
             .filter(|(a, _)| a.chat_id == chat.id)
             .ok_or_else(attachment_not_found)?;
         Ok(bytes)
+    }
+
+    /// Deletes the uploads older than [`UNSENT_KEPT`] that no message names; how many.
+    pub async fn sweep(&self) -> Result<u64, ApiError> {
+        let kept = chrono::Duration::from_std(UNSENT_KEPT).unwrap_or(chrono::Duration::MAX);
+        Ok(self
+            .store
+            .delete_unsent_attachments(Utc::now() - kept)
+            .await?)
+    }
+
+    /// Sweeps every [`SWEEP_EVERY`], from a random point of the first period (instances started
+    /// together do not sweep together; several sweeping at once delete nothing twice).
+    pub fn spawn_sweeper(self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let first = SWEEP_EVERY.mul_f64(rand::random::<f64>());
+            let mut ticks =
+                tokio::time::interval_at(tokio::time::Instant::now() + first, SWEEP_EVERY);
+            loop {
+                ticks.tick().await;
+                match self.sweep().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted uploads no message named"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep unsent uploads"),
+                }
+            }
+        })
     }
 
     /// Counts `size` against the user's quota, or refuses past it with when to retry.

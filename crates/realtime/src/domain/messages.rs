@@ -139,7 +139,7 @@ impl MessageService {
 
     /// A message may name an attachment only its sender uploaded, to its chat: no one sends
     /// another member's upload as theirs, nor carries one into a chat whose members could not
-    /// read it.
+    /// read it. The attachment is then marked sent.
     async fn check_attachment(
         &self,
         user: &str,
@@ -152,7 +152,9 @@ impl MessageService {
             .await?
             .is_some_and(|a| a.chat_id == chat.id && a.uploader_id == user);
         if yours {
-            Ok(())
+            // Before the message is written: the sweep of unsent uploads never deletes one a
+            // stored message names (a message that then fails to store leaves it kept, unsent).
+            Ok(self.store.attachment_sent(id).await?)
         } else {
             Err(ApiError::field(
                 "metadata.attachmentId",

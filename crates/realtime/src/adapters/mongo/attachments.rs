@@ -4,23 +4,26 @@
 
 use bson::spec::BinarySubtype;
 use bson::{Binary, Document, doc};
+use chrono::{DateTime, Utc};
 use common::contracts::chat::MAX_ATTACHMENT_BYTES;
 use mongodb::IndexModel;
 
 use super::MongoStore;
-use super::documents::{bad, count, date, err, oid};
+use super::documents::{bad, count, date, err, flag, oid};
 use crate::ports::{Attachment, StoreResult};
 
 /// Collection name.
 pub(super) const ATTACHMENTS: &str = "attachments";
 
 impl MongoStore {
-    /// The index a chat's deletion finds its attachments by.
+    /// The indexes a chat's deletion and the sweep of unsent uploads find attachments by.
     pub(super) async fn index_attachments(&self) -> mongodb::error::Result<()> {
-        self.attachments
-            .create_index(IndexModel::builder().keys(doc! {"chatId": 1}).build())
-            .await
-            .map(|_| ())
+        for keys in [doc! {"chatId": 1}, doc! {"sent": 1, "createdAt": 1}] {
+            self.attachments
+                .create_index(IndexModel::builder().keys(keys).build())
+                .await?;
+        }
+        Ok(())
     }
 
     pub(super) async fn insert_attachment_doc(
@@ -37,6 +40,7 @@ impl MongoStore {
             "uploaderId": &a.uploader_id,
             "size": i64::try_from(bytes.len()).map_err(bad)?,
             "createdAt": date(a.created_at),
+            "sent": a.sent,
             "data": Binary { subtype: BinarySubtype::Generic, bytes: bytes.to_vec() },
         };
         self.attachments
@@ -64,6 +68,24 @@ impl MongoStore {
         d.map(|d| attachment_from(&d, with_bytes)).transpose()
     }
 
+    pub(super) async fn mark_attachment_sent(&self, id: &str) -> StoreResult<()> {
+        let Some(oid) = oid(id) else { return Ok(()) };
+        self.attachments
+            .update_one(doc! {"_id": oid}, doc! {"$set": {"sent": true}})
+            .write_concern(self.durable.clone())
+            .await
+            .map(|_| ())
+            .map_err(err)
+    }
+
+    pub(super) async fn delete_unsent_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.attachments
+            .delete_many(doc! {"sent": false, "createdAt": {"$lt": date(before)}})
+            .await
+            .map(|r| r.deleted_count)
+            .map_err(err)
+    }
+
     pub(super) async fn delete_attachments_of(&self, chat: &str) -> StoreResult<()> {
         self.attachments
             .delete_many(doc! {"chatId": chat})
@@ -80,6 +102,7 @@ fn attachment_from(d: &Document, with_bytes: bool) -> StoreResult<(Attachment, O
         uploader_id: d.get_str("uploaderId").map_err(bad)?.to_owned(),
         size: count(d, "size").ok_or_else(|| bad("attachment size"))?,
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
+        sent: flag(d, "sent").ok_or_else(|| bad("attachment sent"))?,
     };
     let bytes = if with_bytes {
         let data = d.get_binary_generic("data").map_err(bad)?;

@@ -124,6 +124,17 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
     })
 }
 
+/// A flag stored as a boolean, read back also as an integer: the nx-27017 test server stores
+/// `{$set: {field: true}}` as `1`.
+pub(super) fn flag(d: &Document, key: &str) -> Option<bool> {
+    match d.get(key) {
+        Some(Bson::Boolean(b)) => Some(*b),
+        Some(Bson::Int32(n)) => Some(*n != 0),
+        Some(Bson::Int64(n)) => Some(*n != 0),
+        _ => None,
+    }
+}
+
 /// A count stored as a 64-bit integer (BSON has no unsigned ones), read back as either width: the
 /// nx-27017 test server returns an `Int64` that fits in 32 bits as an `Int32`.
 pub(super) fn count(d: &Document, key: &str) -> Option<u64> {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bson::oid::ObjectId;
 use bson::{Document, doc};
+use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
 use futures::{StreamExt, TryStreamExt};
 use mongodb::options::{Acknowledgment, ClientOptions, IndexOptions, ReturnDocument, WriteConcern};
@@ -508,6 +509,14 @@ impl ChatStore for MongoStore {
             .attachment_doc(id, true)
             .await?
             .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
+    }
+
+    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
+        self.mark_attachment_sent(id).await
+    }
+
+    async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_unsent_before(before).await
     }
 }
 

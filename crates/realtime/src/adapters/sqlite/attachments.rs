@@ -1,6 +1,7 @@
 //! Attachments in the embedded store: table `attachments`, one row per upload, its bytes in a
 //! BLOB column read only when they are asked for.
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
@@ -16,19 +17,40 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let _guard = self.write.lock().await;
         sqlx::query(
-            "INSERT INTO attachments (id, chat_id, uploader_id, size, created_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO attachments (id, chat_id, uploader_id, size, created_at, sent, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .bind(a.id.clone())
         .bind(a.chat_id.clone())
         .bind(a.uploader_id.clone())
         .bind(i64::try_from(bytes.len()).map_err(|e| StoreError::Other(e.to_string()))?)
         .bind(ms(a.created_at))
+        .bind(a.sent)
         .bind(bytes)
         .execute(&self.pool)
         .await
         .map_err(err)?;
         Ok(())
+    }
+
+    pub(super) async fn mark_attachment_sent(&self, id: &str) -> StoreResult<()> {
+        let _guard = self.write.lock().await;
+        sqlx::query("UPDATE attachments SET sent = 1 WHERE id = ?1")
+            .bind(id.to_owned())
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    pub(super) async fn delete_unsent_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let _guard = self.write.lock().await;
+        let r = sqlx::query("DELETE FROM attachments WHERE sent = 0 AND created_at < ?1")
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await
+            .map_err(err)?;
+        Ok(r.rows_affected())
     }
 
     /// The attachment `id`, with its bytes when `with_bytes`.
@@ -38,9 +60,9 @@ impl SqliteStore {
         with_bytes: bool,
     ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
         let sql = if with_bytes {
-            "SELECT id, chat_id, uploader_id, size, created_at, data FROM attachments WHERE id = ?1"
+            "SELECT id, chat_id, uploader_id, size, created_at, sent, data FROM attachments WHERE id = ?1"
         } else {
-            "SELECT id, chat_id, uploader_id, size, created_at FROM attachments WHERE id = ?1"
+            "SELECT id, chat_id, uploader_id, size, created_at, sent FROM attachments WHERE id = ?1"
         };
         let row = sqlx::query(sql)
             .bind(id.to_owned())
@@ -62,6 +84,7 @@ fn attachment_from_row(
         uploader_id: r.try_get("uploader_id").map_err(err)?,
         size: u64::try_from(size).map_err(|e| StoreError::Other(e.to_string()))?,
         created_at: from_ms(r.try_get("created_at").map_err(err)?),
+        sent: r.try_get("sent").map_err(err)?,
     };
     let bytes = if with_bytes {
         Some(r.try_get("data").map_err(err)?)

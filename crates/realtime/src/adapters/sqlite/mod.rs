@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
 use sqlx::Row;
 use sqlx::sqlite::{
@@ -451,6 +452,14 @@ impl ChatStore for SqliteStore {
             .attachment_row(id, true)
             .await?
             .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
+    }
+
+    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
+        self.mark_attachment_sent(id).await
+    }
+
+    async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_unsent_before(before).await
     }
 }
 

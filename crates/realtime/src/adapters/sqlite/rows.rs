@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
-pub(super) const SCHEMA: [&str; 7] = [
+pub(super) const SCHEMA: [&str; 8] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
@@ -21,8 +21,10 @@ pub(super) const SCHEMA: [&str; 7] = [
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
     "CREATE TABLE IF NOT EXISTS attachments (
         id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, uploader_id TEXT NOT NULL,
-        size INTEGER NOT NULL, created_at INTEGER NOT NULL, data BLOB NOT NULL)",
+        size INTEGER NOT NULL, created_at INTEGER NOT NULL, sent INTEGER NOT NULL,
+        data BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS attachments_chat ON attachments (chat_id)",
+    "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
     // No query could use this index (chat lists sort by `COALESCE(last_message_at, created_at)`),
     // yet every message moved an entry in it: one more page written per send. Dropped where an
     // older version created it.

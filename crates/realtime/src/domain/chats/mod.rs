@@ -381,6 +381,15 @@ mod tests {
         async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
             self.inner.attachment_bytes(id).await
         }
+        async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
+            self.inner.attachment_sent(id).await
+        }
+        async fn delete_unsent_attachments(
+            &self,
+            before: chrono::DateTime<Utc>,
+        ) -> StoreResult<u64> {
+            self.inner.delete_unsent_attachments(before).await
+        }
     }
 
     #[tokio::test]

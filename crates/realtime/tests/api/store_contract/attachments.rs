@@ -1,11 +1,12 @@
 //! Attachments: stored durably with their bytes, read with or without them, deleted with their
-//! chat.
+//! chat, and uploads no message names swept after a while.
 
 use std::sync::Arc;
 
-use chrono::{SubsecRound, Utc};
-use common::contracts::chat::ChatType;
-use realtime::domain::new_object_id;
+use chrono::{SubsecRound, TimeDelta, Utc};
+use common::contracts::chat::{ChatType, MessageMetadata, MessageType};
+use common::contracts::events::SendMessage;
+use realtime::domain::{AttachmentService, ChatService, MessageService, new_object_id};
 use realtime::ports::{Attachment, ChatStore};
 
 use super::{chat, mongo, sqlite, user};
@@ -13,6 +14,8 @@ use super::{chat, mongo, sqlite, user};
 contract!(
     attachments_round_trip_with_and_without_their_bytes,
     deleting_a_chat_deletes_its_attachments_only,
+    the_sweep_deletes_old_uploads_no_message_names,
+    an_upload_a_message_names_outlives_the_sweep,
 );
 
 fn attachment(chat: &str, uploader: &str, size: usize) -> Attachment {
@@ -22,6 +25,7 @@ fn attachment(chat: &str, uploader: &str, size: usize) -> Attachment {
         uploader_id: uploader.to_owned(),
         size: size as u64,
         created_at: Utc::now().trunc_subsecs(3),
+        sent: false,
     }
 }
 
@@ -78,5 +82,89 @@ async fn deleting_a_chat_deletes_its_attachments_only(store: Arc<dyn ChatStore>)
     assert_eq!(
         store.attachment_bytes(&kept.id).await.expect("read"),
         Some((kept, b"def".to_vec()))
+    );
+}
+
+async fn the_sweep_deletes_old_uploads_no_message_names(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("chat");
+    let old = |sent| Attachment {
+        created_at: Utc::now().trunc_subsecs(3) - TimeDelta::hours(2),
+        sent,
+        ..attachment(&c.id, &a, 1)
+    };
+    let (unsent, sent, recent) = (old(false), old(true), attachment(&c.id, &a, 1));
+    for x in [&unsent, &sent, &recent] {
+        store.insert_attachment(x, b"x").await.expect("insert");
+    }
+    let cutoff = Utc::now() - TimeDelta::hours(1);
+    assert_eq!(
+        store
+            .delete_unsent_attachments(cutoff)
+            .await
+            .expect("sweep"),
+        1
+    );
+    assert_eq!(store.attachment(&unsent.id).await.expect("read"), None);
+    assert_eq!(store.attachment(&sent.id).await.expect("read"), Some(sent));
+    assert_eq!(
+        store.attachment(&recent.id).await.expect("read"),
+        Some(recent)
+    );
+    assert_eq!(
+        store
+            .delete_unsent_attachments(cutoff)
+            .await
+            .expect("sweep"),
+        0
+    );
+}
+
+/// Through the services: an upload its message names is marked sent (twice over for a resend)
+/// and kept by a sweep that deletes every unsent one.
+async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("chat");
+    let chats = ChatService::new(store.clone());
+    let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
+    let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, u64::MAX);
+    let messages = MessageService::new(store.clone(), chats, std::time::Duration::from_secs(15));
+    let named = uploads.upload(&a, &c.id, b"named").await.expect("upload");
+    let forgotten = uploads
+        .upload(&a, &c.id, b"forgotten")
+        .await
+        .expect("upload");
+    let send = SendMessage {
+        chat_id: c.id.clone(),
+        client_msg_id: "file-1".into(),
+        content: "{}".into(),
+        encrypted: false,
+        iv: None,
+        kind: Some(MessageType::File),
+        metadata: Some(MessageMetadata {
+            attachment_id: Some(named.id.clone()),
+            ..MessageMetadata::default()
+        }),
+    };
+    for _ in 0..2 {
+        messages.send(&a, send.clone()).await.expect("send");
+    }
+    let sent = store
+        .attachment(&named.id)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(sent.sent);
+    let later = Utc::now() + TimeDelta::seconds(1);
+    assert_eq!(
+        store.delete_unsent_attachments(later).await.expect("sweep"),
+        1
+    );
+    assert_eq!(store.attachment(&forgotten.id).await.expect("read"), None);
+    assert_eq!(
+        store.attachment_bytes(&named.id).await.expect("read"),
+        Some((sent, b"named".to_vec()))
     );
 }
