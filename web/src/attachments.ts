@@ -83,15 +83,27 @@ export function open(chatId: string, attachmentId: string, ref: FileRef): Promis
     (async () => {
       const bytes = await api.get(chatId, attachmentId);
       const key = await crypto.subtle.importKey('raw', unb64(ref.key), 'AES-GCM', false, ['decrypt']);
-      const plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unb64(ref.iv) }, key, bytes);
-      return new Blob([plain], { type: ref.mime });
+      let plain: ArrayBuffer;
+      try {
+        plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: unb64(ref.iv) }, key, bytes);
+      } catch {
+        throw new Error('it does not open with the key its message carries (changed on the server?)');
+      }
+      // Typed only as the images shown: any other file is bytes, never a page of this origin
+      // should its blob: URL be opened.
+      return new Blob([plain], { type: typeOf(ref.mime) });
     })(),
   );
 }
 
 /** Keeps the file the user just sent, so their own copy is not downloaded again. */
 export function remember(attachmentId: string, file: Blob): void {
-  keep(attachmentId, Promise.resolve(file));
+  keep(attachmentId, Promise.resolve(new Blob([file], { type: typeOf(file.type) })));
+}
+
+/** The type a file's blob gets: its own for the images shown, bytes for anything else. */
+function typeOf(mime: string): string {
+  return IMAGE_TYPES.has(mime) ? mime : 'application/octet-stream';
 }
 
 function sizeText(bytes: number): string {

@@ -10,6 +10,7 @@ use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
 use common::kv::SharedKv;
 use common::{ApiError, ErrorCode};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ChatService, new_object_id, normalize_id};
 use crate::ports::{Attachment, ChatStore};
@@ -25,6 +26,11 @@ pub const UNSENT_KEPT: Duration = Duration::from_secs(24 * 3600);
 /// How often each instance deletes the uploads older than [`UNSENT_KEPT`] no message names.
 const SWEEP_EVERY: Duration = Duration::from_secs(3600);
 
+/// How many uploads and downloads one instance holds in memory at once (each up to
+/// `MAX_ATTACHMENT_BYTES`); more wait their turn. Bounds what parallel transfers can take:
+/// without it, a member asking for one 10 MiB file a hundred times at once held a gigabyte.
+pub const TRANSFERS: usize = 16;
+
 #[derive(Clone)]
 pub struct AttachmentService {
     store: Arc<dyn ChatStore>,
@@ -32,6 +38,8 @@ pub struct AttachmentService {
     kv: SharedKv,
     /// Bytes one user may upload per [`QUOTA_WINDOW`].
     quota: u64,
+    /// Uploads and downloads in memory (see [`TRANSFERS`]).
+    transfers: Arc<Semaphore>,
 }
 
 pub(crate) fn attachment_not_found() -> ApiError {
@@ -49,7 +57,18 @@ impl AttachmentService {
             chats,
             kv,
             quota,
+            transfers: Arc::new(Semaphore::new(TRANSFERS)),
         }
+    }
+
+    /// A turn to hold an attachment's bytes in memory, held until they are stored or sent.
+    pub async fn transfer(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+        // Never closed: an error here would be a bug, answered `internal`.
+        self.transfers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(ApiError::internal)
     }
 
     /// Stores `bytes` as an attachment of the chat, for a member; durable when it returns.

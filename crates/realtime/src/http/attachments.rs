@@ -2,8 +2,10 @@
 //! bytes are opaque (the PWA's are sealed): they are served as `application/octet-stream`, never
 //! as the type of the file inside, so no upload is ever rendered by the browser as a page.
 
+use std::convert::Infallible;
+
 use axum::Json;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -11,6 +13,7 @@ use common::ApiError;
 use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
 use common::error::ErrorResponse;
 use futures::StreamExt;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::AppState;
 use super::extract::{AuthUser, object_id};
@@ -47,8 +50,10 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<AttachmentCreated>), ApiError> {
     object_id(&id)?;
-    // Before reading the body: an outsider's 10 MiB is not buffered.
+    // Before reading the body: an outsider's 10 MiB is not buffered, nor more than a few
+    // transfers' at once.
     state.services.chats.member_chat(&user.user_id, &id).await?;
+    let _turn = state.services.attachments.transfer().await?;
     let bytes = read_body(body).await?;
     let created = state
         .services
@@ -99,6 +104,7 @@ pub async fn download(
     if !common::ids::is_object_id(&attachment_id) {
         return Err(attachment_not_found());
     }
+    let turn = state.services.attachments.transfer().await?;
     let bytes = state
         .services
         .attachments
@@ -121,6 +127,25 @@ pub async fn download(
             header::CACHE_CONTROL,
             HeaderValue::from_static("private, max-age=31536000, immutable"),
         ),
+        (header::CONTENT_LENGTH, HeaderValue::from(bytes.len())),
     ];
-    Ok((headers, bytes).into_response())
+    Ok((headers, held_until_sent(bytes, turn)).into_response())
+}
+
+/// The bytes as a body of 256 KiB chunks that holds `turn` until the last is taken (written).
+fn held_until_sent(bytes: Vec<u8>, turn: OwnedSemaphorePermit) -> Body {
+    const CHUNK: usize = 256 * 1024;
+    let bytes = Bytes::from(bytes);
+    let chunks = futures::stream::unfold((0, Some(turn)), move |(at, turn)| {
+        let bytes = bytes.clone();
+        async move {
+            if at >= bytes.len() {
+                drop(turn);
+                return None;
+            }
+            let end = (at + CHUNK).min(bytes.len());
+            Some((Ok::<_, Infallible>(bytes.slice(at..end)), (end, turn)))
+        }
+    });
+    Body::from_stream(chunks)
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use common::contracts::chat::{ChatType, MessageMetadata, MessageType};
 use common::contracts::events::SendMessage;
+use realtime::domain::attachments::TRANSFERS;
 use realtime::domain::{AttachmentService, ChatService, MessageService, new_object_id};
 use realtime::ports::{Attachment, ChatStore};
 
@@ -16,6 +17,7 @@ contract!(
     deleting_a_chat_deletes_its_attachments_only,
     the_sweep_deletes_old_uploads_no_message_names,
     an_upload_a_message_names_outlives_the_sweep,
+    transfers_past_the_limit_wait_their_turn,
 );
 
 fn attachment(chat: &str, uploader: &str, size: usize) -> Attachment {
@@ -167,4 +169,24 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
         store.attachment_bytes(&named.id).await.expect("read"),
         Some((sent, b"named".to_vec()))
     );
+}
+
+/// At most `TRANSFERS` attachments' bytes in memory at once: the next waits for a turn to end.
+async fn transfers_past_the_limit_wait_their_turn(store: Arc<dyn ChatStore>) {
+    let chats = ChatService::new(store.clone());
+    let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
+    let uploads = AttachmentService::new(store, chats, kv, u64::MAX);
+    let mut turns = Vec::new();
+    for _ in 0..TRANSFERS {
+        turns.push(uploads.transfer().await.expect("a turn"));
+    }
+    let wait = std::time::Duration::from_millis(200);
+    assert!(
+        tokio::time::timeout(wait, uploads.transfer())
+            .await
+            .is_err(),
+        "one more than TRANSFERS at once"
+    );
+    turns.pop();
+    assert!(tokio::time::timeout(wait, uploads.transfer()).await.is_ok());
 }
