@@ -72,7 +72,7 @@ async function uploaded(item: OutboxItem): Promise<{ attachmentId: string; fileS
 
 /** An upload refused for good (too large, not a member…), as opposed to one to try again. */
 function refusedForGood(e: unknown): e is ApiError {
-  return e instanceof ApiError && e.status < 500 && e.status !== 429 && e.status !== 401;
+  return e instanceof ApiError && e.status < 500 && ![401, 408, 429].includes(e.status);
 }
 
 let flushing = false;

@@ -52,6 +52,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The request or event payload is larger than allowed.
     PayloadTooLarge,
+    /// The request's body did not arrive in time (a stalled upload); sending it again is safe.
+    RequestTimeout,
     /// A backend the request needs is unreachable; retrying later (same idempotency key) is safe.
     Unavailable,
     /// An unexpected server error; details are in the server log, never in the response.
@@ -73,6 +75,7 @@ impl ErrorCode {
             InvalidOtp | OauthFailed => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -100,13 +103,14 @@ impl ErrorCode {
             OauthFailed => "oauth_failed",
             RateLimited => "rate_limited",
             PayloadTooLarge => "payload_too_large",
+            RequestTimeout => "request_timeout",
             Unavailable => "unavailable",
             Internal => "internal",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 20] = {
+    pub const ALL: [ErrorCode; 21] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -127,6 +131,7 @@ impl ErrorCode {
             OauthFailed,
             RateLimited,
             PayloadTooLarge,
+            RequestTimeout,
             Unavailable,
             Internal,
         ]

@@ -106,6 +106,7 @@ impl Application {
                 chats.clone(),
                 kv.clone(),
                 config.limits.upload_bytes_per_hour,
+                config.limits.upload_within,
             ),
             chats,
             presence: presence.clone(),

@@ -71,6 +71,9 @@ pub struct Limits {
     /// Bytes of attachments one user may upload per hour, counted across instances (a fixed
     /// window in the `Kv`): what stops one account filling the store's disk.
     pub upload_bytes_per_hour: u64,
+    /// How long an upload's body may take to arrive once its turn came (`request_timeout` after
+    /// it): a stalled upload would otherwise hold one of the instance's few transfer turns.
+    pub upload_within: Duration,
 }
 
 impl Default for Limits {
@@ -88,6 +91,7 @@ impl Default for Limits {
             presence_batch: Duration::from_secs(1),
             sync_lookback: Duration::from_secs(15),
             upload_bytes_per_hour: 256 * 1024 * 1024,
+            upload_within: Duration::from_secs(120),
         }
     }
 }
@@ -109,6 +113,7 @@ impl Config {
             presence_batch: Duration::from_millis(env.or("PRESENCE_BATCH_MS", 1000)?),
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
             upload_bytes_per_hour: env.or("UPLOAD_BYTES_PER_HOUR", d.upload_bytes_per_hour)?,
+            upload_within: Duration::from_secs(env.or("UPLOAD_TIMEOUT_SECS", 120)?),
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
         {

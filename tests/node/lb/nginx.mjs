@@ -23,6 +23,9 @@ async function freePort() {
  */
 export async function startNginx({ repo, realtime, auth, webRoot }) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'batiyoun-nginx-'));
+  // nginx's workers run as an unprivileged user, and write request bodies it buffers (an
+  // attachment's) to client_body_temp_path below: they must reach it.
+  fs.chmodSync(dir, 0o755);
   const port = await freePort();
   const routing = fs
     .readFileSync(path.join(repo, 'deploy/nginx/batiyoun.conf'), 'utf8')

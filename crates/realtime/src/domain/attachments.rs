@@ -38,6 +38,8 @@ pub struct AttachmentService {
     kv: SharedKv,
     /// Bytes one user may upload per [`QUOTA_WINDOW`].
     quota: u64,
+    /// How long an upload's body may take to arrive once its turn came.
+    pub upload_within: Duration,
     /// Uploads and downloads in memory (see [`TRANSFERS`]).
     transfers: Arc<Semaphore>,
 }
@@ -51,12 +53,21 @@ fn quota_key(user: &str) -> String {
 }
 
 impl AttachmentService {
-    pub fn new(store: Arc<dyn ChatStore>, chats: ChatService, kv: SharedKv, quota: u64) -> Self {
+    /// `quota`: bytes one user may upload per hour; `upload_within`: how long an upload's body
+    /// may take to arrive once its turn came.
+    pub fn new(
+        store: Arc<dyn ChatStore>,
+        chats: ChatService,
+        kv: SharedKv,
+        quota: u64,
+        upload_within: Duration,
+    ) -> Self {
         Self {
             store,
             chats,
             kv,
             quota,
+            upload_within,
             transfers: Arc::new(Semaphore::new(TRANSFERS)),
         }
     }

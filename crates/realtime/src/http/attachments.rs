@@ -9,9 +9,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use common::ApiError;
 use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
 use common::error::ErrorResponse;
+use common::{ApiError, ErrorCode};
 use futures::StreamExt;
 use tokio::sync::OwnedSemaphorePermit;
 
@@ -37,6 +37,7 @@ use crate::domain::attachments::{attachment_not_found, too_large};
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive within `UPLOAD_TIMEOUT_SECS` (2 minutes) of its turn", body = ErrorResponse),
         (status = 413, description = "`payload_too_large`: more than 10 MiB", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: an empty body", body = ErrorResponse),
         (status = 429, description = "`rate_limited`: this user's upload quota for the hour is spent (`UPLOAD_BYTES_PER_HOUR`); `Retry-After` says when it renews", body = ErrorResponse),
@@ -54,7 +55,15 @@ pub async fn upload(
     // transfers' at once.
     state.services.chats.member_chat(&user.user_id, &id).await?;
     let _turn = state.services.attachments.transfer().await?;
-    let bytes = read_body(body).await?;
+    let within = state.services.attachments.upload_within;
+    let bytes = tokio::time::timeout(within, read_body(body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!("the upload did not arrive within {} s", within.as_secs()),
+            )
+        })??;
     let created = state
         .services
         .attachments

@@ -12,6 +12,7 @@ on_both_backends!(
     only_the_uploader_sends_an_attachment_and_only_to_its_chat,
     uploads_are_bounded_in_size,
     uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_count,
+    a_stalled_upload_is_answered_request_timeout,
 );
 
 /// Every byte value, so no encoding on the way (text, base64, a NUL terminator) goes unseen.
@@ -206,4 +207,39 @@ async fn uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_
     );
     // The quota is the user's: Bob still uploads.
     uploaded(&app, &b, &chat, bytes(1000)).await;
+}
+
+/// An upload whose body stops coming is answered `request_timeout` once `upload_within` passed
+/// (it would hold one of the instance's transfer turns for good otherwise). Raw HTTP: the body
+/// promises 100 bytes and sends one.
+async fn a_stalled_upload_is_answered_request_timeout(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.upload_within = std::time::Duration::from_secs(1));
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let mut conn = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/chats/{chat}/attachments HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\nx",
+        app.addr,
+        app.auth.token(&a)
+    );
+    conn.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(15), conn.read(&mut answer))
+        .await
+        .expect("an answer, not a wait for the rest of the body")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request_timeout"), "{answer}");
+    // Nothing was stored: the chat's uploader can still upload (a turn is free again).
+    uploaded(&app, &a, &chat, bytes(1)).await;
 }

@@ -20,6 +20,8 @@ contract!(
     transfers_past_the_limit_wait_their_turn,
 );
 
+const WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+
 fn attachment(chat: &str, uploader: &str, size: usize) -> Attachment {
     Attachment {
         id: new_object_id(),
@@ -131,7 +133,7 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
     store.insert_chat(&c).await.expect("chat");
     let chats = ChatService::new(store.clone());
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
-    let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, u64::MAX);
+    let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, u64::MAX, WITHIN);
     let messages = MessageService::new(store.clone(), chats, std::time::Duration::from_secs(15));
     let named = uploads.upload(&a, &c.id, b"named").await.expect("upload");
     let forgotten = uploads
@@ -175,7 +177,7 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
 async fn transfers_past_the_limit_wait_their_turn(store: Arc<dyn ChatStore>) {
     let chats = ChatService::new(store.clone());
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
-    let uploads = AttachmentService::new(store, chats, kv, u64::MAX);
+    let uploads = AttachmentService::new(store, chats, kv, u64::MAX, WITHIN);
     let mut turns = Vec::new();
     for _ in 0..TRANSFERS {
         turns.push(uploads.transfer().await.expect("a turn"));
