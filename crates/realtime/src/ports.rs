@@ -192,10 +192,23 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Stores an attachment's bytes under `attachment.id`. Returns only after the write is
     /// durable, as a message insert does.
     async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()>;
+    /// The attachment, with its bytes when `with_bytes` (else `None` for them, not read).
+    async fn read_attachment(
+        &self,
+        id: &str,
+        with_bytes: bool,
+    ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>>;
     /// The attachment, without reading its bytes (a send checks the one its message names).
-    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>>;
+    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
+        Ok(self.read_attachment(id, false).await?.map(|(a, _)| a))
+    }
     /// The attachment and its bytes.
-    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>>;
+    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
+        Ok(self
+            .read_attachment(id, true)
+            .await?
+            .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
+    }
     /// Marks the attachment as named by a message (before the message is written: a message
     /// never names an attachment the sweep may delete). Idempotent.
     async fn attachment_sent(&self, id: &str) -> StoreResult<()>;

@@ -374,12 +374,12 @@ impl ChatStore for ChatCache {
         self.inner.insert_attachment(attachment, bytes).await
     }
 
-    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
-        self.inner.attachment(id).await
-    }
-
-    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
-        self.inner.attachment_bytes(id).await
+    async fn read_attachment(
+        &self,
+        id: &str,
+        with_bytes: bool,
+    ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
+        self.inner.read_attachment(id, with_bytes).await
     }
 
     async fn attachment_sent(&self, id: &str) -> StoreResult<()> {

@@ -170,12 +170,12 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
             .await
     }
 
-    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
-        self.bound(self.inner.attachment(id)).await
-    }
-
-    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
-        self.bound(self.inner.attachment_bytes(id)).await
+    async fn read_attachment(
+        &self,
+        id: &str,
+        with_bytes: bool,
+    ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
+        self.bound(self.inner.read_attachment(id, with_bytes)).await
     }
 
     async fn attachment_sent(&self, id: &str) -> StoreResult<()> {

@@ -443,15 +443,12 @@ impl ChatStore for SqliteStore {
         self.insert_attachment_row(attachment, bytes).await
     }
 
-    async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
-        Ok(self.attachment_row(id, false).await?.map(|(a, _)| a))
-    }
-
-    async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
-        Ok(self
-            .attachment_row(id, true)
-            .await?
-            .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
+    async fn read_attachment(
+        &self,
+        id: &str,
+        with_bytes: bool,
+    ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
+        self.attachment_row(id, with_bytes).await
     }
 
     async fn attachment_sent(&self, id: &str) -> StoreResult<()> {

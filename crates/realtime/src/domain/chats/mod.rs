@@ -375,11 +375,12 @@ mod tests {
         async fn insert_attachment(&self, a: &Attachment, bytes: &[u8]) -> StoreResult<()> {
             self.inner.insert_attachment(a, bytes).await
         }
-        async fn attachment(&self, id: &str) -> StoreResult<Option<Attachment>> {
-            self.inner.attachment(id).await
-        }
-        async fn attachment_bytes(&self, id: &str) -> StoreResult<Option<(Attachment, Vec<u8>)>> {
-            self.inner.attachment_bytes(id).await
+        async fn read_attachment(
+            &self,
+            id: &str,
+            with_bytes: bool,
+        ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
+            self.inner.read_attachment(id, with_bytes).await
         }
         async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
             self.inner.attachment_sent(id).await
