@@ -44,6 +44,14 @@ pub struct AttachmentService {
     transfers: Arc<Semaphore>,
 }
 
+/// An upload let in ([`AttachmentService::begin_upload`]): its uploader, the chat, and the turn
+/// its bytes hold until they are stored.
+pub struct Upload {
+    user: String,
+    chat_id: String,
+    _turn: OwnedSemaphorePermit,
+}
+
 pub(crate) fn attachment_not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "attachment not found")
 }
@@ -73,7 +81,7 @@ impl AttachmentService {
     }
 
     /// A turn to hold an attachment's bytes in memory, held until they are stored or sent.
-    pub async fn transfer(&self) -> Result<OwnedSemaphorePermit, ApiError> {
+    async fn transfer(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         // Never closed: an error here would be a bug, answered `internal`.
         self.transfers
             .clone()
@@ -82,14 +90,24 @@ impl AttachmentService {
             .map_err(ApiError::internal)
     }
 
-    /// Stores `bytes` as an attachment of the chat, for a member; durable when it returns.
+    /// Lets an upload in, before its body is read: its uploader is a member of the chat (an
+    /// outsider's bytes are never buffered), and its bytes have a turn (see [`TRANSFERS`]).
+    pub async fn begin_upload(&self, user: &str, chat_id: &str) -> Result<Upload, ApiError> {
+        let chat = self.chats.member_chat(user, chat_id).await?;
+        Ok(Upload {
+            user: user.to_owned(),
+            chat_id: chat.id,
+            _turn: self.transfer().await?,
+        })
+    }
+
+    /// Stores the upload's `bytes` as an attachment of its chat; durable when it returns.
     pub async fn upload(
         &self,
-        user: &str,
-        chat_id: &str,
+        upload: Upload,
         bytes: &[u8],
     ) -> Result<AttachmentCreated, ApiError> {
-        let chat = self.chats.member_chat(user, chat_id).await?;
+        let user = upload.user.as_str();
         if bytes.is_empty() {
             return Err(ApiError::field(
                 "body",
@@ -103,7 +121,7 @@ impl AttachmentService {
         self.spend(user, size).await?;
         let attachment = Attachment {
             id: new_object_id(),
-            chat_id: chat.id,
+            chat_id: upload.chat_id.clone(),
             uploader_id: user.to_owned(),
             size,
             created_at: Utc::now().trunc_subsecs(3),
@@ -120,16 +138,23 @@ impl AttachmentService {
         })
     }
 
-    /// An attachment's bytes, for a member of the chat it was uploaded to.
-    pub async fn download(&self, user: &str, chat_id: &str, id: &str) -> Result<Vec<u8>, ApiError> {
+    /// An attachment's bytes, for a member of the chat it was uploaded to, with the turn they
+    /// hold until they are sent.
+    pub async fn download(
+        &self,
+        user: &str,
+        chat_id: &str,
+        id: &str,
+    ) -> Result<(Vec<u8>, OwnedSemaphorePermit), ApiError> {
         let chat = self.chats.member_chat(user, chat_id).await?;
+        let turn = self.transfer().await?;
         let (_, bytes) = self
             .store
             .attachment_bytes(&normalize_id(id))
             .await?
             .filter(|(a, _)| a.chat_id == chat.id)
             .ok_or_else(attachment_not_found)?;
-        Ok(bytes)
+        Ok((bytes, turn))
     }
 
     /// Deletes the uploads older than [`UNSENT_KEPT`] that no message names; how many.

@@ -51,11 +51,9 @@ pub async fn upload(
     body: Body,
 ) -> Result<(StatusCode, Json<AttachmentCreated>), ApiError> {
     object_id(&id)?;
-    // Before reading the body: an outsider's 10 MiB is not buffered, nor more than a few
-    // transfers' at once.
-    state.services.chats.member_chat(&user.user_id, &id).await?;
-    let _turn = state.services.attachments.transfer().await?;
-    let within = state.services.attachments.upload_within;
+    let attachments = &state.services.attachments;
+    let upload = attachments.begin_upload(&user.user_id, &id).await?;
+    let within = attachments.upload_within;
     let bytes = tokio::time::timeout(within, read_body(body))
         .await
         .map_err(|_| {
@@ -64,11 +62,7 @@ pub async fn upload(
                 format!("the upload did not arrive within {} s", within.as_secs()),
             )
         })??;
-    let created = state
-        .services
-        .attachments
-        .upload(&user.user_id, &id, &bytes)
-        .await?;
+    let created = attachments.upload(upload, &bytes).await?;
     Ok((StatusCode::CREATED, Json(created)))
 }
 
@@ -113,8 +107,7 @@ pub async fn download(
     if !common::ids::is_object_id(&attachment_id) {
         return Err(attachment_not_found());
     }
-    let turn = state.services.attachments.transfer().await?;
-    let bytes = state
+    let (bytes, turn) = state
         .services
         .attachments
         .download(&user.user_id, &id, &attachment_id)

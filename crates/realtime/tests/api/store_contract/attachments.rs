@@ -135,11 +135,12 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
     let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, u64::MAX, WITHIN);
     let messages = MessageService::new(store.clone(), chats, std::time::Duration::from_secs(15));
-    let named = uploads.upload(&a, &c.id, b"named").await.expect("upload");
-    let forgotten = uploads
-        .upload(&a, &c.id, b"forgotten")
-        .await
-        .expect("upload");
+    let upload = async |bytes: &[u8]| {
+        let upload = uploads.begin_upload(&a, &c.id).await.expect("let in");
+        uploads.upload(upload, bytes).await.expect("upload")
+    };
+    let named = upload(b"named").await;
+    let forgotten = upload(b"forgotten").await;
     let send = SendMessage {
         chat_id: c.id.clone(),
         client_msg_id: "file-1".into(),
@@ -175,20 +176,27 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
 
 /// At most `TRANSFERS` attachments' bytes in memory at once: the next waits for a turn to end.
 async fn transfers_past_the_limit_wait_their_turn(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("chat");
     let chats = ChatService::new(store.clone());
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
     let uploads = AttachmentService::new(store, chats, kv, u64::MAX, WITHIN);
     let mut turns = Vec::new();
     for _ in 0..TRANSFERS {
-        turns.push(uploads.transfer().await.expect("a turn"));
+        turns.push(uploads.begin_upload(&a, &c.id).await.expect("a turn"));
     }
     let wait = std::time::Duration::from_millis(200);
     assert!(
-        tokio::time::timeout(wait, uploads.transfer())
+        tokio::time::timeout(wait, uploads.begin_upload(&b, &c.id))
             .await
             .is_err(),
         "one more than TRANSFERS at once"
     );
     turns.pop();
-    assert!(tokio::time::timeout(wait, uploads.transfer()).await.is_ok());
+    assert!(
+        tokio::time::timeout(wait, uploads.begin_upload(&b, &c.id))
+            .await
+            .is_ok()
+    );
 }
