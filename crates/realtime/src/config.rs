@@ -74,6 +74,10 @@ pub struct Limits {
     /// How long an upload's body may take to arrive once its turn came (`request_timeout` after
     /// it): a stalled upload would otherwise hold one of the instance's few transfer turns.
     pub upload_within: Duration,
+    /// How long a download may take to be written to its client once its turn came: past it the
+    /// body is cut short (fewer bytes than its `Content-Length`) and the turn let go, so a
+    /// client that stops reading cannot hold one for good.
+    pub download_within: Duration,
 }
 
 impl Default for Limits {
@@ -92,6 +96,7 @@ impl Default for Limits {
             sync_lookback: Duration::from_secs(15),
             upload_bytes_per_hour: 256 * 1024 * 1024,
             upload_within: Duration::from_secs(120),
+            download_within: Duration::from_secs(120),
         }
     }
 }
@@ -114,6 +119,7 @@ impl Config {
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
             upload_bytes_per_hour: env.or("UPLOAD_BYTES_PER_HOUR", d.upload_bytes_per_hour)?,
             upload_within: Duration::from_secs(env.or("UPLOAD_TIMEOUT_SECS", 120)?),
+            download_within: Duration::from_secs(env.or("DOWNLOAD_TIMEOUT_SECS", 120)?),
         };
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
         {

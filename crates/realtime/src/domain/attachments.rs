@@ -13,6 +13,7 @@ use common::{ApiError, ErrorCode};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ChatService, new_object_id, normalize_id};
+use crate::config::Limits;
 use crate::ports::{Attachment, ChatStore};
 
 /// The window the upload quota counts bytes in.
@@ -40,6 +41,8 @@ pub struct AttachmentService {
     quota: u64,
     /// How long an upload's body may take to arrive once its turn came.
     pub upload_within: Duration,
+    /// How long a download may take to be written once its turn came.
+    pub download_within: Duration,
     /// Uploads and downloads in memory (see [`TRANSFERS`]).
     transfers: Arc<Semaphore>,
 }
@@ -61,21 +64,20 @@ fn quota_key(user: &str) -> String {
 }
 
 impl AttachmentService {
-    /// `quota`: bytes one user may upload per hour; `upload_within`: how long an upload's body
-    /// may take to arrive once its turn came.
+    /// Takes from `limits` the hourly upload quota and how long a transfer may take.
     pub fn new(
         store: Arc<dyn ChatStore>,
         chats: ChatService,
         kv: SharedKv,
-        quota: u64,
-        upload_within: Duration,
+        limits: &Limits,
     ) -> Self {
         Self {
             store,
             chats,
             kv,
-            quota,
-            upload_within,
+            quota: limits.upload_bytes_per_hour,
+            upload_within: limits.upload_within,
+            download_within: limits.download_within,
             transfers: Arc::new(Semaphore::new(TRANSFERS)),
         }
     }
@@ -139,7 +141,7 @@ impl AttachmentService {
     }
 
     /// An attachment's bytes, for a member of the chat it was uploaded to, with the turn they
-    /// hold until they are sent.
+    /// hold until they are sent (or [`Self::download_within`] passed).
     pub async fn download(
         &self,
         user: &str,

@@ -3,6 +3,7 @@
 //! as the type of the file inside, so no upload is ever rendered by the browser as a page.
 
 use std::convert::Infallible;
+use std::time::Duration;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -13,7 +14,7 @@ use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
 use common::error::ErrorResponse;
 use common::{ApiError, ErrorCode};
 use futures::StreamExt;
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::AppState;
 use super::extract::{AuthUser, object_id};
@@ -91,7 +92,7 @@ async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
     ),
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "The bytes as uploaded (an attachment never changes, so they may be cached)", body = Vec<u8>, content_type = "application/octet-stream"),
+        (status = 200, description = "The bytes as uploaded (an attachment never changes, so they may be cached). Cut short (fewer bytes than `Content-Length`) if not taken within `DOWNLOAD_TIMEOUT_SECS` (2 minutes) of its turn", body = Vec<u8>, content_type = "application/octet-stream"),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat, or no such attachment in it (or not an id)", body = ErrorResponse),
@@ -131,23 +132,37 @@ pub async fn download(
         ),
         (header::CONTENT_LENGTH, HeaderValue::from(bytes.len())),
     ];
-    Ok((headers, held_until_sent(bytes, turn)).into_response())
+    let within = state.services.attachments.download_within;
+    Ok((headers, sent_within(bytes, turn, within)).into_response())
 }
 
-/// The bytes as a body of 256 KiB chunks that holds `turn` until the last is taken (written).
-fn held_until_sent(bytes: Vec<u8>, turn: OwnedSemaphorePermit) -> Body {
+/// The bytes as a body of 256 KiB chunks, each copied out when the client has taken the one
+/// before: the bytes and `turn` are held until the last chunk is handed over, or until `within`
+/// passes. Then the body is cut short (the client gets fewer bytes than `Content-Length`, so it
+/// cannot take them for the whole file) and both are let go, whatever the connection does
+/// (hyper has no write timeout). A client that goes away lets them go at once.
+fn sent_within(bytes: Vec<u8>, turn: OwnedSemaphorePermit, within: Duration) -> Body {
     const CHUNK: usize = 256 * 1024;
-    let bytes = Bytes::from(bytes);
-    let chunks = futures::stream::unfold((0, Some(turn)), move |(at, turn)| {
-        let bytes = bytes.clone();
-        async move {
-            if at >= bytes.len() {
-                drop(turn);
-                return None;
+    let (chunks, mut body) = mpsc::channel::<Result<Bytes, Infallible>>(1);
+    tokio::spawn(async move {
+        let _turn = turn;
+        let hand_over = async {
+            for chunk in bytes.chunks(CHUNK) {
+                if chunks
+                    .send(Ok(Bytes::copy_from_slice(chunk)))
+                    .await
+                    .is_err()
+                {
+                    return; // the client went away
+                }
             }
-            let end = (at + CHUNK).min(bytes.len());
-            Some((Ok::<_, Infallible>(bytes.slice(at..end)), (end, turn)))
+        };
+        if tokio::time::timeout(within, hand_over).await.is_err() {
+            tracing::info!(
+                within_secs = within.as_secs(),
+                "a download was not taken in time: cut short"
+            );
         }
     });
-    Body::from_stream(chunks)
+    Body::from_stream(futures::stream::poll_fn(move |cx| body.poll_recv(cx)))
 }

@@ -2,6 +2,7 @@
 //! uploader's messages only, bounded in size and by an hourly quota per user.
 
 use common::contracts::chat::MAX_ATTACHMENT_BYTES;
+use realtime::domain::attachments::TRANSFERS;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, Setup, TestApp, User, cmid, code, ok, spawn_app, spawn_with};
@@ -13,6 +14,7 @@ on_both_backends!(
     uploads_are_bounded_in_size,
     uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_count,
     a_stalled_upload_is_answered_request_timeout,
+    a_download_nobody_takes_is_cut_short_and_lets_its_turn_go,
 );
 
 /// Every byte value, so no encoding on the way (text, base64, a NUL terminator) goes unseen.
@@ -242,4 +244,73 @@ async fn a_stalled_upload_is_answered_request_timeout(backend: Backend) {
     assert!(answer.contains("request_timeout"), "{answer}");
     // Nothing was stored: the chat's uploader can still upload (a turn is free again).
     uploaded(&app, &a, &chat, bytes(1)).await;
+}
+
+/// A download whose client stops reading is cut short once `download_within` passed, and lets its
+/// turn go (it would hold it for good otherwise: hyper has no write timeout). With every turn
+/// held by such clients another member still downloads, and a stalled client reading at last
+/// gets fewer bytes than its `Content-Length`, never what would pass for the whole file.
+async fn a_download_nobody_takes_is_cut_short_and_lets_its_turn_go(backend: Backend) {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.download_within = Duration::from_secs(1));
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let chat = app.direct_chat(&a, &b).await;
+    let id = uploaded(&app, &a, &chat, bytes(MAX_ATTACHMENT_BYTES)).await;
+    let path = format!("/api/chats/{chat}/attachments/{id}");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\n\r\n",
+        app.addr,
+        app.auth.token(&b)
+    );
+    // Each takes a turn (its answer has begun) and then reads nothing: 10 MiB is more than the
+    // kernel's buffers hold for a receiver whose own buffer is 4 KiB.
+    let mut stalled = Vec::new();
+    for _ in 0..TRANSFERS {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("receive buffer");
+        let mut conn = socket.connect(app.addr).await.expect("connect");
+        conn.write_all(request.as_bytes()).await.expect("write");
+        let mut answer = Vec::new();
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let mut more = [0; 1024];
+            let n = conn.read(&mut more).await.expect("read the answer's head");
+            assert!(n > 0, "closed before answering");
+            answer.extend_from_slice(&more[..n]);
+        }
+        stalled.push((conn, answer));
+    }
+
+    let got = tokio::time::timeout(Duration::from_secs(20), app.get(&a, &path))
+        .await
+        .expect("a turn let go by a download nobody takes");
+    assert_eq!(got.status(), 200);
+    assert_eq!(
+        got.bytes().await.expect("bytes").len(),
+        MAX_ATTACHMENT_BYTES
+    );
+
+    let (mut conn, mut answer) = stalled.pop().expect("a stalled client");
+    tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut answer))
+        .await
+        .expect("the connection ends")
+        .expect("read to the end");
+    let head_end = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    let head = String::from_utf8_lossy(&answer[..head_end]).to_lowercase();
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        head.contains(&format!("content-length: {MAX_ATTACHMENT_BYTES}\r\n")),
+        "{head}"
+    );
+    let body = answer.len() - head_end;
+    assert!(body < MAX_ATTACHMENT_BYTES, "{body} bytes: not cut short");
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, TimeDelta, Utc};
 use common::contracts::chat::{ChatType, MessageMetadata, MessageType};
 use common::contracts::events::SendMessage;
+use realtime::config::Limits;
 use realtime::domain::attachments::TRANSFERS;
 use realtime::domain::{AttachmentService, ChatService, MessageService, new_object_id};
 use realtime::ports::{Attachment, ChatStore};
@@ -20,7 +21,13 @@ contract!(
     transfers_past_the_limit_wait_their_turn,
 );
 
-const WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
+/// The service's limits with no upload quota to speak of.
+fn limits() -> Limits {
+    Limits {
+        upload_bytes_per_hour: u64::MAX,
+        ..Limits::default()
+    }
+}
 
 fn attachment(chat: &str, uploader: &str, size: usize) -> Attachment {
     Attachment {
@@ -133,7 +140,7 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
     store.insert_chat(&c).await.expect("chat");
     let chats = ChatService::new(store.clone());
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
-    let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, u64::MAX, WITHIN);
+    let uploads = AttachmentService::new(store.clone(), chats.clone(), kv, &limits());
     let messages = MessageService::new(store.clone(), chats, std::time::Duration::from_secs(15));
     let upload = async |bytes: &[u8]| {
         let upload = uploads.begin_upload(&a, &c.id).await.expect("let in");
@@ -181,7 +188,7 @@ async fn transfers_past_the_limit_wait_their_turn(store: Arc<dyn ChatStore>) {
     store.insert_chat(&c).await.expect("chat");
     let chats = ChatService::new(store.clone());
     let kv: common::kv::SharedKv = Arc::new(common::kv::MemoryKv::new());
-    let uploads = AttachmentService::new(store, chats, kv, u64::MAX, WITHIN);
+    let uploads = AttachmentService::new(store, chats, kv, &limits());
     let mut turns = Vec::new();
     for _ in 0..TRANSFERS {
         turns.push(uploads.begin_upload(&a, &c.id).await.expect("a turn"));
