@@ -14,6 +14,12 @@ pub struct Row {
     pub ratio: Option<f64>,
     pub target: String,
     pub met: Option<bool>,
+    /// What an empty `ours` or `baseline` means when the server was measured (e.g. "none": a
+    /// ramp with no step within its bound); an empty cell without it was not measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ours_blank: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline_blank: Option<String>,
 }
 
 impl Row {
@@ -27,6 +33,8 @@ impl Row {
             ratio: None,
             target: String::new(),
             met: None,
+            ours_blank: None,
+            baseline_blank: None,
         }
     }
 
@@ -38,6 +46,13 @@ impl Row {
             (Some(o), Some(b)) if !self.higher_is_better && o > 0.0 => Some(b / o),
             _ => None,
         };
+        self
+    }
+
+    /// What each side's empty value means, if it was measured (see [`Row::ours_blank`]).
+    pub fn blanks(mut self, ours: Option<&str>, baseline: Option<&str>) -> Row {
+        self.ours_blank = ours.map(str::to_owned);
+        self.baseline_blank = baseline.map(str::to_owned);
         self
     }
 
@@ -62,9 +77,9 @@ impl Row {
     }
 }
 
-fn num(v: Option<f64>) -> String {
+fn num(v: Option<f64>, blank: &Option<String>) -> String {
     match v {
-        None => "–".into(),
+        None => blank.clone().unwrap_or_else(|| "–".into()),
         Some(v) if v.abs() >= 1000.0 => format!("{v:.0}"),
         Some(v) if v.abs() >= 10.0 => format!("{v:.1}"),
         Some(v) => format!("{v:.2}"),
@@ -86,8 +101,8 @@ pub fn markdown(rows: &[Row]) -> String {
             "| {} | {} | {} | {} | {} | {} | {} |\n",
             r.scenario,
             r.metric,
-            num(r.ours),
-            num(r.baseline),
+            num(r.ours, &r.ours_blank),
+            num(r.baseline, &r.baseline_blank),
             ratio,
             r.target,
             met
@@ -107,5 +122,20 @@ mod tests {
         let down = Row::new("s", "m", false).values(Some(2.0), Some(20.0));
         assert_eq!(down.ratio, Some(10.0));
         assert_eq!(down.ratio_target(4.0).met, Some(true));
+    }
+
+    #[test]
+    fn a_measured_blank_says_what_it_means() {
+        let row = Row::new("s", "m", true)
+            .values(Some(5.0), None)
+            .blanks(None, Some("none"))
+            .ratio_target(10.0);
+        assert_eq!(row.met, None);
+        let table = markdown(&[row, Row::new("s", "n", true)]);
+        assert!(
+            table.contains("| s | m | 5.00 | none | – | ≥ 10× |  |"),
+            "{table}"
+        );
+        assert!(table.contains("| s | n | – | – | – |  |  |"), "{table}");
     }
 }

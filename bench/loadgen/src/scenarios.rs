@@ -104,6 +104,14 @@ pub struct FanoutResult {
     pub nacks: u64,
 }
 
+impl FanoutResult {
+    /// Whether a step of the ramp stayed within its bound (p99 ≤ 100 ms, nothing lost): the
+    /// `max_*` figures are that step's, and mean nothing without one.
+    pub fn within_bound(&self) -> bool {
+        self.max_deliveries_per_sec > 0.0
+    }
+}
+
 pub struct FanoutPlan {
     pub room_size: u32,
     pub connections: u32,
