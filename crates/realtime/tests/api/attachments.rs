@@ -269,11 +269,15 @@ async fn a_download_nobody_takes_is_cut_short_and_lets_its_turn_go(backend: Back
         app.auth.token(&b)
     );
     // Each takes a turn (its answer has begun) and then reads nothing: 10 MiB is more than the
-    // kernel's buffers hold for a receiver whose own buffer is 4 KiB.
+    // kernel's buffers hold for a receiver whose own is fixed at 64 KiB (the sender's grows to
+    // 4 MiB at most here). Not smaller: the end of a stalled answer is read below, and windows
+    // of a few KiB make loopback crawl.
     let mut stalled = Vec::new();
     for _ in 0..TRANSFERS {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-        socket.set_recv_buffer_size(4096).expect("receive buffer");
+        socket
+            .set_recv_buffer_size(64 * 1024)
+            .expect("receive buffer");
         let mut conn = socket.connect(app.addr).await.expect("connect");
         conn.write_all(request.as_bytes()).await.expect("write");
         let mut answer = Vec::new();
@@ -285,6 +289,9 @@ async fn a_download_nobody_takes_is_cut_short_and_lets_its_turn_go(backend: Back
         }
         stalled.push((conn, answer));
     }
+    // Every download's deadline has passed by then, with a margin for a busy machine: the last
+    // one's turn came before its head was read.
+    let all_past_deadline = tokio::time::Instant::now() + Duration::from_secs(3);
 
     let got = tokio::time::timeout(Duration::from_secs(20), app.get(&a, &path))
         .await
@@ -295,6 +302,8 @@ async fn a_download_nobody_takes_is_cut_short_and_lets_its_turn_go(backend: Back
         MAX_ATTACHMENT_BYTES
     );
 
+    // A stalled client reading at last: what the kernel held, then the end, short of the file.
+    tokio::time::sleep_until(all_past_deadline).await;
     let (mut conn, mut answer) = stalled.pop().expect("a stalled client");
     tokio::time::timeout(Duration::from_secs(20), conn.read_to_end(&mut answer))
         .await
