@@ -209,9 +209,16 @@ pub trait ChatStore: Send + Sync + 'static {
             .await?
             .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
     }
-    /// Marks the attachment as named by a message (before the message is written: a message
-    /// never names an attachment the sweep may delete). Idempotent.
-    async fn attachment_sent(&self, id: &str) -> StoreResult<()>;
+    /// Marks the attachment `id` as named by a message, if `uploader_id` uploaded it to
+    /// `chat_id`; whether they did (in one conditional write: a send checks its attachment and
+    /// marks it at once). Before the message is written, so a stored message never names an
+    /// attachment the sweep may delete. Idempotent: true again for a resend.
+    async fn attachment_sent(
+        &self,
+        id: &str,
+        chat_id: &str,
+        uploader_id: &str,
+    ) -> StoreResult<bool>;
     /// Deletes the attachments uploaded before `before` that no message names; how many.
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

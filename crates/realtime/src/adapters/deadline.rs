@@ -178,8 +178,14 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.read_attachment(id, with_bytes)).await
     }
 
-    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
-        self.bound(self.inner.attachment_sent(id)).await
+    async fn attachment_sent(
+        &self,
+        id: &str,
+        chat_id: &str,
+        uploader_id: &str,
+    ) -> StoreResult<bool> {
+        self.bound(self.inner.attachment_sent(id, chat_id, uploader_id))
+            .await
     }
 
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -139,22 +139,17 @@ impl MessageService {
 
     /// A message may name an attachment only its sender uploaded, to its chat: no one sends
     /// another member's upload as theirs, nor carries one into a chat whose members could not
-    /// read it. The attachment is then marked sent.
+    /// read it. The attachment is marked sent in the same write, before the message is written:
+    /// the sweep of unsent uploads never deletes one a stored message names (a message that then
+    /// fails to store leaves it kept, unsent).
     async fn check_attachment(
         &self,
         user: &str,
         chat: &ChatRecord,
         id: &str,
     ) -> Result<(), ApiError> {
-        let yours = self
-            .store
-            .attachment(id)
-            .await?
-            .is_some_and(|a| a.chat_id == chat.id && a.uploader_id == user);
-        if yours {
-            // Before the message is written: the sweep of unsent uploads never deletes one a
-            // stored message names (a message that then fails to store leaves it kept, unsent).
-            Ok(self.store.attachment_sent(id).await?)
+        if self.store.attachment_sent(id, &chat.id, user).await? {
+            Ok(())
         } else {
             Err(ApiError::field(
                 "metadata.attachmentId",

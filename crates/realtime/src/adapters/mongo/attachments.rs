@@ -68,13 +68,21 @@ impl MongoStore {
         d.map(|d| attachment_from(&d, with_bytes)).transpose()
     }
 
-    pub(super) async fn mark_attachment_sent(&self, id: &str) -> StoreResult<()> {
-        let Some(oid) = oid(id) else { return Ok(()) };
+    pub(super) async fn mark_attachment_sent(
+        &self,
+        id: &str,
+        chat_id: &str,
+        uploader_id: &str,
+    ) -> StoreResult<bool> {
+        let Some(oid) = oid(id) else {
+            return Ok(false);
+        };
+        let mine = doc! {"_id": oid, "chatId": chat_id, "uploaderId": uploader_id};
         self.attachments
-            .update_one(doc! {"_id": oid}, doc! {"$set": {"sent": true}})
+            .update_one(mine, doc! {"$set": {"sent": true}})
             .write_concern(self.durable.clone())
             .await
-            .map(|_| ())
+            .map(|r| r.matched_count == 1)
             .map_err(err)
     }
 

@@ -33,14 +33,24 @@ impl SqliteStore {
         Ok(())
     }
 
-    pub(super) async fn mark_attachment_sent(&self, id: &str) -> StoreResult<()> {
+    pub(super) async fn mark_attachment_sent(
+        &self,
+        id: &str,
+        chat_id: &str,
+        uploader_id: &str,
+    ) -> StoreResult<bool> {
         let _guard = self.write.lock().await;
-        sqlx::query("UPDATE attachments SET sent = 1 WHERE id = ?1")
-            .bind(id.to_owned())
-            .execute(&self.pool)
-            .await
-            .map_err(err)?;
-        Ok(())
+        // SQLite counts the rows matched, changed or not: a resend counts its row again.
+        let r = sqlx::query(
+            "UPDATE attachments SET sent = 1 WHERE id = ?1 AND chat_id = ?2 AND uploader_id = ?3",
+        )
+        .bind(id.to_owned())
+        .bind(chat_id.to_owned())
+        .bind(uploader_id.to_owned())
+        .execute(&self.pool)
+        .await
+        .map_err(err)?;
+        Ok(r.rows_affected() == 1)
     }
 
     pub(super) async fn delete_unsent_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {

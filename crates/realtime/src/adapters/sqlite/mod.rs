@@ -451,8 +451,13 @@ impl ChatStore for SqliteStore {
         self.attachment_row(id, with_bytes).await
     }
 
-    async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
-        self.mark_attachment_sent(id).await
+    async fn attachment_sent(
+        &self,
+        id: &str,
+        chat_id: &str,
+        uploader_id: &str,
+    ) -> StoreResult<bool> {
+        self.mark_attachment_sent(id, chat_id, uploader_id).await
     }
 
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -382,8 +382,13 @@ mod tests {
         ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
             self.inner.read_attachment(id, with_bytes).await
         }
-        async fn attachment_sent(&self, id: &str) -> StoreResult<()> {
-            self.inner.attachment_sent(id).await
+        async fn attachment_sent(
+            &self,
+            id: &str,
+            chat_id: &str,
+            uploader_id: &str,
+        ) -> StoreResult<bool> {
+            self.inner.attachment_sent(id, chat_id, uploader_id).await
         }
         async fn delete_unsent_attachments(
             &self,

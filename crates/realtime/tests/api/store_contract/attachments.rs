@@ -17,6 +17,7 @@ contract!(
     attachments_round_trip_with_and_without_their_bytes,
     deleting_a_chat_deletes_its_attachments_only,
     the_sweep_deletes_old_uploads_no_message_names,
+    an_attachment_is_marked_sent_only_for_its_uploader_and_chat,
     an_upload_a_message_names_outlives_the_sweep,
     transfers_past_the_limit_wait_their_turn,
 );
@@ -130,6 +131,49 @@ async fn the_sweep_deletes_old_uploads_no_message_names(store: Arc<dyn ChatStore
             .expect("sweep"),
         0
     );
+}
+
+/// `attachment_sent` is the send's whole check: it marks the attachment only for its uploader in
+/// its chat, says whether it did, and says so again for a resend.
+async fn an_attachment_is_marked_sent_only_for_its_uploader_and_chat(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let other = chat(ChatType::Direct, vec![a.clone(), user()]);
+    for chat in [&c, &other] {
+        store.insert_chat(chat).await.expect("chat");
+    }
+    let upload = attachment(&c.id, &a, 3);
+    store
+        .insert_attachment(&upload, b"abc")
+        .await
+        .expect("insert");
+    let sent = async |id: &str, chat: &str, uploader: &str| {
+        store
+            .attachment_sent(id, chat, uploader)
+            .await
+            .expect("mark")
+    };
+    assert!(
+        !sent(&upload.id, &c.id, &b).await,
+        "another member's upload"
+    );
+    assert!(
+        !sent(&upload.id, &other.id, &a).await,
+        "carried to another chat"
+    );
+    assert!(!sent(&new_object_id(), &c.id, &a).await, "an unknown id");
+    assert!(!sent("nope", &c.id, &a).await, "not an id");
+    let read = async || {
+        store
+            .attachment(&upload.id)
+            .await
+            .expect("read")
+            .expect("kept")
+    };
+    assert!(!read().await.sent, "marked by a refused send");
+    assert!(sent(&upload.id, &c.id, &a).await);
+    assert!(read().await.sent);
+    assert!(sent(&upload.id, &c.id, &a).await, "a resend");
 }
 
 /// Through the services: an upload its message names is marked sent (twice over for a resend)
