@@ -48,15 +48,49 @@ export function clearToken(): void {
   clearTimeout(refreshTimer);
 }
 
-/** `fetch` with the access token (refreshed, and the request retried once, on a 401). */
-async function authorized(method: string, path: string, headers: Record<string, string>, body?: BodyInit, auth = true): Promise<Response> {
+/** How a request goes out: `fetch`, or XMLHttpRequest where the upload's progress is wanted. */
+type Send = (method: string, path: string, headers: Record<string, string>, body?: BodyInit) => Promise<Response>;
+
+const viaFetch: Send = (method, path, headers, body) => fetch(path, { method, headers, body, credentials: 'same-origin' });
+
+/** XMLHttpRequest as a `Send`, for its upload events (fetch has none): `progress(sent, total)` as the body goes. */
+function viaXhr(progress: (sent: number, total: number) => void): Send {
+  return (method, path, headers, body) =>
+    new Promise((resolve, reject) => {
+      const x = new XMLHttpRequest();
+      x.open(method, path);
+      x.responseType = 'arraybuffer';
+      for (const [name, value] of Object.entries(headers)) x.setRequestHeader(name, value);
+      x.upload.onprogress = (e) => {
+        if (e.lengthComputable) progress(e.loaded, e.total);
+      };
+      x.onload = () => {
+        const got = new Headers();
+        for (const line of x.getAllResponseHeaders().split(/\r?\n/)) {
+          const at = line.indexOf(':');
+          if (at > 0) got.append(line.slice(0, at).trim(), line.slice(at + 1).trim());
+        }
+        try {
+          const empty = [204, 205, 304].includes(x.status);
+          resolve(new Response(empty ? null : (x.response as ArrayBuffer), { status: x.status, statusText: x.statusText, headers: got }));
+        } catch (e) {
+          reject(e); // a status a Response cannot have (0): as a failed fetch
+        }
+      };
+      x.onerror = x.onabort = x.ontimeout = () => reject(new TypeError('the request did not reach the server'));
+      x.send((body ?? null) as XMLHttpRequestBodyInit | null);
+    });
+}
+
+/** A request with the access token (refreshed, and the request retried once, on a 401). */
+async function authorized(method: string, path: string, headers: Record<string, string>, body?: BodyInit, auth = true, send: Send = viaFetch): Promise<Response> {
   if (auth) {
     if (!hasToken()) await refresh();
     headers.Authorization = `Bearer ${accessToken}`;
   }
   const go = async (): Promise<Response> => {
     try {
-      return await fetch(path, { method, headers, body, credentials: 'same-origin' });
+      return await send(method, path, headers, body);
     } catch (e) {
       throw new NetworkError(String(e));
     }
@@ -237,9 +271,11 @@ export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 
 /** Attachments: opaque bytes (ours are sealed, see attachments.ts) stored in a chat for its members. */
 export const attachments = {
-  upload: async (chatId: string, bytes: ArrayBuffer): Promise<{ id: string; chatId: string; size: number }> => {
+  /** Uploads `bytes`; `progress` is told the share of them sent as they go. */
+  upload: async (chatId: string, bytes: ArrayBuffer, progress?: (share: number) => void): Promise<{ id: string; chatId: string; size: number }> => {
     const headers = { Accept: 'application/json', 'Content-Type': 'application/octet-stream' };
-    const res = await authorized('POST', `/api/chats/${encodeURIComponent(chatId)}/attachments`, headers, bytes);
+    const send = progress ? viaXhr((sent, total) => progress(total > 0 ? sent / total : 0)) : viaFetch;
+    const res = await authorized('POST', `/api/chats/${encodeURIComponent(chatId)}/attachments`, headers, bytes, true, send);
     if (!res.ok) throw await failure(res);
     return res.json();
   },

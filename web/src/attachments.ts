@@ -62,6 +62,24 @@ export async function seal(file: File): Promise<{ type: MessageType; content: st
   return { type: IMAGE_TYPES.has(mime) ? 'image' : 'file', content: JSON.stringify(ref), sealed };
 }
 
+/** Uploads going on from this page, by the message's clientMsgId: the share of the bytes sent. */
+const uploading = new Map<string, number>();
+
+/**
+ * How much of a message's file is uploaded (0 to 1; `null` once the upload ended, either way),
+ * shown on the message's row wherever it is drawn, and on rows drawn later.
+ */
+export function uploadProgress(clientMsgId: string, share: number | null): void {
+  if (share === null) uploading.delete(clientMsgId);
+  else uploading.set(clientMsgId, share);
+  for (const bar of document.querySelectorAll<HTMLProgressElement>(`progress[data-upload="${CSS.escape(clientMsgId)}"]`)) showShare(bar, share);
+}
+
+function showShare(bar: HTMLProgressElement, share: number | null): void {
+  bar.hidden = share === null;
+  if (share !== null) bar.value = share;
+}
+
 /** Files opened on this page, by attachment id, newest last; at most `KEPT` (10 MB each at most). */
 const opened = new Map<string, Promise<Blob>>();
 const KEPT = 24;
@@ -132,7 +150,12 @@ export function body(m: ViewMessage): Node | string {
   if (!ref) return m.content;
   const label = `${ref.name} · ${sizeText(ref.size)}`;
   const id = m.attachmentId;
-  if (!id) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, `📎 ${label}`);
+  if (!id) {
+    // Not uploaded yet: a bar shows the upload while it goes.
+    const bar = h('progress', { class: 'upload-progress', max: 1, 'data-upload': m.clientMsgId, 'data-testid': 'upload-progress', 'aria-label': `Uploading ${ref.name}` });
+    showShare(bar, uploading.get(m.clientMsgId) ?? null);
+    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, `📎 ${label}`, bar);
+  }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
   const fetchIt = async (): Promise<Blob | null> => {
     problem.textContent = '';

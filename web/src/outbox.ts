@@ -64,7 +64,12 @@ async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 't
 async function uploaded(item: OutboxItem): Promise<{ attachmentId: string; fileSize: number } | undefined> {
   if (!item.file) return undefined;
   if (!item.file.attachmentId) {
-    item.file.attachmentId = (await attachmentsApi.upload(item.chatId, item.file.sealed)).id;
+    const id = item.clientMsgId;
+    try {
+      item.file.attachmentId = (await attachmentsApi.upload(item.chatId, item.file.sealed, (share) => attachments.uploadProgress(id, share))).id;
+    } finally {
+      attachments.uploadProgress(id, null);
+    }
     await db.addOutbox(item);
   }
   return { attachmentId: item.file.attachmentId, fileSize: item.file.sealed.byteLength };
