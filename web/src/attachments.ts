@@ -62,6 +62,24 @@ export async function seal(file: File): Promise<{ type: MessageType; content: st
   return { type: IMAGE_TYPES.has(mime) ? 'image' : 'file', content: JSON.stringify(ref), sealed };
 }
 
+/**
+ * Files picked on this page whose message is not acknowledged yet, by clientMsgId: shown (an
+ * image) from here while it waits, and kept as the sender's copy once sent (`remember`).
+ */
+const picked = new Map<string, Blob>();
+
+/** Keeps the file picked for the message `clientMsgId` until it is sent or discarded. */
+export function keepPicked(clientMsgId: string, file: Blob): void {
+  picked.set(clientMsgId, file);
+}
+
+/** The file picked for the message `clientMsgId`, no longer kept here (sent or discarded). */
+export function takePicked(clientMsgId: string): Blob | undefined {
+  const file = picked.get(clientMsgId);
+  picked.delete(clientMsgId);
+  return file;
+}
+
 /** Uploads going on from this page, by the message's clientMsgId: the share of the bytes sent. */
 const uploading = new Map<string, number>();
 
@@ -143,7 +161,8 @@ function save(blob: Blob, name: string): void {
 /**
  * What a message's body shows: its text, or its attachment — an image inline (opened when shown),
  * any other file as a button that downloads it — named, with its size. A file still in the
- * outbox shows its name only.
+ * outbox shows its name and its upload's progress, and an image picked on this page shows at
+ * once (after a reload, until it is sent, its name only).
  */
 export function body(m: ViewMessage): Node | string {
   const ref = m.type === 'text' ? null : fileRef(m.content);
@@ -154,7 +173,9 @@ export function body(m: ViewMessage): Node | string {
     // Not uploaded yet: a bar shows the upload while it goes.
     const bar = h('progress', { class: 'upload-progress', max: 1, 'data-upload': m.clientMsgId, 'data-testid': 'upload-progress', 'aria-label': `Uploading ${ref.name}` });
     showShare(bar, uploading.get(m.clientMsgId) ?? null);
-    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, `📎 ${label}`, bar);
+    const file = picked.get(m.clientMsgId);
+    const preview = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref.name, Promise.resolve(file)) : null;
+    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, preview, `📎 ${label}`, bar);
   }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
   const fetchIt = async (): Promise<Blob | null> => {
@@ -173,12 +194,17 @@ export function body(m: ViewMessage): Node | string {
   );
   download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
   if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, problem);
-  const img = h('img', { class: 'attachment-image', alt: ref.name, 'data-testid': 'attachment-image' });
-  void fetchIt().then((b) => {
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref.name, fetchIt()), download, problem);
+}
+
+/** An image shown once `blob` comes (nothing shown if it does not). */
+function image(name: string, blob: Promise<Blob | null>): HTMLImageElement {
+  const img = h('img', { class: 'attachment-image', alt: name, 'data-testid': 'attachment-image' });
+  void blob.then((b) => {
     if (!b) return;
     const url = URL.createObjectURL(b);
     img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
     img.src = url;
   });
-  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, img, download, problem);
+  return img;
 }

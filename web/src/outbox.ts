@@ -25,9 +25,6 @@ function newClientMsgId(): string {
   return crypto.randomUUID();
 }
 
-/** Files sent from this page, by clientMsgId, until acknowledged: kept as the sender's copy. */
-const sentFiles = new Map<string, Blob>();
-
 export async function sendMessage(chatId: string, content: string): Promise<void> {
   await queue(chatId, content);
 }
@@ -35,11 +32,11 @@ export async function sendMessage(chatId: string, content: string): Promise<void
 /** Sends `file` to the chat: sealed at once, stored in the outbox with the message, uploaded when it is sent. */
 export async function sendFile(chatId: string, file: File): Promise<void> {
   const { type, content, sealed } = await attachments.seal(file);
-  const clientMsgId = await queue(chatId, content, { type, file: { sealed } });
-  if (clientMsgId) sentFiles.set(clientMsgId, file);
+  await queue(chatId, content, { type, file: { sealed } }, file);
 }
 
-async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 'type' | 'file'> = {}): Promise<string | undefined> {
+/** Queues a message; `picked`, the file it sends, is kept on this page as its sender's copy. */
+async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 'type' | 'file'> = {}, picked?: Blob): Promise<void> {
   if (!state.me) return;
   const item: OutboxItem = {
     clientMsgId: newClientMsgId(),
@@ -50,11 +47,11 @@ async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 't
     ...extra,
   };
   await db.addOutbox(item); // durable before anything else: survives a reload or a crash
+  if (picked) attachments.keepPicked(item.clientMsgId, picked);
   const vm = fromOutbox(item);
   chatMessages(chatId).set(vm.key, vm);
   emit(`messages:${chatId}`);
   void flushOutbox();
-  return item.clientMsgId;
 }
 
 /**
@@ -137,10 +134,9 @@ export async function flushOutbox(): Promise<void> {
           if (ack.ok) {
             // Show it as stored at once: receipts for it may already be on their way.
             if (ack.message.encrypted) ack.message.plain = item.content;
-            const file = sentFiles.get(item.clientMsgId);
+            const file = attachments.takePicked(item.clientMsgId);
             const attachmentId = ack.message.metadata?.attachmentId;
             if (file && attachmentId) attachments.remember(attachmentId, file);
-            sentFiles.delete(item.clientMsgId);
             await ingest([ack.message]);
             await db.settleOutbox(item.clientMsgId, ack.message);
           } else if (['unavailable', 'rate_limited', 'internal'].includes(ack.error.code)) {
@@ -184,6 +180,7 @@ function scheduleRetry(seconds?: number): void {
 export async function discardFailed(chatId: string, clientMsgId: string): Promise<void> {
   if (!state.me) return;
   await db.settleOutbox(clientMsgId);
+  attachments.takePicked(clientMsgId);
   chatMessages(chatId).delete(keyOf(state.me.id, clientMsgId));
   emit(`messages:${chatId}`);
 }

@@ -65,8 +65,12 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         await openDm(a.page, bob.username);
         chatId = await a.page.getByTestId('chat-view').getAttribute('data-chat-id');
         await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+        // Her own copy shows at once, from the file she picked: offline, before it is sent.
+        await a.context.setOffline(true);
+        await a.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
         await attach(a.page, { name: 'dot.png', mimeType: 'image/png', buffer: PNG });
-        // Her own copy shows at once, from the file she picked.
+        await a.page.waitForFunction(() => document.querySelector('[data-testid=message][data-status=pending] [data-testid=attachment-image]')?.naturalWidth === 1);
+        await a.context.setOffline(false);
         await a.page.locator('[data-testid=message][data-mine=true][data-status=sent], [data-testid=message][data-mine=true][data-status=delivered]').filter({ hasText: 'dot.png' }).waitFor();
         await a.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image]')?.naturalWidth === 1);
       });
