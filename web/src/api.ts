@@ -279,10 +279,29 @@ export const attachments = {
     if (!res.ok) throw await failure(res);
     return res.json();
   },
-  get: async (chatId: string, id: string): Promise<ArrayBuffer> => {
+  /** Downloads the bytes; `progress` is told the share of them received as they come. */
+  get: async (chatId: string, id: string, progress?: (share: number) => void): Promise<ArrayBuffer> => {
     const res = await authorized('GET', `/api/chats/${encodeURIComponent(chatId)}/attachments/${encodeURIComponent(id)}`, {});
     if (!res.ok) throw await failure(res);
-    return res.arrayBuffer();
+    const total = Number(res.headers.get('Content-Length'));
+    if (!progress || !res.body || !(total > 0)) return res.arrayBuffer();
+    const bytes = new Uint8Array(total);
+    let at = 0;
+    const reader = res.body.getReader();
+    try {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        if (at + value.byteLength > total) throw new NetworkError('more bytes than the download announced');
+        bytes.set(value, at);
+        at += value.byteLength;
+        progress(at / total);
+      }
+    } catch (e) {
+      throw e instanceof NetworkError ? e : new NetworkError(String(e));
+    }
+    if (at !== total) throw new NetworkError('the download was cut short');
+    return bytes.buffer;
   },
 };
 

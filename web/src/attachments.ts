@@ -80,17 +80,32 @@ export function takePicked(clientMsgId: string): Blob | undefined {
   return file;
 }
 
-/** Uploads going on from this page, by the message's clientMsgId: the share of the bytes sent. */
-const uploading = new Map<string, number>();
+/**
+ * Transfers going on from this page — uploads by `up:` and the message's clientMsgId, downloads
+ * by `down:` and the attachment id — and the share of their bytes done.
+ */
+const moving = new Map<string, number>();
 
 /**
- * How much of a message's file is uploaded (0 to 1; `null` once the upload ended, either way),
- * shown on the message's row wherever it is drawn, and on rows drawn later.
+ * How much of a transfer is done (0 to 1; `null` once it ended, either way), shown on every row
+ * drawn of it, and on rows drawn later.
  */
+function progressed(transfer: string, share: number | null): void {
+  if (share === null) moving.delete(transfer);
+  else moving.set(transfer, share);
+  for (const bar of document.querySelectorAll<HTMLProgressElement>(`progress[data-transfer="${CSS.escape(transfer)}"]`)) showShare(bar, share);
+}
+
+/** How much of a message's file is uploaded (see `progressed`). */
 export function uploadProgress(clientMsgId: string, share: number | null): void {
-  if (share === null) uploading.delete(clientMsgId);
-  else uploading.set(clientMsgId, share);
-  for (const bar of document.querySelectorAll<HTMLProgressElement>(`progress[data-upload="${CSS.escape(clientMsgId)}"]`)) showShare(bar, share);
+  progressed(`up:${clientMsgId}`, share);
+}
+
+/** A bar showing a transfer's progress while it goes (hidden otherwise). */
+function progressBar(transfer: string, label: string, testId: string): HTMLProgressElement {
+  const bar = h('progress', { class: 'transfer-progress', max: 1, 'data-transfer': transfer, 'data-testid': testId, 'aria-label': label });
+  showShare(bar, moving.get(transfer) ?? null);
+  return bar;
 }
 
 function showShare(bar: HTMLProgressElement, share: number | null): void {
@@ -117,7 +132,13 @@ export function open(chatId: string, attachmentId: string, ref: FileRef): Promis
   return keep(
     attachmentId,
     (async () => {
-      const bytes = await api.get(chatId, attachmentId);
+      const transfer = `down:${attachmentId}`;
+      let bytes: ArrayBuffer;
+      try {
+        bytes = await api.get(chatId, attachmentId, (share) => progressed(transfer, share));
+      } finally {
+        progressed(transfer, null);
+      }
       const key = await crypto.subtle.importKey('raw', unb64(ref.key), 'AES-GCM', false, ['decrypt']);
       let plain: ArrayBuffer;
       try {
@@ -171,8 +192,7 @@ export function body(m: ViewMessage): Node | string {
   const id = m.attachmentId;
   if (!id) {
     // Not uploaded yet: a bar shows the upload while it goes.
-    const bar = h('progress', { class: 'upload-progress', max: 1, 'data-upload': m.clientMsgId, 'data-testid': 'upload-progress', 'aria-label': `Uploading ${ref.name}` });
-    showShare(bar, uploading.get(m.clientMsgId) ?? null);
+    const bar = progressBar(`up:${m.clientMsgId}`, `Uploading ${ref.name}`, 'upload-progress');
     const file = picked.get(m.clientMsgId);
     const preview = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref.name, Promise.resolve(file)) : null;
     return h('span', { class: 'attachment', 'data-testid': 'attachment' }, preview, `📎 ${label}`, bar);
@@ -193,8 +213,9 @@ export function body(m: ViewMessage): Node | string {
     `📎 ${label}`,
   );
   download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
-  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, problem);
-  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref.name, fetchIt()), download, problem);
+  const bar = progressBar(`down:${id}`, `Downloading ${ref.name}`, 'download-progress');
+  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem);
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref.name, fetchIt()), download, bar, problem);
 }
 
 /** An image shown once `blob` comes (nothing shown if it does not). */

@@ -1,8 +1,8 @@
 // Attachments in the PWA, in Debian's chromium against the whole system (the launcher): a file is
 // sealed in the browser with a key of its own, uploaded to the chat, and its key travels in the
 // message, sealed for the chat's members; an image is shown inline, any other file downloaded;
-// a file sent while offline waits in the outbox; an upload shows its progress; a file too large
-// is refused before it is sent. Skips like browser.test.mjs; under CI=true it fails.
+// a file sent while offline waits in the outbox; uploads and downloads show their progress; a
+// file too large is refused before it is sent. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
@@ -126,7 +126,7 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         }
       });
 
-      await step('the-largest-file-goes-through-the-whole-system-showing-its-upload', async () => {
+      await step('the-largest-file-goes-through-the-whole-system-showing-its-progress', async () => {
         // 10 MiB less the 16-byte tag: what the server stores at most once sealed. Alice's
         // uploads are slowed (DevTools' throttling) so the upload's progress can be seen.
         const largest = Buffer.alloc(10 * 1024 * 1024 - 16, 7);
@@ -146,11 +146,28 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         await b.page.getByTestId('message').filter({ hasText: 'largest.bin' }).waitFor();
         await a.page.locator('[data-testid=message][data-mine=true]:not([data-status=pending])').filter({ hasText: 'largest.bin' }).waitFor();
         assert.equal(await a.page.locator('[data-testid=upload-progress]:not([hidden])').count(), 0, 'no upload left showing');
-        const [download] = await Promise.all([
-          b.page.waitForEvent('download'),
-          b.page.getByTestId('attachment-download').filter({ hasText: 'largest.bin' }).click(),
-        ]);
+        // Bob's downloads are slowed the same way, so his download's progress can be seen.
+        const bCdp = await b.context.newCDPSession(b.page);
+        await bCdp.send('Network.enable');
+        const slowDownloads = (downloadThroughput) => bCdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput, uploadThroughput: -1 });
+        await slowDownloads(4 * 1024 * 1024);
+        let download;
+        try {
+          [download] = await Promise.all([
+            b.page.waitForEvent('download'),
+            (async () => {
+              await b.page.getByTestId('attachment-download').filter({ hasText: 'largest.bin' }).click();
+              await b.page.waitForFunction(() => {
+                const bar = document.querySelector('[data-testid=download-progress]:not([hidden])');
+                return bar !== null && bar.value > 0 && bar.value < 1;
+              });
+            })(),
+          ]);
+        } finally {
+          await slowDownloads(-1);
+        }
         assert.ok(readFileSync(await download.path()).equals(largest));
+        assert.equal(await b.page.locator('[data-testid=download-progress]:not([hidden])').count(), 0, 'no download left showing');
       });
       await step('a-file-too-large-is-refused-before-it-is-sent', async () => {
         await attach(a.page, { name: 'huge.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(10 * 1024 * 1024 - 15) });
