@@ -24,6 +24,16 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+/// The PWA's Content Security Policy, also set by `deploy/nginx/batiyoun.conf` (keep them the
+/// same). The page holds the user's private key, so only its own scripts may run: no inline script
+/// or style, nothing from another origin, no plugin, no `<base>`, no framing. Images may be
+/// `blob:` (attachments opened in the page) or `data:`; the Socket.IO connection is same-origin
+/// (`'self'` matches `ws:`/`wss:` to the page's host).
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; \
+    manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
+    frame-ancestors 'none'";
+
 /// What the launcher needs to know; everything else is the services' embedded defaults.
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -136,6 +146,8 @@ fn is_realtime_path(path: &str) -> bool {
 /// (`index.html`, `sw.js`, the manifest, icons) is `no-cache`, asked again each time (a 304 when
 /// unchanged). Without it a browser may heuristically reuse an old `index.html` for hours after
 /// a deploy, and "Reload" into a new version would load the old page.
+///
+/// Every file also carries [`CONTENT_SECURITY_POLICY`], `nosniff`, no referrer and no framing.
 fn static_files(web_dir: &Path) -> Router {
     let index = web_dir.join("index.html");
     if index.is_file() {
@@ -155,9 +167,27 @@ fn static_files(web_dir: &Path) -> Router {
                 HeaderValue::from_static("no-cache"),
             ))
             .service(ServeDir::new(web_dir).fallback(ServeFile::new(index)));
-        Router::new()
+        let fixed = [
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        ];
+        let router = Router::new()
             .nest_service("/assets", hashed)
-            .fallback_service(others)
+            .fallback_service(others);
+        fixed.into_iter().fold(router, |router, (name, value)| {
+            router.layer(SetResponseHeaderLayer::overriding(name, value))
+        })
     } else {
         tracing::warn!(dir = %web_dir.display(), "the PWA is not built; run `bash scripts/dev.sh`");
         Router::new().fallback(|| async {

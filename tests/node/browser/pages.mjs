@@ -8,11 +8,13 @@ export const PASSWORD = 'correct horse battery staple';
 
 /**
  * Registers a browser suite's hooks (inside its `describe`): before, `web/dist` built, the whole
- * system started (the launcher) and chromium launched; after, both stopped. Answers the suite's
+ * system started (the launcher) and chromium launched; after, both stopped, and the suite fails
+ * if any of its pages broke the Content Security Policy the launcher serves (something blocked,
+ * which a user would meet as a feature that silently does nothing). Answers the suite's
  * `{ system, browser }`, set once `before` has run.
  */
 export function suiteSystem() {
-  const env = { system: null, browser: null };
+  const env = { system: null, browser: null, cspViolations: [] };
   before(async () => {
     buildWeb();
     env.system = await startSystem();
@@ -21,6 +23,7 @@ export function suiteSystem() {
   after(async () => {
     await env.browser?.close().catch(() => {});
     await env.system?.stop();
+    if (env.cspViolations.length > 0) throw new Error(`the pages broke the Content Security Policy:\n${env.cspViolations.join('\n')}`);
   });
   return env;
 }
@@ -35,6 +38,9 @@ export function pageHelpers(env) {
     context.setDefaultTimeout(TIMEOUT);
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
+    page.on('console', (m) => {
+      if (m.type() === 'error' && m.text().includes('Content Security Policy')) env().cspViolations.push(m.text());
+    });
     return { context, page };
   }
 

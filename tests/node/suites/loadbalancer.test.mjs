@@ -86,6 +86,16 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
     for (const p of ['/', '/some/client/route']) {
       assert.equal((await fetch(`${lb.url}${p}`)).headers.get('cache-control'), 'no-cache', `${p} is asked again each time`);
     }
+    // The same policy and headers as the launcher's (crates/launcher/tests/launch.rs pins them).
+    const policy =
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    for (const p of ['/', '/some/client/route', '/assets/index-1a2b.js']) {
+      const { headers } = await fetch(`${lb.url}${p}`);
+      assert.equal(headers.get('content-security-policy'), policy, p);
+      assert.equal(headers.get('x-content-type-options'), 'nosniff', p);
+      assert.equal(headers.get('referrer-policy'), 'no-referrer', p);
+      assert.equal(headers.get('x-frame-options'), 'DENY', p);
+    }
     const jwks = await (await fetch(`${lb.url}/.well-known/jwks.json`)).json();
     assert.equal(jwks.keys[0].alg, 'EdDSA', '/.well-known goes to auth-api');
     const chats = await rest(lb.url, auth.mint(user()), 'GET', '/api/chats');
