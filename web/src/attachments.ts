@@ -5,6 +5,7 @@
 // clear, key included, as its text does: the server could open the file as it reads the text.
 import { MAX_ATTACHMENT_BYTES, attachments as api, describeError } from './api';
 import { h } from './dom';
+import { MAX_PLAINTEXT_CHARS } from './events';
 import { b64, random, unb64 } from './keyBytes';
 import type { ViewMessage } from './state';
 import type { MessageType } from './types';
@@ -23,7 +24,18 @@ export interface FileRef {
   /** The file's AES-GCM key (raw, base64) and IV (base64). */
   key: string;
   iv: string;
+  /**
+   * An image's preview, shown until the image itself is downloaded: a JPEG of at most
+   * `THUMB_SIDE` pixels a side, base64, and the image's own size. Sealed with the rest of the
+   * content, so the server sees no more of it than of the file.
+   */
+  thumb?: string;
+  width?: number;
+  height?: number;
 }
+
+/** The longest side of an image's preview, in pixels. */
+const THUMB_SIDE = 64;
 
 /** The attachment `content` describes, or null when it describes none (still sealed, or malformed). */
 export function fileRef(content: string): FileRef | null {
@@ -35,7 +47,16 @@ export function fileRef(content: string): FileRef | null {
   }
   const r = v as Partial<FileRef> | null;
   const ok = !!r && typeof r.name === 'string' && typeof r.mime === 'string' && typeof r.size === 'number' && typeof r.key === 'string' && typeof r.iv === 'string';
-  return ok ? (r as FileRef) : null;
+  if (!ok) return null;
+  const ref = r as FileRef;
+  // A preview only as the PWA sends it: base64, with the image's size. Anything else is left out.
+  if (typeof ref.thumb === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(ref.thumb) && dimension(ref.width) && dimension(ref.height)) return ref;
+  const { thumb: _thumb, width: _width, height: _height, ...described } = ref;
+  return described;
+}
+
+function dimension(n: unknown): n is number {
+  return typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 100_000;
 }
 
 /** A message's text as a line (chat list, notifications, announcements): a file by its name. */
@@ -59,7 +80,44 @@ export async function seal(file: File): Promise<{ type: MessageType; content: st
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', key));
   const mime = file.type || 'application/octet-stream';
   const ref: FileRef = { name: cleanName(file.name), mime, size: file.size, key: b64(raw), iv: b64(iv) };
+  if (IMAGE_TYPES.has(mime)) {
+    // What the content has room for, past the rest of it and the preview's own keys.
+    const room = MAX_PLAINTEXT_CHARS - JSON.stringify(ref).length - 64;
+    Object.assign(ref, await preview(file, room));
+  }
   return { type: IMAGE_TYPES.has(mime) ? 'image' : 'file', content: JSON.stringify(ref), sealed };
+}
+
+/**
+ * An image's preview (see `FileRef.thumb`) of at most `room` characters, or nothing when the
+ * browser cannot decode the image or no JPEG of it fits.
+ */
+async function preview(file: Blob, room: number): Promise<Pick<FileRef, 'thumb' | 'width' | 'height'>> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file);
+  } catch {
+    return {};
+  }
+  try {
+    const { width, height } = bitmap;
+    const scale = Math.min(1, THUMB_SIDE / Math.max(width, height));
+    const canvas = h('canvas', { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) });
+    const g = canvas.getContext('2d');
+    if (!g) return {};
+    g.fillStyle = '#fff'; // under a transparent image's clear pixels (JPEG has no alpha)
+    g.fillRect(0, 0, canvas.width, canvas.height);
+    g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    for (const quality of [0.7, 0.5, 0.3]) {
+      const jpeg = await new Promise<Blob | null>((done) => canvas.toBlob(done, 'image/jpeg', quality));
+      if (!jpeg) return {};
+      const thumb = b64(new Uint8Array(await jpeg.arrayBuffer()));
+      if (thumb.length <= room) return { thumb, width, height };
+    }
+    return {};
+  } finally {
+    bitmap.close();
+  }
 }
 
 /**
@@ -194,8 +252,8 @@ export function body(m: ViewMessage): Node | string {
     // Not uploaded yet: a bar shows the upload while it goes.
     const bar = progressBar(`up:${m.clientMsgId}`, `Uploading ${ref.name}`, 'upload-progress');
     const file = picked.get(m.clientMsgId);
-    const preview = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref.name, Promise.resolve(file)) : null;
-    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, preview, `📎 ${label}`, bar);
+    const shown = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref, Promise.resolve(file)) : null;
+    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar);
   }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
   const fetchIt = async (): Promise<Blob | null> => {
@@ -215,16 +273,33 @@ export function body(m: ViewMessage): Node | string {
   download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
   const bar = progressBar(`down:${id}`, `Downloading ${ref.name}`, 'download-progress');
   if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem);
-  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref.name, fetchIt()), download, bar, problem);
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref, fetchIt()), download, bar, problem);
 }
 
-/** An image shown once `blob` comes (nothing shown if it does not). */
-function image(name: string, blob: Promise<Blob | null>): HTMLImageElement {
-  const img = h('img', { class: 'attachment-image', alt: name, 'data-testid': 'attachment-image' });
+/** The size an image is shown at: its own, made to fit 18rem (288 px) a side. */
+const SHOWN_SIDE = 288;
+
+/**
+ * An image shown once `blob` comes (`data-full` then), its preview until then when its message
+ * carries one, in the box of the image's own proportions (nothing moves when it comes).
+ */
+function image(ref: FileRef, blob: Promise<Blob | null>): HTMLImageElement {
+  const img = h('img', { class: 'attachment-image', alt: ref.name, 'data-testid': 'attachment-image' });
+  if (ref.width && ref.height) {
+    const scale = Math.min(1, SHOWN_SIDE / Math.max(ref.width, ref.height));
+    img.width = Math.max(1, Math.round(ref.width * scale));
+    img.height = Math.max(1, Math.round(ref.height * scale));
+  }
+  if (ref.thumb) {
+    img.classList.add('preview');
+    img.src = `data:image/jpeg;base64,${ref.thumb}`;
+  }
   void blob.then((b) => {
     if (!b) return;
     const url = URL.createObjectURL(b);
     img.addEventListener('load', () => URL.revokeObjectURL(url), { once: true });
+    img.classList.remove('preview');
+    img.dataset.full = 'true';
     img.src = url;
   });
   return img;

@@ -5,6 +5,7 @@
 // file too large is refused before it is sent. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
 import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
@@ -13,8 +14,26 @@ const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
 
 const PASSPHRASE = 'a long recovery passphrase';
-/** A 1×1 PNG. */
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+/** A `width`×`height` PNG of one colour (RGB, 8 bits a channel). */
+function png(width, height) {
+  const chunk = (type, data) => {
+    const head = Buffer.alloc(8);
+    head.writeUInt32BE(data.length, 0);
+    head.write(type, 4, 'latin1');
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+    return Buffer.concat([head, data, crc]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
+  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, Buffer.from([200, 60, 40]))]);
+  const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
+  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
+}
+/** A 40×20 PNG. */
+const PNG = png(40, 20);
 const NOTES = 'Hello from a file: the minutes of Tuesday.\n';
 
 describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
@@ -69,16 +88,33 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         await a.context.setOffline(true);
         await a.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
         await attach(a.page, { name: 'dot.png', mimeType: 'image/png', buffer: PNG });
-        await a.page.waitForFunction(() => document.querySelector('[data-testid=message][data-status=pending] [data-testid=attachment-image]')?.naturalWidth === 1);
+        await a.page.waitForFunction(() => document.querySelector('[data-testid=message][data-status=pending] [data-testid=attachment-image][data-full]')?.naturalWidth === 40);
         await a.context.setOffline(false);
         await a.page.locator('[data-testid=message][data-mine=true][data-status=sent], [data-testid=message][data-mine=true][data-status=delivered]').filter({ hasText: 'dot.png' }).waitFor();
-        await a.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image]')?.naturalWidth === 1);
+        await a.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image][data-full]')?.naturalWidth === 40);
       });
-      await step('b-sees-it-in-the-list-and-the-chat', async () => {
+      await step('b-sees-its-preview-at-once-then-the-image', async () => {
+        // Bob's download of it is held: what he sees first is the preview its message carries.
+        const download = /\/attachments\/[0-9a-f]{24}$/;
+        let release;
+        const held = new Promise((resolve) => (release = resolve));
+        await b.page.route(download, async (route) => {
+          await held;
+          await route.continue();
+        });
         const item = b.page.getByTestId('chat-item').filter({ hasText: '🖼 dot.png' });
         await item.waitFor();
         await item.click();
-        await b.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image]')?.naturalWidth === 1);
+        await b.page.waitForFunction(() => {
+          const img = document.querySelector('[data-testid=attachment-image]');
+          return img && !img.dataset.full && img.src.startsWith('data:image/jpeg;base64,') && img.naturalWidth === 40 && img.width === 40 && img.height === 20;
+        });
+        release();
+        await b.page.waitForFunction(() => {
+          const img = document.querySelector('[data-testid=attachment-image][data-full]');
+          return img && img.src.startsWith('blob:') && img.naturalWidth === 40;
+        });
+        await b.page.unroute(download);
       });
 
       await step('a-sends-a-file-while-offline-and-it-goes-once-online', async () => {
