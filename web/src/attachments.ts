@@ -32,6 +32,8 @@ export interface FileRef {
   thumb?: string;
   width?: number;
   height?: number;
+  /** What the sender wrote with the file (the composer's text when they attached it). */
+  caption?: string;
 }
 
 /** The longest side of an image's preview, in pixels. */
@@ -49,6 +51,7 @@ export function fileRef(content: string): FileRef | null {
   const ok = !!r && typeof r.name === 'string' && typeof r.mime === 'string' && typeof r.size === 'number' && typeof r.key === 'string' && typeof r.iv === 'string';
   if (!ok) return null;
   const ref = r as FileRef;
+  if (ref.caption !== undefined && typeof ref.caption !== 'string') delete ref.caption;
   // A preview only as the PWA sends it: base64, with the image's size. Anything else is left out.
   if (typeof ref.thumb === 'string' && /^[A-Za-z0-9+/]+={0,2}$/.test(ref.thumb) && dimension(ref.width) && dimension(ref.height)) return ref;
   const { thumb: _thumb, width: _width, height: _height, ...described } = ref;
@@ -59,10 +62,10 @@ function dimension(n: unknown): n is number {
   return typeof n === 'number' && Number.isInteger(n) && n > 0 && n <= 100_000;
 }
 
-/** A message's text as a line (chat list, notifications, announcements): a file by its name. */
+/** A message's text as a line (chat list, notifications, announcements): a file by its caption, or its name. */
 export function summary(type: MessageType | undefined, text: string): string {
   const ref = type === 'image' || type === 'file' ? fileRef(text) : null;
-  return ref ? `${type === 'image' ? '🖼' : '📎'} ${ref.name}` : text;
+  return ref ? `${type === 'image' ? '🖼' : '📎'} ${ref.caption || ref.name}` : text;
 }
 
 /** A file's name as sent: its last path segment, without control characters, at most 255 characters. */
@@ -72,14 +75,23 @@ function cleanName(name: string): string {
   return [...(clean || 'file')].slice(0, 255).join('');
 }
 
-/** Seals `file` for upload: the message's type and content, and the bytes to upload. */
-export async function seal(file: File): Promise<{ type: MessageType; content: string; sealed: ArrayBuffer }> {
+/**
+ * Seals `file` for upload, with `caption` (what the sender wrote with it, if anything): the
+ * message's type and content, and the bytes to upload. A caption too long for the content with
+ * the file's description is refused before anything is sealed.
+ */
+export async function seal(file: File, caption = ''): Promise<{ type: MessageType; content: string; sealed: ArrayBuffer }> {
   const key = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt']);
   const iv = random(12);
   const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, await file.arrayBuffer());
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', key));
   const mime = file.type || 'application/octet-stream';
   const ref: FileRef = { name: cleanName(file.name), mime, size: file.size, key: b64(raw), iv: b64(iv) };
+  if (caption) {
+    const room = MAX_PLAINTEXT_CHARS - JSON.stringify({ ...ref, caption: '' }).length;
+    if (JSON.stringify(caption).length - 2 > room) throw new Error(`the text is too long to go with a file (at most ${room} characters)`);
+    ref.caption = caption;
+  }
   if (IMAGE_TYPES.has(mime)) {
     // What the content has room for, past the rest of it and the preview's own keys.
     const room = MAX_PLAINTEXT_CHARS - JSON.stringify(ref).length - 64;
@@ -253,7 +265,7 @@ export function body(m: ViewMessage): Node | string {
     const bar = progressBar(`up:${m.clientMsgId}`, `Uploading ${ref.name}`, 'upload-progress');
     const file = picked.get(m.clientMsgId);
     const shown = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref, Promise.resolve(file)) : null;
-    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar);
+    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar, captionOf(ref));
   }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
   const fetchIt = async (): Promise<Blob | null> => {
@@ -272,8 +284,13 @@ export function body(m: ViewMessage): Node | string {
   );
   download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
   const bar = progressBar(`down:${id}`, `Downloading ${ref.name}`, 'download-progress');
-  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem);
-  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref, fetchIt()), download, bar, problem);
+  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem, captionOf(ref));
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref, fetchIt()), download, bar, problem, captionOf(ref));
+}
+
+/** What the sender wrote with the file, as text, if anything. */
+function captionOf(ref: FileRef): HTMLElement | null {
+  return ref.caption ? h('span', { class: 'caption', 'data-testid': 'attachment-caption' }, ref.caption) : null;
 }
 
 /** The size an image is shown at: its own, made to fit 18rem (288 px) a side. */

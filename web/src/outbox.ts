@@ -29,9 +29,12 @@ export async function sendMessage(chatId: string, content: string): Promise<void
   await queue(chatId, content);
 }
 
-/** Sends `file` to the chat: sealed at once, stored in the outbox with the message, uploaded when it is sent. */
-export async function sendFile(chatId: string, file: File): Promise<void> {
-  const { type, content, sealed } = await attachments.seal(file);
+/**
+ * Sends `file` to the chat, with `caption` if any: sealed at once, stored in the outbox with the
+ * message, uploaded when it is sent.
+ */
+export async function sendFile(chatId: string, file: File, caption = ''): Promise<void> {
+  const { type, content, sealed } = await attachments.seal(file, caption);
   await queue(chatId, content, { type, file: { sealed } }, file);
 }
 

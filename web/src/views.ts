@@ -343,8 +343,13 @@ export function chatView(app: AppActions, chatId: string): View {
       attachError.textContent = `${file.name} is empty.`;
       return;
     }
-    store.sendFile(chatId, file).catch((e: unknown) => {
+    // What the composer holds goes with the file, as its caption (as in Slack).
+    const caption = input.value.trim();
+    input.value = '';
+    input.style.height = 'auto';
+    store.sendFile(chatId, file, caption).catch((e: unknown) => {
       attachError.textContent = `Cannot send ${file.name}: ${describeError(e)}`;
+      if (!input.value) input.value = caption; // not lost: written again into the composer
     });
   });
 

@@ -120,10 +120,22 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
       await step('a-sends-a-file-while-offline-and-it-goes-once-online', async () => {
         await a.context.setOffline(true);
         await a.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        // What she had written goes with the file, as its caption.
+        await a.page.getByTestId('composer').fill("Tuesday's minutes");
         await attach(a.page, { name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from(NOTES) });
-        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'minutes.txt' }).waitFor();
+        await a.page.locator('[data-testid=message][data-status=pending]').filter({ hasText: 'minutes.txt' }).getByTestId('attachment-caption').filter({ hasText: "Tuesday's minutes" }).waitFor();
+        assert.equal(await a.page.getByTestId('composer').inputValue(), '', 'the caption left the composer');
         await a.context.setOffline(false);
-        await b.page.getByTestId('message').filter({ hasText: 'minutes.txt' }).waitFor();
+        await b.page.getByTestId('message').filter({ hasText: 'minutes.txt' }).getByTestId('attachment-caption').filter({ hasText: "Tuesday's minutes" }).waitFor();
+      });
+      await step('a-caption-too-long-to-go-with-a-file-stays-in-the-composer', async () => {
+        const long = 'x'.repeat(5000);
+        await a.page.getByTestId('composer').fill(long);
+        await attach(a.page, { name: 'long.txt', mimeType: 'text/plain', buffer: Buffer.from('long') });
+        await a.page.getByTestId('attach-error').filter({ hasText: 'too long to go with a file' }).waitFor();
+        assert.equal(await a.page.getByTestId('composer').inputValue(), long, 'given back');
+        assert.equal(await a.page.getByTestId('message').filter({ hasText: 'long.txt' }).count(), 0);
+        await a.page.getByTestId('composer').fill('');
       });
       await step('b-downloads-it', async () => {
         const [download] = await Promise.all([
