@@ -329,6 +329,8 @@ export function describeError(e: unknown): string {
         return 'Too many attempts. Please wait a little and try again.';
       case 'invalid_passcode':
         return 'Wrong passcode.';
+      case 'quota_exceeded':
+        return 'Your files take all the room this server keeps for you. Ask its administrator for more.';
       default:
         return e.message;
     }

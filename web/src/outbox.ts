@@ -75,9 +75,12 @@ async function uploaded(item: OutboxItem): Promise<{ attachmentId: string; fileS
   return { attachmentId: item.file.attachmentId, fileSize: item.file.sealed.byteLength };
 }
 
-/** An upload refused for good (too large, not a member…), as opposed to one to try again. */
+/**
+ * An upload refused for good (too large, not a member, the user's storage full…), as opposed to
+ * one to try again.
+ */
 function refusedForGood(e: unknown): e is ApiError {
-  return e instanceof ApiError && e.status < 500 && ![401, 408, 429].includes(e.status);
+  return e instanceof ApiError && ((e.status < 500 && ![401, 408, 429].includes(e.status)) || e.code === 'quota_exceeded');
 }
 
 let flushing = false;

@@ -54,6 +54,8 @@ pub enum ErrorCode {
     PayloadTooLarge,
     /// The request's body did not arrive in time (a stalled upload); sending it again is safe.
     RequestTimeout,
+    /// A user's stored bytes would pass what the server allows them (attachments).
+    QuotaExceeded,
     /// A backend the request needs is unreachable; retrying later (same idempotency key) is safe.
     Unavailable,
     /// An unexpected server error; details are in the server log, never in the response.
@@ -76,6 +78,7 @@ impl ErrorCode {
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,13 +107,14 @@ impl ErrorCode {
             RateLimited => "rate_limited",
             PayloadTooLarge => "payload_too_large",
             RequestTimeout => "request_timeout",
+            QuotaExceeded => "quota_exceeded",
             Unavailable => "unavailable",
             Internal => "internal",
         }
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 21] = {
+    pub const ALL: [ErrorCode; 22] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -132,6 +136,7 @@ impl ErrorCode {
             RateLimited,
             PayloadTooLarge,
             RequestTimeout,
+            QuotaExceeded,
             Unavailable,
             Internal,
         ]

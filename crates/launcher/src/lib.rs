@@ -34,6 +34,19 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
     frame-ancestors 'none'";
 
+/// realtime's limits an operator of the single node may set in the launcher's environment, as
+/// realtime's own (see `.env.example`); the services' other settings are the launcher's.
+pub const REALTIME_LIMITS: [&str; 8] = [
+    "MAX_PAYLOAD_BYTES",
+    "SOCKET_RATE_BURST",
+    "SOCKET_RATE_PER_SEC",
+    "SOCKET_SEND_BUFFER",
+    "UPLOAD_BYTES_PER_HOUR",
+    "UPLOAD_TIMEOUT_SECS",
+    "DOWNLOAD_TIMEOUT_SECS",
+    "ATTACHMENT_BYTES_PER_USER",
+];
+
 /// What the launcher needs to know; everything else is the services' embedded defaults.
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -41,6 +54,8 @@ pub struct LaunchConfig {
     pub port: u16,
     pub data_dir: PathBuf,
     pub web_dir: PathBuf,
+    /// Those of [`REALTIME_LIMITS`] set, with their values (realtime checks them).
+    pub realtime_limits: Vec<(String, String)>,
 }
 
 impl LaunchConfig {
@@ -50,6 +65,10 @@ impl LaunchConfig {
             port: env.or("PORT", 3000)?,
             data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
             web_dir: PathBuf::from(env.or("WEB_DIR", "web/dist".to_owned())?),
+            realtime_limits: REALTIME_LIMITS
+                .iter()
+                .filter_map(|name| Some((name.to_string(), env.raw(name)?)))
+                .collect(),
         })
     }
 }
@@ -97,13 +116,18 @@ pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
             .await
             .context("building auth-api")?;
 
-    let realtime_env = Env::from_pairs([
-        ("HOST", "127.0.0.1".to_owned()),
-        ("PORT", "0".to_owned()),
-        ("DATA_DIR", data_dir),
-        ("ALLOWED_ORIGINS", origins),
-        ("AUTH_JWKS_URL", format!("{origin}/.well-known/jwks.json")),
-    ]);
+    let realtime_env = Env::from_pairs(
+        [
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", "0".to_owned()),
+            ("DATA_DIR", data_dir),
+            ("ALLOWED_ORIGINS", origins),
+            ("AUTH_JWKS_URL", format!("{origin}/.well-known/jwks.json")),
+        ]
+        .map(|(name, value)| (name.to_owned(), value))
+        .into_iter()
+        .chain(config.realtime_limits.iter().cloned()),
+    );
     let realtime =
         realtime::Application::build_with_kv(realtime::Config::from_env(&realtime_env)?, kv)
             .await

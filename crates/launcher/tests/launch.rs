@@ -36,6 +36,7 @@ async fn start() -> Running {
         port: 0,
         data_dir: data_dir.clone(),
         web_dir,
+        realtime_limits: Vec::new(),
     };
     let launched = launch(&config).await.expect("launch");
     let base = launched.url();
@@ -230,4 +231,23 @@ async fn a_user_signed_up_through_the_launcher_can_use_the_realtime_api() {
     );
     let body: Value = chats.json().await.unwrap();
     assert_eq!(body["chats"], json!([]));
+}
+
+/// realtime's limits set in the launcher's environment reach realtime (the browser suite's
+/// storage quota relies on it); its other settings do not.
+#[test]
+fn realtime_limits_pass_through_the_launcher() {
+    let env = common::config::Env::from_pairs([
+        ("ATTACHMENT_BYTES_PER_USER", "5"),
+        ("UPLOAD_TIMEOUT_SECS", "7"),
+        ("MONGODB_URL", "mongodb://elsewhere"),
+    ]);
+    let config = LaunchConfig::from_env(&env).expect("config");
+    assert_eq!(
+        config.realtime_limits,
+        vec![
+            ("UPLOAD_TIMEOUT_SECS".to_owned(), "7".to_owned()),
+            ("ATTACHMENT_BYTES_PER_USER".to_owned(), "5".to_owned()),
+        ]
+    );
 }

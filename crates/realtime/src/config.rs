@@ -71,6 +71,10 @@ pub struct Limits {
     /// Bytes of attachments one user may upload per hour, counted across instances (a fixed
     /// window in the `Kv`): what stops one account filling the store's disk.
     pub upload_bytes_per_hour: u64,
+    /// Bytes of attachments one user may have stored at once, in every chat (`quota_exceeded`
+    /// past it): what bounds the disk one account takes over time, where the hourly quota bounds
+    /// its rate. Deleting a chat frees its attachments' bytes.
+    pub attachment_bytes_per_user: u64,
     /// How long an upload's body may take to arrive once its turn came (`request_timeout` after
     /// it): a stalled upload would otherwise hold one of the instance's few transfer turns.
     pub upload_within: Duration,
@@ -95,6 +99,7 @@ impl Default for Limits {
             presence_batch: Duration::from_secs(1),
             sync_lookback: Duration::from_secs(15),
             upload_bytes_per_hour: 256 * 1024 * 1024,
+            attachment_bytes_per_user: 2 * 1024 * 1024 * 1024,
             upload_within: Duration::from_secs(120),
             download_within: Duration::from_secs(120),
         }
@@ -118,6 +123,8 @@ impl Config {
             presence_batch: Duration::from_millis(env.or("PRESENCE_BATCH_MS", 1000)?),
             sync_lookback: Duration::from_secs(env.or("SYNC_LOOKBACK_SECS", 15)?),
             upload_bytes_per_hour: env.or("UPLOAD_BYTES_PER_HOUR", d.upload_bytes_per_hour)?,
+            attachment_bytes_per_user: env
+                .or("ATTACHMENT_BYTES_PER_USER", d.attachment_bytes_per_user)?,
             upload_within: Duration::from_secs(env.or("UPLOAD_TIMEOUT_SECS", 120)?),
             download_within: Duration::from_secs(env.or("DOWNLOAD_TIMEOUT_SECS", 120)?),
         };

@@ -219,6 +219,9 @@ pub trait ChatStore: Send + Sync + 'static {
         chat_id: &str,
         uploader_id: &str,
     ) -> StoreResult<bool>;
+    /// The bytes of every attachment `uploader_id` has stored (sent or not, in any chat): what
+    /// their storage quota counts.
+    async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64>;
     /// Deletes the attachments uploaded before `before` that no message names; how many.
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

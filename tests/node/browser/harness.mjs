@@ -45,7 +45,7 @@ export function buildWeb() {
  * `webDir` is that copy, which a test may change (`deployNextBuild`) without touching web/dist.
  * With BATIYOUN_URL (+ BATIYOUN_MAILBOX) set, uses that running system instead (`webDir` null).
  */
-export async function startSystem({ timeoutMs = 120_000 } = {}) {
+export async function startSystem({ timeoutMs = 120_000, env = {} } = {}) {
   if (process.env.BATIYOUN_URL) {
     return { url: process.env.BATIYOUN_URL.replace(/\/$/, ''), mailbox: process.env.BATIYOUN_MAILBOX, webDir: null, stop: async () => {}, output: () => '' };
   }
@@ -53,7 +53,7 @@ export async function startSystem({ timeoutMs = 120_000 } = {}) {
   const webDir = join(dataDir, 'web');
   cpSync(join(REPO, 'web', 'dist'), webDir, { recursive: true });
   const child = spawn(LAUNCHER, [], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, WEB_DIR: webDir, LOG_FORMAT: 'pretty' },
+    env: { ...process.env, ...env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, WEB_DIR: webDir, LOG_FORMAT: 'pretty' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -10,14 +10,15 @@ export const PASSWORD = 'correct horse battery staple';
  * Registers a browser suite's hooks (inside its `describe`): before, `web/dist` built, the whole
  * system started (the launcher) and chromium launched; after, both stopped, and the suite fails
  * if any of its pages broke the Content Security Policy the launcher serves (something blocked,
- * which a user would meet as a feature that silently does nothing). Answers the suite's
- * `{ system, browser }`, set once `before` has run.
+ * which a user would meet as a feature that silently does nothing). `launcherEnv`: variables
+ * the launcher gets besides its own. Answers the suite's `{ system, browser }`, set once `before`
+ * has run.
  */
-export function suiteSystem() {
+export function suiteSystem(launcherEnv = {}) {
   const env = { system: null, browser: null, cspViolations: [] };
   before(async () => {
     buildWeb();
-    env.system = await startSystem();
+    env.system = await startSystem({ env: launcherEnv });
     env.browser = await launchBrowser();
   });
   after(async () => {

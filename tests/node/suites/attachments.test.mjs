@@ -37,7 +37,8 @@ const PNG = png(40, 20);
 const NOTES = 'Hello from a file: the minutes of Tuesday.\n';
 
 describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
-  const env = suiteSystem();
+  // Alice's files come to a little over 10 MiB: with 11 MiB kept per user, 2 MiB more is refused.
+  const env = suiteSystem({ ATTACHMENT_BYTES_PER_USER: String(11 * 1024 * 1024) });
   const { newPage, signUp, openDm, turnOn, pollUntil } = pageHelpers(() => env);
 
   /** Picks `file` ({ name, mimeType, buffer }) with the chat's "Attach a file". */
@@ -227,6 +228,13 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         );
         assert.equal(messages.length, 4, 'nothing sent');
         assert.equal(await a.page.getByTestId('message').filter({ hasText: 'huge.bin' }).count(), 0);
+      });
+      await step('a-file-past-her-storage-quota-is-not-sent-and-says-why', async () => {
+        // Refused for good (quota_exceeded), not retried for ever: "Not sent", with the reason.
+        await attach(a.page, { name: 'more.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(2 * 1024 * 1024, 1) });
+        await a.page.locator('[data-testid=message][data-status=failed]').filter({ hasText: 'more.bin' }).locator('[aria-label*="bytes this server keeps per user"]').waitFor();
+        const { messages } = await (await asBob(`/api/chats/${chatId}/messages`)).json();
+        assert.equal(messages.length, 4, 'nothing sent');
       });
     } finally {
       await a.context.close();

@@ -391,6 +391,10 @@ impl ChatStore for ChatCache {
         self.inner.attachment_sent(id, chat_id, uploader_id).await
     }
 
+    async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
+        self.inner.attachment_bytes_of(uploader_id).await
+    }
+
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.inner.delete_unsent_attachments(before).await
     }

@@ -188,6 +188,11 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
             .await
     }
 
+    async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
+        self.bound(self.inner.attachment_bytes_of(uploader_id))
+            .await
+    }
+
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.bound(self.inner.delete_unsent_attachments(before))
             .await

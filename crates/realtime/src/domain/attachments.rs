@@ -39,6 +39,8 @@ pub struct AttachmentService {
     kv: SharedKv,
     /// Bytes one user may upload per [`QUOTA_WINDOW`].
     quota: u64,
+    /// Bytes of attachments one user may have stored at once.
+    stored_per_user: u64,
     /// How long an upload's body may take to arrive once its turn came.
     pub upload_within: Duration,
     /// How long a download may take to be written once its turn came.
@@ -76,6 +78,7 @@ impl AttachmentService {
             chats,
             kv,
             quota: limits.upload_bytes_per_hour,
+            stored_per_user: limits.attachment_bytes_per_user,
             upload_within: limits.upload_within,
             download_within: limits.download_within,
             transfers: Arc::new(Semaphore::new(TRANSFERS)),
@@ -120,6 +123,7 @@ impl AttachmentService {
             return Err(too_large());
         }
         let size = bytes.len() as u64;
+        self.within_storage(user, size).await?;
         self.spend(user, size).await?;
         let attachment = Attachment {
             id: new_object_id(),
@@ -184,6 +188,23 @@ impl AttachmentService {
                 }
             }
         })
+    }
+
+    /// Refuses an upload of `size` that would take the user's stored attachments past
+    /// [`Limits::attachment_bytes_per_user`]. Uploads running at once may pass it together, by at
+    /// most their own sizes (a bound on disk, not an exact count).
+    async fn within_storage(&self, user: &str, size: u64) -> Result<(), ApiError> {
+        let stored = self.store.attachment_bytes_of(user).await?;
+        if stored.saturating_add(size) <= self.stored_per_user {
+            return Ok(());
+        }
+        Err(ApiError::new(
+            ErrorCode::QuotaExceeded,
+            format!(
+                "your attachments take {stored} of the {} bytes this server keeps per user",
+                self.stored_per_user
+            ),
+        ))
     }
 
     /// Counts `size` against the user's quota, or refuses past it with when to retry.

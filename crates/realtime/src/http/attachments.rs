@@ -43,6 +43,7 @@ use crate::domain::attachments::{attachment_not_found, too_large};
         (status = 422, description = "`validation_failed`: an empty body", body = ErrorResponse),
         (status = 429, description = "`rate_limited`: this user's upload quota for the hour is spent (`UPLOAD_BYTES_PER_HOUR`); `Retry-After` says when it renews", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
+        (status = 507, description = "`quota_exceeded`: this user's attachments would take more than `ATTACHMENT_BYTES_PER_USER` (2 GiB) in all", body = ErrorResponse),
     ),
 )]
 pub async fn upload(

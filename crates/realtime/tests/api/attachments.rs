@@ -13,6 +13,7 @@ on_both_backends!(
     only_the_uploader_sends_an_attachment_and_only_to_its_chat,
     uploads_are_bounded_in_size,
     uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_count,
+    uploads_past_the_storage_quota_are_refused_until_a_chat_is_deleted,
     a_stalled_upload_is_answered_request_timeout,
     a_download_nobody_takes_is_cut_short_and_lets_its_turn_go,
 );
@@ -209,6 +210,36 @@ async fn uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_
     );
     // The quota is the user's: Bob still uploads.
     uploaded(&app, &b, &chat, bytes(1000)).await;
+}
+
+/// A user's attachments, in every chat, take at most `attachment_bytes_per_user`: past it
+/// `quota_exceeded`, until deleting a chat frees its attachments' bytes.
+async fn uploads_past_the_storage_quota_are_refused_until_a_chat_is_deleted(backend: Backend) {
+    let mut setup = Setup::new(backend);
+    setup.tweak = Box::new(|c| c.limits.attachment_bytes_per_user = 1000);
+    let Some(app) = spawn_with(setup).await else {
+        return;
+    };
+    let (a, b) = (User::new(), User::new());
+    let dm = app.direct_chat(&a, &b).await;
+    let group = app.group(&a, "Files", &[&b]).await;
+    let group = group["id"].as_str().expect("group id").to_owned();
+    uploaded(&app, &a, &dm, bytes(600)).await;
+    uploaded(&app, &a, &group, bytes(300)).await;
+    // 900 stored in two chats: 100 more fit, 101 do not.
+    let over = upload(&app, &a, &group, bytes(101)).await;
+    assert_eq!(refused(over).await, (507, "quota_exceeded".to_owned()));
+    uploaded(&app, &a, &dm, bytes(100)).await;
+    assert_eq!(
+        refused(upload(&app, &a, &dm, bytes(1)).await).await,
+        (507, "quota_exceeded".to_owned())
+    );
+    // The quota is the user's: Bob still uploads.
+    uploaded(&app, &b, &dm, bytes(1000)).await;
+    // Deleting the group frees its 300 bytes.
+    let deleted = app.delete(&a, &format!("/api/chats/{group}")).await;
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    uploaded(&app, &a, &dm, bytes(300)).await;
 }
 
 /// An upload whose body stops coming is answered `request_timeout` once `upload_within` passed

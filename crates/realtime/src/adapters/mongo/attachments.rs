@@ -6,6 +6,7 @@ use bson::spec::BinarySubtype;
 use bson::{Binary, Document, doc};
 use chrono::{DateTime, Utc};
 use common::contracts::chat::MAX_ATTACHMENT_BYTES;
+use futures::TryStreamExt;
 use mongodb::IndexModel;
 
 use super::MongoStore;
@@ -16,9 +17,15 @@ use crate::ports::{Attachment, StoreResult};
 pub(super) const ATTACHMENTS: &str = "attachments";
 
 impl MongoStore {
-    /// The indexes a chat's deletion and the sweep of unsent uploads find attachments by.
+    /// The indexes a chat's deletion, the sweep of unsent uploads and the storage quota find
+    /// attachments by.
     pub(super) async fn index_attachments(&self) -> mongodb::error::Result<()> {
-        for keys in [doc! {"chatId": 1}, doc! {"sent": 1, "createdAt": 1}] {
+        let keys = [
+            doc! {"chatId": 1},
+            doc! {"sent": 1, "createdAt": 1},
+            doc! {"uploaderId": 1},
+        ];
+        for keys in keys {
             self.attachments
                 .create_index(IndexModel::builder().keys(keys).build())
                 .await?;
@@ -84,6 +91,18 @@ impl MongoStore {
             .await
             .map(|r| r.matched_count == 1)
             .map_err(err)
+    }
+
+    pub(super) async fn bytes_uploaded_by(&self, uploader_id: &str) -> StoreResult<u64> {
+        let pipeline = [
+            doc! {"$match": {"uploaderId": uploader_id}},
+            doc! {"$group": {"_id": null, "total": {"$sum": "$size"}}},
+        ];
+        let mut cursor = self.attachments.aggregate(pipeline).await.map_err(err)?;
+        let Some(d) = cursor.try_next().await.map_err(err)? else {
+            return Ok(0); // no attachment: no group
+        };
+        count(&d, "total").ok_or_else(|| bad("attachments' total size"))
     }
 
     pub(super) async fn delete_unsent_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {

@@ -517,6 +517,10 @@ impl ChatStore for MongoStore {
         self.mark_attachment_sent(id, chat_id, uploader_id).await
     }
 
+    async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
+        self.bytes_uploaded_by(uploader_id).await
+    }
+
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         self.delete_unsent_before(before).await
     }

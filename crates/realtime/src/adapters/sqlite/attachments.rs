@@ -53,6 +53,17 @@ impl SqliteStore {
         Ok(r.rows_affected() == 1)
     }
 
+    pub(super) async fn bytes_uploaded_by(&self, uploader_id: &str) -> StoreResult<u64> {
+        let total: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(size), 0) FROM attachments WHERE uploader_id = ?1",
+        )
+        .bind(uploader_id.to_owned())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(err)?;
+        u64::try_from(total).map_err(|e| StoreError::Other(e.to_string()))
+    }
+
     pub(super) async fn delete_unsent_before(&self, before: DateTime<Utc>) -> StoreResult<u64> {
         let _guard = self.write.lock().await;
         let r = sqlx::query("DELETE FROM attachments WHERE sent = 0 AND created_at < ?1")

@@ -7,7 +7,7 @@ use sqlx::sqlite::SqliteRow;
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
-pub(super) const SCHEMA: [&str; 8] = [
+pub(super) const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
@@ -25,6 +25,7 @@ pub(super) const SCHEMA: [&str; 8] = [
         data BLOB NOT NULL)",
     "CREATE INDEX IF NOT EXISTS attachments_chat ON attachments (chat_id)",
     "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
+    "CREATE INDEX IF NOT EXISTS attachments_uploader ON attachments (uploader_id)",
     // No query could use this index (chat lists sort by `COALESCE(last_message_at, created_at)`),
     // yet every message moved an entry in it: one more page written per send. Dropped where an
     // older version created it.

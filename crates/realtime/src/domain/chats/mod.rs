@@ -390,6 +390,9 @@ mod tests {
         ) -> StoreResult<bool> {
             self.inner.attachment_sent(id, chat_id, uploader_id).await
         }
+        async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
+            self.inner.attachment_bytes_of(uploader_id).await
+        }
         async fn delete_unsent_attachments(
             &self,
             before: chrono::DateTime<Utc>,

@@ -18,6 +18,7 @@ contract!(
     deleting_a_chat_deletes_its_attachments_only,
     the_sweep_deletes_old_uploads_no_message_names,
     an_attachment_is_marked_sent_only_for_its_uploader_and_chat,
+    a_users_stored_bytes_count_their_attachments_in_every_chat,
     an_upload_a_message_names_outlives_the_sweep,
     transfers_past_the_limit_wait_their_turn,
 );
@@ -131,6 +132,28 @@ async fn the_sweep_deletes_old_uploads_no_message_names(store: Arc<dyn ChatStore
             .expect("sweep"),
         0
     );
+}
+
+/// What the storage quota counts: the sizes of a user's attachments, in every chat, and no
+/// more once a chat is deleted.
+async fn a_users_stored_bytes_count_their_attachments_in_every_chat(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let dm = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    for c in [&dm, &group] {
+        store.insert_chat(c).await.expect("chat");
+    }
+    assert_eq!(store.attachment_bytes_of(&a).await.expect("sum"), 0);
+    for (c, uploader, size) in [(&dm, &a, 300), (&group, &a, 5), (&dm, &b, 70)] {
+        store
+            .insert_attachment(&attachment(&c.id, uploader, size), &bytes(size))
+            .await
+            .expect("insert");
+    }
+    assert_eq!(store.attachment_bytes_of(&a).await.expect("sum"), 305);
+    assert_eq!(store.attachment_bytes_of(&b).await.expect("sum"), 70);
+    store.delete_chat(&group.id).await.expect("delete");
+    assert_eq!(store.attachment_bytes_of(&a).await.expect("sum"), 300);
 }
 
 /// `attachment_sent` is the send's whole check: it marks the attachment only for its uploader in
