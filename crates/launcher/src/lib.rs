@@ -24,15 +24,20 @@ use tower::{ServiceBuilder, ServiceExt};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// The PWA's Content Security Policy, also set by `deploy/nginx/batiyoun.conf` (keep them the
-/// same). The page holds the user's private key, so only its own scripts may run: no inline script
-/// or style, nothing from another origin, no plugin, no `<base>`, no framing. Images may be
-/// `blob:` (attachments opened in the page) or `data:`; the Socket.IO connection is same-origin
-/// (`'self'` matches `ws:`/`wss:` to the page's host).
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
-    style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; \
-    manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; \
-    frame-ancestors 'none'";
+/// The PWA's Content Security Policy, its Socket.IO connection to one of `sockets` (`ws://` and
+/// the page's host with its port), also set by `deploy/nginx/batiyoun.conf` (keep them the same). The page holds the
+/// user's private key, so only its own scripts may run: no inline script or style, nothing from
+/// another origin, no plugin, no `<base>`, no framing. Images may be `blob:` (attachments opened
+/// in the page) or `data:`. The Socket.IO connection is named besides `'self'`: CSP 3 has
+/// `'self'` match `ws:` to the page's host, but Safari long did not.
+pub fn content_security_policy(sockets: &[String]) -> String {
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; \
+         connect-src 'self' {}; worker-src 'self'; manifest-src 'self'; object-src 'none'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        sockets.join(" ")
+    )
+}
 
 /// realtime's limits an operator of the single node may set in the launcher's environment, as
 /// realtime's own (see `.env.example`); the services' other settings are the launcher's.
@@ -99,6 +104,15 @@ pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
         "{origin},http://localhost:{port},http://127.0.0.1:{port}",
         port = addr.port()
     );
+    // The hosts the page may be opened at, as ALLOWED_ORIGINS has them.
+    let mut sockets = vec![format!("ws://{addr}")];
+    for host in ["localhost", "127.0.0.1"] {
+        let socket = format!("ws://{host}:{}", addr.port());
+        if !sockets.contains(&socket) {
+            sockets.push(socket);
+        }
+    }
+    let policy = HeaderValue::from_str(&content_security_policy(&sockets))?;
     let data_dir = config.data_dir.display().to_string();
     let kv: SharedKv = Arc::new(MemoryKv::new());
 
@@ -135,7 +149,7 @@ pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
 
     // realtime's Socket.IO layer wraps its router's fallback, so its router is called as a whole
     // for its paths rather than given another fallback.
-    let (realtime_router, files) = (realtime.router(), static_files(&config.web_dir));
+    let (realtime_router, files) = (realtime.router(), static_files(&config.web_dir, policy));
     let router = auth.router().fallback(move |req: Request| {
         let target = if is_realtime_path(req.uri().path()) {
             realtime_router.clone()
@@ -171,8 +185,9 @@ fn is_realtime_path(path: &str) -> bool {
 /// unchanged). Without it a browser may heuristically reuse an old `index.html` for hours after
 /// a deploy, and "Reload" into a new version would load the old page.
 ///
-/// Every file also carries [`CONTENT_SECURITY_POLICY`], `nosniff`, no referrer and no framing.
-fn static_files(web_dir: &Path) -> Router {
+/// Every file also carries `policy` (see [`content_security_policy`]), `nosniff`, no referrer
+/// and no framing.
+fn static_files(web_dir: &Path, policy: HeaderValue) -> Router {
     let index = web_dir.join("index.html");
     if index.is_file() {
         let hashed = ServiceBuilder::new()
@@ -192,10 +207,7 @@ fn static_files(web_dir: &Path) -> Router {
             ))
             .service(ServeDir::new(web_dir).fallback(ServeFile::new(index)));
         let fixed = [
-            (
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CONTENT_SECURITY_POLICY),
-            ),
+            (header::CONTENT_SECURITY_POLICY, policy),
             (
                 header::X_CONTENT_TYPE_OPTIONS,
                 HeaderValue::from_static("nosniff"),

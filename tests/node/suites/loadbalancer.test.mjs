@@ -87,8 +87,8 @@ describe('nginx load balancer in front of two realtime instances', { skip, timeo
       assert.equal((await fetch(`${lb.url}${p}`)).headers.get('cache-control'), 'no-cache', `${p} is asked again each time`);
     }
     // The same policy and headers as the launcher's (crates/launcher/tests/launch.rs pins them).
-    const policy =
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+    const host = new URL(lb.url).host;
+    const policy = `default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; connect-src 'self' wss://${host} ws://${host}; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
     for (const p of ['/', '/some/client/route', '/assets/index-1a2b.js']) {
       const { headers } = await fetch(`${lb.url}${p}`);
       assert.equal(headers.get('content-security-policy'), policy, p);

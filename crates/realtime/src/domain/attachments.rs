@@ -66,7 +66,8 @@ fn quota_key(user: &str) -> String {
 }
 
 impl AttachmentService {
-    /// Takes from `limits` the hourly upload quota and how long a transfer may take.
+    /// Takes from `limits` the upload quotas (hourly, and stored per user) and how long a
+    /// transfer may take.
     pub fn new(
         store: Arc<dyn ChatStore>,
         chats: ChatService,
