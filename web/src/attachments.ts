@@ -253,7 +253,7 @@ function save(blob: Blob, name: string): void {
  * What a message's body shows: its text, or its attachment — an image inline (opened when shown),
  * any other file as a button that downloads it — named, with its size. A file still in the
  * outbox shows its name and its upload's progress, and an image picked on this page shows at
- * once (after a reload, until it is sent, its name only).
+ * once (after a reload, until it is sent, the preview its message carries).
  */
 export function body(m: ViewMessage): Node | string {
   const ref = m.type === 'text' ? null : fileRef(m.content);
@@ -263,8 +263,9 @@ export function body(m: ViewMessage): Node | string {
   if (!id) {
     // Not uploaded yet: a bar shows the upload while it goes.
     const bar = progressBar(`up:${m.clientMsgId}`, `Uploading ${ref.name}`, 'upload-progress');
+    // The file picked on this page; else (after a reload) the preview its message carries.
     const file = picked.get(m.clientMsgId);
-    const shown = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && file ? image(ref, Promise.resolve(file)) : null;
+    const shown = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && (file || ref.thumb) ? image(ref, Promise.resolve(file ?? null)) : null;
     return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar, captionOf(ref));
   }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });

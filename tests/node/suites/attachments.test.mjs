@@ -90,7 +90,23 @@ describe('attachments in the browser', { skip: missing ? `skipped: ${missing}` :
         await a.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
         await attach(a.page, { name: 'dot.png', mimeType: 'image/png', buffer: PNG });
         await a.page.waitForFunction(() => document.querySelector('[data-testid=message][data-status=pending] [data-testid=attachment-image][data-full]')?.naturalWidth === 40);
+        // Back online with her uploads held, and the page reloaded: the file she picked is gone
+        // with the old page, and the waiting image shows the preview its message carries.
+        const uploadPath = /\/attachments$/;
+        let release;
+        const held = new Promise((resolve) => (release = resolve));
+        await a.page.route(uploadPath, async (route) => {
+          await held;
+          await route.continue().catch(() => {}); // the old page's upload went with it
+        });
         await a.context.setOffline(false);
+        await a.page.reload();
+        await a.page.waitForFunction(() => {
+          const img = document.querySelector('[data-testid=message][data-status=pending] [data-testid=attachment-image]');
+          return img && !img.dataset.full && img.src.startsWith('data:image/jpeg;base64,') && img.naturalWidth === 40;
+        });
+        release();
+        await a.page.unroute(uploadPath);
         await a.page.locator('[data-testid=message][data-mine=true][data-status=sent], [data-testid=message][data-mine=true][data-status=delivered]').filter({ hasText: 'dot.png' }).waitFor();
         await a.page.waitForFunction(() => document.querySelector('[data-testid=attachment-image][data-full]')?.naturalWidth === 40);
       });
