@@ -53,8 +53,8 @@ type Send = (method: string, path: string, headers: Record<string, string>, body
 
 const viaFetch: Send = (method, path, headers, body) => fetch(path, { method, headers, body, credentials: 'same-origin' });
 
-/** XMLHttpRequest as a `Send`, for its upload events (fetch has none): `progress(sent, total)` as the body goes. */
-function viaXhr(progress: (sent: number, total: number) => void): Send {
+/** XMLHttpRequest as a `Send`, for its upload events (fetch has none): `progress` is told the share of the body sent. */
+function viaXhr(progress: (share: number) => void): Send {
   return (method, path, headers, body) =>
     new Promise((resolve, reject) => {
       const x = new XMLHttpRequest();
@@ -62,7 +62,7 @@ function viaXhr(progress: (sent: number, total: number) => void): Send {
       x.responseType = 'arraybuffer';
       for (const [name, value] of Object.entries(headers)) x.setRequestHeader(name, value);
       x.upload.onprogress = (e) => {
-        if (e.lengthComputable) progress(e.loaded, e.total);
+        if (e.lengthComputable && e.total > 0) progress(e.loaded / e.total);
       };
       x.onload = () => {
         const got = new Headers();
@@ -274,7 +274,7 @@ export const attachments = {
   /** Uploads `bytes`; `progress` is told the share of them sent as they go. */
   upload: async (chatId: string, bytes: ArrayBuffer, progress?: (share: number) => void): Promise<{ id: string; chatId: string; size: number }> => {
     const headers = { Accept: 'application/json', 'Content-Type': 'application/octet-stream' };
-    const send = progress ? viaXhr((sent, total) => progress(total > 0 ? sent / total : 0)) : viaFetch;
+    const send = progress ? viaXhr(progress) : viaFetch;
     const res = await authorized('POST', `/api/chats/${encodeURIComponent(chatId)}/attachments`, headers, bytes, true, send);
     if (!res.ok) throw await failure(res);
     return res.json();

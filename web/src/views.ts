@@ -320,13 +320,17 @@ export function chatView(app: AppActions, chatId: string): View {
       composer.requestSubmit();
     }
   });
-  composer.addEventListener('submit', (ev) => {
-    ev.preventDefault();
+  /** What the composer holds, taken out of it. */
+  const takeComposed = (): string => {
     const text = input.value.trim();
-    if (!text) return;
     input.value = '';
     input.style.height = 'auto';
-    void store.sendMessage(chatId, text);
+    return text;
+  };
+  composer.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    if (!input.value.trim()) return;
+    void store.sendMessage(chatId, takeComposed());
     input.focus();
   });
 
@@ -344,9 +348,7 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     // What the composer holds goes with the file, as its caption (as in Slack).
-    const caption = input.value.trim();
-    input.value = '';
-    input.style.height = 'auto';
+    const caption = takeComposed();
     store.sendFile(chatId, file, caption).catch((e: unknown) => {
       attachError.textContent = `Cannot send ${file.name}: ${describeError(e)}`;
       if (!input.value) input.value = caption; // not lost: written again into the composer
