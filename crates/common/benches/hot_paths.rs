@@ -71,6 +71,8 @@ fn send_message(c: &mut Criterion) {
         timestamp: Utc::now(),
         read_by: vec![],
         delivered_to: vec![],
+        edited_at: None,
+        deleted_at: None,
     };
     c.bench_function("new_message/encode frame", |b| {
         b.iter(|| {

@@ -86,8 +86,44 @@ impl NewMessage {
             timestamp: self.timestamp,
             read_by: Vec::new(),
             delivered_to: Vec::new(),
+            edited_at: None,
+            deleted_at: None,
         }
     }
+}
+
+/// A change to a stored message ([`ChatStore::change_message`]). Either is stamped `at` (the
+/// domain's clock, so every adapter stores the same value) and records it as the message's
+/// change time, which [`ChatStore::changed_messages`] orders by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageChange {
+    /// Its sender replaces its content: `content`, `iv` and `encrypted` are replaced, `editedAt`
+    /// set. Only when `sender` sent it and it is not deleted.
+    Edit {
+        sender: String,
+        content: String,
+        iv: Option<String>,
+        encrypted: bool,
+        at: DateTime<Utc>,
+    },
+    /// It becomes a tombstone: content emptied, `iv` and `metadata` removed, `encrypted` false,
+    /// `deletedAt` set. Only when it is not deleted already.
+    Delete { at: DateTime<Utc> },
+}
+
+impl MessageChange {
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Self::Edit { at, .. } | Self::Delete { at } => *at,
+        }
+    }
+}
+
+/// When a message last changed: its deletion, else its last edit; `None` if never. What
+/// [`ChatStore::changed_messages`] orders by (a deletion is refused no edit after it, so it is
+/// always the last change).
+pub fn changed_at(m: &Message) -> Option<DateTime<Utc>> {
+    m.deleted_at.or(m.edited_at)
 }
 
 /// An uploaded attachment, without its bytes: opaque to the server (the PWA's are sealed), read
@@ -186,6 +222,24 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Adds `user` to the `deliveredTo` of each of `messages` (ids) that lacks it; how many
     /// changed, and which of them had reached nobody before.
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked>;
+    /// Applies `change` to message `id` if its condition holds (checked in the write); the
+    /// message as it is then, or `None` when nothing matched (no such message, not the sender's,
+    /// already deleted). A chat list's newest message reflects it.
+    async fn change_message(
+        &self,
+        id: &str,
+        change: &MessageChange,
+    ) -> StoreResult<Option<Message>>;
+    /// The messages of `chats` changed after `since` and, when given, after `after` (a change
+    /// time and message id: a page's continuation), ordered by [`changed_at`] then id; at most
+    /// `limit`.
+    async fn changed_messages(
+        &self,
+        chats: &[String],
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
     /// Messages of `chat` from others not yet read by `user`.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
 
@@ -222,6 +276,8 @@ pub trait ChatStore: Send + Sync + 'static {
     /// The bytes of every attachment `uploader_id` has stored (sent or not, in any chat): what
     /// their storage quota counts.
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64>;
+    /// Deletes the attachment `id` and its bytes (its message was deleted); true when it existed.
+    async fn delete_attachment(&self, id: &str) -> StoreResult<bool>;
     /// Deletes the attachments uploaded before `before` that no message names; how many.
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }

@@ -93,6 +93,29 @@ pub struct Message {
     pub timestamp: DateTime<Utc>,
     pub read_by: Vec<String>,
     pub delivered_to: Vec<String>,
+    /// When its sender last edited it (`edit_message`); absent when never.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::option_millis"
+    )]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// When it was deleted (`delete_message`). A deleted message stays in its place as a
+    /// tombstone: its `content` is empty, and its `iv` and `metadata` are gone (so is its
+    /// attachment's file). Its `type` is kept.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::option_millis"
+    )]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Message {
+    /// Deleted: a tombstone.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
 }
 
 /// A chat as its members see it.

@@ -21,6 +21,9 @@ pub mod client {
     pub const READ_RECEIPT: &str = "read_receipt";
     pub const DELIVERED: &str = "delivered";
     pub const SYNC: &str = "sync";
+    pub const EDIT_MESSAGE: &str = "edit_message";
+    pub const DELETE_MESSAGE: &str = "delete_message";
+    pub const SYNC_CHANGES: &str = "sync_changes";
 }
 
 /// Server → client event names.
@@ -37,6 +40,7 @@ pub mod server {
     pub const CHAT_CHANGED: &str = "chat_changed";
     pub const RESYNC: &str = "resync";
     pub const KEY_CHANGED: &str = "key_changed";
+    pub const MESSAGE_UPDATED: &str = "message_updated";
 }
 
 /// Longest plaintext message, in characters.
@@ -91,26 +95,12 @@ impl Validate for SendMessage {
         if let Err(e) = validate_client_msg_id(&self.client_msg_id) {
             errors.add("clientMsgId", e);
         }
-        if self.content.trim().is_empty() {
-            errors.add("content", err("length", "must not be empty".into()));
-        } else if self.encrypted {
-            if self.content.len() > MAX_CIPHERTEXT_CHARS || !is_base64(&self.content) {
-                let msg = format!(
-                    "ciphertext must be base64 of at most {MAX_CIPHERTEXT_CHARS} characters"
-                );
-                errors.add("content", err("ciphertext", msg));
-            }
-            match &self.iv {
-                Some(iv) if !iv.is_empty() && iv.len() <= MAX_IV_CHARS && is_base64(iv) => {}
-                _ => errors.add(
-                    "iv",
-                    err("iv", "encrypted messages need a base64 iv".into()),
-                ),
-            }
-        } else if char_len(&self.content) > MAX_PLAINTEXT_CHARS {
-            let msg = format!("must be at most {MAX_PLAINTEXT_CHARS} characters");
-            errors.add("content", err("length", msg));
-        }
+        validate_content(
+            &self.content,
+            self.encrypted,
+            self.iv.as_deref(),
+            &mut errors,
+        );
         let attached = self
             .metadata
             .as_ref()
@@ -143,6 +133,78 @@ impl Validate for SendMessage {
     }
 }
 
+/// The rules of a message's content, for a send and an edit alike: not blank; base64 ciphertext
+/// of at most [`MAX_CIPHERTEXT_CHARS`] with a base64 `iv` when encrypted; at most
+/// [`MAX_PLAINTEXT_CHARS`] characters when not.
+fn validate_content(
+    content: &str,
+    encrypted: bool,
+    iv: Option<&str>,
+    errors: &mut ValidationErrors,
+) {
+    if content.trim().is_empty() {
+        errors.add("content", err("length", "must not be empty".into()));
+    } else if encrypted {
+        if content.len() > MAX_CIPHERTEXT_CHARS || !is_base64(content) {
+            let msg =
+                format!("ciphertext must be base64 of at most {MAX_CIPHERTEXT_CHARS} characters");
+            errors.add("content", err("ciphertext", msg));
+        }
+        match iv {
+            Some(iv) if !iv.is_empty() && iv.len() <= MAX_IV_CHARS && is_base64(iv) => {}
+            _ => errors.add(
+                "iv",
+                err("iv", "encrypted messages need a base64 iv".into()),
+            ),
+        }
+    } else if char_len(content) > MAX_PLAINTEXT_CHARS {
+        let msg = format!("must be at most {MAX_PLAINTEXT_CHARS} characters");
+        errors.add("content", err("length", msg));
+    }
+}
+
+/// `edit_message`: the sender replaces their message's content (a file message's caption, with
+/// its file key, is in its content too: the attachment itself stays). The same rules as a
+/// send's content; `encrypted` and `iv` are replaced with it. The ack is `{ok, message}` with the
+/// message as it is now, and every member's sockets get it in a `message_updated`. Only the
+/// sender may edit, only while they are a member, and not once it is deleted (`conflict`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EditMessage {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub message_id: String,
+    pub content: String,
+    #[serde(default)]
+    pub encrypted: bool,
+    #[serde(default)]
+    pub iv: Option<String>,
+}
+
+impl Validate for EditMessage {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Err(e) = validate_object_id(&self.chat_id) {
+            errors.add("chatId", e);
+        }
+        if let Err(e) = validate_object_id(&self.message_id) {
+            errors.add("messageId", e);
+        }
+        validate_content(
+            &self.content,
+            self.encrypted,
+            self.iv.as_deref(),
+            &mut errors,
+        );
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
 /// `join_chat`, `leave_chat` and `typing`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -152,7 +214,10 @@ pub struct ChatRef {
     pub chat_id: String,
 }
 
-/// `read_receipt`: this message and every earlier one are read.
+/// `read_receipt`: this message and every earlier one are read. Also `delete_message`: the
+/// message is deleted, by its sender or an admin of its group; the ack is `{ok, message}` with
+/// the tombstone, and every member's sockets get it in a `message_updated`. Deleting a deleted
+/// message answers the tombstone again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageRef {
@@ -334,6 +399,86 @@ pub struct SyncResponse {
     /// Where to continue; present exactly when `hasMore` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<SyncResume>,
+}
+
+/// `sync_changes`: the messages of the caller's chats edited or deleted since `since` (a `until`
+/// of an earlier answer), whatever their age: what `sync` cannot tell, as it answers by id. The
+/// answer is [`ChangesResponse`]; a client keeps its `until` for the next time. Without `since`,
+/// the answer has no messages, only `until`: where a client that has just read its chats starts.
+///
+/// An edit is stamped with its instance's clock before it is written, so the server answers
+/// from a look-back window before `since` (`SYNC_LOOKBACK_SECS`), as `sync` does before a
+/// cursor: repeated changes are the messages as they are now, which clients apply again.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncChanges {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::option_millis"
+    )]
+    pub since: Option<DateTime<Utc>>,
+    /// The previous answer's `resume`, unchanged (with the same `since`); absent on a first page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ChangesResume>,
+    /// Most messages in this answer, 1-500.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+}
+
+/// Where a `sync_changes` answer stopped: right after this message's change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesResume {
+    #[serde(with = "super::time::millis")]
+    pub at: DateTime<Utc>,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub message_id: String,
+}
+
+impl Validate for SyncChanges {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Some(r) = &self.resume
+            && validate_object_id(&r.message_id).is_err()
+        {
+            errors.add(
+                "resume",
+                err("object_id", "messageId must be a 24-hex-digit id".into()),
+            );
+        }
+        if self.resume.is_some() && self.since.is_none() {
+            errors.add(
+                "since",
+                err("required", "a resumed page needs since".into()),
+            );
+        }
+        if matches!(self.limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
+            errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+/// The `sync_changes` ack: changed messages as they are now, oldest change first. While
+/// `hasMore`, send the request again with `resume` set to this answer's; keep the first page's
+/// `until` as the next request's `since` (changes made while paging have a later one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangesResponse {
+    pub ok: bool,
+    pub messages: Vec<Message>,
+    pub has_more: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<ChangesResume>,
+    /// When this answer was read: the next request's `since`.
+    #[serde(with = "super::time::millis")]
+    pub until: DateTime<Utc>,
 }
 
 /// The `send_message` ack on success.

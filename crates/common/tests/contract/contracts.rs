@@ -3,8 +3,8 @@ use common::contracts::auth::{
 };
 use common::contracts::chat::{CreateChatRequest, MessageMetadata, MessageType, MessagesQuery};
 use common::contracts::events::{
-    ChatRef, Delivered, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS,
-    MAX_SEALED_MEMBERS, MessageRef, SendMessage, SyncRequest,
+    ChatRef, Delivered, EditMessage, MAX_CIPHERTEXT_CHARS, MAX_DELIVERED_IDS, MAX_PLAINTEXT_CHARS,
+    MAX_SEALED_MEMBERS, MessageRef, SendMessage, SyncChanges, SyncRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -435,6 +435,64 @@ fn delivered_names_one_message_or_up_to_a_hundred() {
         message_ids: Vec::new(),
     };
     assert_eq!(invalid_fields(&bad_one), ["chatId", "messageId"]);
+}
+
+#[test]
+fn an_edit_follows_the_content_rules_of_a_send() {
+    let ok: EditMessage = round_trip(serde_json::json!({
+        "chatId": CHAT, "messageId": MSG, "content": "c2VhbGVk", "encrypted": true, "iv": "aXY="
+    }));
+    ok.validate().unwrap();
+    let plain = EditMessage {
+        encrypted: false,
+        iv: None,
+        content: "é".repeat(MAX_PLAINTEXT_CHARS),
+        ..ok.clone()
+    };
+    plain.validate().unwrap();
+    let long = EditMessage {
+        content: "é".repeat(MAX_PLAINTEXT_CHARS + 1),
+        ..plain.clone()
+    };
+    assert_eq!(invalid_fields(&long), ["content"]);
+    let blank = EditMessage {
+        chat_id: "x".into(),
+        message_id: "y".into(),
+        content: " ".into(),
+        ..plain
+    };
+    let mut fields = invalid_fields(&blank);
+    fields.sort();
+    assert_eq!(fields, ["chatId", "content", "messageId"]);
+    let unsealed = EditMessage {
+        content: "not base64!".into(),
+        iv: None,
+        ..ok
+    };
+    let mut fields = invalid_fields(&unsealed);
+    fields.sort();
+    assert_eq!(fields, ["content", "iv"]);
+}
+
+#[test]
+fn a_changes_request_is_bounded_and_resumes_with_its_since() {
+    let first: SyncChanges = round_trip(serde_json::json!({
+        "since": "2026-12-07T10:00:00.000Z", "limit": 500
+    }));
+    first.validate().unwrap();
+    let next: SyncChanges = round_trip(serde_json::json!({
+        "since": "2026-12-07T10:00:00.000Z",
+        "resume": {"at": "2026-12-07T10:00:01.250Z", "messageId": MSG}
+    }));
+    next.validate().unwrap();
+    SyncChanges::default().validate().unwrap();
+    let bad: SyncChanges = serde_json::from_value(serde_json::json!({
+        "resume": {"at": "2026-12-07T10:00:01.250Z", "messageId": "x"}, "limit": 501
+    }))
+    .unwrap();
+    let mut fields = invalid_fields(&bad);
+    fields.sort();
+    assert_eq!(fields, ["limit", "resume", "since"]);
 }
 
 #[test]

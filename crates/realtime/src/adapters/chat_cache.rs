@@ -34,7 +34,9 @@ use common::kv::{self, Followed, SharedKv};
 use futures::StreamExt;
 use tokio::task::JoinHandle;
 
-use crate::ports::{Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreResult};
+use crate::ports::{
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreResult,
+};
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
 pub const CHAT_CHANGED_CHANNEL: &str = "realtime:chat_changed";
@@ -389,6 +391,30 @@ impl ChatStore for ChatCache {
         uploader_id: &str,
     ) -> StoreResult<bool> {
         self.inner.attachment_sent(id, chat_id, uploader_id).await
+    }
+
+    async fn change_message(
+        &self,
+        id: &str,
+        change: &MessageChange,
+    ) -> StoreResult<Option<Message>> {
+        self.inner.change_message(id, change).await
+    }
+
+    async fn changed_messages(
+        &self,
+        chats: &[String],
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.inner
+            .changed_messages(chats, since, after, limit)
+            .await
+    }
+
+    async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
+        self.inner.delete_attachment(id).await
     }
 
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {

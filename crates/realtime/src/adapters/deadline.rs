@@ -16,7 +16,8 @@ use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
+    StoreResult,
 };
 
 /// `inner`, with every operation bounded by `limit`.
@@ -186,6 +187,29 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
     ) -> StoreResult<bool> {
         self.bound(self.inner.attachment_sent(id, chat_id, uploader_id))
             .await
+    }
+
+    async fn change_message(
+        &self,
+        id: &str,
+        change: &MessageChange,
+    ) -> StoreResult<Option<Message>> {
+        self.bound(self.inner.change_message(id, change)).await
+    }
+
+    async fn changed_messages(
+        &self,
+        chats: &[String],
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.bound(self.inner.changed_messages(chats, since, after, limit))
+            .await
+    }
+
+    async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
+        self.bound(self.inner.delete_attachment(id)).await
     }
 
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {

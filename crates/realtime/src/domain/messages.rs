@@ -54,10 +54,10 @@ pub struct Deliveries {
 
 #[derive(Clone)]
 pub struct MessageService {
-    store: Arc<dyn ChatStore>,
+    pub(super) store: Arc<dyn ChatStore>,
     chats: ChatService,
-    /// How far before a client's cursor `sync` answers from.
-    sync_lookback: Duration,
+    /// How far before a client's cursor `sync` (or its `since`, `sync_changes`) answers from.
+    pub(super) sync_lookback: Duration,
     pub metrics: MessageMetrics,
 }
 
@@ -189,7 +189,7 @@ impl MessageService {
         Ok(self.message_in_chat(user, r).await?.1)
     }
 
-    async fn message_in_chat(
+    pub(super) async fn message_in_chat(
         &self,
         user: &str,
         r: &MessageRef,

@@ -4,6 +4,7 @@
 
 pub mod attachments;
 pub mod chats;
+pub mod edits;
 pub mod messages;
 pub mod passcode;
 pub mod presence;

@@ -16,9 +16,10 @@ use common::contracts::chat::{
     MessageType,
 };
 use common::contracts::events::{
-    ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered, KeyChanged, MessageRef, OfflineUser,
-    PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, Resync, SendMessage,
-    SendMessageAck, SyncRequest, SyncResponse, TypingEvent,
+    ChangesResponse, ChangesResume, ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered,
+    EditMessage, KeyChanged, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
+    PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncChanges, SyncRequest,
+    SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -56,6 +57,10 @@ pub struct AppState {
         Delivered,
         SyncRequest,
         SyncResponse,
+        EditMessage,
+        SyncChanges,
+        ChangesResume,
+        ChangesResponse,
         SendMessageAck,
         ReceiptEvent,
         TypingEvent,

@@ -73,6 +73,34 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
                  `after` id; while `hasMore`, send the request again with the answer's \
                  `resume`.",
     },
+    ClientEvent {
+        name: client::EDIT_MESSAGE,
+        payload: "EditMessage",
+        ack: "SendMessageAck",
+        effect: "Replaces the content (and `encrypted`, `iv`) of the caller's own message, sets \
+                 its `editedAt`, acks with it as it is now and sends it in `message_updated` to \
+                 every participant's sockets. `forbidden` for another's message, `conflict` \
+                 once it is deleted.",
+    },
+    ClientEvent {
+        name: client::DELETE_MESSAGE,
+        payload: "MessageRef",
+        ack: "SendMessageAck",
+        effect: "Deletes a message of the caller's, or any message of a group the caller is an \
+                 admin of: it stays as a tombstone (`deletedAt` set; content empty, `iv` and \
+                 `metadata` gone, its attachment's file deleted). Acks with the tombstone and \
+                 sends it in `message_updated` to every participant's sockets; again for an \
+                 already deleted one.",
+    },
+    ClientEvent {
+        name: client::SYNC_CHANGES,
+        payload: "SyncChanges",
+        ack: "ChangesResponse",
+        effect: "Messages of the caller's chats edited or deleted since `since` (from a \
+                 look-back window before it), as they are now, oldest change first; keep the \
+                 answer's `until` as the next `since`. Without `since`: no messages, only \
+                 `until`. While `hasMore`, send the request again with the answer's `resume`.",
+    },
 ];
 
 /// Every event the server emits.
@@ -81,6 +109,13 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
         name: server::NEW_MESSAGE,
         payload: "Message",
         when: "A message was sent to a chat of the user (to the sender's other sockets too).",
+    },
+    ServerEvent {
+        name: server::MESSAGE_UPDATED,
+        payload: "Message",
+        when: "A message of a chat of the user was edited or deleted: the message as it is now \
+               (to the editor's other sockets too). A deleted one (`deletedAt`) wins over any \
+               edit; of two edits, the later `editedAt`.",
     },
     ServerEvent {
         name: server::MESSAGE_DELIVERED,

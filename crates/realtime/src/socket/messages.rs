@@ -52,7 +52,7 @@ pub(crate) async fn send_message<A: Adapter>(call: Call<A, SendMessage>) {
 
 /// The ack of a stored message: `{"ok":true,"message":{…}}`.
 #[derive(Serialize)]
-struct Accepted<'a> {
-    ok: bool,
-    message: &'a Message,
+pub(crate) struct Accepted<'a> {
+    pub ok: bool,
+    pub message: &'a Message,
 }

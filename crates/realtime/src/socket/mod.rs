@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod chats;
+pub mod edits;
 pub mod fanout;
 pub mod keys;
 pub mod limit;
@@ -146,6 +147,9 @@ async fn dispatch<A: Adapter>(
         client::READ_RECEIPT => receipts::read_receipt(call.typed()).await,
         client::DELIVERED => receipts::delivered(call.typed()).await,
         client::SYNC => sync::sync(call.typed()).await,
+        client::EDIT_MESSAGE => edits::edit_message(call.typed()).await,
+        client::DELETE_MESSAGE => edits::delete_message(call.typed()).await,
+        client::SYNC_CHANGES => edits::sync_changes(call.typed()).await,
         _ => tracing::debug!(event, "unknown client event ignored"),
     }
 }

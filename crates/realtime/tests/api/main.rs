@@ -4,6 +4,7 @@
 mod admins;
 mod attachments;
 mod connect;
+mod edits;
 mod helpers;
 mod keys;
 mod limits;

@@ -88,7 +88,7 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
         client_msg_id: s("clientMsgId")?,
         content: s("content")?,
         iv: d.get_str("iv").ok().map(str::to_owned),
-        encrypted: d.get_bool("encrypted").unwrap_or(false),
+        encrypted: flag(d, "encrypted").unwrap_or(false),
         kind: d
             .get("type")
             .cloned()
@@ -103,6 +103,8 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
         timestamp: d.get_datetime("timestamp").map_err(bad)?.to_chrono(),
         read_by: strings(d, "readBy"),
         delivered_to: strings(d, "deliveredTo"),
+        edited_at: millis(d, "editedAt"),
+        deleted_at: millis(d, "deletedAt"),
     })
 }
 
@@ -143,6 +145,17 @@ pub(super) fn count(d: &Document, key: &str) -> Option<u64> {
         Some(Bson::Int32(n)) => u64::try_from(*n).ok(),
         _ => None,
     }
+}
+
+/// An instant stored as milliseconds since the epoch (see `edits`), read back as either integer
+/// width.
+pub(super) fn millis(d: &Document, key: &str) -> Option<DateTime<Utc>> {
+    let ms = match d.get(key)? {
+        Bson::Int64(n) => *n,
+        Bson::Int32(n) => i64::from(*n),
+        _ => return None,
+    };
+    DateTime::from_timestamp_millis(ms)
 }
 
 /// A revision as stored: BSON has no unsigned integers.

@@ -25,13 +25,15 @@ use tokio::sync::{mpsc, oneshot};
 mod attachments;
 mod chat_reads;
 mod documents;
+mod edits;
 mod group_commit;
 
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
+    StoreResult,
 };
 
 /// How many chats' newest messages `last_messages` reads at once.
@@ -157,6 +159,7 @@ impl MongoStore {
             .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
             .await?;
         store.index_attachments().await?;
+        store.index_changes().await?;
         Ok(store)
     }
 
@@ -491,6 +494,24 @@ impl ChatStore for MongoStore {
         self.mark(filter, "deliveredTo", user).await
     }
 
+    async fn change_message(
+        &self,
+        id: &str,
+        change: &MessageChange,
+    ) -> StoreResult<Option<Message>> {
+        self.change_message_doc(id, change).await
+    }
+
+    async fn changed_messages(
+        &self,
+        chats: &[String],
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.changed_message_docs(chats, since, after, limit).await
+    }
+
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
         self.messages.count_documents(filter).await.map_err(err)
@@ -519,6 +540,10 @@ impl ChatStore for MongoStore {
 
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
         self.bytes_uploaded_by(uploader_id).await
+    }
+
+    async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
+        self.delete_attachment_doc(id).await
     }
 
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {

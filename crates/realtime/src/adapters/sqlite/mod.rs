@@ -14,27 +14,30 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
-use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
+use sqlx::{Connection, Row};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 mod attachments;
 mod chat_reads;
 mod connection;
+mod edits;
 mod group_commit;
 mod rows;
 
 use connection::OwnConnection;
 use rows::{
-    ADD_REVISION, HAS_REVISION, SCHEMA, chat_from_row, err, json, kind_str, message_from_row, ms,
-    parse,
+    ADDED_COLUMNS, HAS_COLUMN, INDEXES_OF_ADDED, SCHEMA, chat_from_row, err, json, kind_str,
+    message_from_row, ms, parse,
 };
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, NewMessage, StoreError, StoreResult,
+    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
+    StoreResult,
 };
 
 pub struct SqliteStore {
@@ -60,6 +63,7 @@ impl SqliteStore {
             // its transaction) stay in memory rather than spilling to a temporary file.
             .pragma("temp_store", "memory")
             .busy_timeout(Duration::from_secs(5));
+        migrate(&opts).await?;
         // No ping before each use: it is one more round trip to the connection's thread, and a
         // connection that broke still fails its query (and the ping on release retires it).
         let pool = SqlitePoolOptions::new()
@@ -67,15 +71,6 @@ impl SqliteStore {
             .test_before_acquire(false)
             .connect_with(opts.clone())
             .await?;
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await?;
-        }
-        // A database created before chats counted their changes gains the column, every chat
-        // at 0.
-        let counted: bool = sqlx::query_scalar(HAS_REVISION).fetch_one(&pool).await?;
-        if !counted {
-            sqlx::query(ADD_REVISION).execute(&pool).await?;
-        }
         let write = Arc::new(Mutex::new(()));
         let inserts = group_commit::spawn(OwnConnection::open(opts.clone()).await?, write.clone());
         let chat_reads = Loader::spawn(chat_reads::ChatFetch(OwnConnection::open(opts).await?));
@@ -115,6 +110,37 @@ impl SqliteStore {
         chat.revision = u64::try_from(revision).unwrap_or(0);
         Ok(Some(chat))
     }
+}
+
+/// Creates the schema, or brings an older version's up to date, on a connection of its own that
+/// is closed before any other opens: sqlx keeps the columns of a statement as first prepared, and
+/// a connection that had read the table before a column was added answered `SELECT *` with rows
+/// longer than those columns (a panic in sqlx's worker).
+async fn migrate(opts: &SqliteConnectOptions) -> anyhow::Result<()> {
+    let mut conn = SqliteConnection::connect_with(opts).await?;
+    for stmt in SCHEMA {
+        sqlx::query(stmt).execute(&mut conn).await?;
+    }
+    // A database created by an older version gains the columns added since.
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = sqlx::query_scalar(HAS_COLUMN)
+            .bind(table)
+            .bind(column)
+            .fetch_one(&mut conn)
+            .await?;
+        if !present {
+            // Built from the constants above only, never from input.
+            let add = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
+            sqlx::query(sqlx::AssertSqlSafe(add))
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    for stmt in INDEXES_OF_ADDED {
+        sqlx::query(stmt).execute(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(())
 }
 
 /// What a marking `UPDATE … RETURNING id, sender_id, <the list's length after>` changed: a list
@@ -426,6 +452,24 @@ impl ChatStore for SqliteStore {
         Ok(marked(rows))
     }
 
+    async fn change_message(
+        &self,
+        id: &str,
+        change: &MessageChange,
+    ) -> StoreResult<Option<Message>> {
+        self.change_message_row(id, change).await
+    }
+
+    async fn changed_messages(
+        &self,
+        chats: &[String],
+        since: DateTime<Utc>,
+        after: Option<(DateTime<Utc>, &str)>,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.changed_message_rows(chats, since, after, limit).await
+    }
+
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND sender_id <> ?2
@@ -462,6 +506,10 @@ impl ChatStore for SqliteStore {
 
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
         self.bytes_uploaded_by(uploader_id).await
+    }
+
+    async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
+        self.delete_attachment_row(id).await
     }
 
     async fn delete_unsent_attachments(&self, before: DateTime<Utc>) -> StoreResult<u64> {
@@ -514,5 +562,60 @@ mod tests {
         let again = SqliteStore::open(&dir).await.expect("open again");
         let chat = again.get_chat(id).await.expect("get").expect("kept");
         assert_eq!((chat.name.as_deref(), chat.revision), (Some("new"), 1));
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_edits_opens_and_its_messages_can_be_edited() {
+        let dir = std::env::temp_dir().join(common::testing::unique_name("old-messages"));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let opts = SqliteConnectOptions::new()
+            .filename(dir.join("realtime.db"))
+            .create_if_missing(true);
+        let mut old = SqliteConnection::connect_with(&opts).await.expect("create");
+        // The `messages` table as the twenty-eighth session left it.
+        sqlx::query(
+            "CREATE TABLE messages (
+             id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
+             client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
+             kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
+             read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]')",
+        )
+        .execute(&mut old)
+        .await
+        .expect("old schema");
+        let (id, chat) = ("0123456789abcdef01234567", "89abcdef0123456789abcdef");
+        sqlx::query(
+            "INSERT INTO messages (id, chat_id, sender_id, client_msg_id, content, encrypted, kind,
+               timestamp)
+             VALUES (?1, ?2, 'a', 'c1', 'hello', 0, 'text', 0)",
+        )
+        .bind(id)
+        .bind(chat)
+        .execute(&mut old)
+        .await
+        .expect("old message");
+        old.close().await.expect("close");
+
+        let store = SqliteStore::open(&dir).await.expect("open an old database");
+        let m = store.get_message(id).await.expect("get").expect("kept");
+        assert_eq!(
+            (m.content.as_str(), m.edited_at, m.deleted_at),
+            ("hello", None, None)
+        );
+        let at = Utc::now();
+        let edit = MessageChange::Edit {
+            sender: "a".into(),
+            content: "edited".into(),
+            iv: None,
+            encrypted: false,
+            at,
+        };
+        let edited = store.change_message(id, &edit).await.expect("edit");
+        assert_eq!(edited.map(|m| m.content), Some("edited".to_owned()));
+        let since = at - chrono::TimeDelta::seconds(1);
+        let changed = store
+            .changed_messages(&[chat.to_owned()], since, None, 10)
+            .await;
+        assert_eq!(changed.expect("changes").len(), 1);
     }
 }

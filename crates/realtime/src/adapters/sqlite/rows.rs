@@ -16,7 +16,8 @@ pub(super) const SCHEMA: [&str; 9] = [
         id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, sender_id TEXT NOT NULL,
         client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
         kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
-        read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]')",
+        read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]',
+        edited_at INTEGER, deleted_at INTEGER, updated_at INTEGER)",
     "CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
     "CREATE TABLE IF NOT EXISTS attachments (
@@ -32,11 +33,25 @@ pub(super) const SCHEMA: [&str; 9] = [
     "DROP INDEX IF EXISTS chats_activity",
 ];
 
-/// Whether `chats` has its `revision` column, and the statement adding it where it has not.
-pub(super) const HAS_REVISION: &str =
-    "SELECT EXISTS (SELECT 1 FROM pragma_table_info('chats') WHERE name = 'revision')";
-pub(super) const ADD_REVISION: &str =
-    "ALTER TABLE chats ADD COLUMN revision INTEGER NOT NULL DEFAULT 0";
+/// Columns added since the first schema, as `(table, column, definition)`: a database created
+/// before gains them, every row at the default.
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+    ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("messages", "edited_at", "INTEGER"),
+    ("messages", "deleted_at", "INTEGER"),
+    ("messages", "updated_at", "INTEGER"),
+];
+
+/// Whether the table `?1` has the column `?2`.
+pub(super) const HAS_COLUMN: &str =
+    "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)";
+
+/// Indexes on added columns, created once they exist. Changed messages only: a send, whose
+/// `updated_at` is NULL, writes no entry in it.
+pub(super) const INDEXES_OF_ADDED: [&str; 1] = [
+    "CREATE INDEX IF NOT EXISTS messages_changes ON messages (chat_id, updated_at)
+     WHERE updated_at IS NOT NULL",
+];
 
 pub(super) fn err(e: sqlx::Error) -> StoreError {
     match &e {
@@ -107,6 +122,14 @@ pub(super) fn message_from_row(r: &SqliteRow) -> StoreResult<Message> {
         timestamp: from_ms(r.try_get("timestamp").map_err(g)?),
         read_by: parse(&r.try_get::<String, _>("read_by").map_err(g)?)?,
         delivered_to: parse(&r.try_get::<String, _>("delivered_to").map_err(g)?)?,
+        edited_at: r
+            .try_get::<Option<i64>, _>("edited_at")
+            .map_err(g)?
+            .map(from_ms),
+        deleted_at: r
+            .try_get::<Option<i64>, _>("deleted_at")
+            .map_err(g)?
+            .map(from_ms),
     })
 }
 

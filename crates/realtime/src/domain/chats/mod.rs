@@ -234,12 +234,12 @@ mod tests {
     use std::time::Duration;
 
     use async_trait::async_trait;
-    use chrono::Utc;
+    use chrono::{DateTime, Utc};
     use common::contracts::chat::{ChatType, Message};
 
     use super::*;
     use crate::adapters::SqliteStore;
-    use crate::ports::{Attachment, Inserted, Marked, NewMessage, StoreResult};
+    use crate::ports::{Attachment, Inserted, Marked, MessageChange, NewMessage, StoreResult};
 
     fn chat(id: &str, participants: &[&str]) -> ChatRecord {
         ChatRecord {
@@ -390,6 +390,30 @@ mod tests {
         ) -> StoreResult<bool> {
             self.inner.attachment_sent(id, chat_id, uploader_id).await
         }
+        async fn change_message(
+            &self,
+            id: &str,
+            change: &MessageChange,
+        ) -> StoreResult<Option<Message>> {
+            self.inner.change_message(id, change).await
+        }
+
+        async fn changed_messages(
+            &self,
+            chats: &[String],
+            since: DateTime<Utc>,
+            after: Option<(DateTime<Utc>, &str)>,
+            limit: u32,
+        ) -> StoreResult<Vec<Message>> {
+            self.inner
+                .changed_messages(chats, since, after, limit)
+                .await
+        }
+
+        async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
+            self.inner.delete_attachment(id).await
+        }
+
         async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
             self.inner.attachment_bytes_of(uploader_id).await
         }

@@ -91,5 +91,6 @@ pub(super) fn message(chat: &str, sender: &str, client_msg_id: &str, content: &s
 
 mod attachments;
 mod chats;
+mod edits;
 mod messages;
 mod receipts;
