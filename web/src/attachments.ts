@@ -86,18 +86,26 @@ export async function seal(file: File, caption = ''): Promise<{ type: MessageTyp
   const sealed = await crypto.subtle.encrypt({ name: 'AES-GCM', iv }, key, await file.arrayBuffer());
   const raw = new Uint8Array(await crypto.subtle.exportKey('raw', key));
   const mime = file.type || 'application/octet-stream';
-  const ref: FileRef = { name: cleanName(file.name), mime, size: file.size, key: b64(raw), iv: b64(iv) };
-  if (caption) {
-    const room = MAX_PLAINTEXT_CHARS - JSON.stringify({ ...ref, caption: '' }).length;
-    if (JSON.stringify(caption).length - 2 > room) throw new Error(`the text is too long to go with a file (at most ${room} characters)`);
-    ref.caption = caption;
-  }
+  const ref = withCaption({ name: cleanName(file.name), mime, size: file.size, key: b64(raw), iv: b64(iv) }, caption);
   if (IMAGE_TYPES.has(mime)) {
     // What the content has room for, past the rest of it and the preview's own keys.
     const room = MAX_PLAINTEXT_CHARS - JSON.stringify(ref).length - 64;
     Object.assign(ref, await preview(file, room));
   }
   return { type: IMAGE_TYPES.has(mime) ? 'image' : 'file', content: JSON.stringify(ref), sealed };
+}
+
+/**
+ * `ref` with `caption` (none when empty): what a file's message says when it is sent, or edited
+ * (the same file, a new caption). A caption too long for the content with the rest of `ref` is
+ * refused.
+ */
+export function withCaption(ref: FileRef, caption: string): FileRef {
+  const { caption: _old, ...rest } = ref;
+  if (!caption) return rest;
+  const room = MAX_PLAINTEXT_CHARS - JSON.stringify({ ...rest, caption: '' }).length;
+  if (JSON.stringify(caption).length - 2 > room) throw new Error(`the text is too long to go with a file (at most ${room} characters)`);
+  return { ...rest, caption };
 }
 
 /**

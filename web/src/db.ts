@@ -4,9 +4,10 @@
 //   chats     (keyPath id)                  — the chat list, for offline start
 //   profiles  (keyPath id)                  — other users' public profiles
 //   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (peerKeys.ts)
+//   meta      (keyPath key)                 — small values kept with the cache (where `sync_changes` resumes)
 import type { Chat, Message, OutboxItem, PublicProfile } from './types';
 
-const VERSION = 2;
+const VERSION = 3;
 let db: IDBDatabase | null = null;
 let dbName = '';
 
@@ -42,8 +43,16 @@ export async function openDb(userId: string): Promise<void> {
       d.createObjectStore('profiles', { keyPath: 'id' });
     }
     if (e.oldVersion < 2) d.createObjectStore('peerKeys', { keyPath: 'userId' });
+    if (e.oldVersion < 3) d.createObjectStore('meta', { keyPath: 'key' });
   };
-  db = await req(open);
+  const opened = await req(open);
+  // A newer build in another tab upgrading the database waits until every tab closes it: this
+  // one steps aside (its writes are then skipped, as when signed out) rather than block it.
+  opened.onversionchange = () => {
+    opened.close();
+    if (db === opened) db = null;
+  };
+  db = opened;
 }
 
 export async function deleteDb(): Promise<void> {
@@ -151,3 +160,12 @@ export async function peerKeysOf(userIds: string[]): Promise<Map<string, PeerKey
 }
 
 export const putPeerKey = (k: PeerKey) => putAll('peerKeys', [k]);
+
+/** A value kept in `meta` (undefined when none is). */
+export async function meta<T>(key: string): Promise<T | undefined> {
+  if (!db) return undefined;
+  const row = (await req(store('meta').get(key))) as { key: string; value: T } | undefined;
+  return row?.value;
+}
+
+export const putMeta = <T>(key: string, value: T) => putAll('meta', [{ key, value }]);

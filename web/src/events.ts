@@ -7,6 +7,9 @@ export const C = {
   READ_RECEIPT: 'read_receipt',
   DELIVERED: 'delivered',
   SYNC: 'sync',
+  EDIT_MESSAGE: 'edit_message',
+  DELETE_MESSAGE: 'delete_message',
+  SYNC_CHANGES: 'sync_changes',
 } as const;
 
 export const S = {
@@ -22,6 +25,7 @@ export const S = {
   CHAT_CHANGED: 'chat_changed',
   RESYNC: 'resync',
   KEY_CHANGED: 'key_changed',
+  MESSAGE_UPDATED: 'message_updated',
 } as const;
 
 export const MAX_PLAINTEXT_CHARS = 5000;

@@ -3,6 +3,7 @@
 // delivery (the server tells a sender no more, see ARCHITECTURE.md); the details ask the server
 // for the message as stored, with everyone recorded.
 import { chats as chatsApi, describeError } from './api';
+import { summary } from './attachments';
 import { h } from './dom';
 import * as store from './store';
 import type { ViewMessage } from './state';
@@ -41,7 +42,7 @@ export function messageInfo(chatId: string): { el: HTMLElement; show: (m: ViewMe
       if (ask !== asked) return;
       body.replaceChildren(
         h('h2', {}, 'Message details'),
-        h('p', { class: 'quote' }, m.content),
+        h('p', { class: 'quote' }, quote(stored.deletedAt ? undefined : (store.state.messages.get(chatId)?.get(m.key) ?? m))),
         line('read', 'Read by', read),
         line('delivered', 'Delivered to', delivered),
         waiting ? line('waiting', 'Not yet received by', waiting) : h('p', { 'data-testid': 'info-waiting' }, `Not yet received by: ${waitingCount === 0 ? 'nobody' : `${waitingCount} ${waitingCount === 1 ? 'member' : 'members'}`}`),
@@ -57,6 +58,11 @@ export function messageInfo(chatId: string): { el: HTMLElement; show: (m: ViewMe
     el.hidden = true;
   });
   return { el, show: (m) => void show(m) };
+}
+
+/** The message as a line: a file by its caption or name; nothing of it once deleted. */
+function quote(m: ViewMessage | undefined): string {
+  return !m || m.deletedAt ? 'This message was deleted' : summary(m.type, m.content);
 }
 
 function line(kind: string, label: string, ids: string[]): HTMLElement {

@@ -22,6 +22,10 @@ export interface ViewMessage {
   deliveredTo: string[];
   pending: boolean;
   failed?: string;
+  /** When its sender last edited it. */
+  editedAt?: string;
+  /** Deleted: shown as a tombstone (`content` is empty). */
+  deletedAt?: string;
 }
 
 export type ConnState = 'offline' | 'connecting' | 'online';
@@ -58,13 +62,16 @@ export function fromMessage(m: Message): ViewMessage {
     chatId: m.chatId,
     senderId: m.senderId,
     clientMsgId: m.clientMsgId,
-    content: e2e.textOf(m),
+    // A tombstone has nothing to show, not even "encrypted": its content is gone.
+    content: m.deletedAt ? '' : e2e.textOf(m),
     type: m.type ?? 'text',
     attachmentId: m.metadata?.attachmentId,
     timestamp: m.timestamp,
     readBy: m.readBy ?? [],
     deliveredTo: m.deliveredTo ?? [],
     pending: false,
+    editedAt: m.editedAt,
+    deletedAt: m.deletedAt,
   };
 }
 

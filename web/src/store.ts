@@ -1,11 +1,12 @@
 // The store: the socket and what it says, chats and their changes, messages taken in (opened
 // first when sealed), resync after a reconnect, and the session's start and stop. The state it
 // changes is in state.ts (views subscribe to its topics); receipts and typing in receipts.ts; the
-// outbox in outbox.ts; what encryption asks of it in sealing.ts.
+// outbox in outbox.ts; what encryption asks of it in sealing.ts; edits and deletions in edits.ts.
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
+import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
 import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, keyOf, newestStoredId, state, type ConnState } from './state';
@@ -32,6 +33,7 @@ export function onUnseenMessage(fn: UnseenListener): void {
 let socket: Socket | null = null;
 useSocket(() => socket);
 useTransport(() => socket, (ms) => ingest(ms, { live: false }));
+useEdits(() => socket, () => opening);
 
 // --- chats ------------------------------------------------------------------------------------
 
@@ -50,6 +52,8 @@ export function upsertChat(chat: Chat): void {
   // Keep our own unread/lastMessage if the server's copy is older than what we saw live.
   if (prev && prev.lastMessageAt && chat.lastMessageAt && compareInstants(prev.lastMessageAt, chat.lastMessageAt) > 0) {
     chat = { ...chat, lastMessage: prev.lastMessage, lastMessageAt: prev.lastMessageAt };
+  } else if (prev?.lastMessage && chat.lastMessage?.id === prev.lastMessage.id && isOlder(chat.lastMessage, prev.lastMessage)) {
+    chat = { ...chat, lastMessage: prev.lastMessage }; // read before an edit or deletion we applied
   }
   state.chats.set(chat.id, chat);
   db.putChats([chat]).catch(() => {});
@@ -211,10 +215,14 @@ function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean })
   void ensureProfiles(ms.map((m) => m.senderId));
   const touched = new Set<string>();
   const fresh: Message[] = [];
+  const taken: Message[] = [];
   for (const m of ms) {
     const map = chatMessages(m.chatId);
     const key = keyOf(m.senderId, m.clientMsgId);
     const prev = map.get(key);
+    // A copy read before an edit or a deletion we already applied does not undo it.
+    if (prev && !prev.pending && isOlder(m, prev)) continue;
+    taken.push(m);
     const vm = fromMessage(m);
     if (prev && !prev.pending) {
       vm.readBy = union(prev.readBy, vm.readBy);
@@ -229,7 +237,7 @@ function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean })
       chat.lastMessageAt = m.timestamp;
     }
   }
-  db.putMessages(ms).catch(() => {});
+  db.putMessages(taken).catch(() => {});
   if (opts.deliver && !opts.live) {
     for (const m of fresh) {
       if (m.senderId !== state.me?.id && !m.deliveredTo.includes(state.me?.id ?? '')) {
@@ -407,6 +415,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => upsertChat(e.chat));
     socket.on(S.KEY_CHANGED, (e: { userId: string }) => e2e.peerChanged(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
+    socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
   }
   if (navigator.onLine) {
     setConn('connecting');
@@ -447,6 +456,8 @@ async function afterConnect(): Promise<void> {
   await checked;
   await flushOutbox();
   await resync(received);
+  // What `sync` cannot tell: edits and deletions of messages we already had.
+  await syncChanges();
   void deliveries.flush();
   markOpenChatRead();
 }

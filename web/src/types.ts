@@ -44,6 +44,13 @@ export interface Message {
   timestamp: string;
   readBy: string[];
   deliveredTo: string[];
+  /** When its sender last edited it (`edit_message`); absent when never. */
+  editedAt?: string;
+  /**
+   * When it was deleted (`delete_message`): a tombstone, whose `content` is empty and whose `iv`
+   * and `metadata` are gone (its attachment's file too). Its `type` is kept.
+   */
+  deletedAt?: string;
   /** This client's own: the text of an `encrypted` message, once opened (see e2e.ts). */
   plain?: string;
 }
@@ -144,6 +151,21 @@ export interface PresenceUpdate {
 export interface SyncResume {
   chatId: string;
   messageId: string;
+}
+/** Where a `sync_changes` answer stopped; sent back unchanged, with the same `since`. */
+export interface ChangesResume {
+  at: string;
+  messageId: string;
+}
+/**
+ * The `sync_changes` answer: messages edited or deleted since `since`, as they are now, oldest
+ * change first. The first page's `until` is the next request's `since`.
+ */
+export interface ChangesPage {
+  messages: Message[];
+  hasMore: boolean;
+  resume?: ChangesResume;
+  until: string;
 }
 /** Sent after every (re)connect: the contacts online right now, in parts while `more`. */
 export interface PresenceSnapshot {

@@ -9,6 +9,7 @@ import { MAX_PLAINTEXT_CHARS } from './events';
 import { encryptionNote, encryptionPanel } from './keysView';
 import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
+import { editing } from './editing';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { avatar, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
@@ -41,7 +42,7 @@ export function chatListView(app: AppActions): View {
         const other = store.otherParticipant(c);
         const last = c.lastMessage;
         const who = !last ? '' : last.senderId === me?.id ? 'You: ' : c.type === 'group' ? `${store.displayName(last.senderId)}: ` : '';
-        const preview = last ? `${who}${summary(last.type, textOf(last))}` : c.type === 'group' ? 'Group created' : 'No messages yet';
+        const preview = !last ? (c.type === 'group' ? 'Group created' : 'No messages yet') : last.deletedAt ? 'Message deleted' : `${who}${summary(last.type, textOf(last))}`;
         const unread = c.unreadCount > 0 ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
         return h(
           'li',
@@ -201,6 +202,13 @@ export function chatView(app: AppActions, chatId: string): View {
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
   const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
+  /** Sizes the composer to its text, up to 160 px. */
+  const fit = () => {
+    input.style.height = 'auto';
+    if (input.value) input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+  };
+  // Errors of edits and deletions show where a file's do: right above the composer.
+  const editor = editing(input, attachError, fit);
   const els = new Map<string, HTMLLIElement>();
   let loadingOlder = false;
 
@@ -250,19 +258,21 @@ export function chatView(app: AppActions, chatId: string): View {
       }
       const status = store.statusOf(m);
       // The sender's name is part of it: a profile can arrive after its message.
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}`;
+      const changes = editor.row(m);
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
+        li.dataset.deleted = m.deletedAt ? 'true' : 'false';
         if (m.id) li.dataset.id = m.id;
-        const meta = h('span', { class: 'meta' }, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
+        const meta = h('span', { class: 'meta' }, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
         if (mine) {
           const [glyph, label] = STATUS_TEXT[status];
           const tick = { class: `tick ${status}`, 'data-testid': 'tick', title: label };
           // In a group, the tick opens the message's details: who read it, who received it.
           const inGroup = store.state.chats.get(chatId)?.type === 'group';
           meta.append(
-            inGroup && m.id
+            inGroup && m.id && !m.deletedAt
               ? h('button', { ...tick, type: 'button', 'aria-label': `${label}: message details`, onclick: () => details.show(m) }, glyph)
               : h('span', { ...tick, role: 'img', 'aria-label': m.failed ? `Not sent: ${m.failed}` : label }, glyph),
           );
@@ -270,8 +280,9 @@ export function chatView(app: AppActions, chatId: string): View {
         }
         li.replaceChildren(
           store.state.chats.get(chatId)?.type === 'group' && !mine ? h('span', { class: 'sender', 'aria-hidden': 'true' }, store.displayName(m.senderId)) : '',
-          h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), attachmentBody(m)),
+          h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), changes.tombstone ?? attachmentBody(m)),
           meta,
+          changes.actions ?? '',
         );
       }
       const expected: Element | null = prev ? prev.nextElementSibling : list.firstElementChild;
@@ -310,9 +321,9 @@ export function chatView(app: AppActions, chatId: string): View {
   });
 
   input.addEventListener('input', () => {
-    if (input.value.trim()) store.sendTyping(chatId);
-    input.style.height = 'auto';
-    input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
+    // An edit is not news to the others: no "typing…".
+    if (input.value.trim() && !editor.active()) store.sendTyping(chatId);
+    fit();
   });
   input.addEventListener('keydown', (ev) => {
     if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
@@ -324,11 +335,12 @@ export function chatView(app: AppActions, chatId: string): View {
   const takeComposed = (): string => {
     const text = input.value.trim();
     input.value = '';
-    input.style.height = 'auto';
+    fit();
     return text;
   };
   composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
+    if (editor.active()) return void editor.submit();
     if (!input.value.trim()) return;
     void store.sendMessage(chatId, takeComposed());
     input.focus();
@@ -339,6 +351,11 @@ export function chatView(app: AppActions, chatId: string): View {
     picker.value = '';
     attachError.textContent = '';
     if (!file) return;
+    // The composer holds an edit, not a caption: attach after it ends.
+    if (editor.active()) {
+      attachError.textContent = 'Finish or cancel the edit before attaching a file.';
+      return;
+    }
     if (file.size > MAX_FILE_BYTES) {
       attachError.textContent = `${file.name} is larger than 10 MB, the most a file may be.`;
       return;
@@ -360,7 +377,12 @@ export function chatView(app: AppActions, chatId: string): View {
     else if (t === `incoming:${chatId}`) {
       const last = store.sortedMessages(chatId).filter((m) => m.senderId !== me.id).pop();
       if (last) announce(`New message from ${store.displayName(last.senderId)}: ${summary(last.type, last.content)}`);
-    } else if (t === `typing:${chatId}` || t === 'presence' || t === 'chats') renderHeader();
+    } else if (t === `typing:${chatId}` || t === 'presence') renderHeader();
+    else if (t === 'chats') {
+      renderHeader();
+      // Who may delete others' messages follows the group's admins (drawn again only if it changed).
+      renderMessages();
+    }
   });
 
   store.openChat(chatId);
@@ -394,6 +416,7 @@ export function chatView(app: AppActions, chatId: string): View {
     details.el,
     typing,
     attachError,
+    editor.bar,
     composer,
   );
   return {

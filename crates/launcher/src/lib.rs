@@ -41,7 +41,7 @@ pub fn content_security_policy(sockets: &[String]) -> String {
 
 /// realtime's limits an operator of the single node may set in the launcher's environment, as
 /// realtime's own (see `.env.example`); the services' other settings are the launcher's.
-pub const REALTIME_LIMITS: [&str; 8] = [
+pub const REALTIME_LIMITS: [&str; 9] = [
     "MAX_PAYLOAD_BYTES",
     "SOCKET_RATE_BURST",
     "SOCKET_RATE_PER_SEC",
@@ -50,6 +50,7 @@ pub const REALTIME_LIMITS: [&str; 8] = [
     "UPLOAD_TIMEOUT_SECS",
     "DOWNLOAD_TIMEOUT_SECS",
     "ATTACHMENT_BYTES_PER_USER",
+    "SYNC_LOOKBACK_SECS",
 ];
 
 /// What the launcher needs to know; everything else is the services' embedded defaults.

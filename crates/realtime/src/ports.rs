@@ -240,7 +240,7 @@ pub trait ChatStore: Send + Sync + 'static {
         after: Option<(DateTime<Utc>, &str)>,
         limit: u32,
     ) -> StoreResult<Vec<Message>>;
-    /// Messages of `chat` from others not yet read by `user`.
+    /// Messages of `chat` from others not yet read by `user`, deleted ones not counted.
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64>;
 
     /// Stores an attachment's bytes under `attachment.id`. Returns only after the write is

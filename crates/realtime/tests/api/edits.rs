@@ -45,6 +45,18 @@ async fn last_message(app: &TestApp, user: &User, chat: &str) -> Value {
     app.get_json(user, &format!("/api/chats/{chat}")).await["lastMessage"].clone()
 }
 
+/// The chat's `unreadCount` in `user`'s chat list.
+async fn unread(app: &TestApp, user: &User, chat: &str) -> Value {
+    let list = app.get_json(user, "/api/chats").await;
+    let chats = list
+        .as_array()
+        .or(list["chats"].as_array())
+        .expect("chats")
+        .clone();
+    let listed = chats.iter().find(|c| c["id"] == chat).expect("listed");
+    listed["unreadCount"].clone()
+}
+
 async fn an_edit_reaches_every_member_and_history_and_only_the_sender_may_edit(backend: Backend) {
     let Some(app) = spawn_app(backend).await else {
         return;
@@ -173,6 +185,7 @@ async fn a_deleted_message_stays_a_tombstone_and_its_file_is_gone(backend: Backe
     );
     assert_eq!(app.get(&b, &file).await.status(), 200);
 
+    assert_eq!(unread(&app, &b, &chat).await, 1);
     assert_eq!(code(&delete(&sb, &m).await), "forbidden", "not b's message");
     let ack = delete(&sa, &m).await;
     assert!(ok(&ack), "{ack}");
@@ -196,6 +209,11 @@ async fn a_deleted_message_stays_a_tombstone_and_its_file_is_gone(backend: Backe
         .await;
     assert_eq!(history["messages"][0], tombstone, "it keeps its place");
     assert_eq!(last_message(&app, &a, &chat).await, tombstone);
+    assert_eq!(
+        unread(&app, &b, &chat).await,
+        0,
+        "a deleted message is nothing to read"
+    );
     assert_eq!(
         code(&edit(&sa, &m, json!({"content": "back"})).await),
         "conflict"

@@ -513,7 +513,11 @@ impl ChatStore for MongoStore {
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
-        let filter = doc! {"chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
+        // A deleted message is nothing to read.
+        let filter = doc! {
+            "chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]},
+            "deletedAt": {"$exists": false},
+        };
         self.messages.count_documents(filter).await.map_err(err)
     }
 

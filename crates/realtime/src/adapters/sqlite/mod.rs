@@ -472,7 +472,9 @@ impl ChatStore for SqliteStore {
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
         let n: i64 = sqlx::query_scalar(
+            // A deleted message is nothing to read.
             "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND sender_id <> ?2
+               AND deleted_at IS NULL
                AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?2)",
         )
         .bind(chat.to_owned())

@@ -1,0 +1,233 @@
+// Edited and deleted messages: sending an edit (sealed as a send is) or a deletion, and taking
+// in the messages they change — live (`message_updated`, an edit's or a deletion's ack) or, after
+// a reconnect or a `resync`, from `sync_changes`, which tells what changed while this client was
+// away (`sync` answers by message id, so it cannot). Edits need the connection: they have no
+// outbox, and one that fails leaves the message as it was.
+import type { Socket } from 'socket.io-client';
+import { fileRef, withCaption } from './attachments';
+import * as db from './db';
+import * as e2e from './e2e';
+import { C } from './events';
+import { Locked, Withheld, outgoing } from './sealing';
+import { compareInstants, emit, fromMessage, keyOf, state, type ViewMessage } from './state';
+import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
+
+let current: () => Socket | null = () => null;
+let ingested: () => Promise<void> = async () => {};
+/**
+ * Gives this module the store's socket, and what waits for the messages the store is taking in
+ * (an update that follows its message closely must find it held, though it is still being opened).
+ */
+export function useEdits(get: () => Socket | null, taken: () => Promise<void>): void {
+  current = get;
+  ingested = taken;
+}
+
+// --- the apply rule ---------------------------------------------------------------------------
+
+/** What orders the versions of one message. */
+type Version = Pick<Message, 'editedAt' | 'deletedAt'>;
+
+/**
+ * Whether `next` is an older version of a message than `held`, and must not replace it: a
+ * deletion wins over any edit, and of two edits the later one. Copies arrive in any order (an
+ * event, an ack, a chat list or a sync read before the change), so each is weighed, not trusted.
+ */
+export function isOlder(next: Version, held: Version): boolean {
+  if (held.deletedAt) return !next.deletedAt;
+  if (next.deletedAt || !held.editedAt) return false;
+  return !next.editedAt || compareInstants(next.editedAt, held.editedAt) < 0;
+}
+
+/**
+ * Takes in messages as they are now (edited or deleted): each replaces the copy held, in memory
+ * and in the cache, unless that copy is newer; the chat list's preview follows. A message not
+ * held here is left alone: history or `sync` brings it as it is now.
+ */
+export async function applyUpdates(ms: Message[]): Promise<void> {
+  await e2e.openAll(ms.filter((m) => !m.deletedAt));
+  await ingested();
+  const kept: Message[] = [];
+  const touched = new Set<string>();
+  for (const m of ms) {
+    if (updateLastMessage(m)) touched.add(m.chatId);
+    const map = state.messages.get(m.chatId);
+    const key = keyOf(m.senderId, m.clientMsgId);
+    const held = map?.get(key);
+    if (!map || !held || held.pending || isOlder(m, held)) continue;
+    const vm = fromMessage(m);
+    // Receipts come on their own: the update's may be older than those applied since.
+    vm.readBy = [...new Set([...held.readBy, ...vm.readBy])];
+    vm.deliveredTo = [...new Set([...held.deliveredTo, ...vm.deliveredTo])];
+    map.set(key, vm);
+    kept.push(m);
+    touched.add(m.chatId);
+  }
+  await db.putMessages(kept).catch(() => {});
+  for (const chatId of touched) emit(`messages:${chatId}`);
+  if (touched.size) emit('chats');
+}
+
+/** Replaces the chat's last message (its preview) when `m` is a newer version of it. */
+function updateLastMessage(m: Message): boolean {
+  const chat = state.chats.get(m.chatId);
+  if (!chat?.lastMessage || chat.lastMessage.id !== m.id || isOlder(m, chat.lastMessage)) return false;
+  chat.lastMessage = m;
+  db.putChats([chat]).catch(() => {});
+  return true;
+}
+
+// --- catching up ------------------------------------------------------------------------------
+
+/** Where the next `sync_changes` starts (the first page's `until`), kept with the cache it is about. */
+const SINCE_KEY = 'changesSince';
+let syncing: Promise<void> | null = null;
+let syncAgain = false;
+
+/**
+ * Asks what changed since the last time (`sync_changes`), page by page, and applies it. The
+ * first time, with no `since`, the answer only says where to start: what is held then came from
+ * reads made now. `until` is kept once every page is applied, so an interrupted catch-up is
+ * asked again from the same point (repeats are versions already held: they change nothing).
+ * One at a time; a call meanwhile runs again after it.
+ */
+export function syncChanges(): Promise<void> {
+  if (syncing) {
+    syncAgain = true;
+    return syncing;
+  }
+  syncing = (async () => {
+    try {
+      do {
+        syncAgain = false;
+        await catchUp();
+      } while (syncAgain);
+    } finally {
+      syncing = null;
+    }
+  })();
+  return syncing;
+}
+
+/** Most pages one catch-up reads before it stops (and starts from the same point next time). */
+const MAX_PAGES = 200;
+
+async function catchUp(): Promise<void> {
+  const me = state.me?.id;
+  if (!me) return;
+  const since = await db.meta<string>(SINCE_KEY);
+  let resume: ChangesResume | undefined;
+  let until: string | undefined;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const socket = current();
+    if (!socket?.connected) return;
+    let ack: Ack<ChangesPage>;
+    try {
+      ack = await socket.timeout(15_000).emitWithAck(C.SYNC_CHANGES, { since, resume, limit: 200 });
+    } catch {
+      return; // no answer: asked again from `since` at the next connect
+    }
+    if (!ack.ok) return;
+    // The first page's: changes made while paging come after it.
+    until ??= ack.until;
+    if (ack.messages.length) await applyUpdates(ack.messages);
+    if (!ack.hasMore || !ack.resume) {
+      if (state.me?.id === me) await db.putMeta(SINCE_KEY, until).catch(() => {});
+      return;
+    }
+    resume = ack.resume;
+  }
+}
+
+// --- editing and deleting ---------------------------------------------------------------------
+
+/** Whether this user may edit `m`: their own, stored, not deleted, and readable here. */
+export function canEdit(m: ViewMessage): boolean {
+  if (!m.id || m.deletedAt || m.senderId !== state.me?.id || m.content === e2e.LOCKED_TEXT) return false;
+  return m.type === 'text' || fileRef(m.content) !== null;
+}
+
+/** Whether this user may delete `m`: their own, or anyone's in a group they are an admin of. */
+export function canDelete(m: ViewMessage): boolean {
+  const me = state.me?.id;
+  if (!me || !m.id || m.deletedAt) return false;
+  if (m.senderId === me) return true;
+  const chat = state.chats.get(m.chatId);
+  return chat?.type === 'group' && chat.admins.includes(me);
+}
+
+/** What an edit of `m` starts from: its text, or a file's caption. */
+export function editableText(m: ViewMessage): string {
+  return m.type === 'text' ? m.content : (fileRef(m.content)?.caption ?? '');
+}
+
+/**
+ * Replaces `m`'s text (a file message's caption: the same file, described again) with `text`,
+ * sealed as a send to its chat is, under the message's own clientMsgId. Throws, with a sentence
+ * to show, when offline or refused; the message is then as it was.
+ */
+export async function editMessage(m: ViewMessage, text: string): Promise<void> {
+  const socket = connected();
+  let content = text;
+  if (m.type !== 'text') {
+    const ref = fileRef(m.content);
+    if (!ref) throw new Error('this file’s description cannot be read here.');
+    content = JSON.stringify(withCaption(ref, text));
+  } else if (!text) throw new Error('a message cannot be empty: delete it instead.');
+  let body: Awaited<ReturnType<typeof outgoing>>;
+  try {
+    body = await outgoing({ chatId: m.chatId, clientMsgId: m.clientMsgId, senderId: m.senderId, content, createdAt: m.timestamp });
+  } catch (e) {
+    if (e instanceof Locked) throw new Error('unlock your encryption key first (see the chat list).');
+    if (e instanceof Withheld) throw new Error('this chat’s messages are waiting on a key: see the note above.');
+    throw e;
+  }
+  const message = await request(socket, C.EDIT_MESSAGE, { chatId: m.chatId, messageId: m.id, ...body });
+  // Ours: no need to open what we just sealed.
+  if (message.encrypted && !message.deletedAt) message.plain = content;
+  await applyUpdates([message]);
+}
+
+/** Deletes `m` (a tombstone stays in its place, for everyone). Throws as `editMessage`. */
+export async function deleteMessage(m: ViewMessage): Promise<void> {
+  const message = await request(connected(), C.DELETE_MESSAGE, { chatId: m.chatId, messageId: m.id });
+  await applyUpdates([message]);
+}
+
+function connected(): Socket {
+  const socket = current();
+  if (!socket?.connected) throw new Error('you are offline: this needs a connection. Try again once you are back online.');
+  return socket;
+}
+
+/** Sends an edit or a deletion and answers the message as it is now, or throws why not. */
+async function request(socket: Socket, event: string, payload: object): Promise<Message> {
+  let ack: Ack<{ message: Message }>;
+  try {
+    ack = await socket.timeout(15_000).emitWithAck(event, payload);
+  } catch {
+    throw new Error('the server did not answer. Try again.');
+  }
+  if (!ack.ok) throw new Error(refusal(ack.error));
+  return ack.message;
+}
+
+/** Why the server refused an edit or a deletion, as a sentence. */
+function refusal(error: ErrorBody): string {
+  switch (error.code) {
+    case 'forbidden':
+      return 'only its sender (or, in a group, an admin) may change this message.';
+    case 'conflict':
+      return 'this message was deleted.';
+    case 'not_a_member':
+      return 'you are no longer a member of this chat.';
+    case 'not_found':
+      return 'this message no longer exists.';
+    case 'rate_limited':
+      return 'too many changes at once. Wait a moment and try again.';
+    case 'unavailable':
+      return 'the server is busy. Try again in a moment.';
+    default:
+      return error.message || error.code;
+  }
+}
