@@ -81,6 +81,22 @@ fn err(code: &'static str, message: String) -> ValidationError {
     e
 }
 
+/// The outcome of a `validate` that gathered `errors`.
+fn finish(errors: ValidationErrors) -> Result<(), ValidationErrors> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+/// A page size of `sync` or `sync_changes`: 1 to [`MAX_SYNC_LIMIT`] when given.
+fn check_sync_limit(limit: Option<u32>, errors: &mut ValidationErrors) {
+    if matches!(limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
+        errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
+    }
+}
+
 fn is_base64(s: &str) -> bool {
     s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
@@ -125,11 +141,7 @@ impl Validate for SendMessage {
                 err("metadata", e.to_string().replace('\n', "; ")),
             );
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -197,11 +209,7 @@ impl Validate for EditMessage {
             self.iv.as_deref(),
             &mut errors,
         );
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -287,11 +295,7 @@ impl Validate for Delivered {
             };
             errors.add(field, err("object_id", "must be 24-hex-digit ids".into()));
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        finish(errors)
     }
 }
 
@@ -376,14 +380,8 @@ impl Validate for SyncRequest {
                 ),
             );
         }
-        if matches!(self.limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
-            errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        check_sync_limit(self.limit, &mut errors);
+        finish(errors)
     }
 }
 
@@ -454,14 +452,8 @@ impl Validate for SyncChanges {
                 err("required", "a resumed page needs since".into()),
             );
         }
-        if matches!(self.limit, Some(l) if l == 0 || l > MAX_SYNC_LIMIT) {
-            errors.add("limit", err("range", format!("must be 1-{MAX_SYNC_LIMIT}")));
-        }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        check_sync_limit(self.limit, &mut errors);
+        finish(errors)
     }
 }
 

@@ -526,14 +526,20 @@ mod tests {
 
     use super::*;
 
-    #[tokio::test]
-    async fn a_database_from_before_revisions_opens_with_its_chats_at_zero() {
+    /// A directory for a database an older version made, and a connection to create it with.
+    async fn old_database() -> (std::path::PathBuf, SqliteConnection) {
         let dir = std::env::temp_dir().join(common::testing::unique_name("old-schema"));
         std::fs::create_dir_all(&dir).expect("dir");
         let opts = SqliteConnectOptions::new()
             .filename(dir.join("realtime.db"))
             .create_if_missing(true);
-        let mut old = SqliteConnection::connect_with(&opts).await.expect("create");
+        let old = SqliteConnection::connect_with(&opts).await.expect("create");
+        (dir, old)
+    }
+
+    #[tokio::test]
+    async fn a_database_from_before_revisions_opens_with_its_chats_at_zero() {
+        let (dir, mut old) = old_database().await;
         // The `chats` table as the twentieth session left it.
         sqlx::query(
             "CREATE TABLE chats (
@@ -568,12 +574,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_database_from_before_edits_opens_and_its_messages_can_be_edited() {
-        let dir = std::env::temp_dir().join(common::testing::unique_name("old-messages"));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let opts = SqliteConnectOptions::new()
-            .filename(dir.join("realtime.db"))
-            .create_if_missing(true);
-        let mut old = SqliteConnection::connect_with(&opts).await.expect("create");
+        let (dir, mut old) = old_database().await;
         // The `messages` table as the twenty-eighth session left it.
         sqlx::query(
             "CREATE TABLE messages (
