@@ -5,7 +5,7 @@
 // show where a send's do (the alert above the composer). The store's side is edits.ts.
 import { announce, formatTime, h } from './dom';
 import * as edits from './edits';
-import { state, type ViewMessage } from './state';
+import { displayName, state, type ViewMessage } from './state';
 
 /** What a row shows of its edits: drawn again when `stamp` changes. */
 export interface RowEdits {
@@ -98,8 +98,8 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
   const row = (m: ViewMessage): RowEdits => {
     const canEdit = edits.canEdit(m);
     const canDelete = edits.canDelete(m);
-    const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${canEdit}|${canDelete}`;
-    if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, 'This message was deleted'), marker: null, actions: null };
+    const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}`;
+    if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `This message was deleted${deleter(m)}`), marker: null, actions: null };
     const marker = m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)') : null;
     const actions =
       canEdit || canDelete
@@ -118,4 +118,10 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
 
 function reason(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** Who deleted `m`, when it was not its sender (a group admin): " by NAME", or " by you". */
+function deleter(m: ViewMessage): string {
+  if (!m.deletedBy || m.deletedBy === m.senderId) return '';
+  return m.deletedBy === state.me?.id ? ' by you' : ` by ${displayName(m.deletedBy)}`;
 }

@@ -26,6 +26,8 @@ export interface ViewMessage {
   editedAt?: string;
   /** Deleted: shown as a tombstone (`content` is empty). */
   deletedAt?: string;
+  /** Who deleted it, when it is. */
+  deletedBy?: string;
 }
 
 export type ConnState = 'offline' | 'connecting' | 'online';
@@ -72,6 +74,7 @@ export function fromMessage(m: Message): ViewMessage {
     pending: false,
     editedAt: m.editedAt,
     deletedAt: m.deletedAt,
+    deletedBy: m.deletedBy,
   };
 }
 

@@ -51,6 +51,8 @@ export interface Message {
    * and `metadata` are gone (its attachment's file too). Its `type` is kept.
    */
   deletedAt?: string;
+  /** Who deleted it: its sender, or an admin of its group. */
+  deletedBy?: string;
   /** This client's own: the text of an `encrypted` message, once opened (see e2e.ts). */
   plain?: string;
 }

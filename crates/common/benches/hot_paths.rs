@@ -73,6 +73,7 @@ fn send_message(c: &mut Criterion) {
         delivered_to: vec![],
         edited_at: None,
         deleted_at: None,
+        deleted_by: None,
     };
     c.bench_function("new_message/encode frame", |b| {
         b.iter(|| {

@@ -88,6 +88,7 @@ impl NewMessage {
             delivered_to: Vec::new(),
             edited_at: None,
             deleted_at: None,
+            deleted_by: None,
         }
     }
 }
@@ -107,14 +108,15 @@ pub enum MessageChange {
         at: DateTime<Utc>,
     },
     /// It becomes a tombstone: content emptied, `iv` and `metadata` removed, `encrypted` false,
-    /// `deletedAt` set. Only when it is not deleted already.
-    Delete { at: DateTime<Utc> },
+    /// `deletedAt` and `deletedBy` (`by`: its sender, or a group admin) set. Only when it is not
+    /// deleted already.
+    Delete { by: String, at: DateTime<Utc> },
 }
 
 impl MessageChange {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            Self::Edit { at, .. } | Self::Delete { at } => *at,
+            Self::Edit { at, .. } | Self::Delete { at, .. } => *at,
         }
     }
 }

@@ -141,6 +141,7 @@ describe('editing and deleting messages in the browser', { skip: missing ? `skip
         await a2.getByTestId('chat-item').filter({ hasText: 'something regrettable' }).waitFor();
         await remove(a.page, id);
         for (const page of [b.page, a.page]) await tombstone(page, id).waitFor();
+        assert.equal(await row(b.page, id).getByTestId('deleted').textContent(), 'This message was deleted', 'by its sender: no name');
         assert.equal(await message(b.page, 'something regrettable').count(), 0);
         assert.equal(await row(a.page, id).getByRole('button', { name: /Edit|Delete/ }).count(), 0, 'a tombstone has no actions');
         await a2.getByTestId('chat-item').filter({ hasText: 'Message deleted' }).waitFor();
@@ -183,7 +184,9 @@ describe('editing and deleting messages in the browser', { skip: missing ? `skip
         await deleteButton(a.page, bobs).waitFor();
         assert.equal(await editButton(a.page, bobs).count(), 0, 'only its sender edits a message');
         await remove(a.page, bobs);
-        for (const page of [a.page, b.page]) await tombstone(page, bobs).waitFor();
+        // An admin's deletion says whose it was; the sender's own (the steps above) does not.
+        await tombstone(b.page, bobs).filter({ hasText: 'This message was deleted by ALICE' }).waitFor();
+        await tombstone(a.page, bobs).filter({ hasText: 'This message was deleted by you' }).waitFor();
       });
 
       await step('b-offline-learns-of-an-edit-and-a-deletion-when-back', async () => {

@@ -109,6 +109,10 @@ pub struct Message {
         with = "super::time::option_millis"
     )]
     pub deleted_at: Option<DateTime<Utc>>,
+    /// Who deleted it: its sender, or an admin of its group (moderation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
+    pub deleted_by: Option<String>,
 }
 
 impl Message {

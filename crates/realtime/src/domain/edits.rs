@@ -82,7 +82,10 @@ impl MessageService {
             {
                 self.store.delete_attachment(attachment).await?;
             }
-            let change = MessageChange::Delete { at: now() };
+            let change = MessageChange::Delete {
+                by: user.to_owned(),
+                at: now(),
+            };
             match self.store.change_message(&message.id, &change).await? {
                 Some(tombstone) => tombstone,
                 // Deleted meanwhile by someone else: their tombstone.

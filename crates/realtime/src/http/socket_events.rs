@@ -87,10 +87,10 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         payload: "MessageRef",
         ack: "SendMessageAck",
         effect: "Deletes a message of the caller's, or any message of a group the caller is an \
-                 admin of: it stays as a tombstone (`deletedAt` set; content empty, `iv` and \
-                 `metadata` gone, its attachment's file deleted). Acks with the tombstone and \
-                 sends it in `message_updated` to every participant's sockets; again for an \
-                 already deleted one.",
+                 admin of: it stays as a tombstone (`deletedAt` and `deletedBy` set; content \
+                 empty, `iv` and `metadata` gone, its attachment's file deleted). Acks with the \
+                 tombstone and sends it in `message_updated` to every participant's sockets; \
+                 again for an already deleted one.",
     },
     ClientEvent {
         name: client::SYNC_CHANGES,

@@ -197,6 +197,7 @@ async fn a_deleted_message_stays_a_tombstone_and_its_file_is_gone(backend: Backe
         assert!(tombstone.get(gone).is_none(), "{gone}: {tombstone}");
     }
     assert!(tombstone["deletedAt"].is_string(), "{tombstone}");
+    assert_eq!(tombstone["deletedBy"], a.id.as_str(), "{tombstone}");
     assert_eq!(sb.next("message_updated").await, tombstone);
     assert_eq!(
         app.get(&b, &file).await.status(),
@@ -246,6 +247,11 @@ async fn group_admins_delete_any_message_and_members_only_their_own(backend: Bac
         ack["message"]["senderId"],
         b.id.as_str(),
         "still b's, deleted"
+    );
+    assert_eq!(
+        ack["message"]["deletedBy"],
+        admin.id.as_str(),
+        "by the admin"
     );
     let seen = loop {
         let m = sc.next("message_updated").await;

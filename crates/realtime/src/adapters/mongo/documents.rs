@@ -105,6 +105,7 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
         delivered_to: strings(d, "deliveredTo"),
         edited_at: millis(d, "editedAt"),
         deleted_at: millis(d, "deletedAt"),
+        deleted_by: d.get_str("deletedBy").ok().map(str::to_owned),
     })
 }
 

@@ -65,8 +65,11 @@ impl MongoStore {
                 update.insert("$set", set);
                 update
             }
-            MessageChange::Delete { .. } => doc! {
-                "$set": {"content": "", "encrypted": false, "deletedAt": at, "updatedAt": at},
+            MessageChange::Delete { by, .. } => doc! {
+                "$set": {
+                    "content": "", "encrypted": false, "deletedAt": at, "deletedBy": by,
+                    "updatedAt": at,
+                },
                 "$unset": {"iv": "", "metadata": ""},
             },
         };

@@ -35,13 +35,14 @@ impl SqliteStore {
             .bind(ms(*at))
             .bind(id.to_owned())
             .bind(sender.clone()),
-            MessageChange::Delete { at } => sqlx::query(
+            MessageChange::Delete { by, at } => sqlx::query(
                 "UPDATE messages SET content = '', iv = NULL, metadata = NULL, encrypted = 0,
-                   deleted_at = ?1, updated_at = ?1
+                   deleted_at = ?1, updated_at = ?1, deleted_by = ?3
                  WHERE id = ?2 AND deleted_at IS NULL RETURNING *",
             )
             .bind(ms(*at))
-            .bind(id.to_owned()),
+            .bind(id.to_owned())
+            .bind(by.clone()),
         };
         let Some(row) = query.fetch_optional(&mut *tx).await.map_err(err)? else {
             return Ok(None);

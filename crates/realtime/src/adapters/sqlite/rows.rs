@@ -17,7 +17,7 @@ pub(super) const SCHEMA: [&str; 9] = [
         client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
         kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
         read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]',
-        edited_at INTEGER, deleted_at INTEGER, updated_at INTEGER)",
+        edited_at INTEGER, deleted_at INTEGER, deleted_by TEXT, updated_at INTEGER)",
     "CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
     "CREATE TABLE IF NOT EXISTS attachments (
@@ -35,10 +35,11 @@ pub(super) const SCHEMA: [&str; 9] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 4] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
+    ("messages", "deleted_by", "TEXT"),
     ("messages", "updated_at", "INTEGER"),
 ];
 
@@ -130,6 +131,7 @@ pub(super) fn message_from_row(r: &SqliteRow) -> StoreResult<Message> {
             .try_get::<Option<i64>, _>("deleted_at")
             .map_err(g)?
             .map(from_ms),
+        deleted_by: r.try_get("deleted_by").map_err(g)?,
     })
 }
 

@@ -38,6 +38,13 @@ fn edit(sender: &str, content: &str, at: DateTime<Utc>) -> MessageChange {
     }
 }
 
+fn delete(by: &str, at: DateTime<Utc>) -> MessageChange {
+    MessageChange::Delete {
+        by: by.to_owned(),
+        at,
+    }
+}
+
 fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(3)
 }
@@ -90,7 +97,7 @@ async fn an_edit_is_its_senders_only_and_none_after_a_deletion(store: Arc<dyn Ch
 
     let later = at + TimeDelta::milliseconds(5);
     let tombstone = store
-        .change_message(&m.id, &MessageChange::Delete { at: later })
+        .change_message(&m.id, &delete(&b, later))
         .await
         .expect("delete")
         .expect("deleted");
@@ -108,18 +115,23 @@ async fn an_edit_is_its_senders_only_and_none_after_a_deletion(store: Arc<dyn Ch
         (MessageType::File, Some(later))
     );
     assert_eq!(
+        tombstone.deleted_by.as_deref(),
+        Some(b.as_str()),
+        "who deleted it"
+    );
+    assert_eq!(
         (tombstone.id.as_str(), tombstone.timestamp),
         (m.id.as_str(), m.timestamp)
     );
     assert_eq!(changed_at(&tombstone), Some(later));
-    for change in [MessageChange::Delete { at: later }, edit(&a, "back", later)] {
+    for change in [delete(&a, later), edit(&a, "back", later)] {
         let again = store.change_message(&m.id, &change).await.expect("change");
         assert_eq!(again, None, "nothing changes a deleted message");
     }
     let last = store.last_messages(std::slice::from_ref(&c.id)).await;
     assert_eq!(last.expect("last").get(&c.id), Some(&tombstone));
     let unknown = store
-        .change_message(&new_object_id(), &MessageChange::Delete { at })
+        .change_message(&new_object_id(), &delete(&a, at))
         .await;
     assert_eq!(unknown.expect("delete"), None);
 }
