@@ -14,11 +14,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::{ChatType, Message};
+use sqlx::Row;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, Row};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 mod attachments;
@@ -29,10 +28,7 @@ mod group_commit;
 mod rows;
 
 use connection::OwnConnection;
-use rows::{
-    ADDED_COLUMNS, HAS_COLUMN, INDEXES_OF_ADDED, SCHEMA, chat_from_row, err, json, kind_str,
-    message_from_row, ms, parse,
-};
+use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, parse};
 
 use crate::coalesce::Loader;
 use crate::ports::{
@@ -110,37 +106,6 @@ impl SqliteStore {
         chat.revision = u64::try_from(revision).unwrap_or(0);
         Ok(Some(chat))
     }
-}
-
-/// Creates the schema, or brings an older version's up to date, on a connection of its own that
-/// is closed before any other opens: sqlx keeps the columns of a statement as first prepared, and
-/// a connection that had read the table before a column was added answered `SELECT *` with rows
-/// longer than those columns (a panic in sqlx's worker).
-async fn migrate(opts: &SqliteConnectOptions) -> anyhow::Result<()> {
-    let mut conn = SqliteConnection::connect_with(opts).await?;
-    for stmt in SCHEMA {
-        sqlx::query(stmt).execute(&mut conn).await?;
-    }
-    // A database created by an older version gains the columns added since.
-    for (table, column, definition) in ADDED_COLUMNS {
-        let present: bool = sqlx::query_scalar(HAS_COLUMN)
-            .bind(table)
-            .bind(column)
-            .fetch_one(&mut conn)
-            .await?;
-        if !present {
-            // Built from the constants above only, never from input.
-            let add = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
-            sqlx::query(sqlx::AssertSqlSafe(add))
-                .execute(&mut conn)
-                .await?;
-        }
-    }
-    for stmt in INDEXES_OF_ADDED {
-        sqlx::query(stmt).execute(&mut conn).await?;
-    }
-    conn.close().await?;
-    Ok(())
 }
 
 /// What a marking `UPDATE … RETURNING id, sender_id, <the list's length after>` changed: a list

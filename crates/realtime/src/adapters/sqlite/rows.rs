@@ -1,9 +1,9 @@
-//! The SQLite schema, row mapping and error mapping of the embedded store.
+//! The SQLite schema and its migration, row mapping and error mapping of the embedded store.
 
 use chrono::{DateTime, TimeZone, Utc};
 use common::contracts::chat::{ChatType, Message, MessageType};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{Connection, Row};
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
@@ -53,6 +53,37 @@ pub(super) const INDEXES_OF_ADDED: [&str; 1] = [
     "CREATE INDEX IF NOT EXISTS messages_changes ON messages (chat_id, updated_at)
      WHERE updated_at IS NOT NULL",
 ];
+
+/// Creates the schema, or brings an older version's up to date, on a connection of its own that
+/// is closed before any other opens: sqlx keeps the columns of a statement as first prepared, and
+/// a connection that had read the table before a column was added answered `SELECT *` with rows
+/// longer than those columns (a panic in sqlx's worker).
+pub(super) async fn migrate(opts: &SqliteConnectOptions) -> anyhow::Result<()> {
+    let mut conn = SqliteConnection::connect_with(opts).await?;
+    for stmt in SCHEMA {
+        sqlx::query(stmt).execute(&mut conn).await?;
+    }
+    // A database created by an older version gains the columns added since.
+    for (table, column, definition) in ADDED_COLUMNS {
+        let present: bool = sqlx::query_scalar(HAS_COLUMN)
+            .bind(table)
+            .bind(column)
+            .fetch_one(&mut conn)
+            .await?;
+        if !present {
+            // Built from the constants above only, never from input.
+            let add = format!("ALTER TABLE {table} ADD COLUMN {column} {definition}");
+            sqlx::query(sqlx::AssertSqlSafe(add))
+                .execute(&mut conn)
+                .await?;
+        }
+    }
+    for stmt in INDEXES_OF_ADDED {
+        sqlx::query(stmt).execute(&mut conn).await?;
+    }
+    conn.close().await?;
+    Ok(())
+}
 
 pub(super) fn err(e: sqlx::Error) -> StoreError {
     match &e {
