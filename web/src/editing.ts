@@ -7,6 +7,9 @@ import { announce, formatTime, h } from './dom';
 import * as edits from './edits';
 import { displayName, state, type ViewMessage } from './state';
 
+/** What a deleted message shows, in its row and in its details. */
+export const DELETED_TEXT = 'This message was deleted';
+
 /** What a row shows of its edits: drawn again when `stamp` changes. */
 export interface RowEdits {
   stamp: string;
@@ -99,7 +102,7 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     const canEdit = edits.canEdit(m);
     const canDelete = edits.canDelete(m);
     const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}`;
-    if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `This message was deleted${deleter(m)}`), marker: null, actions: null };
+    if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `${DELETED_TEXT}${deleter(m)}`), marker: null, actions: null };
     const marker = m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)') : null;
     const actions =
       canEdit || canDelete

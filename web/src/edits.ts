@@ -9,7 +9,7 @@ import * as db from './db';
 import * as e2e from './e2e';
 import { C } from './events';
 import { Locked, Withheld, outgoing } from './sealing';
-import { compareInstants, emit, fromMessage, keyOf, state, type ViewMessage } from './state';
+import { compareInstants, emit, keyOf, replacing, state, type ViewMessage } from './state';
 import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
 
 let current: () => Socket | null = () => null;
@@ -55,11 +55,7 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
     const key = keyOf(m.senderId, m.clientMsgId);
     const held = map?.get(key);
     if (!map || !held || held.pending || isOlder(m, held)) continue;
-    const vm = fromMessage(m);
-    // Receipts come on their own: the update's may be older than those applied since.
-    vm.readBy = [...new Set([...held.readBy, ...vm.readBy])];
-    vm.deliveredTo = [...new Set([...held.deliveredTo, ...vm.deliveredTo])];
-    map.set(key, vm);
+    map.set(key, replacing(held, m));
     kept.push(m);
     touched.add(m.chatId);
   }

@@ -5,6 +5,7 @@
 import { chats as chatsApi, describeError } from './api';
 import { summary } from './attachments';
 import { h } from './dom';
+import { DELETED_TEXT } from './editing';
 import * as store from './store';
 import type { ViewMessage } from './state';
 
@@ -62,7 +63,7 @@ export function messageInfo(chatId: string): { el: HTMLElement; show: (m: ViewMe
 
 /** The message as a line: a file by its caption or name; nothing of it once deleted. */
 function quote(m: ViewMessage | undefined): string {
-  return !m || m.deletedAt ? 'This message was deleted' : summary(m.type, m.content);
+  return !m || m.deletedAt ? DELETED_TEXT : summary(m.type, m.content);
 }
 
 function line(kind: string, label: string, ids: string[]): HTMLElement {

@@ -78,6 +78,17 @@ export function fromMessage(m: Message): ViewMessage {
   };
 }
 
+/**
+ * `m` in place of `held`, the copy of it shown until now: receipts come on their own, so those
+ * applied to `held` since `m` was read are kept.
+ */
+export function replacing(held: ViewMessage, m: Message): ViewMessage {
+  const vm = fromMessage(m);
+  vm.readBy = [...new Set([...held.readBy, ...vm.readBy])];
+  vm.deliveredTo = [...new Set([...held.deliveredTo, ...vm.deliveredTo])];
+  return vm;
+}
+
 export function fromOutbox(o: OutboxItem): ViewMessage {
   return {
     key: keyOf(o.senderId, o.clientMsgId),

@@ -9,7 +9,7 @@ import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
-import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, keyOf, newestStoredId, state, type ConnState } from './state';
+import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, keyOf, newestStoredId, replacing, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
@@ -223,12 +223,7 @@ function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean })
     // A copy read before an edit or a deletion we already applied does not undo it.
     if (prev && !prev.pending && isOlder(m, prev)) continue;
     taken.push(m);
-    const vm = fromMessage(m);
-    if (prev && !prev.pending) {
-      vm.readBy = union(prev.readBy, vm.readBy);
-      vm.deliveredTo = union(prev.deliveredTo, vm.deliveredTo);
-    }
-    map.set(key, vm);
+    map.set(key, prev && !prev.pending ? replacing(prev, m) : fromMessage(m));
     touched.add(m.chatId);
     if (!prev || prev.pending) fresh.push(m);
     const chat = state.chats.get(m.chatId);
@@ -268,10 +263,6 @@ function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean })
     for (const m of fresh) if (m.senderId !== state.me?.id) emit(`incoming:${m.chatId}`);
     markOpenChatRead();
   }
-}
-
-function union(a: string[], b: string[]): string[] {
-  return [...new Set([...a, ...b])];
 }
 
 /** Loads the cached history (and pending outbox) of a chat from IndexedDB. */

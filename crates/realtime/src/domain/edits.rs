@@ -138,16 +138,13 @@ impl MessageService {
             .await?;
         let has_more = messages.len() as u32 > limit;
         messages.truncate(limit as usize);
-        let resume = if has_more {
-            messages.last().and_then(|m| {
-                Some(ChangesResume {
-                    at: changed_at(m)?,
-                    message_id: m.id.clone(),
-                })
+        // Every message answered has changed, so the last one has a change time.
+        let resume = messages.last().filter(|_| has_more).and_then(|m| {
+            changed_at(m).map(|at| ChangesResume {
+                at,
+                message_id: m.id.clone(),
             })
-        } else {
-            None
-        };
+        });
         Ok(ChangesResponse {
             ok: true,
             messages,
