@@ -74,6 +74,9 @@ fn send_message(c: &mut Criterion) {
         edited_at: None,
         deleted_at: None,
         deleted_by: None,
+        reactions: Vec::new(),
+        revision: 0,
+        updated_at: None,
     };
     c.bench_function("new_message/encode frame", |b| {
         b.iter(|| {

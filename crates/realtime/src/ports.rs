@@ -89,17 +89,21 @@ impl NewMessage {
             edited_at: None,
             deleted_at: None,
             deleted_by: None,
+            reactions: Vec::new(),
+            revision: 0,
+            updated_at: None,
         }
     }
 }
 
-/// A change to a stored message ([`ChatStore::change_message`]). Either is stamped `at` (the
-/// domain's clock, so every adapter stores the same value) and records it as the message's
-/// change time, which [`ChatStore::changed_messages`] orders by.
+/// A change to a stored message ([`ChatStore::change_message`]). Each is stamped `at` (the
+/// domain's clock, so every adapter stores the same value) as the message's `updatedAt`, which
+/// [`ChatStore::changed_messages`] orders by, and adds one to its `revision`. None applies to a
+/// deleted message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MessageChange {
     /// Its sender replaces its content: `content`, `iv` and `encrypted` are replaced, `editedAt`
-    /// set. Only when `sender` sent it and it is not deleted.
+    /// set. Only when `sender` sent it.
     Edit {
         sender: String,
         content: String,
@@ -107,25 +111,26 @@ pub enum MessageChange {
         encrypted: bool,
         at: DateTime<Utc>,
     },
-    /// It becomes a tombstone: content emptied, `iv` and `metadata` removed, `encrypted` false,
-    /// `deletedAt` and `deletedBy` (`by`: its sender, or a group admin) set. Only when it is not
-    /// deleted already.
+    /// It becomes a tombstone: content emptied, `iv`, `metadata` and reactions removed,
+    /// `encrypted` false, `deletedAt` and `deletedBy` (`by`: its sender, or a group admin) set.
     Delete { by: String, at: DateTime<Utc> },
+    /// `user` adds (`add`) or takes back their reaction with `emoji`. Adding one already there,
+    /// or taking back one that is not, changes nothing but `updatedAt` and `revision`. A new
+    /// emoji goes after the others, a new user after the others of its emoji.
+    React {
+        user: String,
+        emoji: String,
+        add: bool,
+        at: DateTime<Utc>,
+    },
 }
 
 impl MessageChange {
     pub fn at(&self) -> DateTime<Utc> {
         match self {
-            Self::Edit { at, .. } | Self::Delete { at, .. } => *at,
+            Self::Edit { at, .. } | Self::Delete { at, .. } | Self::React { at, .. } => *at,
         }
     }
-}
-
-/// When a message last changed: its deletion, else its last edit; `None` if never. What
-/// [`ChatStore::changed_messages`] orders by (a deletion is refused no edit after it, so it is
-/// always the last change).
-pub fn changed_at(m: &Message) -> Option<DateTime<Utc>> {
-    m.deleted_at.or(m.edited_at)
 }
 
 /// An uploaded attachment, without its bytes: opaque to the server (the PWA's are sealed), read
@@ -226,14 +231,14 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked>;
     /// Applies `change` to message `id` if its condition holds (checked in the write); the
     /// message as it is then, or `None` when nothing matched (no such message, not the sender's,
-    /// already deleted). A chat list's newest message reflects it.
+    /// deleted). A chat list's newest message reflects it.
     async fn change_message(
         &self,
         id: &str,
         change: &MessageChange,
     ) -> StoreResult<Option<Message>>;
     /// The messages of `chats` changed after `since` and, when given, after `after` (a change
-    /// time and message id: a page's continuation), ordered by [`changed_at`] then id; at most
+    /// time and message id: a page's continuation), ordered by `updatedAt` then id; at most
     /// `limit`.
     async fn changed_messages(
         &self,

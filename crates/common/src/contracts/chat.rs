@@ -113,6 +113,36 @@ pub struct Message {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = Uuid)]
     pub deleted_by: Option<String>,
+    /// Its reactions (`react_message`): one per emoji, in the order each was first used. Not
+    /// encrypted, as Matrix's are not: the server sees who reacted with what. A deleted message
+    /// has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Counts the changes made to it since it was sent (edits, its deletion, reactions added or
+    /// removed), each adding one in the same atomic write: of two copies, the higher is newer.
+    /// Absent when 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u64,
+    /// When it last changed (any of those); absent when never. What `sync_changes` pages by.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "super::time::option_millis"
+    )]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One emoji's reactions to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub emoji: String,
+    /// Who reacted with it, in the order they did.
+    pub users: Vec<String>,
 }
 
 impl Message {
@@ -152,7 +182,8 @@ pub struct Chat {
     /// that many changes. Orders a chat's copies and its `chat_changed` events.
     #[serde(default)]
     pub revision: u64,
-    /// Messages from others the caller has not read (filled in by `GET /api/chats`).
+    /// Messages from others the caller has not read (`GET /api/chats` and `GET /api/chats/{id}`;
+    /// 0 in events, which every member is sent alike).
     #[serde(default)]
     pub unread_count: u64,
 }

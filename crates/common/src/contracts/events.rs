@@ -26,6 +26,7 @@ pub mod client {
     pub const EDIT_MESSAGE: &str = "edit_message";
     pub const DELETE_MESSAGE: &str = "delete_message";
     pub const SYNC_CHANGES: &str = "sync_changes";
+    pub const REACT_MESSAGE: &str = "react_message";
 }
 
 /// Server → client event names.
@@ -204,6 +205,45 @@ impl Validate for EditMessage {
             self.iv.as_deref(),
             &mut errors,
         );
+        finish(errors)
+    }
+}
+
+/// Most different emoji one message may have reactions with (Discord's limit): a new one beyond
+/// them is `conflict`, more users with one already there are not.
+pub const MAX_REACTION_KINDS: usize = 20;
+/// Longest emoji accepted, in bytes (the longest in Unicode's list, a family of four with skin
+/// tones, is 35): checked before the emoji is looked up.
+pub const MAX_EMOJI_BYTES: usize = 64;
+
+/// `react_message`: the caller adds (`add: true`) or takes back (`add: false`) their reaction
+/// with `emoji`, one of Unicode's emoji (with or without a skin tone), to a message of a chat they
+/// are a member of; each is idempotent. The ack is `{ok, message}` with the message as it is now,
+/// and every member's sockets get it in a `message_updated`. `conflict` once it is deleted, or
+/// for an emoji beyond [`MAX_REACTION_KINDS`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReactMessage {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub message_id: String,
+    pub emoji: String,
+    pub add: bool,
+}
+
+impl Validate for ReactMessage {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Err(e) = validate_object_id(&self.chat_id) {
+            errors.add("chatId", e);
+        }
+        if let Err(e) = validate_object_id(&self.message_id) {
+            errors.add("messageId", e);
+        }
+        if self.emoji.len() > MAX_EMOJI_BYTES || emojis::get(&self.emoji).is_none() {
+            errors.add("emoji", err("emoji", "must be one emoji".into()));
+        }
         finish(errors)
     }
 }

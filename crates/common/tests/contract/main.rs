@@ -6,4 +6,5 @@ mod errors;
 mod jwt;
 mod kv;
 mod observability;
+mod reactions;
 mod server;

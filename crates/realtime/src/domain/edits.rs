@@ -1,17 +1,18 @@
-//! Editing and deleting messages, and `sync_changes`: what changed in messages a client already
-//! has. A change is made in place (the message keeps its id and place in history); a deleted
+//! Editing and deleting messages, reactions to them, and `sync_changes`: what changed in messages
+//! a client already has. A change is made in place (the message keeps its id and place in history); a deleted
 //! message stays as a tombstone, so history, `sync` cursors and receipts keep pointing at it.
 
 use chrono::{SubsecRound, Utc};
 use common::contracts::chat::{ChatType, Message};
 use common::contracts::events::{
-    ChangesResponse, ChangesResume, EditMessage, MAX_SYNC_LIMIT, MessageRef, SyncChanges,
+    ChangesResponse, ChangesResume, EditMessage, MAX_REACTION_KINDS, MAX_SYNC_LIMIT, MessageRef,
+    ReactMessage, SyncChanges,
 };
 use common::{ApiError, ErrorCode};
 
 use super::messages::{DEFAULT_SYNC, MessageService};
 use super::normalize_id;
-use crate::ports::{MessageChange, changed_at};
+use crate::ports::MessageChange;
 
 /// The outcome of an edit or a deletion: the message as it is now, and who to tell.
 #[derive(Debug, Clone)]
@@ -102,6 +103,44 @@ impl MessageService {
         })
     }
 
+    /// Adds or takes back the caller's reaction to a message of a chat they are a member of.
+    /// A new emoji beyond [`MAX_REACTION_KINDS`] is refused, counted on the message as read: two
+    /// members adding new ones at once may pass the bound by one each.
+    pub async fn react(&self, user: &str, req: ReactMessage) -> Result<Changed, ApiError> {
+        let r = MessageRef {
+            chat_id: req.chat_id,
+            message_id: req.message_id,
+        };
+        let (chat, message) = self.message_in_chat(user, &r).await?;
+        if message.is_deleted() {
+            return Err(deleted());
+        }
+        let new_kind = !message.reactions.iter().any(|k| k.emoji == req.emoji);
+        if req.add && new_kind && message.reactions.len() >= MAX_REACTION_KINDS {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "a message has reactions with at most {MAX_REACTION_KINDS} different emoji"
+                ),
+            ));
+        }
+        let change = MessageChange::React {
+            user: user.to_owned(),
+            emoji: req.emoji,
+            add: req.add,
+            at: now(),
+        };
+        let message = self
+            .store
+            .change_message(&message.id, &change)
+            .await?
+            .ok_or_else(deleted)?;
+        Ok(Changed {
+            message,
+            participants: chat.participants,
+        })
+    }
+
     /// The messages of the caller's chats changed since `req.since` (less the look-back), as they
     /// are now, oldest change first; see [`SyncChanges`].
     pub async fn changes(
@@ -140,7 +179,7 @@ impl MessageService {
         messages.truncate(limit as usize);
         // Every message answered has changed, so the last one has a change time.
         let resume = messages.last().filter(|_| has_more).and_then(|m| {
-            changed_at(m).map(|at| ChangesResume {
+            m.updated_at.map(|at| ChangesResume {
                 at,
                 message_id: m.id.clone(),
             })

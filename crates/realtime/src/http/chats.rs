@@ -224,7 +224,11 @@ pub async fn get_one(
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let chat = state.services.chats.member_chat(&user.user_id, &id).await?;
-    Ok(Json(state.services.chats.view(&chat, q.members).await?))
+    let view = state
+        .services
+        .chats
+        .view_for(&user.user_id, &chat, q.members);
+    Ok(Json(view.await?))
 }
 
 /// A page of a chat's members, ordered by user id: what a client shows of a big group's

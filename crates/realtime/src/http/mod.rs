@@ -13,13 +13,13 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use common::contracts::chat::{
     AttachmentCreated, Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata,
-    MessageType,
+    MessageType, Reaction,
 };
 use common::contracts::events::{
     ChangesResponse, ChangesResume, ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered,
     EditMessage, KeyChanged, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
-    PresenceUpdate, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncChanges, SyncRequest,
-    SyncResponse, TypingEvent,
+    PresenceUpdate, ReactMessage, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncChanges,
+    SyncRequest, SyncResponse, TypingEvent,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -58,6 +58,7 @@ pub struct AppState {
         SyncRequest,
         SyncResponse,
         EditMessage,
+        ReactMessage,
         SyncChanges,
         ChangesResume,
         ChangesResponse,
@@ -73,6 +74,7 @@ pub struct AppState {
         ChatUpdatedEvent,
         ChatChangedEvent,
         Message,
+        Reaction,
         MessageMetadata,
         MessageType,
         AttachmentCreated,

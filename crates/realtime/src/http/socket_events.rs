@@ -93,10 +93,20 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
                  again for an already deleted one.",
     },
     ClientEvent {
+        name: client::REACT_MESSAGE,
+        payload: "ReactMessage",
+        ack: "SendMessageAck",
+        effect: "Adds (`add: true`) or takes back the caller's reaction with `emoji` (one of \
+                 Unicode's emoji) to a message of their chat; idempotent. Acks with the message \
+                 as it is now (`reactions`, one more `revision`) and sends it in \
+                 `message_updated` to every participant's sockets. `conflict` once it is \
+                 deleted, or for a 21st different emoji. Reactions are not encrypted.",
+    },
+    ClientEvent {
         name: client::SYNC_CHANGES,
         payload: "SyncChanges",
         ack: "ChangesResponse",
-        effect: "Messages of the caller's chats edited or deleted since `since` (from a \
+        effect: "Messages of the caller's chats edited, deleted or reacted to since `since` (from a \
                  look-back window before it), as they are now, oldest change first; keep the \
                  answer's `until` as the next `since`. Without `since`: no messages, only \
                  `until`. While `hasMore`, send the request again with the answer's `resume`.",
@@ -113,9 +123,9 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
     ServerEvent {
         name: server::MESSAGE_UPDATED,
         payload: "Message",
-        when: "A message of a chat of the user was edited or deleted: the message as it is now \
-               (to the editor's other sockets too). A deleted one (`deletedAt`) wins over any \
-               edit; of two edits, the later `editedAt`.",
+        when: "A message of a chat of the user was edited, deleted or reacted to: the message as \
+               it is now (to the changer's other sockets too). A deleted one (`deletedAt`) wins \
+               over any other copy; else the higher `revision`.",
     },
     ServerEvent {
         name: server::MESSAGE_DELIVERED,

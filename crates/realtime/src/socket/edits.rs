@@ -1,9 +1,9 @@
-//! `edit_message` and `delete_message`: validate, check who may (the domain), change the message
-//! in place, send it as it is now in `message_updated` to every participant's sockets, then ack
-//! with it. `sync_changes`: what changed in the caller's chats since a client last asked.
+//! `edit_message`, `delete_message` and `react_message`: validate, check who may (the domain),
+//! change the message in place, send it as it is now in `message_updated` to every participant's
+//! sockets, then ack with it. `sync_changes`: what changed in the caller's chats since a client last asked.
 
 use common::ApiError;
-use common::contracts::events::{EditMessage, MessageRef, SyncChanges, server};
+use common::contracts::events::{EditMessage, MessageRef, ReactMessage, SyncChanges, server};
 use socketioxide::adapter::Adapter;
 use validator::Validate;
 
@@ -29,6 +29,17 @@ pub(crate) async fn delete_message<A: Adapter>(call: Call<A, MessageRef>) {
         let req = call.data.map_err(invalid_payload)?;
         req.validate()?;
         call.app.messages.delete(&call.session.user_id, &req).await
+    }
+    .await;
+    announce(call.s, call.ack, &call.app, result).await;
+}
+
+pub(crate) async fn react_message<A: Adapter>(call: Call<A, ReactMessage>) {
+    let result = async {
+        call.session.limiter.check(Budget::Messages)?;
+        let req = call.data.map_err(invalid_payload)?;
+        req.validate()?;
+        call.app.messages.react(&call.session.user_id, req).await
     }
     .await;
     announce(call.s, call.ack, &call.app, result).await;

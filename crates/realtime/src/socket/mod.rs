@@ -150,6 +150,7 @@ async fn dispatch<A: Adapter>(
         client::EDIT_MESSAGE => edits::edit_message(call.typed()).await,
         client::DELETE_MESSAGE => edits::delete_message(call.typed()).await,
         client::SYNC_CHANGES => edits::sync_changes(call.typed()).await,
+        client::REACT_MESSAGE => edits::react_message(call.typed()).await,
         _ => tracing::debug!(event, "unknown client event ignored"),
     }
 }

@@ -14,6 +14,7 @@ mod metrics;
 mod multi_instance;
 mod openapi;
 mod presence;
+mod reactions;
 mod resilience;
 #[macro_use]
 mod store_contract;

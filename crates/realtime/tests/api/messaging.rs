@@ -476,4 +476,9 @@ async fn the_chat_list_orders_by_activity_and_counts_unread_messages(backend: Ba
         list["chats"][0]["unreadCount"], 0,
         "own messages are never unread"
     );
+    // One chat read on its own counts as in the list, for whoever reads it.
+    let one = app.get_json(&a, &format!("/api/chats/{ab}")).await;
+    assert_eq!(one["unreadCount"], 2, "{one}");
+    let theirs = app.get_json(&b, &format!("/api/chats/{ab}")).await;
+    assert_eq!(theirs["unreadCount"], 0, "{theirs}");
 }

@@ -3,7 +3,7 @@
 use bson::oid::ObjectId;
 use bson::{Bson, Document, RawArrayBuf, RawBson, RawDocumentBuf};
 use chrono::{DateTime, Utc};
-use common::contracts::chat::{ChatType, Message};
+use common::contracts::chat::{ChatType, Message, Reaction};
 use futures::TryStreamExt;
 use mongodb::Cursor;
 use mongodb::error::{ErrorKind, WriteFailure};
@@ -106,7 +106,33 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
         edited_at: millis(d, "editedAt"),
         deleted_at: millis(d, "deletedAt"),
         deleted_by: d.get_str("deletedBy").ok().map(str::to_owned),
+        reactions: reactions_from(d),
+        revision: count(d, "revision").unwrap_or(0),
+        updated_at: millis(d, "updatedAt"),
     })
+}
+
+/// Reactions are stored one per user and emoji, `{emoji, userId}` in the order they were added
+/// (so `$addToSet` and `$pull` add and take back one atomically); a message shows them grouped
+/// by emoji, in the order each emoji was first used.
+fn reactions_from(d: &Document) -> Vec<Reaction> {
+    let mut grouped: Vec<Reaction> = Vec::new();
+    let Ok(stored) = d.get_array("reactions") else {
+        return grouped;
+    };
+    for r in stored.iter().filter_map(Bson::as_document) {
+        let (Ok(emoji), Ok(user)) = (r.get_str("emoji"), r.get_str("userId")) else {
+            continue;
+        };
+        match grouped.iter_mut().find(|g| g.emoji == emoji) {
+            Some(g) => g.users.push(user.to_owned()),
+            None => grouped.push(Reaction {
+                emoji: emoji.to_owned(),
+                users: vec![user.to_owned()],
+            }),
+        }
+    }
+    grouped
 }
 
 pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {

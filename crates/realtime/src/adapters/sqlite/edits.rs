@@ -1,12 +1,13 @@
-//! Edits and deletions in the embedded store: a message changed in place, its change time in
-//! `updated_at` (a partial index holds only the changed ones, so a send writes no entry in it),
-//! and the chat row's copy of its newest message kept the same in the same transaction.
+//! Edits, deletions and reactions in the embedded store: a message changed in place (one more
+//! `revision`), its change time in `updated_at` (a partial index holds only the changed ones, so a
+//! send writes no entry in it), and the chat row's copy of its newest message kept the same in the
+//! same transaction. Reactions are kept grouped by emoji, as JSON.
 
 use chrono::{DateTime, Utc};
-use common::contracts::chat::Message;
+use common::contracts::chat::{Message, Reaction};
 
 use super::SqliteStore;
-use super::rows::{err, json, message_from_row, ms};
+use super::rows::{err, json, message_from_row, ms, parse};
 use crate::ports::{MessageChange, StoreResult};
 
 impl SqliteStore {
@@ -26,7 +27,7 @@ impl SqliteStore {
                 at,
             } => sqlx::query(
                 "UPDATE messages SET content = ?1, iv = ?2, encrypted = ?3, edited_at = ?4,
-                   updated_at = ?4
+                   updated_at = ?4, revision = revision + 1
                  WHERE id = ?5 AND sender_id = ?6 AND deleted_at IS NULL RETURNING *",
             )
             .bind(content.clone())
@@ -37,12 +38,47 @@ impl SqliteStore {
             .bind(sender.clone()),
             MessageChange::Delete { by, at } => sqlx::query(
                 "UPDATE messages SET content = '', iv = NULL, metadata = NULL, encrypted = 0,
-                   deleted_at = ?1, updated_at = ?1, deleted_by = ?3
+                   reactions = NULL, deleted_at = ?1, updated_at = ?1, deleted_by = ?3,
+                   revision = revision + 1
                  WHERE id = ?2 AND deleted_at IS NULL RETURNING *",
             )
             .bind(ms(*at))
             .bind(id.to_owned())
             .bind(by.clone()),
+            MessageChange::React {
+                user,
+                emoji,
+                add,
+                at,
+            } => {
+                // Read and written under the store's write lock, in one transaction.
+                let stored: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT reactions FROM messages WHERE id = ?1 AND deleted_at IS NULL",
+                )
+                .bind(id.to_owned())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(err)?;
+                let Some(stored) = stored else {
+                    return Ok(None);
+                };
+                let mut reactions: Vec<Reaction> = stored
+                    .as_deref()
+                    .map(parse)
+                    .transpose()?
+                    .unwrap_or_default();
+                react(&mut reactions, user, emoji, *add);
+                let reactions = (!reactions.is_empty())
+                    .then(|| json(&reactions))
+                    .transpose()?;
+                sqlx::query(
+                    "UPDATE messages SET reactions = ?1, updated_at = ?2, revision = revision + 1
+                     WHERE id = ?3 RETURNING *",
+                )
+                .bind(reactions)
+                .bind(ms(*at))
+                .bind(id.to_owned())
+            }
         };
         let Some(row) = query.fetch_optional(&mut *tx).await.map_err(err)? else {
             return Ok(None);
@@ -95,5 +131,31 @@ impl SqliteStore {
             .await
             .map_err(err)?;
         Ok(r.rows_affected() == 1)
+    }
+}
+
+/// Adds `user`'s reaction with `emoji` (after the others of that emoji; a new emoji after the
+/// others), or takes it back, dropping an emoji nobody reacts with any more. As MongoDB's
+/// `$addToSet` and `$pull` on its stored pairs do.
+fn react(reactions: &mut Vec<Reaction>, user: &str, emoji: &str, add: bool) {
+    let held = reactions.iter_mut().position(|r| r.emoji == emoji);
+    match (held, add) {
+        (Some(i), true) => {
+            let users = &mut reactions[i].users;
+            if !users.iter().any(|u| u == user) {
+                users.push(user.to_owned());
+            }
+        }
+        (None, true) => reactions.push(Reaction {
+            emoji: emoji.to_owned(),
+            users: vec![user.to_owned()],
+        }),
+        (Some(i), false) => {
+            reactions[i].users.retain(|u| u != user);
+            if reactions[i].users.is_empty() {
+                reactions.remove(i);
+            }
+        }
+        (None, false) => {}
     }
 }

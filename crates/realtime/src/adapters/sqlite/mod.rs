@@ -538,7 +538,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_database_from_before_edits_opens_and_its_messages_can_be_edited() {
+    async fn a_database_from_before_edits_opens_and_its_messages_can_be_edited_and_reacted_to() {
         let (dir, mut old) = old_database().await;
         // The `messages` table as the twenty-eighth session left it.
         sqlx::query(
@@ -580,6 +580,15 @@ mod tests {
         };
         let edited = store.change_message(id, &edit).await.expect("edit");
         assert_eq!(edited.map(|m| m.content), Some("edited".to_owned()));
+        let react = MessageChange::React {
+            user: "b".into(),
+            emoji: "👍".into(),
+            add: true,
+            at,
+        };
+        let reacted = store.change_message(id, &react).await.expect("react");
+        let reacted = reacted.expect("reacted");
+        assert_eq!((reacted.revision, reacted.reactions.len()), (2, 1));
         let since = at - chrono::TimeDelta::seconds(1);
         let changed = store
             .changed_messages(&[chat.to_owned()], since, None, 10)

@@ -17,7 +17,8 @@ pub(super) const SCHEMA: [&str; 9] = [
         client_msg_id TEXT NOT NULL, content TEXT NOT NULL, iv TEXT, encrypted INTEGER NOT NULL,
         kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
         read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]',
-        edited_at INTEGER, deleted_at INTEGER, deleted_by TEXT, updated_at INTEGER)",
+        edited_at INTEGER, deleted_at INTEGER, deleted_by TEXT, updated_at INTEGER,
+        reactions TEXT, revision INTEGER NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
     "CREATE TABLE IF NOT EXISTS attachments (
@@ -35,12 +36,14 @@ pub(super) const SCHEMA: [&str; 9] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 5] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
     ("messages", "deleted_by", "TEXT"),
     ("messages", "updated_at", "INTEGER"),
+    ("messages", "reactions", "TEXT"),
+    ("messages", "revision", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -163,6 +166,18 @@ pub(super) fn message_from_row(r: &SqliteRow) -> StoreResult<Message> {
             .map_err(g)?
             .map(from_ms),
         deleted_by: r.try_get("deleted_by").map_err(g)?,
+        reactions: r
+            .try_get::<Option<String>, _>("reactions")
+            .map_err(g)?
+            .as_deref()
+            .map(parse)
+            .transpose()?
+            .unwrap_or_default(),
+        revision: u64::try_from(r.try_get::<i64, _>("revision").map_err(g)?).unwrap_or(0),
+        updated_at: r
+            .try_get::<Option<i64>, _>("updated_at")
+            .map_err(g)?
+            .map(from_ms),
     })
 }
 

@@ -154,13 +154,28 @@ impl ChatService {
         Ok(active)
     }
 
-    /// The client-facing shape of `chat` with its newest message (no unread count).
+    /// The client-facing shape of `chat` with its newest message, as any member sees it (no
+    /// unread count: an event sent to them all).
     pub async fn view(&self, chat: &ChatRecord, members: ListedMembers) -> Result<Chat, ApiError> {
         let mut last = self
             .store
             .last_messages(std::slice::from_ref(&chat.id))
             .await?;
         Ok(to_contract(chat, last.remove(&chat.id), 0, members))
+    }
+
+    /// [`ChatService::view`] as `user` reads it: with their unread count, as in their chat list.
+    pub async fn view_for(
+        &self,
+        user: &str,
+        chat: &ChatRecord,
+        members: ListedMembers,
+    ) -> Result<Chat, ApiError> {
+        let mut chat = self.view(chat, members).await?;
+        if chat.last_message.is_some() {
+            chat.unread_count = self.store.unread_count(&chat.id, user).await?;
+        }
+        Ok(chat)
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,

@@ -9,7 +9,7 @@ use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
 use common::contracts::chat::{ChatType, Message, MessageMetadata, MessageType};
 use common::contracts::events::{ChangesResume, SyncChanges};
 use realtime::domain::{ChatService, MessageService, new_object_id};
-use realtime::ports::{Attachment, ChatStore, Inserted, MessageChange, changed_at};
+use realtime::ports::{Attachment, ChatStore, Inserted, MessageChange};
 
 use super::{chat, message, mongo, sqlite, user};
 
@@ -123,7 +123,7 @@ async fn an_edit_is_its_senders_only_and_none_after_a_deletion(store: Arc<dyn Ch
         (tombstone.id.as_str(), tombstone.timestamp),
         (m.id.as_str(), m.timestamp)
     );
-    assert_eq!(changed_at(&tombstone), Some(later));
+    assert_eq!(tombstone.updated_at, Some(later));
     for change in [delete(&a, later), edit(&a, "back", later)] {
         let again = store.change_message(&m.id, &change).await.expect("change");
         assert_eq!(again, None, "nothing changes a deleted message");
@@ -198,7 +198,7 @@ async fn changes_are_read_in_time_then_id_order_and_continue_exactly(store: Arc<
             .await
             .expect("page");
         let Some(last) = page.last() else { break };
-        after = Some((changed_at(last).expect("changed"), last.id.clone()));
+        after = Some((last.updated_at.expect("changed"), last.id.clone()));
         got.extend(page.iter().map(|m| m.id.clone()));
     }
     assert_eq!(got, expected, "every change once, across pages");

@@ -1,6 +1,7 @@
 //! The `ChatStore` contract, run against every adapter: SQLite (always) and MongoDB
 //! (`TEST_MONGODB_URL`). The stores and fixtures here; the tests by what they cover: chats and
-//! their members (`chats`), messages (`messages`), receipts and unread counts (`receipts`).
+//! their members (`chats`), messages (`messages`), receipts and unread counts (`receipts`), edits
+//! and deletions (`edits`), reactions (`reactions`), attachments (`attachments`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -93,4 +94,5 @@ mod attachments;
 mod chats;
 mod edits;
 mod messages;
+mod reactions;
 mod receipts;
