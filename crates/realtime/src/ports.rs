@@ -270,15 +270,18 @@ pub trait ChatStore: Send + Sync + 'static {
             .await?
             .and_then(|(a, bytes)| bytes.map(|b| (a, b))))
     }
-    /// Marks the attachment `id` as named by a message, if `uploader_id` uploaded it to
-    /// `chat_id`; whether they did (in one conditional write: a send checks its attachment and
-    /// marks it at once). Before the message is written, so a stored message never names an
-    /// attachment the sweep may delete. Idempotent: true again for a resend.
+    /// Marks the attachment `id` as named by the message `client_msg_id` of its uploader, if
+    /// `uploader_id` uploaded it to `chat_id` and no other message of theirs names it; whether
+    /// it did (in one conditional write: a send checks its attachment and marks it at once).
+    /// Before the message is written, so a stored message never names an attachment the sweep
+    /// may delete. Idempotent: true again for a resend (the same `client_msg_id`). One message
+    /// per attachment, so deleting a message may delete its file.
     async fn attachment_sent(
         &self,
         id: &str,
         chat_id: &str,
         uploader_id: &str,
+        client_msg_id: &str,
     ) -> StoreResult<bool>;
     /// The bytes of every attachment `uploader_id` has stored (sent or not, in any chat): what
     /// their storage quota counts.

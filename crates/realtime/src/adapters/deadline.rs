@@ -184,9 +184,13 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         id: &str,
         chat_id: &str,
         uploader_id: &str,
+        client_msg_id: &str,
     ) -> StoreResult<bool> {
-        self.bound(self.inner.attachment_sent(id, chat_id, uploader_id))
-            .await
+        self.bound(
+            self.inner
+                .attachment_sent(id, chat_id, uploader_id, client_msg_id),
+        )
+        .await
     }
 
     async fn change_message(

@@ -100,7 +100,8 @@ impl MessageService {
             && let Some(id) = &mut meta.attachment_id
         {
             *id = normalize_id(id);
-            self.check_attachment(user, &chat, id).await?;
+            self.check_attachment(user, &chat, id, &req.client_msg_id)
+                .await?;
         }
         let new = NewMessage {
             id: new_object_id(),
@@ -137,23 +138,30 @@ impl MessageService {
         })
     }
 
-    /// A message may name an attachment only its sender uploaded, to its chat: no one sends
-    /// another member's upload as theirs, nor carries one into a chat whose members could not
-    /// read it. The attachment is marked sent in the same write, before the message is written:
-    /// the sweep of unsent uploads never deletes one a stored message names (a message that then
-    /// fails to store leaves it kept, unsent).
+    /// A message may name an attachment only its sender uploaded, to its chat, and that no other
+    /// message names: no one sends another member's upload as theirs, nor carries one into a
+    /// chat whose members could not read it, and deleting a message deletes a file no other
+    /// message shows. The attachment is marked sent in the same write, before the message is
+    /// written: the sweep of unsent uploads never deletes one a stored message names (a message
+    /// that then fails to store leaves it marked, and its resend, the same `clientMsgId`, takes
+    /// it).
     async fn check_attachment(
         &self,
         user: &str,
         chat: &ChatRecord,
         id: &str,
+        client_msg_id: &str,
     ) -> Result<(), ApiError> {
-        if self.store.attachment_sent(id, &chat.id, user).await? {
+        if self
+            .store
+            .attachment_sent(id, &chat.id, user, client_msg_id)
+            .await?
+        {
             Ok(())
         } else {
             Err(ApiError::field(
                 "metadata.attachmentId",
-                "no attachment you uploaded to this chat",
+                "no attachment you uploaded to this chat and sent in no other message",
             ))
         }
     }

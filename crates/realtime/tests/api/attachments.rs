@@ -114,9 +114,8 @@ async fn only_the_uploader_sends_an_attachment_and_only_to_its_chat(backend: Bac
     let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
 
     // Named in upper case, stored as every id is: lower case.
-    let ack = sa
-        .ack("send_message", file_message(&chat, &id.to_uppercase()))
-        .await;
+    let first = file_message(&chat, &id.to_uppercase());
+    let ack = sa.ack("send_message", first.clone()).await;
     assert!(ok(&ack), "{ack}");
     assert_eq!(ack["message"]["type"], "file");
     assert_eq!(ack["message"]["metadata"]["attachmentId"], id.as_str());
@@ -126,14 +125,18 @@ async fn only_the_uploader_sends_an_attachment_and_only_to_its_chat(backend: Bac
         .get_json(&b, &format!("/api/chats/{chat}/messages"))
         .await;
     assert_eq!(history["messages"][0], ack["message"]);
+    let resent = sa.ack("send_message", first).await;
+    assert_eq!(resent["message"], ack["message"], "a resend: {resent}");
 
-    // Bob sending Alice's upload as his, Alice carrying it into another chat, an unknown upload.
+    // Bob sending Alice's upload as his, Alice carrying it into another chat, an unknown upload,
+    // Alice sending it again in a second message (deleting either would delete the other's file).
     let group = app.group(&a, "Elsewhere", &[&b, &c]).await;
     let group = group["id"].as_str().expect("id");
     for (socket, chat, attachment) in [
         (&sb, chat.as_str(), id.clone()),
         (&sa, group, id.clone()),
         (&sa, chat.as_str(), "0".repeat(24)),
+        (&sa, chat.as_str(), id.clone()),
     ] {
         let ack = socket
             .ack("send_message", file_message(chat, &attachment))

@@ -80,13 +80,19 @@ impl MongoStore {
         id: &str,
         chat_id: &str,
         uploader_id: &str,
+        client_msg_id: &str,
     ) -> StoreResult<bool> {
         let Some(oid) = oid(id) else {
             return Ok(false);
         };
-        let mine = doc! {"_id": oid, "chatId": chat_id, "uploaderId": uploader_id};
+        // Not named by another message (`sentBy`: an attachment sent before it was recorded
+        // has none, and is taken by the next message that names it).
+        let mine = doc! {
+            "_id": oid, "chatId": chat_id, "uploaderId": uploader_id,
+            "$or": [{"sentBy": {"$exists": false}}, {"sentBy": client_msg_id}],
+        };
         self.attachments
-            .update_one(mine, doc! {"$set": {"sent": true}})
+            .update_one(mine, doc! {"$set": {"sent": true, "sentBy": client_msg_id}})
             .write_concern(self.durable.clone())
             .await
             .map(|r| r.matched_count == 1)

@@ -38,15 +38,21 @@ impl SqliteStore {
         id: &str,
         chat_id: &str,
         uploader_id: &str,
+        client_msg_id: &str,
     ) -> StoreResult<bool> {
         let _guard = self.write.lock().await;
-        // SQLite counts the rows matched, changed or not: a resend counts its row again.
+        // SQLite counts the rows matched, changed or not: a resend counts its row again. Not
+        // named by another message (`sent_by`: an attachment sent before it was recorded has
+        // none, and is taken by the next message that names it).
         let r = sqlx::query(
-            "UPDATE attachments SET sent = 1 WHERE id = ?1 AND chat_id = ?2 AND uploader_id = ?3",
+            "UPDATE attachments SET sent = 1, sent_by = ?4
+             WHERE id = ?1 AND chat_id = ?2 AND uploader_id = ?3
+               AND (sent_by IS NULL OR sent_by = ?4)",
         )
         .bind(id.to_owned())
         .bind(chat_id.to_owned())
         .bind(uploader_id.to_owned())
+        .bind(client_msg_id.to_owned())
         .execute(&self.pool)
         .await
         .map_err(err)?;

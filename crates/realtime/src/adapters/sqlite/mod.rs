@@ -467,8 +467,10 @@ impl ChatStore for SqliteStore {
         id: &str,
         chat_id: &str,
         uploader_id: &str,
+        client_msg_id: &str,
     ) -> StoreResult<bool> {
-        self.mark_attachment_sent(id, chat_id, uploader_id).await
+        self.mark_attachment_sent(id, chat_id, uploader_id, client_msg_id)
+            .await
     }
 
     async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {

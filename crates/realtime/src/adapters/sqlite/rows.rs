@@ -24,7 +24,7 @@ pub(super) const SCHEMA: [&str; 9] = [
     "CREATE TABLE IF NOT EXISTS attachments (
         id TEXT PRIMARY KEY, chat_id TEXT NOT NULL, uploader_id TEXT NOT NULL,
         size INTEGER NOT NULL, created_at INTEGER NOT NULL, sent INTEGER NOT NULL,
-        data BLOB NOT NULL)",
+        data BLOB NOT NULL, sent_by TEXT)",
     "CREATE INDEX IF NOT EXISTS attachments_chat ON attachments (chat_id)",
     "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
     "CREATE INDEX IF NOT EXISTS attachments_uploader ON attachments (uploader_id)",
@@ -36,7 +36,7 @@ pub(super) const SCHEMA: [&str; 9] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 8] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -44,6 +44,7 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 7] = [
     ("messages", "updated_at", "INTEGER"),
     ("messages", "reactions", "TEXT"),
     ("messages", "revision", "INTEGER NOT NULL DEFAULT 0"),
+    ("attachments", "sent_by", "TEXT"),
 ];
 
 /// Whether the table `?1` has the column `?2`.

@@ -402,8 +402,11 @@ mod tests {
             id: &str,
             chat_id: &str,
             uploader_id: &str,
+            client_msg_id: &str,
         ) -> StoreResult<bool> {
-            self.inner.attachment_sent(id, chat_id, uploader_id).await
+            self.inner
+                .attachment_sent(id, chat_id, uploader_id, client_msg_id)
+                .await
         }
         async fn change_message(
             &self,

@@ -157,7 +157,7 @@ async fn a_users_stored_bytes_count_their_attachments_in_every_chat(store: Arc<d
 }
 
 /// `attachment_sent` is the send's whole check: it marks the attachment only for its uploader in
-/// its chat, says whether it did, and says so again for a resend.
+/// its chat and for one message, says whether it did, and says so again for a resend.
 async fn an_attachment_is_marked_sent_only_for_its_uploader_and_chat(store: Arc<dyn ChatStore>) {
     let (a, b) = (user(), user());
     let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
@@ -172,7 +172,7 @@ async fn an_attachment_is_marked_sent_only_for_its_uploader_and_chat(store: Arc<
         .expect("insert");
     let sent = async |id: &str, chat: &str, uploader: &str| {
         store
-            .attachment_sent(id, chat, uploader)
+            .attachment_sent(id, chat, uploader, "c1")
             .await
             .expect("mark")
     };
@@ -197,6 +197,8 @@ async fn an_attachment_is_marked_sent_only_for_its_uploader_and_chat(store: Arc<
     assert!(sent(&upload.id, &c.id, &a).await);
     assert!(read().await.sent);
     assert!(sent(&upload.id, &c.id, &a).await, "a resend");
+    let another = store.attachment_sent(&upload.id, &c.id, &a, "c2").await;
+    assert!(!another.expect("mark"), "named by another message");
 }
 
 /// Through the services: an upload its message names is marked sent (twice over for a resend)
