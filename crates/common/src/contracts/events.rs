@@ -212,8 +212,8 @@ impl Validate for EditMessage {
 /// Most different emoji one message may have reactions with (Discord's limit): a new one beyond
 /// them is `conflict`, more users with one already there are not.
 pub const MAX_REACTION_KINDS: usize = 20;
-/// Longest emoji accepted, in bytes (the longest in Unicode's list, a family of four with skin
-/// tones, is 35): checked before the emoji is looked up.
+/// Longest emoji accepted, in bytes (the longest in Unicode's list, a kiss of two people with
+/// two skin tones, is 35): checked before the emoji is looked up.
 pub const MAX_EMOJI_BYTES: usize = 64;
 
 /// `react_message`: the caller adds (`add: true`) or takes back (`add: false`) their reaction
