@@ -1,8 +1,9 @@
-// A conversation's part in editing and deleting messages: a row's "Edit" and "Delete" buttons,
-// its "(edited)" mark or its tombstone, and the composer's edit mode — the message's text (a
-// file's caption) in the composer under a bar saying so, sent as an edit by Enter or Send, left
-// by Esc or the bar's Cancel. What the user wrote before is put back when the edit ends. Errors
-// show where a send's do (the alert above the composer). The store's side is edits.ts.
+// A conversation's part in editing and deleting messages: a row's "Edit" and "Delete" buttons
+// (after its other actions, such as "React"), its "(edited)" mark or its tombstone, and the
+// composer's edit mode — the message's text (a file's caption) in the composer under a bar saying
+// so, sent as an edit by Enter or Send, left by Esc or the bar's Cancel. What the user wrote
+// before is put back when the edit ends. Errors show where a send's do (the alert above the
+// composer). The store's side is edits.ts.
 import { announce, formatTime, h } from './dom';
 import * as edits from './edits';
 import { displayName, state, type ViewMessage } from './state';
@@ -27,7 +28,8 @@ export interface Editing {
   active(): boolean;
   /** Sends the edit the composer holds; it ends once the server took it. */
   submit(): Promise<void>;
-  row(m: ViewMessage): RowEdits;
+  /** `more`: other actions, shown first (reacting's "React"). */
+  row(m: ViewMessage, more?: HTMLElement | null): RowEdits;
 }
 
 /**
@@ -98,17 +100,18 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     }
   };
 
-  const row = (m: ViewMessage): RowEdits => {
+  const row = (m: ViewMessage, more: HTMLElement | null = null): RowEdits => {
     const canEdit = edits.canEdit(m);
     const canDelete = edits.canDelete(m);
     const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}`;
     if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `${DELETED_TEXT}${deleter(m)}`), marker: null, actions: null };
     const marker = m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)') : null;
     const actions =
-      canEdit || canDelete
+      more || canEdit || canDelete
         ? h(
             'span',
             { class: 'msg-actions' },
+            more,
             canEdit ? h('button', { type: 'button', class: 'link', 'data-testid': 'edit-message', 'aria-label': 'Edit message', onclick: () => start(m) }, 'Edit') : null,
             canDelete ? h('button', { type: 'button', class: 'link', 'data-testid': 'delete-message', 'aria-label': 'Delete message', onclick: () => void remove(m) }, 'Delete') : null,
           )

@@ -1,15 +1,15 @@
-// Edited and deleted messages: sending an edit (sealed as a send is) or a deletion, and taking
-// in the messages they change — live (`message_updated`, an edit's or a deletion's ack) or, after
-// a reconnect or a `resync`, from `sync_changes`, which tells what changed while this client was
-// away (`sync` answers by message id, so it cannot). Edits need the connection: they have no
-// outbox, and one that fails leaves the message as it was.
+// Edited, deleted and reacted-to messages: sending an edit (sealed as a send is), a deletion or
+// a reaction, and taking in the messages they change — live (`message_updated`, a change's ack)
+// or, after a reconnect or a `resync`, from `sync_changes`, which tells what changed while this
+// client was away (`sync` answers by message id, so it cannot). Changes need the connection: they
+// have no outbox, and one that fails leaves the message as it was.
 import type { Socket } from 'socket.io-client';
 import { fileRef, withCaption } from './attachments';
 import * as db from './db';
 import * as e2e from './e2e';
-import { C } from './events';
+import { C, MAX_REACTION_KINDS } from './events';
 import { Locked, Withheld, outgoing } from './sealing';
-import { compareInstants, emit, keyOf, replacing, state, type ViewMessage } from './state';
+import { compareInstants, emit, ensureProfiles, keyOf, replacing, state, type ViewMessage } from './state';
 import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
 
 let current: () => Socket | null = () => null;
@@ -26,25 +26,36 @@ export function useEdits(get: () => Socket | null, taken: () => Promise<void>): 
 // --- the apply rule ---------------------------------------------------------------------------
 
 /** What orders the versions of one message. */
-type Version = Pick<Message, 'editedAt' | 'deletedAt'>;
+type Version = Pick<Message, 'editedAt' | 'deletedAt' | 'revision'>;
 
 /**
- * Whether `next` is an older version of a message than `held`, and must not replace it: a
- * deletion wins over any edit, and of two edits the later one. Copies arrive in any order (an
- * event, an ack, a chat list or a sync read before the change), so each is weighed, not trusted.
+ * Whether `next` is an older version of a message than `held`, and must not replace it. Copies
+ * arrive in any order (an event, an ack, a chat list or a sync read before the change), so each
+ * is weighed, not trusted: a deletion wins over anything (nothing changes a tombstone but
+ * itself); otherwise the higher `revision`, which the server counts up with each change in the
+ * same write, so it orders changes made at once by different users (two reactions) where a
+ * time would not. At equal revisions (copies written before revisions were counted, cached or
+ * still stored so) the later edit wins.
  */
 export function isOlder(next: Version, held: Version): boolean {
   if (held.deletedAt) return !next.deletedAt;
-  if (next.deletedAt || !held.editedAt) return false;
+  if (next.deletedAt) return false;
+  const nextRev = next.revision ?? 0;
+  const heldRev = held.revision ?? 0;
+  if (nextRev !== heldRev) return nextRev < heldRev;
+  if (!held.editedAt) return false;
   return !next.editedAt || compareInstants(next.editedAt, held.editedAt) < 0;
 }
 
 /**
- * Takes in messages as they are now (edited or deleted): each replaces the copy held, in memory
- * and in the cache, unless that copy is newer; the chat list's preview follows. A message not
- * held here is left alone: history or `sync` brings it as it is now.
+ * Takes in messages as they are now (edited, deleted or reacted to): each replaces the copy
+ * held, in memory and in the cache, unless that copy is newer; the chat list's preview follows.
+ * A message not held here is left alone: history or `sync` brings it as it is now. Nothing is
+ * notified: a change is not a new message.
  */
 export async function applyUpdates(ms: Message[]): Promise<void> {
+  // Who reacted is shown by name (a group's members are paged, not held).
+  void ensureProfiles(ms.flatMap((m) => (m.reactions ?? []).flatMap((r) => r.users)));
   await e2e.openAll(ms.filter((m) => !m.deletedAt));
   await ingested();
   const kept: Message[] = [];
@@ -135,7 +146,7 @@ async function catchUp(): Promise<void> {
   }
 }
 
-// --- editing and deleting ---------------------------------------------------------------------
+// --- editing, deleting and reacting -----------------------------------------------------------
 
 /** Whether this user may edit `m`: their own, stored, not deleted, and readable here. */
 export function canEdit(m: ViewMessage): boolean {
@@ -190,21 +201,41 @@ export async function deleteMessage(m: ViewMessage): Promise<void> {
   await applyUpdates([message]);
 }
 
+/** Whether this user may react to `m`: any stored message of theirs or others', not deleted. */
+export function canReact(m: ViewMessage): boolean {
+  return Boolean(m.id) && !m.pending && !m.deletedAt;
+}
+
+/**
+ * Adds (`add`) or takes back this user's reaction with `emoji` to `m`; both are idempotent.
+ * Reactions are not sealed: the server sees them (as Matrix's), since it counts and orders them.
+ * Throws as `editMessage`.
+ */
+export async function reactToMessage(m: ViewMessage, emoji: string, add: boolean): Promise<void> {
+  const socket = connected();
+  const payload = { chatId: m.chatId, messageId: m.id, emoji, add };
+  const message = await request(socket, C.REACT_MESSAGE, payload, (error) => reactionRefusal(error, m, emoji));
+  await applyUpdates([message]);
+}
+
 function connected(): Socket {
   const socket = current();
   if (!socket?.connected) throw new Error('you are offline: this needs a connection. Try again once you are back online.');
   return socket;
 }
 
-/** Sends an edit or a deletion and answers the message as it is now, or throws why not. */
-async function request(socket: Socket, event: string, payload: object): Promise<Message> {
+/**
+ * Sends a change (an edit, a deletion, a reaction) and answers the message as it is now, or
+ * throws why not, as `why` words the server's refusal.
+ */
+async function request(socket: Socket, event: string, payload: object, why: (error: ErrorBody) => string = refusal): Promise<Message> {
   let ack: Ack<{ message: Message }>;
   try {
     ack = await socket.timeout(15_000).emitWithAck(event, payload);
   } catch {
     throw new Error('the server did not answer. Try again.');
   }
-  if (!ack.ok) throw new Error(refusal(ack.error));
+  if (!ack.ok) throw new Error(why(ack.error));
   return ack.message;
 }
 
@@ -225,5 +256,21 @@ function refusal(error: ErrorBody): string {
       return 'the server is busy. Try again in a moment.';
     default:
       return error.message || error.code;
+  }
+}
+
+/** Why the server refused a reaction with `emoji` to `m`, as a sentence. */
+function reactionRefusal(error: ErrorBody, m: ViewMessage, emoji: string): string {
+  switch (error.code) {
+    case 'validation_failed':
+      return `${emoji} cannot be a reaction.`;
+    case 'conflict':
+      // Deleted, or a new emoji beyond the most a message may have: what we hold says which.
+      if (!m.deletedAt && m.reactions.length >= MAX_REACTION_KINDS && !m.reactions.some((r) => r.emoji === emoji)) {
+        return `a message may have reactions with ${MAX_REACTION_KINDS} different emoji: add yours to one of those.`;
+      }
+      return 'this message was deleted.';
+    default:
+      return refusal(error);
   }
 }

@@ -9,6 +9,7 @@ export const C = {
   SYNC: 'sync',
   EDIT_MESSAGE: 'edit_message',
   DELETE_MESSAGE: 'delete_message',
+  REACT_MESSAGE: 'react_message',
   SYNC_CHANGES: 'sync_changes',
 } as const;
 
@@ -29,3 +30,5 @@ export const S = {
 } as const;
 
 export const MAX_PLAINTEXT_CHARS = 5000;
+/** Most different emoji one message may have reactions with (`MAX_REACTION_KINDS` in common). */
+export const MAX_REACTION_KINDS = 20;

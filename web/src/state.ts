@@ -3,7 +3,7 @@
 import { MAX_PROFILE_IDS, users as usersApi } from './api';
 import * as db from './db';
 import * as e2e from './e2e';
-import type { Chat, Message, MessageType, OutboxItem, PublicProfile, User } from './types';
+import type { Chat, Message, MessageType, OutboxItem, PublicProfile, Reaction, User } from './types';
 
 /** A message as the UI shows it: stored (has id) or still in the outbox (pending). */
 export interface ViewMessage {
@@ -28,6 +28,10 @@ export interface ViewMessage {
   deletedAt?: string;
   /** Who deleted it, when it is. */
   deletedBy?: string;
+  /** Its reactions, one per emoji (none on a tombstone, or while pending). */
+  reactions: Reaction[];
+  /** Its changes since it was sent, which order its copies (see edits.isOlder). */
+  revision?: number;
 }
 
 export type ConnState = 'offline' | 'connecting' | 'online';
@@ -75,12 +79,15 @@ export function fromMessage(m: Message): ViewMessage {
     editedAt: m.editedAt,
     deletedAt: m.deletedAt,
     deletedBy: m.deletedBy,
+    reactions: m.deletedAt ? [] : (m.reactions ?? []),
+    revision: m.revision,
   };
 }
 
 /**
  * `m` in place of `held`, the copy of it shown until now: receipts come on their own, so those
- * applied to `held` since `m` was read are kept.
+ * applied to `held` since `m` was read are kept. All else (its text, edits, reactions, revision)
+ * is `m`'s: the caller has weighed it newer (edits.isOlder).
  */
 export function replacing(held: ViewMessage, m: Message): ViewMessage {
   const vm = fromMessage(m);
@@ -103,6 +110,7 @@ export function fromOutbox(o: OutboxItem): ViewMessage {
     deliveredTo: [],
     pending: true,
     failed: o.failed,
+    reactions: [],
   };
 }
 

@@ -1,7 +1,8 @@
 // The store: the socket and what it says, chats and their changes, messages taken in (opened
 // first when sealed), resync after a reconnect, and the session's start and stop. The state it
 // changes is in state.ts (views subscribe to its topics); receipts and typing in receipts.ts; the
-// outbox in outbox.ts; what encryption asks of it in sealing.ts; edits and deletions in edits.ts.
+// outbox in outbox.ts; what encryption asks of it in sealing.ts; edits, deletions and
+// reactions in edits.ts.
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import * as db from './db';
@@ -139,7 +140,7 @@ async function refetchChat(chatId: string): Promise<void> {
   refetching.set(chatId, false);
   try {
     const fetched = await chatsApi.get(chatId);
-    // The single chat comes without an unread count: keep ours.
+    // Keep our unread count: it follows the messages taken in since, the fetched one may not.
     const prev = state.chats.get(chatId);
     upsertChat(prev ? { ...fetched, unreadCount: prev.unreadCount } : fetched);
   } catch (e) {
@@ -211,8 +212,9 @@ function ingest(ms: Message[], opts: { live: boolean; deliver?: boolean }): Prom
  * sync): messages from others are then acknowledged as delivered and counted as unread.
  */
 function ingestOpened(ms: Message[], opts: { live: boolean; deliver?: boolean }): void {
-  // The senders' names come with their messages (a group's members are paged, not held).
-  void ensureProfiles(ms.map((m) => m.senderId));
+  // The names of senders and of who reacted come with their messages (a group's members are
+  // paged, not held).
+  void ensureProfiles(ms.flatMap((m) => [m.senderId, ...(m.reactions ?? []).flatMap((r) => r.users)]));
   const touched = new Set<string>();
   const fresh: Message[] = [];
   const taken: Message[] = [];

@@ -53,8 +53,26 @@ export interface Message {
   deletedAt?: string;
   /** Who deleted it: its sender, or an admin of its group. */
   deletedBy?: string;
+  /**
+   * Its reactions (`react_message`), one per emoji in the order each was first used; absent when
+   * none, and on a tombstone. Not encrypted (as Matrix's are not): the server sees them.
+   */
+  reactions?: Reaction[];
+  /**
+   * The changes made to it since it was sent (edits, its deletion, reactions added or removed),
+   * each counted in the same write as the change: of two copies, the higher is newer. Absent: 0.
+   */
+  revision?: number;
+  /** When it last changed, of any of those (an instant, as `editedAt`); absent when never. */
+  updatedAt?: string;
   /** This client's own: the text of an `encrypted` message, once opened (see e2e.ts). */
   plain?: string;
+}
+
+/** One emoji's reactions to a message: who reacted with it, in the order they did. */
+export interface Reaction {
+  emoji: string;
+  users: string[];
 }
 
 /** An ECDH P-256 public key (`PublicKeyJwk` in common's contracts). */
@@ -160,8 +178,8 @@ export interface ChangesResume {
   messageId: string;
 }
 /**
- * The `sync_changes` answer: messages edited or deleted since `since`, as they are now, oldest
- * change first. The first page's `until` is the next request's `since`.
+ * The `sync_changes` answer: messages edited, deleted or reacted to since `since`, as they are
+ * now, oldest change first. The first page's `until` is the next request's `since`.
  */
 export interface ChangesPage {
   messages: Message[];

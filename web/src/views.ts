@@ -10,6 +10,7 @@ import { encryptionNote, encryptionPanel } from './keysView';
 import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
 import { editing } from './editing';
+import { keepFocus, reacting } from './reactions';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { avatar, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
@@ -209,6 +210,8 @@ export function chatView(app: AppActions, chatId: string): View {
   };
   // Errors of edits and deletions show where a file's do: right above the composer.
   const editor = editing(input, attachError, fit);
+  // And those of reactions. Opening a palette draws its row again.
+  const reactions = reacting(attachError, () => renderMessages());
   const els = new Map<string, HTMLLIElement>();
   let loadingOlder = false;
 
@@ -258,8 +261,9 @@ export function chatView(app: AppActions, chatId: string): View {
       }
       const status = store.statusOf(m);
       // The sender's name is part of it: a profile can arrive after its message.
-      const changes = editor.row(m);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}`;
+      const reacts = reactions.row(m);
+      const changes = editor.row(m, reacts.button);
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
@@ -278,12 +282,16 @@ export function chatView(app: AppActions, chatId: string): View {
           );
           if (m.failed) meta.append(h('button', { type: 'button', class: 'link', onclick: () => void store.discardFailed(chatId, m.clientMsgId) }, 'Discard'));
         }
+        const refocus = keepFocus(li);
         li.replaceChildren(
           store.state.chats.get(chatId)?.type === 'group' && !mine ? h('span', { class: 'sender', 'aria-hidden': 'true' }, store.displayName(m.senderId)) : '',
           h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), changes.tombstone ?? attachmentBody(m)),
+          reacts.chips ?? '',
           meta,
           changes.actions ?? '',
+          reacts.palette ?? '',
         );
+        refocus();
       }
       const expected: Element | null = prev ? prev.nextElementSibling : list.firstElementChild;
       if (expected !== li) list.insertBefore(li, expected);
