@@ -68,6 +68,7 @@ fn send_message(c: &mut Criterion) {
         encrypted: false,
         kind: MessageType::Text,
         metadata: None,
+        reply_to: None,
         timestamp: Utc::now(),
         read_by: vec![],
         delivered_to: vec![],

@@ -68,6 +68,8 @@ pub struct NewMessage {
     pub encrypted: bool,
     pub kind: MessageType,
     pub metadata: Option<MessageMetadata>,
+    /// The message it answers, of the same chat (the domain checked).
+    pub reply_to: Option<String>,
     pub timestamp: DateTime<Utc>,
 }
 
@@ -83,6 +85,7 @@ impl NewMessage {
             encrypted: self.encrypted,
             kind: self.kind,
             metadata: self.metadata,
+            reply_to: self.reply_to,
             timestamp: self.timestamp,
             read_by: Vec::new(),
             delivered_to: Vec::new(),
@@ -111,7 +114,7 @@ pub enum MessageChange {
         encrypted: bool,
         at: DateTime<Utc>,
     },
-    /// It becomes a tombstone: content emptied, `iv`, `metadata` and reactions removed,
+    /// It becomes a tombstone: content emptied, `iv`, `metadata`, `replyTo` and reactions removed,
     /// `encrypted` false, `deletedAt` and `deletedBy` (`by`: its sender, or a group admin) set.
     Delete { by: String, at: DateTime<Utc> },
     /// `user` adds (`add`) or takes back their reaction with `emoji`. Adding one already there,

@@ -89,6 +89,11 @@ pub struct Message {
     pub kind: MessageType,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MessageMetadata>,
+    /// The message this one answers (`send_message`'s `replyTo`), of the same chat; absent when
+    /// none, and on a tombstone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub reply_to: Option<String>,
     #[serde(with = "super::time::millis")]
     pub timestamp: DateTime<Utc>,
     pub read_by: Vec<String>,

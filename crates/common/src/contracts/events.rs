@@ -76,6 +76,12 @@ pub struct SendMessage {
     pub kind: Option<MessageType>,
     #[serde(default)]
     pub metadata: Option<MessageMetadata>,
+    /// The message this one answers: a message of the same chat (deleted or not). Only its id:
+    /// what a client shows of it (its sender, a line of its text) it builds from the message it
+    /// holds, so the server never sees the quoted text of a sealed message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub reply_to: Option<String>,
 }
 
 fn err(code: &'static str, message: String) -> ValidationError {
@@ -106,6 +112,9 @@ impl Validate for SendMessage {
         }
         if let Err(e) = validate_client_msg_id(&self.client_msg_id) {
             errors.add("clientMsgId", e);
+        }
+        if let Some(Err(e)) = self.reply_to.as_deref().map(validate_object_id) {
+            errors.add("replyTo", e);
         }
         validate_content(
             &self.content,

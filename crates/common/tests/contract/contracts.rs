@@ -162,6 +162,11 @@ fn send_message_round_trips_and_validates() {
         "chatId": CHAT, "clientMsgId": "c-2", "content": "q83vEjRWeJA=", "encrypted": true, "iv": "AAECAwQFBgcICQoL"
     }));
     enc.validate().unwrap();
+    let reply: SendMessage = round_trip(serde_json::json!({
+        "chatId": CHAT, "clientMsgId": "c-3", "content": "yes", "replyTo": MSG
+    }));
+    assert_eq!(reply.reply_to.as_deref(), Some(MSG));
+    reply.validate().unwrap();
 }
 
 #[test]
@@ -174,8 +179,16 @@ fn send_message_rejects_empty_oversized_and_malformed_payloads() {
         iv: None,
         kind: None,
         metadata: None,
+        reply_to: None,
     };
     let cases = [
+        (
+            SendMessage {
+                reply_to: Some("not an id".into()),
+                ..base.clone()
+            },
+            "replyTo",
+        ),
         (
             SendMessage {
                 content: String::new(),

@@ -103,6 +103,10 @@ impl MessageService {
             self.check_attachment(user, &chat, id, &req.client_msg_id)
                 .await?;
         }
+        if let Some(id) = &mut req.reply_to {
+            *id = normalize_id(id);
+            self.check_reply(&chat, id).await?;
+        }
         let new = NewMessage {
             id: new_object_id(),
             chat_id: chat.id.clone(),
@@ -113,6 +117,7 @@ impl MessageService {
             encrypted: req.encrypted,
             kind: req.kind.unwrap_or_default(),
             metadata: req.metadata,
+            reply_to: req.reply_to,
             // Millisecond precision: what every backend stores, so acks equal history.
             timestamp: Utc::now().trunc_subsecs(3),
         };
@@ -163,6 +168,15 @@ impl MessageService {
                 "metadata.attachmentId",
                 "no attachment you uploaded to this chat and sent in no other message",
             ))
+        }
+    }
+
+    /// A reply answers a message of its own chat (deleted or not: it may have been deleted while
+    /// the reply was written). One read, only for replies.
+    async fn check_reply(&self, chat: &ChatRecord, id: &str) -> Result<(), ApiError> {
+        match self.store.get_message(id).await? {
+            Some(m) if m.chat_id == chat.id => Ok(()),
+            _ => Err(ApiError::field("replyTo", "no message of this chat")),
         }
     }
 

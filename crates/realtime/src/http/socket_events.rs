@@ -28,7 +28,8 @@ pub const CLIENT_EVENTS: &[ClientEvent] = &[
         payload: "SendMessage",
         ack: "SendMessageAck",
         effect: "Stores the message (idempotent per `clientMsgId`), sends `new_message` to every \
-                 participant's sockets except the sending one, then acks.",
+                 participant's sockets except the sending one, then acks. A reply names the \
+                 message it answers in `replyTo`, one of the same chat.",
     },
     ClientEvent {
         name: client::JOIN_CHAT,

@@ -15,6 +15,7 @@ mod multi_instance;
 mod openapi;
 mod presence;
 mod reactions;
+mod replies;
 mod resilience;
 #[macro_use]
 mod store_contract;

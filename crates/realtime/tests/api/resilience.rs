@@ -305,6 +305,7 @@ fn message(chat: &ChatRecord, sender: &str, client_msg_id: &str) -> NewMessage {
         encrypted: false,
         kind: MessageType::Text,
         metadata: None,
+        reply_to: None,
         timestamp: Utc::now().trunc_subsecs(3),
     }
 }

@@ -68,6 +68,9 @@ pub(super) fn message_doc(m: &Message) -> StoreResult<RawDocumentBuf> {
     if let Some(meta) = &m.metadata {
         d.append("metadata", bson::to_raw_document_buf(meta).map_err(bad)?);
     }
+    if let Some(id) = m.reply_to.as_deref().and_then(oid) {
+        d.append("replyTo", id);
+    }
     Ok(d)
 }
 
@@ -100,6 +103,7 @@ pub(super) fn message_from(d: &Document) -> StoreResult<Message> {
             Ok(m) => Some(bson::from_document(m.clone()).map_err(bad)?),
             Err(_) => None,
         },
+        reply_to: d.get_object_id("replyTo").ok().map(|id| id.to_hex()),
         timestamp: d.get_datetime("timestamp").map_err(bad)?.to_chrono(),
         read_by: strings(d, "readBy"),
         delivered_to: strings(d, "deliveredTo"),

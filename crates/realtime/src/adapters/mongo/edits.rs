@@ -66,7 +66,7 @@ impl MongoStore {
             }
             MessageChange::Delete { by, .. } => doc! {
                 "$set": {"content": "", "encrypted": false, "deletedAt": at, "deletedBy": by},
-                "$unset": {"iv": "", "metadata": "", "reactions": ""},
+                "$unset": {"iv": "", "metadata": "", "replyTo": "", "reactions": ""},
             },
             MessageChange::React {
                 user, emoji, add, ..

@@ -38,7 +38,7 @@ impl SqliteStore {
             .bind(sender.clone()),
             MessageChange::Delete { by, at } => sqlx::query(
                 "UPDATE messages SET content = '', iv = NULL, metadata = NULL, encrypted = 0,
-                   reactions = NULL, deleted_at = ?1, updated_at = ?1, deleted_by = ?3,
+                   reply_to = NULL, reactions = NULL, deleted_at = ?1, updated_at = ?1, deleted_by = ?3,
                    revision = revision + 1
                  WHERE id = ?2 AND deleted_at IS NULL RETURNING *",
             )

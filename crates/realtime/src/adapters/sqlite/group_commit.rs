@@ -35,9 +35,11 @@ const MAX_BATCH: usize = 256;
 const BEGIN_INSERT: &str = "BEGIN IMMEDIATE;
   WITH batch(m) AS MATERIALIZED (SELECT value FROM json_each(?1))
   INSERT INTO messages
-    (id, chat_id, sender_id, client_msg_id, content, iv, encrypted, kind, metadata, timestamp)
+    (id, chat_id, sender_id, client_msg_id, content, iv, encrypted, kind, metadata, timestamp,
+     reply_to)
   SELECT m ->> 'id', m ->> 'chatId', m ->> 'senderId', m ->> 'clientMsgId', m ->> 'content',
-    m ->> 'iv', m ->> 'encrypted', m ->> 'kind', m ->> 'metadata', m ->> 'timestamp'
+    m ->> 'iv', m ->> 'encrypted', m ->> 'kind', m ->> 'metadata', m ->> 'timestamp',
+    m ->> 'replyTo'
   FROM batch WHERE true
   ON CONFLICT DO NOTHING
   RETURNING id, sender_id, client_msg_id";
@@ -108,6 +110,7 @@ struct Row<'a> {
     /// Stored as JSON text.
     metadata: Option<String>,
     timestamp: i64,
+    reply_to: Option<&'a str>,
 }
 
 /// One entry of [`MOVE_LAST_COMMIT`].
@@ -152,6 +155,7 @@ async fn write_batch(
                     kind: message_kind(m.kind),
                     metadata,
                     timestamp: ms(m.timestamp),
+                    reply_to: m.reply_to.as_deref(),
                 });
                 outcomes.push(Outcome::Written);
             }

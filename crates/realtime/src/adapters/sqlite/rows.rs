@@ -18,7 +18,7 @@ pub(super) const SCHEMA: [&str; 9] = [
         kind TEXT NOT NULL, metadata TEXT, timestamp INTEGER NOT NULL,
         read_by TEXT NOT NULL DEFAULT '[]', delivered_to TEXT NOT NULL DEFAULT '[]',
         edited_at INTEGER, deleted_at INTEGER, deleted_by TEXT, updated_at INTEGER,
-        reactions TEXT, revision INTEGER NOT NULL DEFAULT 0)",
+        reactions TEXT, revision INTEGER NOT NULL DEFAULT 0, reply_to TEXT)",
     "CREATE INDEX IF NOT EXISTS messages_chat ON messages (chat_id, id)",
     "CREATE UNIQUE INDEX IF NOT EXISTS messages_idem ON messages (sender_id, client_msg_id)",
     "CREATE TABLE IF NOT EXISTS attachments (
@@ -36,7 +36,7 @@ pub(super) const SCHEMA: [&str; 9] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 8] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 9] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -45,6 +45,7 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 8] = [
     ("messages", "reactions", "TEXT"),
     ("messages", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("attachments", "sent_by", "TEXT"),
+    ("messages", "reply_to", "TEXT"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -155,6 +156,7 @@ pub(super) fn message_from_row(r: &SqliteRow) -> StoreResult<Message> {
         encrypted: r.try_get::<i64, _>("encrypted").map_err(g)? != 0,
         kind: parse(&format!("\"{kind}\""))?,
         metadata: metadata.as_deref().map(parse).transpose()?,
+        reply_to: r.try_get("reply_to").map_err(g)?,
         timestamp: from_ms(r.try_get("timestamp").map_err(g)?),
         read_by: parse(&r.try_get::<String, _>("read_by").map_err(g)?)?,
         delivered_to: parse(&r.try_get::<String, _>("delivered_to").map_err(g)?)?,

@@ -228,6 +228,7 @@ async fn an_upload_a_message_names_outlives_the_sweep(store: Arc<dyn ChatStore>)
             attachment_id: Some(named.id.clone()),
             ..MessageMetadata::default()
         }),
+        reply_to: None,
     };
     for _ in 0..2 {
         messages.send(&a, send.clone()).await.expect("send");

@@ -3,9 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::Utc;
 use common::contracts::chat::{ChatType, Message};
 use realtime::domain::new_object_id;
-use realtime::ports::{ChatStore, Inserted, NewMessage, StoreError};
+use realtime::ports::{ChatStore, Inserted, MessageChange, NewMessage, StoreError};
 
 use super::{chat, message, mongo, sqlite, user};
 
@@ -16,6 +17,7 @@ contract!(
     the_last_message_only_moves_forward,
     last_messages_answer_each_chat_that_has_one,
     a_taken_message_id_fails_alone_in_its_batch,
+    a_reply_is_read_back_as_one_until_it_is_deleted,
 );
 
 async fn messages_insert_idempotently_and_page_in_id_order(store: Arc<dyn ChatStore>) {
@@ -291,4 +293,53 @@ async fn a_taken_message_id_fails_alone_in_its_batch(store: Arc<dyn ChatStore>) 
     let contents: Vec<&str> = page.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["fresh", "stored"]);
     assert_eq!(last_of(&store, &c.id).await.as_ref(), Some(written));
+}
+
+/// `replyTo` is stored with its message, in a batch as alone, read back by every read, and goes
+/// with a deletion.
+async fn a_reply_is_read_back_as_one_until_it_is_deleted(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let c = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    store.insert_chat(&c).await.expect("insert");
+    let question = message(&c.id, &a, "q", "lunch?");
+    store
+        .insert_message(question.clone())
+        .await
+        .expect("insert");
+    let answers: Vec<NewMessage> = ["yes", "no"]
+        .into_iter()
+        .map(|text| NewMessage {
+            reply_to: Some(question.id.clone()),
+            ..message(&c.id, &b, text, text)
+        })
+        .collect();
+    let inserted =
+        futures::future::join_all(answers.iter().map(|m| store.insert_message(m.clone()))).await;
+    for (m, r) in answers.iter().zip(inserted) {
+        let Ok(Inserted::New(stored)) = r else {
+            panic!("{r:?}");
+        };
+        assert_eq!(stored.reply_to.as_deref(), Some(question.id.as_str()));
+        let read = store.get_message(&m.id).await.expect("get").expect("kept");
+        assert_eq!(read, stored);
+    }
+    let page = store.messages_before(&c.id, None, 10).await.expect("page");
+    let replies: Vec<Option<&str>> = page.iter().map(|m| m.reply_to.as_deref()).collect();
+    assert_eq!(
+        replies.iter().filter(|r| r.is_some()).count(),
+        2,
+        "{replies:?}"
+    );
+    assert_eq!(page.last().map(|m| m.reply_to.clone()), Some(None));
+
+    let delete = MessageChange::Delete {
+        by: b.clone(),
+        at: Utc::now(),
+    };
+    let tombstone = store
+        .change_message(&answers[0].id, &delete)
+        .await
+        .expect("delete")
+        .expect("deleted");
+    assert_eq!(tombstone.reply_to, None, "a tombstone answers nothing");
 }

@@ -86,6 +86,7 @@ pub(super) fn message(chat: &str, sender: &str, client_msg_id: &str, content: &s
         encrypted: false,
         kind: MessageType::Text,
         metadata: None,
+        reply_to: None,
         timestamp: Utc::now().trunc_subsecs(3),
     }
 }
