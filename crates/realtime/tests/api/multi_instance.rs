@@ -1,5 +1,6 @@
 //! Two realtime instances on different ports sharing MongoDB and Redis, as behind a load
-//! balancer: messages, receipts, typing, presence and revocations cross between them.
+//! balancer: messages, receipts, typing, presence, changes to messages and revocations cross
+//! between them.
 
 use std::time::Duration;
 
@@ -83,6 +84,34 @@ async fn users_on_different_instances_exchange_messages_receipts_typing_and_pres
         sb.next("user_typing").await,
         json!({"chatId": chat, "userId": a.id})
     );
+
+    // Changes to a message, and a reply to it, cross too.
+    let m = &ack["message"];
+    let reacted = sb
+        .ack(
+            "react_message",
+            json!({"chatId": chat, "messageId": m["id"], "emoji": "👍", "add": true}),
+        )
+        .await;
+    assert!(ok(&reacted), "{reacted}");
+    assert_eq!(sa.next("message_updated").await, reacted["message"]);
+    let edited = sa
+        .ack(
+            "edit_message",
+            json!({"chatId": chat, "messageId": m["id"], "content": "across, edited"}),
+        )
+        .await;
+    assert!(ok(&edited), "{edited}");
+    assert_eq!(sb.next("message_updated").await, edited["message"]);
+    assert_eq!(edited["message"]["revision"], 2, "{edited}");
+    let reply = sb
+        .ack(
+            "send_message",
+            json!({"chatId": chat, "clientMsgId": cmid(), "content": "ok", "replyTo": m["id"]}),
+        )
+        .await;
+    assert!(ok(&reply), "{reply}");
+    assert_eq!(sa.next("new_message").await["replyTo"], m["id"]);
 
     // A second socket of `a` on the other instance: offline only when both are gone.
     let sa2 = two.socket(&a.other_device()).await;
