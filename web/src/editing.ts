@@ -1,9 +1,10 @@
 // A conversation's part in editing and deleting messages: a row's "Edit" and "Delete" buttons
-// (after its other actions, such as "React"), its "(edited)" mark or its tombstone, and the
+// (after its other actions, "Reply" and "React"), its "(edited)" mark or its tombstone, and the
 // composer's edit mode — the message's text (a file's caption) in the composer under a bar saying
 // so, sent as an edit by Enter or Send, left by Esc or the bar's Cancel. What the user wrote
-// before is put back when the edit ends. Errors show where a send's do (the alert above the
-// composer). The store's side is edits.ts.
+// before is put back when the edit ends. The composer holds one thing at a time: an edit begun
+// ends a reply being written (replies.ts), and the reverse. Errors show where a send's do (the
+// alert above the composer). The store's side is edits.ts.
 import { announce, formatTime, h } from './dom';
 import * as edits from './edits';
 import { displayName, state, type ViewMessage } from './state';
@@ -28,15 +29,18 @@ export interface Editing {
   active(): boolean;
   /** Sends the edit the composer holds; it ends once the server took it. */
   submit(): Promise<void>;
-  /** `more`: other actions, shown first (reacting's "React"). */
-  row(m: ViewMessage, more?: HTMLElement | null): RowEdits;
+  /** Ends the edit, if any, as its Cancel does (what the composer held before comes back). */
+  cancel(): void;
+  /** `more`: other actions, shown first, in order (replying's "Reply", reacting's "React"). */
+  row(m: ViewMessage, more?: (HTMLElement | null)[]): RowEdits;
 }
 
 /**
  * The edit mode of a chat view's composer. `fit` sizes the composer to its text; `problem` is
- * where errors are shown.
+ * where errors are shown; `starting` is called as an edit begins (what else the composer was
+ * doing ends).
  */
-export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: () => void): Editing {
+export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: () => void, starting: () => void = () => {}): Editing {
   const cancel = h('button', { type: 'button', class: 'link', 'data-testid': 'edit-cancel', 'aria-label': 'Cancel editing' }, 'Cancel');
   const bar = h('div', { class: 'editing-bar', 'data-testid': 'editing-bar', hidden: true }, h('span', {}, 'Editing message — Esc to cancel'), cancel);
   /** The message being edited (its key), and what the composer held before. */
@@ -45,6 +49,7 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
 
   const start = (m: ViewMessage) => {
     problem.textContent = '';
+    starting();
     editing = { key: m.key, chatId: m.chatId, draft: editing ? editing.draft : input.value };
     input.value = edits.editableText(m);
     bar.hidden = false;
@@ -100,14 +105,14 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     }
   };
 
-  const row = (m: ViewMessage, more: HTMLElement | null = null): RowEdits => {
+  const row = (m: ViewMessage, more: (HTMLElement | null)[] = []): RowEdits => {
     const canEdit = edits.canEdit(m);
     const canDelete = edits.canDelete(m);
     const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}`;
     if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `${DELETED_TEXT}${deleter(m)}`), marker: null, actions: null };
     const marker = m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)') : null;
     const actions =
-      more || canEdit || canDelete
+      more.some(Boolean) || canEdit || canDelete
         ? h(
             'span',
             { class: 'msg-actions' },
@@ -119,7 +124,7 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     return { stamp, tombstone: null, marker, actions };
   };
 
-  return { bar, active: () => editing !== null, submit, row };
+  return { bar, active: () => editing !== null, submit, cancel: stop, row };
 }
 
 function reason(e: unknown): string {

@@ -9,7 +9,7 @@ import * as db from './db';
 import * as e2e from './e2e';
 import { C, MAX_REACTION_KINDS } from './events';
 import { Locked, Withheld, outgoing } from './sealing';
-import { compareInstants, emit, ensureProfiles, keyOf, replacing, state, type ViewMessage } from './state';
+import { compareInstants, emit, ensureProfiles, fromMessage, keyOf, replacing, state, type ViewMessage } from './state';
 import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
 
 let current: () => Socket | null = () => null;
@@ -62,6 +62,7 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
   const touched = new Set<string>();
   for (const m of ms) {
     if (updateLastMessage(m)) touched.add(m.chatId);
+    if (updateQuoted(m)) touched.add(m.chatId);
     const map = state.messages.get(m.chatId);
     const key = keyOf(m.senderId, m.clientMsgId);
     const held = map?.get(key);
@@ -81,6 +82,17 @@ function updateLastMessage(m: Message): boolean {
   if (!chat?.lastMessage || chat.lastMessage.id !== m.id || isOlder(m, chat.lastMessage)) return false;
   chat.lastMessage = m;
   db.putChats([chat]).catch(() => {});
+  return true;
+}
+
+/**
+ * Replaces the copy of `m` fetched for the replies quoting it (not a row: see `state.quoted`)
+ * when `m` is newer, so their quotes follow its edits and its deletion.
+ */
+function updateQuoted(m: Message): boolean {
+  const held = state.quoted.get(m.id);
+  if (!held || isOlder(m, held)) return false;
+  state.quoted.set(m.id, fromMessage(m));
   return true;
 }
 

@@ -25,21 +25,22 @@ function newClientMsgId(): string {
   return crypto.randomUUID();
 }
 
-export async function sendMessage(chatId: string, content: string): Promise<void> {
-  await queue(chatId, content);
+/** Sends `content` to the chat; `replyTo`: the id of the message it answers, if any. */
+export async function sendMessage(chatId: string, content: string, replyTo?: string): Promise<void> {
+  await queue(chatId, content, replyTo ? { replyTo } : {});
 }
 
 /**
- * Sends `file` to the chat, with `caption` if any: sealed at once, stored in the outbox with the
- * message, uploaded when it is sent.
+ * Sends `file` to the chat, with `caption` if any (and as a reply to `replyTo`): sealed at once,
+ * stored in the outbox with the message, uploaded when it is sent.
  */
-export async function sendFile(chatId: string, file: File, caption = ''): Promise<void> {
+export async function sendFile(chatId: string, file: File, caption = '', replyTo?: string): Promise<void> {
   const { type, content, sealed } = await attachments.seal(file, caption);
-  await queue(chatId, content, { type, file: { sealed } }, file);
+  await queue(chatId, content, { type, file: { sealed }, ...(replyTo ? { replyTo } : {}) }, file);
 }
 
 /** Queues a message; `picked`, the file it sends, is kept on this page as its sender's copy. */
-async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 'type' | 'file'> = {}, picked?: Blob): Promise<void> {
+async function queue(chatId: string, content: string, extra: Pick<OutboxItem, 'type' | 'file' | 'replyTo'> = {}, picked?: Blob): Promise<void> {
   if (!state.me) return;
   const item: OutboxItem = {
     clientMsgId: newClientMsgId(),
@@ -123,7 +124,8 @@ export async function flushOutbox(): Promise<void> {
           try {
             const body = await outgoing(item);
             const metadata = await uploaded(item);
-            const payload = { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: item.type ?? 'text', ...(metadata ? { metadata } : {}) };
+            // A reply names the message it answers, never what it says (sealed or not, only its id).
+            const payload = { chatId: item.chatId, clientMsgId: item.clientMsgId, ...body, type: item.type ?? 'text', ...(metadata ? { metadata } : {}), ...(item.replyTo ? { replyTo: item.replyTo } : {}) };
             ack = await socket.timeout(15_000).emitWithAck(C.SEND_MESSAGE, payload);
           } catch (e) {
             if (e instanceof Locked || e instanceof Withheld) {

@@ -32,6 +32,8 @@ export interface ViewMessage {
   reactions: Reaction[];
   /** Its changes since it was sent, which order its copies (see edits.isOlder). */
   revision?: number;
+  /** The id of the message it answers, when it is a reply (none on a tombstone). */
+  replyTo?: string;
 }
 
 export type ConnState = 'offline' | 'connecting' | 'online';
@@ -57,6 +59,11 @@ export const state = {
   presence: new Map<string, { online: boolean; lastSeen?: string }>(),
   typing: new Map<string, Map<string, number>>(),
   openChat: null as string | null,
+  /**
+   * Messages fetched one by one for the replies quoting them (replies.ts), by id: older than the
+   * history held, so not shown as rows (nor cached), but kept up to date as rows are (edits.ts).
+   */
+  quoted: new Map<string, ViewMessage>(),
 };
 
 export const keyOf = (senderId: string, clientMsgId: string) => `${senderId}/${clientMsgId}`;
@@ -81,6 +88,7 @@ export function fromMessage(m: Message): ViewMessage {
     deletedBy: m.deletedBy,
     reactions: m.deletedAt ? [] : (m.reactions ?? []),
     revision: m.revision,
+    replyTo: m.deletedAt ? undefined : m.replyTo,
   };
 }
 
@@ -111,6 +119,7 @@ export function fromOutbox(o: OutboxItem): ViewMessage {
     pending: true,
     failed: o.failed,
     reactions: [],
+    replyTo: o.replyTo,
   };
 }
 

@@ -71,6 +71,7 @@ export function removeChat(chatId: string): void {
   for (const touched of listings) touched.add(chatId);
   state.chats.delete(chatId);
   state.messages.delete(chatId);
+  for (const [id, q] of state.quoted) if (q.chatId === chatId) state.quoted.delete(id);
   // Added back later, the chat's history is paged again from the start.
   state.history.delete(chatId);
   db.deleteChat(chatId).catch(() => {});
@@ -539,6 +540,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.profiles.clear();
   state.presence.clear();
   state.typing.clear();
+  state.quoted.clear();
   state.openChat = null;
   emit('chats');
   tellOtherTabs();

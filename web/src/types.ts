@@ -65,6 +65,12 @@ export interface Message {
   revision?: number;
   /** When it last changed, of any of those (an instant, as `editedAt`); absent when never. */
   updatedAt?: string;
+  /**
+   * The message of the same chat this one answers (a reply, as Slack's and Matrix's): its id
+   * only, never what it says (the server must not see what an encrypted chat quotes). Absent when
+   * not a reply, and on a tombstone; an edit keeps it.
+   */
+  replyTo?: string;
   /** This client's own: the text of an `encrypted` message, once opened (see e2e.ts). */
   plain?: string;
 }
@@ -136,6 +142,8 @@ export interface OutboxItem {
   file?: { sealed: ArrayBuffer; attachmentId?: string };
   /** Set when the server refused it for good (validation, not a member…). */
   failed?: string;
+  /** The id of the message it answers (kept through resends: the server dedupes on clientMsgId). */
+  replyTo?: string;
 }
 
 export interface ErrorBody {

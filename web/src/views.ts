@@ -11,6 +11,7 @@ import { offerButton as offerNotifications } from './notify';
 import * as store from './store';
 import { editing } from './editing';
 import { keepFocus, reacting } from './reactions';
+import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { avatar, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
@@ -208,12 +209,15 @@ export function chatView(app: AppActions, chatId: string): View {
     input.style.height = 'auto';
     if (input.value) input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
   };
-  // Errors of edits and deletions show where a file's do: right above the composer.
-  const editor = editing(input, attachError, fit);
+  // Errors of edits and deletions show where a file's do: right above the composer. The
+  // composer holds an edit or a reply, not both: either begun ends the other.
+  const editor = editing(input, attachError, fit, () => replies.cancel());
   // And those of reactions. Opening a palette draws its row again.
   const reactions = reacting(attachError, () => renderMessages());
+  const replies = replying(chatId, input, list, () => loadOlder(), () => editor.cancel());
   const els = new Map<string, HTMLLIElement>();
-  let loadingOlder = false;
+  /** The page of older history on its way, if any (a click on a quote may wait for it). */
+  let loadingOlder: Promise<void> | null = null;
 
   let shown = false;
   const renderHeader = () => {
@@ -247,6 +251,7 @@ export function chatView(app: AppActions, chatId: string): View {
   const renderMessages = () => {
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
     const msgs = store.sortedMessages(chatId);
+    const replyRow = replies.rows(msgs);
     const keep = new Set<string>();
     let prev: Element | null = null;
     let mineAdded = false;
@@ -261,9 +266,11 @@ export function chatView(app: AppActions, chatId: string): View {
       }
       const status = store.statusOf(m);
       // The sender's name is part of it: a profile can arrive after its message.
+      // What its quote shows is part of it: the message quoted can change (edited, deleted, opened).
+      const reply = replyRow(m);
       const reacts = reactions.row(m);
-      const changes = editor.row(m, reacts.button);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}`;
+      const changes = editor.row(m, [reply.button, reacts.button]);
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
@@ -285,6 +292,7 @@ export function chatView(app: AppActions, chatId: string): View {
         const refocus = keepFocus(li);
         li.replaceChildren(
           store.state.chats.get(chatId)?.type === 'group' && !mine ? h('span', { class: 'sender', 'aria-hidden': 'true' }, store.displayName(m.senderId)) : '',
+          changes.tombstone ? '' : (reply.quote ?? ''),
           h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), changes.tombstone ?? attachmentBody(m)),
           reacts.chips ?? '',
           meta,
@@ -307,21 +315,23 @@ export function chatView(app: AppActions, chatId: string): View {
     if (nearBottom || mineAdded) scroller.scrollTop = scroller.scrollHeight;
   };
 
-  const loadOlder = async () => {
-    if (loadingOlder || !store.hasMoreHistory(chatId)) return;
-    loadingOlder = true;
+  const loadOlder = (): Promise<void> => {
+    if (loadingOlder) return loadingOlder;
+    if (!store.hasMoreHistory(chatId)) return Promise.resolve();
     older.setAttribute('aria-busy', 'true');
     const before = scroller.scrollHeight - scroller.scrollTop;
-    try {
-      await store.loadOlder(chatId);
-      scroller.scrollTop = scroller.scrollHeight - before; // keep the reader's place
-    } catch {
-      /* offline: the cached history stays */
-    } finally {
-      loadingOlder = false;
-      older.removeAttribute('aria-busy');
-      older.hidden = !store.hasMoreHistory(chatId);
-    }
+    loadingOlder = store
+      .loadOlder(chatId)
+      .then(() => {
+        scroller.scrollTop = scroller.scrollHeight - before; // keep the reader's place
+      })
+      .catch(() => {}) // offline: the cached history stays
+      .finally(() => {
+        loadingOlder = null;
+        older.removeAttribute('aria-busy');
+        older.hidden = !store.hasMoreHistory(chatId);
+      });
+    return loadingOlder;
   };
   older.addEventListener('click', () => void loadOlder());
   scroller.addEventListener('scroll', () => {
@@ -350,7 +360,8 @@ export function chatView(app: AppActions, chatId: string): View {
     ev.preventDefault();
     if (editor.active()) return void editor.submit();
     if (!input.value.trim()) return;
-    void store.sendMessage(chatId, takeComposed());
+    // A reply, when the composer was answering a message: reply mode ends with the send.
+    void store.sendMessage(chatId, takeComposed(), replies.take());
     input.focus();
   });
 
@@ -372,11 +383,15 @@ export function chatView(app: AppActions, chatId: string): View {
       attachError.textContent = `${file.name} is empty.`;
       return;
     }
-    // What the composer holds goes with the file, as its caption (as in Slack).
+    // What the composer holds goes with the file, as its caption (as in Slack), and so does
+    // the message it answers.
     const caption = takeComposed();
-    store.sendFile(chatId, file, caption).catch((e: unknown) => {
+    const replyTo = replies.take();
+    store.sendFile(chatId, file, caption, replyTo).catch((e: unknown) => {
       attachError.textContent = `Cannot send ${file.name}: ${describeError(e)}`;
-      if (!input.value) input.value = caption; // not lost: written again into the composer
+      if (input.value || editor.active()) return;
+      input.value = caption; // not lost: written again into the composer
+      if (replyTo) replies.resume(replyTo);
     });
   });
 
@@ -399,8 +414,7 @@ export function chatView(app: AppActions, chatId: string): View {
   scroller.scrollTop = scroller.scrollHeight;
   void store.loadCachedMessages(chatId);
   if (!store.state.history.has(chatId)) {
-    loadingOlder = true;
-    void store
+    loadingOlder = store
       .loadOlder(chatId)
       .then(() => {
         scroller.scrollTop = scroller.scrollHeight;
@@ -408,7 +422,7 @@ export function chatView(app: AppActions, chatId: string): View {
       })
       .catch(() => {})
       .finally(() => {
-        loadingOlder = false;
+        loadingOlder = null;
         older.hidden = !store.hasMoreHistory(chatId);
       });
   }
@@ -425,6 +439,7 @@ export function chatView(app: AppActions, chatId: string): View {
     typing,
     attachError,
     editor.bar,
+    replies.bar,
     composer,
   );
   return {
