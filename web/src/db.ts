@@ -78,6 +78,28 @@ async function putAll<T>(name: string, items: T[]): Promise<void> {
 }
 
 export const putMessages = (ms: Message[]) => putAll('messages', ms);
+
+/**
+ * Rewrites the stored messages `ids` as `change` makes each of the copy stored (`undefined` when
+ * none; answering `undefined` leaves it as it is), read and written in one transaction: a copy
+ * another part of the page wrote meanwhile is built on, never overwritten unseen.
+ */
+export async function changeMessages(ids: string[], change: (id: string, stored: Message | undefined) => Message | undefined): Promise<void> {
+  if (!db || ids.length === 0) return;
+  const tx = db.transaction('messages', 'readwrite');
+  const finished = done(tx);
+  const s = tx.objectStore('messages');
+  // Every read is asked for before any answer comes, and each write follows its answer within
+  // the transaction, which stays open while it has requests.
+  ids.forEach((id) => {
+    const read = s.get(id);
+    read.onsuccess = () => {
+      const next = change(id, read.result as Message | undefined);
+      if (next) s.put(next);
+    };
+  });
+  await finished;
+}
 export const putChats = (cs: Chat[]) => putAll('chats', cs);
 export const putProfiles = (ps: PublicProfile[]) => putAll('profiles', ps);
 

@@ -9,7 +9,7 @@ import * as db from './db';
 import * as e2e from './e2e';
 import { C, MAX_REACTION_KINDS } from './events';
 import { Locked, Withheld, outgoing } from './sealing';
-import { compareInstants, emit, ensureProfiles, fromMessage, keyOf, replacing, state, type ViewMessage } from './state';
+import { compareInstants, emit, ensureProfiles, fromMessage, keyOf, replacing, state, union, type ViewMessage } from './state';
 import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
 
 let current: () => Socket | null = () => null;
@@ -56,6 +56,12 @@ export function isOlder(next: Version, held: Version): boolean {
 export async function applyUpdates(ms: Message[]): Promise<void> {
   // Who reacted is shown by name (a group's members are paged, not held).
   void ensureProfiles(ms.flatMap((m) => (m.reactions ?? []).flatMap((r) => r.users)));
+  // A change that left the text as it was (a reaction: the same iv, which every sealing draws
+  // anew) keeps what was opened: no second decryption, and a key locked since hides nothing.
+  for (const m of ms) {
+    const held = state.messages.get(m.chatId)?.get(keyOf(m.senderId, m.clientMsgId));
+    if (m.encrypted && m.iv && held?.iv === m.iv && held.content !== e2e.LOCKED_TEXT) m.plain = held.content;
+  }
   await e2e.openAll(ms.filter((m) => !m.deletedAt));
   await ingested();
   const kept: Message[] = [];
@@ -71,7 +77,15 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
     kept.push(m);
     touched.add(m.chatId);
   }
-  await db.putMessages(kept).catch(() => {});
+  // Weighed again against the cache's copies, with their receipts kept, as in memory.
+  const byId = new Map(kept.map((m) => [m.id, m]));
+  await db
+    .changeMessages([...byId.keys()], (id, stored) => {
+      const m = byId.get(id)!;
+      if (stored && isOlder(m, stored)) return undefined;
+      return stored ? { ...m, readBy: union(stored.readBy, m.readBy), deliveredTo: union(stored.deliveredTo, m.deliveredTo) } : m;
+    })
+    .catch(() => {});
   for (const chatId of touched) emit(`messages:${chatId}`);
   if (touched.size) emit('chats');
 }

@@ -4,7 +4,7 @@ import type { Socket } from 'socket.io-client';
 import * as db from './db';
 import { DeliveryQueue } from './deliveries';
 import { C } from './events';
-import { emit, ensureProfiles, sortedMessages, state, type ViewMessage } from './state';
+import { emit, ensureProfiles, sortedMessages, state, union, type ViewMessage } from './state';
 import type { Ack, ReceiptEvent, TypingEvent } from './types';
 
 let connected: () => Socket | null = () => null;
@@ -156,11 +156,14 @@ export function onReceipt(e: ReceiptEvent, kind: 'read' | 'delivered'): void {
     readListener?.(e.chatId);
   }
   if (changed.length) {
-    void db.messagesOf(e.chatId).then((stored) => {
-      const byId = new Map(changed.map((c) => [c.id, c]));
-      const upd = stored.filter((s) => byId.has(s.id)).map((s) => ({ ...s, readBy: byId.get(s.id)!.readBy, deliveredTo: byId.get(s.id)!.deliveredTo }));
-      return db.putMessages(upd);
-    });
+    // Added to the stored copies as they are when written (a change may have replaced one since).
+    const byId = new Map(changed.map((c) => [c.id!, c]));
+    void db
+      .changeMessages([...byId.keys()], (id, stored) => {
+        const c = byId.get(id)!;
+        return stored && { ...stored, readBy: union(stored.readBy, c.readBy), deliveredTo: union(stored.deliveredTo, c.deliveredTo) };
+      })
+      .catch(() => {});
     emit(`messages:${e.chatId}`);
   }
 }
@@ -174,4 +177,3 @@ export function statusOf(m: ViewMessage): 'failed' | 'pending' | 'sent' | 'deliv
   if (others(m.deliveredTo)) return 'delivered';
   return 'sent';
 }
-

@@ -30,6 +30,11 @@ export interface ViewMessage {
   deletedBy?: string;
   /** Its reactions, one per emoji (none on a tombstone, or while pending). */
   reactions: Reaction[];
+  /**
+   * A sealed message's iv, new at every sealing: a copy with the same one has the same text (see
+   * edits.applyUpdates).
+   */
+  iv?: string;
   /** Its changes since it was sent, which order its copies (see edits.isOlder). */
   revision?: number;
   /** The id of the message it answers, when it is a reply (none on a tombstone). */
@@ -87,6 +92,7 @@ export function fromMessage(m: Message): ViewMessage {
     deletedAt: m.deletedAt,
     deletedBy: m.deletedBy,
     reactions: m.deletedAt ? [] : (m.reactions ?? []),
+    iv: m.iv,
     revision: m.revision,
     replyTo: m.deletedAt ? undefined : m.replyTo,
   };
@@ -99,9 +105,14 @@ export function fromMessage(m: Message): ViewMessage {
  */
 export function replacing(held: ViewMessage, m: Message): ViewMessage {
   const vm = fromMessage(m);
-  vm.readBy = [...new Set([...held.readBy, ...vm.readBy])];
-  vm.deliveredTo = [...new Set([...held.deliveredTo, ...vm.deliveredTo])];
+  vm.readBy = union(held.readBy, vm.readBy);
+  vm.deliveredTo = union(held.deliveredTo, vm.deliveredTo);
   return vm;
+}
+
+/** The ids of `a`, then those of `b` not in it (receipts only ever grow). */
+export function union(a: string[] | undefined, b: string[] | undefined): string[] {
+  return [...new Set([...(a ?? []), ...(b ?? [])])];
 }
 
 export function fromOutbox(o: OutboxItem): ViewMessage {
