@@ -12,7 +12,7 @@ use common::{ApiError, ErrorCode};
 
 use super::messages::{DEFAULT_SYNC, MessageService};
 use super::normalize_id;
-use crate::ports::MessageChange;
+use crate::ports::{ChatRecord, MessageChange};
 
 /// The outcome of an edit or a deletion: the message as it is now, and who to tell.
 #[derive(Debug, Clone)]
@@ -46,16 +46,7 @@ impl MessageService {
             encrypted: req.encrypted,
             at: now(),
         };
-        // `None`: it was deleted since it was read (the write checks).
-        let message = self
-            .store
-            .change_message(&message.id, &change)
-            .await?
-            .ok_or_else(deleted)?;
-        Ok(Changed {
-            message,
-            participants: chat.participants,
-        })
+        self.change(chat, &message.id, &change).await
     }
 
     /// Deletes a message of the caller's, or, for an admin of a group, anyone's. Deleting a
@@ -130,9 +121,20 @@ impl MessageService {
             add: req.add,
             at: now(),
         };
+        self.change(chat, &message.id, &change).await
+    }
+
+    /// Applies an edit or a reaction to message `id` of `chat`; `conflict` when it was deleted
+    /// since it was read (the write checks).
+    async fn change(
+        &self,
+        chat: ChatRecord,
+        id: &str,
+        change: &MessageChange,
+    ) -> Result<Changed, ApiError> {
         let message = self
             .store
-            .change_message(&message.id, &change)
+            .change_message(id, change)
             .await?
             .ok_or_else(deleted)?;
         Ok(Changed {
