@@ -5,6 +5,7 @@ pub mod attachments;
 pub mod chats;
 pub mod extract;
 pub mod health;
+pub mod history;
 mod meta;
 pub mod socket_events;
 
@@ -105,8 +106,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::remove_member))
         .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
-        .routes(routes!(chats::messages))
-        .routes(routes!(chats::message))
+        .routes(routes!(history::messages))
+        .routes(routes!(history::message))
         .routes(routes!(attachments::upload))
         .routes(routes!(attachments::download))
         .routes(routes!(health::readyz))
