@@ -5,6 +5,15 @@ import { api, buildWeb, launchBrowser, randomName, readOtp, startSystem } from '
 
 export const TIMEOUT = 20_000;
 export const PASSWORD = 'correct horse battery staple';
+/**
+ * realtime's `sync` answers from SYNC_LOOKBACK_SECS before the newest message a client has, as
+ * those messages are now: a change to an older one (an edit, a deletion, a reaction) reaches a
+ * client that was away only through `sync_changes`. The suites that test it start the server
+ * with this look-back (15 s by default); `SYNC_LOOKBACK_MS` is that, the second the newest is
+ * in, and a margin.
+ */
+export const SYNC_LOOKBACK_SECS = 1;
+export const SYNC_LOOKBACK_MS = (SYNC_LOOKBACK_SECS + 2) * 1000;
 
 /**
  * Registers a browser suite's hooks (inside its `describe`): before, `web/dist` built, the whole
@@ -135,5 +144,29 @@ export function pageHelpers(env) {
   const myMessageWithStatus = (page, text, statuses) =>
     page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
 
-  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, turnOn, send, message, myMessageWithStatus };
+  /** Logs `username` in through the login form, on a page signed out. */
+  async function logIn(page, username) {
+    await page.goto('/');
+    await page.getByLabel('Username or email').fill(username);
+    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Chats' }).waitFor();
+  }
+
+  /**
+   * `a` opens a sealed DM with `bUsername` (both have encryption on) and says "Hi Bob"; each of
+   * `bPages` opens it from the chat list. Answers the chat's id.
+   */
+  async function openSealedDm(a, bUsername, ...bPages) {
+    await openDm(a, bUsername);
+    await a.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
+    await send(a, 'Hi Bob');
+    for (const b of bPages) {
+      await b.getByTestId('chat-item').filter({ hasText: 'Hi Bob' }).click();
+      await message(b, 'Hi Bob').waitFor();
+    }
+    return a.getByTestId('chat-view').getAttribute('data-chat-id');
+  }
+
+  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, turnOn, send, message, myMessageWithStatus, logIn, openSealedDm };
 }

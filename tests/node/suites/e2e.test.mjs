@@ -20,22 +20,14 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
   const env = suiteSystem();
 
   const helpers = pageHelpers(() => env);
-  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil } = helpers;
+  const { newPage, signUp, signUpByApi, openDm, send, message, pollUntil, logIn } = helpers;
   const turnOn = (page, passphrase = PASSPHRASE) => helpers.turnOn(page, passphrase);
-
-  async function login(page, username) {
-    await page.goto('/');
-    await page.getByLabel('Username or email').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Chats' }).waitFor();
-  }
 
   /** `username` lost their passphrase: logged out (the key goes), they start over with a new key. */
   async function startOver(page, username, passphrase) {
     await page.getByTestId('logout').click();
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
-    await login(page, username);
+    await logIn(page, username);
     await page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
     page.once('dialog', (d) => void d.accept());
     await page.getByTestId('e2e-start-over').click();
@@ -131,7 +123,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
 
       await step('a-new-device-is-locked-until-the-passphrase', async () => {
         a2 = await newPage({ width: 1280, height: 800 });
-        await login(a2.page, alice.username);
+        await logIn(a2.page, alice.username);
         await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
         await a2.page.getByTestId('chat-item').filter({ hasText: LOCKED }).waitFor();
         // What she writes to Bob before unlocking waits: it would go in clear otherwise.
@@ -186,7 +178,7 @@ describe('end-to-end encryption in the browser', { skip: missing ? `skipped: ${m
             }),
         );
         assert.equal(held, 0, 'no key left in this browser');
-        await login(a2.page, alice.username);
+        await logIn(a2.page, alice.username);
         await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
       });
 

@@ -7,24 +7,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
-import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
+import { PASSWORD, SYNC_LOOKBACK_MS, SYNC_LOOKBACK_SECS, pageHelpers, suiteSystem } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
 
 const PASSPHRASE = 'a long recovery passphrase';
-/**
- * realtime's `sync` answers from SYNC_LOOKBACK_SECS before the newest message a client has, as
- * those messages are now: a change to an older one reaches a client that was away only through
- * `sync_changes`. The suite's server looks back 1 s (15 by default); this is that, the second the
- * newest is in, and a margin.
- */
-const SYNC_LOOKBACK_SECS = 1;
-const SYNC_LOOKBACK_MS = (SYNC_LOOKBACK_SECS + 2) * 1000;
 
 describe('editing and deleting messages in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem({ SYNC_LOOKBACK_SECS: String(SYNC_LOOKBACK_SECS) });
-  const { newPage, signUp, openDm, turnOn, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, openSealedDm, turnOn, send, message } = pageHelpers(() => env);
 
   /** A message's row, by the clientMsgId both sides know it by. */
   const row = (page, id) => page.locator(`[data-testid=message][data-client-msg-id="${id}"]`);
@@ -90,12 +82,7 @@ describe('editing and deleting messages in the browser', { skip: missing ? `skip
       const storedAsBob = async (chatId) => (await api(env.system.url, `/api/chats/${chatId}/messages`, { token: asBob.accessToken })).messages;
 
       const dmId = await step('a-opens-a-sealed-dm-and-b-opens-it', async () => {
-        await openDm(a.page, bob.username);
-        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
-        await send(a.page, 'Hi Bob');
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Bob' }).click();
-        await message(b.page, 'Hi Bob').waitFor();
-        return a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        return openSealedDm(a.page, bob.username, b.page);
       });
       // Changed while Bob is offline, at the end: by then older than `sync` looks back.
       const laterEdited = await step('a-sends-two-for-later', () => sent(a.page, b.page, 'to be fixed while Bob is away'));

@@ -22,7 +22,7 @@ const HISTORY_PAGE = 30;
 
 describe('replies in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 400_000 }, () => {
   const env = suiteSystem();
-  const { newPage, signUp, openDm, pollUntil, turnOn, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, openSealedDm, logIn, pollUntil, turnOn, send, message } = pageHelpers(() => env);
 
   /** A message's row, by the clientMsgId both sides know it by. */
   const row = (page, id) => page.locator(`[data-testid=message][data-client-msg-id="${id}"]`);
@@ -65,14 +65,6 @@ describe('replies in the browser', { skip: missing ? `skipped: ${missing}` : fal
     await ctx.page.locator(`[data-testid=conn-status][data-state=${offline ? 'offline' : 'online'}]`).waitFor({ state: 'attached' });
   }
 
-  async function login(page, username) {
-    await page.goto('/');
-    await page.getByLabel('Username or email').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Chats' }).waitFor();
-  }
-
   /** The texts of every quote of the message stored as `messageId` on `page`. */
   const quotesOf = (page, messageId) => page.locator(`[data-testid=reply-quote][data-reply-to="${messageId}"] [data-testid=reply-quote-text]`).allTextContents();
 
@@ -97,12 +89,7 @@ describe('replies in the browser', { skip: missing ? `skipped: ${missing}` : fal
       const storedAsBob = async (chatId, id) => (await api(env.system.url, `/api/chats/${chatId}/messages`, { token: asBob.accessToken })).messages.find((m) => m.clientMsgId === id);
 
       const dmId = await step('a-opens-a-sealed-dm-and-b-opens-it', async () => {
-        await openDm(a.page, bob.username);
-        await a.page.locator('[data-testid=e2e-note][data-state=sealed]').waitFor();
-        await send(a.page, 'Hi Bob');
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Bob' }).click();
-        await message(b.page, 'Hi Bob').waitFor();
-        return a.page.getByTestId('chat-view').getAttribute('data-chat-id');
+        return openSealedDm(a.page, bob.username, b.page);
       });
 
       const question = 'Can you bring the 🍰 on Friday?';
@@ -258,7 +245,7 @@ describe('replies in the browser', { skip: missing ? `skipped: ${missing}` : fal
 
       await step('alice-new-device-quotes-it-fetched-locked-then-opened-and-pages-back-to-it', async () => {
         a2 = await newPage({ width: 1280, height: 800 });
-        await login(a2.page, alice.username);
+        await logIn(a2.page, alice.username);
         await a2.page.locator('[data-testid=e2e-panel][data-state=locked]').waitFor();
         await a2.page.locator(`[data-testid=chat-item][data-chat-id="${dmId}"]`).click();
         // Locked: the quote, fetched alone, shows what any sealed message does.

@@ -99,6 +99,16 @@ fn finish(errors: ValidationErrors) -> Result<(), ValidationErrors> {
     }
 }
 
+/// A message named by its chat and its id (`chatId`, `messageId`), as an event names it.
+fn validate_ids(chat_id: &str, message_id: &str, errors: &mut ValidationErrors) {
+    if let Err(e) = validate_object_id(chat_id) {
+        errors.add("chatId", e);
+    }
+    if let Err(e) = validate_object_id(message_id) {
+        errors.add("messageId", e);
+    }
+}
+
 fn is_base64(s: &str) -> bool {
     s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_'))
@@ -202,12 +212,7 @@ pub struct EditMessage {
 impl Validate for EditMessage {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        if let Err(e) = validate_object_id(&self.chat_id) {
-            errors.add("chatId", e);
-        }
-        if let Err(e) = validate_object_id(&self.message_id) {
-            errors.add("messageId", e);
-        }
+        validate_ids(&self.chat_id, &self.message_id, &mut errors);
         validate_content(
             &self.content,
             self.encrypted,
@@ -244,12 +249,7 @@ pub struct ReactMessage {
 impl Validate for ReactMessage {
     fn validate(&self) -> Result<(), ValidationErrors> {
         let mut errors = ValidationErrors::new();
-        if let Err(e) = validate_object_id(&self.chat_id) {
-            errors.add("chatId", e);
-        }
-        if let Err(e) = validate_object_id(&self.message_id) {
-            errors.add("messageId", e);
-        }
+        validate_ids(&self.chat_id, &self.message_id, &mut errors);
         if self.emoji.len() > MAX_EMOJI_BYTES || emojis::get(&self.emoji).is_none() {
             errors.add("emoji", err("emoji", "must be one emoji".into()));
         }
