@@ -64,6 +64,10 @@ pub trait UserStore: Send + Sync + 'static {
     async fn find_by_email(&self, email: &str) -> StoreResult<Option<UserRecord>>;
     async fn find_by_username(&self, username: &str) -> StoreResult<Option<UserRecord>>;
     async fn mark_verified(&self, id: Uuid) -> StoreResult<()>;
+    /// Replaces the display name (`None` clears it); false when there is no such user.
+    async fn set_display_name(&self, id: Uuid, display_name: Option<&str>) -> StoreResult<bool>;
+    /// Replaces the password hash (PHC string); false when there is no such user.
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool>;
     /// The user an external identity (`provider`, `subject`) is linked to.
     async fn find_by_identity(
         &self,

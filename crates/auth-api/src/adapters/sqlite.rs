@@ -129,6 +129,28 @@ impl UserStore for SqliteStore {
             .map_err(store_error)
     }
 
+    async fn set_display_name(&self, id: Uuid, display_name: Option<&str>) -> StoreResult<bool> {
+        sqlx::query("UPDATE users SET display_name = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(display_name)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(store_error)
+    }
+
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool> {
+        sqlx::query("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(password_hash)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(store_error)
+    }
+
     async fn find_by_identity(
         &self,
         provider: &str,

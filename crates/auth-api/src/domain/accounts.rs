@@ -91,24 +91,33 @@ impl AuthService {
     async fn send_code(&self, email: &str) -> Result<(), ApiError> {
         let code = self.otps.issue(email).await?;
         let minutes = self.otps.ttl().as_secs().div_ceil(60);
-        let mail = Mail {
+        self.mail_in_background(Mail {
             to: email.to_owned(),
             subject: format!("Your Batiyoun code: {code}"),
             body: format!(
-                "Your Batiyoun verification code is {code}.\n\nIt expires in {minutes} minutes and works once. If you did not ask for it, ignore this email."
+                "Your Batiyoun code is {code}. Enter it to verify your email address or to set a new password.\n\nIt expires in {minutes} minutes and works once. If you did not ask for it, ignore this email."
             ),
-        };
-        let mailer = self.mailer.clone();
-        tokio::spawn(async move {
-            if let Err(e) = mailer.send(mail).await {
-                tracing::error!(error = %e, "could not send the one-time code");
-            }
         });
         Ok(())
     }
 
+    /// Sends `mail` without waiting for the mail server; a failure is logged.
+    pub(super) fn mail_in_background(&self, mail: Mail) {
+        let mailer = self.mailer.clone();
+        tokio::spawn(async move {
+            // Not the subject: a code's mail has the code in it.
+            if let Err(e) = mailer.send(mail).await {
+                tracing::error!(error = %e, "could not send an email");
+            }
+        });
+    }
+
     /// Checks a code, marks the email verified and signs the user in.
-    pub async fn verify_otp(&self, req: VerifyOtpRequest) -> Result<Issued, ApiError> {
+    pub async fn verify_otp(
+        &self,
+        req: VerifyOtpRequest,
+        user_agent: Option<String>,
+    ) -> Result<Issued, ApiError> {
         let email = req.email.trim().to_lowercase();
         self.otps.verify(&email, &req.code).await?;
         let user = self.store.find_by_email(&email).await?.ok_or_else(|| {
@@ -121,11 +130,16 @@ impl AuthService {
             self.store.mark_verified(user.id).await?;
         }
         let user = self.store.find_by_id(user.id).await?.unwrap_or(user);
-        self.issue(user).await
+        self.issue(user, user_agent).await
     }
 
     /// Password login by email or username.
-    pub async fn login(&self, req: LoginRequest, ip: ClientIp) -> Result<Issued, ApiError> {
+    pub async fn login(
+        &self,
+        req: LoginRequest,
+        ip: ClientIp,
+        user_agent: Option<String>,
+    ) -> Result<Issued, ApiError> {
         let login = req.login.trim().to_lowercase();
         let account_key = format!("rl:login_fail:{login}");
         let ip_key = format!("rl:login_fail_ip:{ip}");
@@ -163,12 +177,19 @@ impl AuthService {
             ));
         }
         self.kv.del(&account_key).await.map_err(kv_err)?;
-        self.issue(user).await
+        self.issue(user, user_agent).await
     }
 
-    /// Starts a session for `user` and mints its first access token.
-    pub async fn issue(&self, user: UserRecord) -> Result<Issued, ApiError> {
-        let (session_id, refresh_token) = self.sessions.create(&user.id.to_string()).await?;
+    /// Starts a session for `user`, signed in from `user_agent`, and mints its first access token.
+    pub async fn issue(
+        &self,
+        user: UserRecord,
+        user_agent: Option<String>,
+    ) -> Result<Issued, ApiError> {
+        let (session_id, refresh_token) = self
+            .sessions
+            .create(&user.id.to_string(), user_agent)
+            .await?;
         let access_token = self
             .minter
             .mint_access(&user.id.to_string(), &session_id, super::now())

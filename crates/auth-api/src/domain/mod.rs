@@ -2,6 +2,7 @@
 //! (`UserStore`, `Mailer`) and common's `Kv`. Handlers call [`AuthService`]; nothing here knows
 //! about HTTP beyond the shared error codes.
 
+pub mod account;
 pub mod accounts;
 pub mod keys;
 pub mod oauth;

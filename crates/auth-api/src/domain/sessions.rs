@@ -4,11 +4,22 @@
 //! recognised as theft (RFC 9700 §4.14) and revokes the whole session. A revocation is recorded and
 //! published through `common::sessions`, so realtime refuses the session's access tokens and drops
 //! its sockets at once.
+//!
+//! A user's sessions are indexed at `sessions_of:{user id}` (a `Kv` hash with one field per
+//! session id), so they can be listed and signed out together. Expired sessions leave their field
+//! behind; listing and signing in prune them. Signing out every other session also records a
+//! cutoff (`sessions_cutoff:{user id}`: a time and the session kept): any session of that user
+//! created up to then, but the one kept, is refused when it next refreshes. That covers a session
+//! signed in while the others were being revoked, and sessions from before the index (indexed at
+//! their next refresh).
 
+use std::cmp::Reverse;
 use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use common::contracts::account::SessionView;
 use common::kv::SharedKv;
 use common::{ApiError, ErrorCode};
 use rand::RngCore;
@@ -27,7 +38,55 @@ struct Record {
     refresh_hash: String,
     #[serde(default)]
     retired: Vec<String>,
+    /// Seconds since the epoch (kept for records written before `created_ms`).
     created_at: i64,
+    /// Milliseconds since the epoch; 0 in records from before it was kept.
+    #[serde(default)]
+    created_ms: i64,
+    /// When it signed in or last refreshed, in milliseconds; 0 in older records.
+    #[serde(default)]
+    active_ms: i64,
+    #[serde(default)]
+    user_agent: Option<String>,
+    /// Whether the session is in its user's index (false in records from before the index).
+    #[serde(default)]
+    indexed: bool,
+}
+
+impl Record {
+    fn created_ms(&self) -> i64 {
+        if self.created_ms > 0 {
+            self.created_ms
+        } else {
+            self.created_at.saturating_mul(1000)
+        }
+    }
+
+    fn view(&self, id: &str, current: &str) -> SessionView {
+        let created = self.created_ms();
+        SessionView {
+            id: id.to_owned(),
+            current: id == current,
+            created_at: time(created),
+            last_active_at: time(self.active_ms.max(created)),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+fn time(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// `sessions_cutoff:{user}`: sessions created at or before `at_ms`, but `kept`, are over.
+#[derive(Debug, Serialize, Deserialize)]
+struct Cutoff {
+    at_ms: i64,
+    kept: String,
 }
 
 #[derive(Clone)]
@@ -47,6 +106,14 @@ fn key(id: &str) -> String {
     format!("session:{id}")
 }
 
+fn index_key(user_id: &str) -> String {
+    format!("sessions_of:{user_id}")
+}
+
+fn cutoff_key(user_id: &str) -> String {
+    format!("sessions_cutoff:{user_id}")
+}
+
 fn random(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buf);
@@ -64,17 +131,19 @@ fn unauthorized() -> ApiError {
 /// Splits a cookie value into (session id, secret), refusing anything malformed.
 fn parse(token: &str) -> Result<(&str, &str), ApiError> {
     let (id, secret) = token.split_once('.').ok_or_else(unauthorized)?;
-    let ok = |s: &str| {
-        !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    };
-    if ok(id) && ok(secret) {
+    if well_formed(id) && well_formed(secret) {
         Ok((id, secret))
     } else {
         Err(unauthorized())
     }
+}
+
+/// A session id or secret: 1–64 base64url characters.
+fn well_formed(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 impl Sessions {
@@ -99,42 +168,90 @@ impl Sessions {
             .map_err(kv_err)
     }
 
-    /// Starts a session; returns (session id, refresh token for the cookie).
-    pub async fn create(&self, user_id: &str) -> Result<(String, String), ApiError> {
+    /// Starts a session for `user_id`, signed in from `user_agent`; returns (session id, refresh
+    /// token for the cookie).
+    pub async fn create(
+        &self,
+        user_id: &str,
+        user_agent: Option<String>,
+    ) -> Result<(String, String), ApiError> {
         let id = random(18);
         let secret = random(32);
+        let now = now_ms();
         let record = Record {
             user_id: user_id.to_owned(),
             refresh_hash: hash(&secret),
             retired: Vec::new(),
-            created_at: super::now(),
+            created_at: now / 1000,
+            created_ms: now,
+            active_ms: now,
+            user_agent,
+            indexed: true,
         };
+        // Indexed before it exists, so no moment has a live session that is not listed.
+        self.index(user_id, &id).await?;
         self.save(&id, &record).await?;
+        // Expired sessions of this user leave their index fields behind; a sign-in clears them.
+        self.live_records(user_id).await?;
         Ok((id.clone(), format!("{id}.{secret}")))
     }
 
-    /// Checks a refresh token without rotating it (cookie-authenticated reads).
-    pub async fn check(&self, token: &str) -> Result<Live, ApiError> {
-        let (id, secret) = parse(token)?;
-        let record = self.load(id).await?.ok_or_else(unauthorized)?;
-        if bool::from(
-            hash(secret)
-                .as_bytes()
-                .ct_eq(record.refresh_hash.as_bytes()),
-        ) {
-            Ok(Live {
-                session_id: id.to_owned(),
-                user_id: record.user_id,
-            })
-        } else {
-            Err(unauthorized())
-        }
+    async fn index(&self, user_id: &str, id: &str) -> Result<(), ApiError> {
+        self.kv
+            .hash_incr(&index_key(user_id), id, 1)
+            .await
+            .map(drop)
+            .map_err(kv_err)
     }
 
-    /// Rotates the refresh token. A retired token revokes the session.
-    pub async fn rotate(&self, token: &str) -> Result<(Live, String), ApiError> {
-        let (id, secret) = parse(token)?;
-        let mut record = self.load(id).await?.ok_or_else(unauthorized)?;
+    async fn unindex(&self, user_id: &str, id: &str) -> Result<(), ApiError> {
+        // The field goes at 0 or below, so removing twice does no harm.
+        self.kv
+            .hash_incr(&index_key(user_id), id, -1)
+            .await
+            .map(drop)
+            .map_err(kv_err)
+    }
+
+    /// The user's sessions that still exist, with their records; prunes the index of the others.
+    async fn live_records(&self, user_id: &str) -> Result<Vec<(String, Record)>, ApiError> {
+        let ids: Vec<String> = self
+            .kv
+            .hash_all(&index_key(user_id))
+            .await
+            .map_err(kv_err)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let keys: Vec<String> = ids.iter().map(|id| key(id)).collect();
+        let raws = self.kv.get_many(&keys).await.map_err(kv_err)?;
+        let mut live = Vec::with_capacity(ids.len());
+        for (id, raw) in ids.into_iter().zip(raws) {
+            match raw.and_then(|r| serde_json::from_str::<Record>(&r).ok()) {
+                Some(record) if record.user_id == user_id => live.push((id, record)),
+                _ => self.unindex(user_id, &id).await?,
+            }
+        }
+        Ok(live)
+    }
+
+    /// Whether a cutoff (signing out every other session) ended this session.
+    async fn cut_off(&self, id: &str, record: &Record) -> Result<bool, ApiError> {
+        let raw = self
+            .kv
+            .get(&cutoff_key(&record.user_id))
+            .await
+            .map_err(kv_err)?;
+        let Some(cutoff) = raw.and_then(|r| serde_json::from_str::<Cutoff>(&r).ok()) else {
+            return Ok(false);
+        };
+        Ok(cutoff.kept != id && record.created_ms() <= cutoff.at_ms)
+    }
+
+    /// Loads a session for a request presenting its refresh token: the secret must be the
+    /// current one, and the session must not be cut off.
+    async fn checked(&self, id: &str, secret: &str) -> Result<Record, ApiError> {
+        let record = self.load(id).await?.ok_or_else(unauthorized)?;
         let presented = hash(secret);
         if !bool::from(presented.as_bytes().ct_eq(record.refresh_hash.as_bytes())) {
             if record.retired.contains(&presented) {
@@ -143,12 +260,38 @@ impl Sessions {
             }
             return Err(unauthorized());
         }
+        if self.cut_off(id, &record).await? {
+            self.revoke(id).await?;
+            return Err(unauthorized());
+        }
+        Ok(record)
+    }
+
+    /// Checks a refresh token without rotating it (cookie-authenticated reads).
+    pub async fn check(&self, token: &str) -> Result<Live, ApiError> {
+        let (id, secret) = parse(token)?;
+        let record = self.checked(id, secret).await?;
+        Ok(Live {
+            session_id: id.to_owned(),
+            user_id: record.user_id,
+        })
+    }
+
+    /// Rotates the refresh token. A retired token revokes the session.
+    pub async fn rotate(&self, token: &str) -> Result<(Live, String), ApiError> {
+        let (id, secret) = parse(token)?;
+        let mut record = self.checked(id, secret).await?;
+        if !record.indexed {
+            self.index(&record.user_id, id).await?;
+            record.indexed = true;
+        }
         let next = random(32);
         let old = std::mem::replace(&mut record.refresh_hash, hash(&next));
         record.retired.push(old);
         if record.retired.len() > REMEMBERED {
             record.retired.remove(0);
         }
+        record.active_ms = now_ms();
         self.save(id, &record).await?;
         Ok((
             Live {
@@ -167,10 +310,60 @@ impl Sessions {
     /// Ends a session: its access tokens are refused by realtime from now on, and its live sockets
     /// are dropped (`common::sessions`).
     pub async fn revoke(&self, id: &str) -> Result<(), ApiError> {
-        self.kv.del(&key(id)).await.map_err(kv_err)?;
+        let taken = self.kv.take(&key(id)).await.map_err(kv_err)?;
+        if let Some(record) = taken.and_then(|r| serde_json::from_str::<Record>(&r).ok()) {
+            self.unindex(&record.user_id, id).await?;
+        }
         common::sessions::revoke(&*self.kv, id)
             .await
             .map_err(kv_err)
+    }
+
+    /// The user's live sessions, most recently active first; `current` is marked.
+    pub async fn list(&self, user_id: &str, current: &str) -> Result<Vec<SessionView>, ApiError> {
+        let mut views: Vec<SessionView> = self
+            .live_records(user_id)
+            .await?
+            .iter()
+            .map(|(id, record)| record.view(id, current))
+            .collect();
+        views.sort_by_key(|v| Reverse((v.last_active_at, v.created_at)));
+        Ok(views)
+    }
+
+    /// Ends one of the user's sessions; another user's (or an unknown) session is `not_found`.
+    pub async fn revoke_own(&self, user_id: &str, id: &str) -> Result<(), ApiError> {
+        let not_found = || ApiError::new(ErrorCode::NotFound, "no such session");
+        if !well_formed(id) {
+            return Err(not_found());
+        }
+        match self.load(id).await? {
+            Some(record) if record.user_id == user_id => self.revoke(id).await,
+            _ => Err(not_found()),
+        }
+    }
+
+    /// Ends every session of the user but `kept`; returns how many it ended. The cutoff is
+    /// recorded first, so a session signed in meanwhile, which the index may not show yet, is
+    /// refused at its next refresh.
+    pub async fn revoke_others(&self, user_id: &str, kept: &str) -> Result<u32, ApiError> {
+        let cutoff = Cutoff {
+            at_ms: now_ms(),
+            kept: kept.to_owned(),
+        };
+        let json = serde_json::to_string(&cutoff).map_err(ApiError::internal)?;
+        self.kv
+            .set(&cutoff_key(user_id), &json, Some(self.ttl))
+            .await
+            .map_err(kv_err)?;
+        let mut revoked = 0;
+        for (id, _) in self.live_records(user_id).await? {
+            if id != kept {
+                self.revoke(&id).await?;
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
     }
 
     /// The session id inside a refresh token, if it is well-formed.

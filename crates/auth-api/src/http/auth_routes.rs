@@ -1,9 +1,11 @@
-//! `/api/auth/*`: signup, codes, login, refresh, logout, verify-me.
+//! `/api/auth/*`: signup, codes, login, refresh, logout, verify-me, and the password (changed or
+//! reset).
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use common::contracts::account::{ChangePasswordRequest, ResetPasswordRequest, RevokedResponse};
 use common::contracts::auth::{
     AuthResponse, LoginRequest, MessageResponse, RequestOtpRequest, SignupRequest, TokenResponse,
     UserResponse, VerifyOtpRequest,
@@ -13,7 +15,7 @@ use common::{ApiError, ErrorCode};
 
 use super::AppState;
 use super::cookies::append;
-use super::extract::{Authenticated, ClientIp, ValidJson};
+use super::extract::{Authenticated, ClientIp, UserAgent, ValidJson};
 use crate::domain::{Issued, to_user};
 
 /// Counts the outcome of an auth step (`success` or the error code) for `/metrics`.
@@ -117,9 +119,10 @@ pub async fn request_otp(
 )]
 pub async fn verify_otp(
     State(state): State<AppState>,
+    UserAgent(user_agent): UserAgent,
     ValidJson(req): ValidJson<VerifyOtpRequest>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.verify_otp(req).await;
+    let result = state.auth.verify_otp(req, user_agent).await;
     outcome("auth_otp_verifications_total", &result);
     let issued = result?;
     Ok(signed_in(&state, issued))
@@ -146,9 +149,10 @@ pub async fn verify_otp(
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> Result<Response, ApiError> {
-    let result = state.auth.login(req, ip).await;
+    let result = state.auth.login(req, ip, user_agent).await;
     outcome("auth_logins_total", &result);
     let issued = result?;
     Ok(signed_in(&state, issued))
@@ -237,12 +241,64 @@ pub async fn verify_me(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let user = state
-        .auth
-        .user(principal.user_id)
-        .await
-        .map_err(|_| ApiError::new(ErrorCode::Unauthorized, "the account no longer exists"))?;
+    let user = state.auth.own_account(principal.user_id).await?;
     Ok(Json(UserResponse {
         user: to_user(&user),
     }))
+}
+
+/// Changes the caller's password, proven by the current one. Every other session is signed out;
+/// this one stays. A notice is mailed to the account's address.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password",
+    tag = "auth",
+    request_body = ChangePasswordRequest,
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "Changed; how many other sessions were signed out", body = RevokedResponse),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`invalid_credentials`: the current password is wrong (counted with failed logins); or `unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `newPassword` too short, too long or too common; `currentPassword` for an account without a password (made with Google: it sets one with `reset-password`)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many wrong passwords for this account; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+    ValidJson(req): ValidJson<ChangePasswordRequest>,
+) -> Result<Json<RevokedResponse>, ApiError> {
+    let result = state.auth.change_password(&me, req).await;
+    outcome("auth_password_changes_total", &result);
+    Ok(Json(RevokedResponse { revoked: result? }))
+}
+
+/// Sets a new password with a code mailed by `POST /api/auth/request-otp` ("forgot password"),
+/// and signs in as `verify-otp` does. Every other session of the account is signed out, and a
+/// notice is mailed.
+#[utoipa::path(
+    post,
+    path = "/api/auth/reset-password",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 200, description = "The password is set; signed in, the session cookie is set", body = AuthResponse,
+            headers(("set-cookie" = String, description = "The session cookie (refresh token)"))),
+        (status = 400, description = "`invalid_otp` (wrong, expired, used or burnt after 5 attempts) or `invalid_json`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `newPassword` too short, too long or too common (the code is not used up)", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    UserAgent(user_agent): UserAgent,
+    ValidJson(req): ValidJson<ResetPasswordRequest>,
+) -> Result<Response, ApiError> {
+    let result = state.auth.reset_password(req, user_agent).await;
+    outcome("auth_password_resets_total", &result);
+    Ok(signed_in(&state, result?))
 }

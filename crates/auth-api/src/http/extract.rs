@@ -1,6 +1,6 @@
 //! Extractors that turn requests into domain inputs with the shared error body on failure:
 //! [`ValidJson`] (bad JSON → `invalid_json`, rule violations → `validation_failed` with fields),
-//! [`Authenticated`] (Bearer access token or session cookie) and [`ClientIp`].
+//! [`Authenticated`] (Bearer access token or session cookie), [`ClientIp`] and [`UserAgent`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -8,8 +8,9 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
-use axum::http::header::AUTHORIZATION;
+use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use common::contracts::account::MAX_USER_AGENT_CHARS;
 use common::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use validator::Validate;
@@ -105,5 +106,29 @@ impl FromRequestParts<AppState> for ClientIp {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
         Ok(Self(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}
+
+/// The `User-Agent` a session signs in with, to tell the user's sessions apart: control
+/// characters dropped, at most `MAX_USER_AGENT_CHARS`; none when absent or empty.
+pub struct UserAgent(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let agent = parts
+            .headers
+            .get(USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .map(|v| {
+                v.chars()
+                    .filter(|c| !c.is_control())
+                    .take(MAX_USER_AGENT_CHARS)
+                    .collect::<String>()
+            })
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty());
+        Ok(Self(agent))
     }
 }

@@ -11,6 +11,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::cookies::append;
+use super::extract::UserAgent;
 use crate::domain::oauth;
 
 #[derive(Deserialize, IntoParams)]
@@ -104,6 +105,7 @@ pub async fn start(
 )]
 pub async fn callback(
     State(state): State<AppState>,
+    UserAgent(user_agent): UserAgent,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, ApiError> {
     let google = state
@@ -124,7 +126,7 @@ pub async fn callback(
         .ok_or_else(|| oauth::failed("missing code"))?;
     let (claims, return_to) = google.finish(&state.auth.kv, &code, &st).await?;
     let user = state.auth.google_account(&claims).await?;
-    let issued = state.auth.issue(user).await?;
+    let issued = state.auth.issue(user, user_agent).await?;
     let target = format!("{}{}", state.web.app_url.trim_end_matches('/'), return_to);
     let mut response = redirect(&target);
     append(

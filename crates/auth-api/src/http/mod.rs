@@ -7,6 +7,7 @@ mod csrf;
 pub mod extract;
 mod google_routes;
 mod meta_routes;
+mod session_routes;
 mod users_routes;
 
 use std::sync::Arc;
@@ -76,6 +77,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::refresh))
         .routes(routes!(auth_routes::logout))
         .routes(routes!(auth_routes::verify_me))
+        .routes(routes!(auth_routes::change_password))
+        .routes(routes!(auth_routes::reset_password))
+        .routes(routes!(session_routes::list, session_routes::end_others))
+        .routes(routes!(session_routes::end))
         .routes(routes!(google_routes::start))
         .routes(routes!(google_routes::callback))
         .routes(routes!(users_routes::search))
@@ -86,6 +91,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             users_routes::put_key_backup,
             users_routes::get_key_backup
         ))
+        .routes(routes!(users_routes::me, users_routes::update_me))
         .routes(routes!(users_routes::profile))
         .routes(routes!(users_routes::get_key))
         .routes(routes!(meta_routes::jwks))
@@ -117,7 +123,13 @@ pub fn router(state: AppState) -> Router {
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::CONTENT_TYPE,
             header::AUTHORIZATION,

@@ -1,16 +1,19 @@
-//! `/api/users/*`: profiles, username search and the public-key directory.
+//! `/api/users/*`: profiles (the caller's own editable), username search and the public-key
+//! directory.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use common::ApiError;
+use common::contracts::account::UpdateProfileRequest;
 use common::contracts::auth::{
     KeyBackupBody, PublicKeyBody, PublicKeysResponse, PublicProfile, UserProfilesQuery,
-    UserSearchQuery, UserSearchResponse,
+    UserResponse, UserSearchQuery, UserSearchResponse,
 };
 use common::error::ErrorResponse;
 
 use super::AppState;
 use super::extract::{Authenticated, ValidJson};
+use crate::domain::to_user;
 use crate::domain::users::{parse_id, to_profile};
 
 /// `GET /api/users/search?q=` (signed-in users only, so the directory cannot be scraped anonymously).
@@ -60,6 +63,57 @@ pub async fn profiles(
     let Query(q) = query.map_err(|_| ApiError::field("ids", "is required"))?;
     let users = state.auth.profiles(&q.ids).await?;
     Ok(Json(UserSearchResponse { users }))
+}
+
+/// The caller's own account (as `GET /api/auth/verify-me`).
+#[utoipa::path(
+    get,
+    path = "/api/users/me",
+    tag = "users",
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The caller's account", body = UserResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn me(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = state.auth.own_account(me.user_id).await?;
+    Ok(Json(UserResponse {
+        user: to_user(&user),
+    }))
+}
+
+/// Changes the caller's profile: the fields present are replaced, the others kept. Other users
+/// see the change the next time they load the profile.
+#[utoipa::path(
+    patch,
+    path = "/api/users/me",
+    tag = "users",
+    request_body = UpdateProfileRequest,
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The caller's account as changed", body = UserResponse),
+        (status = 400, description = "`invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: `displayName` is not 1-64 printable characters", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+    ValidJson(req): ValidJson<UpdateProfileRequest>,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = state.auth.update_profile(me.user_id, req).await?;
+    Ok(Json(UserResponse {
+        user: to_user(&user),
+    }))
 }
 
 /// A user's public profile.

@@ -226,6 +226,32 @@ impl TestApp {
         Self::reply(resp).await
     }
 
+    /// Any request as the app's own page would make it (with its Origin): `bearer` as the access
+    /// token, `body` as JSON, `user_agent` as the `User-Agent`.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<&Value>,
+        user_agent: Option<&str>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("origin", &self.origin);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        if let Some(ua) = user_agent {
+            req = req.header("user-agent", ua);
+        }
+        Self::reply(req.send().await.expect("request")).await
+    }
+
     /// POSTs with the session cookie and an optional Origin.
     pub async fn post_with_cookie(&self, path: &str, cookie: &str, origin: Option<&str>) -> Reply {
         let name = self.cookie_name();
@@ -281,6 +307,12 @@ impl TestApp {
 
     /// The code in the next not-yet-read message to `email`, polling the mailbox until it arrives.
     pub async fn next_code(&self, email: &str) -> String {
+        let message = self.next_mail(email).await;
+        extract_code(&message).unwrap_or_else(|| panic!("no code in {message}"))
+    }
+
+    /// The next not-yet-read message to `email`, polling the mailbox until it arrives.
+    pub async fn next_mail(&self, email: &str) -> String {
         let already = *self.seen.lock().unwrap().get(email).unwrap_or(&0);
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -290,8 +322,7 @@ impl TestApp {
                     .lock()
                     .unwrap()
                     .insert(email.to_owned(), already + 1);
-                return extract_code(&messages[already])
-                    .unwrap_or_else(|| panic!("no code in {}", messages[already]));
+                return messages[already].clone();
             }
             assert!(Instant::now() < deadline, "no email to {email} arrived");
             tokio::time::sleep(Duration::from_millis(50)).await;

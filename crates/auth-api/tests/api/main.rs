@@ -6,6 +6,7 @@
 mod helpers;
 mod mailbox;
 
+mod account;
 mod errors;
 mod flow;
 mod google;

@@ -73,6 +73,46 @@ async fn contract(store: Arc<dyn UserStore>) {
     store.mark_verified(alice.id).await.unwrap();
     assert!(store.find_by_id(alice.id).await.unwrap().unwrap().verified);
 
+    assert!(
+        store
+            .set_display_name(alice.id, Some("Alice A."))
+            .await
+            .unwrap()
+    );
+    let renamed = store.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(renamed.display_name.as_deref(), Some("Alice A."));
+    assert!(renamed.updated_at >= alice.updated_at);
+    assert!(store.set_display_name(alice.id, None).await.unwrap());
+    assert!(
+        store
+            .find_by_id(alice.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .display_name
+            .is_none()
+    );
+    assert!(
+        store
+            .set_password_hash(alice.id, "$argon2id$new")
+            .await
+            .unwrap()
+    );
+    let changed = store.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(changed.password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(
+        (changed.email.as_str(), changed.verified),
+        ("alice@example.com", true)
+    );
+    let nobody = uuid::Uuid::new_v4();
+    assert!(!store.set_display_name(nobody, Some("X")).await.unwrap());
+    assert!(
+        !store
+            .set_password_hash(nobody, "$argon2id$x")
+            .await
+            .unwrap()
+    );
+
     store
         .link_identity(alice.id, "google", "sub-1")
         .await

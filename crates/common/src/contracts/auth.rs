@@ -56,7 +56,7 @@ fn validate_username(value: &str) -> Result<(), ValidationError> {
     }
 }
 
-fn validate_password(value: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_password(value: &str) -> Result<(), ValidationError> {
     let n = char_len(value);
     if !(12..=128).contains(&n) {
         let mut e = ValidationError::new("length");
@@ -66,7 +66,7 @@ fn validate_password(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-fn validate_display_name(value: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_display_name(value: &str) -> Result<(), ValidationError> {
     let n = char_len(value.trim());
     if (1..=64).contains(&n) && !value.chars().any(char::is_control) {
         Ok(())
@@ -105,7 +105,7 @@ pub struct RequestOtpRequest {
     pub email: String,
 }
 
-fn validate_otp_code(value: &str) -> Result<(), ValidationError> {
+pub(crate) fn validate_otp_code(value: &str) -> Result<(), ValidationError> {
     if value.len() == 6 && value.bytes().all(|b| b.is_ascii_digit()) {
         Ok(())
     } else {

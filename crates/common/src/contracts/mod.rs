@@ -3,6 +3,7 @@
 //! Request types derive `Deserialize + Validate`; handlers call `validate()` (REST through the
 //! services' `ValidJson` extractor, sockets before acting) so one rule serves both transports.
 
+pub mod account;
 pub mod auth;
 pub mod chat;
 pub mod events;

@@ -1,5 +1,6 @@
 //! The `common` crate's contract tests: one binary, one module per area.
 
+mod account;
 mod config;
 mod contracts;
 mod errors;

@@ -1,0 +1,113 @@
+//! Managing one's own account: the profile, the password (changed, or reset with an emailed
+//! code) and the sessions signed in to it.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationErrors};
+
+use super::auth::{validate_display_name, validate_otp_code, validate_password};
+
+/// Longest `User-Agent` a session keeps (longer ones are cut at a character boundary).
+pub const MAX_USER_AGENT_CHARS: usize = 256;
+
+/// One session signed in to the caller's account (`GET /api/auth/sessions`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub id: String,
+    /// The session the request was made in.
+    pub current: bool,
+    #[serde(with = "super::time::millis")]
+    pub created_at: DateTime<Utc>,
+    /// When it last signed in or refreshed its access token.
+    #[serde(with = "super::time::millis")]
+    pub last_active_at: DateTime<Utc>,
+    /// The `User-Agent` it signed in with, if it sent one.
+    pub user_agent: Option<String>,
+}
+
+/// `GET /api/auth/sessions`: most recently active first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionsResponse {
+    pub sessions: Vec<SessionView>,
+}
+
+/// How many other sessions a request signed out (`DELETE /api/auth/sessions`,
+/// `POST /api/auth/password`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedResponse {
+    pub revoked: u32,
+}
+
+/// `POST /api/auth/password`: a signed-in user changes their password.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangePasswordRequest {
+    #[validate(length(min = 1, max = 1024, message = "must be 1-1024 bytes"))]
+    #[schema(min_length = 1, format = Password)]
+    pub current_password: String,
+    /// 12–128 characters; the most common passwords are refused.
+    #[validate(custom(function = "validate_password"))]
+    #[schema(min_length = 12, max_length = 128, format = Password)]
+    pub new_password: String,
+}
+
+/// `POST /api/auth/reset-password`: a new password, proven by a code mailed with
+/// `POST /api/auth/request-otp`.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResetPasswordRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
+    pub email: String,
+    #[validate(custom(function = "validate_otp_code"))]
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub code: String,
+    #[validate(custom(function = "validate_password"))]
+    #[schema(min_length = 12, max_length = 128, format = Password)]
+    pub new_password: String,
+}
+
+/// `PATCH /api/users/me`: the fields present are changed, the others kept.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProfileRequest {
+    /// A new display name (1–64 printable characters, trimmed), or `null` to show the username
+    /// instead; absent, it is kept.
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    pub display_name: Option<Option<String>>,
+}
+
+/// A field that is present, `null` included (`Some(None)`); `#[serde(default)]` makes an absent
+/// one `None`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+impl Validate for UpdateProfileRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if let Some(Some(name)) = &self.display_name
+            && let Err(e) = validate_display_name(name)
+        {
+            errors.add("display_name", e);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
