@@ -227,6 +227,7 @@ impl Application {
             presence.spawn_refresh(),
             services.attachments.clone().spawn_sweeper(),
             socket::spawn_key_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
+            socket::spawn_profile_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             cache_listener,
         ]);
         tasks.extend(recovery);

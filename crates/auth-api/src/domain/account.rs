@@ -6,9 +6,11 @@
 
 use common::contracts::account::UpdateProfileRequest;
 use common::contracts::account::{ChangePasswordRequest, ResetPasswordRequest, SessionView};
+use common::contracts::auth::PROFILE_CHANGED_CHANNEL;
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
+use super::users::to_profile;
 use super::{AuthService, Issued, Principal, kv_err, password, rate_limit};
 use crate::ports::{Mail, UserRecord};
 
@@ -45,13 +47,28 @@ impl AuthService {
         user_id: Uuid,
         req: UpdateProfileRequest,
     ) -> Result<UserRecord, ApiError> {
+        let changed = req.display_name.is_some();
         if let Some(name) = req.display_name {
             let name = name.as_deref().map(str::trim);
             if !self.store.set_display_name(user_id, name).await? {
                 return Err(gone());
             }
         }
-        self.own_account(user_id).await
+        let user = self.own_account(user_id).await?;
+        if changed {
+            self.announce_profile_change(&user).await;
+        }
+        Ok(user)
+    }
+
+    /// Tells realtime (`PROFILE_CHANGED_CHANNEL`), so the user's contacts show the change at
+    /// once. It is stored whatever happens here: unannounced, clients see it when they next load
+    /// the profile.
+    async fn announce_profile_change(&self, user: &UserRecord) {
+        let profile = serde_json::to_string(&to_profile(user)).expect("a profile serializes");
+        if let Err(e) = self.kv.publish(PROFILE_CHANGED_CHANNEL, &profile).await {
+            tracing::warn!(error = %e, "could not announce a profile change");
+        }
     }
 
     /// Replaces the caller's password, proven by the current one, and signs out every other

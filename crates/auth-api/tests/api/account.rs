@@ -1,7 +1,9 @@
 //! Managing one's own account: the display name, changing and resetting the password, and the
 //! sessions signed in to it.
 
+use common::contracts::auth::PROFILE_CHANGED_CHANNEL;
 use common::jwt::Verifier;
+use futures::StreamExt;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -96,9 +98,24 @@ async fn the_display_name_is_changed_kept_and_cleared(b: Backends) {
         }
     };
 
+    let mut announced = app
+        .kv
+        .subscribe(PROFILE_CHANGED_CHANNEL)
+        .await
+        .expect("subscribe");
     let r = patch(json!({"displayName": "  Ada Lovelace "})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["user"]["displayName"], "Ada Lovelace", "trimmed");
+    let heard = tokio::time::timeout(std::time::Duration::from_secs(5), announced.next())
+        .await
+        .expect("announced within 5 s")
+        .expect("a message");
+    let heard: Value = serde_json::from_str(&heard).expect("JSON");
+    assert_eq!(
+        heard,
+        json!({"id": id, "username": me.body["user"]["username"], "displayName": "Ada Lovelace", "avatar": null}),
+        "the public profile, for realtime to pass on (no email)"
+    );
     assert_eq!(r.body["user"]["id"], id.as_str());
     let public = app.get(&format!("/api/users/{id}"), None).await;
     assert_eq!(public.body["displayName"], "Ada Lovelace", "others see it");
@@ -112,6 +129,21 @@ async fn the_display_name_is_changed_kept_and_cleared(b: Backends) {
         r.body["user"]["displayName"], "Ada Lovelace",
         "absent is kept"
     );
+    let r = patch(json!({ "displayName": null })).await;
+    assert!(
+        r.body["user"]["displayName"].is_null(),
+        "cleared: {}",
+        r.body
+    );
+    let next = tokio::time::timeout(std::time::Duration::from_secs(5), announced.next())
+        .await
+        .expect("announced within 5 s")
+        .expect("a message");
+    assert!(
+        next.contains(r#""displayName":null"#),
+        "the empty update announced nothing; the clearing did: {next}"
+    );
+    patch(json!({"displayName": "Ada Lovelace"})).await;
 
     for bad in ["", "   ", "bell\u{7}", &"x".repeat(65)] {
         let r = patch(json!({ "displayName": bad })).await;

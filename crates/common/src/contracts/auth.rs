@@ -16,6 +16,11 @@ pub const SESSION_REVOKED_CHANNEL: &str = "auth:session_revoked";
 /// payload is their id); realtime tells their contacts (`key_changed`).
 pub const KEY_CHANGED_CHANNEL: &str = "auth:key_changed";
 
+/// `Kv` channel on which auth-api announces a changed profile (the payload is the
+/// [`PublicProfile`] as it now is, JSON); realtime tells the user's contacts and other devices
+/// (`profile_changed`).
+pub const PROFILE_CHANGED_CHANNEL: &str = "auth:profile_changed";
+
 /// The public view of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -43,6 +43,7 @@ pub mod server {
     pub const CHAT_CHANGED: &str = "chat_changed";
     pub const RESYNC: &str = "resync";
     pub const KEY_CHANGED: &str = "key_changed";
+    pub const PROFILE_CHANGED: &str = "profile_changed";
     pub const MESSAGE_UPDATED: &str = "message_updated";
 }
 

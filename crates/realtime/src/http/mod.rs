@@ -12,6 +12,7 @@ pub mod socket_events;
 use std::sync::Arc;
 
 use axum::{Extension, Router};
+use common::contracts::auth::PublicProfile;
 use common::contracts::chat::{
     AttachmentCreated, Chat, ChatType, ListedMembers, MemberPage, Message, MessageMetadata,
     MessageType, Reaction,
@@ -72,6 +73,7 @@ pub struct AppState {
         PresenceSnapshot,
         Resync,
         KeyChanged,
+        PublicProfile,
         ChatUpdatedEvent,
         ChatChangedEvent,
         Message,

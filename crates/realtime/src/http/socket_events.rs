@@ -199,6 +199,13 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
                (the client keeps keys for a few seconds), and warn that it changed.",
     },
     ServerEvent {
+        name: server::PROFILE_CHANGED,
+        payload: "PublicProfile",
+        when: "A user sharing a chat with the receiver, or the receiver on another device, \
+               changed their profile (the display name): the profile as it now is, to show \
+               wherever the user is named.",
+    },
+    ServerEvent {
         name: server::RESYNC,
         payload: "Resync",
         when: "Fan-out between instances was out and is back: live events may have been lost \

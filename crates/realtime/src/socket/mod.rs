@@ -6,7 +6,6 @@ pub mod auth;
 pub mod chats;
 pub mod edits;
 pub mod fanout;
-pub mod keys;
 pub mod limit;
 pub mod messages;
 pub mod outage;
@@ -14,6 +13,7 @@ pub mod presence;
 pub mod receipts;
 pub mod redis_driver;
 pub mod sync;
+pub mod user_changes;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -40,9 +40,9 @@ use crate::ports::user_room;
 
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
-pub use keys::spawn_key_changes;
 pub use outage::{FanoutHealth, spawn_recovery};
 pub use presence::spawn_instance_watch;
+pub use user_changes::{spawn_key_changes, spawn_profile_changes};
 
 /// What socket handlers share (`with_state`).
 pub struct Services {

@@ -6,7 +6,6 @@ mod attachments;
 mod connect;
 mod edits;
 mod helpers;
-mod keys;
 mod limits;
 mod membership;
 mod messaging;
@@ -17,6 +16,7 @@ mod presence;
 mod reactions;
 mod replies;
 mod resilience;
+mod user_changes;
 #[macro_use]
 mod store_contract;
 mod sync;

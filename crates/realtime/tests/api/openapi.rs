@@ -56,6 +56,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "PresenceSnapshot",
     "Resync",
     "KeyChanged",
+    "PublicProfile",
     "ChatUpdatedEvent",
     "ChatChangedEvent",
 ];
