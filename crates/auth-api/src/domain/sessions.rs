@@ -7,7 +7,8 @@
 //!
 //! A user's sessions are indexed at `sessions_of:{user id}` (a `Kv` hash with one field per
 //! session id), so they can be listed and signed out together. Expired sessions leave their field
-//! behind; listing and signing in prune them. Signing out every other session also records a
+//! behind; listing prunes them, and so does one sign-in in 32, which keeps the index bounded for
+//! users who never list their sessions. Signing out every other session also records a
 //! cutoff (`sessions_cutoff:{user id}`: a time and the session kept): any session of that user
 //! created up to then, but the one kept, is refused when it next refreshes. That covers a session
 //! signed in while the others were being revoked, and sessions from before the index (indexed at
@@ -31,6 +32,9 @@ use super::kv_err;
 
 /// How many retired refresh hashes a session remembers for reuse detection.
 const REMEMBERED: usize = 32;
+
+/// A sign-in prunes its user's index of expired sessions once in this many (on average).
+const PRUNE_ONE_IN: u32 = 32;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Record {
@@ -191,8 +195,12 @@ impl Sessions {
         // Indexed before it exists, so no moment has a live session that is not listed.
         self.index(user_id, &id).await?;
         self.save(&id, &record).await?;
-        // Expired sessions of this user leave their index fields behind; a sign-in clears them.
-        self.live_records(user_id).await?;
+        // Expired sessions leave their index fields behind. One sign-in in `PRUNE_ONE_IN` clears
+        // them: pruning reads every session of the user, which on each sign-in would make an
+        // account signed in often (a bot, a load test) pay for all its sessions every time.
+        if rand::random::<u32>().is_multiple_of(PRUNE_ONE_IN) {
+            self.live_records(user_id).await?;
+        }
         Ok((id.clone(), format!("{id}.{secret}")))
     }
 
