@@ -33,6 +33,8 @@ pub struct Limits {
     pub otp_per_email_hour: i64,
     pub otp_per_ip_hour: i64,
     pub otp_resend_cooldown: Duration,
+    /// Profile changes per user per hour: each is announced to every contact.
+    pub profile_changes_per_hour: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -158,6 +160,7 @@ impl Config {
                 otp_per_email_hour: env.or("OTP_MAX_PER_EMAIL_PER_HOUR", 5)?,
                 otp_per_ip_hour: env.or("OTP_MAX_PER_IP_PER_HOUR", 20)?,
                 otp_resend_cooldown: secs(env, "OTP_RESEND_COOLDOWN_SECS", 60)?,
+                profile_changes_per_hour: env.or("PROFILE_MAX_CHANGES_PER_HOUR", 30)?,
             },
             google,
         };

@@ -14,6 +14,8 @@ use super::users::to_profile;
 use super::{AuthService, Issued, Principal, kv_err, password, rate_limit};
 use crate::ports::{Mail, UserRecord};
 
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// How the new password was proven, for the notice mail.
 enum Proof {
     CurrentPassword,
@@ -48,6 +50,16 @@ impl AuthService {
         req: UpdateProfileRequest,
     ) -> Result<UserRecord, ApiError> {
         let changed = req.display_name.is_some();
+        if changed {
+            // Each change is announced to every contact: bounded, it cannot be made a flood.
+            rate_limit::consume(
+                &self.kv,
+                &format!("rl:profile:{user_id}"),
+                self.limits.profile_changes_per_hour,
+                HOUR,
+            )
+            .await?;
+        }
         if let Some(name) = req.display_name {
             let name = name.as_deref().map(str::trim);
             if !self.store.set_display_name(user_id, name).await? {

@@ -102,6 +102,7 @@ pub async fn me(
         (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
         (status = 413, description = "`payload_too_large`", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `displayName` is not 1-64 printable characters", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: more than `PROFILE_MAX_CHANGES_PER_HOUR` (30) changes this hour; see `Retry-After`", body = ErrorResponse),
         (status = 503, description = "`unavailable`", body = ErrorResponse),
     ),
 )]

@@ -8,10 +8,11 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::both;
-use crate::helpers::{Backends, PASSWORD, Reply, TestApp, spawn_app};
+use crate::helpers::{Backends, PASSWORD, Reply, TestApp, spawn_app, spawn_app_with};
 
 both!(
     the_display_name_is_changed_kept_and_cleared,
+    profile_changes_are_rate_limited,
     changing_the_password_signs_out_every_other_session,
     a_wrong_current_password_is_refused_and_counted_with_failed_logins,
     resetting_the_password_with_a_mailed_code_signs_in_and_everyone_else_out,
@@ -194,6 +195,38 @@ async fn the_display_name_is_changed_kept_and_cleared(b: Backends) {
     assert_eq!(forged.status(), 403);
     let public = app.get(&format!("/api/users/{id}"), None).await;
     assert!(public.body["displayName"].is_null(), "unchanged");
+}
+
+async fn profile_changes_are_rate_limited(b: Backends) {
+    let Some(app) = spawn_app_with(b, |c| c.limits.profile_changes_per_hour = 3).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("profilerl").await;
+    let token = access(&me);
+    let patch = |body: Value| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            app.call(
+                Method::PATCH,
+                "/api/users/me",
+                Some(&token),
+                Some(&body),
+                None,
+            )
+            .await
+        }
+    };
+    for name in ["One", "Two", "Three"] {
+        let r = patch(json!({ "displayName": name })).await;
+        assert_eq!(r.status, 200, "{name}: {}", r.body);
+    }
+    let r = patch(json!({"displayName": "Four"})).await;
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{}", r.body);
+    assert!(r.headers.contains_key("retry-after"));
+    let r = patch(json!({})).await;
+    assert_eq!(r.status, 200, "changing nothing is not counted: {}", r.body);
+    assert_eq!(r.body["user"]["displayName"], "Three");
 }
 
 async fn changing_the_password_signs_out_every_other_session(b: Backends) {
