@@ -1,6 +1,6 @@
 // REST client and the access token. The token lives in this module's memory only; the refresh
 // token is an HttpOnly cookie the browser sends to /api/auth/refresh.
-import type { AuthResponse, Chat, ErrorBody, MemberPage, Message, MessagePage, PublicKeyJwk, PublicProfile, TokenResponse, User, WrappedKey } from './types';
+import type { AuthResponse, Chat, ErrorBody, MemberPage, Message, MessagePage, PublicKeyJwk, PublicProfile, Session, TokenResponse, User, WrappedKey } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -82,7 +82,7 @@ function viaXhr(progress: (share: number) => void): Send {
     });
 }
 
-/** A request with the access token (refreshed, and the request retried once, on a 401). */
+/** A request with the access token (refreshed, and the request retried once, when a 401 refuses the token). */
 async function authorized(method: string, path: string, headers: Record<string, string>, body?: BodyInit, auth = true, send: Send = viaFetch): Promise<Response> {
   if (auth) {
     if (!hasToken()) await refresh();
@@ -96,11 +96,27 @@ async function authorized(method: string, path: string, headers: Record<string, 
     }
   };
   const res = await go();
-  if (res.status !== 401 || !auth) return res;
+  if (res.status !== 401 || !auth || !(await refusesToken(res))) return res;
   // The token may have been revoked or expired early: one refresh, one retry.
   await refresh();
   headers.Authorization = `Bearer ${accessToken}`;
   return go();
+}
+
+/**
+ * Whether a 401 refuses the access token (`unauthorized`: expired, revoked), which a refresh may
+ * mend, rather than something the request carried: a wrong current password
+ * (`invalid_credentials`) is a 401 too, and a retry would only count a second failure against
+ * the account. Read from a clone, since the caller reads the body. A 401 that names no code (not
+ * one of the server's: a proxy's) is taken as the token's, as every 401 was before.
+ */
+async function refusesToken(res: Response): Promise<boolean> {
+  try {
+    const code = ((await res.clone().json()) as { error?: ErrorBody } | null)?.error?.code;
+    return code === undefined || code === 'unauthorized';
+  } catch {
+    return true;
+  }
 }
 
 /** The `ApiError` a failed response carries (its JSON error body, or its status). */
@@ -194,9 +210,29 @@ export const auth = {
     }
   },
   verifyMe: () => request<{ user: User }>('GET', '/api/auth/verify-me').then((r) => r.user),
+  /**
+   * Sets a new password with a code from `requestOtp` (no session needed) and signs in, as
+   * `verifyOtp` does; the server signs every earlier session of the account out.
+   */
+  async resetPassword(email: string, code: string, newPassword: string): Promise<User> {
+    const r = await request<AuthResponse>('POST', '/api/auth/reset-password', { email, code, newPassword }, false);
+    setToken(r);
+    return r.user;
+  },
+  /** Changes the password; answers how many other sessions the server signed out (this one stays). */
+  changePassword: (currentPassword: string, newPassword: string) =>
+    request<{ revoked: number }>('POST', '/api/auth/password', { currentPassword, newPassword }).then((r) => r.revoked),
+  /** The caller's sessions, most recently active first; `current` is this one. */
+  sessions: () => request<{ sessions: Session[] }>('GET', '/api/auth/sessions').then((r) => r.sessions),
+  /** Signs one session out (404 `not_found` when it is gone already, or not the caller's). */
+  revokeSession: (id: string) => request<void>('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
+  /** Signs out every session but this one; answers how many. */
+  revokeOtherSessions: () => request<{ revoked: number }>('DELETE', '/api/auth/sessions').then((r) => r.revoked),
 };
 
 export const users = {
+  /** Sets the caller's display name (trimmed by the server), or clears it (`null`: the username shows). */
+  updateMe: (displayName: string | null) => request<{ user: User }>('PATCH', '/api/users/me', { displayName }).then((r) => r.user),
   search: (q: string) =>
     request<{ users: PublicProfile[] }>('GET', `/api/users/search?q=${encodeURIComponent(q)}`).then((r) => r.users),
   /** Up to MAX_PROFILE_IDS users' profiles in one request; unknown ids are left out. */
@@ -305,13 +341,16 @@ export const attachments = {
   },
 };
 
-/** A human sentence for an error, with per-field details when the server gave them. */
-export function describeError(e: unknown): string {
+/**
+ * A human sentence for an error, with per-field details when the server gave them, each field
+ * named by its label in `labels` when the form gave one (`newPassword` → "New password").
+ */
+export function describeError(e: unknown, labels: Record<string, string> = {}): string {
   if (e instanceof NetworkError) return 'You appear to be offline. Try again when you are connected.';
   if (e instanceof ApiError) {
     if (e.body.fields) {
       return Object.entries(e.body.fields)
-        .map(([f, msgs]) => `${f}: ${msgs.join(', ')}`)
+        .map(([f, msgs]) => `${labels[f] ?? f}: ${msgs.join(', ')}`)
         .join('; ');
     }
     switch (e.code) {
@@ -325,8 +364,10 @@ export function describeError(e: unknown): string {
         return 'That username is taken. Pick another one.';
       case 'invalid_otp':
         return 'That code is wrong or has expired. Request a new one.';
-      case 'rate_limited':
-        return 'Too many attempts. Please wait a little and try again.';
+      case 'rate_limited': {
+        const wait = e.body.retryAfter;
+        return wait ? `Too many attempts. Please wait ${waitText(wait)} and try again.` : 'Too many attempts. Please wait a little and try again.';
+      }
       case 'invalid_passcode':
         return 'Wrong passcode.';
       case 'quota_exceeded':
@@ -336,4 +377,11 @@ export function describeError(e: unknown): string {
     }
   }
   return e instanceof Error ? e.message : String(e);
+}
+
+/** A `Retry-After` in words: "40 seconds", "3 minutes". */
+function waitText(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
 }

@@ -26,6 +26,7 @@ export const S = {
   CHAT_CHANGED: 'chat_changed',
   RESYNC: 'resync',
   KEY_CHANGED: 'key_changed',
+  PROFILE_CHANGED: 'profile_changed',
   MESSAGE_UPDATED: 'message_updated',
 } as const;
 

@@ -6,7 +6,8 @@ import * as store from './store';
 import type { User } from './types';
 import * as notify from './notify';
 import { checkAfterReconnect, registerServiceWorker } from './updates';
-import { loginView, signupView, verifyView } from './authViews';
+import { accountView } from './account';
+import { forgotView, loginView, resetView, signupView, verifyView } from './authViews';
 import type { AppActions, View } from './viewKit';
 import { chatListView, chatView, joinView, newChatView, newGroupView } from './views';
 
@@ -35,7 +36,16 @@ const app: AppActions = {
     await endSession('You have been logged out.', true);
   },
   go,
+  userChanged(user: User) {
+    store.setMe(user);
+  },
 };
+
+// The account as it now is (changed here or, through `profile_changed`, on another device) is
+// the one an offline start shows.
+store.subscribe((topic) => {
+  if (topic === 'me' && store.state.me) localStorage.setItem(LAST_USER, JSON.stringify(store.state.me));
+});
 
 /**
  * An explicit logout wipes this user's local database (shared devices); a lost session keeps it,
@@ -44,6 +54,8 @@ const app: AppActions = {
 async function endSession(message: string, wipe: boolean): Promise<void> {
   localStorage.removeItem(LAST_USER);
   await store.stop(wipe);
+  // Stopping closed the socket ("offline") while still signed in: signed out, no banner.
+  renderBanner();
   notice = message;
   go('#/login');
 }
@@ -59,7 +71,7 @@ function go(hash: string): void {
   else location.hash = hash;
 }
 
-const PUBLIC = new Set(['login', 'signup', 'verify']);
+const PUBLIC = new Set(['login', 'signup', 'verify', 'forgot', 'reset']);
 
 function route(): void {
   const [path, query = ''] = location.hash.replace(/^#\/?/, '').split('?');
@@ -81,6 +93,15 @@ function route(): void {
       break;
     case 'verify':
       view = verifyView(app, params.get('email') ?? '');
+      break;
+    case 'forgot':
+      view = forgotView(app, params.get('email') ?? '');
+      break;
+    case 'reset':
+      view = resetView(app, params.get('email') ?? '');
+      break;
+    case 'account':
+      view = accountView(app);
       break;
     case 'new':
       view = newChatView(app);

@@ -191,31 +191,86 @@ export function otherParticipant(chat: Chat): string | undefined {
 
 const profileFetches = new Map<string, Promise<void>>();
 /**
- * Fetches the profiles we lack, up to MAX_PROFILE_IDS per request: a group of 1,000 members is
- * 10 requests, not 1,000. A profile already being fetched is waited for, not asked again.
+ * Profiles read from this device's cache at start: shown at once, and fetched again the first
+ * time one is wanted, so a name changed since (Account settings) reaches this page on its next
+ * load. Only those shown are fetched: never a whole group's cached members.
+ */
+const staleProfiles = new Set<string>();
+/** Ids wanted within this task, fetched together (a chat list of 200 DMs is 2 requests, not 200). */
+let queued: string[] = [];
+let queuedFetch: Promise<void> | null = null;
+
+/** Profiles from the cache, shown until `ensureProfiles` has fetched them again. */
+export function loadCachedProfiles(profiles: PublicProfile[]): void {
+  for (const p of profiles) {
+    state.profiles.set(p.id, p);
+    staleProfiles.add(p.id);
+  }
+}
+
+export function forgetProfiles(): void {
+  state.profiles.clear();
+  staleProfiles.clear();
+}
+
+/**
+ * Fetches the profiles we lack (or hold only from the cache), up to MAX_PROFILE_IDS per request:
+ * a group of 1,000 members is 10 requests, not 1,000. A profile already being fetched is waited
+ * for, not asked again; those asked for within one task go together.
  */
 export async function ensureProfiles(ids: string[]): Promise<void> {
-  const missing = [...new Set(ids)].filter((id) => !state.profiles.has(id) && id !== state.me?.id);
-  const fresh = missing.filter((id) => !profileFetches.has(id));
-  for (let i = 0; i < fresh.length; i += MAX_PROFILE_IDS) {
-    const batch = fresh.slice(i, i + MAX_PROFILE_IDS);
-    const fetched = usersApi
-      .many(batch)
-      .then(async (profiles) => {
-        for (const p of profiles) state.profiles.set(p.id, p);
-        await db.putProfiles(profiles);
-      })
-      .catch(() => {})
-      .finally(() => {
-        for (const id of batch) profileFetches.delete(id);
-      });
-    for (const id of batch) profileFetches.set(id, fetched);
+  const wanted = [...new Set(ids)].filter((id) => (!state.profiles.has(id) || staleProfiles.has(id)) && id !== state.me?.id);
+  for (const id of wanted) {
+    if (profileFetches.has(id)) continue;
+    queued.push(id);
+    queuedFetch ??= new Promise((r) => setTimeout(r, 0)).then(fetchQueued);
+    profileFetches.set(id, queuedFetch);
   }
-  await Promise.all(missing.map((id) => profileFetches.get(id)));
-  if (missing.length) {
-    emit('chats');
-    emit('profiles');
+  await Promise.all(wanted.map((id) => profileFetches.get(id)));
+}
+
+async function fetchQueued(): Promise<void> {
+  const ids = queued;
+  queued = [];
+  queuedFetch = null;
+  const batches: string[][] = [];
+  for (let i = 0; i < ids.length; i += MAX_PROFILE_IDS) batches.push(ids.slice(i, i + MAX_PROFILE_IDS));
+  await Promise.all(
+    batches.map((batch) =>
+      usersApi
+        .many(batch)
+        .then(async (profiles) => {
+          for (const p of profiles) state.profiles.set(p.id, p);
+          // Asked for and answered (unknown ids are left out): not asked again this session.
+          for (const id of batch) staleProfiles.delete(id);
+          await db.putProfiles(profiles);
+        })
+        .catch(() => {})
+        .finally(() => {
+          for (const id of batch) profileFetches.delete(id);
+        }),
+    ),
+  );
+  emit('chats');
+  emit('profiles');
+}
+
+/**
+ * `profile_changed`: a contact, or this user on another device, changed their profile (the
+ * display name). A contact's is kept as fetched (no need to ask again) and every name shown is
+ * redrawn; this user's own goes to `state.me`, and the views showing it hear `me`.
+ */
+export function profileChanged(p: PublicProfile): void {
+  if (p.id === state.me?.id) {
+    state.me = { ...state.me, username: p.username, displayName: p.displayName, avatar: p.avatar };
+    emit('me');
+    return;
   }
+  state.profiles.set(p.id, p);
+  staleProfiles.delete(p.id);
+  db.putProfiles([p]).catch(() => {});
+  emit('chats');
+  emit('profiles');
 }
 
 export function rememberProfile(p: PublicProfile): void {

@@ -10,7 +10,7 @@ import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
-import { chatMessages, compareInstants, emit, ensureProfiles, fromMessage, keyOf, newestStoredId, replacing, state, type ConnState } from './state';
+import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, replacing, state, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
@@ -408,6 +408,7 @@ export function connect(onSessionLost: () => void): void {
     });
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => upsertChat(e.chat));
     socket.on(S.KEY_CHANGED, (e: { userId: string }) => e2e.peerChanged(e.userId));
+    socket.on(S.PROFILE_CHANGED, profileChanged);
     socket.on(S.CHAT_CHANGED, applyChatChange);
     socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
   }
@@ -516,7 +517,8 @@ function tellOtherTabs(): void {
 export async function start(me: User): Promise<void> {
   state.me = me;
   await db.openDb(me.id);
-  for (const p of await db.allProfiles()) state.profiles.set(p.id, p);
+  // Shown at once, fetched again once wanted (a contact may have changed their name meanwhile).
+  loadCachedProfiles(await db.allProfiles());
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
@@ -524,6 +526,13 @@ export async function start(me: User): Promise<void> {
   await e2e.load(me.id);
   emit('chats');
   tellOtherTabs();
+}
+
+/** The signed-in user's account changed (Account settings): kept, and told to the views (`me`). */
+export function setMe(me: User): void {
+  if (state.me?.id !== me.id) return;
+  state.me = me;
+  emit('me');
 }
 
 export async function stop(wipe: boolean): Promise<void> {
@@ -537,7 +546,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.chats.clear();
   state.messages.clear();
   state.history.clear();
-  state.profiles.clear();
+  forgetProfiles();
   state.presence.clear();
   state.typing.clear();
   state.quoted.clear();

@@ -217,3 +217,16 @@ export interface ChatChangedEvent {
   admins?: string[];
   deleted?: boolean;
 }
+
+/** `GET /api/auth/sessions`: one place the user is signed in (a session cookie). */
+export interface Session {
+  id: string;
+  /** The session this request came with (this browser). */
+  current: boolean;
+  /** An instant as every other on the wire (RFC 3339, `…T09:31:12.345Z`), as is `lastActiveAt`. */
+  createdAt: string;
+  /** When it last signed in or refreshed its access token. */
+  lastActiveAt: string;
+  /** The `User-Agent` it signed in with (at most 256 characters), if it sent one. */
+  userAgent: string | null;
+}

@@ -1,6 +1,6 @@
 // What the screens share: the view contract main.ts routes with, headings, busy buttons, avatars,
 // and the username search (with its picker of several users).
-import { describeError, users as usersApi } from './api';
+import { ApiError, describeError, users as usersApi } from './api';
 import { announce, field, formatTime, h } from './dom';
 import * as store from './store';
 import type { PublicProfile, User } from './types';
@@ -16,10 +16,35 @@ export interface AppActions {
   signedIn(user: User): Promise<void>;
   logout(): Promise<void>;
   go(hash: string): void;
+  /** The signed-in user's account changed (their display name): kept, and shown where they are. */
+  userChanged(user: User): void;
 }
 
 export function title(text: string): HTMLHeadingElement {
   return h('h1', { tabindex: -1 }, text);
+}
+
+export function backLink(): HTMLElement {
+  return h('a', { href: '#/', class: 'back', 'aria-label': 'Back to chats' }, '←');
+}
+
+/** Marks `input` invalid for screen readers until it is edited. */
+export function markInvalid(input: HTMLInputElement): void {
+  input.setAttribute('aria-invalid', 'true');
+  input.addEventListener('input', () => input.removeAttribute('aria-invalid'), { once: true });
+}
+
+/**
+ * Says in a form's alert `err` why its request failed. The fields the server names (`fields`,
+ * by their JSON names: `newPassword`) are called by their labels ("New password: must be…"),
+ * marked invalid, and the first of them gets the focus.
+ */
+export function formError(err: HTMLElement, e: unknown, inputs: Record<string, HTMLInputElement> = {}): void {
+  const labels = Object.fromEntries(Object.entries(inputs).map(([name, input]) => [name, input.labels?.[0]?.textContent ?? name]));
+  err.textContent = describeError(e, labels);
+  const named = e instanceof ApiError ? Object.keys(e.body.fields ?? {}).flatMap((f) => (inputs[f] ? [inputs[f]] : [])) : [];
+  for (const input of named) markInvalid(input);
+  named[0]?.focus();
 }
 
 export function busy(button: HTMLButtonElement, on: boolean, label?: string): void {

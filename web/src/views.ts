@@ -14,9 +14,15 @@ import { keepFocus, reacting } from './reactions';
 import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
-import { avatar, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
+import type { User } from './types';
+import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
 // --- chat list --------------------------------------------------------------------------------
+
+/** The user as others see them: their display name and username, or the username alone. */
+function whoami(me: User): (HTMLElement | string)[] {
+  return me.displayName ? [h('strong', {}, me.displayName), ` (@${me.username})`] : [h('strong', {}, `@${me.username}`)];
+}
 
 function topBar(app: AppActions, heading: HTMLElement, ...extra: HTMLElement[]): HTMLElement {
   return h(
@@ -62,15 +68,18 @@ export function chatListView(app: AppActions): View {
     if (focused) list.querySelector<HTMLElement>(`[data-chat-id="${focused}"]`)?.focus();
   };
   render();
+  // Renamed on another device (`profile_changed`) or in Account settings.
+  const who = me ? h('p', { class: 'whoami', 'data-testid': 'whoami' }, 'Signed in as ', ...whoami(me)) : null;
   const off = store.subscribe((t) => {
     if (t === 'chats' || t === 'presence') render();
+    if (t === 'me' && who && store.state.me) who.replaceChildren('Signed in as ', ...whoami(store.state.me));
   });
   const keys = encryptionPanel();
   const el = h(
     'section',
     { class: 'page' },
-    topBar(app, heading),
-    me ? h('p', { class: 'whoami' }, 'Signed in as ', h('strong', {}, `@${me.username}`)) : null,
+    topBar(app, heading, h('a', { class: 'button ghost', href: '#/account', 'data-testid': 'account' }, 'Account')),
+    who,
     keys.el,
     h(
       'nav',
@@ -91,10 +100,6 @@ export function chatListView(app: AppActions): View {
       keys.cleanup();
     },
   };
-}
-
-function backLink(): HTMLElement {
-  return h('a', { href: '#/', class: 'back', 'aria-label': 'Back to chats' }, '←');
 }
 
 export function newChatView(app: AppActions): View {

@@ -43,8 +43,9 @@ export function suiteSystem(launcherEnv = {}) {
  * `before`, so read when a helper runs).
  */
 export function pageHelpers(env) {
-  async function newPage(viewport) {
-    const context = await env().browser.newContext({ viewport, baseURL: env().system.url });
+  /** A page in a context of its own (a device); `options` are the context's besides those (a `userAgent`). */
+  async function newPage(viewport, options = {}) {
+    const context = await env().browser.newContext({ ...options, viewport, baseURL: env().system.url });
     context.setDefaultTimeout(TIMEOUT);
     const page = await context.newPage();
     page.on('pageerror', (e) => console.error(`[page error] ${e.message}`));
@@ -145,10 +146,10 @@ export function pageHelpers(env) {
     page.locator(statuses.map((s) => `[data-testid=message][data-mine=true][data-status=${s}]`).join(', ')).filter({ hasText: text });
 
   /** Logs `username` in through the login form, on a page signed out. */
-  async function logIn(page, username) {
+  async function logIn(page, username, password = PASSWORD) {
     await page.goto('/');
     await page.getByLabel('Username or email').fill(username);
-    await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByRole('heading', { name: 'Chats' }).waitFor();
   }

@@ -1,0 +1,345 @@
+// Account settings in the PWA, in Debian's chromium against the whole system (the launcher): the
+// display name (saved, shown to the user, to a contact and on the user's other device at once
+// and after a reload, refused when too long, cleared); where the user is signed in (each device named from its User-Agent, "This device"
+// marked, another signed out from the list, or all others at once, and those devices back on the
+// login screen); the password changed (a wrong current one refused once, without a retry, and
+// the user still signed in; the other devices signed out; the old password refused and the new
+// one taken); and a forgotten password reset from the login form with a code from the dev
+// mailbox (asking again too soon, a wrong code and a common password refused; signed in at the
+// end, the other devices signed out, the old password refused). Skips like browser.test.mjs;
+// under CI=true it fails. It waits out one OTP cooldown (a minute) in its last test.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { IN_CI, api, missingPrerequisite, readOtp, stepper } from '../browser/harness.mjs';
+import { PASSWORD, TIMEOUT, pageHelpers, suiteSystem } from '../browser/pages.mjs';
+
+const missing = missingPrerequisite();
+if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
+
+const NEW_PASSWORD = 'a brand new passphrase for carol';
+const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
+const SAFARI_ON_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
+
+describe('account settings in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
+  const env = suiteSystem();
+  const { newPage, signUp, openDm, send, message, logIn } = pageHelpers(() => env);
+
+  const desktop = { width: 1280, height: 800 };
+  const phone = { width: 375, height: 740 };
+
+  async function openAccount(page) {
+    await page.getByTestId('account').click();
+    await page.getByRole('heading', { name: 'Account' }).waitFor();
+  }
+  async function backToChats(page) {
+    await page.getByRole('link', { name: 'Back to chats' }).click();
+    await page.getByRole('heading', { name: 'Chats' }).waitFor();
+  }
+  /** The page is on the login screen because its session ended (not because it logged out). */
+  async function signedOut(page) {
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    await page.getByText('Your session has ended. Please log in again.').waitFor();
+  }
+  /** Logging in through the form is refused as a wrong password; the page stays on the form. */
+  async function loginRefused(page, login, password) {
+    await page.goto('/');
+    await page.getByLabel('Username or email').fill(login);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('form-error').filter({ hasText: 'Wrong username/email or password.' }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'Log in' }).count(), 1);
+  }
+  const restLogin = (login, password) => api(env.system.url, '/api/auth/login', { method: 'POST', body: { login, password } });
+  const sessionRows = (page) => page.getByTestId('session');
+  const countIs = async (locator, n) => {
+    await locator.nth(n - 1).waitFor();
+    await locator.nth(n).waitFor({ state: 'detached' });
+  };
+  /** The alert of the form `testId`, once it says `text`. */
+  const alertOf = (page, testId, text) => page.getByTestId(testId).getByRole('alert').filter({ hasText: text });
+
+  test('the display name: saved, shown to the user and to a contact, refused when too long, cleared', async (t) => {
+    const a = await newPage(desktop);
+    const b = await newPage(phone);
+    const a2 = await newPage(phone); // Alice's second device
+    const step = stepper(t.name, { a: a.page, b: b.page, a2: a2.page });
+    try {
+      const alice = await step('signup-a', () => signUp(a.page, 'alice'));
+      await step('alice-second-device', () => logIn(a2.page, alice.username));
+      await step('signup-b', () => signUp(b.page, 'bob'));
+      await step('bob-writes-to-alice', async () => {
+        await openDm(b.page, alice.username);
+        await send(b.page, 'Hi Alice');
+        await message(b.page, 'Hi Alice').waitFor();
+        await backToChats(b.page);
+        // Bob's page holds her profile as she signed up: "ALICE".
+        await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).waitFor();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' }).filter({ hasText: 'BOB' }).waitFor();
+      });
+      await step('alice-sees-her-account', async () => {
+        await a.page.getByTestId('whoami').filter({ hasText: `ALICE (@${alice.username})` }).waitFor();
+        await openAccount(a.page);
+        assert.equal(await a.page.getByTestId('account-username').textContent(), `@${alice.username}`);
+        assert.equal(await a.page.getByTestId('account-email').textContent(), alice.email);
+        assert.equal(await a.page.getByLabel('Display name').inputValue(), 'ALICE');
+      });
+      await step('alice-renames-herself', async () => {
+        await a.page.getByLabel('Display name').fill('  Alice Liddell ');
+        await a.page.getByRole('button', { name: 'Save name' }).click();
+        await a.page.getByTestId('profile-status').filter({ hasText: 'Saved. Others now see you as Alice Liddell.' }).waitFor();
+        // Trimmed by the server, and what it stored.
+        assert.equal(await a.page.getByLabel('Display name').inputValue(), 'Alice Liddell');
+        assert.equal((await restLogin(alice.username, PASSWORD)).user.displayName, 'Alice Liddell');
+        await backToChats(a.page);
+        await a.page.getByTestId('whoami').filter({ hasText: `Alice Liddell (@${alice.username})` }).waitFor();
+      });
+      await step('told-at-once-to-bob-and-her-other-device', async () => {
+        // No reload: realtime passes the change on (profile_changed).
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' }).filter({ hasText: 'Alice Liddell' }).waitFor();
+        await a2.page.getByTestId('whoami').filter({ hasText: `Alice Liddell (@${alice.username})` }).waitFor();
+        // Her other device starts offline as who she now is.
+        const kept = await a2.page.evaluate(() => JSON.parse(localStorage.getItem('batiyoun.lastUser') ?? 'null'));
+        assert.equal(kept?.displayName, 'Alice Liddell');
+      });
+      await step('kept-after-a-reload', async () => {
+        await a.page.reload();
+        await a.page.getByTestId('whoami').filter({ hasText: `Alice Liddell (@${alice.username})` }).waitFor();
+        await openAccount(a.page);
+        assert.equal(await a.page.getByLabel('Display name').inputValue(), 'Alice Liddell');
+      });
+      await step('a-name-too-long-is-refused', async () => {
+        await a.page.getByLabel('Display name').fill('x'.repeat(65));
+        await a.page.getByRole('button', { name: 'Save name' }).click();
+        await alertOf(a.page, 'profile-form', /^Display name: /).waitFor();
+        assert.equal(await a.page.getByLabel('Display name').getAttribute('aria-invalid'), 'true');
+        assert.equal((await restLogin(alice.username, PASSWORD)).user.displayName, 'Alice Liddell');
+      });
+      await step('bob-sees-her-new-name-after-a-reload', async () => {
+        await b.page.reload();
+        const item = b.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' });
+        await item.filter({ hasText: 'Alice Liddell' }).waitFor();
+        await item.click();
+        await b.page.getByRole('heading', { name: 'Alice Liddell' }).waitFor();
+        await backToChats(b.page);
+      });
+      await step('alice-clears-it', async () => {
+        await a.page.getByTestId('clear-name').click();
+        await a.page.getByTestId('profile-status').filter({ hasText: `Name cleared. Others now see your username, @${alice.username}.` }).waitFor();
+        assert.equal(await a.page.getByLabel('Display name').inputValue(), '');
+        assert.equal(await a.page.getByTestId('clear-name').isDisabled(), true);
+        assert.equal((await restLogin(alice.username, PASSWORD)).user.displayName, null);
+        await backToChats(a.page);
+        await a.page.getByTestId('whoami').filter({ hasText: new RegExp(`^Signed in as @${alice.username}$`) }).waitFor();
+        await b.page.reload();
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' }).filter({ hasText: alice.username }).waitFor();
+        assert.equal(await b.page.getByTestId('chat-item').filter({ hasText: 'Alice Liddell' }).count(), 0);
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+      await a2.context.close();
+    }
+  });
+
+  test('where the user is signed in, and the password changed', async (t) => {
+    const a = await newPage(desktop); // Carol's first device: headless chromium on Linux
+    const b = await newPage(phone, { userAgent: FIREFOX_ON_WINDOWS });
+    const c = await newPage(phone, { userAgent: SAFARI_ON_IPHONE });
+    const step = stepper(t.name, { a: a.page, b: b.page, c: c.page });
+    try {
+      const carol = await step('signup', () => signUp(a.page, 'carol'));
+      await step('a-second-device-logs-in', () => logIn(b.page, carol.username));
+      await step('the-list-names-both', async () => {
+        await openAccount(a.page);
+        await countIs(sessionRows(a.page), 2);
+        const here = a.page.locator('[data-testid=session][data-current=true]');
+        assert.equal(await here.count(), 1);
+        await here.getByTestId('this-device').filter({ hasText: 'This device' }).waitFor();
+        assert.match(await here.locator('.session-name').textContent(), /^Headless Chrome on Linux/);
+        assert.equal(await here.getByRole('button').count(), 0, 'this device is not offered to be signed out');
+        const there = a.page.locator('[data-testid=session][data-current=false]');
+        assert.equal(await there.count(), 1);
+        assert.match(await there.locator('.session-name').textContent(), /^Firefox on Windows$/);
+        assert.match(await there.textContent(), /Signed in just now · last active just now/);
+      });
+      await step('the-other-is-signed-out-from-the-list', async () => {
+        await a.page.getByRole('button', { name: /^Sign out Firefox on Windows/ }).click();
+        await a.page.getByTestId('sessions-status').filter({ hasText: 'Signed out Firefox on Windows.' }).waitFor();
+        await countIs(sessionRows(a.page), 1);
+        await a.page.locator('[data-testid=session][data-current=true]').waitFor();
+        assert.equal(await a.page.getByTestId('revoke-others').isHidden(), true);
+        await signedOut(b.page);
+        // Its cookie is dead: a reload does not sign it in again.
+        await b.page.reload();
+        await b.page.getByRole('heading', { name: 'Log in' }).waitFor();
+      });
+      await step('all-others-are-signed-out', async () => {
+        await logIn(b.page, carol.username);
+        await logIn(c.page, carol.username);
+        await a.page.getByTestId('reload-sessions').click();
+        await countIs(sessionRows(a.page), 3);
+        await sessionRows(a.page).filter({ hasText: 'Safari on iPhone' }).waitFor();
+        await a.page.getByRole('button', { name: 'Sign out all other sessions' }).click();
+        await a.page.getByTestId('sessions-status').filter({ hasText: 'Signed out 2 other sessions.' }).waitFor();
+        await countIs(sessionRows(a.page), 1);
+        await signedOut(b.page);
+        await signedOut(c.page);
+        // This one goes on.
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await countIs(sessionRows(a.page), 1);
+      });
+
+      // Every request the first device makes to change the password, or to refresh its token.
+      const asked = [];
+      a.page.on('request', (r) => {
+        const path = new URL(r.url()).pathname;
+        if (path === '/api/auth/password' || path === '/api/auth/refresh') asked.push(path);
+      });
+      await step('a-wrong-current-password-is-refused-once', async () => {
+        await logIn(b.page, carol.username);
+        await a.page.getByLabel('Current password').fill('not my password at all');
+        await a.page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+        await a.page.getByLabel('New password again').fill(NEW_PASSWORD);
+        await a.page.getByRole('button', { name: 'Change password' }).click();
+        await alertOf(a.page, 'password-form', 'Your current password is wrong.').waitFor();
+        assert.equal(await a.page.getByLabel('Current password').getAttribute('aria-invalid'), 'true');
+        // A 401 that is not about the token is not refreshed and sent again (a second failure).
+        assert.deepEqual(asked, ['/api/auth/password']);
+        // Nobody was signed out (and the password is as it was: the next steps give it as current).
+        await a.page.getByTestId('reload-sessions').click();
+        await countIs(sessionRows(a.page), 2);
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await b.page.getByRole('heading', { name: 'Chats' }).waitFor();
+      });
+      await step('differing-and-common-new-passwords-are-refused', async () => {
+        asked.length = 0;
+        await a.page.getByLabel('Current password').fill(PASSWORD);
+        await a.page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+        await a.page.getByLabel('New password again').fill(`${NEW_PASSWORD}!`);
+        await a.page.getByRole('button', { name: 'Change password' }).click();
+        await alertOf(a.page, 'password-form', 'The two new passwords differ.').waitFor();
+        assert.deepEqual(asked, [], 'checked on the page');
+        await a.page.getByLabel('New password', { exact: true }).fill('Password1234');
+        await a.page.getByLabel('New password again').fill('Password1234');
+        await a.page.getByRole('button', { name: 'Change password' }).click();
+        await alertOf(a.page, 'password-form', /^New password: /).waitFor();
+        assert.equal(await a.page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
+        assert.deepEqual(asked, ['/api/auth/password']);
+      });
+      await step('the-password-is-changed', async () => {
+        await a.page.getByLabel('Current password').fill(PASSWORD);
+        await a.page.getByLabel('New password', { exact: true }).fill(NEW_PASSWORD);
+        await a.page.getByLabel('New password again').fill(NEW_PASSWORD);
+        await a.page.getByRole('button', { name: 'Change password' }).click();
+        await a.page.getByTestId('password-status').filter({ hasText: 'Password changed. 1 other session was signed out.' }).waitFor();
+        assert.equal(await a.page.getByLabel('Current password').inputValue(), '');
+        await signedOut(b.page);
+        await countIs(sessionRows(a.page), 1);
+        // This device stays signed in.
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+      });
+      await step('the-old-password-is-refused-and-the-new-one-taken', async () => {
+        await loginRefused(b.page, carol.username, PASSWORD);
+        await logIn(b.page, carol.username, NEW_PASSWORD);
+        await a.page.getByTestId('reload-sessions').click();
+        await countIs(sessionRows(a.page), 2);
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+      await c.context.close();
+    }
+  });
+
+  test('a forgotten password is reset from the login form with a code by email', async (t) => {
+    const a = await newPage(phone);
+    const b = await newPage(desktop); // another device of Dave's, signed in before the reset
+    const step = stepper(t.name, { a: a.page, b: b.page });
+    const mailbox = () => env.system.mailbox;
+    try {
+      const dave = await step('signup', () => signUp(a.page, 'dave'));
+      const signupCode = await readOtp(mailbox(), dave.email);
+      await step('another-device-and-log-out', async () => {
+        await logIn(b.page, dave.username);
+        await a.page.getByTestId('logout').click();
+        await a.page.getByText('You have been logged out.').waitFor();
+        assert.equal(await a.page.getByTestId('conn-status').isHidden(), true, 'no "offline" banner once logged out');
+      });
+      const wait = await step('forgot-password-too-soon-after-the-signup-code', async () => {
+        await a.page.getByLabel('Username or email').fill(dave.email);
+        await a.page.getByRole('link', { name: 'Forgot password?' }).click();
+        await a.page.getByRole('heading', { name: 'Reset your password' }).waitFor();
+        assert.equal(await a.page.getByLabel('Email').inputValue(), dave.email, 'the address typed is carried');
+        // The signup mailed a code seconds ago: another is refused for a minute (auth-api's
+        // default, which the launcher does not let a suite shorten), and the page says how long.
+        await a.page.getByRole('button', { name: 'Send code' }).click();
+        const refused = alertOf(a.page, 'forgot-form', /^Too many attempts\. Please wait \d+ seconds? and try again\. Enter a code you already have$/);
+        await refused.waitFor();
+        await refused.getByRole('link', { name: 'Enter a code you already have' }).waitFor();
+        return Number(/wait (\d+) second/.exec(await refused.textContent())[1]);
+      });
+      await step('forgot-password-asks-a-code', async () => {
+        // As long as the server said, and the code is sent.
+        await new Promise((r) => setTimeout(r, wait * 1000 + 500));
+        await a.page.getByRole('button', { name: 'Send code' }).click();
+        await a.page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+        await a.page.getByText(`If ${dave.email} has an account, we sent it a 6-digit code.`).waitFor();
+      });
+      await step('asking-again-at-once-is-refused', async () => {
+        await a.page.getByRole('button', { name: 'Send a new code' }).click();
+        await alertOf(a.page, 'reset-form', /^Too many attempts\. Please wait \d+ seconds? and try again\.$/).waitFor();
+      });
+      const code = await step('the-code-arrives', async () => {
+        const deadline = Date.now() + TIMEOUT;
+        for (;;) {
+          const got = await readOtp(mailbox(), dave.email);
+          if (got !== signupCode) return got;
+          if (Date.now() > deadline) throw new Error('no new code was mailed');
+          await new Promise((r) => setTimeout(r, 100)); // polling interval, bounded by the deadline
+        }
+      });
+      const fill = async (c, pw, again = pw) => {
+        await a.page.getByLabel('Code').fill(c);
+        await a.page.getByLabel('New password', { exact: true }).fill(pw);
+        await a.page.getByLabel('New password again').fill(again);
+        await a.page.getByRole('button', { name: 'Set password and log in' }).click();
+      };
+      await step('differing-passwords-are-refused-on-the-page', async () => {
+        await fill(code, NEW_PASSWORD, `${NEW_PASSWORD}?`);
+        await alertOf(a.page, 'reset-form', 'The two new passwords differ.').waitFor();
+      });
+      await step('a-common-password-is-refused', async () => {
+        await fill(code, 'Password1234');
+        await alertOf(a.page, 'reset-form', /^New password: /).waitFor();
+        assert.equal(await a.page.getByLabel('New password', { exact: true }).getAttribute('aria-invalid'), 'true');
+      });
+      await step('a-wrong-code-is-refused', async () => {
+        const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
+        await fill(wrong, NEW_PASSWORD);
+        await alertOf(a.page, 'reset-form', 'That code is wrong or has expired. Request a new one.').waitFor();
+        assert.equal(await a.page.getByLabel('Code').getAttribute('aria-invalid'), 'true');
+        await a.page.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+      });
+      await step('the-right-code-sets-it-and-signs-in', async () => {
+        await fill(code, NEW_PASSWORD);
+        await a.page.getByRole('heading', { name: 'Chats' }).waitFor();
+        await a.page.getByTestId('whoami').filter({ hasText: `@${dave.username}` }).waitFor();
+        // Signed in for real: the session survives a reload.
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Chats' }).waitFor();
+        // The device signed in before the reset is signed out.
+        await signedOut(b.page);
+      });
+      await step('the-old-password-is-refused-and-the-new-one-taken', async () => {
+        await loginRefused(b.page, dave.username, PASSWORD);
+        await logIn(b.page, dave.email, NEW_PASSWORD);
+      });
+    } finally {
+      await a.context.close();
+      await b.context.close();
+    }
+  });
+});
