@@ -66,6 +66,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn mark_verified(&self, id: Uuid) -> StoreResult<()>;
     /// Replaces the display name (`None` clears it); false when there is no such user.
     async fn set_display_name(&self, id: Uuid, display_name: Option<&str>) -> StoreResult<bool>;
+    /// Replaces the email (lower-cased, proven) and marks it verified; `EmailTaken` when another
+    /// account has it, false when there is no such user.
+    async fn set_email(&self, id: Uuid, email: &str) -> StoreResult<bool>;
     /// Replaces the password hash (PHC string); false when there is no such user.
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool>;
     /// The user an external identity (`provider`, `subject`) is linked to.

@@ -108,7 +108,8 @@ impl Application {
             minter,
             verifier,
             sessions: Sessions::new(kv.clone(), config.session_ttl),
-            otps: Otps::new(kv, config.otp_ttl),
+            otps: Otps::new(kv.clone(), config.otp_ttl),
+            email_changes: Otps::for_email_change(kv, config.otp_ttl),
             limits: config.limits.clone(),
         };
         let web = Web {

@@ -140,6 +140,17 @@ impl UserStore for SqliteStore {
             .map_err(store_error)
     }
 
+    async fn set_email(&self, id: Uuid, email: &str) -> StoreResult<bool> {
+        sqlx::query("UPDATE users SET email = ?2, verified = TRUE, updated_at = ?3 WHERE id = ?1")
+            .bind(id)
+            .bind(email)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(store_error)
+    }
+
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool> {
         sqlx::query("UPDATE users SET password_hash = ?2, updated_at = ?3 WHERE id = ?1")
             .bind(id)

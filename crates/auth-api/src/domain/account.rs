@@ -91,24 +91,9 @@ impl AuthService {
         req: ChangePasswordRequest,
     ) -> Result<u32, ApiError> {
         let user = self.own_account(me.user_id).await?;
-        let failures = login_failures_key(&user.email);
-        let window = self.limits.login_window;
-        let limit = self.limits.login_failures_per_account;
-        rate_limit::check(&self.kv, &failures, limit, window).await?;
-        let Some(hash) = user.password_hash.clone() else {
-            return Err(ApiError::field(
-                "currentPassword",
-                "this account has no password yet; set one with a code sent to your email (\"Forgot password?\")",
-            ));
-        };
         refuse_common(&req.new_password)?;
-        if !self.hasher.verify(req.current_password, Some(hash)).await? {
-            rate_limit::hit(&self.kv, &failures, window).await?;
-            return Err(ApiError::new(
-                ErrorCode::InvalidCredentials,
-                "the current password is wrong",
-            ));
-        }
+        self.check_password(&user, req.current_password, "currentPassword")
+            .await?;
         self.set_password(&user, req.new_password).await?;
         let revoked = self
             .sessions
@@ -116,6 +101,35 @@ impl AuthService {
             .await?;
         self.mail_password_changed(&user, Proof::CurrentPassword);
         Ok(revoked)
+    }
+
+    /// Checks the password a signed-in user gave to prove it is them (`field` names it in
+    /// errors). Wrong guesses count against the budget of failed logins by the account's email,
+    /// and a spent budget refuses even the right one.
+    pub(super) async fn check_password(
+        &self,
+        user: &UserRecord,
+        password: String,
+        field: &str,
+    ) -> Result<(), ApiError> {
+        let failures = login_failures_key(&user.email);
+        let window = self.limits.login_window;
+        let limit = self.limits.login_failures_per_account;
+        rate_limit::check(&self.kv, &failures, limit, window).await?;
+        let Some(hash) = user.password_hash.clone() else {
+            return Err(ApiError::field(
+                field,
+                "this account has no password yet; set one with a code sent to your email (\"Forgot password?\")",
+            ));
+        };
+        if !self.hasher.verify(password, Some(hash)).await? {
+            rate_limit::hit(&self.kv, &failures, window).await?;
+            return Err(ApiError::new(
+                ErrorCode::InvalidCredentials,
+                "the password is wrong",
+            ));
+        }
+        Ok(())
     }
 
     /// Sets a new password for the address's account, proven by a code from

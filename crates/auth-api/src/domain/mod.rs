@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod accounts;
+mod email_change;
 pub mod keys;
 pub mod oauth;
 mod oauth_accounts;
@@ -34,6 +35,8 @@ pub struct AuthService {
     pub verifier: Arc<Verifier>,
     pub sessions: sessions::Sessions,
     pub otps: otp::Otps,
+    /// Codes that prove a new address before it replaces an account's.
+    pub email_changes: otp::Otps,
     pub limits: Limits,
 }
 

@@ -4,6 +4,7 @@
 mod auth_routes;
 pub mod cookies;
 mod csrf;
+mod email_routes;
 pub mod extract;
 mod google_routes;
 mod meta_routes;
@@ -79,6 +80,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::verify_me))
         .routes(routes!(auth_routes::change_password))
         .routes(routes!(auth_routes::reset_password))
+        .routes(routes!(email_routes::request_change))
+        .routes(routes!(email_routes::confirm_change))
         .routes(routes!(session_routes::list, session_routes::end_others))
         .routes(routes!(session_routes::end))
         .routes(routes!(google_routes::start))

@@ -105,6 +105,41 @@ async fn contract(store: Arc<dyn UserStore>) {
         ("alice@example.com", true)
     );
     let nobody = uuid::Uuid::new_v4();
+    let carol = store
+        .create_user(new_user("carol@example.com", "carol"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.set_email(carol.id, "alice@example.com").await,
+        Err(StoreError::EmailTaken)
+    ));
+    assert!(
+        store
+            .set_email(carol.id, "carol2@example.com")
+            .await
+            .unwrap()
+    );
+    let moved = store.find_by_id(carol.id).await.unwrap().unwrap();
+    assert_eq!(
+        (moved.email.as_str(), moved.verified),
+        ("carol2@example.com", true)
+    );
+    assert_eq!(
+        store
+            .find_by_email("carol2@example.com")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(carol.id)
+    );
+    assert!(
+        store
+            .find_by_email("carol@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!store.set_email(nobody, "x@example.com").await.unwrap());
     assert!(!store.set_display_name(nobody, Some("X")).await.unwrap());
     assert!(
         !store

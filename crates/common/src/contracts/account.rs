@@ -71,6 +71,32 @@ pub struct ResetPasswordRequest {
     pub new_password: String,
 }
 
+/// `POST /api/auth/email`: a signed-in user asks to move their account to another address; a
+/// code is mailed there.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeEmailRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
+    pub new_email: String,
+    /// The account's current password.
+    #[validate(length(min = 1, max = 1024, message = "must be 1-1024 bytes"))]
+    #[schema(min_length = 1, format = Password)]
+    pub password: String,
+}
+
+/// `POST /api/auth/email/confirm`: the code mailed to the new address makes it the account's.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfirmEmailRequest {
+    #[validate(email(message = "must be an email address"), length(max = 254))]
+    #[schema(max_length = 254, format = "email")]
+    pub new_email: String,
+    #[validate(custom(function = "validate_otp_code"))]
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub code: String,
+}
+
 /// `PATCH /api/users/me`: the fields present are changed, the others kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
