@@ -141,23 +141,16 @@ impl AuthService {
         req: ResetPasswordRequest,
         user_agent: Option<String>,
     ) -> Result<Issued, ApiError> {
-        let email = req.email.trim().to_lowercase();
         // Before the code is used up, so a refused password does not cost the user their code.
         refuse_common(&req.new_password)?;
-        self.otps.verify(&email, &req.code).await?;
-        let user = self.store.find_by_email(&email).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidOtp,
-                "the code is wrong or has expired; request a new one",
-            )
-        })?;
+        let user = self.account_of_code(&req.email, &req.code).await?;
         self.set_password(&user, req.new_password).await?;
         if !user.verified {
             self.store.mark_verified(user.id).await?;
         }
         // The address was proven: earlier failed logins no longer lock it.
         self.kv
-            .del(&login_failures_key(&email))
+            .del(&login_failures_key(&user.email))
             .await
             .map_err(kv_err)?;
         let user = self.user(user.id).await?;

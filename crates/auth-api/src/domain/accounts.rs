@@ -60,6 +60,21 @@ impl AuthService {
     /// response says nothing about which addresses are registered.
     pub async fn request_otp(&self, email: &str, ip: ClientIp) -> Result<(), ApiError> {
         let email = email.trim().to_lowercase();
+        self.spend_code_budgets(&email, ip).await?;
+        if self.store.find_by_email(&email).await?.is_some() {
+            self.send_code(&email).await?;
+        }
+        Ok(())
+    }
+
+    /// What mailing a code to `email` at the request of `ip` costs: the IP's hourly budget, the
+    /// address's cooldown and its hourly budget (refused once any is spent), so nobody's inbox can
+    /// be flooded with codes.
+    pub(super) async fn spend_code_budgets(
+        &self,
+        email: &str,
+        ip: ClientIp,
+    ) -> Result<(), ApiError> {
         rate_limit::consume(
             &self.kv,
             &format!("rl:otp_ip:{ip}"),
@@ -79,11 +94,7 @@ impl AuthService {
             self.limits.otp_per_email_hour,
             HOUR,
         )
-        .await?;
-        if self.store.find_by_email(&email).await?.is_some() {
-            self.send_code(&email).await?;
-        }
-        Ok(())
+        .await
     }
 
     /// Stores a new code and mails it in the background, so the response time does not depend on
@@ -118,19 +129,28 @@ impl AuthService {
         req: VerifyOtpRequest,
         user_agent: Option<String>,
     ) -> Result<Issued, ApiError> {
-        let email = req.email.trim().to_lowercase();
-        self.otps.verify(&email, &req.code).await?;
-        let user = self.store.find_by_email(&email).await?.ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidOtp,
-                "the code is wrong or has expired; request a new one",
-            )
-        })?;
+        let user = self.account_of_code(&req.email, &req.code).await?;
         if !user.verified {
             self.store.mark_verified(user.id).await?;
         }
         let user = self.store.find_by_id(user.id).await?.unwrap_or(user);
         self.issue(user, user_agent).await
+    }
+
+    /// The account of the address a code from `request_otp` was mailed to; the code is used up.
+    pub(super) async fn account_of_code(
+        &self,
+        email: &str,
+        code: &str,
+    ) -> Result<UserRecord, ApiError> {
+        let email = email.trim().to_lowercase();
+        self.otps.verify(&email, code).await?;
+        self.store.find_by_email(&email).await?.ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidOtp,
+                "the code is wrong or has expired; request a new one",
+            )
+        })
     }
 
     /// Password login by email or username.

@@ -7,10 +7,8 @@ use common::contracts::account::{ChangeEmailRequest, ConfirmEmailRequest};
 use common::{ApiError, ErrorCode};
 
 use super::accounts::ClientIp;
-use super::{AuthService, Principal, rate_limit};
+use super::{AuthService, Principal};
 use crate::ports::{Mail, UserRecord};
-
-const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The code's subject: the user and the address it proves, so a code works for that pair only.
 fn subject(user: &UserRecord, new_email: &str) -> String {
@@ -32,27 +30,8 @@ impl AuthService {
             return Err(ApiError::field("newEmail", "is already your email"));
         }
         self.check_password(&user, req.password, "password").await?;
-        // The budgets a code request spends: nobody's inbox can be flooded through this either.
-        rate_limit::consume(
-            &self.kv,
-            &format!("rl:otp_ip:{ip}"),
-            self.limits.otp_per_ip_hour,
-            HOUR,
-        )
-        .await?;
-        rate_limit::cooldown(
-            &self.kv,
-            &format!("otp_cooldown:{new_email}"),
-            self.limits.otp_resend_cooldown,
-        )
-        .await?;
-        rate_limit::consume(
-            &self.kv,
-            &format!("rl:otp_email:{new_email}"),
-            self.limits.otp_per_email_hour,
-            HOUR,
-        )
-        .await?;
+        // As any code's: nobody's inbox can be flooded through this either.
+        self.spend_code_budgets(&new_email, ip).await?;
         if self.store.find_by_email(&new_email).await?.is_some() {
             return Err(ApiError::new(
                 ErrorCode::EmailTaken,
