@@ -31,13 +31,6 @@ async fn sid(app: &TestApp, access: &str) -> String {
         .sid
 }
 
-fn access(r: &Reply) -> String {
-    r.body["accessToken"]
-        .as_str()
-        .unwrap_or_else(|| panic!("an access token in {}", r.body))
-        .to_owned()
-}
-
 async fn login(app: &TestApp, email: &str, password: &str, user_agent: &str) -> Reply {
     app.call(
         Method::POST,
@@ -57,6 +50,17 @@ async fn refresh(app: &TestApp, cookie: &str) -> Reply {
 /// A mail's text with quoted-printable soft line breaks (the SMTP path's) joined.
 fn unfolded(mail: String) -> String {
     mail.replace("=\r\n", "").replace("=\n", "")
+}
+
+async fn patch_me(app: &TestApp, token: &str, body: Value) -> Reply {
+    app.call(
+        Method::PATCH,
+        "/api/users/me",
+        Some(token),
+        Some(&body),
+        None,
+    )
+    .await
 }
 
 async fn sessions(app: &TestApp, access: &str) -> Vec<Value> {
@@ -82,22 +86,9 @@ async fn the_display_name_is_changed_kept_and_cleared(b: Backends) {
         return;
     };
     let (_, me) = app.verified_user("profile").await;
-    let token = access(&me);
+    let token = me.access_token();
     let id = me.body["user"]["id"].as_str().unwrap().to_owned();
-    let patch = |body: Value| {
-        let app = &app;
-        let token = token.clone();
-        async move {
-            app.call(
-                Method::PATCH,
-                "/api/users/me",
-                Some(&token),
-                Some(&body),
-                None,
-            )
-            .await
-        }
-    };
+    let patch = |body: Value| patch_me(&app, &token, body);
 
     let mut announced = app
         .kv
@@ -202,21 +193,8 @@ async fn profile_changes_are_rate_limited(b: Backends) {
         return;
     };
     let (_, me) = app.verified_user("profilerl").await;
-    let token = access(&me);
-    let patch = |body: Value| {
-        let app = &app;
-        let token = token.clone();
-        async move {
-            app.call(
-                Method::PATCH,
-                "/api/users/me",
-                Some(&token),
-                Some(&body),
-                None,
-            )
-            .await
-        }
-    };
+    let token = me.access_token();
+    let patch = |body: Value| patch_me(&app, &token, body);
     for name in ["One", "Two", "Three"] {
         let r = patch(json!({ "displayName": name })).await;
         assert_eq!(r.status, 200, "{name}: {}", r.body);
@@ -234,12 +212,12 @@ async fn changing_the_password_signs_out_every_other_session(b: Backends) {
         return;
     };
     let (email, first) = app.verified_user("chpw").await;
-    let here = access(&first);
+    let here = first.access_token();
     let here_cookie = first.session_cookie().unwrap();
     let phone = login(&app, &email, PASSWORD, "Phone/1").await;
     let laptop = login(&app, &email, PASSWORD, "Laptop/1").await;
     assert_eq!((phone.status, laptop.status), (200, 200));
-    let phone_sid = sid(&app, &access(&phone)).await;
+    let phone_sid = sid(&app, &phone.access_token()).await;
 
     for (new, why) in [("short-one", "too short"), ("123456789012", "too common")] {
         let r = change_password(&app, &here, PASSWORD, new).await;
@@ -264,7 +242,9 @@ async fn changing_the_password_signs_out_every_other_session(b: Backends) {
     for other in [&phone, &laptop] {
         let r = refresh(&app, &other.session_cookie().unwrap()).await;
         assert_eq!(r.status, 401);
-        let r = app.get("/api/auth/verify-me", Some(&access(other))).await;
+        let r = app
+            .get("/api/auth/verify-me", Some(&other.access_token()))
+            .await;
         assert_eq!(r.status, 401, "{}", r.body);
     }
     assert!(
@@ -295,7 +275,7 @@ async fn a_wrong_current_password_is_refused_and_counted_with_failed_logins(b: B
         return;
     };
     let (email, first) = app.verified_user("wrongpw").await;
-    let here = access(&first);
+    let here = first.access_token();
     let other = login(&app, &email, PASSWORD, "Other/1").await;
     let limit = app.config.limits.login_failures_per_account;
     for _ in 0..limit {
@@ -375,7 +355,7 @@ async fn resetting_the_password_with_a_mailed_code_signs_in_and_everyone_else_ou
     );
     assert_eq!(r.body["user"]["email"], email.as_str());
     let cookie = r.session_cookie().expect("signed in");
-    let token = access(&r);
+    let token = r.access_token();
     let listed = sessions(&app, &token).await;
     assert_eq!(listed.len(), 1, "every earlier session is out: {listed:?}");
     assert_eq!(listed[0]["userAgent"], "Recovered/1");
@@ -412,7 +392,7 @@ async fn sessions_are_listed_and_signed_out(b: Backends) {
     let a = login(&app, &email, PASSWORD, "Agent-A").await;
     let long_agent = format!("Agent-B {}", "x".repeat(400));
     let b2 = login(&app, &email, PASSWORD, &long_agent).await;
-    let (a_token, b_token) = (access(&a), access(&b2));
+    let (a_token, b_token) = (a.access_token(), b2.access_token());
     let (a_sid, b_sid) = (sid(&app, &a_token).await, sid(&app, &b_token).await);
 
     let listed = sessions(&app, &a_token).await;
@@ -445,7 +425,7 @@ async fn sessions_are_listed_and_signed_out(b: Backends) {
 
     // Another user cannot see or end them.
     let (_, stranger) = app.verified_user("stranger").await;
-    let stranger_token = access(&stranger);
+    let stranger_token = stranger.access_token();
     assert_eq!(sessions(&app, &stranger_token).await.len(), 1);
     let path = |id: &str| format!("/api/auth/sessions/{id}");
     for id in [a_sid.as_str(), "no-such-session", "bad!id"] {
@@ -481,7 +461,7 @@ async fn sessions_are_listed_and_signed_out(b: Backends) {
 
     // An expired session is not listed (and leaves the index).
     let c = login(&app, &email, PASSWORD, "Agent-C").await;
-    let c_sid = sid(&app, &access(&c)).await;
+    let c_sid = sid(&app, &c.access_token()).await;
     app.kv.del(&format!("session:{c_sid}")).await.unwrap();
     let ids: Vec<Value> = sessions(&app, &a_token)
         .await
@@ -527,10 +507,10 @@ async fn a_session_the_index_missed_is_cut_off_at_its_next_refresh(b: Backends) 
         return;
     };
     let (email, first) = app.verified_user("cutoff").await;
-    let here = access(&first);
+    let here = first.access_token();
     let here_sid = sid(&app, &here).await;
     let late = login(&app, &email, PASSWORD, "Late/1").await;
-    let late_sid = sid(&app, &access(&late)).await;
+    let late_sid = sid(&app, &late.access_token()).await;
     let user_id = first.body["user"]["id"].as_str().unwrap();
     // As if it had signed in while the others were being signed out, or before sessions were
     // indexed: the index does not know it.

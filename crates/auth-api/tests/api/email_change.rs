@@ -14,13 +14,6 @@ both!(
     an_email_change_needs_the_password_and_a_free_address,
 );
 
-fn access(r: &Reply) -> String {
-    r.body["accessToken"]
-        .as_str()
-        .expect("an access token")
-        .to_owned()
-}
-
 async fn request(app: &TestApp, token: &str, new_email: &str, password: &str) -> Reply {
     let body = json!({"newEmail": new_email, "password": password});
     app.call(
@@ -54,7 +47,7 @@ async fn the_email_moves_to_an_address_proven_by_its_code(b: Backends) {
         return;
     };
     let (old, me) = app.verified_user("emailmove").await;
-    let token = access(&me);
+    let token = me.access_token();
     let new = unique_email("emailnew");
     let r = request(&app, &token, &new.to_uppercase(), PASSWORD).await;
     assert_eq!(r.status, 202, "{}", r.body);
@@ -72,7 +65,7 @@ async fn the_email_moves_to_an_address_proven_by_its_code(b: Backends) {
     assert_eq!(r.code(), "invalid_otp", "{}", r.body);
     // Another user cannot use it.
     let (_, stranger) = app.verified_user("emailstranger").await;
-    let r = confirm(&app, &access(&stranger), &new, &code).await;
+    let r = confirm(&app, &stranger.access_token(), &new, &code).await;
     assert_eq!(r.code(), "invalid_otp", "{}", r.body);
 
     let r = confirm(&app, &token, &new, &code).await;
@@ -124,7 +117,7 @@ async fn an_email_change_needs_the_password_and_a_free_address(b: Backends) {
     };
     let (mine, me) = app.verified_user("emailrules").await;
     let (theirs, _) = app.verified_user("emailtaken").await;
-    let token = access(&me);
+    let token = me.access_token();
     let new = unique_email("emailfree");
 
     let r = request(&app, &token, &new, "not-my-password-at-all").await;

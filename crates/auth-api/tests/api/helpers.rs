@@ -168,6 +168,14 @@ impl Reply {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 
+    /// The access token of a sign-in's answer.
+    pub fn access_token(&self) -> String {
+        self.body["accessToken"]
+            .as_str()
+            .unwrap_or_else(|| panic!("an access token in {}", self.body))
+            .to_owned()
+    }
+
     /// The session cookie's value from `Set-Cookie`, if one was set (and not cleared).
     pub fn session_cookie(&self) -> Option<String> {
         self.headers
