@@ -14,14 +14,11 @@ fn limited(retry_after: u64) -> ApiError {
         .with_retry_after(retry_after.max(1))
 }
 
+/// Whole seconds until the window ends, rounded up: a client that waits exactly `Retry-After`
+/// must not be refused again.
 async fn retry_after(kv: &SharedKv, key: &str, window: Duration) -> u64 {
-    kv.ttl(key)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or(window)
-        .as_secs()
-        .max(1)
+    let left = kv.ttl(key).await.ok().flatten().unwrap_or(window);
+    (left.as_secs() + u64::from(left.subsec_nanos() > 0)).max(1)
 }
 
 /// Refuses when the counter at `key` has already reached `limit` (without counting this request).
