@@ -1,12 +1,13 @@
-// Account settings (#/account, from the chat list's top bar): the display name, the password, and
-// where the user is signed in (their sessions, each of which they can sign out). A forgotten
-// password is reset from the login screen instead (authViews.ts).
+// Account settings (#/account, from the chat list's top bar): the display name, the email address
+// (emailChange.ts), the password, and where the user is signed in (their sessions, each of which
+// they can sign out). A forgotten password is reset from the login screen instead (authViews.ts).
 import { ApiError, auth, describeError, users } from './api';
 import { announce, errorBox, field, h, setTitle } from './dom';
 import * as store from './store';
 import type { Session } from './types';
 import { describeUserAgent } from './userAgent';
-import { backLink, busy, formError, markInvalid, title, type AppActions, type View } from './viewKit';
+import { emailSection } from './emailChange';
+import { backLink, busy, card, formError, markInvalid, title, type AppActions, type View } from './viewKit';
 
 /** The server's bounds on a password (`validate_password`), checked here first to save a round trip. */
 const MIN_PASSWORD = 12;
@@ -20,6 +21,7 @@ export function accountView(app: AppActions): View {
     { class: 'page account', 'data-testid': 'account-view' },
     h('header', { class: 'topbar' }, backLink(), heading, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
     profileSection(app),
+    emailSection(app),
     // A changed password signs the other sessions out: the list is read again.
     passwordSection(() => void sessions.load()),
     sessions.el,
@@ -27,11 +29,6 @@ export function accountView(app: AppActions): View {
   setTitle('Account · Batiyoun');
   void sessions.load();
   return { el, focus: heading, cleanup: () => setTitle('Batiyoun') };
-}
-
-/** A card of the page, named by its heading. */
-function card(id: string, heading: string, ...children: (Node | string | null)[]): HTMLElement {
-  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, tabindex: -1 }, heading), ...children);
 }
 
 // --- profile ----------------------------------------------------------------------------------
@@ -54,7 +51,8 @@ function profileSection(app: AppActions): HTMLElement {
   const details = h('dl', { class: 'details' });
   const renderDetails = () => {
     const u = store.state.me ?? me;
-    details.replaceChildren(h('dt', {}, 'Username'), h('dd', { 'data-testid': 'account-username' }, `@${u.username}`), h('dt', {}, 'Email'), h('dd', { 'data-testid': 'account-email' }, u.email));
+    // The email address has a card of its own, with its change.
+    details.replaceChildren(h('dt', {}, 'Username'), h('dd', { 'data-testid': 'account-username' }, `@${u.username}`));
     clear.disabled = !u.displayName;
   };
   renderDetails();

@@ -222,6 +222,16 @@ export const auth = {
   /** Changes the password; answers how many other sessions the server signed out (this one stays). */
   changePassword: (currentPassword: string, newPassword: string) =>
     request<{ revoked: number }>('POST', '/api/auth/password', { currentPassword, newPassword }).then((r) => r.revoked),
+  /**
+   * Asks to move the account to `newEmail`, the password proving it is the user: a 6-digit code
+   * is mailed to that address (asked again, a new one replaces it). A wrong password is a 401
+   * `invalid_credentials`, which `authorized` does not retry (it would count twice).
+   */
+  requestEmailChange: (newEmail: string, password: string) =>
+    request<{ message: string }>('POST', '/api/auth/email', { newEmail, password }).then(() => undefined),
+  /** Makes `newEmail` the account's with the code mailed there; answers the account as it now is. */
+  confirmEmailChange: (newEmail: string, code: string) =>
+    request<{ user: User }>('POST', '/api/auth/email/confirm', { newEmail, code }).then((r) => r.user),
   /** The caller's sessions, most recently active first; `current` is this one. */
   sessions: () => request<{ sessions: Session[] }>('GET', '/api/auth/sessions').then((r) => r.sessions),
   /** Signs one session out (404 `not_found` when it is gone already, or not the caller's). */
@@ -380,7 +390,7 @@ export function describeError(e: unknown, labels: Record<string, string> = {}): 
 }
 
 /** A `Retry-After` in words: "40 seconds", "3 minutes". */
-function waitText(seconds: number): string {
+export function waitText(seconds: number): string {
   if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
   const minutes = Math.ceil(seconds / 60);
   return `${minutes} minutes`;

@@ -24,6 +24,11 @@ export function title(text: string): HTMLHeadingElement {
   return h('h1', { tabindex: -1 }, text);
 }
 
+/** A card of a settings page, named by its heading (an h2 that can take the focus). */
+export function card(id: string, heading: string, ...children: (Node | string | null)[]): HTMLElement {
+  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id, tabindex: -1 }, heading), ...children);
+}
+
 export function backLink(): HTMLElement {
   return h('a', { href: '#/', class: 'back', 'aria-label': 'Back to chats' }, '←');
 }
