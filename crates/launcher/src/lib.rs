@@ -53,6 +53,18 @@ pub const REALTIME_LIMITS: [&str; 9] = [
     "SYNC_LOOKBACK_SECS",
 ];
 
+/// auth-api's limits an operator of the single node may set in the launcher's environment, as
+/// auth-api's own (see `.env.example`).
+pub const AUTH_LIMITS: [&str; 7] = [
+    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+    "LOGIN_MAX_FAILURES_PER_IP",
+    "LOGIN_FAILURE_WINDOW_SECS",
+    "OTP_MAX_PER_EMAIL_PER_HOUR",
+    "OTP_MAX_PER_IP_PER_HOUR",
+    "OTP_RESEND_COOLDOWN_SECS",
+    "PROFILE_MAX_CHANGES_PER_HOUR",
+];
+
 /// What the launcher needs to know; everything else is the services' embedded defaults.
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -62,6 +74,16 @@ pub struct LaunchConfig {
     pub web_dir: PathBuf,
     /// Those of [`REALTIME_LIMITS`] set, with their values (realtime checks them).
     pub realtime_limits: Vec<(String, String)>,
+    /// Those of [`AUTH_LIMITS`] set, with their values (auth-api checks them).
+    pub auth_limits: Vec<(String, String)>,
+}
+
+/// The variables of `names` that `env` sets, with their values.
+fn set_in(env: &Env, names: &[&str]) -> Vec<(String, String)> {
+    names
+        .iter()
+        .filter_map(|name| Some((name.to_string(), env.raw(name)?)))
+        .collect()
 }
 
 impl LaunchConfig {
@@ -71,10 +93,8 @@ impl LaunchConfig {
             port: env.or("PORT", 3000)?,
             data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
             web_dir: PathBuf::from(env.or("WEB_DIR", "web/dist".to_owned())?),
-            realtime_limits: REALTIME_LIMITS
-                .iter()
-                .filter_map(|name| Some((name.to_string(), env.raw(name)?)))
-                .collect(),
+            realtime_limits: set_in(env, &REALTIME_LIMITS),
+            auth_limits: set_in(env, &AUTH_LIMITS),
         })
     }
 }
@@ -118,14 +138,19 @@ pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
     let kv: SharedKv = Arc::new(MemoryKv::new());
 
     // Each service binds an unused loopback port of its own; requests come through ours.
-    let auth_env = Env::from_pairs([
-        ("HOST", "127.0.0.1".to_owned()),
-        ("PORT", "0".to_owned()),
-        ("DATA_DIR", data_dir.clone()),
-        ("PUBLIC_URL", origin.clone()),
-        ("APP_URL", origin.clone()),
-        ("ALLOWED_ORIGINS", origins.clone()),
-    ]);
+    let auth_env = Env::from_pairs(
+        [
+            ("HOST", "127.0.0.1".to_owned()),
+            ("PORT", "0".to_owned()),
+            ("DATA_DIR", data_dir.clone()),
+            ("PUBLIC_URL", origin.clone()),
+            ("APP_URL", origin.clone()),
+            ("ALLOWED_ORIGINS", origins.clone()),
+        ]
+        .map(|(name, value)| (name.to_owned(), value))
+        .into_iter()
+        .chain(config.auth_limits.iter().cloned()),
+    );
     let auth =
         auth_api::Application::build_with_kv(auth_api::Config::from_env(&auth_env)?, kv.clone())
             .await

@@ -20,6 +20,11 @@ impl Drop for Running {
 }
 
 async fn start() -> Running {
+    start_with(Vec::new()).await
+}
+
+/// The launcher with `auth_limits` set in its environment.
+async fn start_with(auth_limits: Vec<(String, String)>) -> Running {
     let root = std::env::temp_dir().join(common::testing::unique_name("launcher"));
     let (data_dir, web_dir) = (root.join("data"), root.join("web"));
     std::fs::create_dir_all(&web_dir).unwrap();
@@ -37,6 +42,7 @@ async fn start() -> Running {
         data_dir: data_dir.clone(),
         web_dir,
         realtime_limits: Vec::new(),
+        auth_limits,
     };
     let launched = launch(&config).await.expect("launch");
     let base = launched.url();
@@ -231,6 +237,38 @@ async fn a_user_signed_up_through_the_launcher_can_use_the_realtime_api() {
     );
     let body: Value = chats.json().await.unwrap();
     assert_eq!(body["chats"], json!([]));
+}
+
+/// auth-api's limits set in the launcher's environment reach auth-api: a code cooldown of an
+/// hour (the default is a minute) answers a second code request with a wait of more than a minute.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_limits_reach_auth_api() {
+    let env = common::config::Env::from_pairs([
+        ("OTP_RESEND_COOLDOWN_SECS", "3600"),
+        ("ATTACHMENT_BYTES_PER_USER", "5"),
+        ("DATABASE_URL", "postgres://elsewhere"),
+    ]);
+    let config = LaunchConfig::from_env(&env).expect("config");
+    assert_eq!(
+        config.auth_limits,
+        vec![("OTP_RESEND_COOLDOWN_SECS".to_owned(), "3600".to_owned())],
+        "auth-api's limits only"
+    );
+    let running = start_with(config.auth_limits).await;
+    let body = json!({"email": "nobody@example.com"});
+    let first = running.post("/api/auth/request-otp", &body).await;
+    assert_eq!(first.status(), 202);
+    let second = running.post("/api/auth/request-otp", &body).await;
+    assert_eq!(second.status(), 429);
+    let wait: u64 = second.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        wait > 60,
+        "the hour's cooldown, not the default minute: {wait}"
+    );
 }
 
 /// realtime's limits set in the launcher's environment reach realtime (the browser suite's
