@@ -12,6 +12,12 @@ import { Locked, Withheld, outgoing } from './sealing';
 import { compareInstants, emit, ensureProfiles, fromMessage, keyOf, replacing, state, union, type ViewMessage } from './state';
 import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
 
+let deletedListener: (m: Message) => void = () => {};
+/** Called with each message that arrives deleted (live or from `sync_changes`): its notification goes. */
+export function onMessageDeleted(fn: (m: Message) => void): void {
+  deletedListener = fn;
+}
+
 let current: () => Socket | null = () => null;
 let ingested: () => Promise<void> = async () => {};
 /**
@@ -88,6 +94,7 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
     .catch(() => {});
   for (const chatId of touched) emit(`messages:${chatId}`);
   if (touched.size) emit('chats');
+  for (const m of ms) if (m.deletedAt && m.id) deletedListener(m);
 }
 
 /** Replaces the chat's last message (its preview) when `m` is a newer version of it. */

@@ -177,6 +177,7 @@ if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getIte
 
 store.onUnseenMessage((m, chat) => void notify.notifyMessage(m, chat));
 store.onChatRead((chatId) => void notify.closeNotifications(chatId));
+store.onMessageDeleted((m) => void notify.closeNotificationOf(m.chatId, m.id));
 notify.listenForClicks((chatId) => go(`#/chat/${chatId}`));
 
 void boot();

@@ -7,7 +7,8 @@
 // only way on Android; a page's `new Notification` is the fallback without one). Each chat has one
 // notification, its newest message (`tag`), so several open tabs replace rather than repeat it.
 // Clicking it opens the chat (public/sw.js). Reading the chat, here or on another device or tab,
-// closes it.
+// closes it, and so does the message's deletion (as WhatsApp and Signal take a deleted message's
+// notification away).
 
 import { h } from './dom';
 import { summary } from './attachments';
@@ -44,7 +45,7 @@ export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
     body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text,
     tag: chat.id,
     icon: '/icons/icon-192.png',
-    data: { chatId: chat.id },
+    data: { chatId: chat.id, messageId: m.id },
   };
   try {
     const registration = await navigator.serviceWorker?.getRegistration();
@@ -71,6 +72,23 @@ export async function closeNotifications(chatId: string): Promise<void> {
     for (const n of (await registration?.getNotifications({ tag: chatId })) ?? []) n.close();
   } catch (e) {
     console.warn('could not close notifications', e);
+  }
+}
+
+/**
+ * Closes the notification of the message `messageId` of `chatId`, deleted since it was shown (a
+ * newer message of the chat has replaced it already otherwise). Only the service worker's can be
+ * found again; a page's fallback notification stays.
+ */
+export async function closeNotificationOf(chatId: string, messageId: string): Promise<void> {
+  if (!supported()) return;
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    for (const n of (await registration?.getNotifications({ tag: chatId })) ?? []) {
+      if ((n.data as { messageId?: unknown } | null)?.messageId === messageId) n.close();
+    }
+  } catch (e) {
+    console.warn('could not close a notification', e);
   }
 }
 

@@ -18,6 +18,7 @@ import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEv
 // What the views read, from the modules it is kept in.
 export { chatTitle, displayName, ensureProfiles, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
+export { onMessageDeleted } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';
 export { discardFailed, flushOutbox, sendFile, sendMessage } from './outbox';
 

@@ -1,7 +1,7 @@
 // Editing and deleting messages in the PWA, in Debian's chromium against the whole system (the
 // launcher): an edit of an end-to-end encrypted message is sealed again and shows "(edited)" live
 // on the other side and in the sender's other tab; a deletion leaves a tombstone, live and after a
-// reload; a file's caption is edited and the file deleted; a reader who was offline learns of both
+// reload, and its notification closed; a file's caption is edited and the file deleted; a reader who was offline learns of both
 // from `sync_changes`; a group's admin deletes a member's message, and only they may. Skips like
 // browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ const PASSPHRASE = 'a long recovery passphrase';
 
 describe('editing and deleting messages in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem({ SYNC_LOOKBACK_SECS: String(SYNC_LOOKBACK_SECS) });
-  const { newPage, signUp, openSealedDm, turnOn, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, openSealedDm, turnOn, send, message, pollUntil } = pageHelpers(() => env);
 
   /** A message's row, by the clientMsgId both sides know it by. */
   const row = (page, id) => page.locator(`[data-testid=message][data-client-msg-id="${id}"]`);
@@ -120,6 +120,28 @@ describe('editing and deleting messages in the browser', { skip: missing ? `skip
         await goOffline(a, false);
         assert.equal(await row(a.page, id).getByTestId('edited').count(), 0);
         assert.equal(await message(b.page, 'not while offline').count(), 0);
+      });
+
+      await step('a-deleted-message-takes-its-notification-with-it', async () => {
+        await b.context.grantPermissions(['notifications'], { origin: env.system.url });
+        const shown = () =>
+          b.page.evaluate(async () => {
+            const registration = await navigator.serviceWorker.getRegistration();
+            return (await registration.getNotifications()).map((n) => ({ tag: n.tag, messageId: n.data?.messageId }));
+          });
+        await b.page.getByRole('link', { name: 'Back to chats' }).click();
+        await b.page.getByRole('heading', { name: 'Chats' }).waitFor();
+        await send(a.page, 'notified, then taken back');
+        const mine = message(a.page, 'notified, then taken back').and(a.page.locator('[data-mine=true][data-id]'));
+        await mine.waitFor();
+        const [id, messageId] = [await mine.getAttribute('data-client-msg-id'), await mine.getAttribute('data-id')];
+        const notified = await pollUntil(shown, (n) => n.length > 0);
+        assert.deepEqual(notified, [{ tag: dmId, messageId }], 'Bob, on his chat list, is notified');
+        await remove(a.page, id);
+        await tombstone(a.page, id).waitFor();
+        assert.deepEqual(await pollUntil(shown, (n) => n.length === 0), [], "the deleted message's notification is closed");
+        await b.page.locator(`[data-testid=chat-item][data-chat-id="${dmId}"]`).click();
+        await tombstone(b.page, id).waitFor();
       });
 
       await step('a-deletes-and-b-sees-a-tombstone-live-and-after-a-reload', async () => {
