@@ -7,11 +7,7 @@ import * as store from './store';
 import type { Session } from './types';
 import { describeUserAgent } from './userAgent';
 import { emailSection } from './emailChange';
-import { backLink, busy, card, formError, markInvalid, title, type AppActions, type View } from './viewKit';
-
-/** The server's bounds on a password (`validate_password`), checked here first to save a round trip. */
-const MIN_PASSWORD = 12;
-const MAX_PASSWORD = 128;
+import { backLink, busy, card, formError, markInvalid, newPasswordFields, title, type AppActions, type View } from './viewKit';
 
 export function accountView(app: AppActions): View {
   const heading = title('Account');
@@ -88,14 +84,7 @@ function profileSection(app: AppActions): HTMLElement {
 
 function passwordSection(changed: () => void): HTMLElement {
   const current = field({ id: 'current-password', label: 'Current password', type: 'password', autocomplete: 'current-password' });
-  const next = field({
-    id: 'new-password',
-    label: 'New password',
-    type: 'password',
-    autocomplete: 'new-password',
-    hint: `${MIN_PASSWORD}–${MAX_PASSWORD} characters. A passphrase works well. Your other devices will be signed out.`,
-  });
-  const again = field({ id: 'new-password-again', label: 'New password again', type: 'password', autocomplete: 'new-password' });
+  const { next, again, problem } = newPasswordFields({ next: 'new-password', again: 'new-password-again' });
   const err = errorBox();
   const status = h('p', { class: 'notice', role: 'status', 'data-testid': 'password-status' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Change password');
@@ -112,10 +101,9 @@ function passwordSection(changed: () => void): HTMLElement {
     err.textContent = '';
     status.textContent = '';
     const pw = next.input.value;
-    const length = [...pw].length;
     if (!current.input.value) return refuse(current.input, 'Enter your current password.');
-    if (length < MIN_PASSWORD || length > MAX_PASSWORD) return refuse(next.input, `New password: must be ${MIN_PASSWORD}–${MAX_PASSWORD} characters.`);
-    if (pw !== again.input.value) return refuse(again.input, 'The two new passwords differ.');
+    const wrong = problem();
+    if (wrong) return refuse(wrong.input, wrong.message);
     if (pw === current.input.value) return refuse(next.input, 'The new password is your current one. Choose another.');
     busy(submit, true, 'Changing…');
     try {

@@ -3,7 +3,7 @@
 import { ApiError, auth, describeError } from './api';
 import { announce, errorBox, field, h } from './dom';
 import type { User } from './types';
-import { busy, formError, markInvalid, title, type AppActions, type View } from './viewKit';
+import { busy, codeField, formError, markInvalid, newPasswordFields, title, type AppActions, type View } from './viewKit';
 
 export function loginView(app: AppActions, notice?: string): View {
   const login = field({ id: 'login', label: 'Username or email', autocomplete: 'username' });
@@ -131,13 +131,7 @@ export function signupView(app: AppActions): View {
 
 export function verifyView(app: AppActions, email: string): View {
   const emailField = field({ id: 'verify-email', label: 'Email', type: 'email', autocomplete: 'email', value: email });
-  const code = field({
-    id: 'code',
-    label: 'Verification code',
-    autocomplete: 'one-time-code',
-    hint: 'The 6-digit code we emailed you. It is valid for 10 minutes.',
-    attrs: { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: 6 },
-  });
+  const code = codeField('code', 'Verification code', 'The 6-digit code we emailed you. It is valid for 10 minutes.');
   const err = errorBox();
   const info = h('p', { class: 'notice', role: 'status' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Verify');
@@ -200,8 +194,6 @@ async function sendAgain(button: HTMLButtonElement, err: HTMLElement, info: HTML
 // --- a forgotten password ---------------------------------------------------------------------
 
 /** The server's bounds on a password, checked here first. */
-const MIN_PASSWORD = 12;
-const MAX_PASSWORD = 128;
 
 /** Asks for the account's email and sends it a code (`request-otp`), then on to `resetView`. */
 export function forgotView(app: AppActions, email: string): View {
@@ -249,21 +241,8 @@ export function forgotView(app: AppActions, email: string): View {
  */
 export function resetView(app: AppActions, email: string): View {
   const emailField = field({ id: 'reset-email', label: 'Email', type: 'email', autocomplete: 'email', value: email });
-  const code = field({
-    id: 'reset-code',
-    label: 'Code',
-    autocomplete: 'one-time-code',
-    hint: 'The 6-digit code we emailed you. It is valid for 10 minutes.',
-    attrs: { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: 6 },
-  });
-  const password = field({
-    id: 'reset-password',
-    label: 'New password',
-    type: 'password',
-    autocomplete: 'new-password',
-    hint: `${MIN_PASSWORD}–${MAX_PASSWORD} characters. A passphrase works well. Your other devices will be signed out.`,
-  });
-  const again = field({ id: 'reset-again', label: 'New password again', type: 'password', autocomplete: 'new-password' });
+  const code = codeField('reset-code', 'Code', 'The 6-digit code we emailed you. It is valid for 10 minutes.');
+  const { next: password, again, problem } = newPasswordFields({ next: 'reset-password', again: 'reset-again' });
   const err = errorBox();
   const info = h('p', { class: 'notice', role: 'status' });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Set password and log in');
@@ -280,10 +259,9 @@ export function resetView(app: AppActions, email: string): View {
     err.textContent = '';
     const c = code.input.value.replace(/\s/g, '');
     const pw = password.input.value;
-    const length = [...pw].length;
     if (!/^\d{6}$/.test(c)) return refuse(code.input, 'Enter the 6 digits from the email.');
-    if (length < MIN_PASSWORD || length > MAX_PASSWORD) return refuse(password.input, `New password: must be ${MIN_PASSWORD}–${MAX_PASSWORD} characters.`);
-    if (pw !== again.input.value) return refuse(again.input, 'The two new passwords differ.');
+    const wrong = problem();
+    if (wrong) return refuse(wrong.input, wrong.message);
     busy(submit, true, 'Setting password…');
     try {
       await signIn(app, () => auth.resetPassword(address(), c, pw));

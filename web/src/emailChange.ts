@@ -5,7 +5,7 @@
 import { ApiError, auth, describeError, waitText } from './api';
 import { errorBox, field, h } from './dom';
 import * as store from './store';
-import { busy, card, formError, markInvalid, type AppActions } from './viewKit';
+import { busy, card, codeField, formError, markInvalid, type AppActions } from './viewKit';
 
 /**
  * What the first step sent. The password is kept (its field is emptied) because "Send a new
@@ -38,13 +38,7 @@ export function emailSection(app: AppActions): HTMLElement {
 
   // Step 2: the code mailed to the new address.
   const sentTo = h('strong', { 'data-testid': 'email-sent-to' });
-  const code = field({
-    id: 'email-code',
-    label: 'Code',
-    autocomplete: 'one-time-code',
-    hint: 'The 6-digit code in the email. It is valid for 10 minutes.',
-    attrs: { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: 6 },
-  });
+  const code = codeField('email-code', 'Code', 'The 6-digit code in the email. It is valid for 10 minutes.');
   const codeErr = errorBox();
   const confirm = h('button', { type: 'submit', class: 'primary' }, 'Confirm');
   const resend = h('button', { type: 'button' }, 'Send a new code');

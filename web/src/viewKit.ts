@@ -33,6 +33,41 @@ export function backLink(): HTMLElement {
   return h('a', { href: '#/', class: 'back', 'aria-label': 'Back to chats' }, '←');
 }
 
+/** The server's bounds on a password (`validate_password`), checked here first to save a round trip. */
+const MIN_PASSWORD = 12;
+const MAX_PASSWORD = 128;
+
+/**
+ * A new password and its repetition (the Password card, the reset form), and the check the page
+ * makes before sending it: what is wrong, with the field to mark, or null.
+ */
+export function newPasswordFields(ids: { next: string; again: string }, label = 'New password'): {
+  next: ReturnType<typeof field>;
+  again: ReturnType<typeof field>;
+  problem: () => { input: HTMLInputElement; message: string } | null;
+} {
+  const next = field({
+    id: ids.next,
+    label,
+    type: 'password',
+    autocomplete: 'new-password',
+    hint: `${MIN_PASSWORD}–${MAX_PASSWORD} characters. A passphrase works well. Your other devices will be signed out.`,
+  });
+  const again = field({ id: ids.again, label: `${label} again`, type: 'password', autocomplete: 'new-password' });
+  const problem = () => {
+    const length = [...next.input.value].length;
+    if (length < MIN_PASSWORD || length > MAX_PASSWORD) return { input: next.input, message: `New password: must be ${MIN_PASSWORD}–${MAX_PASSWORD} characters.` };
+    if (next.input.value !== again.input.value) return { input: again.input, message: 'The two new passwords differ.' };
+    return null;
+  };
+  return { next, again, problem };
+}
+
+/** A field for a 6-digit code mailed to the user (valid for 10 minutes). */
+export function codeField(id: string, label: string, hint: string): ReturnType<typeof field> {
+  return field({ id, label, autocomplete: 'one-time-code', hint, attrs: { inputmode: 'numeric', pattern: '[0-9]{6}', maxlength: 6 } });
+}
+
 /** Marks `input` invalid for screen readers until it is edited. */
 export function markInvalid(input: HTMLInputElement): void {
   input.setAttribute('aria-invalid', 'true');
