@@ -71,6 +71,9 @@ pub trait UserStore: Send + Sync + 'static {
     async fn set_email(&self, id: Uuid, email: &str) -> StoreResult<bool>;
     /// Replaces the password hash (PHC string); false when there is no such user.
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool>;
+    /// Deletes the account with its linked identities and its key (and the key's backup); false
+    /// when there is no such user.
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
     /// The user an external identity (`provider`, `subject`) is linked to.
     async fn find_by_identity(
         &self,

@@ -54,6 +54,8 @@ pub trait Kv: Send + Sync + 'static {
     async fn hash_incr(&self, key: &str, field: &str, delta: i64) -> KvResult<i64>;
     /// Every field of the hash at `key` with its value, in no particular order.
     async fn hash_all(&self, key: &str) -> KvResult<Vec<(String, i64)>>;
+    /// Removes `field` from the hash at `key` (and an empty hash with it); true when it was there.
+    async fn hash_del(&self, key: &str, field: &str) -> KvResult<bool>;
     async fn publish(&self, channel: &str, message: &str) -> KvResult<()>;
     /// Messages published on `channel` from now on.
     async fn subscribe(&self, channel: &str) -> KvResult<BoxStream<'static, String>>;
@@ -232,6 +234,19 @@ impl Kv for MemoryKv {
             .get(key)
             .map(|h| h.iter().map(|(f, v)| (f.clone(), *v)).collect())
             .unwrap_or_default())
+    }
+
+    async fn hash_del(&self, key: &str, field: &str) -> KvResult<bool> {
+        let Some(mut hash) = self.hashes.get_mut(key) else {
+            return Ok(false);
+        };
+        let removed = hash.remove(field).is_some();
+        let empty = hash.is_empty();
+        drop(hash);
+        if empty {
+            self.hashes.remove_if(key, |_, h| h.is_empty());
+        }
+        Ok(removed)
     }
 
     async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {
@@ -504,6 +519,16 @@ mod redis_adapter {
             let all: std::collections::HashMap<String, i64> =
                 self.conn.clone().hgetall(self.k(key)).await.map_err(err)?;
             Ok(all.into_iter().collect())
+        }
+
+        async fn hash_del(&self, key: &str, field: &str) -> KvResult<bool> {
+            let removed: i64 = self
+                .conn
+                .clone()
+                .hdel(self.k(key), field)
+                .await
+                .map_err(err)?;
+            Ok(removed > 0)
         }
 
         async fn publish(&self, channel: &str, message: &str) -> KvResult<()> {

@@ -238,6 +238,11 @@ impl Application {
             store,
             kv,
         };
+        tasks.push(socket::spawn_account_deletions(
+            state.clone(),
+            RESUBSCRIBE,
+            config.limits.deleted_users_sweep,
+        ));
         // Request ids, per-request spans and route metrics (`GET /metrics`) come from common;
         // the Socket.IO layer stays outermost of the merged routers so it sees `/socket.io/`.
         let router = common::observability::instrument(http::router(state))

@@ -82,6 +82,10 @@ pub struct Limits {
     /// body is cut short (fewer bytes than its `Content-Length`) and the turn let go, so a
     /// client that stops reading cannot hold one for good.
     pub download_within: Duration,
+    /// How often each instance looks for deleted accounts whose groups nobody has taken them out
+    /// of yet (see `socket::account_deletions`): the longest such work waits when its
+    /// announcement was missed.
+    pub deleted_users_sweep: Duration,
 }
 
 impl Default for Limits {
@@ -102,6 +106,7 @@ impl Default for Limits {
             attachment_bytes_per_user: 2 * 1024 * 1024 * 1024,
             upload_within: Duration::from_secs(120),
             download_within: Duration::from_secs(120),
+            deleted_users_sweep: Duration::from_secs(60),
         }
     }
 }
@@ -127,7 +132,14 @@ impl Config {
                 .or("ATTACHMENT_BYTES_PER_USER", d.attachment_bytes_per_user)?,
             upload_within: Duration::from_secs(env.or("UPLOAD_TIMEOUT_SECS", 120)?),
             download_within: Duration::from_secs(env.or("DOWNLOAD_TIMEOUT_SECS", 120)?),
+            deleted_users_sweep: Duration::from_secs(env.or("DELETED_USERS_SWEEP_SECS", 60)?),
         };
+        if limits.deleted_users_sweep.is_zero() {
+            return Err(ConfigError::new(
+                "DELETED_USERS_SWEEP_SECS",
+                "must be at least 1",
+            ));
+        }
         if limits.rate_burst == 0 || !limits.rate_per_sec.is_finite() || limits.rate_per_sec <= 0.0
         {
             return Err(ConfigError::new(

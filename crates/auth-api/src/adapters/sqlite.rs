@@ -162,6 +162,15 @@ impl UserStore for SqliteStore {
             .map_err(store_error)
     }
 
+    async fn delete_user(&self, id: Uuid) -> StoreResult<bool> {
+        sqlx::query("DELETE FROM users WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(store_error)
+    }
+
     async fn find_by_identity(
         &self,
         provider: &str,

@@ -106,7 +106,7 @@ impl AuthService {
             to: email.to_owned(),
             subject: format!("Your Batiyoun code: {code}"),
             body: format!(
-                "Your Batiyoun code is {code}. Enter it to verify your email address or to set a new password.\n\nIt expires in {minutes} minutes and works once. If you did not ask for it, ignore this email."
+                "Your Batiyoun code is {code}. Enter it to verify your email address, to set a new password, or to confirm deleting your account.\n\nIt expires in {minutes} minutes and works once. If you did not ask for it, ignore this email."
             ),
         });
         Ok(())

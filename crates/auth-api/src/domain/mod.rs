@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod accounts;
+mod deletion;
 mod email_change;
 pub mod keys;
 pub mod oauth;

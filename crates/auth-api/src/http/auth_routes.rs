@@ -1,11 +1,13 @@
-//! `/api/auth/*`: signup, codes, login, refresh, logout, verify-me, and the password (changed or
-//! reset).
+//! `/api/auth/*`: signup, codes, login, refresh, logout, verify-me, the password (changed or
+//! reset), and deleting the account.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use common::contracts::account::{ChangePasswordRequest, ResetPasswordRequest, RevokedResponse};
+use common::contracts::account::{
+    ChangePasswordRequest, DeleteAccountRequest, ResetPasswordRequest, RevokedResponse,
+};
 use common::contracts::auth::{
     AuthResponse, LoginRequest, MessageResponse, RequestOtpRequest, SignupRequest, TokenResponse,
     UserResponse, VerifyOtpRequest,
@@ -301,4 +303,39 @@ pub async fn reset_password(
     let result = state.auth.reset_password(req, user_agent).await;
     outcome("auth_password_resets_total", &result);
     Ok(signed_in(&state, result?))
+}
+
+/// Deletes the caller's account for good, proven by the password or by a code mailed with
+/// `POST /api/auth/request-otp`. Its profile, key and key backup go, every session is signed out
+/// (this one too: the cookie is cleared), and realtime takes the user out of their groups; the
+/// messages they sent stay with their recipients. A notice is mailed to the address.
+#[utoipa::path(
+    post,
+    path = "/api/auth/delete-account",
+    tag = "auth",
+    request_body = DeleteAccountRequest,
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 204, description = "Deleted; every session is signed out and the cookie cleared",
+            headers(("set-cookie" = String, description = "Clears the session cookie"))),
+        (status = 400, description = "`invalid_otp` (wrong, expired, used or burnt after 5 attempts) or `invalid_json`", body = ErrorResponse),
+        (status = 401, description = "`invalid_credentials`: the password is wrong (counted with failed logins); or `unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: neither or both of `password` and `code`, or one malformed; `password` for an account without one (made with Google: it uses a code)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many wrong passwords for this account; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+    ValidJson(req): ValidJson<DeleteAccountRequest>,
+) -> Result<Response, ApiError> {
+    let result = state.auth.delete_account(&me, req).await;
+    outcome("auth_account_deletions_total", &result);
+    result?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    append(response.headers_mut(), Some(state.web.cookie.clear()));
+    Ok(response)
 }

@@ -80,6 +80,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(auth_routes::verify_me))
         .routes(routes!(auth_routes::change_password))
         .routes(routes!(auth_routes::reset_password))
+        .routes(routes!(auth_routes::delete_account))
         .routes(routes!(email_routes::request_change))
         .routes(routes!(email_routes::confirm_change))
         .routes(routes!(session_routes::list, session_routes::end_others))

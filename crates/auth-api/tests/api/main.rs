@@ -7,6 +7,7 @@ mod helpers;
 mod mailbox;
 
 mod account;
+mod deletion;
 mod email_change;
 mod errors;
 mod flow;

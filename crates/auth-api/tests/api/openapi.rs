@@ -19,6 +19,7 @@ const EXPECTED: &[(&str, &str)] = &[
     ("get", "/api/auth/verify-me"),
     ("post", "/api/auth/password"),
     ("post", "/api/auth/reset-password"),
+    ("post", "/api/auth/delete-account"),
     ("post", "/api/auth/email"),
     ("post", "/api/auth/email/confirm"),
     ("get", "/api/auth/sessions"),

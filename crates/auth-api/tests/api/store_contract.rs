@@ -233,6 +233,36 @@ async fn contract(store: Arc<dyn UserStore>) {
             .unwrap()
             .is_none()
     );
+
+    // Deleting an account takes its identities and its key (and backup) with it.
+    store
+        .set_public_key(alice.id, r#"{"k":4}"#, Some(r#"{"b":4}"#))
+        .await
+        .unwrap();
+    let alice_email = store.find_by_id(alice.id).await.unwrap().unwrap().email;
+    assert!(store.delete_user(alice.id).await.unwrap());
+    assert!(!store.delete_user(alice.id).await.unwrap(), "gone already");
+    assert!(store.find_by_id(alice.id).await.unwrap().is_none());
+    assert!(store.find_by_email(&alice_email).await.unwrap().is_none());
+    assert!(
+        store
+            .find_by_identity("google", "sub-1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.public_key(alice.id).await.unwrap().is_none());
+    assert!(store.key_backup(alice.id).await.unwrap().is_none());
+    assert!(store.public_keys(&[alice.id]).await.unwrap().is_empty());
+    // The identity, address and username are free for another account.
+    let again = store
+        .create_user(new_user(&alice_email, "alice_1"))
+        .await
+        .unwrap();
+    store
+        .link_identity(again.id, "google", "sub-1")
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 //! Managing one's own account: the profile, the password (changed, or reset with an emailed
-//! code) and the sessions signed in to it.
+//! code), the sessions signed in to it, and deleting it.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
-use validator::{Validate, ValidationErrors};
+use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::auth::{validate_display_name, validate_otp_code, validate_password};
 
@@ -95,6 +95,56 @@ pub struct ConfirmEmailRequest {
     #[validate(custom(function = "validate_otp_code"))]
     #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
+}
+
+/// `POST /api/auth/delete-account`: the signed-in user deletes their account for good, proven by
+/// exactly one of the password and a code mailed with `POST /api/auth/request-otp` (for an
+/// account made with Google, which has no password, or a forgotten one).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteAccountRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(min_length = 1, max_length = 1024, format = Password)]
+    pub password: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[0-9]{6}$")]
+    pub code: Option<String>,
+}
+
+impl Validate for DeleteAccountRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        match (&self.password, &self.code) {
+            (Some(password), None) => {
+                if password.is_empty() || password.len() > 1024 {
+                    errors.add("password", invalid("length", "must be 1-1024 bytes"));
+                }
+            }
+            (None, Some(code)) => {
+                if let Err(e) = validate_otp_code(code) {
+                    errors.add("code", e);
+                }
+            }
+            _ => errors.add(
+                "password",
+                invalid(
+                    "proof",
+                    "give either the password or a code sent to your email, not both",
+                ),
+            ),
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn invalid(code: &'static str, message: &'static str) -> ValidationError {
+    let mut e = ValidationError::new(code);
+    e.message = Some(message.into());
+    e
 }
 
 /// `PATCH /api/users/me`: the fields present are changed, the others kept.

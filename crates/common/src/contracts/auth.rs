@@ -21,6 +21,16 @@ pub const KEY_CHANGED_CHANNEL: &str = "auth:key_changed";
 /// (`profile_changed`).
 pub const PROFILE_CHANGED_CHANNEL: &str = "auth:profile_changed";
 
+/// `Kv` channel on which auth-api announces a deleted account (the payload is its id); realtime
+/// takes the user out of their groups and tells their contacts (`user_deleted`).
+pub const USER_DELETED_CHANNEL: &str = "auth:user_deleted";
+
+/// `Kv` hash of deleted accounts whose groups realtime has yet to take them out of (field: the
+/// user's id; value: when the account was deleted, Unix milliseconds). auth-api adds the field
+/// before it deletes the account; the realtime instance that finishes the work removes it. The
+/// channel only hastens the work: an instance down when it was published finds it here.
+pub const DELETED_USERS_PENDING_KEY: &str = "users_deleted_pending";
+
 /// The public view of an account.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]

@@ -45,6 +45,7 @@ pub mod server {
     pub const KEY_CHANGED: &str = "key_changed";
     pub const PROFILE_CHANGED: &str = "profile_changed";
     pub const MESSAGE_UPDATED: &str = "message_updated";
+    pub const USER_DELETED: &str = "user_deleted";
 }
 
 /// Longest plaintext message, in characters.
@@ -448,6 +449,16 @@ pub struct Resync {}
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KeyChanged {
+    #[schema(format = Uuid)]
+    pub user_id: String,
+}
+
+/// `user_deleted`: a contact deleted their account. They have left every group (each group's
+/// members also get its `chat_changed`); direct chats with them stay, read-only, with their
+/// history. Their profile and key are gone (`GET /api/users/{id}` is `not_found`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDeleted {
     #[schema(format = Uuid)]
     pub user_id: String,
 }

@@ -288,6 +288,26 @@ async fn hash_fields_count_and_vanish_at_zero() {
 }
 
 #[tokio::test]
+async fn hash_fields_are_removed_one_by_one() {
+    for kv in adapters("hash_del").await {
+        let b = kv.backend();
+        assert!(!kv.hash_del("h", "x").await.unwrap(), "{b}: no hash");
+        kv.hash_incr("h", "x", 1_800_000_000_000).await.unwrap();
+        kv.hash_incr("h", "y", 5).await.unwrap();
+        assert!(kv.hash_del("h", "x").await.unwrap(), "{b}");
+        assert!(!kv.hash_del("h", "x").await.unwrap(), "{b}: gone already");
+        assert!(!kv.hash_del("h", "z").await.unwrap(), "{b}: never there");
+        assert_eq!(
+            kv.hash_all("h").await.unwrap(),
+            [("y".to_owned(), 5)],
+            "{b}"
+        );
+        assert!(kv.hash_del("h", "y").await.unwrap(), "{b}");
+        assert!(!kv.del("h").await.unwrap(), "{b}: an emptied hash is gone");
+    }
+}
+
+#[tokio::test]
 async fn published_messages_reach_every_subscriber() {
     for kv in adapters("pubsub").await {
         let b = kv.backend();

@@ -34,7 +34,7 @@ async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
 /// those who had it get what changed (`chat_changed`), whose size does not grow with the group:
 /// a rename of a 1,000-member group is 1,000 small events, not 1,000 copies of 1,000 ids.
 /// Answers the chat as the caller sees it now.
-async fn announce(state: &AppState, change: &ChatChange) -> Chat {
+pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
     let chat = view(state, &change.chat).await;
     let record = &change.chat;
     let changed = ChatChangedEvent {

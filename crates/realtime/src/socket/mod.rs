@@ -2,6 +2,7 @@
 //! `Fanout` adapter REST handlers use to emit. Every handler is generic over the socketioxide
 //! adapter `A`, so the same code runs with the in-process `LocalAdapter` and the `RedisAdapter`.
 
+pub mod account_deletions;
 pub mod auth;
 pub mod chats;
 pub mod edits;
@@ -38,6 +39,7 @@ use crate::domain::{
 };
 use crate::ports::user_room;
 
+pub use account_deletions::spawn_account_deletions;
 pub use auth::{Session, authenticate};
 pub use fanout::SocketFanout;
 pub use outage::{FanoutHealth, spawn_recovery};

@@ -1,6 +1,7 @@
 //! The realtime integration tests: one binary, one module per area. Behaviour tests run twice,
 //! on the embedded adapters and on MongoDB + Redis (`TEST_MONGODB_URL`, `TEST_REDIS_URL`).
 
+mod account_deletions;
 mod admins;
 mod attachments;
 mod connect;

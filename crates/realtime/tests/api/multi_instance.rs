@@ -142,6 +142,60 @@ async fn a_revocation_disconnects_the_session_on_every_instance() {
     assert!(refused.contains("unauthorized"), "{refused}");
 }
 
+/// A deleted account is announced to every instance, and one of them does the work: the group's
+/// members hear of the removal, and of the deletion, once, on whichever instance they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_account_leaves_its_groups_once_with_two_instances() {
+    use common::contracts::auth::{DELETED_USERS_PENDING_KEY, USER_DELETED_CHANNEL};
+    let Some((one, two)) = two_instances().await else {
+        return;
+    };
+    let (gone, b, c) = (User::new(), User::new(), User::new());
+    let group = one.group(&b, "g", &[&gone, &c]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (sb, sc) = (one.socket(&b).await, two.socket(&c).await);
+    one.kv
+        .hash_incr(DELETED_USERS_PENDING_KEY, &gone.id, 1)
+        .await
+        .expect("kv");
+    // Announced until heard (each instance subscribes as it starts).
+    let mut heard = None;
+    for _ in 0..50 {
+        one.kv
+            .publish(USER_DELETED_CHANNEL, &gone.id)
+            .await
+            .expect("publish");
+        heard = sb
+            .try_next("user_deleted", Duration::from_millis(200))
+            .await;
+        if heard.is_some() {
+            break;
+        }
+    }
+    assert_eq!(heard, Some(json!({"userId": gone.id})));
+    for (who, socket) in [("b", &sb), ("c", &sc)] {
+        let mut removals = 0;
+        while let Some(e) = socket
+            .try_next("chat_changed", Duration::from_millis(1500))
+            .await
+        {
+            assert_eq!(e["chatId"], group.as_str());
+            assert_eq!(e["removed"], json!([gone.id]), "{who}: {e}");
+            removals += 1;
+        }
+        assert_eq!(removals, 1, "{who} hears of the removal once");
+    }
+    assert_eq!(sc.next("user_deleted").await, json!({"userId": gone.id}));
+    assert!(
+        sc.try_next("user_deleted", Duration::from_millis(500))
+            .await
+            .is_none(),
+        "and of the deletion once"
+    );
+}
+
 /// Chats are cached per instance (`adapters::chat_cache`): a member removed through one instance
 /// is refused by the other well before the cache's TTL, and one added there is let in.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

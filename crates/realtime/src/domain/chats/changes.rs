@@ -276,6 +276,35 @@ impl ChatService {
         Ok(ChatChange::new(chat, ChatDelta::Admins))
     }
 
+    /// Takes a deleted account out of every group it was in, as if it had left each (a group
+    /// it was the last admin of gets another); its direct chats stay, history and all. The
+    /// changes made so far, and the first store failure after them, so the caller tells whom
+    /// they concern either way and tries the rest again later.
+    pub async fn remove_from_groups(&self, user: &str) -> (Vec<ChatChange>, Option<ApiError>) {
+        let mut changes = Vec::new();
+        let chats = match self.store.chats_of(user).await {
+            Ok(chats) => chats,
+            Err(e) => return (changes, Some(e.into())),
+        };
+        for chat in chats.into_iter().filter(|c| c.kind == ChatType::Group) {
+            let chat = match self.store.remove_participant(&chat.id, user).await {
+                Ok(Some(chat)) => chat,
+                // Deleted meanwhile: nothing to leave.
+                Ok(None) => continue,
+                Err(e) => return (changes, Some(e.into())),
+            };
+            let revision = chat.revision;
+            let (chat, promoted) = self.keep_an_admin(chat).await;
+            let delta = ChatDelta::Removed {
+                user: user.to_owned(),
+                revision,
+                promoted,
+            };
+            changes.push(ChatChange::new(chat, delta));
+        }
+        (changes, None)
+    }
+
     /// A group whose last admin left gets one (the longest-standing member), as WhatsApp does:
     /// else nobody could rename it, add or remove members or delete it any more. The removal stands either way:
     /// a store failing here leaves the group without an admin until the next removal (logged).
