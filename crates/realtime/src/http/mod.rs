@@ -21,7 +21,7 @@ use common::contracts::events::{
     ChangesResponse, ChangesResume, ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered,
     EditMessage, KeyChanged, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
     PresenceUpdate, ReactMessage, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncChanges,
-    SyncRequest, SyncResponse, TypingEvent,
+    SyncRequest, SyncResponse, TypingEvent, UserDeleted,
 };
 use common::error::{ErrorBody, ErrorResponse};
 use common::kv::SharedKv;
@@ -74,6 +74,7 @@ pub struct AppState {
         Resync,
         KeyChanged,
         PublicProfile,
+        UserDeleted,
         ChatUpdatedEvent,
         ChatChangedEvent,
         Message,

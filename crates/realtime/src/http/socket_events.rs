@@ -206,6 +206,14 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
                wherever the user is named.",
     },
     ServerEvent {
+        name: server::USER_DELETED,
+        payload: "UserDeleted",
+        when: "A user sharing a chat with the receiver deleted their account. They have left \
+               every group (each group's `chat_changed` says so); a direct chat with them stays, \
+               with its history, but nothing more can reach them there. Their profile and key \
+               are gone (`not_found`): show them as a deleted account.",
+    },
+    ServerEvent {
         name: server::RESYNC,
         payload: "Resync",
         when: "Fan-out between instances was out and is back: live events may have been lost \

@@ -57,6 +57,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "Resync",
     "KeyChanged",
     "PublicProfile",
+    "UserDeleted",
     "ChatUpdatedEvent",
     "ChatChangedEvent",
 ];
@@ -219,6 +220,10 @@ async fn the_description_covers_every_socket_event_and_its_schemas_are_component
         server::PRESENCE_UPDATE,
         server::PRESENCE_SNAPSHOT,
         server::CHAT_UPDATED,
+        server::CHAT_CHANGED,
+        server::KEY_CHANGED,
+        server::PROFILE_CHANGED,
+        server::USER_DELETED,
     ];
     for event in events {
         assert!(
