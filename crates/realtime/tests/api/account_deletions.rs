@@ -65,20 +65,9 @@ async fn a_deleted_account_leaves_its_groups_and_its_contacts_are_told(backend: 
     );
     record(&app, &gone).await;
 
-    // Announced until a contact hears of it: the instance subscribes as it starts.
-    let mut heard = None;
-    for _ in 0..50 {
-        app.kv
-            .publish(USER_DELETED_CHANNEL, &gone.id)
-            .await
-            .expect("publish");
-        heard = sc
-            .try_next("user_deleted", Duration::from_millis(200))
-            .await;
-        if heard.is_some() {
-            break;
-        }
-    }
+    let heard = app
+        .publish_until_heard(USER_DELETED_CHANNEL, &gone.id, &sc, "user_deleted")
+        .await;
     let told = json!({"userId": gone.id});
     assert_eq!(
         heard.as_ref(),

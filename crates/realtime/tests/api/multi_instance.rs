@@ -160,20 +160,9 @@ async fn a_deleted_account_leaves_its_groups_once_with_two_instances() {
         .hash_incr(DELETED_USERS_PENDING_KEY, &gone.id, 1)
         .await
         .expect("kv");
-    // Announced until heard (each instance subscribes as it starts).
-    let mut heard = None;
-    for _ in 0..50 {
-        one.kv
-            .publish(USER_DELETED_CHANNEL, &gone.id)
-            .await
-            .expect("publish");
-        heard = sb
-            .try_next("user_deleted", Duration::from_millis(200))
-            .await;
-        if heard.is_some() {
-            break;
-        }
-    }
+    let heard = one
+        .publish_until_heard(USER_DELETED_CHANNEL, &gone.id, &sb, "user_deleted")
+        .await;
     assert_eq!(heard, Some(json!({"userId": gone.id})));
     for (who, socket) in [("b", &sb), ("c", &sc)] {
         let mut removals = 0;

@@ -26,21 +26,9 @@ async fn a_key_change_reaches_contacts_and_own_devices_only(backend: Backend) {
         app.socket(&c).await,
     );
 
-    // Announced until the contact hears of it: the instance's subscription is made as it starts,
-    // and one announced before it is in place is missed (as auth-api's would be).
-    let mut heard = None;
-    for _ in 0..50 {
-        app.kv
-            .publish(KEY_CHANGED_CHANNEL, &a.id)
-            .await
-            .expect("publish");
-        heard = contact
-            .try_next("key_changed", Duration::from_millis(200))
-            .await;
-        if heard.is_some() {
-            break;
-        }
-    }
+    let heard = app
+        .publish_until_heard(KEY_CHANGED_CHANNEL, &a.id, &contact, "key_changed")
+        .await;
     assert_eq!(heard, Some(json!({"userId": a.id})), "the contact is told");
     assert_eq!(
         other_device.next("key_changed").await,
@@ -87,20 +75,15 @@ async fn a_profile_change_reaches_contacts_and_own_devices_only(backend: Backend
     );
     let profile = json!({"id": a.id, "username": "ada", "displayName": "Ada L.", "avatar": null});
 
-    // Announced until the contact hears of it (the subscription is made as the instance starts).
-    let mut heard = None;
-    for _ in 0..50 {
-        app.kv
-            .publish(PROFILE_CHANGED_CHANNEL, &profile.to_string())
-            .await
-            .expect("publish");
-        heard = contact
-            .try_next("profile_changed", Duration::from_millis(200))
-            .await;
-        if heard.is_some() {
-            break;
-        }
-    }
+    let announced = profile.to_string();
+    let heard = app
+        .publish_until_heard(
+            PROFILE_CHANGED_CHANNEL,
+            &announced,
+            &contact,
+            "profile_changed",
+        )
+        .await;
     assert_eq!(
         heard.as_ref(),
         Some(&profile),

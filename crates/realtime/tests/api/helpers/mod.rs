@@ -352,6 +352,26 @@ impl TestApp {
             .to_owned()
     }
 
+    /// Publishes `message` on the Kv `channel`, as auth-api does, until `socket` hears `event`
+    /// (for up to 10 s); what it heard. Again and again, because the instance subscribes as it
+    /// starts, and an announcement published before that is missed, as auth-api's would be.
+    pub async fn publish_until_heard(
+        &self,
+        channel: &str,
+        message: &str,
+        socket: &TestSocket,
+        event: &str,
+    ) -> Option<Value> {
+        for _ in 0..50 {
+            self.kv.publish(channel, message).await.expect("publish");
+            let heard = socket.try_next(event, Duration::from_millis(200)).await;
+            if heard.is_some() {
+                return heard;
+            }
+        }
+        None
+    }
+
     /// Connects a socket for `user`, waiting for the server's answer.
     pub async fn socket(&self, user: &User) -> TestSocket {
         self.connect(Some(self.auth.token(user)), None)
