@@ -1,12 +1,14 @@
 // Account settings (#/account, from the chat list's top bar): the display name, the email address
-// (emailChange.ts), the password, and where the user is signed in (their sessions, each of which
-// they can sign out). A forgotten password is reset from the login screen instead (authViews.ts).
+// (emailChange.ts), the password, where the user is signed in (their sessions, each of which
+// they can sign out), and last the account deleted (deleteAccount.ts). A forgotten password is
+// reset from the login screen instead (authViews.ts).
 import { ApiError, auth, describeError, users } from './api';
 import { announce, errorBox, field, h, setTitle } from './dom';
 import * as store from './store';
 import type { Session } from './types';
 import { describeUserAgent } from './userAgent';
 import { emailSection } from './emailChange';
+import { deleteSection } from './deleteAccount';
 import { backLink, busy, card, formError, markInvalid, newPasswordFields, title, type AppActions, type View } from './viewKit';
 
 export function accountView(app: AppActions): View {
@@ -21,6 +23,7 @@ export function accountView(app: AppActions): View {
     // A changed password signs the other sessions out: the list is read again.
     passwordSection(() => void sessions.load()),
     sessions.el,
+    deleteSection(app),
   );
   setTitle('Account · Batiyoun');
   void sessions.load();

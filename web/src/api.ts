@@ -1,6 +1,6 @@
 // REST client and the access token. The token lives in this module's memory only; the refresh
 // token is an HttpOnly cookie the browser sends to /api/auth/refresh.
-import type { AuthResponse, Chat, ErrorBody, MemberPage, Message, MessagePage, PublicKeyJwk, PublicProfile, Session, TokenResponse, User, WrappedKey } from './types';
+import type { AuthResponse, Chat, DeleteAccountProof, ErrorBody, MemberPage, Message, MessagePage, PublicKeyJwk, PublicProfile, Session, TokenResponse, User, WrappedKey } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -238,6 +238,16 @@ export const auth = {
   revokeSession: (id: string) => request<void>('DELETE', `/api/auth/sessions/${encodeURIComponent(id)}`),
   /** Signs out every session but this one; answers how many. */
   revokeOtherSessions: () => request<{ revoked: number }>('DELETE', '/api/auth/sessions').then((r) => r.revoked),
+  /**
+   * Deletes the account for good, proven by the password or a code from `requestOtp`. Every
+   * session is signed out (this one too: the cookie is cleared) and the token goes. A wrong
+   * password is a 401 `invalid_credentials`, counted with failed logins, which `authorized`
+   * does not retry.
+   */
+  async deleteAccount(proof: DeleteAccountProof): Promise<void> {
+    await request<void>('POST', '/api/auth/delete-account', proof);
+    clearToken();
+  },
 };
 
 export const users = {

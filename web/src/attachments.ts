@@ -231,6 +231,12 @@ export function open(chatId: string, attachmentId: string, ref: FileRef): Promis
   );
 }
 
+/** Forgets every file held for the page (signed out: whoever signs in next must not get them). */
+export function forgetFiles(): void {
+  picked.clear();
+  opened.clear();
+}
+
 /** Keeps the file the user just sent, so their own copy is not downloaded again. */
 export function remember(attachmentId: string, file: Blob): void {
   keep(attachmentId, Promise.resolve(new Blob([file], { type: typeOf(file.type) })));

@@ -2,7 +2,7 @@
 //   messages  (keyPath id, index chatId)   — what we have of each chat's history
 //   outbox    (keyPath clientMsgId)         — sent by the user, not yet acknowledged by the server
 //   chats     (keyPath id)                  — the chat list, for offline start
-//   profiles  (keyPath id)                  — other users' public profiles
+//   profiles  (keyPath id)                  — other users' public profiles (a deleted account's: its mark, state.ts)
 //   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (peerKeys.ts)
 //   meta      (keyPath key)                 — small values kept with the cache (where `sync_changes` resumes)
 import type { Chat, Message, OutboxItem, PublicProfile } from './types';

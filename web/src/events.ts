@@ -27,6 +27,7 @@ export const S = {
   RESYNC: 'resync',
   KEY_CHANGED: 'key_changed',
   PROFILE_CHANGED: 'profile_changed',
+  USER_DELETED: 'user_deleted',
   MESSAGE_UPDATED: 'message_updated',
 } as const;
 

@@ -3,7 +3,7 @@ import { ApiError, NetworkError, auth, refresh, setSessionLostHandler } from './
 import * as db from './db';
 import { setUnreadInTitle } from './dom';
 import * as store from './store';
-import type { User } from './types';
+import type { DeleteAccountProof, User } from './types';
 import * as notify from './notify';
 import { checkAfterReconnect, registerServiceWorker } from './updates';
 import { accountView } from './account';
@@ -16,6 +16,15 @@ const main = document.getElementById('main')!;
 const banner = document.getElementById('status')!;
 let current: View | null = null;
 let notice: string | undefined;
+
+/**
+ * While this page deletes its account: the server ends every session as it deletes it, so the
+ * socket may be dropped and a refresh refused before the answer comes, which is not "Your
+ * session has ended" (nor a session ended keeping the cache). A loss held back meanwhile is let
+ * through if the deletion is refused.
+ */
+let deleting = false;
+let lostWhileDeleting = false;
 
 const app: AppActions = {
   async signedIn(user: User) {
@@ -38,6 +47,25 @@ const app: AppActions = {
   go,
   userChanged(user: User) {
     store.setMe(user);
+  },
+  async deleteAccount(proof: DeleteAccountProof) {
+    deleting = true;
+    lostWhileDeleting = false;
+    try {
+      await auth.deleteAccount(proof);
+    } catch (e) {
+      deleting = false;
+      if (lostWhileDeleting) sessionLost();
+      throw e;
+    }
+    try {
+      // As a logout, and more: nothing of the account is left here (its cache, its key, what
+      // an offline start would show, its notifications), as it is gone from the server.
+      await notify.closeAll();
+      await endSession('Your account was deleted.', true);
+    } finally {
+      deleting = false;
+    }
   },
 };
 
@@ -62,6 +90,10 @@ async function endSession(message: string, wipe: boolean): Promise<void> {
 
 function sessionLost(): void {
   if (!store.state.me) return;
+  if (deleting) {
+    lostWhileDeleting = true;
+    return;
+  }
   void endSession('Your session has ended. Please log in again.', false);
 }
 setSessionLostHandler(sessionLost);

@@ -92,6 +92,17 @@ export async function closeNotificationOf(chatId: string, messageId: string): Pr
   }
 }
 
+/** Closes every notification shown (the account was deleted: none of its messages stay on screen). */
+export async function closeAll(): Promise<void> {
+  if (!supported()) return;
+  try {
+    const registration = await navigator.serviceWorker?.getRegistration();
+    for (const n of (await registration?.getNotifications()) ?? []) n.close();
+  } catch (e) {
+    console.warn('could not close notifications', e);
+  }
+}
+
 /** Opens the chat a clicked notification was about (the service worker tells a page it focused). */
 export function listenForClicks(open: (chatId: string) => void): void {
   navigator.serviceWorker?.addEventListener('message', (e: MessageEvent) => {

@@ -1,15 +1,16 @@
 // The outbox: what the user writes is stored first (IndexedDB, durable before anything else),
 // shown pending, then sent in order, oldest first, with its clientMsgId (the server dedupes
 // resends), sealed or in clear as sealing.ts decides; what must wait (a key locked or withheld)
-// waits with its chat's later messages behind it. The store gives it the socket and takes in the
-// messages acknowledged.
+// waits with its chat's later messages behind it; what can never go (refused for good, or to a
+// contact who deleted their account) is marked "Not sent". The store gives it the socket and
+// takes in the messages acknowledged.
 import type { Socket } from 'socket.io-client';
 import { ApiError, attachments as attachmentsApi } from './api';
 import * as attachments from './attachments';
 import * as db from './db';
 import * as e2e from './e2e';
 import { Locked, Withheld, outgoing } from './sealing';
-import { chatMessages, emit, fromOutbox, keyOf, state } from './state';
+import { chatMessages, emit, ensureProfiles, fromOutbox, isClosed, keyOf, otherParticipant, state, subscribe } from './state';
 import { C } from './events';
 import type { Ack, Message, OutboxItem } from './types';
 
@@ -120,6 +121,16 @@ export async function flushOutbox(): Promise<void> {
           const socket = current();
           if (!socket?.connected) return;
           if (waiting.has(item.chatId)) continue;
+          // Written to a contact who deleted their account, it can never go. Perhaps deleted
+          // while this page was away: their profile, asked again once per connection, is known
+          // before anything goes to them (a profile held fresh is not asked for).
+          const chat = state.chats.get(item.chatId);
+          const other = chat && otherParticipant(chat);
+          if (other) await ensureProfiles([other]);
+          if (isClosed(item.chatId)) {
+            await fail(item, CLOSED);
+            continue;
+          }
           let ack: Ack<{ message: Message }>;
           try {
             const body = await outgoing(item);
@@ -159,11 +170,7 @@ export async function flushOutbox(): Promise<void> {
             flushAgain = true;
             break;
           } else {
-            item.failed = ack.error.message || ack.error.code;
-            await db.addOutbox(item);
-            const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
-            if (vm) vm.failed = item.failed;
-            emit(`messages:${item.chatId}`);
+            await fail(item, ack.error.message || ack.error.code);
           }
         }
       } while (flushAgain);
@@ -172,6 +179,24 @@ export async function flushOutbox(): Promise<void> {
     flushing = false;
   }
 }
+
+/** Why a message to a deleted account is not sent. */
+const CLOSED = 'This account was deleted: it cannot receive messages.';
+
+/** Marks `item` "Not sent" for `reason`, kept (with a Discard button) rather than tried again. */
+async function fail(item: OutboxItem, reason: string): Promise<void> {
+  item.failed = reason;
+  await db.addOutbox(item);
+  const vm = chatMessages(item.chatId).get(keyOf(item.senderId, item.clientMsgId));
+  if (vm) vm.failed = item.failed;
+  emit(`messages:${item.chatId}`);
+}
+
+// A contact deleted their account: what waits for them (their key, gone with it, is withheld
+// to the outbox's eyes) is marked "Not sent" rather than kept waiting for ever.
+subscribe((topic) => {
+  if (topic === 'deleted') void flushOutbox();
+});
 
 // Messages that waited for the key go once it is unlocked here; those that waited for a
 // member's key, once it is back (or the user chose to write in clear).

@@ -43,6 +43,16 @@ export interface ViewMessage {
 
 export type ConnState = 'offline' | 'connecting' | 'online';
 
+/**
+ * A contact's profile as this page holds it. `deleted` is this client's mark, never the server's:
+ * the account was deleted (`user_deleted`, or a profile lookup that left it out), and its
+ * profile is gone; it is kept, and cached, in place of the profile it was.
+ */
+export type HeldProfile = PublicProfile & { deleted?: true };
+
+/** What an account that was deleted is called wherever its name would show. */
+const DELETED_NAME = 'Deleted account';
+
 type Listener = (topic: string) => void;
 const listeners = new Set<Listener>();
 export function subscribe(fn: Listener): () => void {
@@ -60,7 +70,7 @@ export const state = {
   messages: new Map<string, Map<string, ViewMessage>>(),
   /** Per chat: the cursor for older history; null once the start is reached; absent = not fetched. */
   history: new Map<string, string | null>(),
-  profiles: new Map<string, PublicProfile>(),
+  profiles: new Map<string, HeldProfile>(),
   presence: new Map<string, { online: boolean; lastSeen?: string }>(),
   typing: new Map<string, Map<string, number>>(),
   openChat: null as string | null,
@@ -176,7 +186,23 @@ export function oldestStoredId(chatId: string): string | undefined {
 export function displayName(userId: string): string {
   if (state.me && userId === state.me.id) return 'You';
   const p = state.profiles.get(userId);
+  if (p?.deleted) return DELETED_NAME;
   return p ? p.displayName || p.username : 'Someone';
+}
+
+/** Whether `userId`'s account is known to be deleted. */
+export function isDeleted(userId: string): boolean {
+  return state.profiles.get(userId)?.deleted === true;
+}
+
+/**
+ * Whether nothing can be sent to `chatId` any more: a direct chat whose other member deleted
+ * their account. Its history stays readable (a group simply loses the member).
+ */
+export function isClosed(chatId: string): boolean {
+  const chat = state.chats.get(chatId);
+  const other = chat && otherParticipant(chat);
+  return other !== undefined && isDeleted(other);
 }
 
 export function chatTitle(chat: Chat): string {
@@ -200,12 +226,24 @@ const staleProfiles = new Set<string>();
 let queued: string[] = [];
 let queuedFetch: Promise<void> | null = null;
 
-/** Profiles from the cache, shown until `ensureProfiles` has fetched them again. */
-export function loadCachedProfiles(profiles: PublicProfile[]): void {
+/**
+ * Profiles from the cache, shown until `ensureProfiles` has fetched them again. A deleted
+ * account's mark is asked about again too, as a profile is: it goes if the server answers one.
+ */
+export function loadCachedProfiles(profiles: HeldProfile[]): void {
   for (const p of profiles) {
     state.profiles.set(p.id, p);
     staleProfiles.add(p.id);
   }
+}
+
+/**
+ * Every profile held is fetched again the first time it is wanted from now on: after a
+ * (re)connect, since a `profile_changed` or a `user_deleted` sent while this page was away is
+ * not sent again. What the chat list shows is asked as it is reloaded (100 per request).
+ */
+export function profilesMayHaveChanged(): void {
+  for (const id of state.profiles.keys()) staleProfiles.add(id);
 }
 
 export function forgetProfiles(): void {
@@ -240,10 +278,15 @@ async function fetchQueued(): Promise<void> {
       usersApi
         .many(batch)
         .then(async (profiles) => {
+          // A profile answered replaces what was held, a deleted account's mark too.
           for (const p of profiles) state.profiles.set(p.id, p);
-          // Asked for and answered (unknown ids are left out): not asked again this session.
+          // Asked for and answered: not asked again this session. The ids left out are
+          // accounts that no longer exist (deleted): only such a definite answer says so, never
+          // a request that failed (caught below: asked again the next time one is wanted).
           for (const id of batch) staleProfiles.delete(id);
-          await db.putProfiles(profiles);
+          const answered = new Set(profiles.map((p) => p.id));
+          const gone = markDeleted(batch.filter((id) => !answered.has(id)));
+          await db.putProfiles([...profiles, ...gone]);
         })
         .catch(() => {})
         .finally(() => {
@@ -251,6 +294,39 @@ async function fetchQueued(): Promise<void> {
         }),
     ),
   );
+  emit('chats');
+  emit('profiles');
+}
+
+/**
+ * Marks the accounts `ids` deleted in place of their profiles (their names show as
+ * `DELETED_NAME`), forgets their presence and typing, and answers the marks to cache. The
+ * caller stores and redraws; `deleted` tells the outbox (what waits for them cannot go).
+ */
+function markDeleted(ids: string[]): HeldProfile[] {
+  const marks: HeldProfile[] = [];
+  for (const id of ids) {
+    if (id === state.me?.id) continue;
+    const mark: HeldProfile = { id, username: '', displayName: null, avatar: null, deleted: true };
+    state.profiles.set(id, mark);
+    staleProfiles.delete(id);
+    state.presence.delete(id);
+    for (const [chatId, typers] of state.typing) if (typers.delete(id)) emit(`typing:${chatId}`);
+    marks.push(mark);
+  }
+  if (marks.length) emit('deleted');
+  return marks;
+}
+
+/**
+ * `user_deleted`: a contact deleted their account. Their name shows as deleted everywhere at
+ * once, and a direct chat with them becomes read-only (`isClosed`); the groups they were in
+ * lose them by their own `chat_changed`.
+ */
+export function userDeleted(userId: string): void {
+  const marks = markDeleted([userId]);
+  if (!marks.length) return;
+  db.putProfiles(marks).catch(() => {});
   emit('chats');
   emit('profiles');
 }
@@ -273,6 +349,7 @@ export function profileChanged(p: PublicProfile): void {
   emit('profiles');
 }
 
+/** A profile the user picked (a search result): as fetched, whatever was held before. */
 export function rememberProfile(p: PublicProfile): void {
   state.profiles.set(p.id, p);
   db.putProfiles([p]).catch(() => {});

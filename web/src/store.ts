@@ -5,18 +5,19 @@
 // reactions in edits.ts.
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
+import { forgetFiles } from './attachments';
 import * as db from './db';
 import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
-import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, replacing, state, type ConnState } from './state';
+import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, userDeleted, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
-import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User } from './types';
+import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
 
 // What the views read, from the modules it is kept in.
-export { chatTitle, displayName, ensureProfiles, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
+export { chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
 export { onMessageDeleted } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';
@@ -410,6 +411,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.CHAT_UPDATED, (e: ChatUpdatedEvent) => upsertChat(e.chat));
     socket.on(S.KEY_CHANGED, (e: { userId: string }) => e2e.peerChanged(e.userId));
     socket.on(S.PROFILE_CHANGED, profileChanged);
+    socket.on(S.USER_DELETED, (e: UserDeletedEvent) => userDeleted(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
     socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
   }
@@ -443,6 +445,8 @@ async function afterConnect(): Promise<void> {
   const received = receivedCursors();
   // Our key is checked beside the chat list: the outbox is sealed, or not, by what it says.
   const checked = e2e.check();
+  // Names changed and accounts deleted while we were away: asked again as they are shown.
+  profilesMayHaveChanged();
   try {
     await loadChats();
   } catch (e) {
@@ -552,6 +556,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.typing.clear();
   state.quoted.clear();
   state.openChat = null;
+  forgetFiles();
   emit('chats');
   tellOtherTabs();
 }

@@ -217,6 +217,16 @@ export interface ChatChangedEvent {
   admins?: string[];
   deleted?: boolean;
 }
+/**
+ * `user_deleted`: a contact deleted their account. They left every group already (each its
+ * `chat_changed`); direct chats with them stay, with their history, read-only.
+ */
+export interface UserDeletedEvent {
+  userId: string;
+}
+
+/** What proves it is the user deleting their account (`POST /api/auth/delete-account`): exactly one. */
+export type DeleteAccountProof = { password: string } | { code: string };
 
 /** `GET /api/auth/sessions`: one place the user is signed in (a session cookie). */
 export interface Session {

@@ -3,7 +3,7 @@
 import { ApiError, describeError, users as usersApi } from './api';
 import { announce, field, formatTime, h } from './dom';
 import * as store from './store';
-import type { PublicProfile, User } from './types';
+import type { DeleteAccountProof, PublicProfile, User } from './types';
 
 export interface View {
   el: HTMLElement;
@@ -18,6 +18,11 @@ export interface AppActions {
   go(hash: string): void;
   /** The signed-in user's account changed (their display name): kept, and shown where they are. */
   userChanged(user: User): void;
+  /**
+   * Deletes the account with `proof`, then forgets it in this browser and shows the login
+   * screen saying so; throws the server's refusal (nothing deleted, still signed in).
+   */
+  deleteAccount(proof: DeleteAccountProof): Promise<void>;
 }
 
 export function title(text: string): HTMLHeadingElement {

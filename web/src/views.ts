@@ -58,7 +58,8 @@ export function chatListView(app: AppActions): View {
           h(
             'a',
             { href: `#/chat/${c.id}`, class: 'chat-item', 'data-testid': 'chat-item', 'data-chat-id': c.id },
-            avatar(name, other),
+            // A deleted account has no presence to show.
+            avatar(name, other && !store.isDeleted(other) ? other : undefined),
             h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null), h('span', { class: 'preview' }, preview)),
             h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, unread),
           ),
@@ -209,6 +210,8 @@ export function chatView(app: AppActions, chatId: string): View {
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
   const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
+  // In place of the composer once the other member of a direct chat deleted their account.
+  const closedLine = h('p', { class: 'chat-closed', role: 'status', 'data-testid': 'chat-closed', hidden: true }, 'This account was deleted. You can read your messages, but no new ones can be sent.');
   /** Sizes the composer to its text, up to 160 px. */
   const fit = () => {
     input.style.height = 'auto';
@@ -236,11 +239,15 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     shown = true;
-    note.render(chat);
+    const closed = store.isClosed(chatId);
+    if (closed !== composer.hidden) close(closed);
+    // A deleted account has no key to say anything about (it is not "withheld").
+    if (!closed) note.render(chat);
     const typers = store.typingUsers(chatId);
     typing.textContent = typers.length ? `${typers.map(store.displayName).join(', ')} ${typers.length === 1 ? 'is' : 'are'} typing…` : '';
     const other = store.otherParticipant(chat);
-    if (other) {
+    if (other && closed) subtitle.textContent = '';
+    else if (other) {
       const p = store.state.presence.get(other);
       subtitle.textContent = p?.online ? 'Online' : p?.lastSeen ? `Last seen ${formatTime(p.lastSeen)}` : '';
       subtitle.dataset.online = p?.online ? 'true' : 'false';
@@ -253,10 +260,28 @@ export function chatView(app: AppActions, chatId: string): View {
     } else info.hidden = true;
   };
 
+  /**
+   * Makes the chat read-only (`closed`: its other member deleted their account) or not: the
+   * composer, with what it was editing or answering, gives way to a line saying why; the rows
+   * lose their actions (`renderMessages`).
+   */
+  const close = (closed: boolean) => {
+    if (closed) {
+      if (editor.active()) editor.cancel();
+      replies.cancel();
+    }
+    composer.hidden = closed;
+    note.el.hidden = closed;
+    typing.hidden = closed;
+    closedLine.hidden = !closed;
+  };
+
   const renderMessages = () => {
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
     const msgs = store.sortedMessages(chatId);
     const replyRow = replies.rows(msgs);
+    // Read-only: nothing sent from the rows either (no reply, reaction, edit or deletion).
+    const closed = store.isClosed(chatId);
     const keep = new Set<string>();
     let prev: Element | null = null;
     let mineAdded = false;
@@ -275,7 +300,7 @@ export function chatView(app: AppActions, chatId: string): View {
       const reply = replyRow(m);
       const reacts = reactions.row(m);
       const changes = editor.row(m, [reply.button, reacts.button]);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}`;
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
@@ -301,9 +326,11 @@ export function chatView(app: AppActions, chatId: string): View {
           h('p', { class: 'body', 'data-testid': 'message-body' }, h('span', { class: 'sr-only' }, `${mine ? 'You' : store.displayName(m.senderId)}: `), changes.tombstone ?? attachmentBody(m)),
           reacts.chips ?? '',
           meta,
-          changes.actions ?? '',
-          reacts.palette ?? '',
+          closed ? '' : (changes.actions ?? ''),
+          closed ? '' : (reacts.palette ?? ''),
         );
+        // The reactions stay to be seen, not changed.
+        if (closed) for (const chip of li.querySelectorAll<HTMLButtonElement>('[data-testid=reaction]')) chip.disabled = true;
         refocus();
       }
       const expected: Element | null = prev ? prev.nextElementSibling : list.firstElementChild;
@@ -364,7 +391,7 @@ export function chatView(app: AppActions, chatId: string): View {
   composer.addEventListener('submit', (ev) => {
     ev.preventDefault();
     if (editor.active()) return void editor.submit();
-    if (!input.value.trim()) return;
+    if (!input.value.trim() || store.isClosed(chatId)) return;
     // A reply, when the composer was answering a message: reply mode ends with the send.
     void store.sendMessage(chatId, takeComposed(), replies.take());
     input.focus();
@@ -446,10 +473,11 @@ export function chatView(app: AppActions, chatId: string): View {
     editor.bar,
     replies.bar,
     composer,
+    closedLine,
   );
   return {
     el,
-    focus: input,
+    focus: store.isClosed(chatId) ? heading : input,
     cleanup: () => {
       group.close();
       off();

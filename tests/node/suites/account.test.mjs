@@ -9,9 +9,13 @@
 // end, the other devices signed out, the old password refused); and the email address changed
 // with the password and a code mailed to the new address (a wrong password, the account's own
 // address, another account's, asking again too soon and a wrong code refused; the new address
-// shown, after a reload too, and logging in where the old one no longer does). Skips like
-// browser.test.mjs; under CI=true it fails. It waits out one OTP cooldown in its third test:
-// the suite's launcher sets it to COOLDOWN_SECS (auth-api's default is a minute).
+// shown, after a reload too, and logging in where the old one no longer does); and the account
+// deleted with the password (a wrong one refused once, without a retry) or a code mailed to the
+// address: nothing of it left in the browser, the login screen saying so, and a contact's page
+// showing "Deleted account" and the direct chat read-only at once, after a reload, after being
+// offline, and not on a lookup that failed. Skips like
+// browser.test.mjs; under CI=true it fails. It waits out one OTP cooldown in its third test and
+// one in its last: the suite's launcher sets it to COOLDOWN_SECS (auth-api's default is a minute).
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { before, describe, test } from 'node:test';
@@ -22,6 +26,7 @@ const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
 
 const NEW_PASSWORD = 'a brand new passphrase for carol';
+const PASSPHRASE = 'a long recovery passphrase';
 const FIREFOX_ON_WINDOWS = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0';
 const SAFARI_ON_IPHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1';
 
@@ -31,7 +36,7 @@ const COOLDOWN_SECS = 20;
 
 describe('account settings in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem({ OTP_RESEND_COOLDOWN_SECS: String(COOLDOWN_SECS) });
-  const { newPage, signUp, signUpByApi, openDm, send, message, logIn, pollUntil } = pageHelpers(() => env);
+  const { newPage, signUp, signUpByApi, openDm, send, message, myMessageWithStatus, logIn, pollUntil, turnOn, openSealedDm } = pageHelpers(() => env);
   // An account made as the suite starts, whose address the email test finds taken. The server
   // answers a request for an address that was mailed a code within the cooldown (this one's
   // signup code) with `rate_limited` before it looks whether the address is taken; after the
@@ -46,7 +51,7 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
 
   async function openAccount(page) {
     await page.getByTestId('account').click();
-    await page.getByRole('heading', { name: 'Account' }).waitFor();
+    await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
   }
   async function backToChats(page) {
     await page.getByRole('link', { name: 'Back to chats' }).click();
@@ -203,7 +208,7 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
         await signedOut(c.page);
         // This one goes on.
         await a.page.reload();
-        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await a.page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
         await countIs(sessionRows(a.page), 1);
       });
 
@@ -229,7 +234,7 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
         await a.page.getByTestId('reload-sessions').click();
         await countIs(sessionRows(a.page), 2);
         await a.page.reload();
-        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await a.page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
         await b.page.getByRole('heading', { name: 'Chats' }).waitFor();
       });
       await step('differing-and-common-new-passwords-are-refused', async () => {
@@ -258,7 +263,7 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
         await countIs(sessionRows(a.page), 1);
         // This device stays signed in.
         await a.page.reload();
-        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await a.page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
       });
       await step('the-old-password-is-refused-and-the-new-one-taken', async () => {
         await loginRefused(b.page, carol.username, PASSWORD);
@@ -460,7 +465,7 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
       });
       await step('kept-after-a-reload', async () => {
         await a.page.reload();
-        await a.page.getByRole('heading', { name: 'Account' }).waitFor();
+        await a.page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
         assert.equal(await shown(), moved);
       });
       await step('the-new-address-logs-in-and-the-old-one-no-longer', async () => {
@@ -486,6 +491,254 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
         assert.equal(await newAddress.getAttribute('aria-invalid'), 'true');
         assert.equal(await codeForm.isHidden(), true);
         assert.equal(await shown(), moved);
+      });
+    } finally {
+      await a.context.close();
+    }
+  });
+
+  /**
+   * What this browser holds of the user `id`: the names of its IndexedDB databases, whether the
+   * keyring (`batiyoun-keys`) has their private key, and the user an offline start would show.
+   */
+  const localData = (page, id) =>
+    page.evaluate(async (userId) => {
+      const key = await new Promise((resolve, reject) => {
+        const open = indexedDB.open('batiyoun-keys', 1);
+        open.onupgradeneeded = () => open.result.createObjectStore('keys', { keyPath: 'userId' });
+        open.onerror = () => reject(open.error);
+        open.onsuccess = () => {
+          const read = open.result.transaction('keys').objectStore('keys').get(userId);
+          read.onsuccess = () => {
+            open.result.close();
+            resolve(read.result !== undefined);
+          };
+          read.onerror = () => reject(read.error);
+        };
+      });
+      return { dbs: (await indexedDB.databases()).map((d) => d.name), key, lastUser: localStorage.getItem('batiyoun.lastUser') };
+    }, id);
+  const READ_ONLY = 'This account was deleted. You can read your messages, but no new ones can be sent.';
+
+  test('deleting the account: a wrong password refused once, then deleted; nothing left in the browser; contacts see "Deleted account"', async (t) => {
+    const a = await newPage(desktop); // Alice
+    const b = await newPage(phone); // Bob, on their direct chat as she deletes her account
+    const b2 = await newPage(desktop); // Bob's laptop, offline meanwhile
+    const b3 = await newPage(desktop); // Bob on a new device, whose profile lookups fail at first
+    const step = stepper(t.name, { a: a.page, b: b.page, b2: b2.page, b3: b3.page });
+    const deletes = [];
+    a.page.on('request', (r) => {
+      if (new URL(r.url()).pathname === '/api/auth/delete-account') deletes.push(r.method());
+    });
+    const dmItem = (page) => page.locator(`[data-testid=chat-item][data-chat-id="${dmId}"]`);
+    const closedLine = (page) => page.getByTestId('chat-closed').filter({ hasText: READ_ONLY });
+    const passwordField = a.page.getByTestId('delete-form').getByLabel('Password', { exact: true });
+    const deleteButton = a.page.getByRole('button', { name: 'Delete my account' });
+    let dmId;
+    try {
+      const alice = await signUpByApi('alice');
+      const bob = await signUpByApi('bob');
+      await step('both-log-in-and-turn-encryption-on', async () => {
+        await logIn(a.page, alice.username);
+        await turnOn(a.page, PASSPHRASE);
+        await logIn(b.page, bob.username);
+        await turnOn(b.page, PASSPHRASE);
+      });
+      const asAlice = await restLogin(alice.username, PASSWORD);
+      const asBob = await restLogin(bob.username, PASSWORD);
+      const aliceId = asAlice.user.id;
+      dmId = await step('a-sealed-dm-with-a-message-from-each', async () => {
+        const id = await openSealedDm(a.page, bob.username, b.page);
+        await send(b.page, 'Hi Alice');
+        await message(a.page, 'Hi Alice').waitFor();
+        return id;
+      });
+      await step('a-group-where-she-writes', async () => {
+        await api(env.system.url, '/api/chats', { method: 'POST', token: asAlice.accessToken, body: { type: 'group', name: 'Book club', memberIds: [asBob.user.id] } });
+        await backToChats(a.page);
+        await a.page.getByTestId('chat-item').filter({ hasText: 'Book club' }).click();
+        await send(a.page, 'Hello club');
+        await myMessageWithStatus(a.page, 'Hello club', ['sent', 'delivered', 'read']).waitFor();
+      });
+      await step('bob-laptop-writes-to-her-offline', async () => {
+        await logIn(b2.page, bob.username);
+        await b2.page.getByTestId('e2e-unlock').waitFor();
+        await b2.page.getByTestId('e2e-passphrase').fill(PASSPHRASE);
+        await b2.page.getByTestId('e2e-unlock').click();
+        await b2.page.getByTestId('e2e-panel').waitFor({ state: 'hidden' });
+        await dmItem(b2.page).click();
+        await message(b2.page, 'Hi Bob').waitFor();
+        await b2.context.setOffline(true);
+        await b2.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+        await send(b2.page, 'Are you still there?');
+        await myMessageWithStatus(b2.page, 'Are you still there?', ['pending']).waitFor();
+      });
+      await step('her-browser-holds-her-account', async () => {
+        await backToChats(a.page);
+        const held = await localData(a.page, aliceId);
+        assert.ok(held.dbs.includes(`batiyoun:${aliceId}`), 'her cache');
+        assert.equal(held.key, true, 'her private key');
+        assert.equal(JSON.parse(held.lastUser)?.id, aliceId, 'the offline start user');
+        // Served by the service worker, the page can be reloaded offline (below).
+        await a.page.waitForFunction(() => navigator.serviceWorker && navigator.serviceWorker.controller !== null, null, { timeout: TIMEOUT });
+      });
+      await step('a-wrong-password-is-refused-once-and-nothing-deleted', async () => {
+        await openAccount(a.page);
+        assert.equal(await deleteButton.isDisabled(), true, 'not before the confirmation');
+        await passwordField.fill('not my password at all');
+        await a.page.getByLabel('I understand this cannot be undone').check();
+        await deleteButton.click();
+        await alertOf(a.page, 'delete-form', 'Your password is wrong. Nothing was deleted.').waitFor();
+        assert.equal(await passwordField.getAttribute('aria-invalid'), 'true');
+        // Its 401 is not refreshed and sent again (a second failure counted against her).
+        assert.deepEqual(deletes, ['POST']);
+        await a.page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
+        assert.equal((await restLogin(alice.username, PASSWORD)).user.id, aliceId, 'the account is there');
+        assert.equal(await b.page.getByTestId('chat-closed').isHidden(), true);
+      });
+      await step('the-right-password-deletes-it', async () => {
+        // The server drops her socket as it deletes the account, and her page finds its session
+        // gone (a refresh refused) before the answer may come: it is held until then here, and
+        // the page still says why and forgets everything, not "Your session has ended".
+        await a.page.route('**/api/auth/delete-account', async (route) => {
+          const refused = a.page.waitForResponse((r) => new URL(r.url()).pathname === '/api/auth/refresh' && r.status() === 401);
+          const response = await route.fetch();
+          await refused;
+          await route.fulfill({ response });
+        });
+        await passwordField.fill(PASSWORD);
+        await deleteButton.click();
+        await a.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        await a.page.getByText('Your account was deleted.').waitFor();
+        assert.deepEqual(deletes, ['POST', 'POST']);
+        assert.equal(await a.page.getByTestId('conn-status').isHidden(), true, 'no "offline" banner');
+      });
+      await step('nothing-of-it-is-left-in-her-browser', async () => {
+        const left = await localData(a.page, aliceId);
+        assert.equal(left.dbs.includes(`batiyoun:${aliceId}`), false, 'her cache');
+        assert.equal(left.key, false, 'her private key');
+        assert.equal(left.lastUser, null, 'the offline start user');
+        // No offline start as her either.
+        await a.context.setOffline(true);
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        assert.equal(await a.page.getByTestId('chat-item').count(), 0);
+        await a.context.setOffline(false);
+        await a.page.reload();
+        await a.page.getByRole('heading', { name: 'Log in' }).waitFor();
+      });
+      await step('her-credentials-no-longer-log-in-and-she-is-mailed', async () => {
+        await loginRefused(a.page, alice.username, PASSWORD);
+        await assert.rejects(restLogin(alice.email, PASSWORD), / → 401: /);
+        const notice = `To: ${alice.email}\nSubject: Your Batiyoun account was deleted\n`;
+        const mailbox = () => readFileSync(env.system.mailbox, 'utf8');
+        assert.ok((await pollUntil(mailbox, (text) => text.includes(notice))).includes(notice), 'no notice mailed');
+      });
+      await step('bob-sees-it-at-once-and-the-chat-is-read-only', async () => {
+        await b.page.getByRole('heading', { name: 'Deleted account' }).waitFor();
+        await closedLine(b.page).waitFor();
+        assert.equal(await b.page.getByTestId('composer-form').isHidden(), true, 'no composer');
+        assert.equal(await b.page.getByTestId('e2e-note').isHidden(), true, 'no word about her key');
+        for (const text of ['Hi Bob', 'Hi Alice']) await message(b.page, text).waitFor();
+        assert.equal(await b.page.getByTestId('messages').getByRole('button', { name: /^(Reply|Add reaction|Edit message|Delete message)$/ }).count(), 0, 'nothing to do on the rows');
+      });
+      await step('bob-sees-her-name-gone-from-the-list-and-her-from-the-group', async () => {
+        await backToChats(b.page);
+        await dmItem(b.page).filter({ hasText: 'Deleted account' }).waitFor();
+        await b.page.getByTestId('chat-item').filter({ hasText: 'Book club' }).click();
+        await message(b.page, 'Hello club').locator('.sender').filter({ hasText: 'Deleted account' }).waitFor();
+        await b.page.getByText('Group details').click();
+        const members = b.page.getByRole('list', { name: 'Members' }).getByRole('listitem');
+        await members.filter({ hasText: 'You (admin)' }).waitFor();
+        assert.equal(await members.count(), 1, 'she left the group');
+      });
+      await step('after-a-reload-the-same', async () => {
+        await b.page.reload();
+        await message(b.page, 'Hello club').locator('.sender').filter({ hasText: 'Deleted account' }).waitFor();
+        await backToChats(b.page);
+        await dmItem(b.page).filter({ hasText: 'Deleted account' }).click();
+        await b.page.getByRole('heading', { name: 'Deleted account' }).waitFor();
+        await closedLine(b.page).waitFor();
+        for (const text of ['Hi Bob', 'Hi Alice']) await message(b.page, text).waitFor();
+        assert.equal(await b.page.getByTestId('composer-form').isHidden(), true);
+      });
+      await step('bob-laptop-back-online-learns-it-and-its-waiting-message-is-not-sent', async () => {
+        // It missed `user_deleted`: her profile, asked again on reconnecting, is gone.
+        await b2.context.setOffline(false);
+        await b2.page.getByRole('heading', { name: 'Deleted account' }).waitFor();
+        await closedLine(b2.page).waitFor();
+        await myMessageWithStatus(b2.page, 'Are you still there?', ['failed']).waitFor();
+        const stored = await api(env.system.url, `/api/chats/${dmId}/messages`, { token: asBob.accessToken });
+        assert.equal(stored.messages.length, 2, 'nothing sent to a deleted account');
+      });
+      await step('a-lookup-that-fails-does-not-take-her-for-deleted', async () => {
+        let failed = 0;
+        const lookups = /\/api\/users\?ids=/;
+        await b3.page.route(lookups, (route) => {
+          failed++;
+          return route.fulfill({ status: 503, contentType: 'application/json', body: JSON.stringify({ error: { code: 'unavailable', message: 'Service unavailable' } }) });
+        });
+        await logIn(b3.page, bob.username);
+        await dmItem(b3.page).click();
+        // Asked again once the first failure was taken in (the chat list's, then the history's).
+        assert.ok((await pollUntil(() => failed, (n) => n >= 2)) >= 2, 'her profile was asked for twice');
+        await b3.page.getByRole('heading', { name: 'Someone' }).waitFor();
+        assert.equal(await b3.page.getByTestId('chat-closed').isHidden(), true);
+        assert.equal(await b3.page.getByTestId('composer-form').isVisible(), true);
+        // Answered at last: she is left out, so deleted.
+        await b3.page.unroute(lookups);
+        await b3.page.reload();
+        await b3.page.getByRole('heading', { name: 'Deleted account' }).waitFor();
+        await closedLine(b3.page).waitFor();
+      });
+    } finally {
+      for (const p of [a, b, b2, b3]) await p.context.close();
+    }
+  });
+
+  test('deleting the account with a code mailed to the address', async (t) => {
+    const a = await newPage(phone);
+    const step = stepper(t.name, { a: a.page });
+    const deleteButton = a.page.getByRole('button', { name: 'Delete my account' });
+    const code = a.page.getByLabel('Code from the email');
+    try {
+      const gina = await signUpByApi('gina');
+      const signupCode = await readOtp(env.system.mailbox, gina.email);
+      await step('log-in-and-open-account', async () => {
+        await logIn(a.page, gina.username);
+        await openAccount(a.page);
+      });
+      const wait = await step('a-code-asked-within-the-signup-code-cooldown', async () => {
+        // The signup mailed one seconds ago: none now, and the page says how long to wait; the
+        // code's field shows all the same.
+        await a.page.getByRole('button', { name: 'Use a code sent to your email instead' }).click();
+        const refused = alertOf(a.page, 'delete-form', /^No code was sent just now: please wait \d+ seconds? before asking again\. A code we emailed you in the last 10 minutes still works\.$/);
+        await refused.waitFor();
+        assert.equal(await a.page.getByTestId('delete-sent-to').textContent(), gina.email);
+        assert.equal(await a.page.getByTestId('delete-form').getByLabel('Password', { exact: true }).isHidden(), true);
+        return Number(/wait (\d+) second/.exec(await refused.textContent())[1]);
+      });
+      const mailed = await step('another-code-is-mailed', async () => {
+        await new Promise((r) => setTimeout(r, wait * 1000 + 500));
+        await a.page.getByRole('button', { name: 'Email me another code' }).click();
+        await a.page.getByTestId('delete-status').filter({ hasText: `Another code is on its way to ${gina.email}.` }).waitFor();
+        return pollUntil(() => readOtp(env.system.mailbox, gina.email), (c) => c !== signupCode);
+      });
+      await step('a-wrong-code-is-refused', async () => {
+        assert.notEqual(mailed, signupCode, 'a new code was mailed');
+        await code.fill(String((Number(mailed) + 1) % 1_000_000).padStart(6, '0'));
+        await a.page.getByLabel('I understand this cannot be undone').check();
+        await deleteButton.click();
+        await alertOf(a.page, 'delete-form', 'That code is wrong or has expired. Check it, or ask for another. Nothing was deleted.').waitFor();
+        assert.equal(await code.getAttribute('aria-invalid'), 'true');
+        await restLogin(gina.username, PASSWORD);
+      });
+      await step('the-code-deletes-it', async () => {
+        await code.fill(mailed);
+        await deleteButton.click();
+        await a.page.getByRole('heading', { name: 'Log in' }).waitFor();
+        await a.page.getByText('Your account was deleted.').waitFor();
+        await assert.rejects(restLogin(gina.username, PASSWORD), / → 401: /);
       });
     } finally {
       await a.context.close();
