@@ -35,6 +35,9 @@ pub struct Limits {
     pub otp_resend_cooldown: Duration,
     /// Profile changes per user per hour: each is announced to every contact.
     pub profile_changes_per_hour: i64,
+    /// End-to-end keys a user publishes per hour: each is announced to every contact, whose
+    /// clients fetch it and warn that it changed.
+    pub key_changes_per_hour: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -161,6 +164,7 @@ impl Config {
                 otp_per_ip_hour: env.or("OTP_MAX_PER_IP_PER_HOUR", 20)?,
                 otp_resend_cooldown: secs(env, "OTP_RESEND_COOLDOWN_SECS", 60)?,
                 profile_changes_per_hour: env.or("PROFILE_MAX_CHANGES_PER_HOUR", 30)?,
+                key_changes_per_hour: env.or("KEY_MAX_CHANGES_PER_HOUR", 20)?,
             },
             google,
         };

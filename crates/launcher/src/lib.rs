@@ -55,7 +55,7 @@ pub const REALTIME_LIMITS: [&str; 9] = [
 
 /// auth-api's limits an operator of the single node may set in the launcher's environment, as
 /// auth-api's own (see `.env.example`).
-pub const AUTH_LIMITS: [&str; 7] = [
+pub const AUTH_LIMITS: [&str; 8] = [
     "LOGIN_MAX_FAILURES_PER_ACCOUNT",
     "LOGIN_MAX_FAILURES_PER_IP",
     "LOGIN_FAILURE_WINDOW_SECS",
@@ -63,6 +63,7 @@ pub const AUTH_LIMITS: [&str; 7] = [
     "OTP_MAX_PER_IP_PER_HOUR",
     "OTP_RESEND_COOLDOWN_SECS",
     "PROFILE_MAX_CHANGES_PER_HOUR",
+    "KEY_MAX_CHANGES_PER_HOUR",
 ];
 
 /// What the launcher needs to know; everything else is the services' embedded defaults.

@@ -5,6 +5,10 @@
 //! With it, optionally, the key's backup: the private key as the client wrapped it under a
 //! passphrase the server never sees, so the user's other devices can open it. Only its owner
 //! reads it back. A key published again without a backup drops the old key's backup.
+//!
+//! Publishing is limited per user and hour (`KEY_MAX_CHANGES_PER_HOUR`): each new key is
+//! announced to every contact, whose clients fetch it and warn that it changed, so an account
+//! must not be able to make that a flood.
 
 use common::contracts::auth::{
     KEY_CHANGED_CHANNEL, KeyBackupBody, PublicKeyJwk, UserPublicKey, WrappedKey,
@@ -12,8 +16,10 @@ use common::contracts::auth::{
 use common::{ApiError, ErrorCode};
 use uuid::Uuid;
 
-use super::AuthService;
 use super::users::parse_ids;
+use super::{AuthService, rate_limit};
+
+const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Validates the key and returns its canonical JWK (public members only).
 pub fn validate(jwk: &PublicKeyJwk) -> Result<PublicKeyJwk, ApiError> {
@@ -40,6 +46,7 @@ impl AuthService {
     ) -> Result<PublicKeyJwk, ApiError> {
         let key = validate(jwk)?;
         let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
+        self.count_key_change(user_id).await?;
         self.store.set_public_key(user_id, &json, None).await?;
         self.announce_key_change(user_id).await;
         Ok(key)
@@ -68,6 +75,7 @@ impl AuthService {
         let key = validate(&body.public_key)?;
         let json = serde_json::to_string(&key).map_err(ApiError::internal)?;
         let backup = serde_json::to_string(&body.backup).map_err(ApiError::internal)?;
+        self.count_key_change(user_id).await?;
         self.store
             .set_public_key(user_id, &json, Some(&backup))
             .await?;
@@ -76,6 +84,17 @@ impl AuthService {
             public_key: key,
             backup: body.backup.clone(),
         })
+    }
+
+    /// Spends one of the user's key publications this hour; `rate_limited` once they are spent.
+    async fn count_key_change(&self, user_id: Uuid) -> Result<(), ApiError> {
+        rate_limit::consume(
+            &self.kv,
+            &format!("rl:key:{user_id}"),
+            self.limits.key_changes_per_hour,
+            HOUR,
+        )
+        .await
     }
 
     /// Tells realtime (`KEY_CHANGED_CHANNEL`) so the user's contacts fetch the new key at once.

@@ -151,6 +151,7 @@ pub async fn profile(
         (status = 403, description = "`origin_not_allowed` (cookie-authenticated from a foreign origin)", body = ErrorResponse),
         (status = 413, description = "`payload_too_large`", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: malformed or off-curve key", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: 20 keys published this hour (`KEY_MAX_CHANGES_PER_HOUR`); see `Retry-After`", body = ErrorResponse),
         (status = 503, description = "`unavailable`", body = ErrorResponse),
     ),
 )]
@@ -182,6 +183,7 @@ pub async fn put_key(
         (status = 403, description = "`origin_not_allowed` (cookie-authenticated from a foreign origin)", body = ErrorResponse),
         (status = 413, description = "`payload_too_large`", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: malformed or off-curve key, or a malformed backup", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: 20 keys published this hour (`KEY_MAX_CHANGES_PER_HOUR`); see `Retry-After`", body = ErrorResponse),
         (status = 503, description = "`unavailable`", body = ErrorResponse),
     ),
 )]

@@ -5,7 +5,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::{Backends, spawn_app};
+use crate::helpers::{Backends, spawn_app, spawn_app_with};
 
 both!(
     search_finds_users_by_username_prefix_when_signed_in,
@@ -13,7 +13,8 @@ both!(
     many_profiles_come_in_one_request_when_signed_in,
     a_valid_p256_key_is_stored_and_an_off_curve_key_refused,
     a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key,
-    many_keys_come_in_one_request_when_signed_in
+    many_keys_come_in_one_request_when_signed_in,
+    key_publications_are_rate_limited,
 );
 
 async fn search_finds_users_by_username_prefix_when_signed_in(b: Backends) {
@@ -349,4 +350,83 @@ async fn many_keys_come_in_one_request_when_signed_in(b: Backends) {
         assert_eq!(r.status, 422, "{bad:.40}");
     }
     assert_eq!(app.get("/api/users/keys", Some(&token)).await.status, 422);
+}
+
+async fn key_publications_are_rate_limited(b: Backends) {
+    let Some(app) = spawn_app_with(b, |c| c.limits.key_changes_per_hour = 3).await else {
+        return;
+    };
+    let (_, me) = app.verified_user("keyrl").await;
+    let token = me.body["accessToken"].as_str().unwrap();
+    let id = me.body["user"]["id"].as_str().unwrap();
+    let (_, other) = app.verified_user("keyrl-other").await;
+    let other_token = other.body["accessToken"].as_str().unwrap();
+    let mut announced = app
+        .kv
+        .subscribe(KEY_CHANGED_CHANNEL)
+        .await
+        .expect("subscribe");
+    let jwk = || -> serde_json::Value {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap()
+    };
+    let backup = json!({
+        "kdf": "PBKDF2-SHA256",
+        "iterations": 600_000,
+        "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
+        "iv": "AAECAwQFBgcICQoL",
+        "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn",
+    });
+    let put = |token: &str, path: &str, body: serde_json::Value| {
+        app.client
+            .put(format!("{}/api/users/me/{path}", app.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+
+    // A malformed key is refused before it counts.
+    let bad = json!({"publicKey": {"kty": "EC", "crv": "P-256", "x": "short", "y": "short"}});
+    assert_eq!(put(token, "keys", bad).await.unwrap().status(), 422);
+    // Both ways of publishing share one budget.
+    let last = jwk();
+    for (path, body) in [
+        ("keys", json!({"publicKey": jwk()})),
+        ("key-backup", json!({"publicKey": jwk(), "backup": backup})),
+        ("keys", json!({"publicKey": last})),
+    ] {
+        let r = put(token, path, body).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+    }
+    for _ in 0..3 {
+        tokio::time::timeout(std::time::Duration::from_secs(5), announced.next())
+            .await
+            .expect("each publication announced");
+    }
+    for (path, body) in [
+        ("keys", json!({"publicKey": jwk()})),
+        ("key-backup", json!({"publicKey": jwk(), "backup": backup})),
+    ] {
+        let r = put(token, path, body).await.unwrap();
+        assert_eq!(r.status(), 429, "{path}");
+        assert!(r.headers().contains_key("retry-after"), "{path}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "rate_limited", "{path}");
+    }
+    let got = app.get(&format!("/api/users/{id}/keys"), None).await;
+    assert_eq!(
+        got.body["publicKey"]["x"], last["x"],
+        "the refused keys are not stored"
+    );
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), announced.next())
+            .await
+            .is_err(),
+        "nor announced"
+    );
+    // The budget is the user's, not everyone's.
+    let r = put(other_token, "keys", json!({"publicKey": jwk()}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
