@@ -17,6 +17,17 @@ both!(
     key_publications_are_rate_limited,
 );
 
+/// A key backup as a client would wrap it (the server never opens it).
+fn sealed_backup() -> serde_json::Value {
+    json!({
+        "kdf": "PBKDF2-SHA256",
+        "iterations": 600_000,
+        "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
+        "iv": "AAECAwQFBgcICQoL",
+        "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn",
+    })
+}
+
 async fn search_finds_users_by_username_prefix_when_signed_in(b: Backends) {
     let Some(app) = spawn_app(b).await else {
         return;
@@ -201,13 +212,7 @@ async fn a_key_backup_is_read_back_by_its_owner_only_and_goes_with_its_key(b: Ba
         serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap()
     };
     let key = jwk(&p256::SecretKey::random(&mut rand::rngs::OsRng));
-    let backup = json!({
-        "kdf": "PBKDF2-SHA256",
-        "iterations": 600_000,
-        "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
-        "iv": "AAECAwQFBgcICQoL",
-        "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn",
-    });
+    let backup = sealed_backup();
     let url = format!("{}/api/users/me/key-backup", app.base);
     let put = |token: &str, body: serde_json::Value| {
         app.client.put(&url).bearer_auth(token).json(&body).send()
@@ -370,13 +375,7 @@ async fn key_publications_are_rate_limited(b: Backends) {
         let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
         serde_json::from_str(&secret.public_key().to_jwk_string()).unwrap()
     };
-    let backup = json!({
-        "kdf": "PBKDF2-SHA256",
-        "iterations": 600_000,
-        "salt": "c2FsdHNhbHRzYWx0c2FsdA==",
-        "iv": "AAECAwQFBgcICQoL",
-        "ciphertext": "c2VhbGVkIHByaXZhdGUga2V5IGFuZCBpdHMgdGFn",
-    });
+    let backup = sealed_backup();
     let put = |token: &str, path: &str, body: serde_json::Value| {
         app.client
             .put(format!("{}/api/users/me/{path}", app.base))
