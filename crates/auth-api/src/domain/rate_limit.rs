@@ -8,10 +8,47 @@ use common::{ApiError, ErrorCode};
 
 use super::kv_err;
 
-fn limited(retry_after: u64) -> ApiError {
+/// What each limit refuses, by the prefix of its key, so a 429 says which budget is spent: a
+/// user (and a client) can then tell a code's cooldown from a locked password, say.
+const REFUSALS: [(&str, &str); 7] = [
+    (
+        "rl:login_fail_ip:",
+        "too many failed sign-ins from this network; retry later",
+    ),
+    (
+        "rl:login_fail:",
+        "too many wrong passwords for this login; retry later, or set a new password with a code sent to the address",
+    ),
+    (
+        "otp_cooldown:",
+        "a code was sent to this address moments ago; wait before asking for another",
+    ),
+    (
+        "rl:otp_email:",
+        "too many codes sent to this address this hour; retry later",
+    ),
+    (
+        "rl:otp_ip:",
+        "too many codes asked for from this network this hour; retry later",
+    ),
+    (
+        "rl:profile:",
+        "too many profile changes this hour; retry later",
+    ),
+    ("rl:key:", "too many keys published this hour; retry later"),
+];
+
+/// The refusal of the limit counted at `key`.
+fn refusal(key: &str) -> &'static str {
+    REFUSALS
+        .iter()
+        .find(|(prefix, _)| key.starts_with(prefix))
+        .map_or("too many attempts; retry later", |(_, message)| message)
+}
+
+fn limited(key: &str, retry_after: u64) -> ApiError {
     metrics::counter!("rate_limit_hits_total", "service" => "auth-api").increment(1);
-    ApiError::new(ErrorCode::RateLimited, "too many attempts; retry later")
-        .with_retry_after(retry_after.max(1))
+    ApiError::new(ErrorCode::RateLimited, refusal(key)).with_retry_after(retry_after.max(1))
 }
 
 /// Whole seconds until the window ends, rounded up: a client that waits exactly `Retry-After`
@@ -30,7 +67,7 @@ pub async fn check(kv: &SharedKv, key: &str, limit: i64, window: Duration) -> Re
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     if count >= limit {
-        return Err(limited(retry_after(kv, key, window).await));
+        return Err(limited(key, retry_after(kv, key, window).await));
     }
     Ok(())
 }
@@ -48,7 +85,7 @@ pub async fn consume(
     window: Duration,
 ) -> Result<(), ApiError> {
     if hit(kv, key, window).await? > limit {
-        return Err(limited(retry_after(kv, key, window).await));
+        return Err(limited(key, retry_after(kv, key, window).await));
     }
     Ok(())
 }
@@ -58,5 +95,24 @@ pub async fn cooldown(kv: &SharedKv, key: &str, period: Duration) -> Result<(), 
     if period.is_zero() || kv.set_nx(key, "1", period).await.map_err(kv_err)? {
         return Ok(());
     }
-    Err(limited(retry_after(kv, key, period).await))
+    Err(limited(key, retry_after(kv, key, period).await))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_limit_says_which_budget_is_spent() {
+        assert!(refusal("rl:login_fail:ada@example.com").contains("wrong passwords"));
+        assert!(refusal("rl:login_fail_ip:10.0.0.1").contains("from this network"));
+        assert!(refusal("otp_cooldown:ada@example.com").contains("moments ago"));
+        assert!(refusal("rl:otp_email:ada@example.com").contains("to this address this hour"));
+        assert!(refusal("rl:otp_ip:10.0.0.1").contains("codes asked for from this network"));
+        assert!(refusal("rl:profile:u").contains("profile changes"));
+        assert!(refusal("rl:key:u").contains("keys published"));
+        assert_eq!(refusal("rl:other:u"), "too many attempts; retry later");
+        let messages: std::collections::HashSet<_> = REFUSALS.iter().map(|(_, m)| m).collect();
+        assert_eq!(messages.len(), REFUSALS.len(), "no two limits say the same");
+    }
 }

@@ -34,6 +34,13 @@ async fn repeated_login_failures_are_rate_limited(b: Backends) {
         )
         .await;
     assert_eq!((r.status, r.code()), (429, "rate_limited"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("wrong passwords")),
+        "says which limit: {}",
+        r.body
+    );
     let retry: u64 = r
         .headers
         .get("retry-after")
@@ -62,6 +69,13 @@ async fn a_second_code_within_the_cooldown_is_rate_limited(b: Backends) {
         .post("/api/auth/request-otp", &json!({"email": email}))
         .await;
     assert_eq!((second.status, second.code()), (429, "rate_limited"));
+    assert!(
+        second.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("moments ago")),
+        "a cooldown, not a spent budget: {}",
+        second.body
+    );
     let retry: u64 = second
         .headers
         .get("retry-after")
