@@ -14,8 +14,6 @@ use super::users::to_profile;
 use super::{AuthService, Issued, Principal, kv_err, password, rate_limit};
 use crate::ports::{Mail, UserRecord};
 
-const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// How the new password was proven, for the notice mail.
 enum Proof {
     CurrentPassword,
@@ -56,7 +54,7 @@ impl AuthService {
                 &self.kv,
                 &format!("rl:profile:{user_id}"),
                 self.limits.profile_changes_per_hour,
-                HOUR,
+                rate_limit::HOUR,
             )
             .await?;
         }

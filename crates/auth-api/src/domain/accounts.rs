@@ -27,7 +27,7 @@ impl AuthService {
             &self.kv,
             &format!("rl:otp_ip:{ip}"),
             self.limits.otp_per_ip_hour,
-            HOUR,
+            rate_limit::HOUR,
         )
         .await?;
         let hash = self.hasher.hash(req.password).await?;
@@ -45,7 +45,7 @@ impl AuthService {
             })
             .await?;
         // Count the signup mail against the address's hourly budget and start its resend cooldown.
-        rate_limit::hit(&self.kv, &format!("rl:otp_email:{email}"), HOUR).await?;
+        rate_limit::hit(&self.kv, &format!("rl:otp_email:{email}"), rate_limit::HOUR).await?;
         let _ = rate_limit::cooldown(
             &self.kv,
             &format!("otp_cooldown:{email}"),
@@ -79,7 +79,7 @@ impl AuthService {
             &self.kv,
             &format!("rl:otp_ip:{ip}"),
             self.limits.otp_per_ip_hour,
-            HOUR,
+            rate_limit::HOUR,
         )
         .await?;
         rate_limit::cooldown(
@@ -92,7 +92,7 @@ impl AuthService {
             &self.kv,
             &format!("rl:otp_email:{email}"),
             self.limits.otp_per_email_hour,
-            HOUR,
+            rate_limit::HOUR,
         )
         .await
     }
@@ -270,5 +270,3 @@ impl AuthService {
         })
     }
 }
-
-const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);

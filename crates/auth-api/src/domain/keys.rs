@@ -19,8 +19,6 @@ use uuid::Uuid;
 use super::users::parse_ids;
 use super::{AuthService, rate_limit};
 
-const HOUR: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// Validates the key and returns its canonical JWK (public members only).
 pub fn validate(jwk: &PublicKeyJwk) -> Result<PublicKeyJwk, ApiError> {
     if jwk.kty != "EC" || jwk.crv != "P-256" {
@@ -92,7 +90,7 @@ impl AuthService {
             &self.kv,
             &format!("rl:key:{user_id}"),
             self.limits.key_changes_per_hour,
-            HOUR,
+            rate_limit::HOUR,
         )
         .await
     }

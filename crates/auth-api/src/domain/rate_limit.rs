@@ -8,6 +8,9 @@ use common::{ApiError, ErrorCode};
 
 use super::kv_err;
 
+/// The window of the hourly budgets.
+pub const HOUR: Duration = Duration::from_secs(3600);
+
 /// What each limit refuses, by the prefix of its key, so a 429 says which budget is spent: a
 /// user (and a client) can then tell a code's cooldown from a locked password, say.
 const REFUSALS: [(&str, &str); 7] = [

@@ -222,9 +222,7 @@ pub async fn logout(
     if let Ok(Authenticated(principal)) = who {
         state.auth.logout(&principal.session_id).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    append(response.headers_mut(), Some(state.web.cookie.clear()));
-    Ok(response)
+    Ok(state.web.cookie.signed_out())
 }
 
 /// The signed-in user.
@@ -335,7 +333,5 @@ pub async fn delete_account(
     let result = state.auth.delete_account(&me, req).await;
     outcome("auth_account_deletions_total", &result);
     result?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    append(response.headers_mut(), Some(state.web.cookie.clear()));
-    Ok(response)
+    Ok(state.web.cookie.signed_out())
 }

@@ -2,7 +2,8 @@
 //! (which browsers only accept from a secure origin, for the exact host, with `Path=/`) unless
 //! `COOKIE_SECURE=false` for plain-http local development.
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 pub struct CookieSettings {
@@ -44,6 +45,14 @@ impl CookieSettings {
         let text = format!("{}={}; Max-Age=0", self.name(), self.attributes());
         HeaderValue::from_str(&text)
             .unwrap_or_else(|_| HeaderValue::from_static("batiyoun_session=; Path=/; Max-Age=0"))
+    }
+
+    /// 204 No Content that deletes the cookie: the answer of every request that ends this
+    /// browser's session (logout, ending the current session, deleting the account).
+    pub fn signed_out(&self) -> Response {
+        let mut response = StatusCode::NO_CONTENT.into_response();
+        append(response.headers_mut(), Some(self.clear()));
+        response
     }
 
     /// The refresh token in the request's cookies, if any.

@@ -9,7 +9,6 @@ use common::contracts::account::{RevokedResponse, SessionsResponse};
 use common::error::ErrorResponse;
 
 use super::AppState;
-use super::cookies::append;
 use super::extract::Authenticated;
 
 /// The caller's sessions: where they signed in (the `User-Agent`), when, and when each was last
@@ -77,9 +76,8 @@ pub async fn end(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     state.auth.end_session(&me, &id).await?;
-    let mut response = StatusCode::NO_CONTENT.into_response();
     if id == me.session_id {
-        append(response.headers_mut(), Some(state.web.cookie.clear()));
+        return Ok(state.web.cookie.signed_out());
     }
-    Ok(response)
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -5,7 +5,25 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::both;
-use crate::helpers::{Backends, spawn_app_with, unique_email, unique_username};
+use crate::helpers::{Backends, Reply, spawn_app_with, unique_email, unique_username};
+
+/// Whether a refusal's message names `what` (each limit says which budget is spent).
+fn says(r: &Reply, what: &str) -> bool {
+    r.body["error"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains(what))
+}
+
+/// The refusal's `Retry-After`, in seconds.
+fn retry_after(r: &Reply) -> u64 {
+    r.headers
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
 
 both!(
     repeated_login_failures_are_rate_limited,
@@ -34,21 +52,8 @@ async fn repeated_login_failures_are_rate_limited(b: Backends) {
         )
         .await;
     assert_eq!((r.status, r.code()), (429, "rate_limited"));
-    assert!(
-        r.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("wrong passwords")),
-        "says which limit: {}",
-        r.body
-    );
-    let retry: u64 = r
-        .headers
-        .get("retry-after")
-        .expect("Retry-After")
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    assert!(says(&r, "wrong passwords"), "says which limit: {}", r.body);
+    let retry = retry_after(&r);
     assert!(retry > 0 && retry <= 900);
 }
 
@@ -70,20 +75,11 @@ async fn a_second_code_within_the_cooldown_is_rate_limited(b: Backends) {
         .await;
     assert_eq!((second.status, second.code()), (429, "rate_limited"));
     assert!(
-        second.body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("moments ago")),
+        says(&second, "moments ago"),
         "a cooldown, not a spent budget: {}",
         second.body
     );
-    let retry: u64 = second
-        .headers
-        .get("retry-after")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let retry = retry_after(&second);
     assert_eq!(
         retry, 60,
         "a minute less the few milliseconds since the first code, rounded up: waiting that long is enough"
