@@ -390,6 +390,8 @@ export function describeError(e: unknown, labels: Record<string, string> = {}): 
       }
       case 'invalid_passcode':
         return 'Wrong passcode.';
+      case 'account_deleted':
+        return 'This account was deleted.';
       case 'quota_exceeded':
         return 'Your files take all the room this server keeps for you. Ask its administrator for more.';
       default:

@@ -10,7 +10,7 @@ import * as attachments from './attachments';
 import * as db from './db';
 import * as e2e from './e2e';
 import { Locked, Withheld, outgoing } from './sealing';
-import { chatMessages, emit, ensureProfiles, fromOutbox, isClosed, keyOf, otherParticipant, state, subscribe } from './state';
+import { chatMessages, emit, ensureProfiles, fromOutbox, isClosed, keyOf, otherParticipant, state, subscribe, userDeleted } from './state';
 import { C } from './events';
 import type { Ack, Message, OutboxItem } from './types';
 
@@ -169,6 +169,11 @@ export async function flushOutbox(): Promise<void> {
             await db.addOutbox(item);
             flushAgain = true;
             break;
+          } else if (ack.error.code === 'account_deleted') {
+            // The server knew before this page did (a `user_deleted` sent while it was away, and
+            // a profile held fresh): the contact shows as deleted from now on.
+            if (other) userDeleted(other);
+            await fail(item, CLOSED);
           } else {
             await fail(item, ack.error.message || ack.error.code);
           }

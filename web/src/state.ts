@@ -197,12 +197,13 @@ export function isDeleted(userId: string): boolean {
 
 /**
  * Whether nothing can be sent to `chatId` any more: a direct chat whose other member deleted
- * their account. Its history stays readable (a group simply loses the member).
+ * their account, as the server says (`closed`) or as this page learnt first. Its history stays
+ * readable (a group simply loses the member).
  */
 export function isClosed(chatId: string): boolean {
   const chat = state.chats.get(chatId);
   const other = chat && otherParticipant(chat);
-  return other !== undefined && isDeleted(other);
+  return chat?.closed === true || (other !== undefined && isDeleted(other));
 }
 
 export function chatTitle(chat: Chat): string {

@@ -109,10 +109,11 @@ function applyChatChange(e: ChatChangedEvent): void {
   };
   const removed = new Set(e.removed ?? []);
   const admins = e.admins ?? chat.admins.filter((p) => !removed.has(p));
+  const closed = e.closed || chat.closed;
   if (chat.membersOmitted) {
     // We hold no member list to apply it to (a group's details page through its members): the
     // name, the admins and the count.
-    keep({ ...chat, name: e.name ?? chat.name, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision });
+    keep({ ...chat, name: e.name ?? chat.name, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
     return;
   }
   const participants = chat.participants.filter((p) => !removed.has(p));
@@ -124,6 +125,7 @@ function applyChatChange(e: ChatChangedEvent): void {
     admins,
     memberCount: participants.length,
     revision: e.revision,
+    closed,
   });
 }
 

@@ -113,6 +113,8 @@ export interface Chat {
   memberCount: number;
   /** `participants` were left out (a group read with `?members=direct`): they come in pages (`MemberPage`). */
   membersOmitted?: boolean;
+  /** A direct chat whose other member deleted their account: readable, but it takes no new messages. */
+  closed?: boolean;
   unreadCount: number;
 }
 
@@ -216,6 +218,8 @@ export interface ChatChangedEvent {
   /** The admins, when this change set them (the last admin left: the longest-standing member). */
   admins?: string[];
   deleted?: boolean;
+  /** The direct chat was closed: its other member deleted their account. */
+  closed?: boolean;
 }
 /**
  * `user_deleted`: a contact deleted their account. They left every group already (each its

@@ -38,6 +38,9 @@ pub enum ErrorCode {
     InvalidPasscode,
     /// The resource does not exist (or the caller may not know it exists).
     NotFound,
+    /// The other person deleted their account: a direct chat with them keeps its history but
+    /// takes no new messages, and they cannot be added to a chat.
+    AccountDeleted,
     /// The email address is already registered.
     EmailTaken,
     /// The username is already registered.
@@ -73,6 +76,7 @@ impl ErrorCode {
             EmailNotVerified | Forbidden | OriginNotAllowed | NotAMember | NotAnAdmin
             | InvalidPasscode => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
+            AccountDeleted => StatusCode::GONE,
             EmailTaken | UsernameTaken | Conflict => StatusCode::CONFLICT,
             InvalidOtp | OauthFailed => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
@@ -99,6 +103,7 @@ impl ErrorCode {
             NotAnAdmin => "not_an_admin",
             InvalidPasscode => "invalid_passcode",
             NotFound => "not_found",
+            AccountDeleted => "account_deleted",
             EmailTaken => "email_taken",
             UsernameTaken => "username_taken",
             Conflict => "conflict",
@@ -114,7 +119,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 22] = {
+    pub const ALL: [ErrorCode; 23] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -128,6 +133,7 @@ impl ErrorCode {
             NotAnAdmin,
             InvalidPasscode,
             NotFound,
+            AccountDeleted,
             EmailTaken,
             UsernameTaken,
             Conflict,

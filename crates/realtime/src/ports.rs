@@ -38,6 +38,9 @@ pub struct ChatRecord {
     /// How many changes (rename, members added or removed) the store has applied since the
     /// chat was created: each of them adds one, in the same write.
     pub revision: u64,
+    /// A direct chat whose other participant deleted their account: readable, but it takes no
+    /// new messages (closing it counts in `revision`).
+    pub closed: bool,
 }
 
 impl ChatRecord {
@@ -199,6 +202,14 @@ pub trait ChatStore: Send + Sync + 'static {
     /// so, not a member, or no such chat), checked in the write.
     async fn set_admin(&self, id: &str, user: &str, admin: bool)
     -> StoreResult<Option<ChatRecord>>;
+    /// Closes a direct chat (see [`ChatRecord::closed`]), a change counted in its `revision`.
+    /// The chat as it is then; `None` when nothing changed (closed already, not a direct chat,
+    /// or no such chat), checked in the write.
+    async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>>;
+    /// Remembers that `user` deleted their account, for good (again: nothing changes).
+    async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()>;
+    /// Those of `users` who deleted their account, in no particular order.
+    async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -183,6 +183,10 @@ pub struct Chat {
     /// time from `GET /api/chats/{id}/members`, or all at once from `GET /api/chats/{id}`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub members_omitted: bool,
+    /// True for a direct chat with someone who deleted their account: its history stays
+    /// readable, but it takes no new messages or files (`account_deleted`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
     /// Counts the changes made to the chat since its creation (0): its name and members as of
     /// that many changes. Orders a chat's copies and its `chat_changed` events.
     #[serde(default)]

@@ -509,4 +509,8 @@ pub struct ChatChangedEvent {
     /// The chat was deleted: drop it, whatever the revision.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// The direct chat was closed: the other participant deleted their account (see
+    /// `Chat.closed`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed: bool,
 }

@@ -322,6 +322,23 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.close_chat(id).await;
+        // An error may still have written (an answer that timed out).
+        if !matches!(chat, Ok(None)) {
+            self.changed(id).await;
+        }
+        chat
+    }
+
+    async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.inner.record_deleted_user(user, at).await
+    }
+
+    async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        self.inner.deleted_users_among(users).await
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await
     }
@@ -448,6 +465,7 @@ mod tests {
             passcode_hash: None,
             created_at: Utc::now(),
             revision: 0,
+            closed: false,
         }
     }
 

@@ -114,6 +114,18 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.set_admin(id, user, admin)).await
     }
 
+    async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.close_chat(id)).await
+    }
+
+    async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        self.bound(self.inner.record_deleted_user(user, at)).await
+    }
+
+    async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        self.bound(self.inner.deleted_users_among(users)).await
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
     }

@@ -99,7 +99,7 @@ impl AttachmentService {
     /// Lets an upload in, before its body is read: its uploader is a member of the chat (an
     /// outsider's bytes are never buffered), and its bytes have a turn (see [`TRANSFERS`]).
     pub async fn begin_upload(&self, user: &str, chat_id: &str) -> Result<Upload, ApiError> {
-        let chat = self.chats.member_chat(user, chat_id).await?;
+        let chat = self.chats.open_chat(user, chat_id).await?;
         Ok(Upload {
             user: user.to_owned(),
             chat_id: chat.id,

@@ -95,7 +95,7 @@ impl MessageService {
     /// Stores a message (validated by the caller) and returns it once durable. A resend with a
     /// known `clientMsgId` returns the original.
     pub async fn send(&self, user: &str, mut req: SendMessage) -> Result<Sent, ApiError> {
-        let chat = self.chats.member_chat(user, &req.chat_id).await?;
+        let chat = self.chats.open_chat(user, &req.chat_id).await?;
         if let Some(meta) = &mut req.metadata
             && let Some(id) = &mut meta.attachment_id
         {

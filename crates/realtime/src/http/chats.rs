@@ -46,6 +46,7 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         member_count: None,
         admins: None,
         deleted: false,
+        closed: false,
     };
     let member_count = Some(record.member_count());
     match &change.delta {
@@ -113,6 +114,13 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed
             };
             tell_change(state, &record.participants, &deleted).await;
+        }
+        ChatDelta::Closed => {
+            let closed = ChatChangedEvent {
+                closed: true,
+                ..changed
+            };
+            tell_change(state, &record.participants, &closed).await;
         }
     }
     chat

@@ -1,7 +1,10 @@
-//! Accounts deleted in auth-api: the user leaves every group they were in, as if they had left
-//! each (the groups' members get its `chat_changed`, and a group that loses its last admin gets
-//! another), and their contacts are told (`user_deleted`), so a direct chat with them shows the
-//! account as gone. Their sessions, and so their sockets, auth-api has already ended.
+//! Accounts deleted in auth-api: the user is recorded as deleted for good (nobody starts a chat
+//! with them or adds them to one again), their direct chats are closed (readable, but they take
+//! no new messages: `account_deleted`; the other participant gets `chat_changed` with `closed`),
+//! they leave every group they were in, as if they had left each (the groups' members get its
+//! `chat_changed`, and a group that loses its last admin gets another), and their contacts are
+//! told (`user_deleted`), so a direct chat with them shows the account as gone. Their sessions,
+//! and so their sockets, auth-api has already ended.
 //!
 //! The work is durable: auth-api records it in the `Kv` hash `DELETED_USERS_PENDING_KEY` before
 //! it deletes the account, and the instance that finishes it removes the record. The channel
@@ -92,11 +95,23 @@ async fn finish(state: &AppState, user: &str) {
         }
     }
     let chats = &state.services.chats;
+    // Recorded first: from here on nobody starts a chat with them or adds them to one, so the
+    // chats closed and left below stay all there is.
+    if let Err(e) = chats.record_deleted(user).await {
+        return retry_later(state, user, &e).await;
+    }
     // Read before the groups are left: the members of those groups are among the contacts.
     let contacts = match chats.contacts(user).await {
         Ok(contacts) => contacts,
         Err(e) => return retry_later(state, user, &e).await,
     };
+    let (closed, failed) = chats.close_direct_chats(user).await;
+    for change in &closed {
+        announce(state, change).await;
+    }
+    if let Some(e) = failed {
+        return retry_later(state, user, &e).await;
+    }
     let (changes, failed) = chats.remove_from_groups(user).await;
     for change in &changes {
         announce(state, change).await;
@@ -117,6 +132,7 @@ async fn finish(state: &AppState, user: &str) {
     }
     tracing::info!(
         user,
+        direct_chats = closed.len(),
         groups = changes.len(),
         contacts = contacts.len(),
         "a deleted account left its groups"

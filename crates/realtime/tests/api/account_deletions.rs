@@ -1,18 +1,20 @@
 //! An account deleted in auth-api leaves every group it was in, once, whoever hears of it; its
-//! contacts are told; its direct chats stay. Work whose announcement was missed is found by the
-//! sweep.
+//! contacts are told; its direct chats stay, closed: readable, but they take no new messages, and
+//! nobody starts a chat with it or adds it to one again. Work whose announcement was missed is
+//! found by the sweep.
 
 use std::time::Duration;
 
 use common::contracts::auth::{DELETED_USERS_PENDING_KEY, USER_DELETED_CHANNEL};
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, Setup, TestApp, User, spawn_app, spawn_with};
+use crate::helpers::{Backend, Setup, TestApp, User, cmid, code, ok, spawn_app, spawn_with};
 use crate::on_both_backends;
 
 on_both_backends!(
     a_deleted_account_leaves_its_groups_and_its_contacts_are_told,
     a_deletion_whose_announcement_was_missed_is_found_by_the_sweep,
+    a_deleted_accounts_direct_chats_are_closed_and_it_is_added_nowhere,
 );
 
 /// What auth-api does when an account is deleted: the work recorded, then announced.
@@ -172,4 +174,104 @@ async fn a_deletion_whose_announcement_was_missed_is_found_by_the_sweep(backend:
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+async fn a_deleted_accounts_direct_chats_are_closed_and_it_is_added_nowhere(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (gone, c, d) = (User::new(), User::new(), User::new());
+    let direct = app.direct_chat(&c, &gone).await;
+    let group = app.group(&d, "group", &[&c]).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sc = app.socket(&c).await;
+    let send = |content: &'static str| json!({"chatId": direct, "clientMsgId": cmid(), "content": content, "encrypted": false});
+    let before = sc.ack("send_message", send("before")).await;
+    assert!(ok(&before), "{before}");
+    record(&app, &gone).await;
+    app.publish_until_heard(USER_DELETED_CHANNEL, &gone.id, &sc, "user_deleted")
+        .await
+        .expect("c is told");
+
+    let closed = sc.next("chat_changed").await;
+    assert_eq!(closed["chatId"], json!(direct), "{closed}");
+    assert_eq!(closed["closed"], json!(true), "{closed}");
+    let now = chat(&app, &c, &direct).await;
+    assert_eq!(now["closed"], json!(true), "{now}");
+    assert_eq!(now["revision"], closed["revision"]);
+    assert_eq!(now["lastMessage"]["content"], "before", "its history stays");
+    assert_eq!(now["participants"].as_array().map(Vec::len), Some(2));
+    let listed = app.get_json(&c, "/api/chats").await;
+    let listed = listed["chats"].as_array().expect("chats");
+    let listed = listed
+        .iter()
+        .find(|l| l["id"] == json!(direct))
+        .expect("listed");
+    assert_eq!(listed["closed"], json!(true));
+
+    let refused = sc.ack("send_message", send("after")).await;
+    assert_eq!(code(&refused), "account_deleted", "{refused}");
+    let upload = app
+        .http
+        .post(app.url(&format!("/api/chats/{direct}/attachments")))
+        .bearer_auth(app.auth.token(&c))
+        .header("content-type", "application/octet-stream")
+        .body(vec![1_u8; 16])
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 410, "no file either");
+    let history = app
+        .get_json(&c, &format!("/api/chats/{direct}/messages"))
+        .await;
+    assert_eq!(
+        history["messages"].as_array().map(Vec::len),
+        Some(1),
+        "{history}"
+    );
+
+    // Asking for the chat again gives it as it is; nobody starts a new one or adds them.
+    let again = app
+        .post(
+            &c,
+            "/api/chats",
+            json!({"type": "direct", "userId": gone.id}),
+        )
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.json::<Value>().await.unwrap()["closed"], json!(true));
+    let refusal = |r: reqwest::Response| async move {
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("json");
+        (
+            status,
+            body["error"]["code"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let gone_code = (410, "account_deleted".to_owned());
+    let new_direct = app
+        .post(
+            &d,
+            "/api/chats",
+            json!({"type": "direct", "userId": gone.id}),
+        )
+        .await;
+    assert_eq!(refusal(new_direct).await, gone_code, "a new direct chat");
+    let new_group = app
+        .post(
+            &d,
+            "/api/chats",
+            json!({"type": "group", "name": "g", "memberIds": [c.id, gone.id]}),
+        )
+        .await;
+    assert_eq!(refusal(new_group).await, gone_code, "a new group");
+    let added = app.add_members(&d, &group, &[&gone]).await;
+    assert_eq!(refusal(added).await, gone_code, "an existing group");
+    assert_eq!(
+        chat(&app, &d, &group).await["memberCount"],
+        json!(2),
+        "nobody was added"
+    );
 }

@@ -155,7 +155,13 @@ async fn a_deleted_account_leaves_its_groups_once_with_two_instances() {
         .as_str()
         .unwrap()
         .to_owned();
+    let direct = one.direct_chat(&c, &gone).await;
     let (sb, sc) = (one.socket(&b).await, two.socket(&c).await);
+    let send =
+        || json!({"chatId": direct, "clientMsgId": cmid(), "content": "hi", "encrypted": false});
+    // Instance two reads the direct chat (and caches it) for c's send.
+    let before = sc.ack("send_message", send()).await;
+    assert!(ok(&before), "{before}");
     one.kv
         .hash_incr(DELETED_USERS_PENDING_KEY, &gone.id, 1)
         .await
@@ -165,16 +171,23 @@ async fn a_deleted_account_leaves_its_groups_once_with_two_instances() {
         .await;
     assert_eq!(heard, Some(json!({"userId": gone.id})));
     for (who, socket) in [("b", &sb), ("c", &sc)] {
-        let mut removals = 0;
+        let (mut removals, mut closings) = (0, 0);
         while let Some(e) = socket
             .try_next("chat_changed", Duration::from_millis(1500))
             .await
         {
+            if e["chatId"] == direct.as_str() {
+                assert_eq!(e["closed"], json!(true), "{who}: {e}");
+                closings += 1;
+                continue;
+            }
             assert_eq!(e["chatId"], group.as_str());
             assert_eq!(e["removed"], json!([gone.id]), "{who}: {e}");
             removals += 1;
         }
         assert_eq!(removals, 1, "{who} hears of the removal once");
+        let expected = usize::from(who == "c");
+        assert_eq!(closings, expected, "{who}: the direct chat's closing, once");
     }
     assert_eq!(sc.next("user_deleted").await, json!({"userId": gone.id}));
     assert!(
@@ -183,6 +196,9 @@ async fn a_deleted_account_leaves_its_groups_once_with_two_instances() {
             .is_none(),
         "and of the deletion once"
     );
+    // Whichever instance closed it, the other's cached copy went with the change.
+    let refused = sc.ack("send_message", send()).await;
+    assert_eq!(code(&refused), "account_deleted", "{refused}");
 }
 
 /// Chats are cached per instance (`adapters::chat_cache`): a member removed through one instance

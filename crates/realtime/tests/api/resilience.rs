@@ -288,6 +288,7 @@ async fn store_with_chat(
         passcode_hash: None,
         created_at: Utc::now().trunc_subsecs(3),
         revision: 0,
+        closed: false,
     };
     store.insert_chat(&chat).await.expect("insert chat");
     (store, chat, a)

@@ -154,6 +154,7 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),
         // Chats written before revisions were kept have none: they count from 0.
         revision: count(d, "revision").unwrap_or(0),
+        closed: flag(d, "closed").unwrap_or(false),
     })
 }
 

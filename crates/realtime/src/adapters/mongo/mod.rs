@@ -1,4 +1,5 @@
-//! The MongoDB `ChatStore` (official `mongodb` 3.x driver): collections `chats` and `messages`.
+//! The MongoDB `ChatStore` (official `mongodb` 3.x driver): collections `chats`, `messages`,
+//! `attachments` and `deletedUsers`.
 //!
 //! Message inserts use the configured write concern (default `majority`, journaled), so an ack
 //! means the message is durable. `(senderId, clientMsgId)` is unique, which makes resends
@@ -46,6 +47,8 @@ const PROMOTION_TRIES: usize = 8;
 /// Collection names.
 const CHATS: &str = "chats";
 const MESSAGES: &str = "messages";
+/// The users who deleted their account (`_id`: the user id), kept for good.
+const DELETED_USERS: &str = "deletedUsers";
 
 /// How long to wait for MongoDB.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +64,7 @@ pub struct MongoStore {
     chats: Collection<Document>,
     messages: Collection<Document>,
     attachments: Collection<Document>,
+    deleted_users: Collection<Document>,
     durable: WriteConcern,
     /// Message inserts go through the group-commit writer (one `insert_many` per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
@@ -121,6 +125,7 @@ impl MongoStore {
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
             attachments: db.collection(attachments::ATTACHMENTS),
+            deleted_users: db.collection(DELETED_USERS),
             inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
@@ -264,6 +269,10 @@ impl ChatStore for MongoStore {
         if let Some(h) = &c.passcode_hash {
             d.insert("passcodeHash", h);
         }
+        // Written only once true, so `close_chat` can find the open ones by its absence.
+        if c.closed {
+            d.insert("closed", true);
+        }
         self.chats
             .insert_one(d)
             .write_concern(self.durable.clone())
@@ -387,6 +396,53 @@ impl ChatStore for MongoStore {
             .await
             .map_err(err)?;
         d.as_ref().map(chat_from).transpose()
+    }
+
+    async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        let Some(oid) = oid(id) else { return Ok(None) };
+        // `closed` is absent until set (never unset): a filter valid on MongoDB and on the
+        // nx-27017 test server, which stores `true` as `1`.
+        let d = self
+            .chats
+            .find_one_and_update(
+                doc! {"_id": oid, "type": "direct", "closed": {"$exists": false}},
+                doc! {"$set": {"closed": true}, "$inc": {"revision": 1_i64}},
+            )
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(err)?;
+        d.as_ref().map(chat_from).transpose()
+    }
+
+    async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        let recorded = self
+            .deleted_users
+            .insert_one(doc! {"_id": user, "deletedAt": date(at)})
+            .write_concern(self.durable.clone())
+            .await
+            .map_err(err);
+        match recorded {
+            Ok(_) | Err(StoreError::Duplicate) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        if users.is_empty() {
+            return Ok(Vec::new());
+        }
+        let docs: Vec<Document> = self
+            .deleted_users
+            .find(doc! {"_id": {"$in": users}})
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
+            .collect())
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

@@ -93,12 +93,14 @@ impl SqliteStore {
             return Ok(None);
         }
         let revision: i64 = sqlx::query_scalar(
-            "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, revision = revision + 1
-             WHERE id = ?4 RETURNING revision",
+            "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, closed = ?4,
+               revision = revision + 1
+             WHERE id = ?5 RETURNING revision",
         )
         .bind(json(&chat.participants)?)
         .bind(json(&chat.admins)?)
         .bind(chat.name.clone())
+        .bind(chat.closed)
         .bind(id.to_owned())
         .fetch_one(&self.pool)
         .await
@@ -147,7 +149,7 @@ impl ChatStore for SqliteStore {
     async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at,
-             revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             revision, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )
         .bind(c.id.clone())
         .bind(kind_str(c.kind))
@@ -157,6 +159,7 @@ impl ChatStore for SqliteStore {
         .bind(c.passcode_hash.clone())
         .bind(ms(c.created_at))
         .bind(i64::try_from(c.revision).unwrap_or(i64::MAX))
+        .bind(c.closed)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -290,6 +293,37 @@ impl ChatStore for SqliteStore {
             true
         })
         .await
+    }
+
+    async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            let open = c.kind == ChatType::Direct && !c.closed;
+            c.closed = true;
+            open
+        })
+        .await
+    }
+
+    async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO deleted_users (id, deleted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+        )
+        .bind(user.to_owned())
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(err)
+    }
+
+    async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar(
+            "SELECT id FROM deleted_users WHERE id IN (SELECT value FROM json_each(?1))",
+        )
+        .bind(json(&users)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(err)
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

@@ -7,7 +7,7 @@ use sqlx::{Connection, Row};
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
-pub(super) const SCHEMA: [&str; 9] = [
+pub(super) const SCHEMA: [&str; 10] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
@@ -28,6 +28,7 @@ pub(super) const SCHEMA: [&str; 9] = [
     "CREATE INDEX IF NOT EXISTS attachments_chat ON attachments (chat_id)",
     "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
     "CREATE INDEX IF NOT EXISTS attachments_uploader ON attachments (uploader_id)",
+    "CREATE TABLE IF NOT EXISTS deleted_users (id TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL)",
     // No query could use this index (chat lists sort by `COALESCE(last_message_at, created_at)`),
     // yet every message moved an entry in it: one more page written per send. Dropped where an
     // older version created it.
@@ -36,7 +37,7 @@ pub(super) const SCHEMA: [&str; 9] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 9] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 10] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -46,6 +47,7 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 9] = [
     ("messages", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("attachments", "sent_by", "TEXT"),
     ("messages", "reply_to", "TEXT"),
+    ("chats", "closed", "INTEGER NOT NULL DEFAULT 0"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -139,6 +141,7 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
         created_at: from_ms(r.try_get("created_at").map_err(g)?),
         revision: u64::try_from(r.try_get::<i64, _>("revision").map_err(g)?).unwrap_or(0),
+        closed: r.try_get::<i64, _>("closed").map_err(g)? != 0,
     })
 }
 

@@ -1,7 +1,7 @@
 //! Changes to chats: creating them, renaming, deleting, adding and removing members, making them
-//! admins or not, joining by passcode, and keeping a group an admin. Each checks the caller's
-//! right, writes once (twice when an admin must be promoted), and says what it did (`ChatChange`)
-//! so the transport can tell the right people.
+//! admins or not, joining by passcode, keeping a group an admin, and what a deleted account
+//! leaves behind. Each checks the caller's right, writes once (twice when an admin must be
+//! promoted), and says what it did (`ChatChange`) so the transport can tell the right people.
 
 use chrono::Utc;
 use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_ADMINS, MAX_GROUP_MEMBERS};
@@ -44,6 +44,8 @@ pub enum ChatDelta {
         promoted: bool,
     },
     Deleted,
+    /// A direct chat was closed: its other participant deleted their account.
+    Closed,
 }
 
 impl ChatChange {
@@ -98,6 +100,7 @@ impl ChatService {
         if let Some(chat) = self.store.get_chat(&id).await? {
             return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
         }
+        self.refuse_deleted(&[other.to_owned()]).await?;
         let chat = ChatRecord {
             id: id.clone(),
             kind: ChatType::Direct,
@@ -107,9 +110,18 @@ impl ChatService {
             passcode_hash: None,
             created_at: Utc::now(),
             revision: 0,
+            closed: false,
         };
         match self.store.insert_chat(&chat).await {
-            Ok(()) => Ok(ChatChange::new(chat, ChatDelta::Created)),
+            Ok(()) => {
+                // An account deleted between the check and the write: its work may have closed
+                // its direct chats before this one existed, so this one is closed here.
+                if let Err(gone) = self.refuse_deleted(&[other.to_owned()]).await {
+                    let _ = self.store.close_chat(&id).await?;
+                    return Err(gone);
+                }
+                Ok(ChatChange::new(chat, ChatDelta::Created))
+            }
             // A concurrent request created it first: that one is the chat.
             Err(StoreError::Duplicate) => {
                 let chat = self.store.get_chat(&id).await?.ok_or_else(chat_not_found)?;
@@ -128,6 +140,7 @@ impl ChatService {
     ) -> Result<ChatChange, ApiError> {
         let mut participants = vec![user.to_owned()];
         push_distinct(&mut participants, &members);
+        self.refuse_deleted(&participants[1..]).await?;
         let passcode_hash = match passcode {
             Some(p) => Some(hash_passcode(&p).await?),
             None => None,
@@ -141,6 +154,7 @@ impl ChatService {
             passcode_hash,
             created_at: Utc::now(),
             revision: 0,
+            closed: false,
         };
         self.store.insert_chat(&chat).await?;
         Ok(ChatChange::new(chat, ChatDelta::Created))
@@ -188,6 +202,7 @@ impl ChatService {
                 format!("a group has at most {MAX_GROUP_MEMBERS} members"),
             ));
         }
+        self.refuse_deleted(&newcomers).await?;
         let chat = self
             .store
             .add_participants(&chat.id, &users)
@@ -274,6 +289,43 @@ impl ChatService {
         // Two admins who each removed the other at once left none.
         let (chat, _) = self.keep_an_admin(chat).await;
         Ok(ChatChange::new(chat, ChatDelta::Admins))
+    }
+
+    /// `account_deleted` when any of `users` deleted their account: nobody starts a chat with
+    /// them or adds them to one.
+    async fn refuse_deleted(&self, users: &[String]) -> Result<(), ApiError> {
+        match self.store.deleted_users_among(users).await?.first() {
+            None => Ok(()),
+            Some(gone) => Err(ApiError::new(
+                ErrorCode::AccountDeleted,
+                format!("the account {gone} was deleted"),
+            )),
+        }
+    }
+
+    /// Remembers for good that `user` deleted their account (see [`Self::refuse_deleted`]).
+    pub async fn record_deleted(&self, user: &str) -> Result<(), ApiError> {
+        Ok(self.store.record_deleted_user(user, Utc::now()).await?)
+    }
+
+    /// Closes every direct chat of a deleted account: their history stays, for the other
+    /// participant, but they take no new messages. The chats closed so far, and the first store
+    /// failure after them, as [`Self::remove_from_groups`] says.
+    pub async fn close_direct_chats(&self, user: &str) -> (Vec<ChatChange>, Option<ApiError>) {
+        let mut changes = Vec::new();
+        let chats = match self.store.chats_of(user).await {
+            Ok(chats) => chats,
+            Err(e) => return (changes, Some(e.into())),
+        };
+        for chat in chats.into_iter().filter(|c| c.kind == ChatType::Direct) {
+            match self.store.close_chat(&chat.id).await {
+                Ok(Some(chat)) => changes.push(ChatChange::new(chat, ChatDelta::Closed)),
+                // Closed already (an earlier try), or deleted meanwhile.
+                Ok(None) => {}
+                Err(e) => return (changes, Some(e.into())),
+            }
+        }
+        (changes, None)
     }
 
     /// Takes a deleted account out of every group it was in, as if it had left each (a group

@@ -7,8 +7,8 @@ mod changes;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use common::ApiError;
 use common::contracts::chat::{Chat, ListedMembers, MemberPage, Message};
+use common::{ApiError, ErrorCode};
 
 use super::{chat_not_found, normalize_id, not_a_member};
 use crate::coalesce::{Fetch, Loader};
@@ -75,6 +75,19 @@ impl ChatService {
         } else {
             Err(not_a_member())
         }
+    }
+
+    /// The chat if `user` is a member and it takes new messages: a closed direct chat (the
+    /// other participant deleted their account) answers `account_deleted`.
+    pub async fn open_chat(&self, user: &str, chat_id: &str) -> Result<ChatRecord, ApiError> {
+        let chat = self.member_chat(user, chat_id).await?;
+        if chat.closed {
+            return Err(ApiError::new(
+                ErrorCode::AccountDeleted,
+                "the other person deleted their account: this chat takes no new messages",
+            ));
+        }
+        Ok(chat)
     }
 
     /// Up to `limit` members of a chat of `user`'s, ordered by id, those after `after` (a
@@ -237,6 +250,7 @@ pub fn to_contract(
         created_at: r.created_at,
         member_count: r.member_count(),
         members_omitted: omitted,
+        closed: r.closed,
         revision: r.revision,
         unread_count,
     }
@@ -266,6 +280,7 @@ mod tests {
             passcode_hash: None,
             created_at: Utc::now(),
             revision: 0,
+            closed: false,
         }
     }
 
@@ -345,6 +360,15 @@ mod tests {
             admin: bool,
         ) -> StoreResult<Option<ChatRecord>> {
             self.inner.set_admin(id, user, admin).await
+        }
+        async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
+            self.inner.close_chat(id).await
+        }
+        async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
+            self.inner.record_deleted_user(user, at).await
+        }
+        async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
+            self.inner.deleted_users_among(users).await
         }
         async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
             self.inner.insert_message(msg).await

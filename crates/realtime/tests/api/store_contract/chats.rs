@@ -16,6 +16,8 @@ contract!(
     members_are_made_admins_and_back_each_once,
     concurrent_chat_reads_each_get_their_own_chat,
     deleting_a_chat_deletes_its_messages,
+    direct_chats_are_closed_once_and_groups_never,
+    deleted_users_are_remembered,
 );
 
 async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
@@ -233,6 +235,75 @@ async fn deleting_a_chat_deletes_its_messages(store: Arc<dyn ChatStore>) {
             .messages_before(&g.id, None, 10)
             .await
             .expect("page")
+            .is_empty()
+    );
+}
+
+async fn direct_chats_are_closed_once_and_groups_never(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let direct = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    for c in [&direct, &group] {
+        store.insert_chat(c).await.expect("insert");
+    }
+    let closed = store.close_chat(&direct.id).await.expect("close");
+    let closed = closed.expect("an open direct chat is closed");
+    assert!(closed.closed);
+    assert_eq!(closed.revision, direct.revision + 1, "closing counts");
+    assert_eq!(closed.participants, direct.participants, "both stay");
+    let read = store.get_chat(&direct.id).await.expect("get");
+    assert_eq!(read, Some(closed.clone()), "stored closed");
+    assert_eq!(store.close_chat(&direct.id).await.expect("again"), None);
+    assert_eq!(store.close_chat(&group.id).await.expect("group"), None);
+    let group_read = store
+        .get_chat(&group.id)
+        .await
+        .expect("get")
+        .expect("group");
+    assert!(!group_read.closed);
+    assert_eq!(
+        store.close_chat(&new_object_id()).await.expect("none"),
+        None
+    );
+    let listed = store.chats_of(&b).await.expect("list");
+    let listed = listed.iter().find(|c| c.id == direct.id).expect("listed");
+    assert!(listed.closed, "a chat list reads it closed too");
+    // Another change to a closed chat leaves it closed.
+    let renamed = store.rename_chat(&direct.id, "x").await.expect("write");
+    assert!(renamed.is_some_and(|c| c.closed));
+}
+
+async fn deleted_users_are_remembered(store: Arc<dyn ChatStore>) {
+    let (gone, kept, other) = (user(), user(), user());
+    assert!(
+        store
+            .deleted_users_among(&[gone.clone(), kept.clone()])
+            .await
+            .expect("none yet")
+            .is_empty()
+    );
+    store
+        .record_deleted_user(&gone, chrono::Utc::now())
+        .await
+        .expect("record");
+    store
+        .record_deleted_user(&gone, chrono::Utc::now())
+        .await
+        .expect("recording again changes nothing");
+    store
+        .record_deleted_user(&other, chrono::Utc::now())
+        .await
+        .expect("record");
+    let found = store
+        .deleted_users_among(&[kept.clone(), gone.clone()])
+        .await
+        .expect("read");
+    assert_eq!(found, vec![gone]);
+    assert!(
+        store
+            .deleted_users_among(&[])
+            .await
+            .expect("empty")
             .is_empty()
     );
 }

@@ -72,6 +72,7 @@ pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         passcode_hash: None,
         created_at: Utc::now().trunc_subsecs(3),
         revision: 0,
+        closed: false,
     }
 }
 
