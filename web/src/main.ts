@@ -12,6 +12,15 @@ import type { AppActions, View } from './viewKit';
 import { chatListView, chatView, joinView, newChatView, newGroupView } from './views';
 
 const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
+/**
+ * The id of a user whose account this browser asked the server to delete, the answer saying it
+ * was deleted or never coming (offline, cut). Shared by the tabs: from then on, a session of
+ * that user's that ends (in any tab), or a start whose session is refused, is that deletion,
+ * and the account's data goes from this browser as it does from the page that deleted it. A
+ * session that still works (the account is there) or a login clears it.
+ */
+const DELETED = 'batiyoun.accountDeleted';
+const DELETED_NOTICE = 'Your account was deleted.';
 const main = document.getElementById('main')!;
 const banner = document.getElementById('status')!;
 let current: View | null = null;
@@ -28,6 +37,7 @@ let lostWhileDeleting = false;
 
 const app: AppActions = {
   async signedIn(user: User) {
+    localStorage.removeItem(DELETED);
     localStorage.setItem(LAST_USER, JSON.stringify(user));
     await store.start(user);
     store.connect(sessionLost);
@@ -51,18 +61,18 @@ const app: AppActions = {
   async deleteAccount(proof: DeleteAccountProof) {
     deleting = true;
     lostWhileDeleting = false;
+    if (store.state.me) localStorage.setItem(DELETED, store.state.me.id);
     try {
       await auth.deleteAccount(proof);
     } catch (e) {
       deleting = false;
+      // Refused, so nothing was deleted. Unanswered, it may have been: the mark stays.
+      if (!(e instanceof NetworkError)) localStorage.removeItem(DELETED);
       if (lostWhileDeleting) sessionLost();
       throw e;
     }
     try {
-      // As a logout, and more: nothing of the account is left here (its cache, its key, what
-      // an offline start would show, its notifications), as it is gone from the server.
-      await notify.closeAll();
-      await endSession('Your account was deleted.', true);
+      await accountDeleted();
     } finally {
       deleting = false;
     }
@@ -94,7 +104,18 @@ function sessionLost(): void {
     lostWhileDeleting = true;
     return;
   }
-  void endSession('Your session has ended. Please log in again.', false);
+  // Another tab deleted the account, or this one did and its answer never came.
+  if (localStorage.getItem(DELETED) === store.state.me.id) void accountDeleted();
+  else void endSession('Your session has ended. Please log in again.', false);
+}
+
+/**
+ * The account is gone from the server: as a logout, and more, nothing of it is left here (its
+ * cache, its key, what an offline start would show, its notifications).
+ */
+async function accountDeleted(): Promise<void> {
+  await notify.closeAll();
+  await endSession(DELETED_NOTICE, true);
 }
 setSessionLostHandler(sessionLost);
 
@@ -184,6 +205,8 @@ async function boot(): Promise<void> {
   try {
     await refresh();
     const user = await auth.verifyMe();
+    // The account is there: a deletion whose answer never came did not happen.
+    if (localStorage.getItem(DELETED) === user.id) localStorage.removeItem(DELETED);
     localStorage.setItem(LAST_USER, JSON.stringify(user));
     await store.start(user);
     store.connect(sessionLost);
@@ -194,7 +217,16 @@ async function boot(): Promise<void> {
       store.connect(sessionLost);
       window.addEventListener('online', () => void refresh().catch(() => {}), { once: true });
     } else if (e instanceof ApiError && cached) {
+      const user = JSON.parse(cached) as User;
       localStorage.removeItem(LAST_USER);
+      // Its session refused after this browser asked to delete the account, whose answer never
+      // came (the page closed or offline first): it was deleted, and its data goes from here.
+      if (localStorage.getItem(DELETED) === user.id) {
+        await store.start(user);
+        await notify.closeAll();
+        await store.stop(true);
+        notice = DELETED_NOTICE;
+      }
     }
   }
   // After Google sign-in the callback lands on APP_URL; clean the query string away.

@@ -13,7 +13,8 @@
 // deleted with the password (a wrong one refused once, without a retry) or a code mailed to the
 // address: nothing of it left in the browser, the login screen saying so, and a contact's page
 // showing "Deleted account" and the direct chat read-only at once, after a reload, after being
-// offline, and not on a lookup that failed. Skips like
+// offline, and not on a lookup that failed; the deleting user's other tab, and a start after an
+// answer that never came, saying it was deleted and keeping nothing. Skips like
 // browser.test.mjs; under CI=true it fails. It waits out one OTP cooldown in its third test and
 // one in its last: the suite's launcher sets it to COOLDOWN_SECS (auth-api's default is a minute).
 import assert from 'node:assert/strict';
@@ -744,6 +745,77 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
       });
     } finally {
       await a.context.close();
+    }
+  });
+
+  test('deleting the account: its other tab says so, and so does a start after an answer that never came', async (t) => {
+    const a = await newPage(desktop); // Hank, in two tabs of one browser
+    const a2 = await a.context.newPage();
+    const c = await newPage(phone); // Ivy, whose deletion's answer is lost
+    const step = stepper(t.name, { a: a.page, a2, c: c.page });
+    const deleteWith = async (page) => {
+      await openAccount(page);
+      await page.getByTestId('delete-form').getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByLabel('I understand this cannot be undone').check();
+      await page.getByRole('button', { name: 'Delete my account' }).click();
+    };
+    const deletedNotice = async (page) => {
+      await page.getByRole('heading', { name: 'Log in' }).waitFor();
+      await page.getByText('Your account was deleted.').waitFor();
+    };
+    try {
+      const hank = await signUpByApi('hank');
+      const ivy = await signUpByApi('ivy');
+      const hankId = (await restLogin(hank.username, PASSWORD)).user.id;
+      const ivyId = (await restLogin(ivy.username, PASSWORD)).user.id;
+      await step('hank-in-two-tabs', async () => {
+        await logIn(a.page, hank.username);
+        await a2.goto('/');
+        await a2.getByRole('heading', { name: 'Chats' }).waitFor();
+      });
+      await step('the-other-tab-says-it-was-deleted-and-keeps-nothing', async () => {
+        await deleteWith(a.page);
+        await deletedNotice(a.page);
+        // Its session ends too (its socket dropped, its refresh refused): not "Your session has
+        // ended", which would keep the cache for the next login.
+        await deletedNotice(a2);
+        const left = await localData(a2, hankId);
+        assert.equal(left.dbs.includes(`batiyoun:${hankId}`), false, 'his cache');
+        assert.equal(left.lastUser, null, 'the offline start user');
+      });
+      await step('ivy-with-encryption-on', async () => {
+        await logIn(c.page, ivy.username);
+        await turnOn(c.page, PASSPHRASE);
+        assert.equal((await localData(c.page, ivyId)).key, true, 'her private key');
+      });
+      await step('the-answer-never-comes', async () => {
+        // The request reaches the server, which deletes the account, but the page is offline by
+        // then (so it does not see its socket dropped either), and the answer never comes.
+        await c.page.route('**/api/auth/delete-account', async (route) => {
+          await c.context.setOffline(true);
+          await c.page.locator('[data-testid=conn-status][data-state=offline]').waitFor();
+          await route.fetch();
+          await route.abort('internetdisconnected');
+        });
+        await deleteWith(c.page);
+        await c.page.getByTestId('delete-form').getByRole('alert').waitFor();
+        assert.equal(await c.page.getByRole('heading', { name: 'Account', exact: true }).count(), 1, 'still signed in here');
+        await assert.rejects(restLogin(ivy.username, PASSWORD), / → 401: /, 'deleted on the server');
+      });
+      await step('the-next-start-finds-it-deleted-and-keeps-nothing', async () => {
+        await c.page.close();
+        await c.context.setOffline(false);
+        const page = await c.context.newPage();
+        await page.goto('/');
+        await deletedNotice(page);
+        const left = await localData(page, ivyId);
+        assert.equal(left.dbs.includes(`batiyoun:${ivyId}`), false, 'her cache');
+        assert.equal(left.key, false, 'her private key');
+        assert.equal(left.lastUser, null, 'the offline start user');
+      });
+    } finally {
+      await a.context.close();
+      await c.context.close();
     }
   });
 });
