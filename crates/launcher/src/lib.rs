@@ -66,6 +66,19 @@ pub const AUTH_LIMITS: [&str; 8] = [
     "KEY_MAX_CHANGES_PER_HOUR",
 ];
 
+/// Google sign-in, as auth-api's own settings (see `.env.example`): the single node offers
+/// "Continue with Google" once `GOOGLE_CLIENT_ID` is set (and the client registered at Google
+/// with the redirect `<the launcher's URL>/api/auth/google/callback`, or `GOOGLE_REDIRECT_URL`).
+pub const AUTH_GOOGLE: [&str; 7] = [
+    "GOOGLE_CLIENT_ID",
+    "GOOGLE_CLIENT_SECRET",
+    "GOOGLE_AUTH_URL",
+    "GOOGLE_TOKEN_URL",
+    "GOOGLE_JWKS_URL",
+    "GOOGLE_ISSUER",
+    "GOOGLE_REDIRECT_URL",
+];
+
 /// What the launcher needs to know; everything else is the services' embedded defaults.
 #[derive(Debug, Clone)]
 pub struct LaunchConfig {
@@ -75,8 +88,9 @@ pub struct LaunchConfig {
     pub web_dir: PathBuf,
     /// Those of [`REALTIME_LIMITS`] set, with their values (realtime checks them).
     pub realtime_limits: Vec<(String, String)>,
-    /// Those of [`AUTH_LIMITS`] set, with their values (auth-api checks them).
-    pub auth_limits: Vec<(String, String)>,
+    /// Those of [`AUTH_LIMITS`] and [`AUTH_GOOGLE`] set, with their values (auth-api checks
+    /// them).
+    pub auth_settings: Vec<(String, String)>,
 }
 
 /// The variables of `names` that `env` sets, with their values.
@@ -95,7 +109,7 @@ impl LaunchConfig {
             data_dir: PathBuf::from(env.or("DATA_DIR", "./data".to_owned())?),
             web_dir: PathBuf::from(env.or("WEB_DIR", "web/dist".to_owned())?),
             realtime_limits: set_in(env, &REALTIME_LIMITS),
-            auth_limits: set_in(env, &AUTH_LIMITS),
+            auth_settings: [set_in(env, &AUTH_LIMITS), set_in(env, &AUTH_GOOGLE)].concat(),
         })
     }
 }
@@ -150,7 +164,7 @@ pub async fn launch(config: &LaunchConfig) -> anyhow::Result<Launched> {
         ]
         .map(|(name, value)| (name.to_owned(), value))
         .into_iter()
-        .chain(config.auth_limits.iter().cloned()),
+        .chain(config.auth_settings.iter().cloned()),
     );
     let auth =
         auth_api::Application::build_with_kv(auth_api::Config::from_env(&auth_env)?, kv.clone())

@@ -23,8 +23,8 @@ async fn start() -> Running {
     start_with(Vec::new()).await
 }
 
-/// The launcher with `auth_limits` set in its environment.
-async fn start_with(auth_limits: Vec<(String, String)>) -> Running {
+/// The launcher with `auth_settings` set in its environment.
+async fn start_with(auth_settings: Vec<(String, String)>) -> Running {
     let root = std::env::temp_dir().join(common::testing::unique_name("launcher"));
     let (data_dir, web_dir) = (root.join("data"), root.join("web"));
     std::fs::create_dir_all(&web_dir).unwrap();
@@ -42,7 +42,7 @@ async fn start_with(auth_limits: Vec<(String, String)>) -> Running {
         data_dir: data_dir.clone(),
         web_dir,
         realtime_limits: Vec::new(),
-        auth_limits,
+        auth_settings,
     };
     let launched = launch(&config).await.expect("launch");
     let base = launched.url();
@@ -250,11 +250,11 @@ async fn auth_limits_reach_auth_api() {
     ]);
     let config = LaunchConfig::from_env(&env).expect("config");
     assert_eq!(
-        config.auth_limits,
+        config.auth_settings,
         vec![("OTP_RESEND_COOLDOWN_SECS".to_owned(), "3600".to_owned())],
         "auth-api's limits only"
     );
-    let running = start_with(config.auth_limits).await;
+    let running = start_with(config.auth_settings).await;
     let body = json!({"email": "nobody@example.com"});
     let first = running.post("/api/auth/request-otp", &body).await;
     assert_eq!(first.status(), 202);
@@ -287,5 +287,58 @@ fn realtime_limits_pass_through_the_launcher() {
             ("UPLOAD_TIMEOUT_SECS".to_owned(), "7".to_owned()),
             ("ATTACHMENT_BYTES_PER_USER".to_owned(), "5".to_owned()),
         ]
+    );
+}
+
+/// Google sign-in set in the launcher's environment reaches auth-api: `/api/auth/google` sends
+/// the browser to the configured provider, with the launcher's own callback; unset, there is no
+/// Google sign-in (404), which is what the PWA asks before it offers the button.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn google_sign_in_is_set_in_the_launchers_environment() {
+    let without = start().await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let off = http
+        .get(format!("{}/api/auth/google", without.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 404);
+
+    let env = common::config::Env::from_pairs([
+        ("GOOGLE_CLIENT_ID", "batiyoun-client"),
+        ("GOOGLE_CLIENT_SECRET", "s3cret"),
+        ("GOOGLE_AUTH_URL", "http://127.0.0.1:9/authorize"),
+        ("GOOGLE_TOKEN_URL", "http://127.0.0.1:9/token"),
+        ("GOOGLE_JWKS_URL", "http://127.0.0.1:9/jwks"),
+        ("GOOGLE_ISSUER", "http://127.0.0.1:9"),
+        ("MONGODB_URL", "mongodb://elsewhere"),
+    ]);
+    let config = LaunchConfig::from_env(&env).expect("config");
+    let names: Vec<&str> = config
+        .auth_settings
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, launcher::AUTH_GOOGLE[..6], "Google's settings only");
+    let running = start_with(config.auth_settings).await;
+    let on = http
+        .get(format!("{}/api/auth/google", running.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), 302, "sent to the provider");
+    let to = reqwest::Url::parse(on.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        to.as_str().split('?').next(),
+        Some("http://127.0.0.1:9/authorize")
+    );
+    let query: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!(query["client_id"], "batiyoun-client");
+    assert_eq!(
+        query["redirect_uri"],
+        format!("{}/api/auth/google/callback", running.base)
     );
 }
