@@ -213,15 +213,7 @@ async fn a_deleted_accounts_direct_chats_are_closed_and_it_is_added_nowhere(back
 
     let refused = sc.ack("send_message", send("after")).await;
     assert_eq!(code(&refused), "account_deleted", "{refused}");
-    let upload = app
-        .http
-        .post(app.url(&format!("/api/chats/{direct}/attachments")))
-        .bearer_auth(app.auth.token(&c))
-        .header("content-type", "application/octet-stream")
-        .body(vec![1_u8; 16])
-        .send()
-        .await
-        .expect("upload");
+    let upload = app.upload(&c, &direct, vec![1_u8; 16]).await;
     assert_eq!(upload.status(), 410, "no file either");
     let history = app
         .get_json(&c, &format!("/api/chats/{direct}/messages"))

@@ -23,20 +23,9 @@ fn bytes(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i % 251) as u8).collect()
 }
 
-async fn upload(app: &TestApp, user: &User, chat: &str, body: Vec<u8>) -> reqwest::Response {
-    app.http
-        .post(app.url(&format!("/api/chats/{chat}/attachments")))
-        .bearer_auth(app.auth.token(user))
-        .header("content-type", "application/octet-stream")
-        .body(body)
-        .send()
-        .await
-        .expect("upload")
-}
-
 /// Uploads `body` as `user`; the attachment's id.
 async fn uploaded(app: &TestApp, user: &User, chat: &str, body: Vec<u8>) -> String {
-    let resp = upload(app, user, chat, body).await;
+    let resp = app.upload(user, chat, body).await;
     assert_eq!(resp.status(), 201);
     let created: Value = resp.json().await.expect("json");
     created["id"].as_str().expect("id").to_owned()
@@ -63,7 +52,7 @@ async fn an_attachment_is_read_by_the_chats_members_only(backend: Backend) {
     let (a, b, c, outsider) = (User::new(), User::new(), User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     let data = bytes(300_000);
-    let resp = upload(&app, &a, &chat, data.clone()).await;
+    let resp = app.upload(&a, &chat, data.clone()).await;
     assert_eq!(resp.status(), 201);
     let created: Value = resp.json().await.expect("json");
     assert_eq!(created["chatId"], chat.as_str());
@@ -85,7 +74,7 @@ async fn an_attachment_is_read_by_the_chats_members_only(backend: Backend) {
         (403, "not_a_member".to_owned())
     );
     assert_eq!(
-        refused(upload(&app, &outsider, &chat, bytes(10)).await).await,
+        refused(app.upload(&outsider, &chat, bytes(10)).await).await,
         (403, "not_a_member".to_owned())
     );
     // Through another chat of the same members, an unknown id, or something not an id.
@@ -169,11 +158,11 @@ async fn uploads_are_bounded_in_size(backend: Backend) {
     let (a, b) = (User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     assert_eq!(
-        refused(upload(&app, &a, &chat, Vec::new()).await).await,
+        refused(app.upload(&a, &chat, Vec::new()).await).await,
         (422, "validation_failed".to_owned())
     );
     assert_eq!(
-        refused(upload(&app, &a, &chat, bytes(MAX_ATTACHMENT_BYTES + 1)).await).await,
+        refused(app.upload(&a, &chat, bytes(MAX_ATTACHMENT_BYTES + 1)).await).await,
         (413, "payload_too_large".to_owned())
     );
     let id = uploaded(&app, &a, &chat, bytes(MAX_ATTACHMENT_BYTES)).await;
@@ -197,7 +186,7 @@ async fn uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_
     let (a, b) = (User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     uploaded(&app, &a, &chat, bytes(600)).await;
-    let over = upload(&app, &a, &chat, bytes(600)).await;
+    let over = app.upload(&a, &chat, bytes(600)).await;
     let retry: u64 = over.headers()["retry-after"]
         .to_str()
         .expect("retry-after")
@@ -208,7 +197,7 @@ async fn uploads_past_the_hourly_quota_are_rate_limited_and_refused_ones_do_not_
     // The refused 600 bytes were not counted: 400 more fit the 1,000.
     uploaded(&app, &a, &chat, bytes(400)).await;
     assert_eq!(
-        refused(upload(&app, &a, &chat, bytes(1)).await).await,
+        refused(app.upload(&a, &chat, bytes(1)).await).await,
         (429, "rate_limited".to_owned())
     );
     // The quota is the user's: Bob still uploads.
@@ -230,11 +219,11 @@ async fn uploads_past_the_storage_quota_are_refused_until_a_chat_is_deleted(back
     uploaded(&app, &a, &dm, bytes(600)).await;
     uploaded(&app, &a, &group, bytes(300)).await;
     // 900 stored in two chats: 100 more fit, 101 do not.
-    let over = upload(&app, &a, &group, bytes(101)).await;
+    let over = app.upload(&a, &group, bytes(101)).await;
     assert_eq!(refused(over).await, (507, "quota_exceeded".to_owned()));
     uploaded(&app, &a, &dm, bytes(100)).await;
     assert_eq!(
-        refused(upload(&app, &a, &dm, bytes(1)).await).await,
+        refused(app.upload(&a, &dm, bytes(1)).await).await,
         (507, "quota_exceeded".to_owned())
     );
     // The quota is the user's: Bob still uploads.

@@ -155,15 +155,7 @@ async fn a_deleted_message_stays_a_tombstone_and_its_file_is_gone(backend: Backe
     let (a, b) = (User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
-    let upload = app
-        .http
-        .post(app.url(&format!("/api/chats/{chat}/attachments")))
-        .bearer_auth(app.auth.token(&a))
-        .header("content-type", "application/octet-stream")
-        .body(vec![7u8; 1000])
-        .send()
-        .await
-        .expect("upload");
+    let upload = app.upload(&a, &chat, vec![7u8; 1000]).await;
     assert_eq!(upload.status(), 201);
     let attachment = upload.json::<Value>().await.expect("json")["id"].clone();
     let sent = sa

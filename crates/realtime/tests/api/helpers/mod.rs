@@ -306,6 +306,18 @@ impl TestApp {
         self.send(reqwest::Method::DELETE, user, path, None).await
     }
 
+    /// `user` uploads `body` as an attachment of `chat`; the response.
+    pub async fn upload(&self, user: &User, chat: &str, body: Vec<u8>) -> reqwest::Response {
+        self.http
+            .post(self.url(&format!("/api/chats/{chat}/attachments")))
+            .bearer_auth(self.auth.token(user))
+            .header("content-type", "application/octet-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("upload")
+    }
+
     /// Creates a group of `admin` and `members`; the created chat.
     pub async fn group(&self, admin: &User, name: &str, members: &[&User]) -> Value {
         let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
