@@ -219,9 +219,10 @@ async function boot(): Promise<void> {
     } else if (e instanceof ApiError && cached) {
       const user = JSON.parse(cached) as User;
       localStorage.removeItem(LAST_USER);
-      // Its session refused after this browser asked to delete the account, whose answer never
-      // came (the page closed or offline first): it was deleted, and its data goes from here.
-      if (localStorage.getItem(DELETED) === user.id) {
+      // Its session refused (not a server failing) after this browser asked to delete the
+      // account, whose answer never came (the page closed or offline first): it was deleted, and
+      // its data goes from here.
+      if (e.status === 401 && localStorage.getItem(DELETED) === user.id) {
         await store.start(user);
         await notify.closeAll();
         await store.stop(true);
