@@ -169,5 +169,11 @@ export function pageHelpers(env) {
     return a.getByTestId('chat-view').getAttribute('data-chat-id');
   }
 
-  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, turnOn, send, message, myMessageWithStatus, logIn, openSealedDm };
+  /** Opens Account settings from the chat list. */
+  async function openAccount(page) {
+    await page.getByTestId('account').click();
+    await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
+  }
+
+  return { newPage, signUp, signUpByApi, openDm, routeChatChanges, pollUntil, turnOn, send, message, myMessageWithStatus, logIn, openSealedDm, openAccount };
 }

@@ -37,7 +37,7 @@ const COOLDOWN_SECS = 20;
 
 describe('account settings in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem({ OTP_RESEND_COOLDOWN_SECS: String(COOLDOWN_SECS) });
-  const { newPage, signUp, signUpByApi, openDm, send, message, myMessageWithStatus, logIn, pollUntil, turnOn, openSealedDm } = pageHelpers(() => env);
+  const { newPage, signUp, signUpByApi, openDm, send, message, myMessageWithStatus, logIn, pollUntil, turnOn, openSealedDm, openAccount } = pageHelpers(() => env);
   // An account made as the suite starts, whose address the email test finds taken. The server
   // answers a request for an address that was mailed a code within the cooldown (this one's
   // signup code) with `rate_limited` before it looks whether the address is taken; after the
@@ -50,10 +50,6 @@ describe('account settings in the browser', { skip: missing ? `skipped: ${missin
   const desktop = { width: 1280, height: 800 };
   const phone = { width: 375, height: 740 };
 
-  async function openAccount(page) {
-    await page.getByTestId('account').click();
-    await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
-  }
   async function backToChats(page) {
     await page.getByRole('link', { name: 'Back to chats' }).click();
     await page.getByRole('heading', { name: 'Chats' }).waitFor();

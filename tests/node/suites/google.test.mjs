@@ -28,7 +28,7 @@ describe('Google sign-in in the browser', { skip: missing ? `skipped: ${missing}
     GOOGLE_JWKS_URL: `${provider}/jwks`,
     GOOGLE_ISSUER: provider,
   });
-  const { newPage } = pageHelpers(() => env);
+  const { newPage, openAccount } = pageHelpers(() => env);
 
   /**
    * Signs in with Google. The provider signs in its default user (Google would ask the user to
@@ -39,11 +39,6 @@ describe('Google sign-in in the browser', { skip: missing ? `skipped: ${missing}
     await page.getByRole('heading', { name: 'Log in' }).waitFor();
     await page.getByTestId('google').click();
     await page.getByRole('heading', { name: 'Chats' }).waitFor();
-  }
-
-  async function openAccount(page) {
-    await page.getByTestId('account').click();
-    await page.getByRole('heading', { name: 'Account', exact: true }).waitFor();
   }
 
   test('a Google account signs in, and deletes itself with a code as it has no password', async (t) => {

@@ -105,14 +105,7 @@ async fn finish(state: &AppState, user: &str) {
         Ok(contacts) => contacts,
         Err(e) => return retry_later(state, user, &e).await,
     };
-    let (closed, failed) = chats.close_direct_chats(user).await;
-    for change in &closed {
-        announce(state, change).await;
-    }
-    if let Some(e) = failed {
-        return retry_later(state, user, &e).await;
-    }
-    let (changes, failed) = chats.remove_from_groups(user).await;
+    let (changes, failed) = chats.part_with_deleted(user).await;
     for change in &changes {
         announce(state, change).await;
     }
@@ -132,10 +125,9 @@ async fn finish(state: &AppState, user: &str) {
     }
     tracing::info!(
         user,
-        direct_chats = closed.len(),
-        groups = changes.len(),
+        chats = changes.len(),
         contacts = contacts.len(),
-        "a deleted account left its groups"
+        "a deleted account's chats closed or left"
     );
 }
 

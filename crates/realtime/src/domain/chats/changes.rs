@@ -308,51 +308,43 @@ impl ChatService {
         Ok(self.store.record_deleted_user(user, Utc::now()).await?)
     }
 
-    /// Closes every direct chat of a deleted account: their history stays, for the other
-    /// participant, but they take no new messages. The chats closed so far, and the first store
-    /// failure after them, as [`Self::remove_from_groups`] says.
-    pub async fn close_direct_chats(&self, user: &str) -> (Vec<ChatChange>, Option<ApiError>) {
+    /// What a deleted account leaves behind, in one pass over its chats (read once): each direct
+    /// chat is closed (its history stays, for the other participant, but it takes no new
+    /// messages), and each group is left as if the user had left it (a group it was the last
+    /// admin of gets another). The changes made so far, and the first store failure after them,
+    /// so the caller tells whom they concern either way and tries the rest again later.
+    pub async fn part_with_deleted(&self, user: &str) -> (Vec<ChatChange>, Option<ApiError>) {
         let mut changes = Vec::new();
         let chats = match self.store.chats_of(user).await {
             Ok(chats) => chats,
             Err(e) => return (changes, Some(e.into())),
         };
-        for chat in chats.into_iter().filter(|c| c.kind == ChatType::Direct) {
-            match self.store.close_chat(&chat.id).await {
-                Ok(Some(chat)) => changes.push(ChatChange::new(chat, ChatDelta::Closed)),
-                // Closed already (an earlier try), or deleted meanwhile.
-                Ok(None) => {}
+        for chat in chats {
+            let change = match chat.kind {
+                ChatType::Direct => self.store.close_chat(&chat.id).await.map(|closed| {
+                    // `None`: closed already (an earlier try), or deleted meanwhile.
+                    closed.map(|chat| ChatChange::new(chat, ChatDelta::Closed))
+                }),
+                ChatType::Group => match self.store.remove_participant(&chat.id, user).await {
+                    // Deleted meanwhile: nothing to leave.
+                    Ok(None) => Ok(None),
+                    Ok(Some(chat)) => {
+                        let revision = chat.revision;
+                        let (chat, promoted) = self.keep_an_admin(chat).await;
+                        let delta = ChatDelta::Removed {
+                            user: user.to_owned(),
+                            revision,
+                            promoted,
+                        };
+                        Ok(Some(ChatChange::new(chat, delta)))
+                    }
+                    Err(e) => Err(e),
+                },
+            };
+            match change {
+                Ok(change) => changes.extend(change),
                 Err(e) => return (changes, Some(e.into())),
             }
-        }
-        (changes, None)
-    }
-
-    /// Takes a deleted account out of every group it was in, as if it had left each (a group
-    /// it was the last admin of gets another); its direct chats stay, history and all. The
-    /// changes made so far, and the first store failure after them, so the caller tells whom
-    /// they concern either way and tries the rest again later.
-    pub async fn remove_from_groups(&self, user: &str) -> (Vec<ChatChange>, Option<ApiError>) {
-        let mut changes = Vec::new();
-        let chats = match self.store.chats_of(user).await {
-            Ok(chats) => chats,
-            Err(e) => return (changes, Some(e.into())),
-        };
-        for chat in chats.into_iter().filter(|c| c.kind == ChatType::Group) {
-            let chat = match self.store.remove_participant(&chat.id, user).await {
-                Ok(Some(chat)) => chat,
-                // Deleted meanwhile: nothing to leave.
-                Ok(None) => continue,
-                Err(e) => return (changes, Some(e.into())),
-            };
-            let revision = chat.revision;
-            let (chat, promoted) = self.keep_an_admin(chat).await;
-            let delta = ChatDelta::Removed {
-                user: user.to_owned(),
-                revision,
-                promoted,
-            };
-            changes.push(ChatChange::new(chat, delta));
         }
         (changes, None)
     }
