@@ -185,7 +185,7 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Renames the chat; the chat as it is now. This and the two membership changes below add
     /// one to the chat's `revision` in the same atomic write, so no two changes share a revision.
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
-    /// Deletes the chat, its messages and its attachments; true when it existed.
+    /// Deletes the chat, its messages, its attachments and its mutes; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;
     /// Adds users (ignoring ones already in); the chat as it is now.
     async fn add_participants(&self, id: &str, users: &[String])
@@ -210,6 +210,12 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Those of `users` who deleted their account, in no particular order.
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>>;
+    /// Mutes `chat` for `user` (`muted`), or unmutes it; whether that changed anything (again
+    /// does not). Kept until undone or the chat is deleted, also while the user is not a member
+    /// (a list shows only their chats).
+    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool>;
+    /// The ids of the chats `user` muted, in no particular order.
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -195,6 +195,11 @@ pub struct Chat {
     /// 0 in events, which every member is sent alike).
     #[serde(default)]
     pub unread_count: u64,
+    /// True when the caller muted the chat: their devices do not notify them of its messages
+    /// (`GET /api/chats` and `GET /api/chats/{id}`; left out of events and of the answers to
+    /// changes, which every member is sent alike: `chat_muted` tells the user's devices).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub muted: bool,
 }
 
 fn validate_chat_name(value: &str) -> Result<(), ValidationError> {

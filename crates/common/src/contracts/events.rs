@@ -46,6 +46,7 @@ pub mod server {
     pub const PROFILE_CHANGED: &str = "profile_changed";
     pub const MESSAGE_UPDATED: &str = "message_updated";
     pub const USER_DELETED: &str = "user_deleted";
+    pub const CHAT_MUTED: &str = "chat_muted";
 }
 
 /// Longest plaintext message, in characters.
@@ -461,6 +462,17 @@ pub struct KeyChanged {
 pub struct UserDeleted {
     #[schema(format = Uuid)]
     pub user_id: String,
+}
+
+/// `chat_muted`: the user muted a chat (`PUT /api/chats/{id}/mute`) or unmuted it (`DELETE`), on
+/// one of their devices; sent to all of them, that one included. Muting is the user's own: the
+/// other members are not told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatMutedEvent {
+    #[schema(pattern = "^[0-9a-fA-F]{24}$")]
+    pub chat_id: String,
+    pub muted: bool,
 }
 
 /// `chat_updated`: a chat in full, to users who just gained it: its members when it is created,

@@ -126,6 +126,14 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.deleted_users_among(users)).await
     }
 
+    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
+        self.bound(self.inner.set_muted(chat, user, muted)).await
+    }
+
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+        self.bound(self.inner.muted_chats(user)).await
+    }
+
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
     }

@@ -18,8 +18,8 @@ use common::contracts::chat::{
     MessageType, Reaction,
 };
 use common::contracts::events::{
-    ChangesResponse, ChangesResume, ChatChangedEvent, ChatRef, ChatUpdatedEvent, Delivered,
-    EditMessage, KeyChanged, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
+    ChangesResponse, ChangesResume, ChatChangedEvent, ChatMutedEvent, ChatRef, ChatUpdatedEvent,
+    Delivered, EditMessage, KeyChanged, MessageRef, OfflineUser, PresenceEvent, PresenceSnapshot,
     PresenceUpdate, ReactMessage, ReceiptEvent, Resync, SendMessage, SendMessageAck, SyncChanges,
     SyncRequest, SyncResponse, TypingEvent, UserDeleted,
 };
@@ -77,6 +77,7 @@ pub struct AppState {
         UserDeleted,
         ChatUpdatedEvent,
         ChatChangedEvent,
+        ChatMutedEvent,
         Message,
         Reaction,
         MessageMetadata,
@@ -109,6 +110,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::remove_member))
         .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
+        .routes(routes!(chats::mute, chats::unmute))
         .routes(routes!(history::messages))
         .routes(routes!(history::message))
         .routes(routes!(attachments::upload))

@@ -12,6 +12,7 @@ mod membership;
 mod messaging;
 mod metrics;
 mod multi_instance;
+mod mutes;
 mod openapi;
 mod presence;
 mod reactions;

@@ -25,6 +25,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("put", "/api/chats/{id}/admins/{user_id}"),
     ("delete", "/api/chats/{id}/admins/{user_id}"),
     ("post", "/api/chats/{id}/join"),
+    ("put", "/api/chats/{id}/mute"),
+    ("delete", "/api/chats/{id}/mute"),
     ("get", "/api/chats/{id}/messages"),
     ("get", "/api/chats/{id}/messages/{message_id}"),
     ("post", "/api/chats/{id}/attachments"),

@@ -1,5 +1,5 @@
 //! The MongoDB `ChatStore` (official `mongodb` 3.x driver): collections `chats`, `messages`,
-//! `attachments` and `deletedUsers`.
+//! `attachments`, `deletedUsers` and `chatMutes`.
 //!
 //! Message inserts use the configured write concern (default `majority`, journaled), so an ack
 //! means the message is durable. `(senderId, clientMsgId)` is unique, which makes resends
@@ -49,6 +49,8 @@ const CHATS: &str = "chats";
 const MESSAGES: &str = "messages";
 /// The users who deleted their account (`_id`: the user id), kept for good.
 const DELETED_USERS: &str = "deletedUsers";
+/// Who muted which chat: `{_id: "<user>:<chat>", userId, chatId}`.
+const CHAT_MUTES: &str = "chatMutes";
 
 /// How long to wait for MongoDB.
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +67,7 @@ pub struct MongoStore {
     messages: Collection<Document>,
     attachments: Collection<Document>,
     deleted_users: Collection<Document>,
+    chat_mutes: Collection<Document>,
     durable: WriteConcern,
     /// Message inserts go through the group-commit writer (one `insert_many` per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
@@ -126,6 +129,7 @@ impl MongoStore {
             messages: db.collection(MESSAGES),
             attachments: db.collection(attachments::ATTACHMENTS),
             deleted_users: db.collection(DELETED_USERS),
+            chat_mutes: db.collection(CHAT_MUTES),
             inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
@@ -163,6 +167,12 @@ impl MongoStore {
             .chats
             .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
             .await?;
+        for key in ["userId", "chatId"] {
+            store
+                .chat_mutes
+                .create_index(IndexModel::builder().keys(doc! {key: 1}).build())
+                .await?;
+        }
         store.index_attachments().await?;
         store.index_changes().await?;
         Ok(store)
@@ -313,6 +323,10 @@ impl ChatStore for MongoStore {
             .await
             .map_err(err)?;
         self.delete_attachments_of(id).await?;
+        self.chat_mutes
+            .delete_many(doc! {"chatId": id})
+            .await
+            .map_err(err)?;
         let r = self
             .chats
             .delete_one(doc! {"_id": oid})
@@ -442,6 +456,42 @@ impl ChatStore for MongoStore {
         Ok(docs
             .iter()
             .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
+            .collect())
+    }
+
+    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
+        let id = format!("{user}:{chat}");
+        let changed = if muted {
+            self.chat_mutes
+                .insert_one(doc! {"_id": id, "userId": user, "chatId": chat})
+                .write_concern(self.durable.clone())
+                .await
+                .map(|_| true)
+        } else {
+            self.chat_mutes
+                .delete_one(doc! {"_id": id})
+                .write_concern(self.durable.clone())
+                .await
+                .map(|r| r.deleted_count > 0)
+        };
+        match changed.map_err(err) {
+            Err(StoreError::Duplicate) => Ok(false),
+            other => other,
+        }
+    }
+
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+        let docs: Vec<Document> = self
+            .chat_mutes
+            .find(doc! {"userId": user})
+            .await
+            .map_err(err)?
+            .try_collect()
+            .await
+            .map_err(err)?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| d.get_str("chatId").ok().map(str::to_owned))
             .collect())
     }
 

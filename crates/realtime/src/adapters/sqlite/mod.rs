@@ -227,6 +227,11 @@ impl ChatStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
+        sqlx::query("DELETE FROM chat_mutes WHERE chat_id = ?1")
+            .bind(id.to_owned())
+            .execute(&mut *tx)
+            .await
+            .map_err(err)?;
         let n = sqlx::query("DELETE FROM chats WHERE id = ?1")
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -324,6 +329,29 @@ impl ChatStore for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(err)
+    }
+
+    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
+        let sql = if muted {
+            "INSERT INTO chat_mutes (user_id, chat_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
+        } else {
+            "DELETE FROM chat_mutes WHERE user_id = ?1 AND chat_id = ?2"
+        };
+        sqlx::query(sql)
+            .bind(user.to_owned())
+            .bind(chat.to_owned())
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected() == 1)
+            .map_err(err)
+    }
+
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+        sqlx::query_scalar("SELECT chat_id FROM chat_mutes WHERE user_id = ?1")
+            .bind(user.to_owned())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(err)
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

@@ -7,7 +7,7 @@ use sqlx::{Connection, Row};
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
-pub(super) const SCHEMA: [&str; 10] = [
+pub(super) const SCHEMA: [&str; 12] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
@@ -29,6 +29,9 @@ pub(super) const SCHEMA: [&str; 10] = [
     "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
     "CREATE INDEX IF NOT EXISTS attachments_uploader ON attachments (uploader_id)",
     "CREATE TABLE IF NOT EXISTS deleted_users (id TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS chat_mutes (
+        user_id TEXT NOT NULL, chat_id TEXT NOT NULL, PRIMARY KEY (user_id, chat_id))",
+    "CREATE INDEX IF NOT EXISTS chat_mutes_chat ON chat_mutes (chat_id)",
     // No query could use this index (chat lists sort by `COALESCE(last_message_at, created_at)`),
     // yet every message moved an entry in it: one more page written per send. Dropped where an
     // older version created it.

@@ -124,13 +124,16 @@ impl ChatService {
     /// their member lists when `members` says so.
     pub async fn list(&self, user: &str, members: ListedMembers) -> Result<Vec<Chat>, ApiError> {
         let active = self.by_activity(user).await?;
+        let muted: HashSet<String> = self.store.muted_chats(user).await?.into_iter().collect();
         let mut chats = Vec::with_capacity(active.len());
         for (r, last) in active {
             let unread = match &last {
                 Some(_) => self.store.unread_count(&r.id, user).await?,
                 None => 0,
             };
-            chats.push(to_contract(&r, last, unread, members));
+            let mut chat = to_contract(&r, last, unread, members);
+            chat.muted = muted.contains(&r.id);
+            chats.push(chat);
         }
         Ok(chats)
     }
@@ -177,7 +180,8 @@ impl ChatService {
         Ok(to_contract(chat, last.remove(&chat.id), 0, members))
     }
 
-    /// [`ChatService::view`] as `user` reads it: with their unread count, as in their chat list.
+    /// [`ChatService::view`] as `user` reads it: with their unread count and whether they muted
+    /// it, as in their chat list.
     pub async fn view_for(
         &self,
         user: &str,
@@ -188,7 +192,20 @@ impl ChatService {
         if chat.last_message.is_some() {
             chat.unread_count = self.store.unread_count(&chat.id, user).await?;
         }
+        chat.muted = self.store.muted_chats(user).await?.contains(&chat.id);
         Ok(chat)
+    }
+
+    /// Mutes the chat for `user`, a member, or unmutes it: their own setting, which no other
+    /// member sees. Whether that changed anything.
+    pub async fn set_muted(
+        &self,
+        user: &str,
+        chat_id: &str,
+        muted: bool,
+    ) -> Result<bool, ApiError> {
+        self.member_chat(user, chat_id).await?;
+        Ok(self.store.set_muted(chat_id, user, muted).await?)
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
@@ -253,6 +270,7 @@ pub fn to_contract(
         closed: r.closed,
         revision: r.revision,
         unread_count,
+        muted: false,
     }
 }
 
@@ -369,6 +387,12 @@ mod tests {
         }
         async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
             self.inner.deleted_users_among(users).await
+        }
+        async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
+            self.inner.set_muted(chat, user, muted).await
+        }
+        async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+            self.inner.muted_chats(user).await
         }
         async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
             self.inner.insert_message(msg).await

@@ -18,6 +18,7 @@ contract!(
     deleting_a_chat_deletes_its_messages,
     direct_chats_are_closed_once_and_groups_never,
     deleted_users_are_remembered,
+    mutes_are_each_users_own_and_go_with_the_chat,
 );
 
 async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
@@ -306,4 +307,52 @@ async fn deleted_users_are_remembered(store: Arc<dyn ChatStore>) {
             .expect("empty")
             .is_empty()
     );
+}
+
+async fn mutes_are_each_users_own_and_go_with_the_chat(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let direct = chat(ChatType::Direct, vec![a.clone(), b.clone()]);
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    for ch in [&direct, &group] {
+        store.insert_chat(ch).await.expect("insert");
+    }
+    let muted = |u: String| {
+        let store = store.clone();
+        async move {
+            let mut ids = store.muted_chats(&u).await.expect("muted chats");
+            ids.sort();
+            ids
+        }
+    };
+    assert!(muted(a.clone()).await.is_empty());
+    assert!(store.set_muted(&direct.id, &a, true).await.expect("mute"));
+    assert!(
+        !store
+            .set_muted(&direct.id, &a, true)
+            .await
+            .expect("again: nothing")
+    );
+    assert!(store.set_muted(&group.id, &a, true).await.expect("mute"));
+    let mut both = vec![direct.id.clone(), group.id.clone()];
+    both.sort();
+    assert_eq!(muted(a.clone()).await, both);
+    assert!(muted(b.clone()).await.is_empty(), "a's own, not b's");
+
+    assert!(
+        store
+            .set_muted(&direct.id, &a, false)
+            .await
+            .expect("unmute")
+    );
+    assert!(
+        !store
+            .set_muted(&direct.id, &a, false)
+            .await
+            .expect("again: nothing")
+    );
+    assert_eq!(muted(a.clone()).await, vec![group.id.clone()]);
+    assert!(store.set_muted(&group.id, &b, true).await.expect("mute"));
+    assert!(store.delete_chat(&group.id).await.expect("delete"));
+    assert!(muted(a.clone()).await.is_empty(), "gone with the chat");
+    assert!(muted(b.clone()).await.is_empty(), "gone with the chat");
 }
