@@ -214,6 +214,13 @@ pub const SERVER_EVENTS: &[ServerEvent] = &[
                are gone (`not_found`): show them as a deleted account.",
     },
     ServerEvent {
+        name: server::CHAT_MUTED,
+        payload: "ChatMutedEvent",
+        when: "The receiver muted a chat or unmuted it (`PUT` / `DELETE /api/chats/{id}/mute`), \
+               on this device or another: notify them of its messages, or not. Only the user's \
+               own sockets hear it.",
+    },
+    ServerEvent {
         name: server::RESYNC,
         payload: "Resync",
         when: "Fan-out between instances was out and is back: live events may have been lost \

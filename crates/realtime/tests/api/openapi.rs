@@ -62,6 +62,7 @@ const EVENT_SCHEMAS: &[&str] = &[
     "UserDeleted",
     "ChatUpdatedEvent",
     "ChatChangedEvent",
+    "ChatMutedEvent",
 ];
 
 #[tokio::test]
@@ -226,6 +227,7 @@ async fn the_description_covers_every_socket_event_and_its_schemas_are_component
         server::KEY_CHANGED,
         server::PROFILE_CHANGED,
         server::USER_DELETED,
+        server::CHAT_MUTED,
     ];
     for event in events {
         assert!(
