@@ -14,6 +14,7 @@ pub struct UserRecord {
     pub username: String,
     pub password_hash: Option<String>,
     pub display_name: Option<String>,
+    /// The URL of the stored picture (`/api/users/<id>/avatar?v=<version>`), if there is one.
     pub avatar: Option<String>,
     /// `email` or `google`: how the account was created.
     pub provider: String,
@@ -30,10 +31,18 @@ pub struct NewUser {
     pub username: String,
     pub password_hash: Option<String>,
     pub display_name: Option<String>,
-    pub avatar: Option<String>,
     pub provider: String,
     pub provider_id: Option<String>,
     pub verified: bool,
+}
+
+/// A user's profile picture as stored: its bytes, their type (one of
+/// `AVATAR_CONTENT_TYPES`, checked against the bytes) and the version its URL names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Avatar {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub version: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -66,13 +75,21 @@ pub trait UserStore: Send + Sync + 'static {
     async fn mark_verified(&self, id: Uuid) -> StoreResult<()>;
     /// Replaces the display name (`None` clears it); false when there is no such user.
     async fn set_display_name(&self, id: Uuid, display_name: Option<&str>) -> StoreResult<bool>;
+    /// Stores (or replaces) the user's picture and sets the account's `avatar` to `url`, both
+    /// or neither; false when there is no such user.
+    async fn set_avatar(&self, id: Uuid, avatar: &Avatar, url: &str) -> StoreResult<bool>;
+    /// Deletes the user's picture, if any, and clears the account's `avatar`; false when there
+    /// is no such user.
+    async fn remove_avatar(&self, id: Uuid) -> StoreResult<bool>;
+    /// The user's picture, if they have one.
+    async fn avatar(&self, id: Uuid) -> StoreResult<Option<Avatar>>;
     /// Replaces the email (lower-cased, proven) and marks it verified; `EmailTaken` when another
     /// account has it, false when there is no such user.
     async fn set_email(&self, id: Uuid, email: &str) -> StoreResult<bool>;
     /// Replaces the password hash (PHC string); false when there is no such user.
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> StoreResult<bool>;
-    /// Deletes the account with its linked identities and its key (and the key's backup); false
-    /// when there is no such user.
+    /// Deletes the account with its linked identities, its picture and its key (and the key's
+    /// backup); false when there is no such user.
     async fn delete_user(&self, id: Uuid) -> StoreResult<bool>;
     /// The user an external identity (`provider`, `subject`) is linked to.
     async fn find_by_identity(

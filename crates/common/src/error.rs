@@ -55,6 +55,9 @@ pub enum ErrorCode {
     RateLimited,
     /// The request or event payload is larger than allowed.
     PayloadTooLarge,
+    /// The body is not of a type the endpoint takes, or not what its `Content-Type` says (a
+    /// profile picture that is not a PNG, JPEG or WebP image).
+    UnsupportedMediaType,
     /// The request's body did not arrive in time (a stalled upload); sending it again is safe.
     RequestTimeout,
     /// A user's stored bytes would pass what the server allows them (attachments).
@@ -81,6 +84,7 @@ impl ErrorCode {
             InvalidOtp | OauthFailed => StatusCode::BAD_REQUEST,
             RateLimited => StatusCode::TOO_MANY_REQUESTS,
             PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             QuotaExceeded => StatusCode::INSUFFICIENT_STORAGE,
             Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -111,6 +115,7 @@ impl ErrorCode {
             OauthFailed => "oauth_failed",
             RateLimited => "rate_limited",
             PayloadTooLarge => "payload_too_large",
+            UnsupportedMediaType => "unsupported_media_type",
             RequestTimeout => "request_timeout",
             QuotaExceeded => "quota_exceeded",
             Unavailable => "unavailable",
@@ -119,7 +124,7 @@ impl ErrorCode {
     }
 
     /// Every code, for documentation and exhaustive tests.
-    pub const ALL: [ErrorCode; 23] = {
+    pub const ALL: [ErrorCode; 24] = {
         use ErrorCode::*;
         [
             InvalidJson,
@@ -141,6 +146,7 @@ impl ErrorCode {
             OauthFailed,
             RateLimited,
             PayloadTooLarge,
+            UnsupportedMediaType,
             RequestTimeout,
             QuotaExceeded,
             Unavailable,

@@ -31,6 +31,11 @@ pub(crate) const POSTGRES_MIGRATIONS: &[Embedded] = &[
         "key backup",
         include_str!("../../../../migrations/20261206000001_key_backup.sql"),
     ),
+    (
+        20261207000001,
+        "avatars",
+        include_str!("../../../../migrations/20261207000001_avatars.sql"),
+    ),
 ];
 
 /// The embedded store's migrations (`crates/auth-api/migrations-sqlite`).
@@ -44,6 +49,11 @@ pub(crate) const SQLITE_MIGRATIONS: &[Embedded] = &[
         20261206000001,
         "key backup",
         include_str!("../../migrations-sqlite/20261206000001_key_backup.sql"),
+    ),
+    (
+        20261207000001,
+        "avatars",
+        include_str!("../../migrations-sqlite/20261207000001_avatars.sql"),
     ),
 ];
 

@@ -10,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use uuid::Uuid;
 
 use super::{POSTGRES_MIGRATIONS, like_prefix, migrator, store_error};
-use crate::ports::{NewUser, StoreResult, UserRecord, UserStore};
+use crate::ports::{Avatar, NewUser, StoreResult, UserRecord, UserStore};
 
 pub struct PostgresStore {
     pool: PgPool,
@@ -47,8 +47,8 @@ impl UserStore for PostgresStore {
     async fn create_user(&self, u: NewUser) -> StoreResult<UserRecord> {
         let now = Utc::now();
         sqlx::query_as::<_, UserRecord>(
-            "INSERT INTO users (id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)
+            "INSERT INTO users (id, email, username, password_hash, display_name, provider, provider_id, verified, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
              RETURNING id, email, username, password_hash, display_name, avatar, provider, provider_id, verified, created_at, updated_at",
         )
         .bind(Uuid::now_v7())
@@ -56,7 +56,6 @@ impl UserStore for PostgresStore {
         .bind(&u.username)
         .bind(&u.password_hash)
         .bind(&u.display_name)
-        .bind(&u.avatar)
         .bind(&u.provider)
         .bind(&u.provider_id)
         .bind(u.verified)
@@ -117,6 +116,76 @@ impl UserStore for PostgresStore {
             .await
             .map(|r| r.rows_affected() == 1)
             .map_err(store_error)
+    }
+
+    async fn set_avatar(&self, id: Uuid, avatar: &Avatar, url: &str) -> StoreResult<bool> {
+        let now = Utc::now();
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        // The account's row first: it is locked until the commit, so of two pictures set at
+        // once, the one committed last is both the stored bytes and the URL.
+        let found = sqlx::query("UPDATE users SET avatar = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(url)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?
+            .rows_affected()
+            == 1;
+        if !found {
+            return Ok(false); // rolled back as `tx` drops
+        }
+        sqlx::query(
+            "INSERT INTO avatars (user_id, content_type, bytes, version, updated_at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (user_id) DO UPDATE SET content_type = EXCLUDED.content_type,
+                 bytes = EXCLUDED.bytes, version = EXCLUDED.version, updated_at = EXCLUDED.updated_at",
+        )
+        .bind(id)
+        .bind(&avatar.content_type)
+        .bind(&avatar.bytes)
+        .bind(&avatar.version)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn remove_avatar(&self, id: Uuid) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(store_error)?;
+        let found = sqlx::query("UPDATE users SET avatar = NULL, updated_at = $2 WHERE id = $1")
+            .bind(id)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?
+            .rows_affected()
+            == 1;
+        if !found {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM avatars WHERE user_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(store_error)?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn avatar(&self, id: Uuid) -> StoreResult<Option<Avatar>> {
+        let row: Option<(String, Vec<u8>, String)> =
+            sqlx::query_as("SELECT content_type, bytes, version FROM avatars WHERE user_id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(store_error)?;
+        Ok(row.map(|(content_type, bytes, version)| Avatar {
+            content_type,
+            bytes,
+            version,
+        }))
     }
 
     async fn set_email(&self, id: Uuid, email: &str) -> StoreResult<bool> {

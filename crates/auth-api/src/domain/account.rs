@@ -49,14 +49,7 @@ impl AuthService {
     ) -> Result<UserRecord, ApiError> {
         let changed = req.display_name.is_some();
         if changed {
-            // Each change is announced to every contact: bounded, it cannot be made a flood.
-            rate_limit::consume(
-                &self.kv,
-                &format!("rl:profile:{user_id}"),
-                self.limits.profile_changes_per_hour,
-                rate_limit::HOUR,
-            )
-            .await?;
+            self.count_profile_change(user_id).await?;
         }
         if let Some(name) = req.display_name {
             let name = name.as_deref().map(str::trim);
@@ -71,10 +64,23 @@ impl AuthService {
         Ok(user)
     }
 
+    /// Counts a change of the caller's profile (its name or its picture) against
+    /// `PROFILE_MAX_CHANGES_PER_HOUR`: each is announced to every contact, so bounded, it cannot be
+    /// made a flood.
+    pub(super) async fn count_profile_change(&self, user_id: Uuid) -> Result<(), ApiError> {
+        rate_limit::consume(
+            &self.kv,
+            &format!("rl:profile:{user_id}"),
+            self.limits.profile_changes_per_hour,
+            rate_limit::HOUR,
+        )
+        .await
+    }
+
     /// Tells realtime (`PROFILE_CHANGED_CHANNEL`), so the user's contacts show the change at
     /// once. It is stored whatever happens here: unannounced, clients see it when they next load
     /// the profile.
-    async fn announce_profile_change(&self, user: &UserRecord) {
+    pub(super) async fn announce_profile_change(&self, user: &UserRecord) {
         let profile = serde_json::to_string(&to_profile(user)).expect("a profile serializes");
         if let Err(e) = self.kv.publish(PROFILE_CHANGED_CHANNEL, &profile).await {
             tracing::warn!(error = %e, "could not announce a profile change");
@@ -206,6 +212,6 @@ impl AuthService {
 }
 
 /// The account was deleted while the request ran.
-fn gone() -> ApiError {
+pub(super) fn gone() -> ApiError {
     ApiError::new(ErrorCode::Unauthorized, "the account no longer exists")
 }

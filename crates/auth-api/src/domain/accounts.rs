@@ -38,7 +38,6 @@ impl AuthService {
                 username: req.username,
                 password_hash: Some(hash),
                 display_name: req.display_name.map(|d| d.trim().to_owned()),
-                avatar: None,
                 provider: "email".into(),
                 provider_id: None,
                 verified: false,

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod accounts;
+pub mod avatars;
 mod deletion;
 mod email_change;
 pub mod keys;

@@ -70,7 +70,6 @@ pub struct IdClaims {
     pub email_verified: Option<serde_json::Value>,
     pub nonce: Option<String>,
     pub name: Option<String>,
-    pub picture: Option<String>,
 }
 
 impl IdClaims {

@@ -74,7 +74,6 @@ impl AuthService {
                     .clone()
                     .filter(|n| !n.trim().is_empty())
                     .map(|n| n.chars().take(64).collect()),
-                avatar: claims.picture.clone(),
                 provider: PROVIDER_GOOGLE.into(),
                 provider_id: Some(claims.sub.clone()),
                 verified: true,

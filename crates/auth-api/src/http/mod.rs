@@ -2,6 +2,7 @@
 //! into the shared JSON bodies. No SQL and no business rules live here.
 
 mod auth_routes;
+mod avatar_routes;
 pub mod cookies;
 mod csrf;
 mod email_routes;
@@ -97,6 +98,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(users_routes::me, users_routes::update_me))
         .routes(routes!(users_routes::profile))
+        .routes(routes!(
+            avatar_routes::put_avatar,
+            avatar_routes::delete_avatar
+        ))
+        .routes(routes!(avatar_routes::get_avatar))
         .routes(routes!(users_routes::get_key))
         .routes(routes!(meta_routes::jwks))
         .routes(routes!(meta_routes::readyz))

@@ -210,7 +210,7 @@ pub fn unique_username(tag: &str) -> String {
 pub const PASSWORD: &str = "glacier-mosaic-71-tundra";
 
 impl TestApp {
-    async fn reply(resp: reqwest::Response) -> Reply {
+    pub async fn reply(resp: reqwest::Response) -> Reply {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let text = resp.text().await.unwrap_or_default();

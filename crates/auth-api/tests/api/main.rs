@@ -7,6 +7,7 @@ mod helpers;
 mod mailbox;
 
 mod account;
+mod avatars;
 mod deletion;
 mod email_change;
 mod errors;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use auth_api::adapters::{postgres::PostgresStore, sqlite::SqliteStore};
-use auth_api::ports::{NewUser, StoreError, UserStore};
+use auth_api::ports::{Avatar, NewUser, StoreError, UserStore};
 use common::testing::backend_url;
 
 use crate::helpers::{fresh_postgres, temp_dir};
@@ -15,7 +15,6 @@ fn new_user(email: &str, username: &str) -> NewUser {
         username: username.into(),
         password_hash: Some("$argon2id$dummy".into()),
         display_name: Some("Test".into()),
-        avatar: None,
         provider: "email".into(),
         provider_id: None,
         verified: false,
@@ -234,11 +233,53 @@ async fn contract(store: Arc<dyn UserStore>) {
             .is_none()
     );
 
-    // Deleting an account takes its identities and its key (and backup) with it.
+    // A picture: stored with the URL that names it, replaced whole, removed with it.
+    assert!(store.avatar(alice.id).await.unwrap().is_none());
+    let first = Avatar {
+        content_type: "image/png".into(),
+        bytes: vec![0x89, b'P', b'N', b'G', 0, 255],
+        version: "v1".into(),
+    };
+    assert!(store.set_avatar(alice.id, &first, "/a?v=v1").await.unwrap());
+    assert_eq!(store.avatar(alice.id).await.unwrap(), Some(first));
+    let second = Avatar {
+        content_type: "image/webp".into(),
+        bytes: b"RIFF....WEBP".to_vec(),
+        version: "v2".into(),
+    };
+    assert!(
+        store
+            .set_avatar(alice.id, &second, "/a?v=v2")
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.avatar(alice.id).await.unwrap(), Some(second.clone()));
+    let with_picture = store.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(with_picture.avatar.as_deref(), Some("/a?v=v2"));
+    assert!(store.remove_avatar(alice.id).await.unwrap());
+    assert!(store.avatar(alice.id).await.unwrap().is_none());
+    let without = store.find_by_id(alice.id).await.unwrap().unwrap();
+    assert_eq!(without.avatar, None);
+    assert!(
+        store.remove_avatar(alice.id).await.unwrap(),
+        "none to remove"
+    );
+    let nobody = uuid::Uuid::new_v4();
+    assert!(!store.set_avatar(nobody, &second, "/a?v=v2").await.unwrap());
+    assert!(store.avatar(nobody).await.unwrap().is_none(), "rolled back");
+    assert!(!store.remove_avatar(nobody).await.unwrap());
+
+    // Deleting an account takes its identities, its picture and its key (and backup) with it.
     store
         .set_public_key(alice.id, r#"{"k":4}"#, Some(r#"{"b":4}"#))
         .await
         .unwrap();
+    assert!(
+        store
+            .set_avatar(alice.id, &second, "/a?v=v2")
+            .await
+            .unwrap()
+    );
     let alice_email = store.find_by_id(alice.id).await.unwrap().unwrap().email;
     assert!(store.delete_user(alice.id).await.unwrap());
     assert!(!store.delete_user(alice.id).await.unwrap(), "gone already");
@@ -254,6 +295,7 @@ async fn contract(store: Arc<dyn UserStore>) {
     assert!(store.public_key(alice.id).await.unwrap().is_none());
     assert!(store.key_backup(alice.id).await.unwrap().is_none());
     assert!(store.public_keys(&[alice.id]).await.unwrap().is_empty());
+    assert!(store.avatar(alice.id).await.unwrap().is_none());
     // The identity, address and username are free for another account.
     let again = store
         .create_user(new_user(&alice_email, "alice_1"))

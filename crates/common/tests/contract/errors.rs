@@ -32,6 +32,7 @@ fn error_codes_map_to_the_documented_http_statuses() {
         (ErrorCode::EmailTaken, 409),
         (ErrorCode::UsernameTaken, 409),
         (ErrorCode::RateLimited, 429),
+        (ErrorCode::UnsupportedMediaType, 415),
         (ErrorCode::Unavailable, 503),
         (ErrorCode::Internal, 500),
     ];

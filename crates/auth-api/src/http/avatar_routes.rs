@@ -1,0 +1,180 @@
+//! `/api/users/me/avatar` and `/api/users/{id}/avatar`: the caller's profile picture, set and
+//! removed; anyone's, read. The picture's URL, with its version, is the profile's `avatar`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use common::contracts::account::MAX_AVATAR_BYTES;
+use common::contracts::auth::UserResponse;
+use common::error::ErrorResponse;
+use common::{ApiError, ErrorCode};
+use futures::StreamExt;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::AppState;
+use super::extract::Authenticated;
+use crate::domain::avatars::too_large;
+use crate::domain::to_user;
+use crate::domain::users::parse_id;
+
+/// How long a picture's body may take to arrive: a stalled upload would otherwise hold its
+/// connection and buffer for as long as the client likes.
+const UPLOAD_WITHIN: Duration = Duration::from_secs(30);
+
+/// Sets the caller's profile picture (replacing any): the raw bytes of a PNG, JPEG or WebP image
+/// are the body, at most `MAX_AVATAR_BYTES` (256 KiB), sent with their own type. Counted as a
+/// profile change, and announced to the user's contacts as one (`profile_changed`).
+#[utoipa::path(
+    put,
+    path = "/api/users/me/avatar",
+    tag = "users",
+    request_body(
+        content = Vec<u8>,
+        content_type = "image/webp",
+        description = "The picture's bytes (1 to 262,144), `Content-Type` `image/png`, `image/jpeg` or `image/webp`, as the bytes are",
+    ),
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The caller's account, its `avatar` the new picture's URL", body = UserResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 408, description = "`request_timeout`: the body did not arrive within 30 s", body = ErrorResponse),
+        (status = 413, description = "`payload_too_large`: more than 256 KiB", body = ErrorResponse),
+        (status = 415, description = "`unsupported_media_type`: not a PNG, JPEG or WebP image, or not what `Content-Type` says", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: an empty body", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: more than `PROFILE_MAX_CHANGES_PER_HOUR` (30) profile changes this hour; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn put_avatar(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<UserResponse>, ApiError> {
+    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body))
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the picture did not arrive within {} s",
+                    UPLOAD_WITHIN.as_secs()
+                ),
+            )
+        })??;
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let user = state.auth.set_avatar(me.user_id, declared, bytes).await?;
+    Ok(Json(UserResponse {
+        user: to_user(&user),
+    }))
+}
+
+/// The body, refused as `payload_too_large` as soon as it passes the limit (not read to its end).
+async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::field("body", format!("cannot be read: {e}")))?;
+        if bytes.len() + chunk.len() > MAX_AVATAR_BYTES {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// Removes the caller's profile picture (none is not an error), announced as a profile change.
+#[utoipa::path(
+    delete,
+    path = "/api/users/me/avatar",
+    tag = "users",
+    security(("bearerAuth" = []), ("sessionCookie" = [])),
+    responses(
+        (status = 200, description = "The caller's account, without a picture", body = UserResponse),
+        (status = 401, description = "`unauthorized`", body = ErrorResponse),
+        (status = 403, description = "`origin_not_allowed`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: more than `PROFILE_MAX_CHANGES_PER_HOUR` (30) profile changes this hour; see `Retry-After`", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn delete_avatar(
+    State(state): State<AppState>,
+    Authenticated(me): Authenticated,
+) -> Result<Json<UserResponse>, ApiError> {
+    let user = state.auth.remove_avatar(me.user_id).await?;
+    Ok(Json(UserResponse {
+        user: to_user(&user),
+    }))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AvatarQuery {
+    /// The version the profile's `avatar` URL names: when it is the current one, the answer may
+    /// be kept for good (that URL's bytes never change).
+    pub v: Option<String>,
+}
+
+/// A user's profile picture, for anyone (as the profile is). Served with its stored type and
+/// `nosniff`, so it is only ever shown as an image.
+#[utoipa::path(
+    get,
+    path = "/api/users/{id}/avatar",
+    tag = "users",
+    params(("id" = Uuid, Path, description = "The user's id"), AvatarQuery),
+    responses(
+        (status = 200, description = "The picture; `ETag` is its version. Kept for a year when asked for by its current version (`?v=`), else asked again each time", body = Vec<u8>, content_type = "image/webp"),
+        (status = 304, description = "Not modified (`If-None-Match` was the current version)"),
+        (status = 404, description = "`not_found`: no such user, or no picture", body = ErrorResponse),
+        (status = 503, description = "`unavailable`", body = ErrorResponse),
+    ),
+)]
+pub async fn get_avatar(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(query): Query<AvatarQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let avatar = state.auth.avatar(parse_id(&id)?).await?;
+    let etag = HeaderValue::from_str(&format!("\"{}\"", avatar.version))
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's version is not a header"))?;
+    let cache = if query.v.as_deref() == Some(avatar.version.as_str()) {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    let common = [
+        (header::ETAG, etag.clone()),
+        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+    ];
+    let unchanged = headers.get(header::IF_NONE_MATCH).is_some_and(|tags| {
+        tags.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii() == etag.as_bytes())
+    });
+    if unchanged {
+        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
+    }
+    let content_type = HeaderValue::from_str(&avatar.content_type)
+        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's type is not a header"))?;
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; sandbox"),
+        ),
+    ];
+    Ok((common, headers, avatar.bytes).into_response())
+}
