@@ -1,24 +1,27 @@
-// Account settings (#/account, from the chat list's top bar): the display name, the email address
-// (emailChange.ts), the password, where the user is signed in (their sessions, each of which
-// they can sign out), and last the account deleted (deleteAccount.ts). A forgotten password is
-// reset from the login screen instead (authViews.ts).
+// Account settings (#/account, from the chat list's top bar): the display name, the profile
+// picture (picture.ts), the email address (emailChange.ts), the password, where the user is
+// signed in (their sessions, each of which they can sign out), and last the account deleted
+// (deleteAccount.ts). A forgotten password is reset from the login screen instead (authViews.ts).
 import { ApiError, auth, describeError, users } from './api';
 import { announce, errorBox, field, h, setTitle } from './dom';
 import * as store from './store';
 import type { Session } from './types';
 import { describeUserAgent } from './userAgent';
 import { emailSection } from './emailChange';
+import { pictureSection } from './picture';
 import { deleteSection } from './deleteAccount';
 import { backLink, busy, card, formError, markInvalid, newPasswordFields, title, type AppActions, type View } from './viewKit';
 
 export function accountView(app: AppActions): View {
   const heading = title('Account');
   const sessions = sessionsSection();
+  const picture = pictureSection(app);
   const el = h(
     'section',
     { class: 'page account', 'data-testid': 'account-view' },
     h('header', { class: 'topbar' }, backLink(), heading, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
     profileSection(app),
+    picture.el,
     emailSection(app),
     // A changed password signs the other sessions out: the list is read again.
     passwordSection(() => void sessions.load()),
@@ -27,7 +30,14 @@ export function accountView(app: AppActions): View {
   );
   setTitle('Account · Batiyoun');
   void sessions.load();
-  return { el, focus: heading, cleanup: () => setTitle('Batiyoun') };
+  return {
+    el,
+    focus: heading,
+    cleanup: () => {
+      picture.cleanup();
+      setTitle('Batiyoun');
+    },
+  };
 }
 
 // --- profile ----------------------------------------------------------------------------------

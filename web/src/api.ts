@@ -253,6 +253,17 @@ export const auth = {
 export const users = {
   /** Sets the caller's display name (trimmed by the server), or clears it (`null`: the username shows). */
   updateMe: (displayName: string | null) => request<{ user: User }>('PATCH', '/api/users/me', { displayName }).then((r) => r.user),
+  /**
+   * Makes `image` the caller's profile picture: its bytes, sent as its type (PNG, JPEG or WebP, at
+   * most MAX_PICTURE_BYTES; account.ts sends a 256×256 WebP). The answer's `avatar` names it.
+   */
+  async setPicture(image: Blob): Promise<User> {
+    const res = await authorized('PUT', '/api/users/me/avatar', { Accept: 'application/json', 'Content-Type': image.type }, image);
+    if (!res.ok) throw await failure(res);
+    return ((await res.json()) as { user: User }).user;
+  },
+  /** Takes the caller's profile picture away (their initial shows again); fine when there was none. */
+  removePicture: () => request<{ user: User }>('DELETE', '/api/users/me/avatar').then((r) => r.user),
   search: (q: string) =>
     request<{ users: PublicProfile[] }>('GET', `/api/users/search?q=${encodeURIComponent(q)}`).then((r) => r.users),
   /** Up to MAX_PROFILE_IDS users' profiles in one request; unknown ids are left out. */
@@ -279,6 +290,9 @@ export const keys = {
   putBackup: (publicKey: PublicKeyJwk, backup: WrappedKey) => request<unknown>('PUT', '/api/users/me/key-backup', { publicKey, backup }),
   getBackup: () => request<{ publicKey: PublicKeyJwk; backup: WrappedKey }>('GET', '/api/users/me/key-backup'),
 };
+
+/** Largest profile picture auth-api keeps, in bytes. */
+export const MAX_PICTURE_BYTES = 256 * 1024;
 
 /** Most ids one `users.many` asks for (the server's limit). */
 export const MAX_PROFILE_IDS = 100;
@@ -392,6 +406,8 @@ export function describeError(e: unknown, labels: Record<string, string> = {}): 
         return 'Wrong passcode.';
       case 'account_deleted':
         return 'This account was deleted.';
+      case 'unsupported_media_type':
+        return 'That file is not a PNG, JPEG or WebP image.';
       case 'quota_exceeded':
         return 'Your files take all the room this server keeps for you. Ask its administrator for more.';
       default:

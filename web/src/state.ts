@@ -190,6 +190,17 @@ export function displayName(userId: string): string {
   return p ? p.displayName || p.username : 'Someone';
 }
 
+/**
+ * `userId`'s profile picture as the server names it (`/api/users/{id}/avatar?v=…`), or null: the
+ * user's own from `state.me`, a contact's from their profile (none once the account is deleted).
+ * Whether it may be loaded is the avatar's to decide (viewKit.ts `avatarSrc`).
+ */
+export function pictureOf(userId: string): string | null {
+  if (state.me && userId === state.me.id) return state.me.avatar;
+  const p = state.profiles.get(userId);
+  return p && !p.deleted ? p.avatar : null;
+}
+
 /** Whether `userId`'s account is known to be deleted. */
 export function isDeleted(userId: string): boolean {
   return state.profiles.get(userId)?.deleted === true;
@@ -334,8 +345,9 @@ export function userDeleted(userId: string): void {
 
 /**
  * `profile_changed`: a contact, or this user on another device, changed their profile (the
- * display name). A contact's is kept as fetched (no need to ask again) and every name shown is
- * redrawn; this user's own goes to `state.me`, and the views showing it hear `me`.
+ * display name, the picture). A contact's is kept as fetched (no need to ask again) and every
+ * name and picture shown is redrawn; this user's own goes to `state.me`, and the views showing it
+ * hear `me`.
  */
 export function profileChanged(p: PublicProfile): void {
   if (p.id === state.me?.id) {

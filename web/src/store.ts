@@ -17,7 +17,7 @@ import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
 
 // What the views read, from the modules it is kept in.
-export { chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
+export { chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, pictureOf, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
 export { onMessageDeleted } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';

@@ -1,5 +1,5 @@
-// What the screens share: the view contract main.ts routes with, headings, busy buttons, avatars,
-// and the username search (with its picker of several users).
+// What the screens share: the view contract main.ts routes with, headings, busy buttons, avatars
+// (a profile picture or an initial), and the username search (with its picker of several users).
 import { ApiError, describeError, users as usersApi } from './api';
 import { announce, field, formatTime, h } from './dom';
 import * as store from './store';
@@ -98,7 +98,35 @@ export function busy(button: HTMLButtonElement, on: boolean, label?: string): vo
   if (label) button.textContent = label;
 }
 
-export function avatar(name: string, userId?: string): HTMLElement {
+/**
+ * Where a profile picture may be loaded from: `url` when it is this origin's `/api/users/…` (as
+ * auth-api names a picture), else null. A third-party image would tell its site who looks at
+ * whom, and an older server gave Google accounts Google's picture URL.
+ */
+export function avatarSrc(url: string | null | undefined): string | null {
+  if (!url?.startsWith('/api/users/')) return null;
+  try {
+    const u = new URL(url, location.origin);
+    return u.origin === location.origin && u.pathname.startsWith('/api/users/') ? url : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Pictures that failed to load in this page (offline, gone): their initials show instead, and
+ * the lists drawn again on every presence change do not ask for them again until the browser is
+ * back online.
+ */
+const brokenPictures = new Set<string>();
+addEventListener('online', () => brokenPictures.clear());
+
+/**
+ * A user's (or a group's) circle: their profile picture, else the initial of `name`, with
+ * `userId`'s presence dot. `picture` defaults to `userId`'s (`store.pictureOf`); a picture is
+ * decorative (alt="", the name is written beside it) and falls back to the initial if it fails.
+ */
+export function avatar(name: string, userId?: string, picture: string | null = userId ? store.pictureOf(userId) : null): HTMLElement {
   const p = userId ? store.state.presence.get(userId) : undefined;
   const dot = userId
     ? h('span', {
@@ -109,7 +137,23 @@ export function avatar(name: string, userId?: string): HTMLElement {
       })
     : null;
   const label = userId ? (p?.online ? 'online' : 'offline') : '';
-  return h('span', { class: 'avatar', 'aria-hidden': label ? undefined : 'true' }, h('span', { 'aria-hidden': 'true' }, (name[0] || '?').toUpperCase()), dot, label ? h('span', { class: 'sr-only' }, `(${label})`) : null);
+  const initial = h('span', { 'aria-hidden': 'true' }, (name[0] || '?').toUpperCase());
+  const src = avatarSrc(picture);
+  let img: HTMLImageElement | null = null;
+  if (src && !brokenPictures.has(src)) {
+    img = h('img', { src, alt: '', 'aria-hidden': 'true', draggable: 'false', decoding: 'async', 'data-testid': 'avatar-image' });
+    initial.hidden = true;
+    img.addEventListener(
+      'error',
+      () => {
+        brokenPictures.add(src);
+        img?.remove();
+        initial.hidden = false;
+      },
+      { once: true },
+    );
+  }
+  return h('span', { class: 'avatar', 'data-testid': 'avatar', 'aria-hidden': label ? undefined : 'true' }, initial, img, dot, label ? h('span', { class: 'sr-only' }, `(${label})`) : null);
 }
 
 // --- user search (shared by new chat and new group) -------------------------------------------
@@ -139,7 +183,7 @@ export function userSearch(onPick: (p: PublicProfile) => void, pickLabel: (p: Pu
             h(
               'li',
               {},
-              h('button', { type: 'button', class: 'result', 'data-testid': 'user-result', 'data-username': u.username, onclick: () => onPick(u) }, avatar(u.displayName || u.username), h('span', {}, h('strong', {}, u.displayName || u.username), ` @${u.username}`), h('span', { class: 'sr-only' }, ` — ${pickLabel(u)}`)),
+              h('button', { type: 'button', class: 'result', 'data-testid': 'user-result', 'data-username': u.username, onclick: () => onPick(u) }, avatar(u.displayName || u.username, undefined, u.avatar), h('span', {}, h('strong', {}, u.displayName || u.username), ` @${u.username}`), h('span', { class: 'sr-only' }, ` — ${pickLabel(u)}`)),
             ),
           ),
         );

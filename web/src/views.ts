@@ -14,7 +14,7 @@ import { keepFocus, reacting } from './reactions';
 import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
-import type { User } from './types';
+import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
 // --- chat list --------------------------------------------------------------------------------
@@ -228,6 +228,18 @@ export function chatView(app: AppActions, chatId: string): View {
   let loadingOlder: Promise<void> | null = null;
 
   let shown = false;
+  // The chat's circle (the other member's picture in a direct chat), drawn again only when it
+  // changes: the header is drawn on every presence and typing event. Its presence is the subtitle.
+  const face = h('span', { class: 'chat-face', 'data-testid': 'chat-avatar' });
+  let faceShown = '';
+  const renderFace = (chat: Chat) => {
+    const other = store.otherParticipant(chat);
+    const picture = other ? store.pictureOf(other) : null;
+    const about = `${heading.textContent}|${picture ?? ''}`;
+    if (about === faceShown) return;
+    faceShown = about;
+    face.replaceChildren(avatar(heading.textContent ?? '', undefined, picture));
+  };
   const renderHeader = () => {
     const chat = store.state.chats.get(chatId);
     heading.textContent = chat ? store.chatTitle(chat) : 'Chat';
@@ -239,6 +251,7 @@ export function chatView(app: AppActions, chatId: string): View {
       return;
     }
     shown = true;
+    renderFace(chat);
     const closed = store.isClosed(chatId);
     if (closed !== composer.hidden) close(closed);
     // A deleted account has no key to say anything about (it is not "withheld").
@@ -463,7 +476,7 @@ export function chatView(app: AppActions, chatId: string): View {
   const el = h(
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
-    h('header', { class: 'topbar' }, backLink(), h('div', { class: 'chat-title' }, heading, subtitle), h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle), h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
     note.el,
     info,
     scroller,
