@@ -28,6 +28,7 @@ export const S = {
   KEY_CHANGED: 'key_changed',
   PROFILE_CHANGED: 'profile_changed',
   USER_DELETED: 'user_deleted',
+  CHAT_MUTED: 'chat_muted',
   MESSAGE_UPDATED: 'message_updated',
 } as const;
 

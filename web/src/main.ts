@@ -190,7 +190,8 @@ function renderBanner(): void {
 window.addEventListener('online', () => checkAfterReconnect());
 let wasOnline = false;
 store.subscribe((t) => {
-  if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (c.unreadCount ?? 0), 0));
+  // Muted chats' unread messages are not counted in the tab's title, as Slack leaves them out.
+  if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (c.muted ? 0 : (c.unreadCount ?? 0)), 0));
   if (t !== 'conn') return;
   renderBanner();
   if (store.state.conn !== 'online') return;

@@ -8,7 +8,7 @@
 // notification, its newest message (`tag`), so several open tabs replace rather than repeat it.
 // Clicking it opens the chat (public/sw.js). Reading the chat, here or on another device or tab,
 // closes it, and so does the message's deletion (as WhatsApp and Signal take a deleted message's
-// notification away).
+// notification away). A chat the user muted (on any device) notifies nothing.
 
 import { h } from './dom';
 import { summary } from './attachments';
@@ -37,7 +37,7 @@ export function offerButton(): HTMLButtonElement {
 
 /** Shows a notification of `m` (from someone else, not seen) if the user allowed them. */
 export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
-  if (!supported() || Notification.permission !== 'granted') return;
+  if (chat.muted || !supported() || Notification.permission !== 'granted') return;
   const sender = store.displayName(m.senderId);
   const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
   const text = summary(m.type, textOf(m));

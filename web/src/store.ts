@@ -14,7 +14,7 @@ import { flushOutbox, loadOutbox, useTransport } from './outbox';
 import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, userDeleted, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
-import type { Ack, Chat, ChatChangedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
+import type { Ack, Chat, ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
 
 // What the views read, from the modules it is kept in.
 export { chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, pictureOf, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
@@ -43,6 +43,8 @@ useEdits(() => socket, () => opening);
 export function upsertChat(chat: Chat): void {
   const prev = state.chats.get(chat.id);
   for (const touched of listings) touched.add(chat.id);
+  // Only this user's own reads say whether they muted it; other copies keep what we held.
+  if (chat.muted === undefined) chat = { ...chat, muted: prev?.muted ?? false };
   // A copy older than the changes we applied keeps our name and members (chats cached by an
   // older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
@@ -127,6 +129,24 @@ function applyChatChange(e: ChatChangedEvent): void {
     revision: e.revision,
     closed,
   });
+}
+
+/** The chat is muted (`muted`) or not for this user now: set here or on another device. */
+function mutedHere(chatId: string, muted: boolean): void {
+  const chat = state.chats.get(chatId);
+  if (!chat || chat.muted === muted) return;
+  state.chats.set(chatId, { ...chat, muted });
+  db.putChats([state.chats.get(chatId)!]).catch(() => {});
+  emit('chats');
+}
+
+/**
+ * Mutes the chat for this user on all their devices, or unmutes it: said at once here, and by
+ * `chat_muted` to the others.
+ */
+export async function setMuted(chatId: string, muted: boolean): Promise<void> {
+  await chatsApi.setMuted(chatId, muted);
+  mutedHere(chatId, muted);
 }
 
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
@@ -415,6 +435,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.PROFILE_CHANGED, profileChanged);
     socket.on(S.USER_DELETED, (e: UserDeletedEvent) => userDeleted(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
+    socket.on(S.CHAT_MUTED, (e: ChatMutedEvent) => mutedHere(e.chatId, e.muted));
     socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
   }
   if (navigator.onLine) {

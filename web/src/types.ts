@@ -116,6 +116,13 @@ export interface Chat {
   /** A direct chat whose other member deleted their account: readable, but it takes no new messages. */
   closed?: boolean;
   unreadCount: number;
+  /**
+   * This user muted the chat (on any device): its messages notify nobody here. Only the user's own
+   * reads of the chat say it (`chats.list`, `chats.get`, which make it a boolean); other copies
+   * (events, answers to changes, sent to every member alike) leave it out, and `upsertChat`
+   * keeps what it held.
+   */
+  muted?: boolean;
 }
 
 /** `GET /api/chats/{id}/members`: members ordered by id; pass `nextCursor` as `after` for more. */
@@ -225,6 +232,12 @@ export interface ChatChangedEvent {
  * `user_deleted`: a contact deleted their account. They left every group already (each its
  * `chat_changed`); direct chats with them stay, with their history, read-only.
  */
+/** `chat_muted`: this user muted or unmuted a chat, on this device or another. */
+export interface ChatMutedEvent {
+  chatId: string;
+  muted: boolean;
+}
+
 export interface UserDeletedEvent {
   userId: string;
 }

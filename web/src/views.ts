@@ -51,7 +51,9 @@ export function chatListView(app: AppActions): View {
         const last = c.lastMessage;
         const who = !last ? '' : last.senderId === me?.id ? 'You: ' : c.type === 'group' ? `${store.displayName(last.senderId)}: ` : '';
         const preview = !last ? (c.type === 'group' ? 'Group created' : 'No messages yet') : last.deletedAt ? 'Message deleted' : `${who}${summary(last.type, textOf(last))}`;
-        const unread = c.unreadCount > 0 ? h('span', { class: 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
+        // A muted chat still counts its unread messages, in grey: they notify nobody.
+        const unread = c.unreadCount > 0 ? h('span', { class: c.muted ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
+        const muted = c.muted ? h('span', { class: 'tag', 'data-testid': 'muted' }, 'muted') : null;
         return h(
           'li',
           {},
@@ -60,7 +62,7 @@ export function chatListView(app: AppActions): View {
             { href: `#/chat/${c.id}`, class: 'chat-item', 'data-testid': 'chat-item', 'data-chat-id': c.id },
             // A deleted account has no presence to show.
             avatar(name, other && !store.isDeleted(other) ? other : undefined),
-            h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null), h('span', { class: 'preview' }, preview)),
+            h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null, muted), h('span', { class: 'preview' }, preview)),
             h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, unread),
           ),
         );
@@ -209,6 +211,22 @@ export function chatView(app: AppActions, chatId: string): View {
   const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
+  // Muting is this user's own (on all their devices): the chat's messages notify nobody here.
+  const mute = h('button', { type: 'button', class: 'ghost', 'data-testid': 'mute' }, 'Mute');
+  const muteError = h('p', { class: 'error', role: 'alert', 'data-testid': 'mute-error' });
+  mute.addEventListener('click', () => {
+    const muting = !store.state.chats.get(chatId)?.muted;
+    muteError.textContent = '';
+    busy(mute, true);
+    store
+      .setMuted(chatId, muting)
+      .then(() => announce(muting ? 'Chat muted: its messages will not notify you.' : 'Chat unmuted.'))
+      .catch((e) => (muteError.textContent = describeError(e)))
+      .finally(() => {
+        busy(mute, false);
+        renderHeader();
+      });
+  });
   const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
   // In place of the composer once the other member of a direct chat deleted their account.
   const closedLine = h('p', { class: 'chat-closed', role: 'status', 'data-testid': 'chat-closed', hidden: true }, 'This account was deleted. You can read your messages, but no new ones can be sent.');
@@ -252,6 +270,9 @@ export function chatView(app: AppActions, chatId: string): View {
     }
     shown = true;
     renderFace(chat);
+    mute.textContent = chat.muted ? 'Unmute' : 'Mute';
+    mute.title = chat.muted ? 'Notify me of this chat’s messages again' : 'Stop notifying me of this chat’s messages';
+    mute.dataset.muted = String(chat.muted === true);
     const closed = store.isClosed(chatId);
     if (closed !== composer.hidden) close(closed);
     // A deleted account has no key to say anything about (it is not "withheld").
@@ -476,7 +497,8 @@ export function chatView(app: AppActions, chatId: string): View {
   const el = h(
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
-    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle), h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle), mute, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    muteError,
     note.el,
     info,
     scroller,
