@@ -5,33 +5,15 @@
 // file too large is refused before it is sent. Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { crc32, deflateSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
+import { png } from '../browser/images.mjs';
 import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
 if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${missing}`);
 
 const PASSPHRASE = 'a long recovery passphrase';
-/** A `width`×`height` PNG of one colour (RGB, 8 bits a channel). */
-function png(width, height) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
-  const row = Buffer.concat([Buffer.from([0]), Buffer.alloc(width * 3, Buffer.from([200, 60, 40]))]);
-  const pixels = deflateSync(Buffer.concat(Array.from({ length: height }, () => row)));
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
-}
 /** A 40×20 PNG. */
 const PNG = png(40, 20);
 const NOTES = 'Hello from a file: the minutes of Tuesday.\n';

@@ -7,9 +7,9 @@
 // Over REST, auth-api refuses what is not a PNG, JPEG or WebP, an empty body and one too large.
 // Skips like browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
-import { crc32, deflateSync } from 'node:zlib';
 import { describe, test } from 'node:test';
 import { IN_CI, api, missingPrerequisite, stepper } from '../browser/harness.mjs';
+import { png } from '../browser/images.mjs';
 import { PASSWORD, pageHelpers, suiteSystem } from '../browser/pages.mjs';
 
 const missing = missingPrerequisite();
@@ -21,28 +21,6 @@ const RED = [220, 30, 30];
 const GREEN = [30, 180, 60];
 const BLUE = [30, 60, 220];
 
-/** A PNG (8-bit RGB) whose pixel at column x, row y is `colour(x, y)`. */
-function png(width, height, colour) {
-  const chunk = (type, data) => {
-    const head = Buffer.alloc(8);
-    head.writeUInt32BE(data.length, 0);
-    head.write(type, 4, 'latin1');
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-    return Buffer.concat([head, data, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, deflate, no filter, no interlace
-  const rows = [];
-  for (let y = 0; y < height; y++) {
-    const row = Buffer.alloc(1 + width * 3); // filter byte 0, then the pixels
-    for (let x = 0; x < width; x++) row.set(colour(x, y), 1 + x * 3);
-    rows.push(row);
-  }
-  return Buffer.concat([Buffer.from('89504e470d0a1a0a', 'hex'), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(Buffer.concat(rows))), chunk('IEND', Buffer.alloc(0))]);
-}
 /**
  * 300×200: a red band 50 pixels wide on the left, a blue one on the right, green between. Its
  * centre square is all green; a picture stretched, or cropped off-centre, has red or blue in it.
