@@ -108,6 +108,28 @@ export async function messagesOf(chatId: string): Promise<Message[]> {
   return req(store('messages').index('chatId').getAll(IDBKeyRange.only(chatId))) as Promise<Message[]>;
 }
 
+/**
+ * The stored messages `matches` takes, newest first (ids are ObjectIds, in time order), at most
+ * `limit`: a cursor over the store backwards, read in one transaction.
+ */
+export async function findMessages(matches: (m: Message) => boolean, limit: number): Promise<Message[]> {
+  if (!db) return [];
+  const found: Message[] = [];
+  const cursor = store('messages').openCursor(null, 'prev');
+  await new Promise<void>((resolve, reject) => {
+    cursor.onerror = () => reject(cursor.error);
+    cursor.onsuccess = () => {
+      const at = cursor.result;
+      if (!at) return resolve();
+      const m = at.value as Message;
+      if (matches(m)) found.push(m);
+      if (found.length >= limit) return resolve();
+      at.continue();
+    };
+  });
+  return found;
+}
+
 export async function allChats(): Promise<Chat[]> {
   if (!db) return [];
   return req(store('chats').getAll()) as Promise<Chat[]>;

@@ -10,6 +10,7 @@ import { accountView } from './account';
 import { forgotView, loginView, resetView, signupView, verifyView } from './authViews';
 import type { AppActions, View } from './viewKit';
 import { chatListView, chatView, joinView, newChatView, newGroupView } from './views';
+import { searchView } from './search';
 
 const LAST_USER = 'batiyoun.lastUser'; // the public profile only, so the app can start offline
 /**
@@ -166,7 +167,10 @@ function route(): void {
       view = joinView(app);
       break;
     case 'chat':
-      view = arg ? chatView(app, arg) : chatListView(app);
+      view = arg ? chatView(app, arg, params.get('m') ?? undefined) : chatListView(app);
+      break;
+    case 'search':
+      view = searchView();
       break;
     default:
       view = chatListView(app);

@@ -107,6 +107,11 @@ export interface Replying {
   resume(id: string): void;
   /** Leaves reply mode, if in it (an edit begins). */
   cancel(): void;
+  /**
+   * Shows the message `id` (scrolled to, highlighted, focused), loading older history to find it
+   * if need be: a quote's original, or a message a search found.
+   */
+  show(id: string): Promise<void>;
   /** The rows' part, for one drawing of `msgs` (the view's messages, in order). */
   rows(msgs: ViewMessage[]): (m: ViewMessage) => RowReply;
 }
@@ -227,6 +232,7 @@ export function replying(chatId: string, input: HTMLTextAreaElement, list: HTMLE
       if (!answering && (held.has(id) || state.quoted.has(id))) start(id);
     },
     cancel: () => stop(false),
+    show,
     rows,
   };
 }

@@ -90,6 +90,7 @@ export function chatListView(app: AppActions): View {
       h('a', { class: 'button primary', href: '#/new', 'data-testid': 'new-chat' }, 'New chat'),
       h('a', { class: 'button', href: '#/group', 'data-testid': 'new-group' }, 'New group'),
       h('a', { class: 'button', href: '#/join', 'data-testid': 'join-group' }, 'Join group'),
+      h('a', { class: 'button', href: '#/search', 'data-testid': 'search' }, 'Search'),
       offerNotifications(),
     ),
     empty,
@@ -194,7 +195,7 @@ const STATUS_TEXT: Record<ReturnType<typeof store.statusOf>, [string, string]> =
 };
 
 /** Members a group's details list at first, and how many more each "Show more members" adds. */
-export function chatView(app: AppActions, chatId: string): View {
+export function chatView(app: AppActions, chatId: string, showMessage?: string): View {
   const me = store.state.me!;
   const heading = title('Chat');
   const subtitle = h('p', { class: 'subtitle', 'data-testid': 'chat-subtitle' });
@@ -478,7 +479,7 @@ export function chatView(app: AppActions, chatId: string): View {
   renderHeader();
   renderMessages();
   scroller.scrollTop = scroller.scrollHeight;
-  void store.loadCachedMessages(chatId);
+  const cached = store.loadCachedMessages(chatId);
   if (!store.state.history.has(chatId)) {
     loadingOlder = store
       .loadOlder(chatId)
@@ -493,6 +494,8 @@ export function chatView(app: AppActions, chatId: string): View {
       });
   }
   store.markOpenChatRead();
+  // Opened from a search: at that message, once the history held is drawn.
+  if (showMessage) void Promise.all([cached.catch(() => {}), loadingOlder]).then(() => replies.show(showMessage));
 
   const el = h(
     'section',
