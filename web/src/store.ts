@@ -6,6 +6,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import { forgetFiles } from './attachments';
+import { forgetDrafts, loadDrafts, setDraft } from './drafts';
 import * as db from './db';
 import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
@@ -22,6 +23,7 @@ export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from 
 export { onMessageDeleted } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';
 export { discardFailed, flushOutbox, sendFile, sendMessage } from './outbox';
+export { draftOf, flushDrafts, setDraft } from './drafts';
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;
@@ -78,6 +80,7 @@ export function removeChat(chatId: string): void {
   for (const [id, q] of state.quoted) if (q.chatId === chatId) state.quoted.delete(id);
   // Added back later, the chat's history is paged again from the start.
   state.history.delete(chatId);
+  setDraft(chatId, ''); // a chat left or deleted keeps no draft
   db.deleteChat(chatId).catch(() => {});
   emit('chats');
 }
@@ -550,6 +553,7 @@ export async function start(me: User): Promise<void> {
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
+  await loadDrafts();
   // After the cache: the key held opens the chats' last messages cached sealed (offline too).
   await e2e.load(me.id);
   emit('chats');
@@ -580,6 +584,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.quoted.clear();
   state.openChat = null;
   forgetFiles();
+  forgetDrafts();
   emit('chats');
   tellOtherTabs();
 }

@@ -50,7 +50,16 @@ export function chatListView(app: AppActions): View {
         const other = store.otherParticipant(c);
         const last = c.lastMessage;
         const who = !last ? '' : last.senderId === me?.id ? 'You: ' : c.type === 'group' ? `${store.displayName(last.senderId)}: ` : '';
-        const preview = !last ? (c.type === 'group' ? 'Group created' : 'No messages yet') : last.deletedAt ? 'Message deleted' : `${who}${summary(last.type, textOf(last))}`;
+        const draft = store.draftOf(c.id);
+        const preview = draft
+          ? h('span', { 'data-testid': 'draft' }, h('em', { class: 'draft' }, 'Draft: '), draft)
+          : !last
+            ? c.type === 'group'
+              ? 'Group created'
+              : 'No messages yet'
+            : last.deletedAt
+              ? 'Message deleted'
+              : `${who}${summary(last.type, textOf(last))}`;
         // A muted chat still counts its unread messages, in grey: they notify nobody.
         const unread = c.unreadCount > 0 ? h('span', { class: c.muted ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
         const muted = c.muted ? h('span', { class: 'tag', 'data-testid': 'muted' }, 'muted') : null;
@@ -406,8 +415,12 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   });
 
   input.addEventListener('input', () => {
-    // An edit is not news to the others: no "typing…".
-    if (input.value.trim() && !editor.active()) store.sendTyping(chatId);
+    // An edit is not news to the others: no "typing…". Nor is it a draft (the editor keeps the
+    // draft it took the composer from).
+    if (!editor.active()) {
+      if (input.value.trim()) store.sendTyping(chatId);
+      store.setDraft(chatId, input.value);
+    }
     fit();
   });
   input.addEventListener('keydown', (ev) => {
@@ -416,10 +429,11 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       composer.requestSubmit();
     }
   });
-  /** What the composer holds, taken out of it. */
+  /** What the composer holds, taken out of it (the draft with it). */
   const takeComposed = (): string => {
     const text = input.value.trim();
     input.value = '';
+    store.setDraft(chatId, '');
     fit();
     return text;
   };
@@ -458,6 +472,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       attachError.textContent = `Cannot send ${file.name}: ${describeError(e)}`;
       if (input.value || editor.active()) return;
       input.value = caption; // not lost: written again into the composer
+      store.setDraft(chatId, caption);
       if (replyTo) replies.resume(replyTo);
     });
   });
@@ -480,6 +495,9 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   renderMessages();
   scroller.scrollTop = scroller.scrollHeight;
   const cached = store.loadCachedMessages(chatId);
+  // What was written here and not sent, back in the composer.
+  input.value = store.draftOf(chatId);
+  requestAnimationFrame(fit);
   if (!store.state.history.has(chatId)) {
     loadingOlder = store
       .loadOlder(chatId)
@@ -520,6 +538,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       group.close();
       off();
       note.cleanup();
+      store.flushDrafts();
       store.openChat(null);
       setTitle('Batiyoun');
     },
