@@ -324,6 +324,8 @@ export const chats = {
   join: (chatId: string, passcode: string) =>
     request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join?members=direct`, { passcode }),
   rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}?members=direct`, { name }),
+  /** Sets a group's topic (admins only); `null` clears it. */
+  setTopic: (chatId: string, topic: string | null) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}?members=direct`, { topic }),
   /** Deletes a group and its messages, for everyone (admins only). */
   remove: (chatId: string) => request<void>('DELETE', `/api/chats/${encodeURIComponent(chatId)}`),
   addMembers: (chatId: string, userIds: string[]) =>

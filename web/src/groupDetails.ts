@@ -1,5 +1,5 @@
 // A group's details, in its chat view: its ID to share, its members a page at a time, and for
-// admins rename, add, remove, make admin and delete; leave for everyone.
+// admins rename, set the topic, add, remove, make admin and delete; leave for everyone.
 import { chats as chatsApi, describeError } from './api';
 import { announce, errorBox, field, h } from './dom';
 import * as store from './store';
@@ -188,6 +188,17 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
       announce(`Group renamed to ${value}`);
     });
   });
+  const topic = field({ id: 'group-topic', label: 'Topic', required: false, hint: 'What the group is about, shown under its name. Leave it empty to clear it.', attrs: { maxlength: 250, 'data-testid': 'topic-input' } });
+  const topicButton = h('button', { type: 'submit', 'data-testid': 'set-topic' }, 'Set topic');
+  const setTopic = h('form', { class: 'inline', novalidate: true }, topic.wrap, topicButton);
+  setTopic.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const value = topic.input.value.trim();
+    void act(topicButton, async () => {
+      store.upsertChat(await chatsApi.setTopic(chatId, value || null));
+      announce(value ? `Topic set to ${value}` : 'Topic cleared');
+    });
+  });
   const addButton = h('button', { type: 'button', 'data-testid': 'add-members', disabled: true }, 'Add');
   const showPicked = () => {
     const n = add.picked().length;
@@ -214,7 +225,7 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
       app.go('#/');
     });
   });
-  const admin = h('div', { class: 'admin' }, rename, add.el, addButton, remove);
+  const admin = h('div', { class: 'admin' }, rename, setTopic, add.el, addButton, remove);
 
   const leave = h('button', { type: 'button', class: 'ghost danger', 'data-testid': 'leave-group' }, 'Leave group');
   leave.addEventListener('click', () => {
@@ -228,6 +239,7 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
 
   const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members.el, admin, err, leave);
   let shownName: string | undefined;
+  let shownTopic: string | undefined;
   let latest: Chat | undefined;
   // The members are fetched when the details are first opened, not with every chat view.
   el.addEventListener('toggle', () => latest && members.sync(latest, el.open));
@@ -239,6 +251,10 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
     if (chat.name !== shownName && document.activeElement !== name.input) {
       shownName = chat.name;
       name.input.value = chat.name ?? '';
+    }
+    if (chat.topic !== shownTopic && document.activeElement !== topic.input) {
+      shownTopic = chat.topic;
+      topic.input.value = chat.topic ?? '';
     }
     admin.hidden = !isAdmin;
     members.sync(chat, el.open);

@@ -50,8 +50,8 @@ export function upsertChat(chat: Chat): void {
   // A copy older than the changes we applied keeps our name and members (chats cached by an
   // older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
-    const { name, participants, admins, revision, memberCount, membersOmitted } = prev;
-    chat = { ...chat, name, participants, admins, revision, memberCount, membersOmitted };
+    const { name, topic, participants, admins, revision, memberCount, membersOmitted } = prev;
+    chat = { ...chat, name, topic, participants, admins, revision, memberCount, membersOmitted };
   } else if (chat.membersOmitted && prev && !prev.membersOmitted && prev.revision === chat.revision) {
     // The list leaves a group's members out; ours are as of the same revision.
     chat = { ...chat, participants: prev.participants, admins: prev.admins, membersOmitted: false };
@@ -115,10 +115,11 @@ function applyChatChange(e: ChatChangedEvent): void {
   const removed = new Set(e.removed ?? []);
   const admins = e.admins ?? chat.admins.filter((p) => !removed.has(p));
   const closed = e.closed || chat.closed;
+  const topic = e.topic === undefined ? chat.topic : e.topic || undefined;
   if (chat.membersOmitted) {
     // We hold no member list to apply it to (a group's details page through its members): the
     // name, the admins and the count.
-    keep({ ...chat, name: e.name ?? chat.name, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
+    keep({ ...chat, name: e.name ?? chat.name, topic, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
     return;
   }
   const participants = chat.participants.filter((p) => !removed.has(p));
@@ -126,6 +127,7 @@ function applyChatChange(e: ChatChangedEvent): void {
   keep({
     ...chat,
     name: e.name ?? chat.name,
+    topic,
     participants,
     admins,
     memberCount: participants.length,

@@ -103,6 +103,8 @@ export interface Chat {
   type: 'direct' | 'group';
   participants: string[];
   name?: string;
+  /** A group's topic, set by its admins. */
+  topic?: string;
   admins: string[];
   hasPasscode: boolean;
   lastMessage: Message | null;
@@ -218,6 +220,8 @@ export interface ChatChangedEvent {
   chatId: string;
   revision: number;
   name?: string;
+  /** The new topic; '' when it was cleared. */
+  topic?: string;
   added?: string[];
   removed?: string[];
   /** The member count after the change, when it changed the members. */

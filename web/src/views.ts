@@ -208,6 +208,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const me = store.state.me!;
   const heading = title('Chat');
   const subtitle = h('p', { class: 'subtitle', 'data-testid': 'chat-subtitle' });
+  // A group's topic, under its name (as Slack shows a channel's).
+  const topicLine = h('p', { class: 'subtitle topic', 'data-testid': 'chat-topic', hidden: true });
   const note = encryptionNote(chatId);
   const group = groupDetails(app, chatId);
   const info = group.el;
@@ -298,6 +300,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     } else {
       subtitle.textContent = `${chat.membersOmitted ? chat.memberCount : chat.participants.length} members`;
     }
+    topicLine.textContent = chat.topic ?? '';
+    topicLine.hidden = !chat.topic;
     if (chat.type === 'group') {
       group.render(chat);
       info.hidden = false;
@@ -518,7 +522,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const el = h(
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
-    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle), mute, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle, topicLine), mute, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
     muteError,
     note.el,
     info,

@@ -32,6 +32,8 @@ pub struct ChatRecord {
     pub kind: ChatType,
     pub participants: Vec<String>,
     pub name: Option<String>,
+    /// A group's topic, set by its admins (a change counted in `revision`).
+    pub topic: Option<String>,
     pub admins: Vec<String>,
     pub passcode_hash: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -185,6 +187,9 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Renames the chat; the chat as it is now. This and the two membership changes below add
     /// one to the chat's `revision` in the same atomic write, so no two changes share a revision.
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
+    /// Sets the chat's topic (`None` clears it), a change counted in its `revision` as a rename
+    /// is; the chat as it is now.
+    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>>;
     /// Deletes the chat, its messages, its attachments and its mutes; true when it existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;
     /// Adds users (ignoring ones already in); the chat as it is now.

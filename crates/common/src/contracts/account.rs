@@ -2,11 +2,12 @@
 //! code), the sessions signed in to it, and deleting it.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::{Validate, ValidationError, ValidationErrors};
 
 use super::auth::{validate_display_name, validate_otp_code, validate_password};
+use super::present;
 
 /// Largest profile picture accepted (`PUT /api/users/me/avatar`): 256 KiB, ample for the
 /// 256×256 picture the PWA makes of whatever image the user picks.
@@ -168,16 +169,6 @@ pub struct UpdateProfileRequest {
     )]
     #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
     pub display_name: Option<Option<String>>,
-}
-
-/// A field that is present, `null` included (`Some(None)`); `#[serde(default)]` makes an absent
-/// one `None`.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some)
 }
 
 impl Validate for UpdateProfileRequest {

@@ -168,6 +168,9 @@ pub struct Chat {
     pub participants: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A group's topic (what it is about), if it has one: set by its admins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     pub admins: Vec<String>,
     /// True for groups that can be joined with a passcode (the hash never leaves the server).
     pub has_passcode: bool,
@@ -281,13 +284,64 @@ impl Validate for CreateChatRequest {
     }
 }
 
-/// `PATCH /api/chats/{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+/// Longest topic a group may have, in characters (as Slack's channel topics).
+pub const MAX_TOPIC_CHARS: usize = 250;
+
+/// `PATCH /api/chats/{id}`: a new name, a new topic, or both; at least one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct RenameChatRequest {
-    #[validate(custom(function = "validate_chat_name"))]
+pub struct UpdateChatRequest {
+    /// A new name, 1-100 printable characters (trimmed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(min_length = 1, max_length = 100)]
-    pub name: String,
+    pub name: Option<String>,
+    /// A new topic, at most 250 printable characters (trimmed), or `null` (or blank) to clear
+    /// it; absent, it is kept.
+    #[serde(
+        default,
+        deserialize_with = "super::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, max_length = 250)]
+    pub topic: Option<Option<String>>,
+}
+
+impl UpdateChatRequest {
+    /// The topic to set, trimmed, `Some(None)` to clear it (`null` or blank), `None` to keep it.
+    pub fn new_topic(&self) -> Option<Option<&str>> {
+        self.topic
+            .as_ref()
+            .map(|t| t.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+    }
+}
+
+impl Validate for UpdateChatRequest {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        if self.name.is_none() && self.topic.is_none() {
+            let mut e = ValidationError::new("empty");
+            e.message = Some("give a new name, a new topic, or both".into());
+            errors.add("name", e);
+        }
+        if let Some(name) = &self.name
+            && let Err(e) = validate_chat_name(name)
+        {
+            errors.add("name", e);
+        }
+        if let Some(Some(topic)) = self.new_topic()
+            && (char_len(topic) > MAX_TOPIC_CHARS || topic.chars().any(char::is_control))
+        {
+            let mut e = ValidationError::new("topic");
+            e.message =
+                Some(format!("must be at most {MAX_TOPIC_CHARS} printable characters").into());
+            errors.add("topic", e);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
 }
 
 /// `POST /api/chats/{id}/members`.

@@ -504,6 +504,9 @@ pub struct ChatChangedEvent {
     /// The new name (a rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The new topic (`""`: the topic was cleared).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
     /// Users who are now members.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub added: Vec<String>,

@@ -13,3 +13,13 @@ pub mod time;
 pub(crate) fn char_len(s: &str) -> usize {
     s.chars().count()
 }
+
+/// A field that is present, `null` included (`Some(None)`); `#[serde(default)]` makes an absent
+/// one `None`.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}

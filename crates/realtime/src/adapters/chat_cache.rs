@@ -278,6 +278,12 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_topic(id, topic).await;
+        self.changed(id).await;
+        chat
+    }
+
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
         let deleted = self.inner.delete_chat(id).await;
         self.changed(id).await;
@@ -474,6 +480,7 @@ mod tests {
             created_at: Utc::now(),
             revision: 0,
             closed: false,
+            topic: None,
         }
     }
 

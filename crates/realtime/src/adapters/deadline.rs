@@ -85,6 +85,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.rename_chat(id, name)).await
     }
 
+    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_topic(id, topic)).await
+    }
+
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
         self.bound(self.inner.delete_chat(id)).await
     }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use common::ApiError;
 use common::contracts::chat::{
     AddMembersRequest, Chat, ChatList, ChatListQuery, CreateChatRequest, DEFAULT_MEMBER_PAGE,
-    JoinChatRequest, ListedMembers, MemberPage, MembersQuery, RenameChatRequest,
+    JoinChatRequest, ListedMembers, MemberPage, MembersQuery, UpdateChatRequest,
 };
 use common::contracts::events::{ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
@@ -41,6 +41,7 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         chat_id: record.id.clone(),
         revision: record.revision,
         name: None,
+        topic: None,
         added: vec![],
         removed: vec![],
         member_count: None,
@@ -58,6 +59,13 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed
             };
             tell_change(state, &record.participants, &renamed).await;
+        }
+        ChatDelta::Topic => {
+            let topic = ChatChangedEvent {
+                topic: Some(record.topic.clone().unwrap_or_default()),
+                ..changed
+            };
+            tell_change(state, &record.participants, &topic).await;
         }
         ChatDelta::Added { users, newcomers } => {
             let had: Vec<String> = record
@@ -273,21 +281,22 @@ pub async fn members(
     ))
 }
 
-/// Renames a group (admins only).
+/// Renames a group, sets its topic, or both (admins only): each a change of its own, told to the
+/// members (`chat_changed {name}`, `chat_changed {topic}`).
 #[utoipa::path(
     patch,
     path = "/api/chats/{id}",
     tag = "chats",
     params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
-    request_body = RenameChatRequest,
+    request_body = UpdateChatRequest,
     security(("bearerAuth" = [])),
     responses(
-        (status = 200, description = "The renamed chat", body = Chat),
+        (status = 200, description = "The chat as changed", body = Chat),
         (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: the name is not 1-100 printable characters, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: neither a name nor a topic, a name not 1-100 printable characters, a topic over 250, or `members` not `all` or `direct`", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -296,18 +305,23 @@ pub async fn rename(
     user: AuthUser,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
-    ValidJson(req): ValidJson<RenameChatRequest>,
+    ValidJson(req): ValidJson<UpdateChatRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    let change = state
-        .services
-        .chats
-        .rename(&user.user_id, &id, &req.name)
-        .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    let chats = &state.services.chats;
+    let mut changed = None;
+    if let Some(name) = &req.name {
+        let change = chats.rename(&user.user_id, &id, name).await?;
+        changed = Some(announce(&state, &change).await);
+    }
+    if let Some(topic) = req.new_topic() {
+        let change = chats.set_topic(&user.user_id, &id, topic).await?;
+        changed = Some(announce(&state, &change).await);
+    }
+    // Validation made sure there was one change or two.
+    let chat =
+        changed.ok_or_else(|| ApiError::field("name", "give a new name, a new topic, or both"))?;
+    Ok(Json(with_members(chat, q.members)))
 }
 
 /// Deletes a group (admins only); its members get `chat_changed` with `deleted: true`.

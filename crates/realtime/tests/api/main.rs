@@ -22,3 +22,4 @@ mod user_changes;
 #[macro_use]
 mod store_contract;
 mod sync;
+mod topics;

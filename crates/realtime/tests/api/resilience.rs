@@ -289,6 +289,7 @@ async fn store_with_chat(
         created_at: Utc::now().trunc_subsecs(3),
         revision: 0,
         closed: false,
+        topic: None,
     };
     store.insert_chat(&chat).await.expect("insert chat");
     (store, chat, a)

@@ -276,6 +276,9 @@ impl ChatStore for MongoStore {
         if let Some(n) = &c.name {
             d.insert("name", n);
         }
+        if let Some(t) = &c.topic {
+            d.insert("topic", t);
+        }
         if let Some(h) = &c.passcode_hash {
             d.insert("passcodeHash", h);
         }
@@ -314,6 +317,11 @@ impl ChatStore for MongoStore {
 
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_chat(id, doc! {"$set": {"name": name}}).await
+    }
+
+    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
+        // Cleared as `null`, which reads back as none.
+        self.update_chat(id, doc! {"$set": {"topic": topic}}).await
     }
 
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {

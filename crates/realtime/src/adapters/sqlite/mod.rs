@@ -93,7 +93,7 @@ impl SqliteStore {
             return Ok(None);
         }
         let revision: i64 = sqlx::query_scalar(
-            "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, closed = ?4,
+            "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, closed = ?4, topic = ?6,
                revision = revision + 1
              WHERE id = ?5 RETURNING revision",
         )
@@ -102,6 +102,7 @@ impl SqliteStore {
         .bind(chat.name.clone())
         .bind(chat.closed)
         .bind(id.to_owned())
+        .bind(chat.topic.clone())
         .fetch_one(&self.pool)
         .await
         .map_err(err)?;
@@ -149,7 +150,7 @@ impl ChatStore for SqliteStore {
     async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at,
-             revision, closed) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             revision, closed, topic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         )
         .bind(c.id.clone())
         .bind(kind_str(c.kind))
@@ -160,6 +161,7 @@ impl ChatStore for SqliteStore {
         .bind(ms(c.created_at))
         .bind(i64::try_from(c.revision).unwrap_or(i64::MAX))
         .bind(c.closed)
+        .bind(c.topic.clone())
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -209,6 +211,14 @@ impl ChatStore for SqliteStore {
     async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
         self.update_lists(id, |c| {
             c.name = Some(name.to_owned());
+            true
+        })
+        .await
+    }
+
+    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| {
+            c.topic = topic.map(str::to_owned);
             true
         })
         .await

@@ -40,7 +40,7 @@ pub(super) const SCHEMA: [&str; 12] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 10] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -51,6 +51,7 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 10] = [
     ("attachments", "sent_by", "TEXT"),
     ("messages", "reply_to", "TEXT"),
     ("chats", "closed", "INTEGER NOT NULL DEFAULT 0"),
+    ("chats", "topic", "TEXT"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -140,6 +141,7 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         },
         participants: parse(&r.try_get::<String, _>("participants").map_err(g)?)?,
         name: r.try_get("name").map_err(g)?,
+        topic: r.try_get("topic").map_err(g)?,
         admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
         created_at: from_ms(r.try_get("created_at").map_err(g)?),

@@ -27,6 +27,8 @@ pub enum ChatDelta {
     /// Nothing changed: the direct chat existed, or the user joining was a member already.
     Unchanged,
     Renamed,
+    /// The group's topic was set or cleared (the chat's `topic` says which).
+    Topic,
     /// `users` are members now (those already in stayed once); `newcomers`, those of them who
     /// were not members as far as the check before the write saw, gain the chat.
     Added {
@@ -111,6 +113,7 @@ impl ChatService {
             created_at: Utc::now(),
             revision: 0,
             closed: false,
+            topic: None,
         };
         match self.store.insert_chat(&chat).await {
             Ok(()) => {
@@ -155,6 +158,7 @@ impl ChatService {
             created_at: Utc::now(),
             revision: 0,
             closed: false,
+            topic: None,
         };
         self.store.insert_chat(&chat).await?;
         Ok(ChatChange::new(chat, ChatDelta::Created))
@@ -173,6 +177,22 @@ impl ChatService {
             .await?
             .ok_or_else(chat_not_found)?;
         Ok(ChatChange::new(chat, ChatDelta::Renamed))
+    }
+
+    /// Sets the group's topic (admins only); `None` clears it.
+    pub async fn set_topic(
+        &self,
+        user: &str,
+        chat_id: &str,
+        topic: Option<&str>,
+    ) -> Result<ChatChange, ApiError> {
+        let chat = self.admin_group(user, chat_id).await?;
+        let chat = self
+            .store
+            .set_topic(&chat.id, topic)
+            .await?
+            .ok_or_else(chat_not_found)?;
+        Ok(ChatChange::new(chat, ChatDelta::Topic))
     }
 
     pub async fn delete(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {

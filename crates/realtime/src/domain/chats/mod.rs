@@ -260,6 +260,7 @@ pub fn to_contract(
             r.participants.clone()
         },
         name: r.name.clone(),
+        topic: r.topic.clone(),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
         last_message_at: last.as_ref().map(|m| m.timestamp),
@@ -299,6 +300,7 @@ mod tests {
             created_at: Utc::now(),
             revision: 0,
             closed: false,
+            topic: None,
         }
     }
 
@@ -350,6 +352,13 @@ mod tests {
         }
         async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
             self.inner.rename_chat(id, name).await
+        }
+        async fn set_topic(
+            &self,
+            id: &str,
+            topic: Option<&str>,
+        ) -> StoreResult<Option<ChatRecord>> {
+            self.inner.set_topic(id, topic).await
         }
         async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
             self.inner.delete_chat(id).await

@@ -19,6 +19,7 @@ contract!(
     direct_chats_are_closed_once_and_groups_never,
     deleted_users_are_remembered,
     mutes_are_each_users_own_and_go_with_the_chat,
+    a_topic_is_set_cleared_and_counted,
 );
 
 async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
@@ -355,4 +356,45 @@ async fn mutes_are_each_users_own_and_go_with_the_chat(store: Arc<dyn ChatStore>
     assert!(store.delete_chat(&group.id).await.expect("delete"));
     assert!(muted(a.clone()).await.is_empty(), "gone with the chat");
     assert!(muted(b.clone()).await.is_empty(), "gone with the chat");
+}
+
+async fn a_topic_is_set_cleared_and_counted(store: Arc<dyn ChatStore>) {
+    let group = chat(ChatType::Group, vec![user(), user()]);
+    store.insert_chat(&group).await.expect("insert");
+    let set = store
+        .set_topic(&group.id, Some("Walks on Sundays"))
+        .await
+        .expect("set")
+        .expect("the chat");
+    assert_eq!(
+        (set.topic.as_deref(), set.revision),
+        (Some("Walks on Sundays"), 1)
+    );
+    let read = store.get_chat(&group.id).await.expect("get").expect("kept");
+    assert_eq!(read.topic.as_deref(), Some("Walks on Sundays"));
+    let renamed = store
+        .rename_chat(&group.id, "Walkers")
+        .await
+        .expect("rename")
+        .expect("the chat");
+    assert_eq!(
+        (renamed.topic.as_deref(), renamed.revision),
+        (Some("Walks on Sundays"), 2),
+        "a rename keeps the topic"
+    );
+    let cleared = store
+        .set_topic(&group.id, None)
+        .await
+        .expect("clear")
+        .expect("the chat");
+    assert_eq!((cleared.topic, cleared.revision), (None, 3));
+    let listed = store.chats_of(&group.participants[0]).await.expect("list");
+    assert_eq!(listed[0].topic, None);
+    assert_eq!(
+        store
+            .set_topic(&new_object_id(), Some("x"))
+            .await
+            .expect("none"),
+        None
+    );
 }

@@ -73,6 +73,7 @@ pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         created_at: Utc::now().trunc_subsecs(3),
         revision: 0,
         closed: false,
+        topic: None,
     }
 }
 
