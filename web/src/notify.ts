@@ -15,6 +15,7 @@ import { summary } from './attachments';
 import { textOf } from './e2e';
 import * as store from './store';
 import type { Chat, Message } from './types';
+import { avatarSrc } from './viewKit';
 
 /** Longest message text a notification shows. */
 const BODY_CHARS = 200;
@@ -44,7 +45,8 @@ export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
   const options: NotificationOptions = {
     body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text,
     tag: chat.id,
-    icon: '/icons/icon-192.png',
+    // The sender's picture, as Slack and WhatsApp show; the app's icon when they have none.
+    icon: avatarSrc(store.pictureOf(m.senderId)) ?? '/icons/icon-192.png',
     data: { chatId: chat.id, messageId: m.id },
   };
   try {

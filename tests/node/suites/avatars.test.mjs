@@ -38,7 +38,7 @@ function kindOf(bytes) {
 
 describe('profile pictures in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem();
-  const { newPage, signUp, signUpByApi, openDm, openAccount, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, signUpByApi, openDm, openAccount, send, message, pollUntil } = pageHelpers(() => env);
 
   const headerPicture = (page) => page.locator('[data-testid=chat-avatar] [data-testid=avatar-image]');
   const previewPicture = (page) => page.locator('[data-testid=picture-preview] [data-testid=avatar-image]');
@@ -140,6 +140,25 @@ describe('profile pictures in the browser', { skip: missing ? `skipped: ${missin
         assert.equal(await loadedPicture(a.page, '[data-testid=picture-preview] [data-testid=avatar-image]'), first);
       });
 
+      await step('her-message-notifies-bob-with-her-picture', async () => {
+        await b.context.grantPermissions(['notifications'], { origin: env.system.url });
+        await b.page.getByRole('link', { name: 'Back to chats' }).click();
+        await b.page.getByRole('heading', { name: 'Chats' }).waitFor();
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await a.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        await send(a.page, 'My new picture');
+        const icons = () =>
+          b.page.evaluate(async () => {
+            const registration = await navigator.serviceWorker.getRegistration();
+            return (await registration.getNotifications()).map((n) => n.icon);
+          });
+        assert.deepEqual(await pollUntil(icons, (n) => n.length > 0), [new URL(first, env.system.url).href], 'her picture as its icon');
+        await b.page.getByTestId('chat-item').filter({ hasText: 'My new picture' }).click();
+        await message(b.page, 'My new picture').waitFor();
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await openAccount(a.page);
+      });
+
       await step('a-picture-that-fails-to-load-shows-the-initial', async () => {
         let asked;
         const refused = new Promise((resolve) => (asked = resolve));
@@ -193,7 +212,7 @@ describe('profile pictures in the browser', { skip: missing ? `skipped: ${missin
         assert.deepEqual(elsewhere, []);
         await b.page.unrouteAll();
         await b.page.getByRole('link', { name: 'Back to chats' }).click();
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' }).click();
+        await b.page.getByTestId('chat-item').filter({ hasText: 'My new picture' }).click();
         assert.equal(await loadedPicture(b.page, HEADER), second);
       });
 
@@ -222,7 +241,7 @@ describe('profile pictures in the browser', { skip: missing ? `skipped: ${missin
         assert.equal((await b.page.getByTestId('chat-avatar').textContent()).trim(), 'A');
         assert.equal(await headerPicture(b.page).count(), 0);
         await b.page.getByRole('link', { name: 'Back to chats' }).click();
-        await b.page.getByTestId('chat-item').filter({ hasText: 'Hi Alice' }).waitFor();
+        await b.page.getByTestId('chat-item').filter({ hasText: 'My new picture' }).waitFor();
         assert.equal(await b.page.getByTestId('chat-list').getByTestId('avatar-image').count(), 0);
       });
     } finally {
