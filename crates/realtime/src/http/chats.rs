@@ -300,7 +300,7 @@ pub async fn members(
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
-pub async fn rename(
+pub async fn update(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,

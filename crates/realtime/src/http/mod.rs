@@ -105,7 +105,7 @@ struct ApiDoc;
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(chats::create, chats::list))
-        .routes(routes!(chats::get_one, chats::rename, chats::remove))
+        .routes(routes!(chats::get_one, chats::update, chats::remove))
         .routes(routes!(chats::members, chats::add_members))
         .routes(routes!(chats::remove_member))
         .routes(routes!(chats::make_admin, chats::remove_admin))
