@@ -25,6 +25,12 @@ const DELETED_NOTICE = 'Your account was deleted.';
 const main = document.getElementById('main')!;
 const banner = document.getElementById('status')!;
 let current: View | null = null;
+/**
+ * What the login screen says of why it shows (a logout, a session ended, the account deleted).
+ * Kept while the login screen is drawn again, and forgotten once another screen is: `go` to the
+ * screen already shown still changes the hash, whose `hashchange` draws it a second time, after
+ * a `route()` called directly may have drawn it first (a start and a session lost at once).
+ */
 let notice: string | undefined;
 
 /**
@@ -140,7 +146,6 @@ function route(): void {
   switch (name) {
     case 'login':
       view = loginView(app, notice);
-      notice = undefined;
       break;
     case 'signup':
       view = signupView(app);
@@ -175,6 +180,7 @@ function route(): void {
     default:
       view = chatListView(app);
   }
+  if (name !== 'login') notice = undefined;
   current?.cleanup?.();
   current = view;
   main.replaceChildren(view.el);
