@@ -555,7 +555,7 @@ export async function start(me: User): Promise<void> {
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
-  await loadDrafts();
+  await loadDrafts(me.id);
   // After the cache: the key held opens the chats' last messages cached sealed (offline too).
   await e2e.load(me.id);
   emit('chats');

@@ -1,7 +1,7 @@
 // Drafts in the PWA, in Debian's chromium against the whole system (the launcher): what Alice
 // writes in a chat and does not send stays there when she leaves the chat and after a reload
-// ("Draft: …" in her chat list, and in the composer again), reaches nobody, and goes once sent;
-// a logout takes it away with the rest of the cache. Skips like browser.test.mjs; under CI=true
+// ("Draft: …" in her chat list, and in the composer again), reaches nobody, and goes once sent,
+// in her other tab too; a logout takes it away with the rest of the cache. Skips like browser.test.mjs; under CI=true
 // it fails.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -29,9 +29,11 @@ describe('drafts in the browser', { skip: missing ? `skipped: ${missing}` : fals
     const a = await newPage(desktop);
     const b = await newPage(desktop);
     const step = stepper(t.name, { a: a.page, b: b.page });
+    let a2;
     try {
       const alice = await signUp(a.page, 'alice');
       const bob = await signUp(b.page, 'bob');
+      a2 = await a.context.newPage(); // Alice's other tab, on her chat list
 
       await step('alice-leaves-a-chat-with-a-draft', async () => {
         await openDm(a.page, bob.username);
@@ -45,14 +47,23 @@ describe('drafts in the browser', { skip: missing ? `skipped: ${missing}` : fals
         await item(a.page, 'BOB').click();
         assert.equal(await composer(a.page).inputValue(), 'Half a thought');
       });
+      await step('her-other-tab-shows-it-too', async () => {
+        await a2.goto('/');
+        await item(a2, 'BOB').getByTestId('draft').filter({ hasText: 'Half a thought' }).waitFor();
+      });
       await step('bob-sees-nothing-of-it', async () => {
         await item(b.page, 'ALICE').filter({ hasText: 'No messages yet' }).waitFor();
         assert.equal(await item(b.page, 'ALICE').getByTestId('draft').count(), 0);
       });
       await step('sent-it-is-no-draft', async () => {
         await write(a.page, ', finished');
+        await item(a2, 'BOB').getByTestId('draft').filter({ hasText: 'Half a thought, finished' }).waitFor(); // told as typed
         await a.page.getByRole('button', { name: 'Send', exact: true }).click();
         await item(b.page, 'ALICE').filter({ hasText: 'Half a thought, finished' }).waitFor();
+        // Her other tab shows the message sent, not the draft it was.
+        await item(a2, 'BOB').filter({ hasText: 'You: Half a thought, finished' }).waitFor();
+        assert.equal(await item(a2, 'BOB').getByTestId('draft').count(), 0);
+        await a2.close();
         assert.equal(await composer(a.page).inputValue(), '');
         await backToChats(a.page);
         await item(a.page, 'BOB').filter({ hasText: 'You: Half a thought, finished' }).waitFor();
