@@ -194,3 +194,25 @@ where
         }
     }
 }
+
+/// A request's body, up to `limit` bytes: past it, `too_large()` as soon as it is passed (the
+/// rest is not read). An upload's body is read this way, not with axum's `Bytes`, whose limit
+/// is the router's (small) `DefaultBodyLimit`.
+pub async fn read_body(
+    body: axum::body::Body,
+    limit: usize,
+    too_large: impl Fn() -> crate::ApiError,
+) -> Result<Vec<u8>, crate::ApiError> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| crate::ApiError::field("body", format!("cannot be read: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}

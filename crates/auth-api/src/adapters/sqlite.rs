@@ -144,16 +144,7 @@ impl UserStore for SqliteStore {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
         // The account's row first: it is locked until the commit, so of two pictures set at
         // once, the one committed last is both the stored bytes and the URL.
-        let found = sqlx::query("UPDATE users SET avatar = ?2, updated_at = ?3 WHERE id = ?1")
-            .bind(id)
-            .bind(url)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?
-            .rows_affected()
-            == 1;
-        if !found {
+        if !set_avatar_url(&mut tx, id, Some(url)).await? {
             return Ok(false); // rolled back as `tx` drops
         }
         sqlx::query(
@@ -175,15 +166,7 @@ impl UserStore for SqliteStore {
 
     async fn remove_avatar(&self, id: Uuid) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(store_error)?;
-        let found = sqlx::query("UPDATE users SET avatar = NULL, updated_at = ?2 WHERE id = ?1")
-            .bind(id)
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await
-            .map_err(store_error)?
-            .rows_affected()
-            == 1;
-        if !found {
+        if !set_avatar_url(&mut tx, id, None).await? {
             return Ok(false);
         }
         sqlx::query("DELETE FROM avatars WHERE user_id = ?1")
@@ -347,4 +330,21 @@ fn push_ids(query: &mut QueryBuilder<Sqlite>, ids: &[Uuid]) {
         each.push_bind(*id);
     }
     query.push(")");
+}
+
+/// Sets the account's `avatar` (the picture's URL, or none) in `tx`; false when there is no
+/// such user.
+async fn set_avatar_url(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    id: Uuid,
+    url: Option<&str>,
+) -> StoreResult<bool> {
+    sqlx::query("UPDATE users SET avatar = ?2, updated_at = ?3 WHERE id = ?1")
+        .bind(id)
+        .bind(url)
+        .bind(Utc::now())
+        .execute(&mut **tx)
+        .await
+        .map(|r| r.rows_affected() == 1)
+        .map_err(store_error)
 }

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use common::contracts::account::MAX_AVATAR_BYTES;
 use common::contracts::auth::UserResponse;
 use common::error::ErrorResponse;
+use common::server::read_body;
 use common::{ApiError, ErrorCode};
-use futures::StreamExt;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -57,7 +57,7 @@ pub async fn put_avatar(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body))
+    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body, MAX_AVATAR_BYTES, too_large))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -75,20 +75,6 @@ pub async fn put_avatar(
     Ok(Json(UserResponse {
         user: to_user(&user),
     }))
-}
-
-/// The body, refused as `payload_too_large` as soon as it passes the limit (not read to its end).
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
-    let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::field("body", format!("cannot be read: {e}")))?;
-        if bytes.len() + chunk.len() > MAX_AVATAR_BYTES {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 /// Removes the caller's profile picture (none is not an error), announced as a profile change.

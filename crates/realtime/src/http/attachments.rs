@@ -12,8 +12,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use common::contracts::chat::{AttachmentCreated, MAX_ATTACHMENT_BYTES};
 use common::error::ErrorResponse;
+use common::server::read_body;
 use common::{ApiError, ErrorCode};
-use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 
 use super::AppState;
@@ -56,7 +56,7 @@ pub async fn upload(
     let attachments = &state.services.attachments;
     let upload = attachments.begin_upload(&user.user_id, &id).await?;
     let within = attachments.upload_within;
-    let bytes = tokio::time::timeout(within, read_body(body))
+    let bytes = tokio::time::timeout(within, read_body(body, MAX_ATTACHMENT_BYTES, too_large))
         .await
         .map_err(|_| {
             ApiError::new(
@@ -66,20 +66,6 @@ pub async fn upload(
         })??;
     let created = attachments.upload(upload, &bytes).await?;
     Ok((StatusCode::CREATED, Json(created)))
-}
-
-/// The body, refused as `payload_too_large` as soon as it passes the limit (not read to its end).
-async fn read_body(body: Body) -> Result<Vec<u8>, ApiError> {
-    let mut stream = body.into_data_stream();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| ApiError::field("body", format!("cannot be read: {e}")))?;
-        if bytes.len() + chunk.len() > MAX_ATTACHMENT_BYTES {
-            return Err(too_large());
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 /// An attachment's bytes, for the chat's members.
