@@ -1,5 +1,5 @@
-//! `/api/chats…` handlers of chats and their members: parse, call the domain, emit `chat_updated` /
-//! `chat_changed`, respond. A chat's messages are in `history`.
+//! `/api/chats…` handlers of chats and their members: parse, call the domain, tell the members
+//! (`announce`), respond. A chat's messages are in `history`, a user's mutes in `mutes`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -9,145 +9,13 @@ use common::contracts::chat::{
     AddMembersRequest, Chat, ChatList, ChatListQuery, CreateChatRequest, DEFAULT_MEMBER_PAGE,
     JoinChatRequest, ListedMembers, MemberPage, MembersQuery, UpdateChatRequest,
 };
-use common::contracts::events::{ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, server};
 use common::error::ErrorResponse;
 use validator::Validate;
 
 use super::AppState;
+use super::announce::{announce, view};
 use super::extract::{AuthUser, QueryOf, ValidJson, object_id, user_id};
-use crate::domain::chats::{ChatChange, ChatDelta, to_contract};
-use crate::ports::ChatRecord;
-
-/// The chat as clients see it, with its newest message. Called after a change is done, so a
-/// store that does not answer for the newest message leaves it out rather than failing the change.
-async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
-    match state.services.chats.view(chat, ListedMembers::All).await {
-        Ok(view) => view,
-        Err(e) => {
-            tracing::warn!(error = ?e, "chat view without its newest message");
-            to_contract(chat, None, 0, ListedMembers::All)
-        }
-    }
-}
-
-/// Tells the people a change concerns. Users who gain the chat get it whole (`chat_updated`);
-/// those who had it get what changed (`chat_changed`), whose size does not grow with the group:
-/// a rename of a 1,000-member group is 1,000 small events, not 1,000 copies of 1,000 ids.
-/// Answers the chat as the caller sees it now.
-pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
-    let chat = view(state, &change.chat).await;
-    let record = &change.chat;
-    let changed = ChatChangedEvent {
-        chat_id: record.id.clone(),
-        revision: record.revision,
-        name: None,
-        topic: None,
-        added: vec![],
-        removed: vec![],
-        member_count: None,
-        admins: None,
-        deleted: false,
-        closed: false,
-    };
-    let member_count = Some(record.member_count());
-    match &change.delta {
-        ChatDelta::Unchanged => {}
-        ChatDelta::Created => tell_whole(state, &record.participants, &chat).await,
-        ChatDelta::Renamed => {
-            let renamed = ChatChangedEvent {
-                name: record.name.clone(),
-                ..changed
-            };
-            tell_change(state, &record.participants, &renamed).await;
-        }
-        ChatDelta::Topic => {
-            let topic = ChatChangedEvent {
-                topic: Some(record.topic.clone().unwrap_or_default()),
-                ..changed
-            };
-            tell_change(state, &record.participants, &topic).await;
-        }
-        ChatDelta::Added { users, newcomers } => {
-            let had: Vec<String> = record
-                .participants
-                .iter()
-                .filter(|p| !newcomers.contains(p))
-                .cloned()
-                .collect();
-            let added = ChatChangedEvent {
-                added: users.clone(),
-                member_count,
-                ..changed
-            };
-            tell_change(state, &had, &added).await;
-            tell_whole(state, newcomers, &chat).await;
-        }
-        ChatDelta::Admins => {
-            let admins = ChatChangedEvent {
-                admins: Some(record.admins.clone()),
-                ..changed
-            };
-            tell_change(state, &record.participants, &admins).await;
-        }
-        ChatDelta::Removed {
-            user,
-            revision,
-            promoted,
-        } => {
-            state.fanout.leave_chat_room(user, &record.id).await;
-            let mut told = record.participants.clone();
-            told.push(user.clone());
-            let removed = ChatChangedEvent {
-                revision: *revision,
-                removed: vec![user.clone()],
-                member_count,
-                ..changed.clone()
-            };
-            tell_change(state, &told, &removed).await;
-            if *promoted {
-                let promoted = ChatChangedEvent {
-                    admins: Some(record.admins.clone()),
-                    ..changed
-                };
-                tell_change(state, &record.participants, &promoted).await;
-            }
-        }
-        ChatDelta::Deleted => {
-            for user in &record.participants {
-                state.fanout.leave_chat_room(user, &record.id).await;
-            }
-            let deleted = ChatChangedEvent {
-                revision: record.revision + 1,
-                deleted: true,
-                ..changed
-            };
-            tell_change(state, &record.participants, &deleted).await;
-        }
-        ChatDelta::Closed => {
-            let closed = ChatChangedEvent {
-                closed: true,
-                ..changed
-            };
-            tell_change(state, &record.participants, &closed).await;
-        }
-    }
-    chat
-}
-
-async fn tell_whole(state: &AppState, users: &[String], chat: &Chat) {
-    let event = ChatUpdatedEvent { chat: chat.clone() };
-    if !users.is_empty()
-        && let Ok(v) = serde_json::to_value(event)
-    {
-        state.fanout.to_users(users, server::CHAT_UPDATED, v).await;
-    }
-}
-
-async fn tell_change(state: &AppState, users: &[String], change: &ChatChangedEvent) {
-    if let Ok(v) = serde_json::to_value(change) {
-        state.fanout.to_users(users, server::CHAT_CHANGED, v).await;
-    }
-}
+use crate::domain::chats::ChatDelta;
 
 /// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
 /// A group's creator is its admin; with a `passcode`, others may join it.
@@ -545,73 +413,4 @@ pub async fn join(
         announce(&state, &change).await,
         q.members,
     )))
-}
-
-/// Mutes the chat for the caller (members only): their devices stop notifying them of its
-/// messages, which still arrive and count as unread. Told to all their devices (`chat_muted`);
-/// the other members are not. Muted already: the same answer, and nobody told.
-#[utoipa::path(
-    put,
-    path = "/api/chats/{id}/mute",
-    tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 204, description = "Muted"),
-        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
-        (status = 403, description = "`not_a_member`", body = ErrorResponse),
-        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
-        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
-    ),
-)]
-pub async fn mute(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    set_muted(state, user, id, true).await
-}
-
-/// Unmutes the chat for the caller (members only), told to all their devices (`chat_muted`).
-/// Not muted: the same answer, and nobody told.
-#[utoipa::path(
-    delete,
-    path = "/api/chats/{id}/mute",
-    tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
-    security(("bearerAuth" = [])),
-    responses(
-        (status = 204, description = "Not muted"),
-        (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
-        (status = 403, description = "`not_a_member`", body = ErrorResponse),
-        (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
-        (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
-    ),
-)]
-pub async fn unmute(
-    State(state): State<AppState>,
-    user: AuthUser,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    set_muted(state, user, id, false).await
-}
-
-async fn set_muted(
-    state: AppState,
-    user: AuthUser,
-    id: String,
-    muted: bool,
-) -> Result<StatusCode, ApiError> {
-    object_id(&id)?;
-    let changed = state
-        .services
-        .chats
-        .set_muted(&user.user_id, &id, muted)
-        .await?;
-    let event = ChatMutedEvent { chat_id: id, muted };
-    if changed && let Ok(v) = serde_json::to_value(event) {
-        let me = std::slice::from_ref(&user.user_id);
-        state.fanout.to_users(me, server::CHAT_MUTED, v).await;
-    }
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,12 +1,14 @@
 //! The REST transport: `/api/chats…` (Bearer access tokens, members only), `/healthz`, `/readyz`
 //! and the OpenAPI document of them all at `/api/openapi.json`.
 
+pub(crate) mod announce;
 pub mod attachments;
 pub mod chats;
 pub mod extract;
 pub mod health;
 pub mod history;
 mod meta;
+mod mutes;
 pub mod socket_events;
 
 use std::sync::Arc;
@@ -110,7 +112,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::remove_member))
         .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
-        .routes(routes!(chats::mute, chats::unmute))
+        .routes(routes!(mutes::mute, mutes::unmute))
         .routes(routes!(history::messages))
         .routes(routes!(history::message))
         .routes(routes!(attachments::upload))

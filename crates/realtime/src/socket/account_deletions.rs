@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::http::AppState;
-use crate::http::chats::announce;
+use crate::http::announce::announce;
 
 /// How long one instance's claim on a user's work lasts: far more than the work takes, and the
 /// wait before another instance takes over from one that died.

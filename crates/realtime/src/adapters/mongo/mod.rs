@@ -28,6 +28,8 @@ mod chat_reads;
 mod documents;
 mod edits;
 mod group_commit;
+mod receipts;
+mod users;
 
 use documents::{bad, chat_from, date, err, message_from, messages_from, oid, revision};
 
@@ -47,10 +49,6 @@ const PROMOTION_TRIES: usize = 8;
 /// Collection names.
 const CHATS: &str = "chats";
 const MESSAGES: &str = "messages";
-/// The users who deleted their account (`_id`: the user id), kept for good.
-const DELETED_USERS: &str = "deletedUsers";
-/// Who muted which chat: `{_id: "<user>:<chat>", userId, chatId}`.
-const CHAT_MUTES: &str = "chatMutes";
 
 /// How long to wait for MongoDB.
 #[derive(Debug, Clone, Copy)]
@@ -128,8 +126,8 @@ impl MongoStore {
             chats: db.collection(CHATS),
             messages: db.collection(MESSAGES),
             attachments: db.collection(attachments::ATTACHMENTS),
-            deleted_users: db.collection(DELETED_USERS),
-            chat_mutes: db.collection(CHAT_MUTES),
+            deleted_users: db.collection(users::DELETED_USERS),
+            chat_mutes: db.collection(users::CHAT_MUTES),
             inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
@@ -167,47 +165,10 @@ impl MongoStore {
             .chats
             .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
             .await?;
-        for key in ["userId", "chatId"] {
-            store
-                .chat_mutes
-                .create_index(IndexModel::builder().keys(doc! {key: 1}).build())
-                .await?;
-        }
+        store.index_mutes().await?;
         store.index_attachments().await?;
         store.index_changes().await?;
         Ok(store)
-    }
-
-    /// Adds `user` to the list `field` of the messages `filter` finds (those without it), first
-    /// reading which of them have an empty list. A message another instance writes between the
-    /// two that the filter takes is marked without being among the firsts.
-    async fn mark(&self, filter: Document, field: &str, user: &str) -> StoreResult<Marked> {
-        let mut unmarked = filter.clone();
-        unmarked.insert(field, doc! {"$size": 0});
-        let firsts: Vec<(String, String)> = self
-            .messages
-            .find(unmarked)
-            .projection(doc! {"senderId": 1})
-            .sort(doc! {"_id": 1})
-            .await
-            .map_err(err)?
-            .try_filter_map(|d| async move {
-                let id = d.get_object_id("_id").ok().map(|id| id.to_hex());
-                let sender = d.get_str("senderId").ok().map(str::to_owned);
-                Ok(id.zip(sender))
-            })
-            .try_collect()
-            .await
-            .map_err(err)?;
-        let r = self
-            .messages
-            .update_many(filter, doc! {"$addToSet": {field: user}})
-            .await
-            .map_err(err)?;
-        Ok(Marked {
-            count: r.modified_count,
-            firsts,
-        })
     }
 
     async fn find_messages(
@@ -437,70 +398,19 @@ impl ChatStore for MongoStore {
     }
 
     async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        let recorded = self
-            .deleted_users
-            .insert_one(doc! {"_id": user, "deletedAt": date(at)})
-            .write_concern(self.durable.clone())
-            .await
-            .map_err(err);
-        match recorded {
-            Ok(_) | Err(StoreError::Duplicate) => Ok(()),
-            Err(e) => Err(e),
-        }
+        self.record_deleted(user, at).await
     }
 
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
-        if users.is_empty() {
-            return Ok(Vec::new());
-        }
-        let docs: Vec<Document> = self
-            .deleted_users
-            .find(doc! {"_id": {"$in": users}})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| d.get_str("_id").ok().map(str::to_owned))
-            .collect())
+        self.deleted_among(users).await
     }
 
     async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-        let id = format!("{user}:{chat}");
-        let changed = if muted {
-            self.chat_mutes
-                .insert_one(doc! {"_id": id, "userId": user, "chatId": chat})
-                .write_concern(self.durable.clone())
-                .await
-                .map(|_| true)
-        } else {
-            self.chat_mutes
-                .delete_one(doc! {"_id": id})
-                .write_concern(self.durable.clone())
-                .await
-                .map(|r| r.deleted_count > 0)
-        };
-        match changed.map_err(err) {
-            Err(StoreError::Duplicate) => Ok(false),
-            other => other,
-        }
+        self.mute(chat, user, muted).await
     }
 
     async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
-        let docs: Vec<Document> = self
-            .chat_mutes
-            .find(doc! {"userId": user})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| d.get_str("chatId").ok().map(str::to_owned))
-            .collect())
+        self.mutes_of(user).await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
@@ -563,11 +473,7 @@ impl ChatStore for MongoStore {
     }
 
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
-        let Some(upto) = oid(upto) else {
-            return Ok(Marked::default());
-        };
-        let filter = doc! {"chatId": chat, "_id": {"$lte": upto}, "senderId": {"$ne": user}, "readBy": {"$nin": [user]}};
-        self.mark(filter, "readBy", user).await
+        self.mark_read_upto(chat, upto, user).await
     }
 
     async fn senders(
@@ -575,37 +481,11 @@ impl ChatStore for MongoStore {
         chat: &str,
         messages: &[String],
     ) -> StoreResult<HashMap<String, String>> {
-        let ids: Vec<ObjectId> = messages.iter().filter_map(|m| oid(m)).collect();
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let docs: Vec<Document> = self
-            .messages
-            .find(doc! {"_id": {"$in": ids}, "chatId": chat})
-            .projection(doc! {"senderId": 1})
-            .await
-            .map_err(err)?
-            .try_collect()
-            .await
-            .map_err(err)?;
-        Ok(docs
-            .iter()
-            .filter_map(|d| {
-                Some((
-                    d.get_object_id("_id").ok()?.to_hex(),
-                    d.get_str("senderId").ok()?.to_owned(),
-                ))
-            })
-            .collect())
+        self.senders_of(chat, messages).await
     }
 
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
-        let ids: Vec<ObjectId> = messages.iter().filter_map(|m| oid(m)).collect();
-        if ids.is_empty() {
-            return Ok(Marked::default());
-        }
-        let filter = doc! {"_id": {"$in": ids}, "deliveredTo": {"$nin": [user]}};
-        self.mark(filter, "deliveredTo", user).await
+        self.mark_delivered_to(messages, user).await
     }
 
     async fn change_message(
@@ -627,12 +507,7 @@ impl ChatStore for MongoStore {
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
-        // A deleted message is nothing to read.
-        let filter = doc! {
-            "chatId": chat, "senderId": {"$ne": user}, "readBy": {"$nin": [user]},
-            "deletedAt": {"$exists": false},
-        };
-        self.messages.count_documents(filter).await.map_err(err)
+        self.unread_of(chat, user).await
     }
 
     async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {
