@@ -60,6 +60,21 @@ impl ChatRecord {
     }
 }
 
+/// A user's mute of a chat: their devices do not notify them of its messages until `until`, or
+/// until they unmute it (`None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMute {
+    pub chat_id: String,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl ChatMute {
+    /// Whether it still holds at `now`.
+    pub fn holds_at(&self, now: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| until > now)
+    }
+}
+
 /// A message to insert; the store assigns nothing — ids and timestamps come from the domain so
 /// every adapter stores the same values.
 #[derive(Debug, Clone, PartialEq)]
@@ -215,12 +230,22 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()>;
     /// Those of `users` who deleted their account, in no particular order.
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>>;
-    /// Mutes `chat` for `user` (`muted`), or unmutes it; whether that changed anything (again
-    /// does not). Kept until undone or the chat is deleted, also while the user is not a member
-    /// (a list shows only their chats).
-    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool>;
-    /// The ids of the chats `user` muted, in no particular order.
-    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>>;
+    /// Mutes `chat` for `user` until `until` (`None`: until unmuted), in place of the mute
+    /// there was; whether that changed anything (the same mute again does not). Kept until
+    /// undone or the chat is deleted, also while the user is not a member (a list shows only
+    /// their chats), and also once `until` has passed (readers compare it with the time).
+    async fn mute_chat(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool>;
+    /// Unmutes `chat` for `user`; whether there was a mute (one that has lapsed included).
+    async fn unmute_chat(&self, chat: &str, user: &str) -> StoreResult<bool>;
+    /// The mutes of `user`, lapsed ones included, in no particular order.
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>>;
+    /// `user`'s mute of `chat`, if there is one (lapsed or not).
+    async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -203,6 +203,11 @@ pub struct Chat {
     /// changes, which every member is sent alike: `chat_muted` tells the user's devices).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub muted: bool,
+    /// When the caller's mute ends by itself, if it does (muted "for 8 hours"); absent for a
+    /// mute that lasts until they unmute the chat, and when it is not muted. A mute that has
+    /// ended is not `muted` any more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub muted_until: Option<DateTime<Utc>>,
 }
 
 fn validate_chat_name(value: &str) -> Result<(), ValidationError> {
@@ -281,6 +286,48 @@ impl Validate for CreateChatRequest {
         } else {
             Err(errors)
         }
+    }
+}
+
+/// Furthest a mute may end: a year from now (longer is "until I unmute it", `until` absent).
+pub const MAX_MUTE_DAYS: i64 = 366;
+
+/// `PUT /api/chats/{id}/mute`: how long. No body, `{}` or `until: null` mutes the chat until the
+/// caller unmutes it, as Slack's and WhatsApp's "Always"; `until` mutes it until then ("for 1
+/// hour", "until tomorrow"), which must be in the future and at most [`MAX_MUTE_DAYS`] away.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MuteChatRequest {
+    /// When the mute ends by itself (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl MuteChatRequest {
+    /// `until` unless it is not in the future, or is more than [`MAX_MUTE_DAYS`] after `now`.
+    pub fn until_after(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, ValidationErrors> {
+        let Some(until) = self.until else {
+            return Ok(None);
+        };
+        if until > now && until - now <= chrono::Duration::days(MAX_MUTE_DAYS) {
+            return Ok(Some(until));
+        }
+        let mut e = ValidationError::new("until");
+        e.message =
+            Some(format!("must be in the future and at most {MAX_MUTE_DAYS} days away").into());
+        let mut errors = ValidationErrors::new();
+        errors.add("until", e);
+        Err(errors)
+    }
+}
+
+impl Validate for MuteChatRequest {
+    /// Nothing to check without the time: see [`MuteChatRequest::until_after`].
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        Ok(())
     }
 }
 

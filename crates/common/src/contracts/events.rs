@@ -473,6 +473,10 @@ pub struct ChatMutedEvent {
     #[schema(pattern = "^[0-9a-fA-F]{24}$")]
     pub chat_id: String,
     pub muted: bool,
+    /// When the mute ends by itself (`muted` only, and only a mute for a while); devices
+    /// count the chat as unmuted from then on, unprompted: nothing is sent when it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
 }
 
 /// `chat_updated`: a chat in full, to users who just gained it: its members when it is created,

@@ -35,7 +35,8 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreResult,
+    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
+    StoreResult,
 };
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
@@ -345,14 +346,23 @@ impl ChatStore for ChatCache {
         self.inner.deleted_users_among(users).await
     }
 
-    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-        self.inner.set_muted(chat, user, muted).await
+    async fn mute_chat(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        self.inner.mute_chat(chat, user, until).await
     }
-
-    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+    async fn unmute_chat(&self, chat: &str, user: &str) -> StoreResult<bool> {
+        self.inner.unmute_chat(chat, user).await
+    }
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>> {
         self.inner.muted_chats(user).await
     }
-
+    async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
+        self.inner.mute_of(chat, user).await
+    }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await
     }

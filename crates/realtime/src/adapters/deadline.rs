@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
-    StoreResult,
+    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
+    StoreError, StoreResult,
 };
 
 /// `inner`, with every operation bounded by `limit`.
@@ -130,14 +130,23 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.deleted_users_among(users)).await
     }
 
-    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-        self.bound(self.inner.set_muted(chat, user, muted)).await
+    async fn mute_chat(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        self.bound(self.inner.mute_chat(chat, user, until)).await
     }
-
-    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+    async fn unmute_chat(&self, chat: &str, user: &str) -> StoreResult<bool> {
+        self.bound(self.inner.unmute_chat(chat, user)).await
+    }
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>> {
         self.bound(self.inner.muted_chats(user)).await
     }
-
+    async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
+        self.bound(self.inner.mute_of(chat, user)).await
+    }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await
     }

@@ -6,7 +6,7 @@
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Query, Request};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequest, Query, Request};
 use axum::http::request::Parts;
 use common::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -63,11 +63,39 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state)
+        let Json(value) = <Json<T> as FromRequest<S>>::from_request(req, state)
             .await
             .map_err(|e: JsonRejection| ApiError::new(ErrorCode::InvalidJson, e.body_text()))?;
         value.validate()?;
         Ok(Self(value))
+    }
+}
+
+impl<T> Default for ValidJson<T>
+where
+    T: Default,
+{
+    fn default() -> Self {
+        Self(T::default())
+    }
+}
+
+/// An optional JSON body: none when the request has no `Content-Type` (a body without one is
+/// not read); otherwise as [`ValidJson`].
+impl<S, T> OptionalFromRequest<S> for ValidJson<T>
+where
+    T: DeserializeOwned + Validate,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !req.headers().contains_key(axum::http::header::CONTENT_TYPE) {
+            return Ok(None);
+        }
+        <Self as FromRequest<S>>::from_request(req, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -35,8 +35,8 @@ use documents::{bad, chat_from, date, err, message_from, messages_from, oid, rev
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
-    StoreResult,
+    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
+    StoreError, StoreResult,
 };
 
 /// How many chats' newest messages `last_messages` reads at once.
@@ -405,12 +405,25 @@ impl ChatStore for MongoStore {
         self.deleted_among(users).await
     }
 
-    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-        self.mute(chat, user, muted).await
+    async fn mute_chat(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        self.mute(chat, user, until).await
     }
 
-    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
+    async fn unmute_chat(&self, chat: &str, user: &str) -> StoreResult<bool> {
+        self.unmute(chat, user).await
+    }
+
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>> {
         self.mutes_of(user).await
+    }
+
+    async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
+        self.mute_by(chat, user).await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

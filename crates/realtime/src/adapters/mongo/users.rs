@@ -1,20 +1,22 @@
 //! What the MongoDB store keeps of users rather than of chats: the users who deleted their
 //! account (`deletedUsers`, kept for good) and the chats each user muted (`chatMutes`). Both are
-//! written once per fact: a second write of the same fact finds its `_id` taken and changes
-//! nothing.
+//! inserted once per fact: a second insert of the same fact finds its `_id` taken and changes
+//! nothing (a mute's end is then updated in place).
 
-use bson::{Document, doc};
+use bson::{Bson, Document, doc};
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use mongodb::options::ReturnDocument;
 use mongodb::{Collection, IndexModel};
 
 use super::MongoStore;
-use super::documents::{date, err};
-use crate::ports::{StoreError, StoreResult};
+use super::documents::{date, err, millis};
+use crate::ports::{ChatMute, StoreError, StoreResult};
 
 /// The users who deleted their account (`_id`: the user id), kept for good.
 pub(super) const DELETED_USERS: &str = "deletedUsers";
-/// Who muted which chat: `{_id: "<user>:<chat>", userId, chatId}`.
+/// Who muted which chat until when: `{_id: "<user>:<chat>", userId, chatId, until}`, `until` in
+/// milliseconds since the epoch or `null` (until unmuted).
 pub(super) const CHAT_MUTES: &str = "chatMutes";
 
 impl MongoStore {
@@ -56,24 +58,73 @@ impl MongoStore {
         strings(found.await.map_err(err)?, "_id").await
     }
 
-    pub(super) async fn mute(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
+    /// Inserted, or its end changed where it was there: told apart in Rust, from the mute as it
+    /// was before the update (a filter `until: {$ne: …}` would compare with `null`, which the
+    /// nx-27017 test server does as SQL does: never unequal).
+    pub(super) async fn mute(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
         let id = format!("{user}:{chat}");
-        if muted {
-            let mute = doc! {"_id": id, "userId": user, "chatId": chat};
-            return self.insert_once(&self.chat_mutes, mute).await;
+        let ms = until.map(|t| t.timestamp_millis());
+        let stored = ms.map_or(Bson::Null, Bson::Int64);
+        let fields = doc! {"userId": user, "chatId": chat, "until": stored};
+        let mut mute = doc! {"_id": &id};
+        mute.extend(fields.clone());
+        if self.insert_once(&self.chat_mutes, mute).await? {
+            return Ok(true);
         }
+        // Upserted (the `_id` from the filter): a mute removed since the insert found it
+        // (unmuted on another device) is this one again rather than lost.
+        let before = self
+            .chat_mutes
+            .find_one_and_update(doc! {"_id": &id}, doc! {"$set": fields})
+            .upsert(true)
+            .return_document(ReturnDocument::Before)
+            .write_concern(self.durable.clone())
+            .await
+            .map_err(err)?;
+        Ok(before.is_none_or(|d| millis(&d, "until").map(|t| t.timestamp_millis()) != ms))
+    }
+
+    pub(super) async fn unmute(&self, chat: &str, user: &str) -> StoreResult<bool> {
         self.chat_mutes
-            .delete_one(doc! {"_id": id})
+            .delete_one(doc! {"_id": format!("{user}:{chat}")})
             .write_concern(self.durable.clone())
             .await
             .map(|r| r.deleted_count > 0)
             .map_err(err)
     }
 
-    pub(super) async fn mutes_of(&self, user: &str) -> StoreResult<Vec<String>> {
-        let found = self.chat_mutes.find(doc! {"userId": user});
-        strings(found.await.map_err(err)?, "chatId").await
+    pub(super) async fn mutes_of(&self, user: &str) -> StoreResult<Vec<ChatMute>> {
+        let found = self
+            .chat_mutes
+            .find(doc! {"userId": user})
+            .await
+            .map_err(err)?;
+        let docs: Vec<Document> = found.try_collect().await.map_err(err)?;
+        Ok(docs.iter().filter_map(mute_from).collect())
     }
+
+    pub(super) async fn mute_by(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
+        let id = format!("{user}:{chat}");
+        let found = self
+            .chat_mutes
+            .find_one(doc! {"_id": id})
+            .await
+            .map_err(err)?;
+        Ok(found.as_ref().and_then(mute_from))
+    }
+}
+
+/// A mute as stored (`until`: milliseconds, as the edits' times, or `null`).
+fn mute_from(d: &Document) -> Option<ChatMute> {
+    Some(ChatMute {
+        chat_id: d.get_str("chatId").ok()?.to_owned(),
+        until: millis(d, "until"),
+    })
 }
 
 /// The string `key` of each document `cursor` finds.

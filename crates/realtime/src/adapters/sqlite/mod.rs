@@ -26,14 +26,15 @@ mod connection;
 mod edits;
 mod group_commit;
 mod rows;
+mod users;
 
 use connection::OwnConnection;
 use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, parse};
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage, StoreError,
-    StoreResult,
+    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
+    StoreError, StoreResult,
 };
 
 pub struct SqliteStore {
@@ -320,48 +321,32 @@ impl ChatStore for SqliteStore {
     }
 
     async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO deleted_users (id, deleted_at) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        )
-        .bind(user.to_owned())
-        .bind(ms(at))
-        .execute(&self.pool)
-        .await
-        .map(|_| ())
-        .map_err(err)
+        self.record_deleted(user, at).await
     }
 
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar(
-            "SELECT id FROM deleted_users WHERE id IN (SELECT value FROM json_each(?1))",
-        )
-        .bind(json(&users)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)
+        self.deleted_among(users).await
     }
 
-    async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-        let sql = if muted {
-            "INSERT INTO chat_mutes (user_id, chat_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING"
-        } else {
-            "DELETE FROM chat_mutes WHERE user_id = ?1 AND chat_id = ?2"
-        };
-        sqlx::query(sql)
-            .bind(user.to_owned())
-            .bind(chat.to_owned())
-            .execute(&self.pool)
-            .await
-            .map(|r| r.rows_affected() == 1)
-            .map_err(err)
+    async fn mute_chat(
+        &self,
+        chat: &str,
+        user: &str,
+        until: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        self.mute(chat, user, until).await
     }
 
-    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
-        sqlx::query_scalar("SELECT chat_id FROM chat_mutes WHERE user_id = ?1")
-            .bind(user.to_owned())
-            .fetch_all(&self.pool)
-            .await
-            .map_err(err)
+    async fn unmute_chat(&self, chat: &str, user: &str) -> StoreResult<bool> {
+        self.unmute(chat, user).await
+    }
+
+    async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>> {
+        self.mutes_of(user).await
+    }
+
+    async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
+        self.mute_by(chat, user).await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

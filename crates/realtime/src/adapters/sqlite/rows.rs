@@ -40,7 +40,7 @@ pub(super) const SCHEMA: [&str; 12] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 12] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -52,6 +52,8 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 11] = [
     ("messages", "reply_to", "TEXT"),
     ("chats", "closed", "INTEGER NOT NULL DEFAULT 0"),
     ("chats", "topic", "TEXT"),
+    // When a mute ends by itself (milliseconds since the epoch); NULL: when the user unmutes.
+    ("chat_mutes", "until", "INTEGER"),
 ];
 
 /// Whether the table `?1` has the column `?2`.

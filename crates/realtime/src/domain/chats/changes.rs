@@ -143,7 +143,8 @@ impl ChatService {
     ) -> Result<ChatChange, ApiError> {
         let mut participants = vec![user.to_owned()];
         push_distinct(&mut participants, &members);
-        self.refuse_deleted(&participants[1..]).await?;
+        let others = participants[1..].to_vec();
+        self.refuse_deleted(&others).await?;
         let passcode_hash = match passcode {
             Some(p) => Some(hash_passcode(&p).await?),
             None => None,
@@ -161,6 +162,7 @@ impl ChatService {
             topic: None,
         };
         self.store.insert_chat(&chat).await?;
+        let (chat, _) = self.drop_deleted_newcomers(chat, &others).await?;
         Ok(ChatChange::new(chat, ChatDelta::Created))
     }
 
@@ -228,7 +230,35 @@ impl ChatService {
             .add_participants(&chat.id, &users)
             .await?
             .ok_or_else(chat_not_found)?;
+        let (chat, gone) = self.drop_deleted_newcomers(chat, &newcomers).await?;
+        let kept = |list: Vec<String>| -> Vec<String> {
+            list.into_iter().filter(|u| !gone.contains(u)).collect()
+        };
+        let (users, newcomers) = (kept(users), kept(newcomers));
+        // All of them gone: answered as if the check before the write had seen it.
+        if let (Some(first), true) = (gone.first(), newcomers.is_empty()) {
+            return Err(account_deleted(first));
+        }
         Ok(ChatChange::new(chat, ChatDelta::Added { users, newcomers }))
+    }
+
+    /// Takes out of `chat`, just written with them, those of `newcomers` who deleted their
+    /// account meanwhile: after the check before the write, so the deletion's work may have
+    /// read its chats before this one had them, and would leave them in it for good. Recorded
+    /// deleted before that work reads the chats, a deletion is seen here whenever that read
+    /// missed the write. The chat as it is then, and who was taken out.
+    async fn drop_deleted_newcomers(
+        &self,
+        mut chat: ChatRecord,
+        newcomers: &[String],
+    ) -> Result<(ChatRecord, Vec<String>), ApiError> {
+        let gone = self.store.deleted_users_among(newcomers).await?;
+        for user in &gone {
+            if let Some(left) = self.store.remove_participant(&chat.id, user).await? {
+                chat = self.keep_an_admin(left).await.0;
+            }
+        }
+        Ok((chat, gone))
     }
 
     /// An admin removes `target`, or a member removes themself (leaves).
@@ -316,10 +346,7 @@ impl ChatService {
     async fn refuse_deleted(&self, users: &[String]) -> Result<(), ApiError> {
         match self.store.deleted_users_among(users).await?.first() {
             None => Ok(()),
-            Some(gone) => Err(ApiError::new(
-                ErrorCode::AccountDeleted,
-                format!("the account {gone} was deleted"),
-            )),
+            Some(gone) => Err(account_deleted(gone)),
         }
     }
 
@@ -429,6 +456,13 @@ impl ChatService {
     }
 }
 
+fn account_deleted(user: &str) -> ApiError {
+    ApiError::new(
+        ErrorCode::AccountDeleted,
+        format!("the account {user} was deleted"),
+    )
+}
+
 fn not_a_member_of_it() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "that user is not a member")
 }
@@ -439,5 +473,85 @@ fn push_distinct(into: &mut Vec<String>, ids: &[String]) {
         if !into.contains(&id) {
             into.push(id);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use common::contracts::chat::CreateChatRequest;
+
+    use super::super::watched_store::Watched;
+    use super::*;
+    use crate::adapters::SqliteStore;
+
+    fn ids(n: usize) -> Vec<String> {
+        (0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect()
+    }
+
+    async fn service(name: &str) -> (ChatService, Arc<Watched>, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(common::testing::unique_name(name));
+        let store = Arc::new(Watched::new(
+            SqliteStore::open(&dir).await.expect("open sqlite"),
+        ));
+        (ChatService::new(store.clone()), store, dir)
+    }
+
+    /// An account deleted between a change's check and its write: the deletion's work read
+    /// the user's chats before the write, so the change itself must not leave them in.
+    #[tokio::test]
+    async fn a_member_whose_account_is_deleted_while_being_added_is_not_left_in() {
+        let (chats, store, dir) = service("added-while-deleted").await;
+        let people = ids(4);
+        let (admin, kept, gone, also_gone) = (&people[0], &people[1], &people[2], &people[3]);
+
+        // Created with two members, one of them deleted as the group is written.
+        store.delete_before_next_write(gone);
+        let created = chats
+            .create(
+                admin,
+                CreateChatRequest::Group {
+                    name: "Walkers".into(),
+                    member_ids: vec![kept.clone(), gone.clone()],
+                    passcode: None,
+                },
+            )
+            .await
+            .expect("created");
+        assert_eq!(created.chat.participants, [admin.clone(), kept.clone()]);
+        let group = created.chat.id.clone();
+        assert!(chats.store.chats_of(gone).await.expect("read").is_empty());
+
+        // Added with another, who stays; and alone, which is refused as the check would.
+        store.delete_before_next_write(also_gone);
+        let newcomer = ids(1).remove(0);
+        let added = chats
+            .add_members(admin, &group, &[also_gone.clone(), newcomer.clone()])
+            .await
+            .expect("added");
+        assert_eq!(
+            added.delta,
+            ChatDelta::Added {
+                users: vec![newcomer.clone()],
+                newcomers: vec![newcomer.clone()],
+            }
+        );
+        assert!(!added.chat.is_member(also_gone));
+        let late = ids(1).remove(0);
+        store.delete_before_next_write(&late);
+        let refused = chats
+            .add_members(admin, &group, std::slice::from_ref(&late))
+            .await
+            .expect_err("gone");
+        assert_eq!(refused.code(), ErrorCode::AccountDeleted);
+        let now = chats
+            .store
+            .get_chat(&group)
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!(now.participants, [admin.clone(), kept.clone(), newcomer]);
+        let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -3,16 +3,19 @@
 //! checks the caller's membership or admin right.
 
 mod changes;
+#[cfg(test)]
+mod watched_store;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use common::contracts::chat::{Chat, ListedMembers, MemberPage, Message};
 use common::{ApiError, ErrorCode};
 
 use super::{chat_not_found, normalize_id, not_a_member};
 use crate::coalesce::{Fetch, Loader};
-use crate::ports::{ChatRecord, ChatStore, StoreResult};
+use crate::ports::{ChatMute, ChatRecord, ChatStore, StoreResult};
 
 pub use changes::{ChatChange, ChatDelta};
 
@@ -124,7 +127,15 @@ impl ChatService {
     /// their member lists when `members` says so.
     pub async fn list(&self, user: &str, members: ListedMembers) -> Result<Vec<Chat>, ApiError> {
         let active = self.by_activity(user).await?;
-        let muted: HashSet<String> = self.store.muted_chats(user).await?.into_iter().collect();
+        let now = Utc::now();
+        let muted: HashMap<String, ChatMute> = self
+            .store
+            .muted_chats(user)
+            .await?
+            .into_iter()
+            .filter(|m| m.holds_at(now))
+            .map(|m| (m.chat_id.clone(), m))
+            .collect();
         let mut chats = Vec::with_capacity(active.len());
         for (r, last) in active {
             let unread = match &last {
@@ -132,7 +143,7 @@ impl ChatService {
                 None => 0,
             };
             let mut chat = to_contract(&r, last, unread, members);
-            chat.muted = muted.contains(&r.id);
+            set_mute(&mut chat, muted.get(&r.id));
             chats.push(chat);
         }
         Ok(chats)
@@ -192,20 +203,28 @@ impl ChatService {
         if chat.last_message.is_some() {
             chat.unread_count = self.store.unread_count(&chat.id, user).await?;
         }
-        chat.muted = self.store.muted_chats(user).await?.contains(&chat.id);
+        let mute = self.store.mute_of(&chat.id, user).await?;
+        set_mute(&mut chat, mute.filter(|m| m.holds_at(Utc::now())).as_ref());
         Ok(chat)
     }
 
-    /// Mutes the chat for `user`, a member, or unmutes it: their own setting, which no other
-    /// member sees. Whether that changed anything.
+    /// Mutes the chat for `user`, a member, until `until` (`None`: until they unmute it), or
+    /// unmutes it (`muted` false): their own setting, which no other member sees. Whether that
+    /// changed anything.
     pub async fn set_muted(
         &self,
         user: &str,
         chat_id: &str,
         muted: bool,
+        until: Option<DateTime<Utc>>,
     ) -> Result<bool, ApiError> {
         self.member_chat(user, chat_id).await?;
-        Ok(self.store.set_muted(chat_id, user, muted).await?)
+        let changed = if muted {
+            self.store.mute_chat(chat_id, user, until).await?
+        } else {
+            self.store.unmute_chat(chat_id, user).await?
+        };
+        Ok(changed)
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
@@ -272,22 +291,25 @@ pub fn to_contract(
         revision: r.revision,
         unread_count,
         muted: false,
+        muted_until: None,
     }
+}
+
+/// The caller's mute as their chat shows it: one that holds at the time of reading.
+fn set_mute(chat: &mut Chat, mute: Option<&ChatMute>) {
+    chat.muted = mute.is_some();
+    chat.muted_until = mute.and_then(|m| m.until);
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
+    use std::sync::atomic::Ordering;
 
-    use async_trait::async_trait;
-    use chrono::{DateTime, Utc};
-    use common::contracts::chat::{ChatType, Message};
+    use common::contracts::chat::ChatType;
 
+    use super::watched_store::Watched;
     use super::*;
     use crate::adapters::SqliteStore;
-    use crate::ports::{Attachment, Inserted, Marked, MessageChange, NewMessage, StoreResult};
 
     fn chat(id: &str, participants: &[&str]) -> ChatRecord {
         ChatRecord {
@@ -313,202 +335,12 @@ mod tests {
         assert_eq!(distinct_others(chats.iter(), "me"), ["b", "a", "c"]);
     }
 
-    /// The real SQLite store, its `chats_of_any` held open for a while and counted.
-    struct Counted {
-        inner: SqliteStore,
-        running: AtomicUsize,
-        most: AtomicUsize,
-        calls: AtomicUsize,
-    }
-
-    #[async_trait]
-    impl ChatStore for Counted {
-        fn backend(&self) -> &'static str {
-            self.inner.backend()
-        }
-        async fn ping(&self) -> StoreResult<()> {
-            self.inner.ping().await
-        }
-        async fn insert_chat(&self, chat: &ChatRecord) -> StoreResult<()> {
-            self.inner.insert_chat(chat).await
-        }
-        async fn get_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-            self.inner.get_chat(id).await
-        }
-        async fn chats_of(&self, user: &str) -> StoreResult<Vec<ChatRecord>> {
-            self.inner.chats_of(user).await
-        }
-        async fn chats_of_any(&self, users: &[String]) -> StoreResult<Vec<ChatRecord>> {
-            self.calls.fetch_add(1, Ordering::SeqCst);
-            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
-            self.most.fetch_max(now, Ordering::SeqCst);
-            let chats = self.inner.chats_of_any(users).await;
-            tokio::time::sleep(Duration::from_millis(20)).await;
-            self.running.fetch_sub(1, Ordering::SeqCst);
-            chats
-        }
-        async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
-            self.inner.chat_ids_of_any(users).await
-        }
-        async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-            self.inner.rename_chat(id, name).await
-        }
-        async fn set_topic(
-            &self,
-            id: &str,
-            topic: Option<&str>,
-        ) -> StoreResult<Option<ChatRecord>> {
-            self.inner.set_topic(id, topic).await
-        }
-        async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
-            self.inner.delete_chat(id).await
-        }
-        async fn add_participants(
-            &self,
-            id: &str,
-            users: &[String],
-        ) -> StoreResult<Option<ChatRecord>> {
-            self.inner.add_participants(id, users).await
-        }
-        async fn remove_participant(
-            &self,
-            id: &str,
-            user: &str,
-        ) -> StoreResult<Option<ChatRecord>> {
-            self.inner.remove_participant(id, user).await
-        }
-        async fn promote_if_adminless(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-            self.inner.promote_if_adminless(id).await
-        }
-        async fn set_admin(
-            &self,
-            id: &str,
-            user: &str,
-            admin: bool,
-        ) -> StoreResult<Option<ChatRecord>> {
-            self.inner.set_admin(id, user, admin).await
-        }
-        async fn close_chat(&self, id: &str) -> StoreResult<Option<ChatRecord>> {
-            self.inner.close_chat(id).await
-        }
-        async fn record_deleted_user(&self, user: &str, at: DateTime<Utc>) -> StoreResult<()> {
-            self.inner.record_deleted_user(user, at).await
-        }
-        async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
-            self.inner.deleted_users_among(users).await
-        }
-        async fn set_muted(&self, chat: &str, user: &str, muted: bool) -> StoreResult<bool> {
-            self.inner.set_muted(chat, user, muted).await
-        }
-        async fn muted_chats(&self, user: &str) -> StoreResult<Vec<String>> {
-            self.inner.muted_chats(user).await
-        }
-        async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
-            self.inner.insert_message(msg).await
-        }
-        async fn last_messages(&self, chats: &[String]) -> StoreResult<HashMap<String, Message>> {
-            self.inner.last_messages(chats).await
-        }
-        async fn get_message(&self, id: &str) -> StoreResult<Option<Message>> {
-            self.inner.get_message(id).await
-        }
-        async fn messages_before(
-            &self,
-            chat: &str,
-            before: Option<&str>,
-            limit: u32,
-        ) -> StoreResult<Vec<Message>> {
-            self.inner.messages_before(chat, before, limit).await
-        }
-        async fn messages_after(
-            &self,
-            chat: &str,
-            after: Option<&str>,
-            limit: u32,
-        ) -> StoreResult<Vec<Message>> {
-            self.inner.messages_after(chat, after, limit).await
-        }
-        async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
-            self.inner.mark_read(chat, upto, user).await
-        }
-        async fn senders(
-            &self,
-            chat: &str,
-            messages: &[String],
-        ) -> StoreResult<HashMap<String, String>> {
-            self.inner.senders(chat, messages).await
-        }
-        async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
-            self.inner.mark_delivered(messages, user).await
-        }
-        async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
-            self.inner.unread_count(chat, user).await
-        }
-        async fn insert_attachment(&self, a: &Attachment, bytes: &[u8]) -> StoreResult<()> {
-            self.inner.insert_attachment(a, bytes).await
-        }
-        async fn read_attachment(
-            &self,
-            id: &str,
-            with_bytes: bool,
-        ) -> StoreResult<Option<(Attachment, Option<Vec<u8>>)>> {
-            self.inner.read_attachment(id, with_bytes).await
-        }
-        async fn attachment_sent(
-            &self,
-            id: &str,
-            chat_id: &str,
-            uploader_id: &str,
-            client_msg_id: &str,
-        ) -> StoreResult<bool> {
-            self.inner
-                .attachment_sent(id, chat_id, uploader_id, client_msg_id)
-                .await
-        }
-        async fn change_message(
-            &self,
-            id: &str,
-            change: &MessageChange,
-        ) -> StoreResult<Option<Message>> {
-            self.inner.change_message(id, change).await
-        }
-
-        async fn changed_messages(
-            &self,
-            chats: &[String],
-            since: DateTime<Utc>,
-            after: Option<(DateTime<Utc>, &str)>,
-            limit: u32,
-        ) -> StoreResult<Vec<Message>> {
-            self.inner
-                .changed_messages(chats, since, after, limit)
-                .await
-        }
-
-        async fn delete_attachment(&self, id: &str) -> StoreResult<bool> {
-            self.inner.delete_attachment(id).await
-        }
-
-        async fn attachment_bytes_of(&self, uploader_id: &str) -> StoreResult<u64> {
-            self.inner.attachment_bytes_of(uploader_id).await
-        }
-        async fn delete_unsent_attachments(
-            &self,
-            before: chrono::DateTime<Utc>,
-        ) -> StoreResult<u64> {
-            self.inner.delete_unsent_attachments(before).await
-        }
-    }
-
     #[tokio::test]
     async fn a_storm_of_contact_reads_is_a_few_store_queries_that_answer_every_one() {
         let dir = std::env::temp_dir().join(common::testing::unique_name("contacts"));
-        let store = Arc::new(Counted {
-            inner: SqliteStore::open(&dir).await.expect("open sqlite"),
-            running: AtomicUsize::new(0),
-            most: AtomicUsize::new(0),
-            calls: AtomicUsize::new(0),
-        });
+        let store = Arc::new(Watched::new(
+            SqliteStore::open(&dir).await.expect("open sqlite"),
+        ));
         let stranger = chat("s", &["u0", "stranger"]);
         store.insert_chat(&stranger).await.expect("insert chat");
         const USERS: usize = 40;
@@ -532,12 +364,16 @@ mod tests {
             assert_eq!(contacts.len(), USERS - 1 + usize::from(i == 0), "u{i}");
             assert_eq!(contacts.contains(&"stranger".to_owned()), i == 0, "u{i}");
         }
-        let calls = store.calls.load(Ordering::SeqCst);
+        let calls = store.contact_reads.load(Ordering::SeqCst);
         assert!(
             calls <= 3,
             "{calls} store queries for {USERS} users' contacts"
         );
-        assert_eq!(store.most.load(Ordering::SeqCst), 1, "one query at a time");
+        assert_eq!(
+            store.most_contact_reads.load(Ordering::SeqCst),
+            1,
+            "one query at a time"
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }

@@ -302,6 +302,11 @@ impl TestApp {
         self.send(reqwest::Method::PUT, user, path, None).await
     }
 
+    pub async fn put_json(&self, user: &User, path: &str, body: Value) -> reqwest::Response {
+        self.send(reqwest::Method::PUT, user, path, Some(body))
+            .await
+    }
+
     pub async fn delete(&self, user: &User, path: &str) -> reqwest::Response {
         self.send(reqwest::Method::DELETE, user, path, None).await
     }

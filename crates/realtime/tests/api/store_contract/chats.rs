@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use common::contracts::chat::ChatType;
 use realtime::domain::new_object_id;
-use realtime::ports::{ChatRecord, ChatStore, Inserted, StoreError};
+use realtime::ports::{ChatMute, ChatRecord, ChatStore, Inserted, StoreError};
 
 use super::{chat, message, mongo, sqlite, user};
 
@@ -320,39 +321,84 @@ async fn mutes_are_each_users_own_and_go_with_the_chat(store: Arc<dyn ChatStore>
     let muted = |u: String| {
         let store = store.clone();
         async move {
-            let mut ids = store.muted_chats(&u).await.expect("muted chats");
-            ids.sort();
-            ids
+            let mut mutes = store.muted_chats(&u).await.expect("muted chats");
+            mutes.sort_by(|x, y| x.chat_id.cmp(&y.chat_id));
+            mutes
         }
     };
+    let mute = |chat: &ChatRecord, until| ChatMute {
+        chat_id: chat.id.clone(),
+        until,
+    };
     assert!(muted(a.clone()).await.is_empty());
-    assert!(store.set_muted(&direct.id, &a, true).await.expect("mute"));
+    assert!(store.mute_chat(&direct.id, &a, None).await.expect("mute"));
     assert!(
         !store
-            .set_muted(&direct.id, &a, true)
+            .mute_chat(&direct.id, &a, None)
             .await
             .expect("again: nothing")
     );
-    assert!(store.set_muted(&group.id, &a, true).await.expect("mute"));
-    let mut both = vec![direct.id.clone(), group.id.clone()];
-    both.sort();
-    assert_eq!(muted(a.clone()).await, both);
-    assert!(muted(b.clone()).await.is_empty(), "a's own, not b's");
-
+    // Stored to the millisecond, as the contract's times are sent.
+    let later =
+        DateTime::from_timestamp_millis(Utc::now().timestamp_millis() + 3_600_000).expect("a time");
     assert!(
         store
-            .set_muted(&direct.id, &a, false)
+            .mute_chat(&group.id, &a, Some(later))
             .await
-            .expect("unmute")
+            .expect("mute")
     );
     assert!(
         !store
-            .set_muted(&direct.id, &a, false)
+            .mute_chat(&group.id, &a, Some(later))
+            .await
+            .expect("the same end again: nothing")
+    );
+    let mut both = vec![mute(&direct, None), mute(&group, Some(later))];
+    both.sort_by(|x, y| x.chat_id.cmp(&y.chat_id));
+    assert_eq!(muted(a.clone()).await, both);
+    assert!(muted(b.clone()).await.is_empty(), "a's own, not b's");
+    assert_eq!(
+        store.mute_of(&group.id, &a).await.expect("read"),
+        Some(mute(&group, Some(later)))
+    );
+    assert_eq!(store.mute_of(&group.id, &b).await.expect("read"), None);
+
+    // Another end, or none, replaces it.
+    assert!(
+        store
+            .mute_chat(&direct.id, &a, Some(later))
+            .await
+            .expect("an end")
+    );
+    assert!(store.mute_chat(&group.id, &a, None).await.expect("no end"));
+    let mut both = vec![mute(&direct, Some(later)), mute(&group, None)];
+    both.sort_by(|x, y| x.chat_id.cmp(&y.chat_id));
+    assert_eq!(muted(a.clone()).await, both);
+
+    // A lapsed mute is kept as it was (readers compare it with the time), and can be undone.
+    let past =
+        DateTime::from_timestamp_millis(Utc::now().timestamp_millis() - 1_000).expect("a time");
+    assert!(
+        store
+            .mute_chat(&direct.id, &a, Some(past))
+            .await
+            .expect("mute")
+    );
+    let lapsed = store
+        .mute_of(&direct.id, &a)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert!(!lapsed.holds_at(Utc::now()));
+    assert!(store.unmute_chat(&direct.id, &a).await.expect("unmute"));
+    assert!(
+        !store
+            .unmute_chat(&direct.id, &a)
             .await
             .expect("again: nothing")
     );
-    assert_eq!(muted(a.clone()).await, vec![group.id.clone()]);
-    assert!(store.set_muted(&group.id, &b, true).await.expect("mute"));
+    assert_eq!(muted(a.clone()).await, vec![mute(&group, None)]);
+    assert!(store.mute_chat(&group.id, &b, None).await.expect("mute"));
     assert!(store.delete_chat(&group.id).await.expect("delete"));
     assert!(muted(a.clone()).await.is_empty(), "gone with the chat");
     assert!(muted(b.clone()).await.is_empty(), "gone with the chat");
