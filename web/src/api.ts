@@ -301,7 +301,8 @@ export const MAX_PROFILE_IDS = 100;
 
 /** A chat as this user reads it: the server leaves `muted` out when false, which here says so. */
 function ownRead(chat: Chat): Chat {
-  return { ...chat, muted: chat.muted === true };
+  const muted = chat.muted === true;
+  return { ...chat, muted, mutedUntil: muted ? chat.mutedUntil : undefined };
 }
 
 export const chats = {
@@ -309,8 +310,8 @@ export const chats = {
   list: () => request<{ chats: Chat[] }>('GET', '/api/chats?members=direct').then((r) => r.chats.map(ownRead)),
   /** A group comes without its members, as in the list: they come a page at a time (`members`). */
   get: (chatId: string) => request<Chat>('GET', `/api/chats/${encodeURIComponent(chatId)}?members=direct`).then(ownRead),
-  /** Mutes the chat for this user, on all their devices (`muted`), or unmutes it. */
-  setMuted: (chatId: string, muted: boolean) => request<void>(muted ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/mute`),
+  /** Mutes the chat for this user, on all their devices (`muted`), until `until` or until unmuted; or unmutes it. */
+  setMuted: (chatId: string, muted: boolean, until?: string) => request<void>(muted ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/mute`, muted && until ? { until } : undefined),
   /** Up to `limit` members ordered by id, after the id `after` (a previous page's `nextCursor`). */
   members: (chatId: string, after: string | null, limit: number) => {
     const q = new URLSearchParams({ limit: String(limit) });

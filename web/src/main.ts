@@ -4,6 +4,7 @@ import * as db from './db';
 import { setUnreadInTitle } from './dom';
 import * as store from './store';
 import type { DeleteAccountProof, User } from './types';
+import { isMuted } from './muting';
 import * as notify from './notify';
 import { checkAfterReconnect, registerServiceWorker } from './updates';
 import { accountView } from './account';
@@ -201,7 +202,7 @@ window.addEventListener('online', () => checkAfterReconnect());
 let wasOnline = false;
 store.subscribe((t) => {
   // Muted chats' unread messages are not counted in the tab's title, as Slack leaves them out.
-  if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (c.muted ? 0 : (c.unreadCount ?? 0)), 0));
+  if (t === 'chats') setUnreadInTitle([...store.state.chats.values()].reduce((n, c) => n + (isMuted(c) ? 0 : (c.unreadCount ?? 0)), 0));
   if (t !== 'conn') return;
   renderBanner();
   if (store.state.conn !== 'online') return;

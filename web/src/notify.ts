@@ -13,6 +13,7 @@
 import { h } from './dom';
 import { summary } from './attachments';
 import { textOf } from './e2e';
+import { isMuted } from './muting';
 import * as store from './store';
 import type { Chat, Message } from './types';
 import { avatarSrc } from './viewKit';
@@ -38,7 +39,7 @@ export function offerButton(): HTMLButtonElement {
 
 /** Shows a notification of `m` (from someone else, not seen) if the user allowed them. */
 export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
-  if (chat.muted || !supported() || Notification.permission !== 'granted') return;
+  if (isMuted(chat) || !supported() || Notification.permission !== 'granted') return;
   const sender = store.displayName(m.senderId);
   const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
   const text = summary(m.type, textOf(m));

@@ -58,6 +58,11 @@ export async function outgoing(item: OutboxItem): Promise<{ content: string; iv?
 /** A group's members as of a revision, for sealing (a group is listed without them). */
 const sealingMembers = new Map<string, { revision: number; members: string[] }>();
 
+/** Forgets the groups' members held for sealing (logged out: the next user has other groups). */
+export function forgetSealing(): void {
+  sealingMembers.clear();
+}
+
 /** How a group's messages go: sealed for its members' keys, or in clear, and why. */
 /**
  * `withdrawn`: those of `missing` whose key was seen before; `unconfirmed`: the members whose

@@ -11,8 +11,10 @@ import * as db from './db';
 import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
+import { watchMuteEnds } from './muting';
+import { forgetSealing } from './sealing';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
-import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, userDeleted, type ConnState } from './state';
+import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, subscribe, userDeleted, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
@@ -46,7 +48,7 @@ export function upsertChat(chat: Chat): void {
   const prev = state.chats.get(chat.id);
   for (const touched of listings) touched.add(chat.id);
   // Only this user's own reads say whether they muted it; other copies keep what we held.
-  if (chat.muted === undefined) chat = { ...chat, muted: prev?.muted ?? false };
+  if (chat.muted === undefined) chat = { ...chat, muted: prev?.muted ?? false, mutedUntil: prev?.mutedUntil };
   // A copy older than the changes we applied keeps our name and members (chats cached by an
   // older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
@@ -136,23 +138,30 @@ function applyChatChange(e: ChatChangedEvent): void {
   });
 }
 
-/** The chat is muted (`muted`) or not for this user now: set here or on another device. */
-function mutedHere(chatId: string, muted: boolean): void {
+/** The chat is muted (`muted`, until `until` if given) or not for this user now: set here or on another device. */
+function mutedHere(chatId: string, muted: boolean, until?: string): void {
   const chat = state.chats.get(chatId);
-  if (!chat || chat.muted === muted) return;
-  state.chats.set(chatId, { ...chat, muted });
+  const mutedUntil = muted ? until : undefined;
+  if (!chat || (chat.muted === muted && chat.mutedUntil === mutedUntil)) return;
+  state.chats.set(chatId, { ...chat, muted, mutedUntil });
   db.putChats([state.chats.get(chatId)!]).catch(() => {});
   emit('chats');
 }
 
 /**
- * Mutes the chat for this user on all their devices, or unmutes it: said at once here, and by
- * `chat_muted` to the others.
+ * Mutes the chat for this user on all their devices, for `ms` (`null`: until unmuted), or
+ * unmutes it: said at once here, and by `chat_muted` to the others.
  */
-export async function setMuted(chatId: string, muted: boolean): Promise<void> {
-  await chatsApi.setMuted(chatId, muted);
-  mutedHere(chatId, muted);
+export async function setMuted(chatId: string, muted: boolean, ms: number | null = null): Promise<void> {
+  const until = muted && ms !== null ? new Date(Date.now() + ms).toISOString() : undefined;
+  await chatsApi.setMuted(chatId, muted, until);
+  mutedHere(chatId, muted, until);
 }
+
+// A mute for a while ends with nothing sent: the chats are drawn again when one ends.
+subscribe((topic) => {
+  if (topic === 'chats') watchMuteEnds(state.chats.values(), () => emit('chats'));
+});
 
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
 const refetching = new Map<string, boolean>();
@@ -440,7 +449,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.PROFILE_CHANGED, profileChanged);
     socket.on(S.USER_DELETED, (e: UserDeletedEvent) => userDeleted(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
-    socket.on(S.CHAT_MUTED, (e: ChatMutedEvent) => mutedHere(e.chatId, e.muted));
+    socket.on(S.CHAT_MUTED, (e: ChatMutedEvent) => mutedHere(e.chatId, e.muted, e.until));
     socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
   }
   if (navigator.onLine) {
@@ -587,6 +596,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.openChat = null;
   forgetFiles();
   forgetDrafts();
+  forgetSealing();
   emit('chats');
   tellOtherTabs();
 }

@@ -122,9 +122,12 @@ export interface Chat {
    * This user muted the chat (on any device): its messages notify nobody here. Only the user's own
    * reads of the chat say it (`chats.list`, `chats.get`, which make it a boolean); other copies
    * (events, answers to changes, sent to every member alike) leave it out, and `upsertChat`
-   * keeps what it held.
+   * keeps what it held. A mute for a while has ended once `mutedUntil` has passed: see
+   * `muting.isMuted`, which every reader asks.
    */
   muted?: boolean;
+  /** When this user's mute ends by itself (a mute "for 8 hours"); absent: until they unmute it. */
+  mutedUntil?: string;
 }
 
 /** `GET /api/chats/{id}/members`: members ordered by id; pass `nextCursor` as `after` for more. */
@@ -240,6 +243,8 @@ export interface ChatChangedEvent {
 export interface ChatMutedEvent {
   chatId: string;
   muted: boolean;
+  /** When the mute ends by itself, for a mute for a while. */
+  until?: string;
 }
 
 export interface UserDeletedEvent {

@@ -14,6 +14,7 @@ import { keepFocus, reacting } from './reactions';
 import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
+import { isMuted, muteControl, untilText } from './muting';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
@@ -61,8 +62,9 @@ export function chatListView(app: AppActions): View {
               ? 'Message deleted'
               : `${who}${summary(last.type, textOf(last))}`;
         // A muted chat still counts its unread messages, in grey: they notify nobody.
-        const unread = c.unreadCount > 0 ? h('span', { class: c.muted ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
-        const muted = c.muted ? h('span', { class: 'tag', 'data-testid': 'muted' }, 'muted') : null;
+        const quiet = isMuted(c);
+        const unread = c.unreadCount > 0 ? h('span', { class: quiet ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
+        const muted = quiet ? h('span', { class: 'tag', 'data-testid': 'muted', title: c.mutedUntil ? `Muted ${untilText(c.mutedUntil)}` : 'Muted until you unmute it' }, 'muted') : null;
         return h(
           'li',
           {},
@@ -224,21 +226,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
   // Muting is this user's own (on all their devices): the chat's messages notify nobody here.
-  const mute = h('button', { type: 'button', class: 'ghost', 'data-testid': 'mute' }, 'Mute');
-  const muteError = h('p', { class: 'error', role: 'alert', 'data-testid': 'mute-error' });
-  mute.addEventListener('click', () => {
-    const muting = !store.state.chats.get(chatId)?.muted;
-    muteError.textContent = '';
-    busy(mute, true);
-    store
-      .setMuted(chatId, muting)
-      .then(() => announce(muting ? 'Chat muted: its messages will not notify you.' : 'Chat unmuted.'))
-      .catch((e) => (muteError.textContent = describeError(e)))
-      .finally(() => {
-        busy(mute, false);
-        renderHeader();
-      });
-  });
+  const mute = muteControl(chatId, store.setMuted, () => store.state.chats.get(chatId));
   const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
   // In place of the composer once the other member of a direct chat deleted their account.
   const closedLine = h('p', { class: 'chat-closed', role: 'status', 'data-testid': 'chat-closed', hidden: true }, 'This account was deleted. You can read your messages, but no new ones can be sent.');
@@ -282,9 +270,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     }
     shown = true;
     renderFace(chat);
-    mute.textContent = chat.muted ? 'Unmute' : 'Mute';
-    mute.title = chat.muted ? 'Notify me of this chat’s messages again' : 'Stop notifying me of this chat’s messages';
-    mute.dataset.muted = String(chat.muted === true);
+    mute.render();
     const closed = store.isClosed(chatId);
     if (closed !== composer.hidden) close(closed);
     // A deleted account has no key to say anything about (it is not "withheld").
@@ -522,8 +508,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const el = h(
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
-    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle, topicLine), mute, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
-    muteError,
+    h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle, topicLine), mute.el, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    mute.error,
     note.el,
     info,
     scroller,
