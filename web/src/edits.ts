@@ -18,6 +18,25 @@ export function onMessageDeleted(fn: (m: Message) => void): void {
   deletedListener = fn;
 }
 
+/** Someone else's reaction, new, to one of this user's messages. */
+export type NewReaction = { emoji: string; userId: string };
+let reactionListener: (m: Message, added: NewReaction[]) => void = () => {};
+/**
+ * Called with a message of this user's that arrives live (`message_updated`) with reactions of
+ * others it did not have here: WhatsApp and Signal tell the sender of a reaction to their
+ * message. Weighed against the copy held (its row, or the chat's last message); one not held
+ * here is not told, nor is one taken back.
+ */
+export function onReactionToMine(fn: (m: Message, added: NewReaction[]) => void): void {
+  reactionListener = fn;
+}
+
+/** The reactions in `now` that `before` did not have, other than `me`'s. */
+export function reactionsAdded(before: Pick<Message, 'reactions'>, now: Pick<Message, 'reactions'>, me: string): NewReaction[] {
+  const had = new Set((before.reactions ?? []).flatMap((r) => r.users.map((u) => `${r.emoji} ${u}`)));
+  return (now.reactions ?? []).flatMap((r) => r.users.filter((u) => u !== me && !had.has(`${r.emoji} ${u}`)).map((userId) => ({ emoji: r.emoji, userId })));
+}
+
 let current: () => Socket | null = () => null;
 let ingested: () => Promise<void> = async () => {};
 /**
@@ -56,10 +75,11 @@ export function isOlder(next: Version, held: Version): boolean {
 /**
  * Takes in messages as they are now (edited, deleted or reacted to): each replaces the copy
  * held, in memory and in the cache, unless that copy is newer; the chat list's preview follows.
- * A message not held here is left alone: history or `sync` brings it as it is now. Nothing is
- * notified: a change is not a new message.
+ * A message not held here is left alone: history or `sync` brings it as it is now. A change is
+ * not a new message: only a reaction to this user's own, arriving `live`, is told
+ * (`onReactionToMine`).
  */
-export async function applyUpdates(ms: Message[]): Promise<void> {
+export async function applyUpdates(ms: Message[], opts: { live?: boolean } = {}): Promise<void> {
   // Who reacted is shown by name (a group's members are paged, not held).
   void ensureProfiles(ms.flatMap((m) => (m.reactions ?? []).flatMap((r) => r.users)));
   // A change that left the text as it was (a reaction: the same iv, which every sealing draws
@@ -70,6 +90,7 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
   }
   await e2e.openAll(ms.filter((m) => !m.deletedAt));
   await ingested();
+  if (opts.live) tellReactions(ms);
   const kept: Message[] = [];
   const touched = new Set<string>();
   for (const m of ms) {
@@ -95,6 +116,20 @@ export async function applyUpdates(ms: Message[]): Promise<void> {
   for (const chatId of touched) emit(`messages:${chatId}`);
   if (touched.size) emit('chats');
   for (const m of ms) if (m.deletedAt && m.id) deletedListener(m);
+}
+
+/** Tells the reactions of others new on this user's messages, before the copies held are replaced. */
+function tellReactions(ms: Message[]): void {
+  const me = state.me?.id;
+  if (!me) return;
+  for (const m of ms) {
+    if (m.senderId !== me || m.deletedAt) continue;
+    const lastMessage = state.chats.get(m.chatId)?.lastMessage;
+    const held = state.messages.get(m.chatId)?.get(keyOf(m.senderId, m.clientMsgId)) ?? (lastMessage?.id === m.id ? lastMessage : undefined);
+    if (!held || isOlder(m, held)) continue;
+    const added = reactionsAdded(held, m, me);
+    if (added.length) reactionListener(m, added);
+  }
 }
 
 /** Replaces the chat's last message (its preview) when `m` is a newer version of it. */

@@ -253,6 +253,7 @@ if ('serviceWorker' in navigator && (import.meta.env.PROD || localStorage.getIte
 }
 
 store.onUnseenMessage((m, chat) => void notify.notifyMessage(m, chat));
+store.onReactionToMine((m, chat, added) => void notify.notifyReaction(m, chat, added));
 store.onChatRead((chatId) => void notify.closeNotifications(chatId));
 store.onMessageDeleted((m) => void notify.closeNotificationOf(m.chatId, m.id));
 notify.listenForClicks((chatId) => go(`#/chat/${chatId}`));

@@ -8,18 +8,22 @@
 // notification, its newest message (`tag`), so several open tabs replace rather than repeat it.
 // Clicking it opens the chat (public/sw.js). Reading the chat, here or on another device or tab,
 // closes it, and so does the message's deletion (as WhatsApp and Signal take a deleted message's
-// notification away). A chat the user muted (on any device) notifies nothing.
+// notification away). Others' reactions to the user's own messages notify too, in the chat's
+// notification, as WhatsApp and Signal do. A chat the user muted (on any device) notifies nothing.
 
 import { h } from './dom';
 import { summary } from './attachments';
 import { textOf } from './e2e';
 import { isMuted } from './muting';
 import * as store from './store';
+import type { NewReaction } from './edits';
 import type { Chat, Message } from './types';
 import { avatarSrc } from './viewKit';
 
 /** Longest message text a notification shows. */
 const BODY_CHARS = 200;
+/** Longest quote of one's own message a reaction's notification shows. */
+const QUOTE_CHARS = 80;
 
 export const supported = (): boolean => 'Notification' in window;
 
@@ -39,16 +43,38 @@ export function offerButton(): HTMLButtonElement {
 
 /** Shows a notification of `m` (from someone else, not seen) if the user allowed them. */
 export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
+  await show(chat, m.senderId, summary(m.type, textOf(m)), m.id);
+}
+
+/**
+ * Shows a notification of others' reactions to this user's message `m` (chat open in no visible
+ * tab), as WhatsApp and Signal do: "Reacted 👍 to “Lunch?”", from the first who reacted.
+ */
+export async function notifyReaction(m: Message, chat: Chat, added: NewReaction[]): Promise<void> {
+  const first = added[0];
+  if (!first) return;
+  // A group's members are paged, not held: the name of who reacted may not be here yet.
+  await store.ensureProfiles([first.userId]).catch(() => {});
+  const emoji = [...new Set(added.filter((r) => r.userId === first.userId).map((r) => r.emoji))].join(' ');
+  const quoted = summary(m.type, textOf(m));
+  const clipped = quoted.length > QUOTE_CHARS ? `${quoted.slice(0, QUOTE_CHARS - 1)}…` : quoted;
+  await show(chat, first.userId, `Reacted ${emoji} to “${clipped}”`, m.id);
+}
+
+/**
+ * Shows `text` from `from` in `chat`, about its message `messageId`, if the user allowed
+ * notifications and has not muted the chat: the chat's one notification (`tag`), replaced.
+ */
+async function show(chat: Chat, from: string, text: string, messageId: string): Promise<void> {
   if (isMuted(chat) || !supported() || Notification.permission !== 'granted') return;
-  const sender = store.displayName(m.senderId);
+  const sender = store.displayName(from);
   const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
-  const text = summary(m.type, textOf(m));
   const options: NotificationOptions = {
     body: text.length > BODY_CHARS ? `${text.slice(0, BODY_CHARS - 1)}…` : text,
     tag: chat.id,
     // The sender's picture, as Slack and WhatsApp show; the app's icon when they have none.
-    icon: avatarSrc(store.pictureOf(m.senderId)) ?? '/icons/icon-192.png',
-    data: { chatId: chat.id, messageId: m.id },
+    icon: avatarSrc(store.pictureOf(from)) ?? '/icons/icon-192.png',
+    data: { chatId: chat.id, messageId },
   };
   try {
     const registration = await navigator.serviceWorker?.getRegistration();

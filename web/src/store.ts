@@ -9,7 +9,7 @@ import { forgetFiles } from './attachments';
 import { forgetDrafts, loadDrafts, setDraft } from './drafts';
 import * as db from './db';
 import * as e2e from './e2e';
-import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
+import { applyUpdates, isOlder, onReactionToMine as onReactionHere, syncChanges, useEdits, type NewReaction } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
 import { watchMuteEnds } from './muting';
 import { forgetSealing } from './sealing';
@@ -35,6 +35,19 @@ let unseenListener: UnseenListener | undefined;
  */
 export function onUnseenMessage(fn: UnseenListener): void {
   unseenListener = fn;
+}
+
+type ReactionListener = (m: Message, chat: Chat, added: NewReaction[]) => void;
+/**
+ * Called with others' reactions, new, to this user's message `m`, arriving live for a chat open in
+ * no visible tab (as `onUnseenMessage`).
+ */
+export function onReactionToMine(fn: ReactionListener): void {
+  onReactionHere((m, added) => {
+    const chat = state.chats.get(m.chatId);
+    if (!chat || (state.openChat === m.chatId && document.visibilityState === 'visible') || tabs.shownElsewhere(m.chatId)) return;
+    fn(m, chat, added);
+  });
 }
 
 let socket: Socket | null = null;
@@ -450,7 +463,7 @@ export function connect(onSessionLost: () => void): void {
     socket.on(S.USER_DELETED, (e: UserDeletedEvent) => userDeleted(e.userId));
     socket.on(S.CHAT_CHANGED, applyChatChange);
     socket.on(S.CHAT_MUTED, (e: ChatMutedEvent) => mutedHere(e.chatId, e.muted, e.until));
-    socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m]));
+    socket.on(S.MESSAGE_UPDATED, (m: Message) => void applyUpdates([m], { live: true }));
   }
   if (navigator.onLine) {
     setConn('connecting');

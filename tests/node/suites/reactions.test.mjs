@@ -17,7 +17,7 @@ const PASSPHRASE = 'a long recovery passphrase';
 
 describe('reactions in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem({ SYNC_LOOKBACK_SECS: String(SYNC_LOOKBACK_SECS) });
-  const { newPage, signUp, openSealedDm, pollUntil, turnOn, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, logIn, openDm, openSealedDm, pollUntil, turnOn, send, message } = pageHelpers(() => env);
 
   /** A message's row, by the clientMsgId both sides know it by. */
   const row = (page, id) => page.locator(`[data-testid=message][data-client-msg-id="${id}"]`);
@@ -37,6 +37,14 @@ describe('reactions in the browser', { skip: missing ? `skipped: ${missing}` : f
     const id = await mine.getAttribute('data-client-msg-id');
     await row(to, id).filter({ hasText: text }).waitFor();
     return id;
+  }
+
+  /** Sends `text` from `page` and waits until it is stored; answers its clientMsgId. */
+  async function stored(page, text) {
+    await send(page, text);
+    const mine = message(page, text).and(page.locator('[data-mine=true][data-id]'));
+    await mine.waitFor();
+    return mine.getAttribute('data-client-msg-id');
   }
 
   /** Reacts to message `id` with `emoji` through its "React" and the palette, which closes. */
@@ -212,6 +220,75 @@ describe('reactions in the browser', { skip: missing ? `skipped: ${missing}` : f
       });
     } finally {
       await a.context.close();
+      await b.context.close();
+    }
+  });
+
+  test('a reaction to her message notifies Alice when she is not looking, and nothing else does', async (t) => {
+    const a = await newPage({ width: 1280, height: 800 });
+    const a2 = await newPage({ width: 375, height: 740 }); // Alice's phone
+    const b = await newPage({ width: 1280, height: 800 });
+    const step = stepper(t.name, { a: a.page, a2: a2.page, b: b.page });
+    /** The notifications Alice's service worker shows now (title, body). */
+    const shown = () =>
+      a.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.getRegistration();
+        return (await registration.getNotifications()).map((n) => ({ title: n.title, body: n.body }));
+      });
+    const closeAll = () =>
+      a.page.evaluate(async () => {
+        const registration = await navigator.serviceWorker.getRegistration();
+        for (const n of await registration.getNotifications()) n.close();
+      });
+    const item = a.page.getByTestId('chat-item').filter({ hasText: 'BOB' });
+    try {
+      const alice = await signUp(a.page, 'alice');
+      const bob = await signUp(b.page, 'bob');
+      await logIn(a2.page, alice.username);
+      await a.context.grantPermissions(['notifications'], { origin: env.system.url });
+      let lunch;
+      let sure;
+
+      await step('she-asks-and-looks-elsewhere', async () => {
+        await openDm(a.page, bob.username);
+        lunch = await stored(a.page, 'Lunch at noon?');
+        await b.page.getByTestId('chat-item').filter({ hasText: 'ALICE' }).click();
+        await row(b.page, lunch).filter({ hasText: 'Lunch at noon?' }).waitFor();
+        await a.page.getByRole('link', { name: 'Back to chats' }).click();
+        await item.waitFor();
+      });
+      await step('bob-reacts-and-she-is-told', async () => {
+        await reactFromPalette(b.page, lunch, '👍');
+        const told = await pollUntil(() => shown(), (n) => n.length > 0);
+        assert.deepEqual(told, [{ title: 'BOB', body: 'Reacted 👍 to “Lunch at noon?”' }]);
+        await closeAll();
+      });
+      await step('taking-it-back-or-reacting-to-his-own-tells-her-nothing', async () => {
+        await chip(b.page, lunch, '👍', 1, true).click();
+        await anyChip(b.page, lunch, '👍').waitFor({ state: 'detached' });
+        sure = await stored(b.page, 'Sure');
+        await pollUntil(() => shown(), (n) => n.length > 0); // his message does notify her
+        await closeAll();
+        await reactFromPalette(b.page, sure, '🎉');
+        // Nor does her own, from her phone.
+        await a2.page.getByTestId('chat-item').filter({ hasText: 'BOB' }).click();
+        await reactFromPalette(a2.page, lunch, '😂');
+        await chip(b.page, lunch, '😂', 1, false).waitFor();
+        await a.page.waitForTimeout(800); // a notification would be on its way by now
+        assert.deepEqual(await shown(), [], 'a reaction to his own message, one taken back, or her own');
+      });
+      await step('not-while-she-looks-at-the-chat', async () => {
+        await item.click();
+        await row(a.page, lunch).waitFor();
+        await reactFromPalette(b.page, lunch, '❤️');
+        await chip(a.page, lunch, '❤️', 1, false).waitFor();
+        await chip(a.page, lunch, '😂', 1, true).waitFor();
+        await a.page.waitForTimeout(500);
+        assert.deepEqual(await shown(), [], 'she sees it as it comes');
+      });
+    } finally {
+      await a.context.close();
+      await a2.context.close();
       await b.context.close();
     }
   });
