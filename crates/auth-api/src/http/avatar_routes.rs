@@ -6,11 +6,12 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
 use common::contracts::account::MAX_AVATAR_BYTES;
 use common::contracts::auth::UserResponse;
 use common::error::ErrorResponse;
+use common::pictures::{self, Audience};
 use common::server::read_body;
 use common::{ApiError, ErrorCode};
 use serde::Deserialize;
@@ -130,37 +131,12 @@ pub async fn get_avatar(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let avatar = state.auth.avatar(parse_id(&id)?).await?;
-    let etag = HeaderValue::from_str(&format!("\"{}\"", avatar.version))
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's version is not a header"))?;
-    let cache = if query.v.as_deref() == Some(avatar.version.as_str()) {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    let common = [
-        (header::ETAG, etag.clone()),
-        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-    ];
-    let unchanged = headers.get(header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii() == etag.as_bytes())
-    });
-    if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
-    }
-    let content_type = HeaderValue::from_str(&avatar.content_type)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's type is not a header"))?;
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; sandbox"),
-        ),
-    ];
-    Ok((common, headers, avatar.bytes).into_response())
+    pictures::serve(
+        &avatar.content_type,
+        &avatar.version,
+        avatar.bytes,
+        query.v.as_deref(),
+        &headers,
+        Audience::Public,
+    )
 }
