@@ -5,6 +5,9 @@
 //! picture's version is a digest of its bytes, so a new picture is a new URL and a URL's bytes
 //! never change.
 
+use std::time::Duration;
+
+use axum::body::Body;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -16,6 +19,27 @@ pub const PICTURE_CONTENT_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/
 
 /// Largest picture taken, in bytes: a 256×256 image the PWA makes is a few KiB.
 pub const MAX_PICTURE_BYTES: usize = 256 * 1024;
+
+/// How long a picture's body may take to arrive: a stalled upload would otherwise hold its
+/// connection and buffer for as long as the client likes.
+pub const UPLOAD_WITHIN: Duration = Duration::from_secs(30);
+
+/// Reads an uploaded picture's body: `payload_too_large` past [`MAX_PICTURE_BYTES`] (read no
+/// further), `request_timeout` when it takes longer than [`UPLOAD_WITHIN`]; `what` names it.
+pub async fn read_picture(body: Body, what: &str) -> Result<Vec<u8>, ApiError> {
+    let read = crate::server::read_body(body, MAX_PICTURE_BYTES, || too_large(what));
+    tokio::time::timeout(UPLOAD_WITHIN, read)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                ErrorCode::RequestTimeout,
+                format!(
+                    "the picture did not arrive within {} s",
+                    UPLOAD_WITHIN.as_secs()
+                ),
+            )
+        })?
+}
 
 /// The image type the bytes start like, of those accepted.
 fn sniff(bytes: &[u8]) -> Option<&'static str> {

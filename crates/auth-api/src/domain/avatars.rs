@@ -19,11 +19,7 @@ pub fn avatar_url(user_id: Uuid, version: &str) -> String {
 }
 
 /// What a refusal calls it.
-const WHAT: &str = "a profile picture";
-
-pub fn too_large() -> ApiError {
-    pictures::too_large(WHAT)
-}
+pub const WHAT: &str = "a profile picture";
 
 fn no_picture() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such picture")

@@ -1,31 +1,23 @@
 //! `/api/users/me/avatar` and `/api/users/{id}/avatar`: the caller's profile picture, set and
 //! removed; anyone's, read. The picture's URL, with its version, is the profile's `avatar`.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
-use common::contracts::account::MAX_AVATAR_BYTES;
+use common::ApiError;
 use common::contracts::auth::UserResponse;
 use common::error::ErrorResponse;
 use common::pictures::{self, Audience};
-use common::server::read_body;
-use common::{ApiError, ErrorCode};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::extract::Authenticated;
-use crate::domain::avatars::too_large;
+use crate::domain::avatars::WHAT;
 use crate::domain::to_user;
 use crate::domain::users::parse_id;
-
-/// How long a picture's body may take to arrive: a stalled upload would otherwise hold its
-/// connection and buffer for as long as the client likes.
-const UPLOAD_WITHIN: Duration = Duration::from_secs(30);
 
 /// Sets the caller's profile picture (replacing any): the raw bytes of a PNG, JPEG or WebP image
 /// are the body, at most `MAX_AVATAR_BYTES` (256 KiB), sent with their own type. Counted as a
@@ -58,17 +50,7 @@ pub async fn put_avatar(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body, MAX_AVATAR_BYTES, too_large))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!(
-                    "the picture did not arrive within {} s",
-                    UPLOAD_WITHIN.as_secs()
-                ),
-            )
-        })??;
+    let bytes = pictures::read_picture(body, WHAT).await?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());

@@ -2,18 +2,15 @@
 //! members. The chat's `picture` is its URL, which names the version (a digest of the bytes), so
 //! a new picture is a new URL; members hear of a change by `chat_changed {picture}`.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
+use common::ApiError;
 use common::contracts::chat::Chat;
 use common::error::ErrorResponse;
-use common::pictures::{self, Audience, MAX_PICTURE_BYTES};
-use common::server::read_body;
-use common::{ApiError, ErrorCode};
+use common::pictures::{self, Audience};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -21,9 +18,6 @@ use super::AppState;
 use super::announce::announce;
 use super::extract::{AuthUser, object_id};
 use crate::domain::chats::PICTURE;
-
-/// How long a picture's body may take to arrive (a stalled upload would hold its buffer).
-const UPLOAD_WITHIN: Duration = Duration::from_secs(30);
 
 /// Sets a group's picture (admins only), replacing any: the raw bytes of a PNG, JPEG or WebP
 /// image are the body, at most 256 KiB, sent with their own type. Members hear `chat_changed
@@ -59,18 +53,7 @@ pub async fn set_picture(
     body: Body,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    let too_large = || pictures::too_large(PICTURE);
-    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body, MAX_PICTURE_BYTES, too_large))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!(
-                    "the picture did not arrive within {} s",
-                    UPLOAD_WITHIN.as_secs()
-                ),
-            )
-        })??;
+    let bytes = pictures::read_picture(body, PICTURE).await?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
