@@ -25,11 +25,14 @@ mod chat_reads;
 mod connection;
 mod edits;
 mod group_commit;
+mod history;
 mod pictures;
+mod receipts;
 mod rows;
 mod users;
 
 use connection::OwnConnection;
+use history::Direction;
 use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, parse};
 
 use crate::coalesce::Loader;
@@ -111,19 +114,6 @@ impl SqliteStore {
         chat.revision = u64::try_from(revision).unwrap_or(0);
         Ok(Some(chat))
     }
-}
-
-/// What a marking `UPDATE … RETURNING id, sender_id, <the list's length after>` changed: a list
-/// of one is the user just added to an empty one.
-fn marked(rows: Vec<(String, String, i64)>) -> Marked {
-    let count = rows.len() as u64;
-    let mut firsts: Vec<(String, String)> = rows
-        .into_iter()
-        .filter(|(_, _, len)| *len == 1)
-        .map(|(id, sender, _)| (id, sender))
-        .collect();
-    firsts.sort_unstable();
-    Marked { count, firsts }
 }
 
 /// The chats with any of the users of the JSON array `?1` among their participants (what
@@ -413,16 +403,7 @@ impl ChatStore for SqliteStore {
         before: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(
-            "SELECT * FROM messages WHERE chat_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-        )
-        .bind(chat.to_owned())
-        .bind(before.map(str::to_owned))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        rows.iter().map(message_from_row).collect()
+        self.page(chat, before, limit, Direction::Older).await
     }
 
     async fn messages_after(
@@ -431,33 +412,11 @@ impl ChatStore for SqliteStore {
         after: Option<&str>,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        let rows = sqlx::query(
-            "SELECT * FROM messages WHERE chat_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id ASC LIMIT ?3",
-        )
-        .bind(chat.to_owned())
-        .bind(after.map(str::to_owned))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        rows.iter().map(message_from_row).collect()
+        self.page(chat, after, limit, Direction::Newer).await
     }
 
     async fn mark_read(&self, chat: &str, upto: &str, user: &str) -> StoreResult<Marked> {
-        let _guard = self.write.lock().await;
-        let rows = sqlx::query_as(
-            "UPDATE messages SET read_by = json_insert(read_by, '$[#]', ?1)
-             WHERE chat_id = ?2 AND id <= ?3 AND sender_id <> ?1
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?1)
-             RETURNING id, sender_id, json_array_length(read_by)",
-        )
-        .bind(user.to_owned())
-        .bind(chat.to_owned())
-        .bind(upto.to_owned())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(marked(rows))
+        self.mark_read_rows(chat, upto, user).await
     }
 
     async fn senders(
@@ -465,32 +424,11 @@ impl ChatStore for SqliteStore {
         chat: &str,
         messages: &[String],
     ) -> StoreResult<HashMap<String, String>> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, sender_id FROM messages
-             WHERE chat_id = ?1 AND id IN (SELECT value FROM json_each(?2))",
-        )
-        .bind(chat.to_owned())
-        .bind(json(&messages)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(rows.into_iter().collect())
+        self.senders_of(chat, messages).await
     }
 
     async fn mark_delivered(&self, messages: &[String], user: &str) -> StoreResult<Marked> {
-        let _guard = self.write.lock().await;
-        let rows = sqlx::query_as(
-            "UPDATE messages SET delivered_to = json_insert(delivered_to, '$[#]', ?1)
-             WHERE id IN (SELECT value FROM json_each(?2))
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.delivered_to) WHERE value = ?1)
-             RETURNING id, sender_id, json_array_length(delivered_to)",
-        )
-        .bind(user.to_owned())
-        .bind(json(&messages)?)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(marked(rows))
+        self.mark_delivered_rows(messages, user).await
     }
 
     async fn change_message(
@@ -512,18 +450,7 @@ impl ChatStore for SqliteStore {
     }
 
     async fn unread_count(&self, chat: &str, user: &str) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar(
-            // A deleted message is nothing to read.
-            "SELECT COUNT(*) FROM messages WHERE chat_id = ?1 AND sender_id <> ?2
-               AND deleted_at IS NULL
-               AND NOT EXISTS (SELECT 1 FROM json_each(messages.read_by) WHERE value = ?2)",
-        )
-        .bind(chat.to_owned())
-        .bind(user.to_owned())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(err)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        self.unread_of(chat, user).await
     }
 
     async fn insert_attachment(&self, attachment: &Attachment, bytes: &[u8]) -> StoreResult<()> {

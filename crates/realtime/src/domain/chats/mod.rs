@@ -3,6 +3,7 @@
 //! checks the caller's membership or admin right.
 
 mod changes;
+mod pictures;
 #[cfg(test)]
 mod watched_store;
 
@@ -17,7 +18,8 @@ use super::{chat_not_found, normalize_id, not_a_member};
 use crate::coalesce::{Fetch, Loader};
 use crate::ports::{ChatMute, ChatRecord, ChatStore, StoreResult};
 
-pub use changes::{ChatChange, ChatDelta, PICTURE};
+pub use changes::{ChatChange, ChatDelta};
+pub use pictures::PICTURE;
 
 /// The chats of users whose contacts are asked for together, read in ONE store query
 /// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`coalesce`). Presence
