@@ -13,7 +13,7 @@ export function groupPicture(chatId: string): { el: HTMLElement; render: (chat: 
     prefix: 'group-picture',
     current: () => {
       const chat = store.state.chats.get(chatId);
-      return chat ? { name: store.chatTitle(chat), picture: chat.picture ?? null } : null;
+      return chat ? { name: store.chatTitle(chat), picture: store.chatPicture(chat) } : null;
     },
     set: async (image) => store.upsertChat(await chatsApi.setPicture(chatId, image)),
     remove: async () => store.upsertChat(await chatsApi.removePicture(chatId)),

@@ -229,10 +229,11 @@ export function otherParticipant(chat: Chat): string | undefined {
 
 /**
  * The picture a chat's circle shows, as the server names it, or null: a group's own
- * (`Chat.picture`), a direct chat's other member's profile picture.
+ * (`Chat.picture`: only a group picture's address, `/api/chats/…`, which the avatar fetches with
+ * the token, never a profile picture's), a direct chat's other member's profile picture.
  */
 export function chatPicture(chat: Chat): string | null {
-  if (chat.type === 'group') return chat.picture ?? null;
+  if (chat.type === 'group') return chat.picture?.startsWith('/api/chats/') ? chat.picture : null;
   const other = otherParticipant(chat);
   return other ? pictureOf(other) : null;
 }
