@@ -16,6 +16,7 @@ pub mod jwt;
 pub mod kv;
 pub mod observability;
 pub mod openapi;
+pub mod pictures;
 pub mod server;
 pub mod sessions;
 pub mod telemetry;

@@ -34,6 +34,9 @@ pub struct ChatRecord {
     pub name: Option<String>,
     /// A group's topic, set by its admins (a change counted in `revision`).
     pub topic: Option<String>,
+    /// The version of a group's picture (see [`ChatPicture`]), set by its admins (a change
+    /// counted in `revision`); the bytes are kept apart, read only to be served.
+    pub picture: Option<String>,
     pub admins: Vec<String>,
     pub passcode_hash: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -58,6 +61,15 @@ impl ChatRecord {
     pub fn member_count(&self) -> u32 {
         u32::try_from(self.participants.len()).unwrap_or(u32::MAX)
     }
+}
+
+/// A group's picture as stored: an image of an accepted type (`common::pictures`) and its
+/// version, a digest of the bytes that its URL names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatPicture {
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    pub version: String,
 }
 
 /// A user's mute of a chat: their devices do not notify them of its messages until `until`, or
@@ -205,7 +217,18 @@ pub trait ChatStore: Send + Sync + 'static {
     /// Sets the chat's topic (`None` clears it), a change counted in its `revision` as a rename
     /// is; the chat as it is now.
     async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>>;
-    /// Deletes the chat, its messages, its attachments and its mutes; true when it existed.
+    /// Sets the group's picture (`None` removes it): its bytes, and the chat's `picture` (the
+    /// version), a change counted in its `revision`. The chat as it is now; `None` when there
+    /// is no such chat (nothing stored then).
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>>;
+    /// The group's picture, bytes and all; `None` when it has none.
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>>;
+    /// Deletes the chat, its messages, its attachments, its picture and its mutes; true when it
+    /// existed.
     async fn delete_chat(&self, id: &str) -> StoreResult<bool>;
     /// Adds users (ignoring ones already in); the chat as it is now.
     async fn add_participants(&self, id: &str, users: &[String])

@@ -1,30 +1,23 @@
 //! `/api/users/me/avatar` and `/api/users/{id}/avatar`: the caller's profile picture, set and
 //! removed; anyone's, read. The picture's URL, with its version, is the profile's `avatar`.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use common::contracts::account::MAX_AVATAR_BYTES;
+use axum::http::{HeaderMap, header};
+use axum::response::Response;
+use common::ApiError;
 use common::contracts::auth::UserResponse;
 use common::error::ErrorResponse;
-use common::server::read_body;
-use common::{ApiError, ErrorCode};
+use common::pictures::{self, Audience};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
 use super::extract::Authenticated;
-use crate::domain::avatars::too_large;
+use crate::domain::avatars::WHAT;
 use crate::domain::to_user;
 use crate::domain::users::parse_id;
-
-/// How long a picture's body may take to arrive: a stalled upload would otherwise hold its
-/// connection and buffer for as long as the client likes.
-const UPLOAD_WITHIN: Duration = Duration::from_secs(30);
 
 /// Sets the caller's profile picture (replacing any): the raw bytes of a PNG, JPEG or WebP image
 /// are the body, at most `MAX_AVATAR_BYTES` (256 KiB), sent with their own type. Counted as a
@@ -57,17 +50,7 @@ pub async fn put_avatar(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<UserResponse>, ApiError> {
-    let bytes = tokio::time::timeout(UPLOAD_WITHIN, read_body(body, MAX_AVATAR_BYTES, too_large))
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                ErrorCode::RequestTimeout,
-                format!(
-                    "the picture did not arrive within {} s",
-                    UPLOAD_WITHIN.as_secs()
-                ),
-            )
-        })??;
+    let bytes = pictures::read_picture(body, WHAT).await?;
     let declared = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -130,37 +113,12 @@ pub async fn get_avatar(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let avatar = state.auth.avatar(parse_id(&id)?).await?;
-    let etag = HeaderValue::from_str(&format!("\"{}\"", avatar.version))
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's version is not a header"))?;
-    let cache = if query.v.as_deref() == Some(avatar.version.as_str()) {
-        "public, max-age=31536000, immutable"
-    } else {
-        "no-cache"
-    };
-    let common = [
-        (header::ETAG, etag.clone()),
-        (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-    ];
-    let unchanged = headers.get(header::IF_NONE_MATCH).is_some_and(|tags| {
-        tags.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii() == etag.as_bytes())
-    });
-    if unchanged {
-        return Ok((StatusCode::NOT_MODIFIED, common).into_response());
-    }
-    let content_type = HeaderValue::from_str(&avatar.content_type)
-        .map_err(|_| ApiError::new(ErrorCode::Internal, "a picture's type is not a header"))?;
-    let headers = [
-        (header::CONTENT_TYPE, content_type),
-        (
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ),
-        (
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; sandbox"),
-        ),
-    ];
-    Ok((common, headers, avatar.bytes).into_response())
+    pictures::serve(
+        &avatar.content_type,
+        &avatar.version,
+        avatar.bytes,
+        query.v.as_deref(),
+        &headers,
+        Audience::Public,
+    )
 }

@@ -11,11 +11,11 @@ use super::present;
 
 /// Largest profile picture accepted (`PUT /api/users/me/avatar`): 256 KiB, ample for the
 /// 256×256 picture the PWA makes of whatever image the user picks.
-pub const MAX_AVATAR_BYTES: usize = 256 * 1024;
+pub const MAX_AVATAR_BYTES: usize = crate::pictures::MAX_PICTURE_BYTES;
 
 /// The types a profile picture may have: images every browser decodes, none of them scriptable
 /// (no SVG).
-pub const AVATAR_CONTENT_TYPES: [&str; 3] = ["image/png", "image/jpeg", "image/webp"];
+pub const AVATAR_CONTENT_TYPES: [&str; 3] = crate::pictures::PICTURE_CONTENT_TYPES;
 
 /// Longest `User-Agent` a session keeps (longer ones are cut at a character boundary).
 pub const MAX_USER_AGENT_CHARS: usize = 256;

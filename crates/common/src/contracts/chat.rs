@@ -171,6 +171,10 @@ pub struct Chat {
     /// A group's topic (what it is about), if it has one: set by its admins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// A group's picture, if it has one (set by its admins): the URL it is served at to members,
+    /// `/api/chats/{id}/picture?v={version}`, a new URL for a new picture.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
     pub admins: Vec<String>,
     /// True for groups that can be joined with a passcode (the hash never leaves the server).
     pub has_passcode: bool,

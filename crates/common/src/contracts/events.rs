@@ -508,6 +508,9 @@ pub struct ChatChangedEvent {
     /// The new name (a rename).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The group's new picture, its URL (`""`: the picture was removed); see `Chat.picture`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
     /// The new topic (`""`: the topic was cleared).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,

@@ -35,8 +35,8 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::ports::{
-    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
-    StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
+    NewMessage, StoreResult,
 };
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
@@ -285,6 +285,20 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_chat_picture(id, picture).await;
+        self.changed(id).await;
+        chat
+    }
+
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>> {
+        self.inner.chat_picture(id).await
+    }
+
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
         let deleted = self.inner.delete_chat(id).await;
         self.changed(id).await;
@@ -491,6 +505,7 @@ mod tests {
             revision: 0,
             closed: false,
             topic: None,
+            picture: None,
         }
     }
 

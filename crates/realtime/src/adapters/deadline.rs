@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 
 use crate::ports::{
-    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
-    StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
+    NewMessage, StoreError, StoreResult,
 };
 
 /// `inner`, with every operation bounded by `limit`.
@@ -87,6 +87,18 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
 
     async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
         self.bound(self.inner.set_topic(id, topic)).await
+    }
+
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_chat_picture(id, picture)).await
+    }
+
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>> {
+        self.bound(self.inner.chat_picture(id)).await
     }
 
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {

@@ -6,7 +6,7 @@ use common::contracts::chat::{Chat, ListedMembers};
 use common::contracts::events::{ChatChangedEvent, ChatUpdatedEvent, server};
 
 use super::AppState;
-use crate::domain::chats::{ChatChange, ChatDelta, to_contract};
+use crate::domain::chats::{ChatChange, ChatDelta, picture_url, to_contract};
 use crate::ports::ChatRecord;
 
 /// The chat as clients see it, with its newest message. Called after a change is done, so a
@@ -33,6 +33,7 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
         revision: record.revision,
         name: None,
         topic: None,
+        picture: None,
         added: vec![],
         removed: vec![],
         member_count: None,
@@ -50,6 +51,14 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed
             };
             tell_change(state, &record.participants, &renamed).await;
+        }
+        ChatDelta::Picture => {
+            let url = record.picture.as_ref().map(|v| picture_url(&record.id, v));
+            let picture = ChatChangedEvent {
+                picture: Some(url.unwrap_or_default()),
+                ..changed
+            };
+            tell_change(state, &record.participants, &picture).await;
         }
         ChatDelta::Topic => {
             let topic = ChatChangedEvent {

@@ -9,6 +9,7 @@ pub mod health;
 pub mod history;
 mod meta;
 mod mutes;
+mod pictures;
 pub mod socket_events;
 
 use std::sync::Arc;
@@ -113,6 +114,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(chats::make_admin, chats::remove_admin))
         .routes(routes!(chats::join))
         .routes(routes!(mutes::mute, mutes::unmute))
+        .routes(routes!(
+            pictures::set_picture,
+            pictures::remove_picture,
+            pictures::picture
+        ))
         .routes(routes!(history::messages))
         .routes(routes!(history::message))
         .routes(routes!(attachments::upload))

@@ -14,6 +14,7 @@ mod metrics;
 mod multi_instance;
 mod mutes;
 mod openapi;
+mod pictures;
 mod presence;
 mod reactions;
 mod replies;

@@ -290,6 +290,7 @@ async fn store_with_chat(
         revision: 0,
         closed: false,
         topic: None,
+        picture: None,
     };
     store.insert_chat(&chat).await.expect("insert chat");
     (store, chat, a)

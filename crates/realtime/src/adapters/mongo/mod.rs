@@ -28,6 +28,7 @@ mod chat_reads;
 mod documents;
 mod edits;
 mod group_commit;
+mod pictures;
 mod receipts;
 mod users;
 
@@ -35,8 +36,8 @@ use documents::{bad, chat_from, date, err, message_from, messages_from, oid, rev
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
-    StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
+    NewMessage, StoreError, StoreResult,
 };
 
 /// How many chats' newest messages `last_messages` reads at once.
@@ -66,6 +67,7 @@ pub struct MongoStore {
     attachments: Collection<Document>,
     deleted_users: Collection<Document>,
     chat_mutes: Collection<Document>,
+    chat_pictures: Collection<Document>,
     durable: WriteConcern,
     /// Message inserts go through the group-commit writer (one `insert_many` per batch).
     inserts: mpsc::Sender<group_commit::Pending>,
@@ -128,6 +130,7 @@ impl MongoStore {
             attachments: db.collection(attachments::ATTACHMENTS),
             deleted_users: db.collection(users::DELETED_USERS),
             chat_mutes: db.collection(users::CHAT_MUTES),
+            chat_pictures: db.collection(pictures::CHAT_PICTURES),
             inserts: group_commit::spawn(db.clone(), durable.clone(), patience.answer),
             chat_reads: Loader::spawn(chat_reads::ChatFetch(db.collection(CHATS), patience.answer)),
             durable,
@@ -166,6 +169,7 @@ impl MongoStore {
             .create_index(IndexModel::builder().keys(doc! {"participants": 1}).build())
             .await?;
         store.index_mutes().await?;
+        store.index_pictures().await?;
         store.index_attachments().await?;
         store.index_changes().await?;
         Ok(store)
@@ -240,6 +244,9 @@ impl ChatStore for MongoStore {
         if let Some(t) = &c.topic {
             d.insert("topic", t);
         }
+        if let Some(v) = &c.picture {
+            d.insert("picture", v);
+        }
         if let Some(h) = &c.passcode_hash {
             d.insert("passcodeHash", h);
         }
@@ -293,6 +300,10 @@ impl ChatStore for MongoStore {
             .map_err(err)?;
         self.delete_attachments_of(id).await?;
         self.chat_mutes
+            .delete_many(doc! {"chatId": id})
+            .await
+            .map_err(err)?;
+        self.chat_pictures
             .delete_many(doc! {"chatId": id})
             .await
             .map_err(err)?;
@@ -403,6 +414,18 @@ impl ChatStore for MongoStore {
 
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
         self.deleted_among(users).await
+    }
+
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.set_picture(id, picture).await
+    }
+
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>> {
+        self.picture_of(id).await
     }
 
     async fn mute_chat(

@@ -25,6 +25,7 @@ mod chat_reads;
 mod connection;
 mod edits;
 mod group_commit;
+mod pictures;
 mod rows;
 mod users;
 
@@ -33,8 +34,8 @@ use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, pa
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
-    StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
+    NewMessage, StoreError, StoreResult,
 };
 
 pub struct SqliteStore {
@@ -151,7 +152,8 @@ impl ChatStore for SqliteStore {
     async fn insert_chat(&self, c: &ChatRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO chats (id, kind, participants, name, admins, passcode_hash, created_at,
-             revision, closed, topic) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             revision, closed, topic, picture)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         )
         .bind(c.id.clone())
         .bind(kind_str(c.kind))
@@ -163,6 +165,7 @@ impl ChatStore for SqliteStore {
         .bind(i64::try_from(c.revision).unwrap_or(i64::MAX))
         .bind(c.closed)
         .bind(c.topic.clone())
+        .bind(c.picture.clone())
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -238,11 +241,15 @@ impl ChatStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(err)?;
-        sqlx::query("DELETE FROM chat_mutes WHERE chat_id = ?1")
-            .bind(id.to_owned())
-            .execute(&mut *tx)
-            .await
-            .map_err(err)?;
+        for table in ["chat_mutes", "chat_pictures"] {
+            // Built from the constants above only, never from input.
+            let delete = format!("DELETE FROM {table} WHERE chat_id = ?1");
+            sqlx::query(sqlx::AssertSqlSafe(delete))
+                .bind(id.to_owned())
+                .execute(&mut *tx)
+                .await
+                .map_err(err)?;
+        }
         let n = sqlx::query("DELETE FROM chats WHERE id = ?1")
             .bind(id.to_owned())
             .execute(&mut *tx)
@@ -326,6 +333,18 @@ impl ChatStore for SqliteStore {
 
     async fn deleted_users_among(&self, users: &[String]) -> StoreResult<Vec<String>> {
         self.deleted_among(users).await
+    }
+
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.set_picture(id, picture).await
+    }
+
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>> {
+        self.picture_of(id).await
     }
 
     async fn mute_chat(

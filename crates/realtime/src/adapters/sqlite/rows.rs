@@ -7,7 +7,7 @@ use sqlx::{Connection, Row};
 
 use crate::ports::{ChatRecord, StoreError, StoreResult};
 
-pub(super) const SCHEMA: [&str; 12] = [
+pub(super) const SCHEMA: [&str; 13] = [
     "CREATE TABLE IF NOT EXISTS chats (
         id TEXT PRIMARY KEY, kind TEXT NOT NULL, participants TEXT NOT NULL, name TEXT,
         admins TEXT NOT NULL, passcode_hash TEXT, last_message TEXT, last_message_id TEXT,
@@ -29,6 +29,10 @@ pub(super) const SCHEMA: [&str; 12] = [
     "CREATE INDEX IF NOT EXISTS attachments_unsent ON attachments (sent, created_at)",
     "CREATE INDEX IF NOT EXISTS attachments_uploader ON attachments (uploader_id)",
     "CREATE TABLE IF NOT EXISTS deleted_users (id TEXT PRIMARY KEY, deleted_at INTEGER NOT NULL)",
+    // A group's picture, one per chat; the chat's `picture` column names its version.
+    "CREATE TABLE IF NOT EXISTS chat_pictures (
+        chat_id TEXT PRIMARY KEY, content_type TEXT NOT NULL, version TEXT NOT NULL,
+        data BLOB NOT NULL)",
     "CREATE TABLE IF NOT EXISTS chat_mutes (
         user_id TEXT NOT NULL, chat_id TEXT NOT NULL, PRIMARY KEY (user_id, chat_id))",
     "CREATE INDEX IF NOT EXISTS chat_mutes_chat ON chat_mutes (chat_id)",
@@ -40,7 +44,7 @@ pub(super) const SCHEMA: [&str; 12] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 12] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 13] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -54,6 +58,7 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 12] = [
     ("chats", "topic", "TEXT"),
     // When a mute ends by itself (milliseconds since the epoch); NULL: when the user unmutes.
     ("chat_mutes", "until", "INTEGER"),
+    ("chats", "picture", "TEXT"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -144,6 +149,7 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         participants: parse(&r.try_get::<String, _>("participants").map_err(g)?)?,
         name: r.try_get("name").map_err(g)?,
         topic: r.try_get("topic").map_err(g)?,
+        picture: r.try_get("picture").map_err(g)?,
         admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
         created_at: from_ms(r.try_get("created_at").map_err(g)?),

@@ -1,16 +1,16 @@
-//! Changes to chats: creating them, renaming, deleting, adding and removing members, making them
-//! admins or not, joining by passcode, keeping a group an admin, and what a deleted account
+//! Changes to chats: creating them, renaming, setting a topic or a picture, deleting, adding and
+//! removing members, making them admins or not, joining by passcode, keeping a group an admin, and what a deleted account
 //! leaves behind. Each checks the caller's right, writes once (twice when an admin must be
 //! promoted), and says what it did (`ChatChange`) so the transport can tell the right people.
 
 use chrono::Utc;
 use common::contracts::chat::{ChatType, CreateChatRequest, MAX_GROUP_ADMINS, MAX_GROUP_MEMBERS};
-use common::{ApiError, ErrorCode};
+use common::{ApiError, ErrorCode, pictures};
 
 use super::ChatService;
 use crate::domain::passcode::{hash_passcode, verify_passcode};
 use crate::domain::{chat_not_found, direct_chat_id, new_object_id};
-use crate::ports::{ChatRecord, StoreError};
+use crate::ports::{ChatPicture, ChatRecord, StoreError};
 
 /// What a change did, so the transport can tell the right people.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub enum ChatDelta {
     Renamed,
     /// The group's topic was set or cleared (the chat's `topic` says which).
     Topic,
+    /// The group's picture was set or removed (the chat's `picture` says which).
+    Picture,
     /// `users` are members now (those already in stayed once); `newcomers`, those of them who
     /// were not members as far as the check before the write saw, gain the chat.
     Added {
@@ -114,6 +116,7 @@ impl ChatService {
             revision: 0,
             closed: false,
             topic: None,
+            picture: None,
         };
         match self.store.insert_chat(&chat).await {
             Ok(()) => {
@@ -160,6 +163,7 @@ impl ChatService {
             revision: 0,
             closed: false,
             topic: None,
+            picture: None,
         };
         self.store.insert_chat(&chat).await?;
         let (chat, _) = self.drop_deleted_newcomers(chat, &others).await?;
@@ -195,6 +199,53 @@ impl ChatService {
             .await?
             .ok_or_else(chat_not_found)?;
         Ok(ChatChange::new(chat, ChatDelta::Topic))
+    }
+
+    /// Sets the group's picture to `bytes`, sent as `declared` (admins only): an image of an
+    /// accepted type (`common::pictures`), its version a digest of the bytes.
+    pub async fn set_picture(
+        &self,
+        user: &str,
+        chat_id: &str,
+        declared: Option<&str>,
+        bytes: Vec<u8>,
+    ) -> Result<ChatChange, ApiError> {
+        let content_type = pictures::checked_type(declared, &bytes, PICTURE)?;
+        let chat = self.admin_group(user, chat_id).await?;
+        let picture = ChatPicture {
+            content_type: content_type.to_owned(),
+            version: pictures::version(&bytes),
+            bytes,
+        };
+        let chat = self
+            .store
+            .set_chat_picture(&chat.id, Some(&picture))
+            .await?
+            .ok_or_else(chat_not_found)?;
+        Ok(ChatChange::new(chat, ChatDelta::Picture))
+    }
+
+    /// Removes the group's picture (admins only); none is no change.
+    pub async fn remove_picture(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {
+        let chat = self.admin_group(user, chat_id).await?;
+        if chat.picture.is_none() {
+            return Ok(ChatChange::new(chat, ChatDelta::Unchanged));
+        }
+        let chat = self
+            .store
+            .set_chat_picture(&chat.id, None)
+            .await?
+            .ok_or_else(chat_not_found)?;
+        Ok(ChatChange::new(chat, ChatDelta::Picture))
+    }
+
+    /// A group's picture, for its members; `not_found` when it has none.
+    pub async fn picture(&self, user: &str, chat_id: &str) -> Result<ChatPicture, ApiError> {
+        let chat = self.member_chat(user, chat_id).await?;
+        self.store
+            .chat_picture(&chat.id)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "this chat has no picture"))
     }
 
     pub async fn delete(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {
@@ -455,6 +506,9 @@ impl ChatService {
         ))
     }
 }
+
+/// What a refusal calls a group's picture.
+pub const PICTURE: &str = "a group picture";
 
 fn account_deleted(user: &str) -> ApiError {
     ApiError::new(

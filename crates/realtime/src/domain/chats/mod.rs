@@ -17,7 +17,7 @@ use super::{chat_not_found, normalize_id, not_a_member};
 use crate::coalesce::{Fetch, Loader};
 use crate::ports::{ChatMute, ChatRecord, ChatStore, StoreResult};
 
-pub use changes::{ChatChange, ChatDelta};
+pub use changes::{ChatChange, ChatDelta, PICTURE};
 
 /// The chats of users whose contacts are asked for together, read in ONE store query
 /// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`coalesce`). Presence
@@ -280,6 +280,7 @@ pub fn to_contract(
         },
         name: r.name.clone(),
         topic: r.topic.clone(),
+        picture: r.picture.as_ref().map(|v| picture_url(&r.id, v)),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
         last_message_at: last.as_ref().map(|m| m.timestamp),
@@ -293,6 +294,11 @@ pub fn to_contract(
         muted: false,
         muted_until: None,
     }
+}
+
+/// The URL a group's picture of this version is served at (to its members).
+pub fn picture_url(chat_id: &str, version: &str) -> String {
+    format!("/api/chats/{chat_id}/picture?v={version}")
 }
 
 /// The caller's mute as their chat shows it: one that holds at the time of reading.
@@ -323,6 +329,7 @@ mod tests {
             revision: 0,
             closed: false,
             topic: None,
+            picture: None,
         }
     }
 

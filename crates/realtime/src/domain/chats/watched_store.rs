@@ -11,8 +11,8 @@ use common::contracts::chat::Message;
 
 use crate::adapters::SqliteStore;
 use crate::ports::{
-    Attachment, ChatMute, ChatRecord, ChatStore, Inserted, Marked, MessageChange, NewMessage,
-    StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
+    NewMessage, StoreResult,
 };
 
 /// The real SQLite store, watched: its `chats_of_any` held open for a while and counted, and an
@@ -89,6 +89,16 @@ impl ChatStore for Watched {
     }
     async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
         self.inner.set_topic(id, topic).await
+    }
+    async fn set_chat_picture(
+        &self,
+        id: &str,
+        picture: Option<&ChatPicture>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.inner.set_chat_picture(id, picture).await
+    }
+    async fn chat_picture(&self, id: &str) -> StoreResult<Option<ChatPicture>> {
+        self.inner.chat_picture(id).await
     }
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
         self.inner.delete_chat(id).await

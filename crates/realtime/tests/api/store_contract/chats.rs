@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::ChatType;
 use realtime::domain::new_object_id;
-use realtime::ports::{ChatMute, ChatRecord, ChatStore, Inserted, StoreError};
+use realtime::ports::{ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, StoreError};
 
 use super::{chat, message, mongo, sqlite, user};
 
@@ -21,6 +21,7 @@ contract!(
     deleted_users_are_remembered,
     mutes_are_each_users_own_and_go_with_the_chat,
     a_topic_is_set_cleared_and_counted,
+    a_picture_is_set_replaced_removed_and_goes_with_the_chat,
 );
 
 async fn chats_round_trip_and_duplicate_ids_are_refused(store: Arc<dyn ChatStore>) {
@@ -442,5 +443,80 @@ async fn a_topic_is_set_cleared_and_counted(store: Arc<dyn ChatStore>) {
             .await
             .expect("none"),
         None
+    );
+}
+
+async fn a_picture_is_set_replaced_removed_and_goes_with_the_chat(store: Arc<dyn ChatStore>) {
+    let group = chat(ChatType::Group, vec![user(), user()]);
+    store.insert_chat(&group).await.expect("insert");
+    let picture = |fill: u8, version: &str| ChatPicture {
+        content_type: "image/webp".to_owned(),
+        bytes: vec![fill; 3_000],
+        version: version.to_owned(),
+    };
+    assert_eq!(store.chat_picture(&group.id).await.expect("read"), None);
+
+    let first = picture(1, "0123456789abcdef");
+    let set = store
+        .set_chat_picture(&group.id, Some(&first))
+        .await
+        .expect("set")
+        .expect("the chat");
+    assert_eq!(
+        (set.picture.as_deref(), set.revision),
+        (Some("0123456789abcdef"), 1)
+    );
+    assert_eq!(store.get_chat(&group.id).await.expect("get"), Some(set));
+    assert_eq!(
+        store.chat_picture(&group.id).await.expect("read"),
+        Some(first)
+    );
+
+    let second = picture(2, "fedcba9876543210");
+    let replaced = store
+        .set_chat_picture(&group.id, Some(&second))
+        .await
+        .expect("replace")
+        .expect("the chat");
+    assert_eq!(
+        (replaced.picture.as_deref(), replaced.revision),
+        (Some("fedcba9876543210"), 2)
+    );
+    assert_eq!(
+        store.chat_picture(&group.id).await.expect("read"),
+        Some(second.clone())
+    );
+
+    let removed = store
+        .set_chat_picture(&group.id, None)
+        .await
+        .expect("remove")
+        .expect("the chat");
+    assert_eq!((removed.picture, removed.revision), (None, 3));
+    assert_eq!(store.chat_picture(&group.id).await.expect("read"), None);
+
+    let nowhere = new_object_id();
+    assert_eq!(
+        store
+            .set_chat_picture(&nowhere, Some(&second))
+            .await
+            .expect("no such chat"),
+        None
+    );
+    assert_eq!(
+        store.chat_picture(&nowhere).await.expect("read"),
+        None,
+        "nothing stored"
+    );
+
+    store
+        .set_chat_picture(&group.id, Some(&second))
+        .await
+        .expect("set");
+    assert!(store.delete_chat(&group.id).await.expect("delete"));
+    assert_eq!(
+        store.chat_picture(&group.id).await.expect("read"),
+        None,
+        "gone with the chat"
     );
 }

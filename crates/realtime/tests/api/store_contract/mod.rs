@@ -74,6 +74,7 @@ pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         revision: 0,
         closed: false,
         topic: None,
+        picture: None,
     }
 }
 
