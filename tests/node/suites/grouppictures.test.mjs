@@ -186,12 +186,18 @@ describe('group pictures in the browser', { skip: missing ? `skipped: ${missing}
       });
 
       await step('only-this-origins-chat-pictures-are-fetched', async () => {
-        // Pictures a chat list could name: another site's, and an address of ours that is no
-        // group's picture. None is asked for.
+        // Pictures a chat list could name: another site's, and addresses of ours that are no
+        // group's picture (a profile picture's, one that only starts as a group's). None is
+        // asked for.
         const strays = [];
         f.page.on('request', (r) => (!r.url().startsWith(env.system.url) || r.url().includes('/x/')) && strays.push(r.url()));
         await f.page.getByRole('link', { name: 'Back to chats' }).click();
-        const addresses = ['https://pictures.example/api/chats/x/picture?v=0123456789abcdef', '//pictures.example/api/chats/x/picture?v=0123456789abcdef', '/api/users/x/avatar?v=0123456789abcdef'];
+        const addresses = [
+          'https://pictures.example/api/chats/x/picture?v=0123456789abcdef',
+          '//pictures.example/api/chats/x/picture?v=0123456789abcdef',
+          '/api/users/x/avatar?v=0123456789abcdef',
+          '/api/chats/x/../../users/x/avatar?v=0123456789abcdef',
+        ];
         for (const [i, picture] of addresses.entries()) {
           // Renamed too, so the page shows when it took this list in.
           const name = `Walkers ${i}`;
