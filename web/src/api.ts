@@ -291,7 +291,7 @@ export const keys = {
   getBackup: () => request<{ publicKey: PublicKeyJwk; backup: WrappedKey }>('GET', '/api/users/me/key-backup'),
 };
 
-/** Largest profile picture auth-api keeps, in bytes. */
+/** Largest picture kept, in bytes: a profile's (auth-api) or a group's (realtime). */
 export const MAX_PICTURE_BYTES = 256 * 1024;
 
 /** Most ids one `users.many` asks for (the server's limit). */
@@ -327,6 +327,27 @@ export const chats = {
   rename: (chatId: string, name: string) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}?members=direct`, { name }),
   /** Sets a group's topic (admins only); `null` clears it. */
   setTopic: (chatId: string, topic: string | null) => request<Chat>('PATCH', `/api/chats/${encodeURIComponent(chatId)}?members=direct`, { topic }),
+  /**
+   * Makes `image` a group's picture (admins only): its bytes, sent as its type (PNG, JPEG or WebP,
+   * at most MAX_PICTURE_BYTES; groupPicture.ts sends a 256×256 WebP). The answer's `picture`
+   * names it.
+   */
+  async setPicture(chatId: string, image: Blob): Promise<Chat> {
+    const res = await authorized('PUT', `/api/chats/${encodeURIComponent(chatId)}/picture`, { Accept: 'application/json', 'Content-Type': image.type }, image);
+    if (!res.ok) throw await failure(res);
+    return (await res.json()) as Chat;
+  },
+  /** Takes a group's picture away (admins only): its initial shows again. */
+  removePicture: (chatId: string) => request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/picture`),
+  /**
+   * A group's picture at `url` (its `Chat.picture`, checked by the caller to be this origin's):
+   * members only, so fetched with the token, which an `<img src>` cannot send.
+   */
+  async picture(url: string): Promise<Blob> {
+    const res = await authorized('GET', url, { Accept: 'image/webp,image/png,image/jpeg' });
+    if (!res.ok) throw await failure(res);
+    return res.blob();
+  },
   /** Deletes a group and its messages, for everyone (admins only). */
   remove: (chatId: string) => request<void>('DELETE', `/api/chats/${encodeURIComponent(chatId)}`),
   addMembers: (chatId: string, userIds: string[]) =>

@@ -1,7 +1,9 @@
-// A group's details, in its chat view: its ID to share, its members a page at a time, and for
-// admins rename, set the topic, add, remove, make admin and delete; leave for everyone.
+// A group's details, in its chat view: its ID to share, its picture (groupPicture.ts), its
+// members a page at a time, and for admins rename, set the topic and the picture, add, remove,
+// make admin and delete; leave for everyone.
 import { chats as chatsApi, describeError } from './api';
 import { announce, errorBox, field, h } from './dom';
+import { groupPicture } from './groupPicture';
 import * as store from './store';
 import type { Chat } from './types';
 import { busy, memberPicker, type AppActions } from './viewKit';
@@ -237,7 +239,8 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
     });
   });
 
-  const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, members.el, admin, err, leave);
+  const picture = groupPicture(chatId);
+  const el = h('details', { class: 'chat-info' }, h('summary', {}, 'Group details'), h('p', {}, 'Group ID: ', id), how, picture.el, members.el, admin, err, leave);
   let shownName: string | undefined;
   let shownTopic: string | undefined;
   let latest: Chat | undefined;
@@ -257,6 +260,7 @@ export function groupDetails(app: AppActions, chatId: string): { el: HTMLDetails
       topic.input.value = chat.topic ?? '';
     }
     admin.hidden = !isAdmin;
+    picture.render(chat);
     members.sync(chat, el.open);
   };
   return { el, render, close: members.close };

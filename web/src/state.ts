@@ -227,6 +227,17 @@ export function otherParticipant(chat: Chat): string | undefined {
   return chat.type === 'direct' ? chat.participants.find((p) => p !== state.me?.id) : undefined;
 }
 
+/**
+ * The picture a chat's circle shows, as the server names it, or null: a group's own
+ * (`Chat.picture`: only a group picture's address, `/api/chats/…`, which the avatar fetches with
+ * the token, never a profile picture's), a direct chat's other member's profile picture.
+ */
+export function chatPicture(chat: Chat): string | null {
+  if (chat.type === 'group') return chat.picture?.startsWith('/api/chats/') ? chat.picture : null;
+  const other = otherParticipant(chat);
+  return other ? pictureOf(other) : null;
+}
+
 const profileFetches = new Map<string, Promise<void>>();
 /**
  * Profiles read from this device's cache at start: shown at once, and fetched again the first

@@ -6,6 +6,7 @@
 import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import { forgetFiles } from './attachments';
+import { forgetChatPictures } from './chatPictures';
 import { forgetDrafts, loadDrafts, setDraft } from './drafts';
 import * as db from './db';
 import * as e2e from './e2e';
@@ -20,7 +21,7 @@ import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
 
 // What the views read, from the modules it is kept in.
-export { chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, pictureOf, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
+export { chatPicture, chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, pictureOf, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
 export { onMessageDeleted } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';
@@ -62,11 +63,11 @@ export function upsertChat(chat: Chat): void {
   for (const touched of listings) touched.add(chat.id);
   // Only this user's own reads say whether they muted it; other copies keep what we held.
   if (chat.muted === undefined) chat = { ...chat, muted: prev?.muted ?? false, mutedUntil: prev?.mutedUntil };
-  // A copy older than the changes we applied keeps our name and members (chats cached by an
-  // older version of this app have no revision: any server copy replaces them).
+  // A copy older than the changes we applied keeps our name, topic, picture and members (chats
+  // cached by an older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
-    const { name, topic, participants, admins, revision, memberCount, membersOmitted } = prev;
-    chat = { ...chat, name, topic, participants, admins, revision, memberCount, membersOmitted };
+    const { name, topic, picture, participants, admins, revision, memberCount, membersOmitted } = prev;
+    chat = { ...chat, name, topic, picture, participants, admins, revision, memberCount, membersOmitted };
   } else if (chat.membersOmitted && prev && !prev.membersOmitted && prev.revision === chat.revision) {
     // The list leaves a group's members out; ours are as of the same revision.
     chat = { ...chat, participants: prev.participants, admins: prev.admins, membersOmitted: false };
@@ -131,10 +132,11 @@ function applyChatChange(e: ChatChangedEvent): void {
   const admins = e.admins ?? chat.admins.filter((p) => !removed.has(p));
   const closed = e.closed || chat.closed;
   const topic = e.topic === undefined ? chat.topic : e.topic || undefined;
+  const picture = e.picture === undefined ? chat.picture : e.picture || undefined;
   if (chat.membersOmitted) {
     // We hold no member list to apply it to (a group's details page through its members): the
-    // name, the admins and the count.
-    keep({ ...chat, name: e.name ?? chat.name, topic, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
+    // name, topic and picture, the admins and the count.
+    keep({ ...chat, name: e.name ?? chat.name, topic, picture, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
     return;
   }
   const participants = chat.participants.filter((p) => !removed.has(p));
@@ -143,6 +145,7 @@ function applyChatChange(e: ChatChangedEvent): void {
     ...chat,
     name: e.name ?? chat.name,
     topic,
+    picture,
     participants,
     admins,
     memberCount: participants.length,
@@ -608,6 +611,7 @@ export async function stop(wipe: boolean): Promise<void> {
   state.quoted.clear();
   state.openChat = null;
   forgetFiles();
+  forgetChatPictures();
   forgetDrafts();
   forgetSealing();
   emit('chats');

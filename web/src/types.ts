@@ -105,6 +105,12 @@ export interface Chat {
   name?: string;
   /** A group's topic, set by its admins. */
   topic?: string;
+  /**
+   * A group's picture, set by its admins: this origin's `/api/chats/{id}/picture?v=…` (a new
+   * picture, a new address), for members only (see chatPictures.ts). Absent: none. A direct
+   * chat has none: it shows its other member's profile picture.
+   */
+  picture?: string;
   admins: string[];
   hasPasscode: boolean;
   lastMessage: Message | null;
@@ -225,6 +231,8 @@ export interface ChatChangedEvent {
   name?: string;
   /** The new topic; '' when it was cleared. */
   topic?: string;
+  /** The group's new picture's address; '' when it was removed. */
+  picture?: string;
   added?: string[];
   removed?: string[];
   /** The member count after the change, when it changed the members. */

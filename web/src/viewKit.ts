@@ -1,6 +1,7 @@
 // What the screens share: the view contract main.ts routes with, headings, busy buttons, avatars
 // (a profile picture or an initial), and the username search (with its picker of several users).
 import { ApiError, describeError, users as usersApi } from './api';
+import { chatPictureSrc, heldChatPicture, loadChatPicture } from './chatPictures';
 import { announce, field, formatTime, h } from './dom';
 import * as store from './store';
 import type { DeleteAccountProof, PublicProfile, User } from './types';
@@ -122,9 +123,11 @@ const brokenPictures = new Set<string>();
 addEventListener('online', () => brokenPictures.clear());
 
 /**
- * A user's (or a group's) circle: their profile picture, else the initial of `name`, with
- * `userId`'s presence dot. `picture` defaults to `userId`'s (`store.pictureOf`); a picture is
- * decorative (alt="", the name is written beside it) and falls back to the initial if it fails.
+ * A user's (or a group's) circle: their picture, else the initial of `name`, with `userId`'s
+ * presence dot. `picture` defaults to `userId`'s (`store.pictureOf`); a group's is its
+ * `Chat.picture`. A picture is decorative (alt="", the name is written beside it) and falls back
+ * to the initial if it fails. A profile picture is loaded by its address; a group's is fetched
+ * with the token (chatPictures.ts), the initial showing until it comes.
  */
 export function avatar(name: string, userId?: string, picture: string | null = userId ? store.pictureOf(userId) : null): HTMLElement {
   const p = userId ? store.state.presence.get(userId) : undefined;
@@ -139,19 +142,28 @@ export function avatar(name: string, userId?: string, picture: string | null = u
   const label = userId ? (p?.online ? 'online' : 'offline') : '';
   const initial = h('span', { 'aria-hidden': 'true' }, (name[0] || '?').toUpperCase());
   const src = avatarSrc(picture);
+  const group = src ? null : chatPictureSrc(picture);
+  const address = src ?? group;
   let img: HTMLImageElement | null = null;
-  if (src && !brokenPictures.has(src)) {
-    img = h('img', { src, alt: '', 'aria-hidden': 'true', draggable: 'false', decoding: 'async', 'data-testid': 'avatar-image' });
-    initial.hidden = true;
-    img.addEventListener(
-      'error',
-      () => {
-        brokenPictures.add(src);
-        img?.remove();
-        initial.hidden = false;
-      },
-      { once: true },
-    );
+  if (address && !brokenPictures.has(address)) {
+    const shown = h('img', { alt: '', 'aria-hidden': 'true', draggable: 'false', decoding: 'async', 'data-testid': 'avatar-image' });
+    img = shown;
+    const show = (url: string) => {
+      shown.src = url;
+      initial.hidden = true;
+    };
+    const broken = () => {
+      brokenPictures.add(address);
+      shown.remove();
+      initial.hidden = false;
+    };
+    shown.addEventListener('error', broken, { once: true });
+    if (src) show(src);
+    else if (group) {
+      const held = heldChatPicture(group);
+      if (held) show(held);
+      else loadChatPicture(group).then(show, broken);
+    }
   }
   return h('span', { class: 'avatar', 'data-testid': 'avatar', 'aria-hidden': label ? undefined : 'true' }, initial, img, dot, label ? h('span', { class: 'sr-only' }, `(${label})`) : null);
 }

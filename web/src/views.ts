@@ -71,8 +71,8 @@ export function chatListView(app: AppActions): View {
           h(
             'a',
             { href: `#/chat/${c.id}`, class: 'chat-item', 'data-testid': 'chat-item', 'data-chat-id': c.id },
-            // A deleted account has no presence to show.
-            avatar(name, other && !store.isDeleted(other) ? other : undefined),
+            // A deleted account has no presence to show. A group shows its own picture.
+            avatar(name, other && !store.isDeleted(other) ? other : undefined, store.chatPicture(c)),
             h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null, muted), h('span', { class: 'preview' }, preview)),
             h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, unread),
           ),
@@ -246,13 +246,13 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   let loadingOlder: Promise<void> | null = null;
 
   let shown = false;
-  // The chat's circle (the other member's picture in a direct chat), drawn again only when it
-  // changes: the header is drawn on every presence and typing event. Its presence is the subtitle.
+  // The chat's circle (a group's picture, the other member's in a direct chat), drawn again only
+  // when it changes: the header is drawn on every presence and typing event. Its presence is the
+  // subtitle.
   const face = h('span', { class: 'chat-face', 'data-testid': 'chat-avatar' });
   let faceShown = '';
   const renderFace = (chat: Chat) => {
-    const other = store.otherParticipant(chat);
-    const picture = other ? store.pictureOf(other) : null;
+    const picture = store.chatPicture(chat);
     const about = `${heading.textContent}|${picture ?? ''}`;
     if (about === faceShown) return;
     faceShown = about;
