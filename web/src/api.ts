@@ -333,12 +333,12 @@ export const chats = {
    * names it.
    */
   async setPicture(chatId: string, image: Blob): Promise<Chat> {
-    const res = await authorized('PUT', `/api/chats/${encodeURIComponent(chatId)}/picture`, { Accept: 'application/json', 'Content-Type': image.type }, image);
+    const res = await authorized('PUT', `/api/chats/${encodeURIComponent(chatId)}/picture?members=direct`, { Accept: 'application/json', 'Content-Type': image.type }, image);
     if (!res.ok) throw await failure(res);
     return (await res.json()) as Chat;
   },
   /** Takes a group's picture away (admins only): its initial shows again. */
-  removePicture: (chatId: string) => request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/picture`),
+  removePicture: (chatId: string) => request<Chat>('DELETE', `/api/chats/${encodeURIComponent(chatId)}/picture?members=direct`),
   /**
    * A group's picture at `url` (its `Chat.picture`, checked by the caller to be this origin's):
    * members only, so fetched with the token, which an `<img src>` cannot send.

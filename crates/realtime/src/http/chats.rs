@@ -50,7 +50,7 @@ pub async fn create(
 /// The answer to a change, built whole (newcomers are sent it so), with a group's member list
 /// left out when `members=direct` asks so (`membersOmitted`); its admins, count and revision
 /// stay.
-fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
+pub(super) fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
     if members.omits(chat.kind) {
         chat.participants = Vec::new();
         chat.members_omitted = true;

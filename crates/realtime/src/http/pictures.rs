@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use common::ApiError;
-use common::contracts::chat::Chat;
+use common::contracts::chat::{Chat, ChatListQuery};
 use common::error::ErrorResponse;
 use common::pictures::{self, Audience};
 use serde::Deserialize;
@@ -16,7 +16,8 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::announce::announce;
-use super::extract::{AuthUser, object_id};
+use super::chats::with_members;
+use super::extract::{AuthUser, QueryOf, object_id};
 use crate::domain::chats::PICTURE;
 
 /// Sets a group's picture (admins only), replacing any: the raw bytes of a PNG, JPEG or WebP
@@ -26,7 +27,7 @@ use crate::domain::chats::PICTURE;
     put,
     path = "/api/chats/{id}/picture",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     request_body(
         content = Vec<u8>,
         content_type = "image/webp",
@@ -49,6 +50,7 @@ pub async fn set_picture(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Chat>, ApiError> {
@@ -62,7 +64,10 @@ pub async fn set_picture(
         .chats
         .set_picture(&user.user_id, &id, declared, bytes)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 /// Removes a group's picture (admins only; none is no change, and nobody is told). Members hear
@@ -71,7 +76,7 @@ pub async fn set_picture(
     delete,
     path = "/api/chats/{id}/picture",
     tag = "chats",
-    params(("id" = String, Path, description = "The chat's id (24 hex digits)")),
+    params(("id" = String, Path, description = "The chat's id (24 hex digits)"), ChatListQuery),
     security(("bearerAuth" = [])),
     responses(
         (status = 200, description = "The chat, without a picture", body = Chat),
@@ -85,6 +90,7 @@ pub async fn remove_picture(
     State(state): State<AppState>,
     user: AuthUser,
     Path(id): Path<String>,
+    QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
     let change = state
@@ -92,7 +98,10 @@ pub async fn remove_picture(
         .chats
         .remove_picture(&user.user_id, &id)
         .await?;
-    Ok(Json(announce(&state, &change).await))
+    Ok(Json(with_members(
+        announce(&state, &change).await,
+        q.members,
+    )))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -128,11 +128,19 @@ async fn admins_set_replace_and_remove_a_groups_picture_and_members_see_it(backe
     assert_eq!(head(&r, header::CACHE_CONTROL), "private, no-cache");
     assert_eq!(r.bytes().await.expect("bytes").to_vec(), second);
 
-    // Removed: told as "", gone from reads and 404; removing again changes nothing.
-    let r = app.delete(&admin, &picture_path(&id)).await;
+    // Removed: told as "", gone from reads and 404; removing again changes nothing. Answered,
+    // as other changes, without the member list when asked so.
+    let r = app
+        .delete(&admin, &format!("{}?members=direct", picture_path(&id)))
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
     assert!(body.get("picture").is_none(), "{body}");
+    assert_eq!(
+        (&body["membersOmitted"], &body["participants"]),
+        (&json!(true), &json!([])),
+        "{body}"
+    );
     assert_eq!(
         sm.next("chat_changed").await,
         json!({"chatId": id, "revision": 3, "picture": ""})
