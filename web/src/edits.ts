@@ -10,7 +10,8 @@ import * as e2e from './e2e';
 import { C, MAX_REACTION_KINDS } from './events';
 import { Locked, Withheld, outgoing } from './sealing';
 import { compareInstants, emit, ensureProfiles, fromMessage, keyOf, replacing, state, union, type ViewMessage } from './state';
-import type { Ack, ChangesPage, ChangesResume, ErrorBody, Message } from './types';
+import * as tabs from './tabs';
+import type { Ack, ChangesPage, ChangesResume, Chat, ErrorBody, Message } from './types';
 
 let deletedListener: (m: Message) => void = () => {};
 /** Called with each message that arrives deleted (live or from `sync_changes`): its notification goes. */
@@ -20,14 +21,15 @@ export function onMessageDeleted(fn: (m: Message) => void): void {
 
 /** Someone else's reaction, new, to one of this user's messages. */
 export type NewReaction = { emoji: string; userId: string };
-let reactionListener: (m: Message, added: NewReaction[]) => void = () => {};
+let reactionListener: (m: Message, chat: Chat, added: NewReaction[]) => void = () => {};
 /**
  * Called with a message of this user's that arrives live (`message_updated`) with reactions of
- * others it did not have here: WhatsApp and Signal tell the sender of a reaction to their
- * message. Weighed against the copy held (its row, or the chat's last message); one not held
- * here is not told, nor is one taken back.
+ * others it did not have here, for a chat open in no visible tab (as `onUnseenMessage`):
+ * WhatsApp and Signal tell the sender of a reaction to their message. Weighed against the copy
+ * held (its row, or the chat's last message); one not held here is not told, nor is one taken
+ * back.
  */
-export function onReactionToMine(fn: (m: Message, added: NewReaction[]) => void): void {
+export function onReactionToMine(fn: (m: Message, chat: Chat, added: NewReaction[]) => void): void {
   reactionListener = fn;
 }
 
@@ -128,7 +130,9 @@ function tellReactions(ms: Message[]): void {
     const held = state.messages.get(m.chatId)?.get(keyOf(m.senderId, m.clientMsgId)) ?? (lastMessage?.id === m.id ? lastMessage : undefined);
     if (!held || isOlder(m, held)) continue;
     const added = reactionsAdded(held, m, me);
-    if (added.length) reactionListener(m, added);
+    const chat = state.chats.get(m.chatId);
+    const seen = (state.openChat === m.chatId && document.visibilityState === 'visible') || tabs.shownElsewhere(m.chatId);
+    if (added.length && chat && !seen) reactionListener(m, chat, added);
   }
 }
 

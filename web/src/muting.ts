@@ -2,8 +2,10 @@
 // WhatsApp and Slack offer) or until unmuted. A mute for a while ends by itself, here as on the
 // server: nothing is sent when it ends, so every device compares its end with the time
 // (`isMuted`) and draws again when it passes (`watchMuteEnds`).
-import { describeError } from './api';
+import { chats as chatsApi, describeError } from './api';
+import * as db from './db';
 import { announce, h } from './dom';
+import { emit, state, subscribe } from './state';
 import type { Chat } from './types';
 
 const HOUR = 3_600_000;
@@ -30,6 +32,31 @@ export function untilText(iso: string, now = new Date()): string {
   const day = end.getTime() - now.getTime() < 6 * 24 * HOUR ? end.toLocaleDateString([], { weekday: 'short' }) : end.toLocaleDateString([], { day: 'numeric', month: 'short' });
   return `until ${day} ${time}`;
 }
+
+/** The chat is muted (`muted`, until `until` if given) or not for this user now: set here or on another device. */
+export function mutedHere(chatId: string, muted: boolean, until?: string): void {
+  const chat = state.chats.get(chatId);
+  const mutedUntil = muted ? until : undefined;
+  if (!chat || (chat.muted === muted && chat.mutedUntil === mutedUntil)) return;
+  state.chats.set(chatId, { ...chat, muted, mutedUntil });
+  db.putChats([state.chats.get(chatId)!]).catch(() => {});
+  emit('chats');
+}
+
+/**
+ * Mutes the chat for this user on all their devices, for `ms` (`null`: until unmuted), or
+ * unmutes it: said at once here, and by `chat_muted` to the others.
+ */
+export async function setMuted(chatId: string, muted: boolean, ms: number | null = null): Promise<void> {
+  const until = muted && ms !== null ? new Date(Date.now() + ms).toISOString() : undefined;
+  await chatsApi.setMuted(chatId, muted, until);
+  mutedHere(chatId, muted, until);
+}
+
+// A mute for a while ends with nothing sent: the chats are drawn again when one ends.
+subscribe((topic) => {
+  if (topic === 'chats') watchMuteEnds(state.chats.values(), () => emit('chats'));
+});
 
 let timer: ReturnType<typeof setTimeout> | undefined;
 

@@ -10,12 +10,12 @@ import { forgetChatPictures } from './chatPictures';
 import { forgetDrafts, loadDrafts, setDraft } from './drafts';
 import * as db from './db';
 import * as e2e from './e2e';
-import { applyUpdates, isOlder, onReactionToMine as onReactionHere, syncChanges, useEdits, type NewReaction } from './edits';
+import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
-import { watchMuteEnds } from './muting';
+import { mutedHere } from './muting';
 import { forgetSealing } from './sealing';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
-import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, subscribe, userDeleted, type ConnState } from './state';
+import { chatMessages, compareInstants, emit, ensureProfiles, forgetProfiles, fromMessage, keyOf, loadCachedProfiles, newestStoredId, profileChanged, profilesMayHaveChanged, replacing, state, userDeleted, type ConnState } from './state';
 import * as tabs from './tabs';
 import { C, S } from './events';
 import type { Ack, Chat, ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, Message, PresenceEvent, PresenceSnapshot, PresenceUpdate, ReceiptEvent, SyncResume, User, UserDeletedEvent } from './types';
@@ -23,10 +23,11 @@ import type { Ack, Chat, ChatChangedEvent, ChatMutedEvent, ChatUpdatedEvent, Mes
 // What the views read, from the modules it is kept in.
 export { chatPicture, chatTitle, displayName, ensureProfiles, isClosed, isDeleted, otherParticipant, pictureOf, rememberProfile, sortedMessages, state, subscribe, type ConnState, type ViewMessage } from './state';
 export { markOpenChatRead, onChatRead, sendTyping, statusOf, typingUsers } from './receipts';
-export { onMessageDeleted } from './edits';
+export { onMessageDeleted, onReactionToMine } from './edits';
 export { groupSealing, type GroupSealing } from './sealing';
 export { discardFailed, flushOutbox, sendFile, sendMessage } from './outbox';
 export { draftOf, flushDrafts, setDraft } from './drafts';
+export { setMuted } from './muting';
 
 type UnseenListener = (m: Message, chat: Chat) => void;
 let unseenListener: UnseenListener | undefined;
@@ -36,19 +37,6 @@ let unseenListener: UnseenListener | undefined;
  */
 export function onUnseenMessage(fn: UnseenListener): void {
   unseenListener = fn;
-}
-
-type ReactionListener = (m: Message, chat: Chat, added: NewReaction[]) => void;
-/**
- * Called with others' reactions, new, to this user's message `m`, arriving live for a chat open in
- * no visible tab (as `onUnseenMessage`).
- */
-export function onReactionToMine(fn: ReactionListener): void {
-  onReactionHere((m, added) => {
-    const chat = state.chats.get(m.chatId);
-    if (!chat || (state.openChat === m.chatId && document.visibilityState === 'visible') || tabs.shownElsewhere(m.chatId)) return;
-    fn(m, chat, added);
-  });
 }
 
 let socket: Socket | null = null;
@@ -153,31 +141,6 @@ function applyChatChange(e: ChatChangedEvent): void {
     closed,
   });
 }
-
-/** The chat is muted (`muted`, until `until` if given) or not for this user now: set here or on another device. */
-function mutedHere(chatId: string, muted: boolean, until?: string): void {
-  const chat = state.chats.get(chatId);
-  const mutedUntil = muted ? until : undefined;
-  if (!chat || (chat.muted === muted && chat.mutedUntil === mutedUntil)) return;
-  state.chats.set(chatId, { ...chat, muted, mutedUntil });
-  db.putChats([state.chats.get(chatId)!]).catch(() => {});
-  emit('chats');
-}
-
-/**
- * Mutes the chat for this user on all their devices, for `ms` (`null`: until unmuted), or
- * unmutes it: said at once here, and by `chat_muted` to the others.
- */
-export async function setMuted(chatId: string, muted: boolean, ms: number | null = null): Promise<void> {
-  const until = muted && ms !== null ? new Date(Date.now() + ms).toISOString() : undefined;
-  await chatsApi.setMuted(chatId, muted, until);
-  mutedHere(chatId, muted, until);
-}
-
-// A mute for a while ends with nothing sent: the chats are drawn again when one ends.
-subscribe((topic) => {
-  if (topic === 'chats') watchMuteEnds(state.chats.values(), () => emit('chats'));
-});
 
 /** Chats being fetched after a gap in their changes; true: fetch again when done. */
 const refetching = new Map<string, boolean>();
