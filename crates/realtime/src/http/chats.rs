@@ -15,7 +15,7 @@ use validator::Validate;
 use super::AppState;
 use super::announce::{announce, view};
 use super::extract::{AuthUser, QueryOf, ValidJson, object_id, user_id};
-use crate::domain::chats::ChatDelta;
+use crate::domain::chats::{ChatChange, ChatDelta};
 
 /// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
 /// A group's creator is its admin; with a `passcode`, others may join it.
@@ -50,7 +50,7 @@ pub async fn create(
 /// The answer to a change, built whole (newcomers are sent it so), with a group's member list
 /// left out when `members=direct` asks so (`membersOmitted`); its admins, count and revision
 /// stay.
-pub(super) fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
+fn with_members(mut chat: Chat, members: ListedMembers) -> Chat {
     if members.omits(chat.kind) {
         chat.participants = Vec::new();
         chat.members_omitted = true;
@@ -249,10 +249,7 @@ pub async fn add_members(
         .chats
         .add_members(&user.user_id, &id, &req.user_ids)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
 }
 
 /// Removes a member from a group: an admin removes anyone, a member removes themself (leaves).
@@ -289,10 +286,7 @@ pub async fn remove_member(
         .chats
         .remove_member(&user.user_id, &id, &target)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
 }
 
 /// Makes a member of a group one of its admins (admins only). Already one: the chat unchanged.
@@ -371,10 +365,16 @@ async fn set_admin(
         .chats
         .set_admin(&user.user_id, &id, &target, admin)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
+}
+
+/// A change told to whom it concerns (`announce`), and answered with the chat as `members` asks.
+pub(super) async fn answer(
+    state: &AppState,
+    change: &ChatChange,
+    members: ListedMembers,
+) -> Json<Chat> {
+    Json(with_members(announce(state, change).await, members))
 }
 
 /// Joins a passcode-protected group (a member joining again gets the chat unchanged).
@@ -409,8 +409,5 @@ pub async fn join(
         .chats
         .join(&user.user_id, &id, &req.passcode)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
 }

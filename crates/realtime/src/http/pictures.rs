@@ -15,8 +15,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::AppState;
-use super::announce::announce;
-use super::chats::with_members;
+use super::chats::answer;
 use super::extract::{AuthUser, QueryOf, object_id};
 use crate::domain::chats::PICTURE;
 
@@ -64,10 +63,7 @@ pub async fn set_picture(
         .chats
         .set_picture(&user.user_id, &id, declared, bytes)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
 }
 
 /// Removes a group's picture (admins only; none is no change, and nobody is told). Members hear
@@ -98,10 +94,7 @@ pub async fn remove_picture(
         .chats
         .remove_picture(&user.user_id, &id)
         .await?;
-    Ok(Json(with_members(
-        announce(&state, &change).await,
-        q.members,
-    )))
+    Ok(answer(&state, &change, q.members).await)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
