@@ -82,8 +82,8 @@ async fn sweep_pending(state: &AppState) {
     }
 }
 
-/// Does a deleted user's work unless another instance is doing it: the groups left, the
-/// contacts told, the pending record removed. Kept pending if the store fails, for the next
+/// Does a deleted user's work unless another instance is doing it: the contacts told, the
+/// groups left, the pending record removed. Kept pending if the store fails, for the next
 /// sweep.
 async fn finish(state: &AppState, user: &str) {
     match state.kv.set_nx(&claim_key(user), "1", CLAIM).await {
@@ -100,18 +100,13 @@ async fn finish(state: &AppState, user: &str) {
     if let Err(e) = chats.record_deleted(user).await {
         return retry_later(state, user, &e).await;
     }
-    // Read before the groups are left: the members of those groups are among the contacts.
+    // Read, and told, before any group is left: the members of those groups are among the
+    // contacts, and a try cut short after leaving some would find them no longer contacts
+    // when tried again. Told again by a later try, which is harmless.
     let contacts = match chats.contacts(user).await {
         Ok(contacts) => contacts,
         Err(e) => return retry_later(state, user, &e).await,
     };
-    let (changes, failed) = chats.part_with_deleted(user).await;
-    for change in &changes {
-        announce(state, change).await;
-    }
-    if let Some(e) = failed {
-        return retry_later(state, user, &e).await;
-    }
     let told = UserDeleted {
         user_id: user.to_owned(),
     };
@@ -120,6 +115,13 @@ async fn finish(state: &AppState, user: &str) {
         .fanout
         .to_users(&contacts, server::USER_DELETED, payload)
         .await;
+    let (changes, failed) = chats.part_with_deleted(user).await;
+    for change in &changes {
+        announce(state, change).await;
+    }
+    if let Some(e) = failed {
+        return retry_later(state, user, &e).await;
+    }
     if let Err(e) = state.kv.hash_del(DELETED_USERS_PENDING_KEY, user).await {
         tracing::warn!(error = %e, "cannot clear a deleted account's pending work; it will be done again");
     }

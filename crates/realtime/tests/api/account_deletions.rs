@@ -1,7 +1,7 @@
 //! An account deleted in auth-api leaves every group it was in, once, whoever hears of it; its
 //! contacts are told; its direct chats stay, closed: readable, but they take no new messages, and
 //! nobody starts a chat with it or adds it to one again. Work whose announcement was missed is
-//! found by the sweep.
+//! found by the sweep, and work cut short tells every contact all the same.
 
 use std::time::Duration;
 
@@ -16,6 +16,101 @@ on_both_backends!(
     a_deletion_whose_announcement_was_missed_is_found_by_the_sweep,
     a_deleted_accounts_direct_chats_are_closed_and_it_is_added_nowhere,
 );
+
+/// The embedded store only: its database takes a trigger that fails every chat write after the
+/// first, so the work stops half-way (MongoDB has no such hook).
+#[tokio::test]
+async fn work_cut_short_after_leaving_a_group_still_tells_that_groups_members() {
+    let setup = Setup::new(Backend::Embedded);
+    let database = std::env::temp_dir().join(&setup.name).join("realtime.db");
+    let app = spawn_with(setup).await.expect("the embedded app");
+    let (gone, a, b) = (User::new(), User::new(), User::new());
+    // Neither group is `gone`'s, so leaving one writes that chat once (no admin to replace).
+    let groups = [
+        app.group(&a, "with a", &[&gone]).await,
+        app.group(&b, "with b", &[&gone]).await,
+    ]
+    .map(|g| g["id"].as_str().expect("an id").to_owned());
+    let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
+
+    let db = sqlx::SqlitePool::connect(&format!("sqlite://{}", database.display()))
+        .await
+        .expect("the embedded database");
+    for statement in [
+        "CREATE TABLE chat_writes (n INTEGER)",
+        "CREATE TRIGGER count_chat_writes AFTER UPDATE ON chats BEGIN
+           INSERT INTO chat_writes VALUES (1); END",
+        "CREATE TRIGGER fail_later_chat_writes BEFORE UPDATE ON chats
+           WHEN (SELECT count(*) FROM chat_writes) > 0
+           BEGIN SELECT RAISE(ABORT, 'injected failure'); END",
+    ] {
+        sqlx::query(statement).execute(&db).await.expect(statement);
+    }
+    record(&app, &gone).await;
+    app.kv
+        .publish(USER_DELETED_CHANNEL, &gone.id)
+        .await
+        .expect("publish");
+
+    // One group left, the other not: the work stopped half-way and is still pending.
+    let removed = |e: &Value| e["removed"] == json!([gone.id]);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let first_left = loop {
+        assert!(tokio::time::Instant::now() < deadline, "no group left");
+        let short = Duration::from_millis(50);
+        if let Some(e) = sa.try_next("chat_changed", short).await {
+            break (0, e);
+        }
+        if let Some(e) = sb.try_next("chat_changed", short).await {
+            break (1, e);
+        }
+    };
+    assert!(removed(&first_left.1), "{first_left:?}");
+    assert_eq!(first_left.1["chatId"], groups[first_left.0].as_str());
+    let (other, other_socket) = match first_left.0 {
+        0 => (&groups[1], &sb),
+        _ => (&groups[0], &sa),
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        pending(&app).await,
+        vec![gone.id.clone()],
+        "kept for a later try"
+    );
+    let owner = if first_left.0 == 0 { &b } else { &a };
+    assert!(
+        ids(&chat(&app, owner, other).await["participants"]).contains(&gone.id),
+        "the other group not left"
+    );
+
+    // The store mended, the next try finishes.
+    for statement in [
+        "DROP TRIGGER fail_later_chat_writes",
+        "DROP TRIGGER count_chat_writes",
+    ] {
+        sqlx::query(statement).execute(&db).await.expect(statement);
+    }
+    let heard = app
+        .publish_until_heard(USER_DELETED_CHANNEL, &gone.id, other_socket, "chat_changed")
+        .await
+        .expect("the other group left");
+    assert!(removed(&heard), "{heard:?}");
+    assert_eq!(heard["chatId"], other.as_str());
+
+    // Both groups' members were told, the one whose group was left before the failure too.
+    let told = json!({"userId": gone.id});
+    assert_eq!(sa.next("user_deleted").await, told, "a, of the first group");
+    assert_eq!(
+        sb.next("user_deleted").await,
+        told,
+        "b, of the second group"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !pending(&app).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the work is done");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 /// What auth-api does when an account is deleted: the work recorded, then announced.
 async fn record(app: &TestApp, user: &User) {
