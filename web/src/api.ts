@@ -319,8 +319,15 @@ export const chats = {
     return request<MemberPage>('GET', `/api/chats/${encodeURIComponent(chatId)}/members?${q}`);
   },
   direct: (userId: string) => request<Chat>('POST', '/api/chats', { type: 'direct', userId }),
-  group: (name: string, memberIds: string[], passcode?: string) =>
-    request<Chat>('POST', '/api/chats', { type: 'group', name, memberIds, ...(passcode ? { passcode } : {}) }),
+  /** A new group; a passcode lets anyone with the group's ID join, a topic says what it is about. */
+  group: (name: string, memberIds: string[], opts: { passcode?: string; topic?: string } = {}) =>
+    request<Chat>('POST', '/api/chats', {
+      type: 'group',
+      name,
+      memberIds,
+      ...(opts.passcode ? { passcode: opts.passcode } : {}),
+      ...(opts.topic ? { topic: opts.topic } : {}),
+    }),
   // Joining and the group changes below answer the chat as `get` does, without a group's members.
   join: (chatId: string, passcode: string) =>
     request<Chat>('POST', `/api/chats/${encodeURIComponent(chatId)}/join?members=direct`, { passcode }),

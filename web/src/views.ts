@@ -139,11 +139,12 @@ export function newChatView(app: AppActions): View {
 
 export function newGroupView(app: AppActions): View {
   const name = field({ id: 'group-name', label: 'Group name', attrs: { maxlength: 100 } });
+  const topic = field({ id: 'group-topic', label: 'Topic (optional)', required: false, hint: 'What the group is about, shown under its name.', attrs: { maxlength: 250 } });
   const passcode = field({ id: 'group-passcode', label: 'Passcode (optional)', type: 'password', required: false, autocomplete: 'new-password', hint: '4–64 characters. Anyone with the group ID and passcode can join.', attrs: { minlength: 4, maxlength: 64 } });
   const members = memberPicker('Members');
   const err = errorBox();
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Create group');
-  const form = h('form', { 'data-testid': 'group-form', novalidate: true }, name.wrap, members.el, passcode.wrap, err, submit);
+  const form = h('form', { 'data-testid': 'group-form', novalidate: true }, name.wrap, topic.wrap, members.el, passcode.wrap, err, submit);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     err.textContent = '';
@@ -154,7 +155,10 @@ export function newGroupView(app: AppActions): View {
     }
     busy(submit, true, 'Creating…');
     try {
-      const chat = await chatsApi.group(name.input.value.trim(), members.picked(), passcode.input.value || undefined);
+      const chat = await chatsApi.group(name.input.value.trim(), members.picked(), {
+        passcode: passcode.input.value || undefined,
+        topic: topic.input.value.trim() || undefined,
+      });
       store.upsertChat(chat);
       app.go(`#/chat/${chat.id}`);
     } catch (e) {

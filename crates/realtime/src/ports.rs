@@ -72,6 +72,14 @@ pub struct ChatPicture {
     pub version: String,
 }
 
+/// A group's name and topic as a change sets them (`ChatStore::set_details`): each `None` is
+/// kept as it is; `topic: Some(None)` clears the topic.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Details<'a> {
+    pub name: Option<&'a str>,
+    pub topic: Option<Option<&'a str>>,
+}
+
 /// A user's mute of a chat: their devices do not notify them of its messages until `until`, or
 /// until they unmute it (`None`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -211,12 +219,11 @@ pub trait ChatStore: Send + Sync + 'static {
     /// The ids of the chats [`ChatStore::chats_of_any`] finds, without reading the chats: the
     /// chat cache answers those two from this and the chats it holds.
     async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>>;
-    /// Renames the chat; the chat as it is now. This and the two membership changes below add
-    /// one to the chat's `revision` in the same atomic write, so no two changes share a revision.
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>>;
-    /// Sets the chat's topic (`None` clears it), a change counted in its `revision` as a rename
-    /// is; the chat as it is now.
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>>;
+    /// Renames the chat, sets its topic, or both, in one write; the chat as it is now. This
+    /// and the membership changes below add one to the chat's `revision` in the same atomic
+    /// write, so no two changes share a revision.
+    async fn set_details(&self, id: &str, details: &Details<'_>)
+    -> StoreResult<Option<ChatRecord>>;
     /// Sets the group's picture (`None` removes it): its bytes, and the chat's `picture` (the
     /// version), a change counted in its `revision`. The chat as it is now; `None` when there
     /// is no such chat (nothing stored then).

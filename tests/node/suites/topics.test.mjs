@@ -1,5 +1,6 @@
-// A group's topic in the PWA, in Debian's chromium against the whole system (the launcher): Erin,
-// the admin, sets it in the group's details; it shows under the group's name in her chat and in
+// A group's topic in the PWA, in Debian's chromium against the whole system (the launcher): given
+// when the group is made, it shows to its creator and to who joins; Erin, the admin, sets it in
+// the group's details; it shows under the group's name in her chat and in
 // Frank's at once (`chat_changed {topic}`) and after a reload; Frank, a member only, has no field
 // to change it; cleared, it is gone from both. Skips like browser.test.mjs; under CI=true it
 // fails.
@@ -70,6 +71,38 @@ describe('group topics in the browser', { skip: missing ? `skipped: ${missing}` 
     } finally {
       await e.context.close();
       await f.context.close();
+    }
+  });
+
+  test('a group made with a topic shows it to its creator and to who joins', async (t) => {
+    const g = await newPage(desktop);
+    const h = await newPage(phone);
+    const step = stepper(t.name, { g: g.page, h: h.page });
+    try {
+      await signUp(g.page, 'gail');
+      await signUp(h.page, 'hank');
+      const id = await step('gail-makes-a-group-with-a-topic', async () => {
+        await g.page.getByTestId('new-group').click();
+        await g.page.getByLabel('Group name').fill('Runners');
+        await g.page.getByLabel('Topic (optional)').fill('  Tuesday 6 pm at the park ');
+        await g.page.getByLabel('Passcode (optional)').fill('run run run');
+        await g.page.getByRole('button', { name: 'Create group' }).click();
+        await g.page.getByTestId('chat-view').waitFor();
+        await topicLine(g.page).filter({ hasText: 'Tuesday 6 pm at the park' }).waitFor();
+        assert.equal(await topicLine(g.page).textContent(), 'Tuesday 6 pm at the park', 'trimmed');
+        return g.page.getByTestId('chat-view').getAttribute('data-chat-id');
+      });
+      await step('hank-joins-and-sees-it', async () => {
+        await h.page.getByTestId('join-group').click();
+        await h.page.getByLabel('Group ID').fill(id);
+        await h.page.getByLabel('Passcode', { exact: true }).fill('run run run');
+        await h.page.getByRole('button', { name: 'Join' }).click();
+        await h.page.locator(`[data-testid=chat-view][data-chat-id="${id}"]`).waitFor();
+        await topicLine(h.page).filter({ hasText: 'Tuesday 6 pm at the park' }).waitFor();
+      });
+    } finally {
+      await g.context.close();
+      await h.context.close();
     }
   });
 });

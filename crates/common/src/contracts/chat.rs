@@ -235,7 +235,8 @@ fn validate_passcode(value: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// `POST /api/chats`: `{"type":"direct","userId"}` or `{"type":"group","name","memberIds","passcode"?}`.
+/// `POST /api/chats`: `{"type":"direct","userId"}` or
+/// `{"type":"group","name","memberIds","passcode"?,"topic"?}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum CreateChatRequest {
@@ -253,7 +254,37 @@ pub enum CreateChatRequest {
         #[serde(default)]
         #[schema(min_length = 4, max_length = 64)]
         passcode: Option<String>,
+        /// What the group is about, at most 250 printable characters (trimmed); absent, `null`
+        /// or blank: none.
+        #[serde(default)]
+        #[schema(max_length = 250)]
+        topic: Option<String>,
     },
+}
+
+impl CreateChatRequest {
+    /// A group's topic as given, trimmed; `None` when absent or blank (and for a direct chat).
+    pub fn topic(&self) -> Option<&str> {
+        match self {
+            CreateChatRequest::Group { topic, .. } => non_blank(topic.as_deref()),
+            CreateChatRequest::Direct { .. } => None,
+        }
+    }
+}
+
+/// A topic trimmed, `None` when blank.
+fn non_blank(topic: Option<&str>) -> Option<&str> {
+    topic.map(str::trim).filter(|t| !t.is_empty())
+}
+
+/// A topic (trimmed, not blank) is at most [`MAX_TOPIC_CHARS`] printable characters.
+fn validate_topic(topic: &str) -> Result<(), ValidationError> {
+    if char_len(topic) > MAX_TOPIC_CHARS || topic.chars().any(char::is_control) {
+        let mut e = ValidationError::new("topic");
+        e.message = Some(format!("must be at most {MAX_TOPIC_CHARS} printable characters").into());
+        return Err(e);
+    }
+    Ok(())
 }
 
 impl Validate for CreateChatRequest {
@@ -269,7 +300,11 @@ impl Validate for CreateChatRequest {
                 name,
                 member_ids,
                 passcode,
+                topic: _,
             } => {
+                if let Some(Err(e)) = self.topic().map(validate_topic) {
+                    errors.add("topic", e);
+                }
                 if let Err(e) = validate_chat_name(name) {
                     errors.add("name", e);
                 }
@@ -360,9 +395,7 @@ pub struct UpdateChatRequest {
 impl UpdateChatRequest {
     /// The topic to set, trimmed, `Some(None)` to clear it (`null` or blank), `None` to keep it.
     pub fn new_topic(&self) -> Option<Option<&str>> {
-        self.topic
-            .as_ref()
-            .map(|t| t.as_deref().map(str::trim).filter(|t| !t.is_empty()))
+        self.topic.as_ref().map(|t| non_blank(t.as_deref()))
     }
 }
 
@@ -379,12 +412,7 @@ impl Validate for UpdateChatRequest {
         {
             errors.add("name", e);
         }
-        if let Some(Some(topic)) = self.new_topic()
-            && (char_len(topic) > MAX_TOPIC_CHARS || topic.chars().any(char::is_control))
-        {
-            let mut e = ValidationError::new("topic");
-            e.message =
-                Some(format!("must be at most {MAX_TOPIC_CHARS} printable characters").into());
+        if let Some(Some(Err(e))) = self.new_topic().map(|t| t.map(validate_topic)) {
             errors.add("topic", e);
         }
         if errors.is_empty() {

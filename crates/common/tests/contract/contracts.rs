@@ -146,10 +146,11 @@ fn create_chat_rejects_malformed_ids_and_empty_names() {
         name: "  ".into(),
         member_ids: vec!["42".into()],
         passcode: Some("1".into()),
+        topic: Some("t".repeat(251)),
     };
     let mut fields = invalid_fields(&group);
     fields.sort();
-    assert_eq!(fields, ["memberIds", "name", "passcode"]);
+    assert_eq!(fields, ["memberIds", "name", "passcode", "topic"]);
 }
 
 #[test]

@@ -35,8 +35,8 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::ports::{
-    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
-    NewMessage, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
+    MessageChange, NewMessage, StoreResult,
 };
 
 /// The Kv channel chat ids are published on when a chat changes (bare id strings).
@@ -273,14 +273,12 @@ impl ChatStore for ChatCache {
         self.inner.chat_ids_of_any(users).await
     }
 
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-        let chat = self.inner.rename_chat(id, name).await;
-        self.changed(id).await;
-        chat
-    }
-
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
-        let chat = self.inner.set_topic(id, topic).await;
+    async fn set_details(
+        &self,
+        id: &str,
+        details: &Details<'_>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_details(id, details).await;
         self.changed(id).await;
         chat
     }

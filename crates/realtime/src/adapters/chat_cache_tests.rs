@@ -91,7 +91,16 @@ async fn a_users_chats_come_from_memory_but_their_own_membership_from_the_store(
 
     // Changed behind the cache's back, as by an instance whose invalidation is still on
     // its way: the cached chat is served.
-    store.rename_chat(&chat.id, "second").await.expect("rename");
+    store
+        .set_details(
+            &chat.id,
+            &Details {
+                name: Some("second"),
+                topic: None,
+            },
+        )
+        .await
+        .expect("rename");
     assert_eq!(
         names(&cache.chats_of(&member).await.expect("chats")),
         [Some("first")],

@@ -16,8 +16,8 @@ use chrono::{DateTime, Utc};
 use common::contracts::chat::Message;
 
 use crate::ports::{
-    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
-    NewMessage, StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
+    MessageChange, NewMessage, StoreError, StoreResult,
 };
 
 /// `inner`, with every operation bounded by `limit`.
@@ -81,12 +81,12 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.chat_ids_of_any(users)).await
     }
 
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-        self.bound(self.inner.rename_chat(id, name)).await
-    }
-
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
-        self.bound(self.inner.set_topic(id, topic)).await
+    async fn set_details(
+        &self,
+        id: &str,
+        details: &Details<'_>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_details(id, details)).await
     }
 
     async fn set_chat_picture(

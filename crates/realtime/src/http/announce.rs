@@ -45,12 +45,13 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
     match &change.delta {
         ChatDelta::Unchanged => {}
         ChatDelta::Created => tell_whole(state, &record.participants, &chat).await,
-        ChatDelta::Renamed => {
-            let renamed = ChatChangedEvent {
-                name: record.name.clone(),
+        ChatDelta::Details { name, topic } => {
+            let details = ChatChangedEvent {
+                name: record.name.clone().filter(|_| *name),
+                topic: topic.then(|| record.topic.clone().unwrap_or_default()),
                 ..changed
             };
-            tell_change(state, &record.participants, &renamed).await;
+            tell_change(state, &record.participants, &details).await;
         }
         ChatDelta::Picture => {
             let url = record.picture.as_ref().map(|v| picture_url(&record.id, v));
@@ -59,13 +60,6 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed
             };
             tell_change(state, &record.participants, &picture).await;
-        }
-        ChatDelta::Topic => {
-            let topic = ChatChangedEvent {
-                topic: Some(record.topic.clone().unwrap_or_default()),
-                ..changed
-            };
-            tell_change(state, &record.participants, &topic).await;
         }
         ChatDelta::Added { users, newcomers } => {
             let had: Vec<String> = record

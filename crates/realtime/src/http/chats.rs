@@ -16,6 +16,7 @@ use super::AppState;
 use super::announce::{announce, view};
 use super::extract::{AuthUser, QueryOf, ValidJson, object_id, user_id};
 use crate::domain::chats::{ChatChange, ChatDelta};
+use crate::ports::Details;
 
 /// Creates a chat. A direct chat between two users is unique: asking again returns it (200).
 /// A group's creator is its admin; with a `passcode`, others may join it.
@@ -30,7 +31,7 @@ use crate::domain::chats::{ChatChange, ChatDelta};
         (status = 200, description = "The direct chat already existed", body = Chat),
         (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
-        (status = 422, description = "`validation_failed`: bad user ids, name or passcode, or a direct chat with yourself", body = ErrorResponse),
+        (status = 422, description = "`validation_failed`: bad user ids, name, passcode or topic, or a direct chat with yourself", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
@@ -149,8 +150,8 @@ pub async fn members(
     ))
 }
 
-/// Renames a group, sets its topic, or both (admins only): each a change of its own, told to the
-/// members (`chat_changed {name}`, `chat_changed {topic}`).
+/// Renames a group, sets its topic, or both (admins only): one change, counted once in its
+/// revision and told to the members as one `chat_changed {name?, topic?}`.
 #[utoipa::path(
     patch,
     path = "/api/chats/{id}",
@@ -176,20 +177,16 @@ pub async fn update(
     ValidJson(req): ValidJson<UpdateChatRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    let chats = &state.services.chats;
-    let mut changed = None;
-    if let Some(name) = &req.name {
-        let change = chats.rename(&user.user_id, &id, name).await?;
-        changed = Some(announce(&state, &change).await);
-    }
-    if let Some(topic) = req.new_topic() {
-        let change = chats.set_topic(&user.user_id, &id, topic).await?;
-        changed = Some(announce(&state, &change).await);
-    }
-    // Validation made sure there was one change or two.
-    let chat =
-        changed.ok_or_else(|| ApiError::field("name", "give a new name, a new topic, or both"))?;
-    Ok(Json(with_members(chat, q.members)))
+    let details = Details {
+        name: req.name.as_deref(),
+        topic: req.new_topic(),
+    };
+    let change = state
+        .services
+        .chats
+        .change_details(&user.user_id, &id, &details)
+        .await?;
+    Ok(answer(&state, &change, q.members).await)
 }
 
 /// Deletes a group (admins only); its members get `chat_changed` with `deleted: true`.

@@ -1,5 +1,6 @@
-//! A group's topic (`PATCH /api/chats/{id} {topic}`): set and cleared by its admins, with or
-//! without a new name, each change counted in the revision and told to the members alone.
+//! A group's topic: given at its creation, or set and cleared by its admins
+//! (`PATCH /api/chats/{id} {topic}`), with or without a new name, each change counted once in
+//! the revision and told to the members alone.
 
 use serde_json::{Value, json};
 
@@ -9,6 +10,7 @@ use crate::on_both_backends;
 on_both_backends!(
     admins_set_and_clear_a_groups_topic_and_members_hear_it,
     what_is_not_a_topic_change_is_refused,
+    a_group_is_created_with_its_topic,
 );
 
 async fn patch(app: &TestApp, user: &User, chat: &str, body: Value) -> (u16, Value) {
@@ -40,7 +42,7 @@ async fn admins_set_and_clear_a_groups_topic_and_members_hear_it(backend: Backen
     let list = app.get_json(&member, "/api/chats").await;
     assert_eq!(list["chats"][0]["topic"], "Weekly book talk");
 
-    // A new name and a new topic at once: two changes, told in order.
+    // A new name and a new topic at once: one change, told once.
     let (status, body) = patch(
         &app,
         &admin,
@@ -51,15 +53,19 @@ async fn admins_set_and_clear_a_groups_topic_and_members_hear_it(backend: Backen
     assert_eq!(status, 200, "{body}");
     assert_eq!(
         (&body["name"], &body["topic"], &body["revision"]),
-        (&json!("Readers"), &json!("Fiction only"), &json!(3))
+        (&json!("Readers"), &json!("Fiction only"), &json!(2))
     );
+    let both = json!({"chatId": id, "revision": 2, "name": "Readers", "topic": "Fiction only"});
+    assert_eq!(sm.next("chat_changed").await, both);
+    assert_eq!(sa.next("chat_changed").await, both);
+
+    // A new name alone keeps the topic, and says nothing of it.
+    let (status, body) = patch(&app, &admin, &id, json!({"name": "The readers"})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["topic"], "Fiction only");
     assert_eq!(
         sm.next("chat_changed").await,
-        json!({"chatId": id, "revision": 2, "name": "Readers"})
-    );
-    assert_eq!(
-        sm.next("chat_changed").await,
-        json!({"chatId": id, "revision": 3, "topic": "Fiction only"})
+        json!({"chatId": id, "revision": 3, "name": "The readers"})
     );
 
     // Cleared: told as "", and the chat has none.
@@ -72,7 +78,7 @@ async fn admins_set_and_clear_a_groups_topic_and_members_hear_it(backend: Backen
     );
     let read = app.get_json(&member, &format!("/api/chats/{id}")).await;
     assert!(read.get("topic").is_none(), "{read}");
-    assert_eq!(read["name"], "Readers", "the name stays");
+    assert_eq!(read["name"], "The readers", "the name stays");
 }
 
 async fn what_is_not_a_topic_change_is_refused(backend: Backend) {
@@ -107,4 +113,62 @@ async fn what_is_not_a_topic_change_is_refused(backend: Backend) {
         read["revision"], 1,
         "only the valid change was made: {read}"
     );
+}
+
+async fn a_group_is_created_with_its_topic(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else {
+        return;
+    };
+    let (admin, member) = (User::new(), User::new());
+    let sm = app.socket(&member).await;
+    let create = |topic: Value| json!({"type": "group", "name": "Walkers", "memberIds": [member.id], "topic": topic});
+    let r = app
+        .post(&admin, "/api/chats", create(json!("  Walks on Sundays ")))
+        .await;
+    assert_eq!(r.status(), 201);
+    let chat: Value = r.json().await.expect("json");
+    assert_eq!(
+        (&chat["topic"], &chat["revision"]),
+        (&json!("Walks on Sundays"), &json!(0))
+    );
+    let gained = sm.next("chat_updated").await;
+    assert_eq!(gained["chat"]["topic"], "Walks on Sundays", "{gained}");
+    let id = chat["id"].as_str().expect("id");
+    let read = app.get_json(&member, &format!("/api/chats/{id}")).await;
+    assert_eq!(read["topic"], "Walks on Sundays");
+
+    // Blank or null: none.
+    for none in [json!("   "), Value::Null] {
+        let r = app.post(&admin, "/api/chats", create(none)).await;
+        assert_eq!(r.status(), 201);
+        let chat: Value = r.json().await.expect("json");
+        assert!(chat.get("topic").is_none(), "{chat}");
+    }
+
+    // Too long, or not printable: refused, and no group made.
+    let before = app.get_json(&admin, "/api/chats").await["chats"]
+        .as_array()
+        .expect("chats")
+        .len();
+    for bad in [json!("x".repeat(251)), json!("bell\u{7}"), json!(7)] {
+        let r = app.post(&admin, "/api/chats", create(bad.clone())).await;
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.expect("json");
+        let code = body["error"]["code"].as_str().unwrap_or("").to_owned();
+        if bad.is_number() {
+            assert_eq!((status, code.as_str()), (400, "invalid_json"), "{body}");
+        } else {
+            assert_eq!(
+                (status, code.as_str()),
+                (422, "validation_failed"),
+                "{body}"
+            );
+            assert!(body["error"]["fields"]["topic"].is_array(), "{body}");
+        }
+    }
+    let after = app.get_json(&admin, "/api/chats").await["chats"]
+        .as_array()
+        .expect("chats")
+        .len();
+    assert_eq!(before, after, "nothing created");
 }

@@ -36,8 +36,8 @@ use documents::{bad, chat_from, date, err, message_from, messages_from, oid, rev
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
-    NewMessage, StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
+    MessageChange, NewMessage, StoreError, StoreResult,
 };
 
 /// How many chats' newest messages `last_messages` reads at once.
@@ -283,13 +283,20 @@ impl ChatStore for MongoStore {
             .collect()
     }
 
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-        self.update_chat(id, doc! {"$set": {"name": name}}).await
-    }
-
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
-        // Cleared as `null`, which reads back as none.
-        self.update_chat(id, doc! {"$set": {"topic": topic}}).await
+    async fn set_details(
+        &self,
+        id: &str,
+        details: &Details<'_>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let mut set = Document::new();
+        if let Some(name) = details.name {
+            set.insert("name", name);
+        }
+        if let Some(topic) = details.topic {
+            // Cleared as `null`, which reads back as none.
+            set.insert("topic", topic);
+        }
+        self.update_chat(id, doc! {"$set": set}).await
     }
 
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {

@@ -37,8 +37,8 @@ use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, pa
 
 use crate::coalesce::Loader;
 use crate::ports::{
-    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
-    NewMessage, StoreError, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
+    MessageChange, NewMessage, StoreError, StoreResult,
 };
 
 pub struct SqliteStore {
@@ -202,17 +202,18 @@ impl ChatStore for SqliteStore {
             .map_err(err)
     }
 
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
+    async fn set_details(
+        &self,
+        id: &str,
+        details: &Details<'_>,
+    ) -> StoreResult<Option<ChatRecord>> {
         self.update_lists(id, |c| {
-            c.name = Some(name.to_owned());
-            true
-        })
-        .await
-    }
-
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
-        self.update_lists(id, |c| {
-            c.topic = topic.map(str::to_owned);
+            if let Some(name) = details.name {
+                c.name = Some(name.to_owned());
+            }
+            if let Some(topic) = details.topic {
+                c.topic = topic.map(str::to_owned);
+            }
             true
         })
         .await
@@ -534,7 +535,16 @@ mod tests {
         let store = SqliteStore::open(&dir).await.expect("open an old database");
         let chat = store.get_chat(id).await.expect("get").expect("kept");
         assert_eq!((chat.participants.len(), chat.revision), (2, 0));
-        let renamed = store.rename_chat(id, "new").await.expect("rename");
+        let renamed = store
+            .set_details(
+                id,
+                &Details {
+                    name: Some("new"),
+                    topic: None,
+                },
+            )
+            .await
+            .expect("rename");
         assert_eq!(renamed.map(|c| c.revision), Some(1));
         drop(store);
         let again = SqliteStore::open(&dir).await.expect("open again");

@@ -11,7 +11,14 @@ use common::{ApiError, ErrorCode};
 use super::ChatService;
 use crate::domain::passcode::{hash_passcode, verify_passcode};
 use crate::domain::{chat_not_found, direct_chat_id, new_object_id};
-use crate::ports::{ChatRecord, StoreError};
+use crate::ports::{ChatRecord, Details, StoreError};
+
+/// A group as its creator asked for it.
+struct NewGroup<'a> {
+    name: &'a str,
+    topic: Option<String>,
+    passcode: Option<String>,
+}
 
 /// What a change did, so the transport can tell the right people.
 #[derive(Debug, Clone)]
@@ -27,9 +34,12 @@ pub enum ChatDelta {
     Created,
     /// Nothing changed: the direct chat existed, or the user joining was a member already.
     Unchanged,
-    Renamed,
-    /// The group's topic was set or cleared (the chat's `topic` says which).
-    Topic,
+    /// The group was renamed (`name`), its topic set or cleared (`topic`; the chat's says
+    /// which), or both at once.
+    Details {
+        name: bool,
+        topic: bool,
+    },
     /// The group's picture was set or removed (the chat's `picture` says which).
     Picture,
     /// `users` are members now (those already in stayed once); `newcomers`, those of them who
@@ -82,6 +92,7 @@ impl ChatService {
     }
 
     pub async fn create(&self, user: &str, req: CreateChatRequest) -> Result<ChatChange, ApiError> {
+        let topic = req.topic().map(str::to_owned);
         match req {
             CreateChatRequest::Direct { user_id } => {
                 self.create_direct(user, &user_id.to_ascii_lowercase())
@@ -91,9 +102,14 @@ impl ChatService {
                 name,
                 member_ids,
                 passcode,
+                topic: _,
             } => {
-                self.create_group(user, name.trim(), member_ids, passcode)
-                    .await
+                let group = NewGroup {
+                    name: name.trim(),
+                    topic,
+                    passcode,
+                };
+                self.create_group(user, group, member_ids).await
             }
         }
     }
@@ -145,15 +161,14 @@ impl ChatService {
     async fn create_group(
         &self,
         user: &str,
-        name: &str,
+        group: NewGroup<'_>,
         members: Vec<String>,
-        passcode: Option<String>,
     ) -> Result<ChatChange, ApiError> {
         let mut participants = vec![user.to_owned()];
         push_distinct(&mut participants, &members);
         let others = participants[1..].to_vec();
         self.refuse_deleted(&others).await?;
-        let passcode_hash = match passcode {
+        let passcode_hash = match group.passcode {
             Some(p) => Some(hash_passcode(&p).await?),
             None => None,
         };
@@ -161,13 +176,13 @@ impl ChatService {
             id: new_object_id(),
             kind: ChatType::Group,
             participants,
-            name: Some(name.to_owned()),
+            name: Some(group.name.to_owned()),
             admins: vec![user.to_owned()],
             passcode_hash,
             created_at: Utc::now(),
             revision: 0,
             closed: false,
-            topic: None,
+            topic: group.topic,
             picture: None,
         };
         self.store.insert_chat(&chat).await?;
@@ -175,35 +190,29 @@ impl ChatService {
         Ok(ChatChange::new(chat, ChatDelta::Created))
     }
 
-    pub async fn rename(
+    /// Renames the group, sets its topic, or both at once (admins only): one change, counted
+    /// once in its revision.
+    pub async fn change_details(
         &self,
         user: &str,
         chat_id: &str,
-        name: &str,
+        details: &Details<'_>,
     ) -> Result<ChatChange, ApiError> {
         let chat = self.admin_group(user, chat_id).await?;
+        let details = Details {
+            name: details.name.map(str::trim),
+            topic: details.topic,
+        };
         let chat = self
             .store
-            .rename_chat(&chat.id, name.trim())
+            .set_details(&chat.id, &details)
             .await?
             .ok_or_else(chat_not_found)?;
-        Ok(ChatChange::new(chat, ChatDelta::Renamed))
-    }
-
-    /// Sets the group's topic (admins only); `None` clears it.
-    pub async fn set_topic(
-        &self,
-        user: &str,
-        chat_id: &str,
-        topic: Option<&str>,
-    ) -> Result<ChatChange, ApiError> {
-        let chat = self.admin_group(user, chat_id).await?;
-        let chat = self
-            .store
-            .set_topic(&chat.id, topic)
-            .await?
-            .ok_or_else(chat_not_found)?;
-        Ok(ChatChange::new(chat, ChatDelta::Topic))
+        let delta = ChatDelta::Details {
+            name: details.name.is_some(),
+            topic: details.topic.is_some(),
+        };
+        Ok(ChatChange::new(chat, delta))
     }
 
     pub async fn delete(&self, user: &str, chat_id: &str) -> Result<ChatChange, ApiError> {
@@ -524,6 +533,7 @@ mod tests {
                     name: "Walkers".into(),
                     member_ids: vec![kept.clone(), gone.clone()],
                     passcode: None,
+                    topic: None,
                 },
             )
             .await

@@ -11,8 +11,8 @@ use common::contracts::chat::Message;
 
 use crate::adapters::SqliteStore;
 use crate::ports::{
-    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, Marked, MessageChange,
-    NewMessage, StoreResult,
+    Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
+    MessageChange, NewMessage, StoreResult,
 };
 
 /// The real SQLite store, watched: its `chats_of_any` held open for a while and counted, and an
@@ -84,11 +84,12 @@ impl ChatStore for Watched {
     async fn chat_ids_of_any(&self, users: &[String]) -> StoreResult<Vec<String>> {
         self.inner.chat_ids_of_any(users).await
     }
-    async fn rename_chat(&self, id: &str, name: &str) -> StoreResult<Option<ChatRecord>> {
-        self.inner.rename_chat(id, name).await
-    }
-    async fn set_topic(&self, id: &str, topic: Option<&str>) -> StoreResult<Option<ChatRecord>> {
-        self.inner.set_topic(id, topic).await
+    async fn set_details(
+        &self,
+        id: &str,
+        details: &Details<'_>,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.inner.set_details(id, details).await
     }
     async fn set_chat_picture(
         &self,

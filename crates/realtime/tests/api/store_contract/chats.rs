@@ -5,7 +5,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use common::contracts::chat::ChatType;
 use realtime::domain::new_object_id;
-use realtime::ports::{ChatMute, ChatPicture, ChatRecord, ChatStore, Inserted, StoreError};
+use realtime::ports::{
+    ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, StoreError,
+};
 
 use super::{chat, message, mongo, sqlite, user};
 
@@ -92,7 +94,7 @@ async fn membership_changes_are_persisted(store: Arc<dyn ChatStore>) {
     assert_eq!(added.participants, vec![a.clone(), b.clone(), c.clone()]);
     assert_eq!(added.revision, 1, "each change counts, in its own write");
     let renamed = store
-        .rename_chat(&g.id, "new name")
+        .set_details(&g.id, &named("new name"))
         .await
         .expect("rename")
         .expect("exists");
@@ -273,7 +275,10 @@ async fn direct_chats_are_closed_once_and_groups_never(store: Arc<dyn ChatStore>
     let listed = listed.iter().find(|c| c.id == direct.id).expect("listed");
     assert!(listed.closed, "a chat list reads it closed too");
     // Another change to a closed chat leaves it closed.
-    let renamed = store.rename_chat(&direct.id, "x").await.expect("write");
+    let renamed = store
+        .set_details(&direct.id, &named("x"))
+        .await
+        .expect("write");
     assert!(renamed.is_some_and(|c| c.closed));
 }
 
@@ -405,11 +410,25 @@ async fn mutes_are_each_users_own_and_go_with_the_chat(store: Arc<dyn ChatStore>
     assert!(muted(b.clone()).await.is_empty(), "gone with the chat");
 }
 
+fn named(name: &str) -> Details<'_> {
+    Details {
+        name: Some(name),
+        topic: None,
+    }
+}
+
+fn topic(topic: Option<&str>) -> Details<'_> {
+    Details {
+        name: None,
+        topic: Some(topic),
+    }
+}
+
 async fn a_topic_is_set_cleared_and_counted(store: Arc<dyn ChatStore>) {
     let group = chat(ChatType::Group, vec![user(), user()]);
     store.insert_chat(&group).await.expect("insert");
     let set = store
-        .set_topic(&group.id, Some("Walks on Sundays"))
+        .set_details(&group.id, &topic(Some("Walks on Sundays")))
         .await
         .expect("set")
         .expect("the chat");
@@ -420,7 +439,7 @@ async fn a_topic_is_set_cleared_and_counted(store: Arc<dyn ChatStore>) {
     let read = store.get_chat(&group.id).await.expect("get").expect("kept");
     assert_eq!(read.topic.as_deref(), Some("Walks on Sundays"));
     let renamed = store
-        .rename_chat(&group.id, "Walkers")
+        .set_details(&group.id, &named("Walkers"))
         .await
         .expect("rename")
         .expect("the chat");
@@ -429,17 +448,34 @@ async fn a_topic_is_set_cleared_and_counted(store: Arc<dyn ChatStore>) {
         (Some("Walks on Sundays"), 2),
         "a rename keeps the topic"
     );
+    let both = Details {
+        name: Some("Sunday walkers"),
+        topic: Some(Some("Walks, and lunch after")),
+    };
+    let both = store
+        .set_details(&group.id, &both)
+        .await
+        .expect("both")
+        .expect("the chat");
+    assert_eq!(
+        (both.name.as_deref(), both.topic.as_deref(), both.revision),
+        (Some("Sunday walkers"), Some("Walks, and lunch after"), 3),
+        "both in one change"
+    );
     let cleared = store
-        .set_topic(&group.id, None)
+        .set_details(&group.id, &topic(None))
         .await
         .expect("clear")
         .expect("the chat");
-    assert_eq!((cleared.topic, cleared.revision), (None, 3));
+    assert_eq!(
+        (cleared.name.as_deref(), cleared.topic, cleared.revision),
+        (Some("Sunday walkers"), None, 4)
+    );
     let listed = store.chats_of(&group.participants[0]).await.expect("list");
     assert_eq!(listed[0].topic, None);
     assert_eq!(
         store
-            .set_topic(&new_object_id(), Some("x"))
+            .set_details(&new_object_id(), &topic(Some("x")))
             .await
             .expect("none"),
         None
