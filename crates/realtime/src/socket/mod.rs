@@ -20,6 +20,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use common::ApiError;
+use common::contracts::Object;
 use common::contracts::events::client;
 use common::jwt::JwksVerifier;
 use serde::Serialize;
@@ -104,12 +105,14 @@ impl<A: Adapter> Call<A, Payload> {
 pub(crate) struct Payload(Value);
 
 impl Payload {
-    /// The event's data (the packet's arguments after the event name) as `T`. `CommonParser` is
+    /// The event's data (the packet's arguments after the event name) as `T`, from one JSON
+    /// object ([`Object`]: several arguments, or an array, are refused). `CommonParser` is
     /// the parser socketioxide uses unless told otherwise (`app.rs` does not); a payload of
     /// another parser would fail here as malformed, not be misread.
     fn decode<T: DeserializeOwned>(mut self) -> Result<T, String> {
         CommonParser
             .decode_value(&mut self.0, true)
+            .map(|Object(value)| value)
             .map_err(|e| e.to_string())
     }
 }
