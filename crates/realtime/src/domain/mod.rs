@@ -3,6 +3,7 @@
 //! input, call it, and emit events.
 
 pub mod attachments;
+pub mod budgets;
 pub mod chats;
 pub mod edits;
 pub mod messages;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::ports::StoreError;
 
 pub use attachments::AttachmentService;
+pub use budgets::Budgets;
 pub use chats::ChatService;
 pub use messages::MessageService;
 pub use presence::Presence;

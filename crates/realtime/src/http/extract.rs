@@ -1,5 +1,5 @@
 //! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS, of a session
-//! not revoked) and
+//! not revoked), `Changer` (such a caller changing chats, within their budget) and
 //! `ValidJson<T>` (a JSON object that must parse — `invalid_json` — and validate —
 //! `validation_failed`) and `QueryOf<T>` (a query string that must parse — `validation_failed`),
 //! so every failure has the common error body.
@@ -50,6 +50,26 @@ where
                 Err(unauthorized())
             }
         }
+    }
+}
+
+/// The authenticated caller making a change to chats, within their budget of changes
+/// (`domain::budgets`: `429 rate_limited` past it). Counted whether or not the change is then
+/// made, as a request.
+pub struct Changer(pub AuthUser);
+
+impl<S> FromRequestParts<S> for Changer
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let state = AppState::from_ref(state);
+        state.services.budgets.spend_change(&user.user_id).await?;
+        Ok(Self(user))
     }
 }
 

@@ -36,7 +36,7 @@ use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
 use crate::domain::{
-    AttachmentService, ChatService, MessageService, Presence, PresenceChanges, Revocations,
+    AttachmentService, Budgets, ChatService, MessageService, Presence, PresenceChanges, Revocations,
 };
 use crate::ports::user_room;
 
@@ -52,6 +52,8 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub attachments: AttachmentService,
+    /// What each user may do to chats over REST in a while (changes, wrong passcodes).
+    pub budgets: Budgets,
     pub presence: Presence,
     /// This instance's presence changes waiting for their round (`presence::spawn_instance_watch`).
     pub presence_changes: PresenceChanges,

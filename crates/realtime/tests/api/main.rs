@@ -4,6 +4,7 @@
 mod account_deletions;
 mod admins;
 mod attachments;
+mod budgets;
 mod connect;
 mod edits;
 mod helpers;
