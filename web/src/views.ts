@@ -15,6 +15,7 @@ import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
+import { membersOf, mentionStamp, mentionableText, mentionsMe } from './mentions';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
@@ -225,6 +226,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, older, list);
   const typing = h('p', { class: 'typing', 'data-testid': 'typing', 'aria-live': 'polite' });
   const input = h('textarea', { id: 'composer', rows: 1, maxlength: MAX_PLAINTEXT_CHARS, placeholder: 'Write a message…', autocomplete: 'off', 'data-testid': 'composer' });
+  membersOf(chatId); // who may be mentioned, read as the chat opens (not when a message names someone)
   const send = h('button', { type: 'submit', class: 'primary send', 'data-testid': 'send' }, 'Send');
   const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
@@ -338,11 +340,12 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       const reply = replyRow(m);
       const reacts = reactions.row(m);
       const changes = editor.row(m, [reply.button, reacts.button]);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}`;
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}|${mentionStamp(m)}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
         li.dataset.deleted = m.deletedAt ? 'true' : 'false';
+        li.dataset.mentionsMe = String(!mine && !m.deletedAt && mentionsMe(mentionableText(m)));
         if (m.id) li.dataset.id = m.id;
         const meta = h('span', { class: 'meta' }, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
         if (mine) {
