@@ -3,12 +3,12 @@
 // list of who is mentioned (Matrix keeps its mentions inside the encrypted content as well).
 // `@username` at the start of a text or after a character that is not part of a word, naming a
 // member of the chat whose profile the page holds, is drawn as a mention; it notifies the user
-// it names even in a muted chat (notify.ts).
+// it names even in a muted chat (notify.ts) and marks the chat in the list until it is read.
 import { chats as chatsApi } from './api';
 import { fileRef } from './attachments';
 import { h } from './dom';
-import { emit, ensureProfiles, state, type ViewMessage } from './state';
-import type { MessageType } from './types';
+import { emit, ensureProfiles, sortedMessages, state, type ViewMessage } from './state';
+import type { Chat, MessageType } from './types';
 
 /**
  * `@` and what follows it that a username may hold (a–z, 0–9, `_`, `.`, ignoring case), not
@@ -158,4 +158,20 @@ export function mentionStamp(m: ViewMessage): string {
   if (!found.length) return '';
   const members = mentionable(m.chatId);
   return found.map((c) => members.get(c.username)?.name ?? '').join(',');
+}
+
+// --- unread -----------------------------------------------------------------------------------
+
+/**
+ * Whether one of `chat`'s unread messages mentions the user: among the last `unreadCount`
+ * messages from others that this page holds (live, synced, paged, cached, or the chat list's
+ * last message). Derived, not stored: reading the chat (its count back to 0) ends it.
+ */
+export function unreadMention(chat: Chat): boolean {
+  const me = state.me?.id;
+  if (!me || !(chat.unreadCount > 0)) return false;
+  const unread = sortedMessages(chat.id)
+    .filter((m) => !m.pending && m.senderId !== me && !m.readBy.includes(me))
+    .slice(-chat.unreadCount);
+  return unread.some((m) => !m.deletedAt && mentionsMe(mentionableText(m)));
 }

@@ -15,7 +15,7 @@ import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
-import { membersOf, mentionStamp, mentionableText, mentionsMe } from './mentions';
+import { membersOf, mentionStamp, mentionableText, mentionsMe, unreadMention } from './mentions';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
@@ -65,6 +65,8 @@ export function chatListView(app: AppActions): View {
         // A muted chat still counts its unread messages, in grey: they notify nobody.
         const quiet = isMuted(c);
         const unread = c.unreadCount > 0 ? h('span', { class: quiet ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
+        // A mention of the user among them, as Slack marks it, muted or not.
+        const mention = unread && unreadMention(c) ? h('span', { class: 'badge mention-badge', 'data-testid': 'mention-badge', title: 'You were mentioned' }, '@', h('span', { class: 'sr-only' }, ' mentioned you')) : null;
         const muted = quiet ? h('span', { class: 'tag', 'data-testid': 'muted', title: c.mutedUntil ? `Muted ${untilText(c.mutedUntil)}` : 'Muted until you unmute it' }, 'muted') : null;
         return h(
           'li',
@@ -75,7 +77,7 @@ export function chatListView(app: AppActions): View {
             // A deleted account has no presence to show. A group shows its own picture.
             avatar(name, other && !store.isDeleted(other) ? other : undefined, store.chatPicture(c)),
             h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null, muted), h('span', { class: 'preview' }, preview)),
-            h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, unread),
+            h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, mention ? h('span', { class: 'badges' }, mention, unread) : unread),
           ),
         );
       }),
