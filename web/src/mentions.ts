@@ -4,6 +4,7 @@
 // `@username` at the start of a text or after a character that is not part of a word, naming a
 // member of the chat whose profile the page holds, is drawn as a mention; it notifies the user
 // it names even in a muted chat (notify.ts) and marks the chat in the list until it is read.
+// The composer's autocomplete is mentionPicker.ts.
 import { chats as chatsApi } from './api';
 import { fileRef } from './attachments';
 import { h } from './dom';

@@ -16,6 +16,7 @@ import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
 import { membersOf, mentionStamp, mentionableText, mentionsMe, unreadMention } from './mentions';
+import { mentionPicker } from './mentionPicker';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
@@ -228,6 +229,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, older, list);
   const typing = h('p', { class: 'typing', 'data-testid': 'typing', 'aria-live': 'polite' });
   const input = h('textarea', { id: 'composer', rows: 1, maxlength: MAX_PLAINTEXT_CHARS, placeholder: 'Write a message…', autocomplete: 'off', 'data-testid': 'composer' });
+  // Made before the composer's other keys (an edit's, a reply's, Enter's): its own come first.
+  const mentions = mentionPicker(input, chatId);
   membersOf(chatId); // who may be mentioned, read as the chat opens (not when a message names someone)
   const send = h('button', { type: 'submit', class: 'primary send', 'data-testid': 'send' }, 'Send');
   const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
@@ -235,7 +238,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
   // Muting is this user's own (on all their devices): the chat's messages notify nobody here.
   const mute = muteControl(chatId, store.setMuted, () => store.state.chats.get(chatId));
-  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
+  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), mentions.el, input, send);
   // In place of the composer once the other member of a direct chat deleted their account.
   const closedLine = h('p', { class: 'chat-closed', role: 'status', 'data-testid': 'chat-closed', hidden: true }, 'This account was deleted. You can read your messages, but no new ones can be sent.');
   /** Sizes the composer to its text, up to 160 px. */
@@ -535,6 +538,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     focus: store.isClosed(chatId) ? heading : input,
     cleanup: () => {
       group.close();
+      mentions.cleanup();
       off();
       note.cleanup();
       store.flushDrafts();
