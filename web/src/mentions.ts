@@ -64,7 +64,8 @@ const reading = new Set<string>();
 const lastAsked = new Map<string, number>();
 
 /**
- * The members of `chatId` this page knows: the chat's own list, or for a group held without it
+ * The members of `chatId` this page knows: the chat's own list (with the profiles it lacks
+ * fetched, at most every READ_AGAIN_MS), or for a group held without it
  * (`membersOmitted`, as the chat list reads groups) every member read once for it (one
  * request of up to 1,000 ids, and their profiles, 100 per request, as "Find a member" does),
  * again once the group has changed. Asked for as the chat is opened, whatever its messages say,
@@ -73,9 +74,16 @@ const lastAsked = new Map<string, number>();
 export function membersOf(chatId: string): string[] {
   const chat = state.chats.get(chatId);
   if (!chat) return [];
-  if (!chat.membersOmitted) return chat.participants;
-  const held = readMembers.get(chatId);
   const due = Date.now() - (lastAsked.get(chatId) ?? 0) >= READ_AGAIN_MS;
+  if (!chat.membersOmitted) {
+    // A group gained whole comes with no profiles (state.ts): those it lacks, asked for once.
+    if (due && chat.participants.some((id) => id !== state.me?.id && !state.profiles.has(id))) {
+      lastAsked.set(chatId, Date.now());
+      void ensureProfiles(chat.participants);
+    }
+    return chat.participants;
+  }
+  const held = readMembers.get(chatId);
   if ((!held || held.revision < chat.revision) && !reading.has(chatId) && due) void readAll(chatId);
   return held?.members ?? (state.me ? [state.me.id] : []);
 }
