@@ -15,7 +15,7 @@ if (missing && IN_CI) throw new Error(`browser suite cannot run under CI: ${miss
 
 describe('mentions in the browser', { skip: missing ? `skipped: ${missing}` : false, timeout: 300_000 }, () => {
   const env = suiteSystem();
-  const { newPage, signUp, signUpByApi, pollUntil, send, message } = pageHelpers(() => env);
+  const { newPage, signUp, signUpByApi, logIn, pollUntil, send, message } = pageHelpers(() => env);
   const desktop = { width: 1280, height: 800 };
   const phone = { width: 375, height: 740 };
 
@@ -155,14 +155,15 @@ describe('mentions in the browser', { skip: missing ? `skipped: ${missing}` : fa
   test('a mention notifies through a mute where a plain message does not, and marks the chat until it is read', async (t) => {
     const d = await newPage(desktop);
     const e = await newPage(desktop);
-    const step = stepper(t.name, { d: d.page, e: e.page });
+    const d2 = await newPage(phone); // Dan's phone, signed in later
+    const step = stepper(t.name, { d: d.page, e: e.page, d2: d2.page });
     try {
       const dan = await signUp(d.page, 'dan');
       await signUp(e.page, 'eve');
       const fay = await signUpByApi('fay');
       await d.context.grantPermissions(['notifications'], { origin: env.system.url });
       await makeGroup(e.page, 'Book club', [dan.username, fay.username]);
-      const badge = () => item(d.page, 'Book club').getByTestId('mention-badge');
+      const badge = (page = d.page) => item(page, 'Book club').getByTestId('mention-badge');
 
       await step('dan-mutes-the-group', async () => {
         await item(d.page, 'Book club').click();
@@ -192,18 +193,35 @@ describe('mentions in the browser', { skip: missing ? `skipped: ${missing}` : fa
         await item(d.page, 'Book club').getByTestId('unread').waitFor();
         await badge().waitFor();
       });
+      await step('his-new-phone-marks-it-too', async () => {
+        // It holds only the chat list's last message: the mention.
+        await logIn(d2.page, dan.username);
+        await badge(d2.page).waitFor();
+      });
       await step('read-the-mark-goes', async () => {
         await item(d.page, 'Book club').click();
         await message(d.page, 'you too?').and(d.page.locator('[data-mentions-me=true]')).waitFor();
         assert.equal(await message(d.page, 'are you in?').getAttribute('data-mentions-me'), 'false');
+        await message(d.page, 'you too?').locator('.mention.mention-me').waitFor();
         await d.page.getByRole('link', { name: 'Back to chats' }).click();
         await item(d.page, 'Book club').waitFor();
         assert.equal(await badge().count(), 0, 'read: no mark');
         assert.equal(await item(d.page, 'Book club').getByTestId('unread').count(), 0);
       });
+      await step('his-phone-hears-it-read-and-reads-the-members-to-draw-them', async () => {
+        await badge(d2.page).waitFor({ state: 'detached' }); // read on his desktop
+        // The phone holds the group without its members (the chat list leaves them out): they
+        // are read as the chat opens, and both mentions drawn, Fay's too.
+        await item(d2.page, 'Book club').click();
+        await message(d2.page, 'you too?').locator('.mention.mention-me').waitFor();
+        const fays = message(d2.page, 'are you in?').getByTestId('mention');
+        await fays.waitFor();
+        assert.deepEqual(await fays.evaluate((s) => [s.textContent, s.title, s.classList.contains('mention-me')]), [`@${fay.username}`, 'FAY', false]);
+      });
     } finally {
       await d.context.close();
       await e.context.close();
+      await d2.context.close();
     }
   });
 });
