@@ -68,10 +68,11 @@ const lastAsked = new Map<string, number>();
  * fetched, at most every READ_AGAIN_MS), or for a group held without it
  * (`membersOmitted`, as the chat list reads groups) every member read once for it (one
  * request of up to 1,000 ids, and their profiles, 100 per request, as "Find a member" does),
- * again once the group has changed. Asked for as the chat is opened, whatever its messages say,
- * so the server learns nothing of them from when it is asked. Until then: none but the user.
+ * again once the group has changed. Until then: none but the user. Only asked for when wanted
+ * (a message shown with an `@word`, an `@` typed in the composer): opening a group reads
+ * neither its members nor their profiles (a group may have 1,000; state.ts).
  */
-export function membersOf(chatId: string): string[] {
+function membersOf(chatId: string): string[] {
   const chat = state.chats.get(chatId);
   if (!chat) return [];
   const due = Date.now() - (lastAsked.get(chatId) ?? 0) >= READ_AGAIN_MS;

@@ -15,7 +15,7 @@ import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
-import { membersOf, mentionStamp, mentionableText, mentionsMe, unreadMention } from './mentions';
+import { mentionStamp, mentionableText, mentionsMe, unreadMention } from './mentions';
 import { mentionPicker } from './mentionPicker';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
@@ -231,7 +231,6 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const input = h('textarea', { id: 'composer', rows: 1, maxlength: MAX_PLAINTEXT_CHARS, placeholder: 'Write a message…', autocomplete: 'off', 'data-testid': 'composer' });
   // Made before the composer's other keys (an edit's, a reply's, Enter's): its own come first.
   const mentions = mentionPicker(input, chatId);
-  membersOf(chatId); // who may be mentioned, read as the chat opens (not when a message names someone)
   const send = h('button', { type: 'submit', class: 'primary send', 'data-testid': 'send' }, 'Send');
   const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
