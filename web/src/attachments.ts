@@ -7,6 +7,7 @@ import { MAX_ATTACHMENT_BYTES, attachments as api, describeError } from './api';
 import { h } from './dom';
 import { MAX_PLAINTEXT_CHARS } from './events';
 import { b64, random, unb64 } from './keyBytes';
+import { withMentions } from './mentions';
 import type { ViewMessage } from './state';
 import type { MessageType } from './types';
 
@@ -271,7 +272,8 @@ function save(blob: Blob, name: string): void {
  */
 export function body(m: ViewMessage): Node | string {
   const ref = m.type === 'text' ? null : fileRef(m.content);
-  if (!ref) return m.content;
+  // Text as text nodes, its mentions of members as spans: never parsed as HTML.
+  if (!ref) return fragment(withMentions(m.content, m.chatId));
   const label = `${ref.name} · ${sizeText(ref.size)}`;
   const id = m.attachmentId;
   if (!id) {
@@ -280,7 +282,7 @@ export function body(m: ViewMessage): Node | string {
     // The file picked on this page; else (after a reload) the preview its message carries.
     const file = picked.get(m.clientMsgId);
     const shown = m.type === 'image' && IMAGE_TYPES.has(ref.mime) && (file || ref.thumb) ? image(ref, Promise.resolve(file ?? null)) : null;
-    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar, captionOf(ref));
+    return h('span', { class: 'attachment', 'data-testid': 'attachment' }, shown, `📎 ${label}`, bar, captionOf(ref, m.chatId));
   }
   const problem = h('span', { class: 'error', role: 'status', 'data-testid': 'attachment-error' });
   const fetchIt = async (): Promise<Blob | null> => {
@@ -299,13 +301,19 @@ export function body(m: ViewMessage): Node | string {
   );
   download.addEventListener('click', () => void fetchIt().then((b) => b && save(b, ref.name)));
   const bar = progressBar(`down:${id}`, `Downloading ${ref.name}`, 'download-progress');
-  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem, captionOf(ref));
-  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref, fetchIt()), download, bar, problem, captionOf(ref));
+  if (m.type !== 'image' || !IMAGE_TYPES.has(ref.mime)) return h('span', { class: 'attachment', 'data-testid': 'attachment' }, download, bar, problem, captionOf(ref, m.chatId));
+  return h('span', { class: 'attachment', 'data-testid': 'attachment' }, image(ref, fetchIt()), download, bar, problem, captionOf(ref, m.chatId));
 }
 
 /** What the sender wrote with the file, as text, if anything. */
-function captionOf(ref: FileRef): HTMLElement | null {
-  return ref.caption ? h('span', { class: 'caption', 'data-testid': 'attachment-caption' }, ref.caption) : null;
+function captionOf(ref: FileRef, chatId: string): HTMLElement | null {
+  return ref.caption ? h('span', { class: 'caption', 'data-testid': 'attachment-caption' }, ...withMentions(ref.caption, chatId)) : null;
+}
+
+function fragment(parts: (Node | string)[]): DocumentFragment {
+  const f = document.createDocumentFragment();
+  f.append(...parts);
+  return f;
 }
 
 /** The size an image is shown at: its own, made to fit 18rem (288 px) a side. */

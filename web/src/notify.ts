@@ -9,11 +9,14 @@
 // Clicking it opens the chat (public/sw.js). Reading the chat, here or on another device or tab,
 // closes it, and so does the message's deletion (as WhatsApp and Signal take a deleted message's
 // notification away). Others' reactions to the user's own messages notify too, in the chat's
-// notification, as WhatsApp and Signal do. A chat the user muted (on any device) notifies nothing.
+// notification, as WhatsApp and Signal do. A chat the user muted (on any device) notifies nothing,
+// but a message mentioning the user (`@username`, mentions.ts) notifies all the same ("Mentioned
+// you: …"), as Slack and WhatsApp let mentions through a mute.
 
 import { h } from './dom';
 import { summary } from './attachments';
 import { textOf } from './e2e';
+import { mentionableText, mentionsMe } from './mentions';
 import { isMuted } from './muting';
 import * as store from './store';
 import type { NewReaction } from './edits';
@@ -41,9 +44,14 @@ export function offerButton(): HTMLButtonElement {
   return button;
 }
 
-/** Shows a notification of `m` (from someone else, not seen) if the user allowed them. */
+/**
+ * Shows a notification of `m` (from someone else, not seen) if the user allowed them: one that
+ * mentions the user says so, and comes even from a muted chat.
+ */
 export async function notifyMessage(m: Message, chat: Chat): Promise<void> {
-  await show(chat, m.senderId, summary(m.type, textOf(m)), m.id);
+  const text = summary(m.type, textOf(m));
+  const mentioned = mentionsMe(mentionableText({ type: m.type, content: textOf(m) }));
+  await show(chat, m.senderId, mentioned ? `Mentioned you: ${text}` : text, m.id, mentioned);
 }
 
 /**
@@ -63,10 +71,11 @@ export async function notifyReaction(m: Message, chat: Chat, added: NewReaction[
 
 /**
  * Shows `text` from `from` in `chat`, about its message `messageId`, if the user allowed
- * notifications and has not muted the chat: the chat's one notification (`tag`), replaced.
+ * notifications and has not muted the chat (or is `mentioned`): the chat's one notification
+ * (`tag`), replaced.
  */
-async function show(chat: Chat, from: string, text: string, messageId: string): Promise<void> {
-  if (isMuted(chat) || !supported() || Notification.permission !== 'granted') return;
+async function show(chat: Chat, from: string, text: string, messageId: string, mentioned = false): Promise<void> {
+  if ((isMuted(chat) && !mentioned) || !supported() || Notification.permission !== 'granted') return;
   const sender = store.displayName(from);
   const title = chat.type === 'group' ? `${sender} in ${store.chatTitle(chat)}` : sender;
   const options: NotificationOptions = {

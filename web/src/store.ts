@@ -12,6 +12,7 @@ import * as db from './db';
 import * as e2e from './e2e';
 import { applyUpdates, isOlder, syncChanges, useEdits } from './edits';
 import { applyStashedReceipts, deliveries, markOpenChatRead, onReceipt, onTyping, useSocket } from './receipts';
+import { forgetMembers } from './mentions';
 import { mutedHere } from './muting';
 import { forgetSealing } from './sealing';
 import { flushOutbox, loadOutbox, useTransport } from './outbox';
@@ -576,6 +577,7 @@ export async function stop(wipe: boolean): Promise<void> {
   forgetFiles();
   forgetChatPictures();
   forgetDrafts();
+  forgetMembers();
   forgetSealing();
   emit('chats');
   tellOtherTabs();

@@ -15,6 +15,8 @@ import { replying } from './replies';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
+import { mentionStamp, mentionableText, mentionsMe, unreadMention } from './mentions';
+import { mentionPicker } from './mentionPicker';
 import type { Chat, User } from './types';
 import { avatar, backLink, busy, memberPicker, title, userSearch, type AppActions, type View } from './viewKit';
 
@@ -64,6 +66,8 @@ export function chatListView(app: AppActions): View {
         // A muted chat still counts its unread messages, in grey: they notify nobody.
         const quiet = isMuted(c);
         const unread = c.unreadCount > 0 ? h('span', { class: quiet ? 'badge quiet' : 'badge', 'data-testid': 'unread' }, String(c.unreadCount), h('span', { class: 'sr-only' }, ' unread')) : null;
+        // A mention of the user among them, as Slack marks it, muted or not.
+        const mention = unread && unreadMention(c) ? h('span', { class: 'badge mention-badge', 'data-testid': 'mention-badge', title: 'You were mentioned' }, '@', h('span', { class: 'sr-only' }, ' mentioned you')) : null;
         const muted = quiet ? h('span', { class: 'tag', 'data-testid': 'muted', title: c.mutedUntil ? `Muted ${untilText(c.mutedUntil)}` : 'Muted until you unmute it' }, 'muted') : null;
         return h(
           'li',
@@ -74,7 +78,7 @@ export function chatListView(app: AppActions): View {
             // A deleted account has no presence to show. A group shows its own picture.
             avatar(name, other && !store.isDeleted(other) ? other : undefined, store.chatPicture(c)),
             h('span', { class: 'chat-main' }, h('span', { class: 'chat-name' }, name, c.type === 'group' ? h('span', { class: 'tag' }, 'group') : null, muted), h('span', { class: 'preview' }, preview)),
-            h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, unread),
+            h('span', { class: 'chat-side' }, c.lastMessageAt ? h('time', { datetime: c.lastMessageAt }, formatTime(c.lastMessageAt)) : null, mention ? h('span', { class: 'badges' }, mention, unread) : unread),
           ),
         );
       }),
@@ -225,13 +229,15 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   const scroller = h('div', { class: 'scroller', 'data-testid': 'scroller' }, older, list);
   const typing = h('p', { class: 'typing', 'data-testid': 'typing', 'aria-live': 'polite' });
   const input = h('textarea', { id: 'composer', rows: 1, maxlength: MAX_PLAINTEXT_CHARS, placeholder: 'Write a message…', autocomplete: 'off', 'data-testid': 'composer' });
+  // Made before the composer's other keys (an edit's, a reply's, Enter's): its own come first.
+  const mentions = mentionPicker(input, chatId);
   const send = h('button', { type: 'submit', class: 'primary send', 'data-testid': 'send' }, 'Send');
   const picker = h('input', { type: 'file', id: 'attach', class: 'sr-only', 'data-testid': 'attach-input', tabindex: -1 });
   const attach = h('button', { type: 'button', class: 'ghost attach', 'data-testid': 'attach', 'aria-label': 'Attach a file', title: 'Attach a file (up to 10 MB)', onclick: () => picker.click() }, '📎');
   const attachError = h('p', { class: 'error', role: 'alert', 'data-testid': 'attach-error' });
   // Muting is this user's own (on all their devices): the chat's messages notify nobody here.
   const mute = muteControl(chatId, store.setMuted, () => store.state.chats.get(chatId));
-  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), input, send);
+  const composer = h('form', { class: 'composer', 'data-testid': 'composer-form' }, attach, picker, h('label', { for: 'composer', class: 'sr-only' }, 'Message'), mentions.el, input, send);
   // In place of the composer once the other member of a direct chat deleted their account.
   const closedLine = h('p', { class: 'chat-closed', role: 'status', 'data-testid': 'chat-closed', hidden: true }, 'This account was deleted. You can read your messages, but no new ones can be sent.');
   /** Sizes the composer to its text, up to 160 px. */
@@ -338,11 +344,12 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       const reply = replyRow(m);
       const reacts = reactions.row(m);
       const changes = editor.row(m, [reply.button, reacts.button]);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}`;
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}|${mentionStamp(m)}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
         li.dataset.deleted = m.deletedAt ? 'true' : 'false';
+        li.dataset.mentionsMe = String(!mine && !m.deletedAt && mentionsMe(mentionableText(m)));
         if (m.id) li.dataset.id = m.id;
         const meta = h('span', { class: 'meta' }, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
         if (mine) {
@@ -530,6 +537,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     focus: store.isClosed(chatId) ? heading : input,
     cleanup: () => {
       group.close();
+      mentions.cleanup();
       off();
       note.cleanup();
       store.flushDrafts();
