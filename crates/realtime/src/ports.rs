@@ -276,6 +276,9 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>>;
     /// `user`'s mute of `chat`, if there is one (lapsed or not).
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>>;
+    /// Deletes every mute that ended before `before` (readers already take them as none); how
+    /// many.
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

@@ -375,6 +375,10 @@ impl ChatStore for ChatCache {
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
         self.inner.mute_of(chat, user).await
     }
+
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.delete_lapsed_mutes(before).await
+    }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await
     }

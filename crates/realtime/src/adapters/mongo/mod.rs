@@ -456,6 +456,10 @@ impl ChatStore for MongoStore {
         self.mute_by(chat, user).await
     }
 
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_mutes_ended(before).await
+    }
+
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
         let (reply, answer) = oneshot::channel();
         let pending = group_commit::Pending { message: m, reply };

@@ -359,6 +359,10 @@ impl ChatStore for SqliteStore {
         self.mute_by(chat, user).await
     }
 
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_mutes_ended(before).await
+    }
+
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {
         let stopped = || StoreError::Unavailable("message writer stopped".into());
         let (reply, answer) = oneshot::channel();

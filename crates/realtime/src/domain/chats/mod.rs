@@ -21,6 +21,9 @@ use crate::ports::{ChatMute, ChatRecord, ChatStore, StoreResult};
 pub use changes::{ChatChange, ChatDelta};
 pub use pictures::PICTURE;
 
+/// How often the mutes that have ended are deleted (`ChatService::spawn_mute_sweeper`).
+const MUTE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// The chats of users whose contacts are asked for together, read in ONE store query
 /// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`coalesce`). Presence
 /// reads a user's contacts for every new socket's snapshot, and sockets come in storms: an
@@ -227,6 +230,23 @@ impl ChatService {
             self.store.unmute_chat(chat_id, user).await?
         };
         Ok(changed)
+    }
+
+    /// Deletes, every [`MUTE_SWEEP_EVERY`], the mutes that have ended: every reader already takes
+    /// them as none (nothing is sent when one ends), so this only keeps the store from holding
+    /// one record for good per chat anyone ever muted for a while.
+    pub fn spawn_mute_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        crate::domain::spawn_every(MUTE_SWEEP_EVERY, move || {
+            let store = store.clone();
+            async move {
+                match store.delete_lapsed_mutes(Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted mutes that had ended"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep mutes that ended"),
+                }
+            }
+        })
     }
 
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,

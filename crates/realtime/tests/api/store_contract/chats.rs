@@ -22,6 +22,7 @@ contract!(
     direct_chats_are_closed_once_and_groups_never,
     deleted_users_are_remembered,
     mutes_are_each_users_own_and_go_with_the_chat,
+    mutes_that_ended_are_swept_and_no_other,
     a_topic_is_set_cleared_and_counted,
     a_picture_is_set_replaced_removed_and_goes_with_the_chat,
 );
@@ -314,6 +315,51 @@ async fn deleted_users_are_remembered(store: Arc<dyn ChatStore>) {
             .await
             .expect("empty")
             .is_empty()
+    );
+}
+
+async fn mutes_that_ended_are_swept_and_no_other(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&group).await.expect("insert");
+    let other = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&other).await.expect("insert");
+    let at = |ms: i64| DateTime::from_timestamp_millis(Utc::now().timestamp_millis() + ms);
+    // a's mute of the group ended a second ago; b's ends in an hour; a's of the other chat, never.
+    assert!(
+        store
+            .mute_chat(&group.id, &a, at(-1_000))
+            .await
+            .expect("mute")
+    );
+    let in_an_hour = at(3_600_000);
+    assert!(
+        store
+            .mute_chat(&group.id, &b, in_an_hour)
+            .await
+            .expect("mute")
+    );
+    assert!(store.mute_chat(&other.id, &a, None).await.expect("mute"));
+
+    let swept = store.delete_lapsed_mutes(Utc::now()).await.expect("sweep");
+    assert!(
+        swept >= 1,
+        "a's ended mute at least (other tests may share the store)"
+    );
+    assert_eq!(store.mute_of(&group.id, &a).await.expect("read"), None);
+    let kept = store.mute_of(&group.id, &b).await.expect("read");
+    assert_eq!(
+        kept.map(|m| m.until),
+        Some(in_an_hour),
+        "a mute still running stays"
+    );
+    assert_eq!(
+        store.mute_of(&other.id, &a).await.expect("read"),
+        Some(ChatMute {
+            chat_id: other.id.clone(),
+            until: None
+        }),
+        "a mute until unmuted stays"
     );
 }
 
