@@ -283,6 +283,17 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_pinned(id, message, pinned).await;
+        self.changed(id).await;
+        chat
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,

@@ -89,6 +89,15 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.set_details(id, details)).await
     }
 
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_pinned(id, message, pinned)).await
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,

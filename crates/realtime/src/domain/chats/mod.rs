@@ -4,6 +4,7 @@
 
 mod changes;
 mod pictures;
+mod pins;
 #[cfg(test)]
 mod watched_store;
 
@@ -303,6 +304,7 @@ pub fn to_contract(
         name: r.name.clone(),
         topic: r.topic.clone(),
         picture: r.picture.as_ref().map(|v| picture_url(&r.id, v)),
+        pins: r.pins.clone(),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
         last_message_at: last.as_ref().map(|m| m.timestamp),
@@ -352,6 +354,7 @@ mod tests {
             closed: false,
             topic: None,
             picture: None,
+            pins: Vec::new(),
         }
     }
 

@@ -91,6 +91,15 @@ impl ChatStore for Watched {
     ) -> StoreResult<Option<ChatRecord>> {
         self.inner.set_details(id, details).await
     }
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.inner.set_pinned(id, message, pinned).await
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,
