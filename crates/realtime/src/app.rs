@@ -229,6 +229,7 @@ impl Application {
             }),
             presence.spawn_refresh(),
             services.attachments.clone().spawn_sweeper(),
+            services.chats.spawn_mute_sweeper(),
             socket::spawn_key_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             socket::spawn_profile_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             cache_listener,

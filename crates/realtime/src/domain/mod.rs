@@ -35,6 +35,27 @@ impl From<StoreError> for ApiError {
     }
 }
 
+/// Runs `work` every `period`, from a random point of the first period (instances started
+/// together do not all do it at once), until aborted: the store's sweeps, which several instances
+/// may run at once without harm.
+pub(crate) fn spawn_every<F, W>(
+    period: std::time::Duration,
+    mut work: W,
+) -> tokio::task::JoinHandle<()>
+where
+    W: FnMut() -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let first = period.mul_f64(rand::random::<f64>());
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+        loop {
+            ticks.tick().await;
+            work().await;
+        }
+    })
+}
+
 /// A fresh 24-hex-digit ObjectId (time-ordered; a per-process counter orders ids of one second).
 pub fn new_object_id() -> String {
     bson::oid::ObjectId::new().to_hex()

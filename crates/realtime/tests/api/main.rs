@@ -16,6 +16,7 @@ mod multi_instance;
 mod mutes;
 mod openapi;
 mod pictures;
+mod pins;
 mod presence;
 mod reactions;
 mod replies;
