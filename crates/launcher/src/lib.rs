@@ -41,7 +41,7 @@ pub fn content_security_policy(sockets: &[String]) -> String {
 
 /// realtime's limits an operator of the single node may set in the launcher's environment, as
 /// realtime's own (see `.env.example`); the services' other settings are the launcher's.
-pub const REALTIME_LIMITS: [&str; 9] = [
+pub const REALTIME_LIMITS: [&str; 11] = [
     "MAX_PAYLOAD_BYTES",
     "SOCKET_RATE_BURST",
     "SOCKET_RATE_PER_SEC",
@@ -51,6 +51,8 @@ pub const REALTIME_LIMITS: [&str; 9] = [
     "DOWNLOAD_TIMEOUT_SECS",
     "ATTACHMENT_BYTES_PER_USER",
     "SYNC_LOOKBACK_SECS",
+    "CHAT_CHANGES_PER_MINUTE",
+    "JOIN_FAILURES_PER_HOUR",
 ];
 
 /// auth-api's limits an operator of the single node may set in the launcher's environment, as

@@ -22,7 +22,9 @@ use tokio::task::JoinHandle;
 
 use crate::adapters::{ChatCache, Deadline, MongoStore, Patience, SqliteStore};
 use crate::config::Config;
-use crate::domain::{AttachmentService, ChatService, MessageService, Presence, Revocations};
+use crate::domain::{
+    AttachmentService, Budgets, ChatService, MessageService, Presence, Revocations,
+};
 use crate::http::{self, AppState};
 use crate::ports::{ChatStore, Fanout};
 use crate::socket::redis_driver::ReconnectingDriver;
@@ -108,6 +110,7 @@ impl Application {
                 &config.limits,
             ),
             chats,
+            budgets: Budgets::new(kv.clone(), &config.limits),
             presence: presence.clone(),
             presence_changes: Default::default(),
             revocations: Revocations::new(kv.clone()),
@@ -226,6 +229,7 @@ impl Application {
             }),
             presence.spawn_refresh(),
             services.attachments.clone().spawn_sweeper(),
+            services.chats.spawn_mute_sweeper(),
             socket::spawn_key_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             socket::spawn_profile_changes(services.clone(), fanout.clone(), kv.clone(), RESUBSCRIBE),
             cache_listener,

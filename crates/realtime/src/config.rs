@@ -86,6 +86,11 @@ pub struct Limits {
     /// of yet (see `socket::account_deletions`): the longest such work waits when its
     /// announcement was missed.
     pub deleted_users_sweep: Duration,
+    /// Changes to chats one user may make over REST in a minute, counted across instances
+    /// (`domain::budgets`): creating, renaming, members, admins, pictures, mutes, joins.
+    pub chat_changes_per_minute: u32,
+    /// Wrong passcodes one user may try in an hour before joins are refused until it ends.
+    pub join_failures_per_hour: u32,
 }
 
 impl Default for Limits {
@@ -107,6 +112,8 @@ impl Default for Limits {
             upload_within: Duration::from_secs(120),
             download_within: Duration::from_secs(120),
             deleted_users_sweep: Duration::from_secs(60),
+            chat_changes_per_minute: 60,
+            join_failures_per_hour: 10,
         }
     }
 }
@@ -133,7 +140,22 @@ impl Config {
             upload_within: Duration::from_secs(env.or("UPLOAD_TIMEOUT_SECS", 120)?),
             download_within: Duration::from_secs(env.or("DOWNLOAD_TIMEOUT_SECS", 120)?),
             deleted_users_sweep: Duration::from_secs(env.or("DELETED_USERS_SWEEP_SECS", 60)?),
+            chat_changes_per_minute: env
+                .or("CHAT_CHANGES_PER_MINUTE", d.chat_changes_per_minute)?,
+            join_failures_per_hour: env.or("JOIN_FAILURES_PER_HOUR", d.join_failures_per_hour)?,
         };
+        if limits.chat_changes_per_minute == 0 {
+            return Err(ConfigError::new(
+                "CHAT_CHANGES_PER_MINUTE",
+                "must be at least 1",
+            ));
+        }
+        if limits.join_failures_per_hour == 0 {
+            return Err(ConfigError::new(
+                "JOIN_FAILURES_PER_HOUR",
+                "must be at least 1",
+            ));
+        }
         if limits.deleted_users_sweep.is_zero() {
             return Err(ConfigError::new(
                 "DELETED_USERS_SWEEP_SECS",

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use common::contracts::chat::{ChatType, Message, MessageMetadata, MessageType};
+use common::contracts::chat::{ChatType, MAX_PINS, Message, MessageMetadata, MessageType};
 
 /// Why a store call failed. `Clone`: a batch that fails as a whole gives every sender the same error.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -37,6 +37,8 @@ pub struct ChatRecord {
     /// The version of a group's picture (see [`ChatPicture`]), set by its admins (a change
     /// counted in `revision`); the bytes are kept apart, read only to be served.
     pub picture: Option<String>,
+    /// The messages pinned, newest pin first (a change counted in `revision`).
+    pub pins: Vec<String>,
     pub admins: Vec<String>,
     pub passcode_hash: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -70,6 +72,24 @@ pub struct ChatPicture {
     pub content_type: String,
     pub bytes: Vec<u8>,
     pub version: String,
+}
+
+/// Pins `message` first in `pins`, or takes it out; whether that changed them (not when pinned
+/// already, not pinned, or [`MAX_PINS`] pinned already). Both stores apply it to the chat as
+/// stored, in one conditional write.
+pub fn apply_pin(pins: &mut Vec<String>, message: &str, pinned: bool) -> bool {
+    let at = pins.iter().position(|p| p == message);
+    match (pinned, at) {
+        (true, None) if pins.len() < MAX_PINS => {
+            pins.insert(0, message.to_owned());
+            true
+        }
+        (false, Some(at)) => {
+            pins.remove(at);
+            true
+        }
+        _ => false,
+    }
 }
 
 /// A group's name and topic as a change sets them (`ChatStore::set_details`): each `None` is
@@ -224,6 +244,15 @@ pub trait ChatStore: Send + Sync + 'static {
     /// write, so no two changes share a revision.
     async fn set_details(&self, id: &str, details: &Details<'_>)
     -> StoreResult<Option<ChatRecord>>;
+    /// Pins `message` in the chat, as the newest pin, or unpins it (`pinned` false), a change
+    /// counted in its `revision`; the chat as it is now. `None` when there is no such chat or
+    /// nothing changed: pinned already, not pinned, or [`MAX_PINS`] pinned already.
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>>;
     /// Sets the group's picture (`None` removes it): its bytes, and the chat's `picture` (the
     /// version), a change counted in its `revision`. The chat as it is now; `None` when there
     /// is no such chat (nothing stored then).
@@ -276,6 +305,9 @@ pub trait ChatStore: Send + Sync + 'static {
     async fn muted_chats(&self, user: &str) -> StoreResult<Vec<ChatMute>>;
     /// `user`'s mute of `chat`, if there is one (lapsed or not).
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>>;
+    /// Deletes every mute that ended before `before` (readers already take them as none); how
+    /// many.
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Inserts a message idempotently on `(senderId, clientMsgId)`. Returns only after the write
     /// is durable.

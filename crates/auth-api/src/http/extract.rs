@@ -1,5 +1,5 @@
 //! Extractors that turn requests into domain inputs with the shared error body on failure:
-//! [`ValidJson`] (bad JSON → `invalid_json`, rule violations → `validation_failed` with fields),
+//! [`ValidJson`] (bad JSON, or JSON that is not an object → `invalid_json`, rule violations → `validation_failed` with fields),
 //! [`Authenticated`] (Bearer access token or session cookie), [`ClientIp`] and [`UserAgent`].
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::header::{AUTHORIZATION, USER_AGENT};
 use axum::http::request::Parts;
+use common::contracts::Object;
 use common::contracts::account::MAX_USER_AGENT_CHARS;
 use common::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
@@ -29,7 +30,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state)
+        let Json(Object(value)) = Json::<Object<T>>::from_request(req, state)
             .await
             .map_err(json_rejection)?;
         value.validate()?;

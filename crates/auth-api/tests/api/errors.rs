@@ -77,6 +77,11 @@ async fn invalid_signup_fields_get_422_with_per_field_messages(b: Backends) {
     assert_eq!(resp.status(), 400);
     let body: serde_json::Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "invalid_json");
+    // The fields in order, as an array: serde would take them for the struct; not an object.
+    let r = app
+        .post("/api/auth/login", &json!(["someone", PASSWORD]))
+        .await;
+    assert_eq!((r.status, r.code()), (400, "invalid_json"), "{}", r.body);
 
     let huge = "x".repeat(100 * 1024);
     let r = app

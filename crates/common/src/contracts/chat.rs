@@ -175,6 +175,11 @@ pub struct Chat {
     /// `/api/chats/{id}/picture?v={version}`, a new URL for a new picture.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+    /// The ids of the messages pinned in this chat, the newest pin first (at most
+    /// [`MAX_PINS`]); absent when none. Ids only: a client shows the message it holds, or reads
+    /// it (`GET /api/chats/{id}/messages/{messageId}`), so a sealed one is never repeated here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pins: Vec<String>,
     pub admins: Vec<String>,
     /// True for groups that can be joined with a passcode (the hash never leaves the server).
     pub has_passcode: bool,
@@ -369,6 +374,10 @@ impl Validate for MuteChatRequest {
         Ok(())
     }
 }
+
+/// Most messages one chat may have pinned (Slack allows 100 per channel; a list a person reads
+/// through, not an archive).
+pub const MAX_PINS: usize = 50;
 
 /// Longest topic a group may have, in characters (as Slack's channel topics).
 pub const MAX_TOPIC_CHARS: usize = 250;

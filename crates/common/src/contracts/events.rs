@@ -528,6 +528,10 @@ pub struct ChatChangedEvent {
     /// longest-standing member admin (the change after the removal).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub admins: Option<Vec<String>>,
+    /// The chat's pinned messages, when this change pinned or unpinned one: the whole list as it
+    /// now is, newest pin first (`[]` when none is left).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pins: Option<Vec<String>>,
     /// The chat was deleted: drop it, whatever the revision.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
@@ -535,4 +539,24 @@ pub struct ChatChangedEvent {
     /// `Chat.closed`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub closed: bool,
+}
+
+impl ChatChangedEvent {
+    /// A change to `chat_id` at `revision` that says nothing yet: set what it changed.
+    pub fn of(chat_id: &str, revision: u64) -> Self {
+        Self {
+            chat_id: chat_id.to_owned(),
+            revision,
+            name: None,
+            picture: None,
+            topic: None,
+            pins: None,
+            added: Vec::new(),
+            removed: Vec::new(),
+            member_count: None,
+            admins: None,
+            deleted: false,
+            closed: false,
+        }
+    }
 }

@@ -1,3 +1,4 @@
+use common::contracts::Object;
 use common::contracts::auth::{
     KeyBackupBody, LoginRequest, PublicKeyBody, SignupRequest, VerifyOtpRequest,
 };
@@ -590,4 +591,30 @@ fn instants_have_one_width_on_the_wire() {
         serde_json::to_value(&online).unwrap(),
         serde_json::json!({"userId": USER})
     );
+}
+
+#[test]
+fn bodies_and_payloads_must_be_objects() {
+    // What serde alone would take: the fields in order, the tag first for a tagged enum.
+    let positional = serde_json::json!(["direct", "8f0b1c4e-2d3a-4b5c-9d6e-7f8091a2b3c4"]);
+    assert!(serde_json::from_value::<CreateChatRequest>(positional.clone()).is_ok());
+    let refused = serde_json::from_value::<Object<CreateChatRequest>>(positional).unwrap_err();
+    assert!(
+        refused.to_string().contains("expected a JSON object"),
+        "{refused}"
+    );
+    let fields = serde_json::json!([CHAT, "c-1", "hello", false]);
+    assert!(serde_json::from_value::<Object<SendMessage>>(fields).is_err());
+    assert!(serde_json::from_value::<Object<SendMessage>>(serde_json::json!("text")).is_err());
+
+    let Object(group) = serde_json::from_value::<Object<CreateChatRequest>>(
+        serde_json::json!({"type": "group", "name": "Walkers", "memberIds": []}),
+    )
+    .expect("an object");
+    assert!(matches!(group, CreateChatRequest::Group { .. }));
+    let Object(msg) = serde_json::from_value::<Object<SendMessage>>(serde_json::json!({
+        "chatId": CHAT, "clientMsgId": "c-1", "content": "hello", "encrypted": false
+    }))
+    .expect("an object");
+    assert_eq!(msg.content, "hello");
 }

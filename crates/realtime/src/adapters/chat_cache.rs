@@ -283,6 +283,17 @@ impl ChatStore for ChatCache {
         chat
     }
 
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        let chat = self.inner.set_pinned(id, message, pinned).await;
+        self.changed(id).await;
+        chat
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,
@@ -374,6 +385,10 @@ impl ChatStore for ChatCache {
     }
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
         self.inner.mute_of(chat, user).await
+    }
+
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.delete_lapsed_mutes(before).await
     }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await

@@ -20,6 +20,7 @@ fn group(id: usize, members: usize) -> ChatRecord {
         closed: false,
         topic: None,
         picture: None,
+        pins: Vec::new(),
     }
 }
 

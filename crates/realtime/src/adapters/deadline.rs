@@ -89,6 +89,15 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
         self.bound(self.inner.set_details(id, details)).await
     }
 
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.bound(self.inner.set_pinned(id, message, pinned)).await
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,
@@ -158,6 +167,10 @@ impl<S: ChatStore> ChatStore for Deadline<S> {
     }
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
         self.bound(self.inner.mute_of(chat, user)).await
+    }
+
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.bound(self.inner.delete_lapsed_mutes(before)).await
     }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.bound(self.inner.insert_message(msg)).await

@@ -173,16 +173,12 @@ impl AttachmentService {
             .await?)
     }
 
-    /// Sweeps every [`SWEEP_EVERY`], from a random point of the first period (instances started
-    /// together do not sweep together; several sweeping at once delete nothing twice).
+    /// Sweeps every [`SWEEP_EVERY`] (several instances sweeping at once delete nothing twice).
     pub fn spawn_sweeper(self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let first = SWEEP_EVERY.mul_f64(rand::random::<f64>());
-            let mut ticks =
-                tokio::time::interval_at(tokio::time::Instant::now() + first, SWEEP_EVERY);
-            loop {
-                ticks.tick().await;
-                match self.sweep().await {
+        super::spawn_every(SWEEP_EVERY, move || {
+            let service = self.clone();
+            async move {
+                match service.sweep().await {
                     Ok(0) => {}
                     Ok(n) => tracing::info!(deleted = n, "deleted uploads no message named"),
                     Err(e) => tracing::warn!(error = %e, "cannot sweep unsent uploads"),

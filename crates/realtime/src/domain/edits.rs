@@ -20,6 +20,9 @@ pub struct Changed {
     pub message: Message,
     /// Every participant (all their sockets get `message_updated`).
     pub participants: Vec<String>,
+    /// The chat as it is now, when the change unpinned the message (a deletion of a pinned one):
+    /// its members get `chat_changed {pins}` too.
+    pub unpinned: Option<ChatRecord>,
 }
 
 impl MessageService {
@@ -88,9 +91,12 @@ impl MessageService {
                     .ok_or_else(super::messages::message_not_found)?,
             }
         };
+        // A deleted message is no pin any more (a retry finds it unpinned and writes nothing).
+        let unpinned = self.chats.unpin_deleted(&chat, &message.id).await?;
         Ok(Changed {
             message,
             participants: chat.participants,
+            unpinned,
         })
     }
 
@@ -140,6 +146,7 @@ impl MessageService {
         Ok(Changed {
             message,
             participants: chat.participants,
+            unpinned: None,
         })
     }
 

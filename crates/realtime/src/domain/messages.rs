@@ -55,7 +55,7 @@ pub struct Deliveries {
 #[derive(Clone)]
 pub struct MessageService {
     pub(super) store: Arc<dyn ChatStore>,
-    chats: ChatService,
+    pub(super) chats: ChatService,
     /// How far before a client's cursor `sync` (or its `since`, `sync_changes`) answers from.
     pub(super) sync_lookback: Duration,
     pub metrics: MessageMetrics,

@@ -3,6 +3,7 @@
 //! input, call it, and emit events.
 
 pub mod attachments;
+pub mod budgets;
 pub mod chats;
 pub mod edits;
 pub mod messages;
@@ -17,6 +18,7 @@ use sha2::{Digest, Sha256};
 use crate::ports::StoreError;
 
 pub use attachments::AttachmentService;
+pub use budgets::Budgets;
 pub use chats::ChatService;
 pub use messages::MessageService;
 pub use presence::Presence;
@@ -31,6 +33,27 @@ impl From<StoreError> for ApiError {
             StoreError::Other(cause) => ApiError::internal(cause),
         }
     }
+}
+
+/// Runs `work` every `period`, from a random point of the first period (instances started
+/// together do not all do it at once), until aborted: the store's sweeps, which several instances
+/// may run at once without harm.
+pub(crate) fn spawn_every<F, W>(
+    period: std::time::Duration,
+    mut work: W,
+) -> tokio::task::JoinHandle<()>
+where
+    W: FnMut() -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let first = period.mul_f64(rand::random::<f64>());
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, period);
+        loop {
+            ticks.tick().await;
+            work().await;
+        }
+    })
 }
 
 /// A fresh 24-hex-digit ObjectId (time-ordered; a per-process counter orders ids of one second).

@@ -28,19 +28,7 @@ pub(super) async fn view(state: &AppState, chat: &ChatRecord) -> Chat {
 pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
     let chat = view(state, &change.chat).await;
     let record = &change.chat;
-    let changed = ChatChangedEvent {
-        chat_id: record.id.clone(),
-        revision: record.revision,
-        name: None,
-        topic: None,
-        picture: None,
-        added: vec![],
-        removed: vec![],
-        member_count: None,
-        admins: None,
-        deleted: false,
-        closed: false,
-    };
+    let changed = ChatChangedEvent::of(&record.id, record.revision);
     let member_count = Some(record.member_count());
     match &change.delta {
         ChatDelta::Unchanged => {}
@@ -60,6 +48,13 @@ pub(crate) async fn announce(state: &AppState, change: &ChatChange) -> Chat {
                 ..changed
             };
             tell_change(state, &record.participants, &picture).await;
+        }
+        ChatDelta::Pins => {
+            let pins = ChatChangedEvent {
+                pins: Some(record.pins.clone()),
+                ..changed
+            };
+            tell_change(state, &record.participants, &pins).await;
         }
         ChatDelta::Added { users, newcomers } => {
             let had: Vec<String> = record

@@ -4,17 +4,17 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use common::ApiError;
 use common::contracts::chat::{
     AddMembersRequest, Chat, ChatList, ChatListQuery, CreateChatRequest, DEFAULT_MEMBER_PAGE,
     JoinChatRequest, ListedMembers, MemberPage, MembersQuery, UpdateChatRequest,
 };
 use common::error::ErrorResponse;
+use common::{ApiError, ErrorCode};
 use validator::Validate;
 
 use super::AppState;
 use super::announce::{announce, view};
-use super::extract::{AuthUser, QueryOf, ValidJson, object_id, user_id};
+use super::extract::{AuthUser, Changer, QueryOf, ValidJson, object_id, user_id};
 use crate::domain::chats::{ChatChange, ChatDelta};
 use crate::ports::Details;
 
@@ -32,12 +32,13 @@ use crate::ports::Details;
         (status = 400, description = "`invalid_json`: the body is not the expected JSON", body = ErrorResponse),
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: bad user ids, name, passcode or topic, or a direct chat with yourself", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn create(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     ValidJson(req): ValidJson<CreateChatRequest>,
 ) -> Result<(StatusCode, Json<Chat>), ApiError> {
     let change = state.services.chats.create(&user.user_id, req).await?;
@@ -166,12 +167,13 @@ pub async fn members(
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: neither a name nor a topic, a name not 1-100 printable characters, a topic over 250, or `members` not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn update(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<UpdateChatRequest>,
@@ -201,12 +203,13 @@ pub async fn update(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn remove(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     object_id(&id)?;
@@ -230,12 +233,13 @@ pub async fn remove(
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: not 1-100 UUIDs, the group would exceed 1000 members, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn add_members(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<AddMembersRequest>,
@@ -267,12 +271,13 @@ pub async fn add_members(
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat cannot be left)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path((id, target)): Path<(String, String)>,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
@@ -304,12 +309,13 @@ pub async fn remove_member(
         (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
         (status = 409, description = "`conflict`: the group has 50 admins already", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn make_admin(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path((id, target)): Path<(String, String)>,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
@@ -335,12 +341,13 @@ pub async fn make_admin(
         (status = 404, description = "`not_found`: no such chat, or the user is not a member", body = ErrorResponse),
         (status = 409, description = "`conflict`: the group's last admin", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `user_id` is not a UUID, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn remove_admin(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path((id, target)): Path<(String, String)>,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {
@@ -390,21 +397,31 @@ pub(super) async fn answer(
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
         (status = 409, description = "`conflict`: the group is full", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: the passcode is not 4-64 characters, or `members` is not `all` or `direct`", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`), or too many wrong passcodes this hour (`JOIN_FAILURES_PER_HOUR`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn join(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
     ValidJson(req): ValidJson<JoinChatRequest>,
 ) -> Result<Json<Chat>, ApiError> {
     object_id(&id)?;
-    let change = state
+    let budgets = &state.services.budgets;
+    budgets.check_join(&user.user_id).await?;
+    let joined = state
         .services
         .chats
         .join(&user.user_id, &id, &req.passcode)
-        .await?;
+        .await;
+    let change = match joined {
+        Err(e) if e.code() == ErrorCode::InvalidPasscode => {
+            budgets.join_failed(&user.user_id).await;
+            return Err(e);
+        }
+        joined => joined?,
+    };
     Ok(answer(&state, &change, q.members).await)
 }

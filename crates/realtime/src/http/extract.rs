@@ -1,6 +1,6 @@
 //! Extractors: `AuthUser` (Bearer access token verified against auth-api's JWKS, of a session
-//! not revoked) and
-//! `ValidJson<T>` (JSON body that must parse — `invalid_json` — and validate —
+//! not revoked), `Changer` (such a caller changing chats, within their budget) and
+//! `ValidJson<T>` (a JSON object that must parse — `invalid_json` — and validate —
 //! `validation_failed`) and `QueryOf<T>` (a query string that must parse — `validation_failed`),
 //! so every failure has the common error body.
 
@@ -8,6 +8,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRef, FromRequest, FromRequestParts, OptionalFromRequest, Query, Request};
 use axum::http::request::Parts;
+use common::contracts::Object;
 use common::{ApiError, ErrorCode};
 use serde::de::DeserializeOwned;
 use validator::Validate;
@@ -52,6 +53,26 @@ where
     }
 }
 
+/// The authenticated caller making a change to chats, within their budget of changes
+/// (`domain::budgets`: `429 rate_limited` past it). Counted whether or not the change is then
+/// made, as a request.
+pub struct Changer(pub AuthUser);
+
+impl<S> FromRequestParts<S> for Changer
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        let state = AppState::from_ref(state);
+        state.services.budgets.spend_change(&user.user_id).await?;
+        Ok(Self(user))
+    }
+}
+
 /// A JSON body that parsed and validated.
 pub struct ValidJson<T>(pub T);
 
@@ -63,7 +84,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = <Json<T> as FromRequest<S>>::from_request(req, state)
+        let Json(Object(value)) = <Json<Object<T>> as FromRequest<S>>::from_request(req, state)
             .await
             .map_err(|e: JsonRejection| ApiError::new(ErrorCode::InvalidJson, e.body_text()))?;
         value.validate()?;

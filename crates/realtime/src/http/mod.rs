@@ -10,6 +10,7 @@ pub mod history;
 mod meta;
 mod mutes;
 mod pictures;
+mod pins;
 pub mod socket_events;
 
 use std::sync::Arc;
@@ -119,6 +120,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
             pictures::remove_picture,
             pictures::picture
         ))
+        .routes(routes!(pins::pin, pins::unpin))
         .routes(routes!(history::messages))
         .routes(routes!(history::message))
         .routes(routes!(attachments::upload))

@@ -12,7 +12,7 @@ use common::contracts::events::{ChatMutedEvent, server};
 use common::error::ErrorResponse;
 
 use super::AppState;
-use super::extract::{AuthUser, ValidJson, object_id};
+use super::extract::{AuthUser, Changer, ValidJson, object_id};
 
 /// Mutes the chat for the caller (members only): their devices stop notifying them of its
 /// messages, which still arrive and count as unread. No body (or no `until`): until they unmute
@@ -32,12 +32,13 @@ use super::extract::{AuthUser, ValidJson, object_id};
         (status = 403, description = "`not_a_member`", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: `until` not in the future, or more than a year away", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn mute(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     body: Option<ValidJson<MuteChatRequest>>,
 ) -> Result<StatusCode, ApiError> {
@@ -59,12 +60,13 @@ pub async fn mute(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn unmute(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     set_muted(state, user, id, false, None).await

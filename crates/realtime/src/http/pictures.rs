@@ -16,7 +16,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::chats::answer;
-use super::extract::{AuthUser, QueryOf, object_id};
+use super::extract::{AuthUser, Changer, QueryOf, object_id};
 use crate::domain::chats::PICTURE;
 
 /// Sets a group's picture (admins only), replacing any: the raw bytes of a PNG, JPEG or WebP
@@ -42,12 +42,13 @@ use crate::domain::chats::PICTURE;
         (status = 413, description = "`payload_too_large`: more than 256 KiB", body = ErrorResponse),
         (status = 415, description = "`unsupported_media_type`: not a PNG, JPEG or WebP image, or not what `Content-Type` says", body = ErrorResponse),
         (status = 422, description = "`validation_failed`: an empty body", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn set_picture(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
     headers: HeaderMap,
@@ -79,12 +80,13 @@ pub async fn set_picture(
         (status = 401, description = "`unauthorized`: no valid access token", body = ErrorResponse),
         (status = 403, description = "`not_a_member`, `not_an_admin`, or `forbidden` (a direct chat)", body = ErrorResponse),
         (status = 404, description = "`not_found`: no such chat (or not an id)", body = ErrorResponse),
+        (status = 429, description = "`rate_limited`: too many changes to chats this minute (`CHAT_CHANGES_PER_MINUTE`); `Retry-After` says when to retry", body = ErrorResponse),
         (status = 503, description = "`unavailable`: the chat store does not answer", body = ErrorResponse),
     ),
 )]
 pub async fn remove_picture(
     State(state): State<AppState>,
-    user: AuthUser,
+    Changer(user): Changer,
     Path(id): Path<String>,
     QueryOf(q): QueryOf<ChatListQuery>,
 ) -> Result<Json<Chat>, ApiError> {

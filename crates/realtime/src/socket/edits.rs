@@ -3,7 +3,9 @@
 //! sockets, then ack with it. `sync_changes`: what changed in the caller's chats since a client last asked.
 
 use common::ApiError;
-use common::contracts::events::{EditMessage, MessageRef, ReactMessage, SyncChanges, server};
+use common::contracts::events::{
+    ChatChangedEvent, EditMessage, MessageRef, ReactMessage, SyncChanges, server,
+};
 use socketioxide::adapter::Adapter;
 use validator::Validate;
 
@@ -61,6 +63,19 @@ async fn announce<A: Adapter>(
                 &changed.message,
             )
             .await;
+            if let Some(chat) = &changed.unpinned {
+                let unpinned = ChatChangedEvent {
+                    pins: Some(chat.pins.clone()),
+                    ..ChatChangedEvent::of(&chat.id, chat.revision)
+                };
+                emit(
+                    &app.fanout_health,
+                    || s.to(rooms_of(&chat.participants)),
+                    server::CHAT_CHANGED,
+                    &unpinned,
+                )
+                .await;
+            }
             let _ = ack.send(&Accepted {
                 ok: true,
                 message: &changed.message,

@@ -20,6 +20,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 
 use common::ApiError;
+use common::contracts::Object;
 use common::contracts::events::client;
 use common::jwt::JwksVerifier;
 use serde::Serialize;
@@ -35,7 +36,7 @@ use socketioxide_parser_common::CommonParser;
 
 use crate::config::Limits;
 use crate::domain::{
-    AttachmentService, ChatService, MessageService, Presence, PresenceChanges, Revocations,
+    AttachmentService, Budgets, ChatService, MessageService, Presence, PresenceChanges, Revocations,
 };
 use crate::ports::user_room;
 
@@ -51,6 +52,8 @@ pub struct Services {
     pub chats: ChatService,
     pub messages: MessageService,
     pub attachments: AttachmentService,
+    /// What each user may do to chats over REST in a while (changes, wrong passcodes).
+    pub budgets: Budgets,
     pub presence: Presence,
     /// This instance's presence changes waiting for their round (`presence::spawn_instance_watch`).
     pub presence_changes: PresenceChanges,
@@ -104,12 +107,14 @@ impl<A: Adapter> Call<A, Payload> {
 pub(crate) struct Payload(Value);
 
 impl Payload {
-    /// The event's data (the packet's arguments after the event name) as `T`. `CommonParser` is
+    /// The event's data (the packet's arguments after the event name) as `T`, from one JSON
+    /// object ([`Object`]: several arguments, or an array, are refused). `CommonParser` is
     /// the parser socketioxide uses unless told otherwise (`app.rs` does not); a payload of
     /// another parser would fail here as malformed, not be misread.
     fn decode<T: DeserializeOwned>(mut self) -> Result<T, String> {
         CommonParser
             .decode_value(&mut self.0, true)
+            .map(|Object(value)| value)
             .map_err(|e| e.to_string())
     }
 }

@@ -4,6 +4,7 @@
 mod account_deletions;
 mod admins;
 mod attachments;
+mod budgets;
 mod connect;
 mod edits;
 mod helpers;
@@ -15,6 +16,7 @@ mod multi_instance;
 mod mutes;
 mod openapi;
 mod pictures;
+mod pins;
 mod presence;
 mod reactions;
 mod replies;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{Backend, User, cmid, code, ok, spawn_app};
 use crate::on_both_backends;
@@ -84,6 +84,17 @@ async fn invalid_events_are_refused_with_validation_failed(backend: Backend) {
     assert_eq!(code(&wrong_shape), "invalid_json", "{wrong_shape}");
     let no_payload = sa.ack("read_receipt", json!(null)).await;
     assert_eq!(code(&no_payload), "invalid_json", "{no_payload}");
+    // The fields in order, as an array: serde would take them for the struct; not an object.
+    let as_array = sa
+        .ack("send_message", json!([chat, cmid(), "hi", false]))
+        .await;
+    assert_eq!(code(&as_array), "invalid_json", "{as_array}");
+    assert!(
+        as_array["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("expected a JSON object")),
+        "{as_array}"
+    );
     // An event nobody handles is ignored: no answer, and the socket keeps working.
     sa.emit("no_such_event", json!({"chatId": chat})).await;
     let after = sa.ack("join_chat", json!({"chatId": chat})).await;
@@ -103,6 +114,18 @@ async fn invalid_events_are_refused_with_validation_failed(backend: Backend) {
         .await
         .expect("POST");
     assert_eq!(bad_body.status(), 400);
+    // An internally tagged body as an array, its tag first: not an object, and nothing made.
+    let c = User::new();
+    let as_array = app.post(&a, "/api/chats", json!(["direct", c.id])).await;
+    assert_eq!(as_array.status(), 400);
+    let body: Value = as_array.json().await.expect("json");
+    assert_eq!(code(&body), "invalid_json", "{body}");
+    let listed = app.get_json(&a, "/api/chats").await;
+    assert_eq!(
+        listed["chats"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     let bad_user = app
         .post(&a, "/api/chats", json!({"type": "direct", "userId": "bob"}))
         .await;

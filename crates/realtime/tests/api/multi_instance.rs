@@ -479,3 +479,41 @@ async fn a_key_change_reaches_each_socket_once_whichever_instance_holds_it() {
         );
     }
 }
+
+/// A user's budget of changes is one, whichever instance each request reaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_users_budget_of_changes_is_shared_by_the_instances() {
+    let auth = Auth::start().await;
+    let few = |c: &mut realtime::config::Config| c.limits.chat_changes_per_minute = 2;
+    let first = Setup {
+        auth: Some(auth.clone()),
+        tweak: Box::new(few),
+        ..Setup::new(Backend::Real)
+    };
+    let name = first.name.clone();
+    let Some(one) = spawn_with(first).await else {
+        return;
+    };
+    let two = spawn_with(Setup {
+        auth: Some(auth),
+        name,
+        tweak: Box::new(few),
+        ..Setup::new(Backend::Real)
+    })
+    .await
+    .expect("the second instance");
+    let (a, b) = (User::new(), User::new());
+    let group = json!({"type": "group", "name": "g", "memberIds": [b.id]});
+    assert_eq!(
+        one.post(&a, "/api/chats", group.clone()).await.status(),
+        201
+    );
+    assert_eq!(
+        two.post(&a, "/api/chats", group.clone()).await.status(),
+        201
+    );
+    for app in [&one, &two] {
+        let r = app.post(&a, "/api/chats", group.clone()).await;
+        assert_eq!(r.status(), 429, "the third, on either instance");
+    }
+}

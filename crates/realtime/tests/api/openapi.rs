@@ -30,6 +30,8 @@ const EXPECTED: &[(&str, &str)] = &[
     ("put", "/api/chats/{id}/picture"),
     ("delete", "/api/chats/{id}/picture"),
     ("get", "/api/chats/{id}/picture"),
+    ("put", "/api/chats/{id}/pins/{message_id}"),
+    ("delete", "/api/chats/{id}/pins/{message_id}"),
     ("get", "/api/chats/{id}/messages"),
     ("get", "/api/chats/{id}/messages/{message_id}"),
     ("post", "/api/chats/{id}/attachments"),

@@ -291,6 +291,7 @@ async fn store_with_chat(
         closed: false,
         topic: None,
         picture: None,
+        pins: Vec::new(),
     };
     store.insert_chat(&chat).await.expect("insert chat");
     (store, chat, a)

@@ -151,6 +151,7 @@ pub(super) fn chat_from(d: &Document) -> StoreResult<ChatRecord> {
         name: d.get_str("name").ok().map(str::to_owned),
         topic: d.get_str("topic").ok().map(str::to_owned),
         picture: d.get_str("picture").ok().map(str::to_owned),
+        pins: strings(d, "pins"),
         admins: strings(d, "admins"),
         passcode_hash: d.get_str("passcodeHash").ok().map(str::to_owned),
         created_at: d.get_datetime("createdAt").map_err(bad)?.to_chrono(),

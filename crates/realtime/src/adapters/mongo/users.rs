@@ -117,6 +117,16 @@ impl MongoStore {
             .map_err(err)?;
         Ok(found.as_ref().and_then(mute_from))
     }
+
+    pub(super) async fn delete_mutes_ended(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        // `$lt` a number matches numbers only: a mute until unmuted (`null`) stays.
+        self.chat_mutes
+            .delete_many(doc! {"until": {"$lt": before.timestamp_millis()}})
+            .write_concern(self.durable.clone())
+            .await
+            .map(|r| r.deleted_count)
+            .map_err(err)
+    }
 }
 
 /// A mute as stored (`until`: milliseconds, as the edits' times, or `null`).

@@ -38,7 +38,7 @@ use rows::{chat_from_row, err, json, kind_str, message_from_row, migrate, ms, pa
 use crate::coalesce::Loader;
 use crate::ports::{
     Attachment, ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, Marked,
-    MessageChange, NewMessage, StoreError, StoreResult,
+    MessageChange, NewMessage, StoreError, StoreResult, apply_pin,
 };
 
 pub struct SqliteStore {
@@ -99,7 +99,7 @@ impl SqliteStore {
         }
         let revision: i64 = sqlx::query_scalar(
             "UPDATE chats SET participants = ?1, admins = ?2, name = ?3, closed = ?4, topic = ?6,
-               revision = revision + 1
+               pins = ?7, revision = revision + 1
              WHERE id = ?5 RETURNING revision",
         )
         .bind(json(&chat.participants)?)
@@ -108,6 +108,7 @@ impl SqliteStore {
         .bind(chat.closed)
         .bind(id.to_owned())
         .bind(chat.topic.clone())
+        .bind(json(&chat.pins)?)
         .fetch_one(&self.pool)
         .await
         .map_err(err)?;
@@ -217,6 +218,16 @@ impl ChatStore for SqliteStore {
             true
         })
         .await
+    }
+
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.update_lists(id, |c| apply_pin(&mut c.pins, message, pinned))
+            .await
     }
 
     async fn delete_chat(&self, id: &str) -> StoreResult<bool> {
@@ -357,6 +368,10 @@ impl ChatStore for SqliteStore {
 
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
         self.mute_by(chat, user).await
+    }
+
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.delete_mutes_ended(before).await
     }
 
     async fn insert_message(&self, m: NewMessage) -> StoreResult<Inserted> {

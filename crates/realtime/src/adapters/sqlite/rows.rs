@@ -44,7 +44,7 @@ pub(super) const SCHEMA: [&str; 13] = [
 
 /// Columns added since the first schema, as `(table, column, definition)`: a database created
 /// before gains them, every row at the default.
-pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 13] = [
+pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 14] = [
     ("chats", "revision", "INTEGER NOT NULL DEFAULT 0"),
     ("messages", "edited_at", "INTEGER"),
     ("messages", "deleted_at", "INTEGER"),
@@ -59,6 +59,8 @@ pub(super) const ADDED_COLUMNS: [(&str, &str, &str); 13] = [
     // When a mute ends by itself (milliseconds since the epoch); NULL: when the user unmutes.
     ("chat_mutes", "until", "INTEGER"),
     ("chats", "picture", "TEXT"),
+    // The pinned messages' ids, a JSON array, newest pin first; NULL: none.
+    ("chats", "pins", "TEXT"),
 ];
 
 /// Whether the table `?1` has the column `?2`.
@@ -150,6 +152,11 @@ pub(super) fn chat_from_row(r: &SqliteRow) -> StoreResult<ChatRecord> {
         name: r.try_get("name").map_err(g)?,
         topic: r.try_get("topic").map_err(g)?,
         picture: r.try_get("picture").map_err(g)?,
+        // Chats written before pins were kept have none (NULL).
+        pins: match r.try_get::<Option<String>, _>("pins").map_err(g)? {
+            Some(pins) => parse(&pins)?,
+            None => Vec::new(),
+        },
         admins: parse(&r.try_get::<String, _>("admins").map_err(g)?)?,
         passcode_hash: r.try_get("passcode_hash").map_err(g)?,
         created_at: from_ms(r.try_get("created_at").map_err(g)?),

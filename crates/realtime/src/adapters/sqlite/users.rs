@@ -83,6 +83,16 @@ impl SqliteStore {
         .map_err(err)?;
         Ok(row.map(mute_from))
     }
+
+    pub(super) async fn delete_mutes_ended(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        // A mute until unmuted (`NULL`) is never before anything.
+        sqlx::query("DELETE FROM chat_mutes WHERE until < ?1")
+            .bind(ms(before))
+            .execute(&self.pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(err)
+    }
 }
 
 fn mute_from((chat_id, until): (String, Option<i64>)) -> ChatMute {

@@ -42,6 +42,8 @@ pub enum ChatDelta {
     },
     /// The group's picture was set or removed (the chat's `picture` says which).
     Picture,
+    /// A message was pinned or unpinned (the chat's `pins` are the list as it now is).
+    Pins,
     /// `users` are members now (those already in stayed once); `newcomers`, those of them who
     /// were not members as far as the check before the write saw, gain the chat.
     Added {
@@ -138,6 +140,7 @@ impl ChatService {
             closed: false,
             topic: None,
             picture: None,
+            pins: Vec::new(),
         };
         match self.store.insert_chat(&chat).await {
             Ok(()) => {
@@ -184,6 +187,7 @@ impl ChatService {
             closed: false,
             topic: group.topic,
             picture: None,
+            pins: Vec::new(),
         };
         self.store.insert_chat(&chat).await?;
         let (chat, _) = self.drop_deleted_newcomers(chat, &others).await?;

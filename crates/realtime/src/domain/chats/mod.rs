@@ -4,6 +4,7 @@
 
 mod changes;
 mod pictures;
+mod pins;
 #[cfg(test)]
 mod watched_store;
 
@@ -20,6 +21,9 @@ use crate::ports::{ChatMute, ChatRecord, ChatStore, StoreResult};
 
 pub use changes::{ChatChange, ChatDelta};
 pub use pictures::PICTURE;
+
+/// How often the mutes that have ended are deleted (`ChatService::spawn_mute_sweeper`).
+const MUTE_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The chats of users whose contacts are asked for together, read in ONE store query
 /// ([`ChatStore::chats_of_any`]) per batch of up to 256 users (`coalesce`). Presence
@@ -229,6 +233,23 @@ impl ChatService {
         Ok(changed)
     }
 
+    /// Deletes, every [`MUTE_SWEEP_EVERY`], the mutes that have ended: every reader already takes
+    /// them as none (nothing is sent when one ends), so this only keeps the store from holding
+    /// one record for good per chat anyone ever muted for a while.
+    pub fn spawn_mute_sweeper(&self) -> tokio::task::JoinHandle<()> {
+        let store = self.store.clone();
+        crate::domain::spawn_every(MUTE_SWEEP_EVERY, move || {
+            let store = store.clone();
+            async move {
+                match store.delete_lapsed_mutes(Utc::now()).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(deleted = n, "deleted mutes that had ended"),
+                    Err(e) => tracing::warn!(error = %e, "cannot sweep mutes that ended"),
+                }
+            }
+        })
+    }
+
     /// Everyone who shares at least one chat with `user` (presence is shown to them), each once,
     /// in the order of their chats. Read together with the other users' asked for meanwhile
     /// (`UserChats`).
@@ -283,6 +304,7 @@ pub fn to_contract(
         name: r.name.clone(),
         topic: r.topic.clone(),
         picture: r.picture.as_ref().map(|v| picture_url(&r.id, v)),
+        pins: r.pins.clone(),
         admins: r.admins.clone(),
         has_passcode: r.passcode_hash.is_some(),
         last_message_at: last.as_ref().map(|m| m.timestamp),
@@ -332,6 +354,7 @@ mod tests {
             closed: false,
             topic: None,
             picture: None,
+            pins: Vec::new(),
         }
     }
 

@@ -91,6 +91,15 @@ impl ChatStore for Watched {
     ) -> StoreResult<Option<ChatRecord>> {
         self.inner.set_details(id, details).await
     }
+    async fn set_pinned(
+        &self,
+        id: &str,
+        message: &str,
+        pinned: bool,
+    ) -> StoreResult<Option<ChatRecord>> {
+        self.inner.set_pinned(id, message, pinned).await
+    }
+
     async fn set_chat_picture(
         &self,
         id: &str,
@@ -151,6 +160,9 @@ impl ChatStore for Watched {
     }
     async fn mute_of(&self, chat: &str, user: &str) -> StoreResult<Option<ChatMute>> {
         self.inner.mute_of(chat, user).await
+    }
+    async fn delete_lapsed_mutes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        self.inner.delete_lapsed_mutes(before).await
     }
     async fn insert_message(&self, msg: NewMessage) -> StoreResult<Inserted> {
         self.inner.insert_message(msg).await

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use common::contracts::chat::ChatType;
+use common::contracts::chat::{ChatType, MAX_PINS};
 use realtime::domain::new_object_id;
 use realtime::ports::{
     ChatMute, ChatPicture, ChatRecord, ChatStore, Details, Inserted, StoreError,
@@ -22,6 +22,8 @@ contract!(
     direct_chats_are_closed_once_and_groups_never,
     deleted_users_are_remembered,
     mutes_are_each_users_own_and_go_with_the_chat,
+    mutes_that_ended_are_swept_and_no_other,
+    pins_are_kept_newest_first_bounded_and_counted,
     a_topic_is_set_cleared_and_counted,
     a_picture_is_set_replaced_removed_and_goes_with_the_chat,
 );
@@ -314,6 +316,101 @@ async fn deleted_users_are_remembered(store: Arc<dyn ChatStore>) {
             .await
             .expect("empty")
             .is_empty()
+    );
+}
+
+async fn pins_are_kept_newest_first_bounded_and_counted(store: Arc<dyn ChatStore>) {
+    let group = chat(ChatType::Group, vec![user(), user()]);
+    store.insert_chat(&group).await.expect("insert");
+    let (first, second) = (new_object_id(), new_object_id());
+    let pinned = |chat: Option<ChatRecord>| chat.map(|c| (c.pins, c.revision));
+    let pin = |m: String, on: bool| {
+        let (store, id) = (store.clone(), group.id.clone());
+        async move { store.set_pinned(&id, &m, on).await.expect("write") }
+    };
+    assert_eq!(
+        pinned(pin(first.clone(), true).await),
+        Some((vec![first.clone()], 1))
+    );
+    assert_eq!(
+        pinned(pin(second.clone(), true).await),
+        Some((vec![second.clone(), first.clone()], 2)),
+        "the newest first"
+    );
+    assert_eq!(pin(first.clone(), true).await, None, "pinned already");
+    let read = store.get_chat(&group.id).await.expect("get").expect("kept");
+    assert_eq!(
+        (read.pins, read.revision),
+        (vec![second.clone(), first.clone()], 2)
+    );
+    assert_eq!(
+        pinned(pin(second.clone(), false).await),
+        Some((vec![first.clone()], 3))
+    );
+    assert_eq!(pin(second.clone(), false).await, None, "not pinned");
+    // Full at MAX_PINS: one more changes nothing.
+    for _ in 1..MAX_PINS {
+        assert!(pin(new_object_id(), true).await.is_some());
+    }
+    assert_eq!(pin(new_object_id(), true).await, None, "full");
+    let read = store.get_chat(&group.id).await.expect("get").expect("kept");
+    assert_eq!(
+        (read.pins.len(), read.revision),
+        (MAX_PINS, 2 + MAX_PINS as u64)
+    );
+    let listed = store.chats_of(&group.participants[0]).await.expect("list");
+    assert_eq!(listed[0].pins.len(), MAX_PINS);
+    assert_eq!(
+        store
+            .set_pinned(&new_object_id(), &first, true)
+            .await
+            .expect("none"),
+        None
+    );
+}
+
+async fn mutes_that_ended_are_swept_and_no_other(store: Arc<dyn ChatStore>) {
+    let (a, b) = (user(), user());
+    let group = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&group).await.expect("insert");
+    let other = chat(ChatType::Group, vec![a.clone(), b.clone()]);
+    store.insert_chat(&other).await.expect("insert");
+    let at = |ms: i64| DateTime::from_timestamp_millis(Utc::now().timestamp_millis() + ms);
+    // a's mute of the group ended a second ago; b's ends in an hour; a's of the other chat, never.
+    assert!(
+        store
+            .mute_chat(&group.id, &a, at(-1_000))
+            .await
+            .expect("mute")
+    );
+    let in_an_hour = at(3_600_000);
+    assert!(
+        store
+            .mute_chat(&group.id, &b, in_an_hour)
+            .await
+            .expect("mute")
+    );
+    assert!(store.mute_chat(&other.id, &a, None).await.expect("mute"));
+
+    let swept = store.delete_lapsed_mutes(Utc::now()).await.expect("sweep");
+    assert!(
+        swept >= 1,
+        "a's ended mute at least (other tests may share the store)"
+    );
+    assert_eq!(store.mute_of(&group.id, &a).await.expect("read"), None);
+    let kept = store.mute_of(&group.id, &b).await.expect("read");
+    assert_eq!(
+        kept.map(|m| m.until),
+        Some(in_an_hour),
+        "a mute still running stays"
+    );
+    assert_eq!(
+        store.mute_of(&other.id, &a).await.expect("read"),
+        Some(ChatMute {
+            chat_id: other.id.clone(),
+            until: None
+        }),
+        "a mute until unmuted stays"
     );
 }
 

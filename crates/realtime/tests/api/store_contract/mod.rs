@@ -75,6 +75,7 @@ pub(super) fn chat(kind: ChatType, participants: Vec<String>) -> ChatRecord {
         closed: false,
         topic: None,
         picture: None,
+        pins: Vec::new(),
     }
 }
 
