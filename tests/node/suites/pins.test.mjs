@@ -271,7 +271,8 @@ describe('pinned messages in the browser', { skip: missing ? `skipped: ${missing
         await e.page.getByTestId('pinned-go').click();
         await row(e.page, notes[0].clientMsgId).and(e.page.locator('.highlight')).waitFor();
         await expectMarks(e.page, notes.slice(0, MAX_PINS).map((n) => n.clientMsgId), 'every row pinned is marked');
-        await expectBar(e.page, `Note 2 | 2 of ${MAX_PINS}`);
+        // Pinned before it, the others newest first: Note 50 is next.
+        await expectBar(e.page, `Note ${MAX_PINS} | 2 of ${MAX_PINS}`);
       });
 
       await step('the-51st-pin-is-refused-with-the-reason', async () => {
@@ -279,14 +280,14 @@ describe('pinned messages in the browser', { skip: missing ? `skipped: ${missing
         await pinButton(e.page, extra).click();
         await problem(e.page).filter({ hasText: 'Cannot pin the message: at most 50 messages may be pinned in a chat; unpin one first' }).waitFor();
         assert.equal(await row(e.page, extra).getByTestId('pinned-mark').count(), 0);
-        await expectBar(e.page, `Note 2 | 2 of ${MAX_PINS}`, 'unchanged');
+        await expectBar(e.page, `Note ${MAX_PINS} | 2 of ${MAX_PINS}`, 'unchanged');
       });
 
       await step('unpinned-from-the-bar-there-is-room-for-it', async () => {
         await e.page.getByTestId('pinned-unpin').click();
         await expectBar(e.page, `Note 1 | 1 of ${MAX_PINS - 1}`);
-        await pollUntil(() => row(e.page, notes[1].clientMsgId).getByTestId('pinned-mark').count(), (n) => n === 0);
-        assert.equal(await row(e.page, notes[1].clientMsgId).getByTestId('pinned-mark').count(), 0, 'Note 2 unpinned');
+        const unpinned = row(e.page, notes[MAX_PINS - 1].clientMsgId).getByTestId('pinned-mark');
+        assert.equal(await pollUntil(() => unpinned.count(), (n) => n === 0), 0, 'Note 50 unpinned');
         const extra = notes[MAX_PINS].clientMsgId;
         await pinButton(e.page, extra).click();
         await expectBar(e.page, `Note 51 | 1 of ${MAX_PINS}`);
