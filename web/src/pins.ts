@@ -78,11 +78,13 @@ export function pinning(chatId: string, problem: HTMLElement, show: (id: string)
     }
   };
 
+  /** The view's stored messages, by id. */
+  const heldRows = () => new Map(sortedMessages(chatId).flatMap((m) => (m.id ? [[m.id, m] as const] : [])));
   /** The pins the bar steps through: a message held deleted is on its way out (the server unpins it). */
   const shownPins = (rows: Map<string, ViewMessage>) => pinsOf(chatId).filter((id) => !rows.get(id)?.deletedAt);
 
   const render = () => {
-    const rows = new Map(sortedMessages(chatId).flatMap((m) => (m.id ? [[m.id, m] as const] : [])));
+    const rows = heldRows();
     const pins = shownPins(rows);
     bar.hidden = pins.length === 0;
     if (!pins.length) {
@@ -104,7 +106,7 @@ export function pinning(chatId: string, problem: HTMLElement, show: (id: string)
   go.addEventListener('click', () => {
     if (!at) return;
     const id = at;
-    const pins = shownPins(new Map(sortedMessages(chatId).flatMap((m) => (m.id ? [[m.id, m] as const] : []))));
+    const pins = shownPins(heldRows());
     at = pins[(pins.indexOf(id) + 1) % pins.length] ?? null;
     render();
     void show(id);
