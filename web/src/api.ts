@@ -365,6 +365,9 @@ export const chats = {
   /** An admin makes a member an admin too (`admin`), or no longer one (the last admin cannot). */
   setAdmin: (chatId: string, userId: string, admin: boolean) =>
     request<Chat>(admin ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/admins/${encodeURIComponent(userId)}?members=direct`),
+  /** Pins a message of the chat, first among its pins (any member), or unpins it (`pinned` false). */
+  setPinned: (chatId: string, messageId: string, pinned: boolean) =>
+    request<Chat>(pinned ? 'PUT' : 'DELETE', `/api/chats/${encodeURIComponent(chatId)}/pins/${encodeURIComponent(messageId)}?members=direct`),
   /** One message as stored, with everyone who received and read it (for the chat's members). */
   message: (chatId: string, messageId: string) => request<Message>('GET', `/api/chats/${encodeURIComponent(chatId)}/messages/${encodeURIComponent(messageId)}`),
   messages: (chatId: string, before?: string, limit = 30) => {

@@ -67,10 +67,10 @@ e2e.onChange((e) => {
 });
 
 /**
- * The message `id` as held: a row of the view (`rows`, by id), or fetched for its quotes;
- * `loading` while it is fetched, `unavailable` when it could not be.
+ * The message `id` as held: a row of the view (`rows`, by id), or fetched for its quotes (or the
+ * pinned bar, pins.ts); `loading` while it is fetched, `unavailable` when it could not be.
  */
-function original(chatId: string, id: string, rows: Map<string, ViewMessage>): ViewMessage | 'loading' | 'unavailable' {
+export function original(chatId: string, id: string, rows: Map<string, ViewMessage>): ViewMessage | 'loading' | 'unavailable' {
   const held = rows.get(id) ?? state.quoted.get(id);
   if (held) return held;
   if (unavailable.has(id)) return 'unavailable';

@@ -52,11 +52,11 @@ export function upsertChat(chat: Chat): void {
   for (const touched of listings) touched.add(chat.id);
   // Only this user's own reads say whether they muted it; other copies keep what we held.
   if (chat.muted === undefined) chat = { ...chat, muted: prev?.muted ?? false, mutedUntil: prev?.mutedUntil };
-  // A copy older than the changes we applied keeps our name, topic, picture and members (chats
-  // cached by an older version of this app have no revision: any server copy replaces them).
+  // A copy older than the changes we applied keeps our name, topic, picture, pins and members
+  // (chats cached by an older version of this app have no revision: any server copy replaces them).
   if (prev && (prev.revision ?? -1) > (chat.revision ?? -1)) {
-    const { name, topic, picture, participants, admins, revision, memberCount, membersOmitted } = prev;
-    chat = { ...chat, name, topic, picture, participants, admins, revision, memberCount, membersOmitted };
+    const { name, topic, picture, pins, participants, admins, revision, memberCount, membersOmitted } = prev;
+    chat = { ...chat, name, topic, picture, pins, participants, admins, revision, memberCount, membersOmitted };
   } else if (chat.membersOmitted && prev && !prev.membersOmitted && prev.revision === chat.revision) {
     // The list leaves a group's members out; ours are as of the same revision.
     chat = { ...chat, participants: prev.participants, admins: prev.admins, membersOmitted: false };
@@ -122,10 +122,11 @@ function applyChatChange(e: ChatChangedEvent): void {
   const closed = e.closed || chat.closed;
   const topic = e.topic === undefined ? chat.topic : e.topic || undefined;
   const picture = e.picture === undefined ? chat.picture : e.picture || undefined;
+  const pins = e.pins === undefined ? chat.pins : e.pins.length ? e.pins : undefined;
   if (chat.membersOmitted) {
     // We hold no member list to apply it to (a group's details page through its members): the
-    // name, topic and picture, the admins and the count.
-    keep({ ...chat, name: e.name ?? chat.name, topic, picture, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
+    // name, topic, picture and pins, the admins and the count.
+    keep({ ...chat, name: e.name ?? chat.name, topic, picture, pins, admins, memberCount: e.memberCount ?? chat.memberCount, revision: e.revision, closed });
     return;
   }
   const participants = chat.participants.filter((p) => !removed.has(p));
@@ -135,6 +136,7 @@ function applyChatChange(e: ChatChangedEvent): void {
     name: e.name ?? chat.name,
     topic,
     picture,
+    pins,
     participants,
     admins,
     memberCount: participants.length,

@@ -111,6 +111,12 @@ export interface Chat {
    * chat has none: it shows its other member's profile picture.
    */
   picture?: string;
+  /**
+   * The ids of the messages pinned in the chat by any member, the newest pin first (at most
+   * `MAX_PINS`); absent when none. Ids only: the page shows the message it holds, or reads it
+   * (see pins.ts).
+   */
+  pins?: string[];
   admins: string[];
   hasPasscode: boolean;
   lastMessage: Message | null;
@@ -239,6 +245,8 @@ export interface ChatChangedEvent {
   memberCount?: number;
   /** The admins, when this change set them (the last admin left: the longest-standing member). */
   admins?: string[];
+  /** The pinned messages, when this change pinned or unpinned one: the whole list now, `[]` when none. */
+  pins?: string[];
   deleted?: boolean;
   /** The direct chat was closed: its other member deleted their account. */
   closed?: boolean;

@@ -12,6 +12,7 @@ import * as store from './store';
 import { editing } from './editing';
 import { keepFocus, reacting } from './reactions';
 import { replying } from './replies';
+import { pinning } from './pins';
 import { groupDetails } from './groupDetails';
 import { messageInfo } from './messageInfo';
 import { isMuted, muteControl, untilText } from './muting';
@@ -251,6 +252,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
   // And those of reactions. Opening a palette draws its row again.
   const reactions = reacting(attachError, () => renderMessages());
   const replies = replying(chatId, input, list, () => loadOlder(), () => editor.cancel());
+  // The pinned bar shows its message as a quote's click does.
+  const pins = pinning(chatId, attachError, (id) => replies.show(id));
   const els = new Map<string, HTMLLIElement>();
   /** The page of older history on its way, if any (a click on a quote may wait for it). */
   let loadingOlder: Promise<void> | null = null;
@@ -343,15 +346,16 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
       // What its quote shows is part of it: the message quoted can change (edited, deleted, opened).
       const reply = replyRow(m);
       const reacts = reactions.row(m);
-      const changes = editor.row(m, [reply.button, reacts.button]);
-      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${closed}|${mentionStamp(m)}`;
+      const pin = pins.row(m);
+      const changes = editor.row(m, [reply.button, reacts.button, pin.button]);
+      const render = `${m.content}|${m.attachmentId ?? ''}|${status}|${m.id ?? ''}|${mine ? '' : store.displayName(m.senderId)}|${changes.stamp}|${reacts.stamp}|${reply.stamp}|${pin.stamp}|${closed}|${mentionStamp(m)}`;
       if (li.dataset.render !== render) {
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
         li.dataset.deleted = m.deletedAt ? 'true' : 'false';
         li.dataset.mentionsMe = String(!mine && !m.deletedAt && mentionsMe(mentionableText(m)));
         if (m.id) li.dataset.id = m.id;
-        const meta = h('span', { class: 'meta' }, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
+        const meta = h('span', { class: 'meta' }, pin.mark, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));
         if (mine) {
           const [glyph, label] = STATUS_TEXT[status];
           const tick = { class: `tick ${status}`, 'data-testid': 'tick', title: label };
@@ -390,6 +394,8 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     }
     older.hidden = !store.hasMoreHistory(chatId);
     if (nearBottom || mineAdded) scroller.scrollTop = scroller.scrollHeight;
+    // The bar names pinned messages as these rows hold them (edited, deleted, opened).
+    pins.render();
   };
 
   const loadOlder = (): Promise<void> => {
@@ -520,6 +526,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
     'section',
     { class: 'page chat', 'data-testid': 'chat-view', 'data-chat-id': chatId },
     h('header', { class: 'topbar' }, backLink(), face, h('div', { class: 'chat-title' }, heading, subtitle, topicLine), mute.el, h('button', { type: 'button', class: 'ghost', 'data-testid': 'logout', onclick: () => void app.logout() }, 'Log out')),
+    pins.bar,
     mute.error,
     note.el,
     info,

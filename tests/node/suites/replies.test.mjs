@@ -105,10 +105,10 @@ describe('replies in the browser', { skip: missing ? `skipped: ${missing}` : fal
         const answer = await storedRow(b.page, a.page, 'Sure, see you then');
         await quote(b.page, answer, question, 'ALICE').waitFor();
         await quote(a.page, answer, question, 'You').waitFor();
-        // The quote is above the body, and the actions are Reply, React, Edit, Delete.
+        // The quote is above the body, and the actions are Reply, React, Pin, Edit, Delete.
         const order = await row(b.page, answer).evaluate((li) => [...li.children].map((c) => c.dataset.testid ?? c.className));
         assert.ok(order.indexOf('reply-quote') >= 0 && order.indexOf('reply-quote') < order.indexOf('message-body'), `quote before body: ${order}`);
-        assert.deepEqual(await row(b.page, answer).locator('.msg-actions > button').allTextContents(), ['Reply', 'React', 'Edit', 'Delete']);
+        assert.deepEqual(await row(b.page, answer).locator('.msg-actions > button').allTextContents(), ['Reply', 'React', 'Pin', 'Edit', 'Delete']);
         assert.equal(await row(b.page, asked).getByTestId('reply-quote').count(), 0, 'what is not a reply has no quote');
         return { asked, askedId, answer };
       });
