@@ -14,17 +14,6 @@ on_both_backends!(
     an_offline_member_learns_of_edits_and_deletions_through_sync_changes,
 );
 
-async fn send(s: &TestSocket, chat: &str, text: &str) -> Value {
-    let ack = s
-        .ack(
-            "send_message",
-            json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false}),
-        )
-        .await;
-    assert!(ok(&ack), "{ack}");
-    ack["message"].clone()
-}
-
 async fn edit(s: &TestSocket, m: &Value, content: Value) -> Value {
     let mut req = json!({"chatId": m["chatId"], "messageId": m["id"]});
     for (k, v) in content.as_object().expect("fields") {
@@ -68,7 +57,7 @@ async fn an_edit_reaches_every_member_and_history_and_only_the_sender_may_edit(b
         app.socket(&a.other_device()).await,
         app.socket(&b).await,
     );
-    let m = send(&sa, &chat, "hello wrold").await;
+    let m = sa.send_text(&chat, "hello wrold").await;
     sb.next("new_message").await;
 
     let ack = edit(&sa, &m, json!({"content": "hello world"})).await;
@@ -113,7 +102,7 @@ async fn an_edit_reaches_every_member_and_history_and_only_the_sender_may_edit(b
     );
 
     // Not the sender's, not a member's, not a message of the chat, not content.
-    let theirs = send(&sb, &chat, "mine").await;
+    let theirs = sb.send_text(&chat, "mine").await;
     assert_eq!(
         code(&edit(&sa, &theirs, json!({"content": "x"})).await),
         "forbidden"
@@ -229,8 +218,8 @@ async fn group_admins_delete_any_message_and_members_only_their_own(backend: Bac
         app.socket(&b).await,
         app.socket(&c).await,
     );
-    let by_admin = send(&sadmin, &group, "rules").await;
-    let by_b = send(&sb, &group, "spam").await;
+    let by_admin = sadmin.send_text(&group, "rules").await;
+    let by_b = sb.send_text(&group, "spam").await;
     assert_eq!(code(&delete(&sc, &by_admin).await), "forbidden");
     assert_eq!(code(&delete(&sc, &by_b).await), "forbidden");
     let ack = delete(&sadmin, &by_b).await;
@@ -255,13 +244,13 @@ async fn group_admins_delete_any_message_and_members_only_their_own(backend: Bac
     // An admin edits nobody else's message.
     let edited = edit(&sadmin, &by_admin, json!({"content": "rules v2"})).await;
     assert!(ok(&edited));
-    let also_by_b = send(&sb, &group, "hello").await;
+    let also_by_b = sb.send_text(&group, "hello").await;
     let refused = edit(&sadmin, &also_by_b, json!({"content": "x"})).await;
     assert_eq!(code(&refused), "forbidden");
 
     // In a direct chat nobody is an admin: each deletes their own only.
     let direct = app.direct_chat(&b, &c).await;
-    let by_c = send(&sc, &direct, "hi").await;
+    let by_c = sc.send_text(&direct, "hi").await;
     assert_eq!(code(&delete(&sb, &by_c).await), "forbidden");
     assert!(ok(&delete(&sc, &by_c).await));
 }
@@ -309,11 +298,11 @@ async fn an_offline_member_learns_of_edits_and_deletions_through_sync_changes(ba
     let sent: Vec<Value> = {
         let mut sent = Vec::new();
         for i in 0..4 {
-            sent.push(send(&sa, &chat, &format!("m{i}")).await);
+            sent.push(sa.send_text(&chat, &format!("m{i}")).await);
         }
         sent
     };
-    let not_bs = send(&sa, &elsewhere, "private").await;
+    let not_bs = sa.send_text(&elsewhere, "private").await;
 
     // b starts from an answer without `since`: no messages, only where to start.
     let sb = app.socket(&b).await;

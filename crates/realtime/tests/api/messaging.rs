@@ -144,11 +144,10 @@ async fn delivery_is_reported_to_the_sender(backend: Backend) {
 
 /// Sends `text` to `chat`; the stored message's id.
 async fn send(s: &TestSocket, chat: &str, text: &str) -> String {
-    let payload =
-        json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false});
-    let ack = s.ack("send_message", payload).await;
-    assert!(ok(&ack), "{ack}");
-    ack["message"]["id"].as_str().expect("id").to_owned()
+    s.send_text(chat, text).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
 }
 
 /// A client catching up names what it received a hundred at a time, not one event each.

@@ -5,7 +5,7 @@
 use common::contracts::chat::MAX_PINS;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, TestSocket, User, cmid, code, ok, spawn_app};
+use crate::helpers::{Backend, TestApp, TestSocket, User, code, ok, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -14,15 +14,12 @@ on_both_backends!(
     what_is_not_a_pin_of_the_chat_is_refused,
 );
 
+/// Sends `text` to `chat`; the stored message's id.
 async fn send(s: &TestSocket, chat: &str, text: &str) -> String {
-    let ack = s
-        .ack(
-            "send_message",
-            json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false}),
-        )
-        .await;
-    assert!(ok(&ack), "{ack}");
-    ack["message"]["id"].as_str().expect("an id").to_owned()
+    s.send_text(chat, text).await["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
 }
 
 /// The status and body of a pin (`pinned`) or unpin of `message` in `chat` by `user`.

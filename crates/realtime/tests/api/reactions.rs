@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestSocket, User, cmid, code, ok, spawn_app};
+use crate::helpers::{Backend, TestSocket, User, code, ok, spawn_app};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -12,17 +12,6 @@ on_both_backends!(
     reactions_are_validated_bounded_and_gone_with_a_deletion,
     a_member_away_learns_of_reactions_through_sync_changes,
 );
-
-async fn send(s: &TestSocket, chat: &str, text: &str) -> Value {
-    let ack = s
-        .ack(
-            "send_message",
-            json!({"chatId": chat, "clientMsgId": cmid(), "content": text, "encrypted": false}),
-        )
-        .await;
-    assert!(ok(&ack), "{ack}");
-    ack["message"].clone()
-}
 
 async fn react(s: &TestSocket, m: &Value, emoji: &str, add: bool) -> Value {
     s.ack(
@@ -50,7 +39,7 @@ async fn reactions_reach_every_member_grouped_by_emoji_and_any_member_may_react(
         app.socket(&a.other_device()).await,
         app.socket(&b).await,
     );
-    let m = send(&sa, &chat, "lunch?").await;
+    let m = sa.send_text(&chat, "lunch?").await;
     sb.next("new_message").await;
 
     let first = reacted(&sb, &m, "👍", true).await;
@@ -114,7 +103,7 @@ async fn reactions_are_validated_bounded_and_gone_with_a_deletion(backend: Backe
     let (a, b, outsider) = (User::new(), User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     let (sa, sb) = (app.socket(&a).await, app.socket(&b).await);
-    let m = send(&sa, &chat, "react to me").await;
+    let m = sa.send_text(&chat, "react to me").await;
 
     for bad in ["", "x", ":thumbsup:", "👍👍", "👍 ", &"👍".repeat(20)] {
         let ack = react(&sb, &m, bad, true).await;
@@ -179,7 +168,10 @@ async fn a_member_away_learns_of_reactions_through_sync_changes(backend: Backend
     let (a, b) = (User::new(), User::new());
     let chat = app.direct_chat(&a, &b).await;
     let sa = app.socket(&a).await;
-    let (m0, m1) = (send(&sa, &chat, "one").await, send(&sa, &chat, "two").await);
+    let (m0, m1) = (
+        sa.send_text(&chat, "one").await,
+        sa.send_text(&chat, "two").await,
+    );
     let sb = app.socket(&b).await;
     let start = sb.ack("sync_changes", json!({})).await;
     let since = start["until"].clone();

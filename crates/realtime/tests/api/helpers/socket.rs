@@ -103,6 +103,17 @@ impl TestSocket {
         self.client.emit(event, payload).await.expect("emit");
     }
 
+    /// Sends the plain text `text` to `chat` (a fresh `clientMsgId`), which must be accepted;
+    /// the stored message, as its ack answers it.
+    pub async fn send_text(&self, chat: &str, text: &str) -> Value {
+        let payload = json!({
+            "chatId": chat, "clientMsgId": super::cmid(), "content": text, "encrypted": false
+        });
+        let ack = self.ack("send_message", payload).await;
+        assert_eq!(ack["ok"], true, "{ack}");
+        ack["message"].clone()
+    }
+
     /// Emits `event` and waits for its ack.
     pub async fn ack(&self, event: &str, payload: Value) -> Value {
         let (tx, rx) = tokio::sync::oneshot::channel();
