@@ -177,16 +177,20 @@ export async function changes(): Promise<QueuedChange[]> {
   return req(store('changes').getAll()) as Promise<QueuedChange[]>;
 }
 
-/** Stores a change to send (durable before it is shown), answering it with its `seq`. */
+/** Stores a change to send (durable, its transaction done, before it is shown), answering it with its `seq`. */
 export async function addChange(change: Omit<QueuedChange, 'seq'>): Promise<QueuedChange> {
   if (!db) throw new Error('database not open');
-  const seq = (await req(store('changes', 'readwrite').add(change))) as number;
-  return { ...change, seq };
+  const tx = db.transaction('changes', 'readwrite');
+  const added = req(tx.objectStore('changes').add(change));
+  await done(tx);
+  return { ...change, seq: (await added) as number };
 }
 
 export async function removeChange(seq: number): Promise<void> {
   if (!db) return;
-  await req(store('changes', 'readwrite').delete(seq));
+  const tx = db.transaction('changes', 'readwrite');
+  tx.objectStore('changes').delete(seq);
+  await done(tx);
 }
 
 /** A contact's end-to-end key as this user's devices first saw it, and when it last changed. */
