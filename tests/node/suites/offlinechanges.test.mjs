@@ -60,15 +60,15 @@ describe('changes to messages made offline, in the browser', { skip: missing ? `
     await ctx.page.locator(`[data-testid=conn-status][data-state=${offline ? 'offline' : 'online'}]`).waitFor({ state: 'attached' });
   }
 
-  /** What Alice's page shows pending: the edit, the reaction, the deletion and the pin. */
-  async function expectPending(page, ids) {
+  /** What Alice's page shows pending: the edit, the reaction, the deletion and the pin (`rows` rows marked in all). */
+  async function expectPending(page, ids, rows) {
     await row(page, ids.edited).filter({ hasText: 'fixed while offline' }).getByTestId('edit-pending').waitFor();
     await chip(page, ids.reacted, '👍', true).waitFor();
     assert.equal(await chip(page, ids.reacted, '👍', true).getAttribute('aria-pressed'), 'true');
     await row(page, ids.deleted).getByTestId('deleting').filter({ hasText: 'Deleting…' }).waitFor();
     await row(page, ids.pinned).locator('[data-testid=pinned-mark][data-pending=true]').waitFor();
     await page.getByTestId('pinned-bar').filter({ hasText: 'to be pinned' }).waitFor();
-    assert.equal(await pendingRows(page).count(), 3, 'the edited, reacted-to and deleted rows are marked pending');
+    assert.equal(await pendingRows(page).count(), rows, 'the edited, reacted-to, deleted and pinned rows (and the doomed one) are marked pending');
   }
 
   test('changes made offline show pending, survive a reload, reach the other side once back, and a refusal is said', async (t) => {
@@ -98,7 +98,7 @@ describe('changes to messages made offline, in the browser', { skip: missing ? `
         await react(a.page, ids.reacted, '👍');
         await remove(a.page, ids.deleted);
         await row(a.page, ids.pinned).getByTestId('pin-message').click();
-        await expectPending(a.page, ids);
+        await expectPending(a.page, ids, 4);
         assert.equal(await problem(a.page).textContent(), '', 'no error: kept, not refused');
       });
 
@@ -119,7 +119,7 @@ describe('changes to messages made offline, in the browser', { skip: missing ? `
       await step('a-reload-offline-keeps-them-pending', async () => {
         await a.page.reload();
         await row(a.page, ids.pinned).waitFor();
-        await expectPending(a.page, ids);
+        await expectPending(a.page, ids, 5);
         await chip(a.page, ids.doomed, '😮', true).waitFor();
       });
 
