@@ -5,9 +5,10 @@
 //   profiles  (keyPath id)                  — other users' public profiles (a deleted account's: its mark, state.ts)
 //   peerKeys  (keyPath userId)              — the end-to-end key seen for each contact (peerKeys.ts)
 //   meta      (keyPath key)                 — small values kept with the cache (where `sync_changes` resumes)
-import type { Chat, Message, OutboxItem, PublicProfile } from './types';
+//   changes   (keyPath seq, autoIncrement)  — edits, deletions, reactions and pins made offline, not yet sent (changesOutbox.ts)
+import type { Chat, Message, OutboxItem, PublicProfile, QueuedChange } from './types';
 
-const VERSION = 3;
+const VERSION = 4;
 let db: IDBDatabase | null = null;
 let dbName = '';
 
@@ -44,6 +45,7 @@ export async function openDb(userId: string): Promise<void> {
     }
     if (e.oldVersion < 2) d.createObjectStore('peerKeys', { keyPath: 'userId' });
     if (e.oldVersion < 3) d.createObjectStore('meta', { keyPath: 'key' });
+    if (e.oldVersion < 4) d.createObjectStore('changes', { keyPath: 'seq', autoIncrement: true });
   };
   const opened = await req(open);
   // A newer build in another tab upgrading the database waits until every tab closes it: this
@@ -166,6 +168,28 @@ export async function settleOutbox(clientMsgId: string, message?: Message): Prom
   const tx = db.transaction(['outbox', 'messages'], 'readwrite');
   tx.objectStore('outbox').delete(clientMsgId);
   if (message) tx.objectStore('messages').put(message);
+  await done(tx);
+}
+
+/** The changes waiting to be sent, in the order they were made (their `seq`). */
+export async function changes(): Promise<QueuedChange[]> {
+  if (!db) return [];
+  return req(store('changes').getAll()) as Promise<QueuedChange[]>;
+}
+
+/** Stores a change to send (durable, its transaction done, before it is shown), answering it with its `seq`. */
+export async function addChange(change: Omit<QueuedChange, 'seq'>): Promise<QueuedChange> {
+  if (!db) throw new Error('database not open');
+  const tx = db.transaction('changes', 'readwrite');
+  const added = req(tx.objectStore('changes').add(change));
+  await done(tx);
+  return { ...change, seq: (await added) as number };
+}
+
+export async function removeChange(seq: number): Promise<void> {
+  if (!db) return;
+  const tx = db.transaction('changes', 'readwrite');
+  tx.objectStore('changes').delete(seq);
   await done(tx);
 }
 

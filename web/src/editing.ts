@@ -4,7 +4,9 @@
 // so, sent as an edit by Enter or Send, left by Esc or the bar's Cancel. What the user wrote
 // before is put back when the edit ends. The composer holds one thing at a time: an edit begun
 // ends a reply being written (replies.ts), and the reverse. Errors show where a send's do (the
-// alert above the composer). The store's side is edits.ts.
+// alert above the composer). Made offline, an edit or a deletion is kept and sent once back
+// (changesOutbox.ts), its row marked pending meanwhile. The store's side is edits.ts.
+import * as changes from './changesOutbox';
 import { announce, formatTime, h } from './dom';
 import * as edits from './edits';
 import { displayName, state, type ViewMessage } from './state';
@@ -74,7 +76,10 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
   });
 
   /** The message as held now (an update may have come since the edit began). */
-  const held = () => (editing ? state.messages.get(editing.chatId)?.get(editing.key) : undefined);
+  const held = () => {
+    const m = editing ? state.messages.get(editing.chatId)?.get(editing.key) : undefined;
+    return m && changes.shown(m);
+  };
 
   const submit = async () => {
     if (sending) return;
@@ -83,9 +88,9 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     problem.textContent = '';
     sending = true;
     try {
-      await edits.editMessage(m, input.value.trim());
+      const taken = await changes.editMessage(m, input.value.trim());
       if (editing?.key === m.key) stop();
-      announce('Message edited');
+      announce(taken === 'sent' ? 'Message edited' : 'Edit kept: it will be sent once you are back online');
     } catch (e) {
       problem.textContent = `Cannot edit the message: ${reason(e)}`;
     } finally {
@@ -97,9 +102,9 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
     if (!confirm('Delete this message?')) return;
     problem.textContent = '';
     try {
-      await edits.deleteMessage(m);
+      const taken = await changes.deleteMessage(m);
       if (editing?.key === m.key) stop();
-      announce('Message deleted');
+      announce(taken === 'sent' ? 'Message deleted' : 'Deletion kept: it will be sent once you are back online');
     } catch (e) {
       problem.textContent = `Cannot delete the message: ${reason(e)}`;
     }
@@ -108,9 +113,15 @@ export function editing(input: HTMLTextAreaElement, problem: HTMLElement, fit: (
   const row = (m: ViewMessage, more: (HTMLElement | null)[] = []): RowEdits => {
     const canEdit = edits.canEdit(m);
     const canDelete = edits.canDelete(m);
-    const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}`;
+    const stamp = `${m.editedAt ?? ''}|${m.deletedAt ?? ''}|${deleter(m)}|${canEdit}|${canDelete}|${m.queued?.edit}|${m.queued?.delete}`;
     if (m.deletedAt) return { stamp, tombstone: h('em', { class: 'deleted', 'data-testid': 'deleted' }, `${DELETED_TEXT}${deleter(m)}`), marker: null, actions: null };
-    const marker = m.editedAt ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)') : null;
+    // Made offline, not sent yet (changesOutbox.ts): a deletion shows as one on its way, an edit with a clock.
+    if (m.queued?.delete) return { stamp, tombstone: h('em', { class: 'deleted pending-change', 'data-testid': 'deleting', title: 'Sent once back online' }, '🕓 Deleting…'), marker: null, actions: null };
+    const marker = m.queued?.edit
+      ? h('span', { class: 'edited pending-change', 'data-testid': 'edit-pending', title: 'Sent once back online' }, '🕓 (edited)')
+      : m.editedAt
+        ? h('span', { class: 'edited', 'data-testid': 'edited', title: `Edited ${formatTime(m.editedAt)}` }, '(edited)')
+        : null;
     const actions =
       more.some(Boolean) || canEdit || canDelete
         ? h(

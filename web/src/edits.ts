@@ -1,8 +1,8 @@
 // Edited, deleted and reacted-to messages: sending an edit (sealed as a send is), a deletion or
 // a reaction, and taking in the messages they change — live (`message_updated`, a change's ack)
 // or, after a reconnect or a `resync`, from `sync_changes`, which tells what changed while this
-// client was away (`sync` answers by message id, so it cannot). Changes need the connection: they
-// have no outbox, and one that fails leaves the message as it was.
+// client was away (`sync` answers by message id, so it cannot). What is here sends at once, over
+// the connection; changesOutbox.ts keeps what is made without one and sends it here once back.
 import type { Socket } from 'socket.io-client';
 import { fileRef, withCaption } from './attachments';
 import * as db from './db';
@@ -240,6 +240,39 @@ export function editableText(m: ViewMessage): string {
   return m.type === 'text' ? m.content : (fileRef(m.content)?.caption ?? '');
 }
 
+/** What a change names of its message: enough to seal an edit and to word a refusal. */
+export type Target = Pick<ViewMessage, 'chatId' | 'id' | 'senderId' | 'clientMsgId' | 'timestamp' | 'deletedAt' | 'reactions'>;
+
+/** A change the server refused (`code`), said in a sentence. */
+export class Refused extends Error {
+  constructor(
+    public code: string,
+    why: string,
+  ) {
+    super(why);
+  }
+}
+
+/** The socket, while it is connected (changesOutbox.ts sends or queues by it). */
+export function connectedSocket(): Socket | null {
+  const socket = current();
+  return socket?.connected ? socket : null;
+}
+
+/**
+ * What an edit of `m` to `text` sends: the text, or a file message's description with `text` as
+ * its caption (the same file). Throws, with a sentence to show, when it cannot be edited so.
+ */
+export function editedContent(m: Pick<ViewMessage, 'type' | 'content'>, text: string): string {
+  if (m.type === 'text') {
+    if (!text) throw new Error('a message cannot be empty: delete it instead.');
+    return text;
+  }
+  const ref = fileRef(m.content);
+  if (!ref) throw new Error('this file’s description cannot be read here.');
+  return JSON.stringify(withCaption(ref, text));
+}
+
 /**
  * Replaces `m`'s text (a file message's caption: the same file, described again) with `text`,
  * sealed as a send to its chat is, under the message's own clientMsgId. Throws, with a sentence
@@ -247,20 +280,21 @@ export function editableText(m: ViewMessage): string {
  */
 export async function editMessage(m: ViewMessage, text: string): Promise<void> {
   const socket = connected();
-  let content = text;
-  if (m.type !== 'text') {
-    const ref = fileRef(m.content);
-    if (!ref) throw new Error('this file’s description cannot be read here.');
-    content = JSON.stringify(withCaption(ref, text));
-  } else if (!text) throw new Error('a message cannot be empty: delete it instead.');
-  let body: Awaited<ReturnType<typeof outgoing>>;
   try {
-    body = await outgoing({ chatId: m.chatId, clientMsgId: m.clientMsgId, senderId: m.senderId, content, createdAt: m.timestamp });
+    await sendEdit(socket, m, editedContent(m, text));
   } catch (e) {
     if (e instanceof Locked) throw new Error('unlock your encryption key first (see the chat list).');
     if (e instanceof Withheld) throw new Error('this chat’s messages are waiting on a key: see the note above.');
     throw e;
   }
+}
+
+/**
+ * Sends `content` as `m`'s new content, sealed as a send to its chat is (`Locked` or `Withheld`
+ * thrown as sealing.ts throws them), and applies the answer; throws `Refused` when refused.
+ */
+export async function sendEdit(socket: Socket, m: Target, content: string): Promise<void> {
+  const body = await outgoing({ chatId: m.chatId, clientMsgId: m.clientMsgId, senderId: m.senderId, content, createdAt: m.timestamp });
   const message = await request(socket, C.EDIT_MESSAGE, { chatId: m.chatId, messageId: m.id, ...body });
   // Ours: no need to open what we just sealed.
   if (message.encrypted && !message.deletedAt) message.plain = content;
@@ -269,13 +303,17 @@ export async function editMessage(m: ViewMessage, text: string): Promise<void> {
 
 /** Deletes `m` (a tombstone stays in its place, for everyone). Throws as `editMessage`. */
 export async function deleteMessage(m: ViewMessage): Promise<void> {
-  const message = await request(connected(), C.DELETE_MESSAGE, { chatId: m.chatId, messageId: m.id });
-  await applyUpdates([message]);
+  await sendDeletion(connected(), m);
 }
 
-/** Whether this user may react to `m`: any stored message of theirs or others', not deleted. */
+/** Sends `m`'s deletion and applies the answer (a deleted message's answer is its tombstone). */
+export async function sendDeletion(socket: Socket, m: Target): Promise<void> {
+  await applyUpdates([await request(socket, C.DELETE_MESSAGE, { chatId: m.chatId, messageId: m.id })]);
+}
+
+/** Whether this user may react to `m`: any stored message of theirs or others', not deleted (nor being deleted). */
 export function canReact(m: ViewMessage): boolean {
-  return Boolean(m.id) && !m.pending && !m.deletedAt;
+  return Boolean(m.id) && !m.pending && !m.deletedAt && !m.queued?.delete;
 }
 
 /**
@@ -284,10 +322,13 @@ export function canReact(m: ViewMessage): boolean {
  * Throws as `editMessage`.
  */
 export async function reactToMessage(m: ViewMessage, emoji: string, add: boolean): Promise<void> {
-  const socket = connected();
+  await sendReaction(connected(), m, emoji, add);
+}
+
+/** Sends a reaction and applies the answer; a refusal is worded from `m`, as held. */
+export async function sendReaction(socket: Socket, m: Target, emoji: string, add: boolean): Promise<void> {
   const payload = { chatId: m.chatId, messageId: m.id, emoji, add };
-  const message = await request(socket, C.REACT_MESSAGE, payload, (error) => reactionRefusal(error, m, emoji));
-  await applyUpdates([message]);
+  await applyUpdates([await request(socket, C.REACT_MESSAGE, payload, (error) => reactionRefusal(error, m, emoji))]);
 }
 
 function connected(): Socket {
@@ -298,7 +339,7 @@ function connected(): Socket {
 
 /**
  * Sends a change (an edit, a deletion, a reaction) and answers the message as it is now, or
- * throws why not, as `why` words the server's refusal.
+ * throws why not: `Refused`, as `why` words the server's refusal, or an `Error` when no answer came.
  */
 async function request(socket: Socket, event: string, payload: object, why: (error: ErrorBody) => string = refusal): Promise<Message> {
   let ack: Ack<{ message: Message }>;
@@ -307,7 +348,7 @@ async function request(socket: Socket, event: string, payload: object, why: (err
   } catch {
     throw new Error('the server did not answer. Try again.');
   }
-  if (!ack.ok) throw new Error(why(ack.error));
+  if (!ack.ok) throw new Refused(ack.error.code, why(ack.error));
   return ack.message;
 }
 
@@ -332,7 +373,7 @@ function refusal(error: ErrorBody): string {
 }
 
 /** Why the server refused a reaction with `emoji` to `m`, as a sentence. */
-function reactionRefusal(error: ErrorBody, m: ViewMessage, emoji: string): string {
+function reactionRefusal(error: ErrorBody, m: Pick<Target, 'deletedAt' | 'reactions'>, emoji: string): string {
   switch (error.code) {
     case 'validation_failed':
       return `${emoji} cannot be a reaction.`;

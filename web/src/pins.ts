@@ -6,24 +6,26 @@
 // (`Chat.pins`, ids only, newest first) and tells every member of a change (`chat_changed
 // {pins}`, applied by the store in revision order); the page shows each pinned message as it
 // holds it, or reads it alone when it is older than the history held (as a quote is, so a sealed
-// one is opened here and the server never repeats what it says). Like edits, pinning needs the
-// connection: a refusal (50 pinned already, the message deleted, too many changes this minute) or
-// being offline says why where an edit's error does.
+// one is opened here and the server never repeats what it says). A refusal (50 pinned already,
+// the message deleted, too many changes this minute) says why where an edit's error does; a pin
+// or an unpin made offline is kept and sent once back (changesOutbox.ts), shown meanwhile.
 import { chats as chatsApi, describeError } from './api';
+import * as changes from './changesOutbox';
 import { announce, h } from './dom';
 import { original, snippet } from './replies';
 import { displayName, isClosed, sortedMessages, state, type ViewMessage } from './state';
 import { upsertChat } from './store';
 
-/** The ids of the messages pinned in `chatId`, newest pin first. */
+/** The ids of the messages pinned in `chatId`, newest pin first (with those made offline, not sent yet). */
 export function pinsOf(chatId: string): string[] {
-  return state.chats.get(chatId)?.pins ?? [];
+  return changes.pinsShown(chatId, state.chats.get(chatId)?.pins ?? []);
 }
 
 /** Pins the message `messageId` of `chatId` (first among its pins), or unpins it; the answer is the chat as changed. */
 export async function setPinned(chatId: string, messageId: string, pinned: boolean): Promise<void> {
   upsertChat(await chatsApi.setPinned(chatId, messageId, pinned));
 }
+changes.usePinning(setPinned);
 
 /** What a row shows of its pin: drawn again when `stamp` changes. */
 export interface RowPin {
@@ -69,8 +71,8 @@ export function pinning(chatId: string, problem: HTMLElement, show: (id: string)
     problem.textContent = '';
     sending.add(id);
     try {
-      await setPinned(chatId, id, pin);
-      announce(pin ? 'Message pinned' : 'Message unpinned');
+      const taken = await changes.setPinned(chatId, id, pin);
+      announce(`${pin ? 'Message pinned' : 'Message unpinned'}${taken === 'sent' ? '' : ': sent once you are back online'}`);
     } catch (e) {
       problem.textContent = `Cannot ${pin ? 'pin' : 'unpin'} the message: ${describeError(e)}`;
     } finally {
@@ -117,10 +119,12 @@ export function pinning(chatId: string, problem: HTMLElement, show: (id: string)
 
   const row = (m: ViewMessage): RowPin => {
     const pinned = Boolean(m.id) && pinsOf(chatId).includes(m.id!);
-    const canPin = Boolean(m.id) && !m.pending && !m.deletedAt;
-    const stamp = `${pinned}|${canPin}`;
+    const canPin = Boolean(m.id) && !m.pending && !m.deletedAt && !m.queued?.delete;
+    const pending = Boolean(m.id) && changes.pinPending(m.id!);
+    const stamp = `${pinned}|${canPin}|${pending}`;
     if (!canPin) return { stamp, mark: null, button: null };
-    const mark = pinned ? h('span', { class: 'pinned-mark', 'data-testid': 'pinned-mark', role: 'img', 'aria-label': 'Pinned', title: 'Pinned' }, '📌') : null;
+    const label = pending ? 'Pinned (sent once back online)' : 'Pinned';
+    const mark = pinned ? h('span', { class: pending ? 'pinned-mark pending-change' : 'pinned-mark', 'data-testid': 'pinned-mark', 'data-pending': String(pending), role: 'img', 'aria-label': label, title: label }, '📌') : null;
     // One test id for both, so the focus stays on it as its row is drawn again.
     const button = h('button', { type: 'button', class: 'link', 'data-testid': 'pin-message', 'data-pinned': String(pinned), 'aria-label': pinned ? 'Unpin message' : 'Pin message', onclick: () => void toggle(m.id!, !pinned) }, pinned ? 'Unpin' : 'Pin');
     return { stamp, mark, button };

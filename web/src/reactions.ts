@@ -1,8 +1,9 @@
 // A conversation's part in reactions: under a message, a chip per emoji (its count; pressed when
 // this user is among who reacted, whose names its title lists), which takes this user's reaction
-// back or adds it; among the row's actions, "React", which opens a palette of a few emoji. Like
-// edits, a reaction needs the connection and has no outbox: one refused or sent offline changes
-// nothing and says why where an edit's error does. The store's side is in edits.ts.
+// back or adds it; among the row's actions, "React", which opens a palette of a few emoji. One
+// refused says why where an edit's error does; one made offline is kept and sent once back
+// (changesOutbox.ts), its chip marked pending meanwhile. The store's side is in edits.ts.
+import * as changes from './changesOutbox';
 import { announce, h } from './dom';
 import * as edits from './edits';
 import { displayName, state, type ViewMessage } from './state';
@@ -41,15 +42,16 @@ export function reacting(problem: HTMLElement, redraw: () => void): Reacting {
 
   /** Adds this user's reaction with `emoji` to the message held now as `m`, or takes it back. */
   const toggle = async (m: ViewMessage, emoji: string) => {
-    const held = state.messages.get(m.chatId)?.get(m.key) ?? m;
+    const stored = state.messages.get(m.chatId)?.get(m.key);
+    const held = stored ? changes.shown(stored) : m;
     const what = `${held.key}|${emoji}`;
     if (sending.has(what)) return;
     const add = !reactedWith(held, emoji);
     problem.textContent = '';
     sending.add(what);
     try {
-      await edits.reactToMessage(held, emoji, add);
-      announce(add ? `Reacted with ${emoji}` : `Reaction ${emoji} taken back`);
+      const taken = await changes.reactToMessage(held, emoji, add);
+      announce(`${add ? `Reacted with ${emoji}` : `Reaction ${emoji} taken back`}${taken === 'sent' ? '' : ': sent once you are back online'}`);
     } catch (e) {
       problem.textContent = `Cannot react to the message: ${e instanceof Error ? e.message : String(e)}`;
     } finally {
@@ -92,11 +94,12 @@ export function reacting(problem: HTMLElement, redraw: () => void): Reacting {
       'button',
       {
         type: 'button',
-        class: 'reaction',
+        class: pending(m, r.emoji) ? 'reaction pending-change' : 'reaction',
         'data-testid': 'reaction',
         'data-emoji': r.emoji,
+        'data-pending': String(pending(m, r.emoji)),
         'aria-pressed': String(reactedWith(m, r.emoji)),
-        title: `Reacted with ${r.emoji} by ${reactors(r)}`,
+        title: `Reacted with ${r.emoji} by ${reactors(r)}${pending(m, r.emoji) ? ' (yours sent once back online)' : ''}`,
         onclick: () => void toggle(m, r.emoji),
       },
       h('span', { class: 'reaction-emoji' }, r.emoji),
@@ -108,7 +111,7 @@ export function reacting(problem: HTMLElement, redraw: () => void): Reacting {
     if (!edits.canReact(m)) return { stamp: '', chips: null, button: null, palette: null };
     const isOpen = open === m.key;
     // Names are part of it: a profile can arrive after its reaction.
-    const stamp = `${isOpen}|${m.reactions.map((r) => `${r.emoji}:${reactedWith(m, r.emoji)}:${reactors(r)}`).join('|')}`;
+    const stamp = `${isOpen}|${m.reactions.map((r) => `${r.emoji}:${reactedWith(m, r.emoji)}:${reactors(r)}`).join('|')}|${m.queued?.reactions ?? ''}`;
     const chips = m.reactions.length ? h('div', { class: 'reactions', 'data-testid': 'reactions' }, m.reactions.map((r) => chip(m, r))) : null;
     const button = h(
       'button',
@@ -139,6 +142,11 @@ export function keepFocus(row: HTMLElement): () => void {
   const selector = `[data-testid="${el.dataset.testid}"]${emoji ? `[data-emoji="${CSS.escape(emoji)}"]` : ''}`;
   const fallback = emoji ? '[data-testid=react-message]' : selector;
   return () => (row.querySelector<HTMLElement>(selector) ?? row.querySelector<HTMLElement>(fallback))?.focus({ preventScroll: true });
+}
+
+/** Whether this user's reaction with `emoji` to `m` (added or taken back) waits to be sent. */
+function pending(m: ViewMessage, emoji: string): boolean {
+  return Boolean(m.queued?.reactions.includes(emoji));
 }
 
 function reactedWith(m: ViewMessage, emoji: string): boolean {

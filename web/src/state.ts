@@ -39,6 +39,11 @@ export interface ViewMessage {
   revision?: number;
   /** The id of the message it answers, when it is a reply (none on a tombstone). */
   replyTo?: string;
+  /**
+   * Changes to it made offline and not sent yet (changesOutbox.ts's `shown`, which draws them):
+   * an edit (its text is then the edit's), a deletion, reactions (by emoji).
+   */
+  queued?: { edit: boolean; delete: boolean; reactions: string[] };
 }
 
 export type ConnState = 'offline' | 'connecting' | 'online';

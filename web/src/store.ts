@@ -7,6 +7,7 @@ import { io, type Socket } from 'socket.io-client';
 import { ApiError, NetworkError, chats as chatsApi, refresh } from './api';
 import { forgetFiles } from './attachments';
 import { forgetChatPictures } from './chatPictures';
+import { flushChanges, forgetChanges, loadChanges } from './changesOutbox';
 import { forgetDrafts, loadDrafts, setDraft } from './drafts';
 import * as db from './db';
 import * as e2e from './e2e';
@@ -474,6 +475,7 @@ async function afterConnect(): Promise<void> {
   if (state.openChat) socket?.emit(C.JOIN_CHAT, { chatId: state.openChat }, () => {});
   await checked;
   await flushOutbox();
+  await flushChanges(); // edits, deletions, reactions and pins made offline: after the messages
   await resync(received);
   // What `sync` cannot tell: edits and deletions of messages we already had.
   await syncChanges();
@@ -546,6 +548,7 @@ export async function start(me: User): Promise<void> {
   for (const c of await db.allChats()) state.chats.set(c.id, c);
   await Promise.all([...state.chats.keys()].map((id) => loadCachedMessages(id)));
   await loadOutbox();
+  await loadChanges();
   await loadDrafts(me.id);
   // After the cache: the key held opens the chats' last messages cached sealed (offline too).
   await e2e.load(me.id);
@@ -581,6 +584,7 @@ export async function stop(wipe: boolean): Promise<void> {
   forgetDrafts();
   forgetMembers();
   forgetSealing();
+  forgetChanges();
   emit('chats');
   tellOtherTabs();
 }

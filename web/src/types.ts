@@ -172,6 +172,24 @@ export interface OutboxItem {
   replyTo?: string;
 }
 
+/**
+ * A change to a stored message made while the socket was down (changesOutbox.ts), kept until it
+ * is sent: an edit (`content` in clear, sealed when it is sent as an outbox message is, under
+ * the message's sender, clientMsgId and time), a deletion, a reaction added or taken back, a pin
+ * or an unpin.
+ */
+export interface QueuedChange {
+  /** Its place in the queue (IndexedDB's key, counted up). */
+  seq: number;
+  chatId: string;
+  messageId: string;
+  change:
+    | { kind: 'edit'; content: string; senderId: string; clientMsgId: string; timestamp: string }
+    | { kind: 'delete' }
+    | { kind: 'react'; emoji: string; add: boolean }
+    | { kind: 'pin'; pinned: boolean };
+}
+
 export interface ErrorBody {
   code: string;
   message: string;

@@ -2,6 +2,7 @@
 // conversation. Each returns its root element and an optional cleanup; main.ts routes between
 // them (the screens before signing in: authViews.ts).
 import { chats as chatsApi, describeError } from './api';
+import * as changes from './changesOutbox';
 import { MAX_FILE_BYTES, body as attachmentBody, summary } from './attachments';
 import { announce, errorBox, field, formatTime, h, setTitle } from './dom';
 import { textOf } from './e2e';
@@ -325,7 +326,10 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
 
   const renderMessages = () => {
     const nearBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
-    const msgs = store.sortedMessages(chatId);
+    // As the changes made offline and not sent yet make them (shown pending); refusals said.
+    const msgs = store.sortedMessages(chatId).map(changes.shown);
+    const refused = changes.takeRefusals(chatId);
+    if (refused) attachError.textContent = refused;
     const replyRow = replies.rows(msgs);
     // Read-only: nothing sent from the rows either (no reply, reaction, edit or deletion).
     const closed = store.isClosed(chatId);
@@ -353,6 +357,7 @@ export function chatView(app: AppActions, chatId: string, showMessage?: string):
         li.dataset.render = render;
         li.dataset.status = mine ? status : '';
         li.dataset.deleted = m.deletedAt ? 'true' : 'false';
+        li.dataset.changePending = String(Boolean(m.queued));
         li.dataset.mentionsMe = String(!mine && !m.deletedAt && mentionsMe(mentionableText(m)));
         if (m.id) li.dataset.id = m.id;
         const meta = h('span', { class: 'meta' }, pin.mark, changes.marker, h('time', { datetime: m.timestamp }, formatTime(m.timestamp)));

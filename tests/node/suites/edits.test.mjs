@@ -1,7 +1,8 @@
 // Editing and deleting messages in the PWA, in Debian's chromium against the whole system (the
 // launcher): an edit of an end-to-end encrypted message is sealed again and shows "(edited)" live
 // on the other side and in the sender's other tab; a deletion leaves a tombstone, live and after a
-// reload, and its notification closed; a file's caption is edited and the file deleted; a reader who was offline learns of both
+// reload, and its notification closed; an edit made offline is kept pending and sent once back; a
+// file's caption is edited and the file deleted; a reader who was offline learns of both
 // from `sync_changes`; a group's admin deletes a member's message, and only they may. Skips like
 // browser.test.mjs; under CI=true it fails.
 import assert from 'node:assert/strict';
@@ -109,17 +110,20 @@ describe('editing and deleting messages in the browser', { skip: missing ? `skip
         assert.ok(!stored.content.includes('hello'), 'no plaintext on the server');
       });
 
-      await step('an-edit-offline-says-why-and-changes-nothing', async () => {
-        const id = laterEdited;
+      await step('an-edit-offline-is-kept-pending-and-sent-once-back', async () => {
+        // (changesOutbox.ts; the offlinechanges suite covers the rest of it.)
+        const id = await sent(a.page, b.page, 'to be edited offline');
         await goOffline(a, true);
-        await edit(a.page, id, 'not while offline');
-        await a.page.getByTestId('attach-error').filter({ hasText: /Cannot edit the message: .*offline/ }).waitFor();
-        await composer(a.page).press('Escape');
+        await edit(a.page, id, 'edited offline, sent once back');
+        await row(a.page, id).filter({ hasText: 'sent once back' }).getByTestId('edit-pending').waitFor();
         await a.page.getByTestId('editing-bar').waitFor({ state: 'hidden' });
         assert.equal(await composer(a.page).inputValue(), '');
+        assert.equal(await a.page.getByTestId('attach-error').textContent(), '', 'kept, not refused');
+        assert.equal(await message(b.page, 'sent once back').count(), 0, 'nothing left the offline page');
         await goOffline(a, false);
-        assert.equal(await row(a.page, id).getByTestId('edited').count(), 0);
-        assert.equal(await message(b.page, 'not while offline').count(), 0);
+        await row(b.page, id).filter({ hasText: 'edited offline, sent once back' }).getByTestId('edited').waitFor();
+        await row(a.page, id).getByTestId('edited').waitFor();
+        assert.equal(await row(a.page, id).getByTestId('edit-pending').count(), 0);
       });
 
       await step('a-deleted-message-takes-its-notification-with-it', async () => {
